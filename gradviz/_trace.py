@@ -1,0 +1,179 @@
+"""``gradviz.trace``: watch a forward and backward; say why each parameter's gradient is what it is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradviz.capture._records import Capture
+from gradviz.capture._session import Session
+from gradviz.diagnose import Verdict, decide, note_for
+from gradviz.view import _report
+
+
+class Trace:
+    """The result of :func:`trace`: verdicts, a text report, and the interactive widget.
+
+    Use it as a context manager around the forward and backward you want diagnosed::
+
+        with gradviz.trace(model, optimizer=opt) as t:
+            loss = loss_fn(model(x), y)
+            loss.backward()
+        t                              # in a notebook: the graph, problems in red
+        print(t.report())              # plain text
+        t.verdicts["enc.weight"]       # Verdict(name, cause, where, message, fix, grad_norm)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Mapping[str, torch.Tensor] | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        node_norms: bool = True,
+    ) -> None:
+        if model is not None and not isinstance(model, (nn.Module, Mapping)):
+            raise TypeError(
+                f"gradviz.trace takes an nn.Module, a dict of name -> tensor, or nothing; got "
+                f"{type(model).__name__}. To diagnose a finished loss use gradviz.diagnose(loss, model)."
+            )
+        if optimizer is not None and not hasattr(optimizer, "param_groups"):
+            raise TypeError(
+                f"gradviz.trace: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
+        if isinstance(model, nn.Module) and not any(True for _ in model.parameters()):
+            from gradviz.capture._targets import from_model
+
+            if not from_model(model):
+                raise ValueError(
+                    f"gradviz.trace: {type(model).__name__} has no parameters and no tensors that require "
+                    "grad, so there is nothing to diagnose. Did you build its layers yet?"
+                )
+        self._model, self._optimizer, self._node_norms = model, optimizer, node_norms
+        self._session: Session | None = None
+        self._capture: Capture | None = None
+        self._verdicts: dict[str, Verdict] | None = None
+        self._widget: Any = None
+
+    @classmethod
+    def _from_capture(cls, capture: Capture) -> Trace:
+        t = cls.__new__(cls)
+        t._model = t._optimizer = t._session = t._widget = None
+        t._node_norms = False
+        t._capture, t._verdicts = capture, decide(capture)
+        return t
+
+    # -- context manager -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Trace:
+        if self._session is not None or self._capture is not None:
+            raise RuntimeError("this gradviz.trace was already used; start a new one with gradviz.trace(...)")
+        self._session = Session(self._model, self._optimizer, node_norms=self._node_norms)
+        self._model = self._optimizer = None  # the session owns them until it stops
+        self._session.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        session, self._session = self._session, None
+        if session is None:
+            return False
+        self._capture = session.stop(exc)
+        self._verdicts = decide(self._capture)
+        if exc is not None and isinstance(exc, Exception):
+            note = note_for(self._capture, self._verdicts)
+            if note is not None:
+                exc.add_note(note)
+        return False
+
+    # -- results ---------------------------------------------------------------------------------------
+
+    @property
+    def verdicts(self) -> dict[str, Verdict]:
+        """Verdict per parameter name (and per unregistered tensor's attribute path)."""
+        if self._verdicts is None:
+            raise RuntimeError("the trace is still running: read verdicts after the `with` block ends")
+        return self._verdicts
+
+    @property
+    def capture(self) -> Capture:
+        """Everything recorded, as plain data (no torch objects)."""
+        if self._capture is None:
+            raise RuntimeError("the trace is still running: read it after the `with` block ends")
+        return self._capture
+
+    @property
+    def problems(self) -> dict[str, Verdict]:
+        """The verdicts that are not ``ok``."""
+        return {k: v for k, v in self.verdicts.items() if not v.ok}
+
+    def report(self) -> str:
+        """A plain-text table: parameter, gradient, cause, where; then each problem's explanation and fix."""
+        return _report.report(self.capture, self.verdicts)
+
+    def __repr__(self) -> str:
+        if self._verdicts is None:
+            return "<gradviz.Trace (running)>" if self._session else "<gradviz.Trace (not started)>"
+        return f"<gradviz.Trace {_report.summary_line(self.capture, self.verdicts)}>"
+
+    # -- views -----------------------------------------------------------------------------------------
+
+    def widget(self):
+        """The interactive graph widget (built once, then reused)."""
+        if self._widget is None:
+            from gradviz.view._state import build_state
+            from gradviz.view._widget import GraphWidget
+
+            graph, edge_norms, hists = build_state(self.capture, self.verdicts)
+            self._widget = GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists)
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+        if isinstance(bundle, tuple):  # (data, metadata)
+            data, meta = bundle
+            data = {**data, "text/plain": self.report()}
+            return data, meta
+        return {**(bundle or {}), "text/plain": self.report()}
+
+    def to_dot(self) -> str:
+        """Graphviz DOT source of the graph (render it with the `graphviz` package if `dot` is installed)."""
+        from gradviz.view._dot import to_dot
+        from gradviz.view._state import build_state
+
+        graph, edge_norms, _ = build_state(self.capture, self.verdicts)
+        return to_dot(graph, edge_norms)
+
+    def save_html(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
+        """Write one standalone HTML file with the graph and inspector; it opens offline, with no kernel."""
+        from gradviz.view._html import write_html
+        from gradviz.view._state import build_state
+
+        graph, edge_norms, hists = build_state(self.capture, self.verdicts)
+        return write_html(path, graph, edge_norms, hists, title=graph["title"])
+
+
+def trace(
+    model: nn.Module | Mapping[str, torch.Tensor] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    node_norms: bool = True,
+) -> Trace:
+    """Diagnose the gradients of ``model`` over the forward and backward run inside the ``with`` block.
+
+    ``model`` is an ``nn.Module`` (its named parameters, plus tensors that require grad but are not
+    registered), a dict of name -> tensor, or None (the leaves requiring grad that the forward uses).
+    ``optimizer``, when given, is checked for parameters it does not hold. ``node_norms`` records the
+    gradient norm reaching every autograd node (about 10-20 µs per node per backward).
+
+    >>> import torch, gradviz
+    >>> lin = torch.nn.Linear(2, 1)
+    >>> lin.bias.requires_grad_(False)
+    >>> with gradviz.trace(lin) as t:
+    ...     lin(torch.ones(1, 2)).sum().backward()
+    >>> t.verdicts["weight"].cause, t.verdicts["bias"].cause
+    (<Cause.ok: 'ok'>, <Cause.frozen: 'frozen'>)
+    """
+    return Trace(model, optimizer, node_norms=node_norms)

@@ -1,0 +1,103 @@
+"""Blame the right line for errors raised inside a trace.
+
+Torch's messages name the symptom; the cause is often elsewhere. "modified by an inplace operation"
+names the op that *saved* the tensor (e.g. SigmoidBackward0), anomaly mode points at that op too; the
+line to fix is the in-place op, which the tracer recorded with the tensor's version counter.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import torch
+
+from gradviz.capture._records import Capture, ErrorInfo, Inplace, Site
+
+if TYPE_CHECKING:
+    from gradviz.capture._lineage import Lineage
+
+_INPLACE_SAVED = re.compile(
+    r"modified by an inplace operation: \[(?P<type>[\w.]+) \[(?P<shape>[\d, ]*)\]\], which is output "
+    r"(?P<out>\d+) of (?P<node>\w+), is at version (?P<now>\d+); expected version (?P<expected>\d+)"
+)
+
+
+def kind_of(message: str) -> str:
+    if "leaf Variable that requires grad is being used in an in-place operation" in message:
+        return "leaf_inplace"
+    if "modified by an inplace operation" in message:
+        return "inplace_saved"
+    if "does not require grad and does not have a grad_fn" in message:
+        return "no_grad_root"
+    if "Inference tensors cannot be saved for backward" in message:
+        return "inference_saved"
+    if "backward through the graph a second time" in message:
+        return "graph_freed"
+    if "grad can be implicitly created only for" in message:
+        return "non_scalar"
+    return "other"
+
+
+def classify_forward_error(
+    exc: BaseException, op: str, site: Site | None, inputs: list[torch.Tensor], lineage: Lineage, cap: Capture
+) -> ErrorInfo:
+    message = str(exc)
+    kind = kind_of(message)
+    blame, blame_op = site, op
+    if kind == "inference_saved":
+        for t in inputs:
+            if t.is_inference():
+                entry = lineage.get(t)
+                if entry is not None and entry[4] >= 0:
+                    made = cap.ops[entry[4]]
+                    blame, blame_op = made.site, made.name
+                break
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=_first_line(message),
+        phase="forward",
+        site=site,
+        kind=kind,
+        blame=blame,
+        blame_op=blame_op,
+    )
+
+
+def classify_backward_error(exc: BaseException, site: Site | None, cap: Capture) -> ErrorInfo:
+    message = str(exc)
+    kind = kind_of(message)
+    blame, blame_op = site, ""
+    if kind == "inplace_saved":
+        culprit = blame_inplace(message, cap.inplace)
+        if culprit is not None:
+            blame, blame_op = culprit.site, culprit.op
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=_first_line(message),
+        phase="backward",
+        site=site,
+        kind=kind,
+        blame=blame,
+        blame_op=blame_op,
+    )
+
+
+def blame_inplace(message: str, events: list[Inplace]) -> Inplace | None:
+    """The in-place op that bumped the saved tensor past the version autograd expected."""
+    m = _INPLACE_SAVED.search(message)
+    if m is None:
+        return events[-1] if events else None
+    shape = tuple(int(s) for s in m["shape"].split(",") if s.strip())
+    expected = int(m["expected"])
+    node = m["node"]
+
+    def score(e: Inplace) -> tuple[int, int, int]:
+        return (e.shape == shape, e.made_by == node, e.version == expected + 1)
+
+    candidates = [e for e in events if e.shape == shape] or events
+    return max(candidates, key=score, default=None)
+
+
+def _first_line(message: str) -> str:
+    return message.strip().split("\n", 1)[0]

@@ -1,0 +1,51 @@
+"""Capture from a finished loss: walk its autograd graph and read gradients, with no forward tracing."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gradviz.capture import _graph, _targets
+from gradviz.capture._records import Capture, Root
+from gradviz.capture._session import read_final_state
+
+
+def capture_loss(
+    loss: torch.Tensor, model: nn.Module | None, optimizer: torch.optim.Optimizer | None
+) -> Capture:
+    cap = Capture(has_optimizer=optimizer is not None, source="graph")
+    if model is not None:
+        watched = _targets.from_model(model)
+        cap.modules = {n: type(m).__name__ for n, m in model.named_modules()}
+        cap.model_name = type(model).__name__
+    else:
+        watched = []
+    targets = {id(w.tensor): (w.tensor, w.target.index) for w in watched}
+    leaves: list[tuple[str, torch.Tensor]] = []
+    walk = _graph.walk([loss.grad_fn], targets, key="", hook_norms=False, leaves=leaves)
+    if model is None:  # without a model, every leaf the graph reaches is a target, named by its shape
+        by_id = {n.id: n for n in walk.nodes}
+        for node_id, tensor in leaves:
+            w = _targets.discovered(len(watched), f"leaf{len(watched)}[{by_id[node_id].leaf_name}]", tensor)
+            watched.append(w)
+            by_id[node_id].target = w.target.index
+            walk.reached |= w.target.bit
+    cap.graph = walk.nodes
+    cap.targets = [w.target for w in watched]
+    for w in watched:
+        w.target.reached = bool(walk.reached >> w.target.index & 1)
+        if w.target.reached:
+            cap.targets[w.target.index].node = next(n.id for n in walk.nodes if n.target == w.target.index)
+    cap.roots.append(Root(0, 0, (), loss.requires_grad, None, walk.roots[0], tuple(loss.shape)))
+    has_grads = any(w.tensor.is_leaf and w.tensor.grad is not None for w in watched)
+    cap.backward_calls = 1 if has_grads else 0
+    read_final_state(cap, watched, optimizer)
+    for w in watched:
+        if w.target.grad_norm is not None:
+            w.target.grad_seen = w.target.grad_norm
+    if not has_grads:
+        cap.notes.append(
+            "No gradients yet: call loss.backward() before gradviz.diagnose to check their values."
+        )
+    cap.notes.append("Graph only: run the forward inside gradviz.trace(...) to locate where a path was cut.")
+    return cap

@@ -1,0 +1,196 @@
+"""Plain data produced by capture and read by diagnose and view.
+
+# NOTE [plain data only]
+# Nothing in this module may hold a torch object (tensor, autograd node, module, optimizer). A finished
+# Capture must be picklable, must not keep activations or gradients alive, and must render with no torch
+# objects around (an exported page, a saved trace). Sets of targets are Python ints used as bitsets:
+# bit ``i`` is ``Capture.targets[i]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Site:
+    """A line of the user's own code."""
+
+    file: str
+    line: int
+    code: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class TensorSummary:
+    """Statistics of one tensor, readable at a glance (exact below ``SAMPLE_LIMIT`` elements)."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    device: str
+    numel: int
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    norm: float | None = None
+    zeros: int | None = None
+    nan: int | None = None
+    inf: int | None = None
+    sampled: bool = False
+    hist: list[float] = field(default_factory=list)  # counts in equal bins from min to max
+
+
+@dataclass
+class Target:
+    """A tensor whose gradient is diagnosed: a parameter, an unregistered tensor or a user tensor."""
+
+    index: int
+    name: str
+    kind: str  # "parameter" | "unregistered" | "tensor"
+    unregistered_how: str = ""  # "attribute" | "list" | "dict" | "copy" (a .to() copy: non-leaf)
+    module: str = ""
+    requires_grad: bool = True
+    is_leaf: bool = True
+    grad_fn: str | None = None
+    in_optimizer: bool | None = None  # None: no optimizer was given
+    reached: bool = False  # an AccumulateGrad of the backward graph holds this tensor
+    grad_seen: float | None = None  # norm of the gradient right after the last backward() in the trace
+    grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)
+    first_use: int = -1  # index into Capture.ops of the first op that read it
+    node: str | None = None  # id of its AccumulateGrad node in Capture.graph
+    value: TensorSummary | None = None
+    grad: TensorSummary | None = None
+
+    @property
+    def bit(self) -> int:
+        return 1 << self.index
+
+
+@dataclass
+class Op:
+    """One torch call seen during the forward."""
+
+    index: int
+    name: str
+    module: str
+    site: Site | None
+    grad_enabled: bool
+    inputs: list[tuple[int, ...]]
+    outputs: list[tuple[int, ...]]
+    out_dtype: str = ""
+    inference: bool = False
+    joins: tuple[int, ...] = ()  # cuts whose (dead) values enter the differentiable graph here
+
+
+@dataclass
+class Cut:
+    """A place where values of some targets flowed on but their gradient path ended.
+
+    ``kind`` is a Cause value: detach, data, no_grad, non_differentiable, escaped, checkpoint.
+    """
+
+    index: int
+    kind: str
+    op: str
+    lost: int  # bitset of targets
+    site: Site | None
+    module: str = ""
+    detail: str = ""  # e.g. "inference_mode", "set_grad_enabled(False) at f.py:3", "argmax"
+    op_index: int = -1
+    retracted: bool = False  # turned out not to be a cut (an autograd.Function attached a grad_fn)
+
+
+@dataclass
+class Inplace:
+    """An in-place op on a tensor: blamed for 'modified by an inplace operation' errors."""
+
+    op: str
+    site: Site | None
+    shape: tuple[int, ...]
+    dtype: str
+    version: int  # tensor._version after the op
+    made_by: str  # name of the op that produced the tensor, e.g. "sigmoid"
+    is_leaf: bool
+    module: str = ""
+
+
+@dataclass
+class Clear:
+    """A gradient removed or zeroed after it was received (optimizer.zero_grad(), p.grad = None)."""
+
+    targets: int  # bitset
+    site: Site | None
+    how: str  # "set to None" | "zeroed"
+
+
+@dataclass
+class GraphNode:
+    """One autograd node of the backward graph, as plain data."""
+
+    id: str
+    name: str  # e.g. "AddmmBackward0", "AccumulateGrad"
+    next: list[str]  # ids of the nodes its gradient flows to (towards the leaves)
+    target: int = -1  # for AccumulateGrad: index of the target it accumulates into (-1: not a target)
+    leaf_name: str = ""  # for AccumulateGrad of a non-target leaf: its shape as text
+    op: int = -1  # index into Capture.ops of the forward call that created it (-1: unknown)
+    grad_norm: float | None = None  # norm of the gradient that reached this node (None: not captured)
+
+
+@dataclass
+class Root:
+    """A tensor that backward() (or autograd.grad) was called on."""
+
+    values: int  # bitset: targets its value depends on
+    grads: int  # bitset: targets still reachable through autograd, as tracked in the forward
+    cuts: tuple[int, ...]
+    requires_grad: bool
+    site: Site | None
+    node: str | None  # id of its grad_fn in the graph
+    shape: tuple[int, ...] = ()
+    call: str = "backward"  # "backward" | "autograd.grad"
+
+
+@dataclass
+class ErrorInfo:
+    """An exception raised inside the trace, with the line gradviz blames for it."""
+
+    type: str
+    message: str
+    phase: str  # "forward" | "backward"
+    site: Site | None
+    kind: (
+        str  # "leaf_inplace" | "inplace_saved" | "no_grad_root" | "inference_saved" | "graph_freed" | "other"
+    )
+    blame: Site | None = None  # the line that really caused it (the in-place line, the detach, ...)
+    blame_op: str = ""
+
+
+@dataclass
+class Capture:
+    """Everything one trace recorded."""
+
+    targets: list[Target] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    cuts: list[Cut] = field(default_factory=list)
+    inplace: list[Inplace] = field(default_factory=list)
+    clears: list[Clear] = field(default_factory=list)
+    graph: list[GraphNode] = field(default_factory=list)
+    roots: list[Root] = field(default_factory=list)
+    error: ErrorInfo | None = None
+    backward_calls: int = 0
+    escaped: int = 0  # bitset: targets whose values left torch (.item(), .numpy(), ...) while traced
+    escape_cuts: tuple[int, ...] = ()  # cuts on the lineage of values that left torch
+    modules: dict[str, str] = field(default_factory=dict)  # module path -> class name
+    model_name: str = ""
+    has_optimizer: bool = False
+    source: str = "trace"  # "trace" (forward traced) | "graph" (gradviz.diagnose: autograd graph only)
+    graph_truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def names(self, bits: int) -> list[str]:
+        return [t.name for t in self.targets if bits >> t.index & 1]

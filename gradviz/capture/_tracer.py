@@ -1,0 +1,262 @@
+"""The forward tracer: a TorchFunctionMode that records ops, lineage, cuts, in-place ops and errors.
+
+Per call it costs a few microseconds: one dict lookup per tensor argument, a cached frame walk for the
+user's line, and one entry per result. The rare paths (gradients off, in-place, escapes, errors) do more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from gradviz.capture import _frames
+from gradviz.capture._errors import classify_forward_error
+from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
+from gradviz.capture._ops import Kind, classify
+from gradviz.capture._records import Capture, Clear, Cut, Inplace, Op, Site
+
+_is_grad_enabled = torch.is_grad_enabled
+_is_inference = torch.is_inference_mode_enabled
+
+
+class Tracer(TorchFunctionMode):
+    """Records what the user's forward did while active. Owned and entered by a capture session."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        lineage: Lineage,
+        on_backward: Callable[[Any, str, tuple, dict, Site | None], Any],
+        on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.cap = capture
+        self.lineage = lineage
+        self.modules: list[str] = []  # module path stack, pushed/popped by the session's module hooks
+        self.grad_ids: dict[int, int] = {}  # id(target.grad) -> target index, refreshed after backward
+        self.root_ids: set[int] = set()  # ids of tensors backward() was called on
+        self._on_backward = on_backward
+        self._on_leaf = on_leaf  # trace() with nothing to watch: adopt leaves requiring grad
+        self._kinds: dict[Any, tuple[str, Kind]] = {}
+        self._grad_off_site: Site | None = None
+        self._used = 0
+        self.key = f"gradviz-{id(self)}"  # key in autograd Node.metadata -> index of the Op
+
+    # -- dispatch ------------------------------------------------------------------------------------
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if kwargs is None:
+            kwargs = {}
+        info = self._kinds.get(func)
+        if info is None:
+            info = self._kinds[func] = classify(func)
+        name, kind = info
+        if kind is Kind.SKIP:
+            return func(*args, **kwargs)
+        if kind is Kind.BACKWARD:
+            return self._on_backward(func, name, args, kwargs, _frames.user_site())
+        if kind is Kind.GRAD_SET:
+            self._grad_set(args)
+        elif kind is Kind.GRAD_MODE:
+            if args and not args[0]:
+                self._grad_off_site = _frames.user_site()
+            return func(*args, **kwargs)
+        return self._op(func, name, kind, args, kwargs)
+
+    # -- ordinary ops ----------------------------------------------------------------------------------
+
+    def _op(self, func, name: str, kind: Kind, args: tuple, kwargs: dict):
+        lineage = self.lineage
+        inputs = tensors_in(args, kwargs)
+        values = grads = 0
+        cuts: tuple[int, ...] = ()
+        for t in inputs:
+            entry = lineage.get(t)
+            if entry is None:
+                if self._on_leaf is not None and t.is_leaf and t.requires_grad:
+                    self._on_leaf(t, _frames.user_site())
+                    entry = lineage.get(t)
+                if entry is None:
+                    continue
+            _, v, g, c, _ = entry
+            if v and not g and t.grad_fn is not None:
+                g, c = self._revive(t, v, c)
+            values |= v
+            grads |= g
+            if c:
+                cuts = merge(cuts, c)
+        site = _frames.user_site(2)
+        grad_on = _is_grad_enabled()
+        made_by = None
+        if kind is Kind.INPLACE:
+            made_by = self._made_by(args)
+        elif kind is Kind.CREATE and self.cap.escaped:
+            values |= self.cap.escaped
+            cuts = merge(cuts, self.cap.escape_cuts)
+        try:
+            out = func(*args, **kwargs)
+        except Exception as exc:
+            if self.cap.error is None:
+                self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.cap)
+            raise
+        index = len(self.cap.ops)
+        if values & ~self._used:
+            self._first_use(values & ~self._used, index)
+        outputs = tensors_out(out)
+        if kind is Kind.INPLACE:
+            outputs = self._inplace(name, args, site, made_by, outputs)
+        elif kind is Kind.ESCAPE:
+            self._escape(name, values, grads, cuts, inputs, site, index)
+        self._record(index, name, site, grad_on, inputs, outputs, values, grads, cuts, kind)
+        return out
+
+    def _record(self, index, name, site, grad_on, inputs, outputs, values, grads, cuts, kind) -> None:
+        lineage = self.lineage
+        lost_cut: tuple[int, ...] = ()
+        joins: tuple[int, ...] = ()
+        for o in outputs:
+            if o.requires_grad:
+                lineage.set(o, values, grads, cuts, index)
+                if cuts and grads:
+                    joins = cuts
+            else:
+                if grads and not lost_cut:
+                    lost_cut = (self._cut(name, *self._cause(kind, grad_on, site), grads, index),)
+                lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
+            gfn = o.grad_fn
+            if gfn is not None:
+                gfn.metadata[self.key] = index
+        inference = not grad_on and _is_inference()
+        self.cap.ops.append(
+            Op(
+                index=index,
+                name=name,
+                module=self.modules[-1] if self.modules else "",
+                site=site,
+                grad_enabled=grad_on,
+                inputs=[t.shape for t in inputs],
+                outputs=[o.shape for o in outputs],
+                out_dtype=str(outputs[0].dtype).removeprefix("torch.") if outputs else "",
+                inference=inference,
+                joins=joins,
+            )
+        )
+
+    def _cause(self, kind: Kind, grad_on: bool, site: Site | None) -> tuple[str, str, Site | None]:
+        """(cause, detail, where) of a result that lost its gradient path at this op."""
+        if kind is Kind.DETACH:
+            return "detach", "", site
+        if kind is Kind.DATA:
+            return "data", "", site
+        if kind is Kind.ESCAPE:
+            return "escaped", "", site
+        if grad_on:
+            return "non_differentiable", "", site
+        # Deep stack walks are fine here: ops with gradients off are rare in a forward.
+        checkpoint = _frames.checkpoint_site(4)
+        if checkpoint is not None:
+            return "checkpoint", "reentrant torch.utils.checkpoint", checkpoint
+        if _frames.function_site(4) is not None:
+            return (
+                "no_grad",
+                "function",
+                site,
+            )  # inside autograd.Function.forward: retracted if apply() links it
+        if _is_inference():
+            return "no_grad", "inference_mode", site
+        off = self._grad_off_site
+        return "no_grad", (f"grad_off_at={off.where}" if off else ""), site
+
+    def _cut(self, name: str, cause: str, detail: str, site: Site | None, lost: int, index: int) -> int:
+        cut = Cut(
+            index=len(self.cap.cuts),
+            kind=cause,
+            op=name,
+            lost=lost,
+            site=site,
+            module=self.modules[-1] if self.modules else "",
+            detail=detail,
+            op_index=index,
+        )
+        self.cap.cuts.append(cut)
+        return cut.index
+
+    def _revive(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+        """A tensor recorded as cut now has a grad_fn: an autograd.Function (or reentrant checkpoint)
+        attached it after its forward ran with gradients off. Its cuts were not real."""
+        kept = []
+        for i in cuts:
+            cut = self.cap.cuts[i]
+            if cut.detail == "function" or cut.kind == "checkpoint":
+                cut.retracted = True
+            else:
+                kept.append(i)
+        entry = self.lineage.get(t)
+        made_by = entry[4] if entry is not None else -1
+        self.lineage.set(t, values, values, tuple(kept), made_by)
+        return values, tuple(kept)
+
+    # -- rare kinds ------------------------------------------------------------------------------------
+
+    def _made_by(self, args: tuple) -> str:
+        target = args[0] if args else None
+        if isinstance(target, torch.Tensor):
+            gfn = target.grad_fn
+            return type(gfn).__name__ if gfn is not None else ""
+        return ""
+
+    def _inplace(self, name, args, site, made_by, outputs) -> list[torch.Tensor]:
+        target = args[0] if args else None
+        changed = [target] if isinstance(target, torch.Tensor) else tensors_out(target)
+        zeroed = 0
+        for t in changed:
+            idx = self.grad_ids.get(id(t))
+            if idx is not None and name in ("zero_", "_foreach_zero_", "mul_", "fill_"):
+                zeroed |= 1 << idx
+            self.cap.inplace.append(
+                Inplace(
+                    op=name,
+                    site=site,
+                    shape=tuple(t.shape),
+                    dtype=str(t.dtype).removeprefix("torch."),
+                    version=t._version,
+                    made_by=made_by,
+                    is_leaf=t.is_leaf,
+                    module=self.modules[-1] if self.modules else "",
+                )
+            )
+        if zeroed:
+            self.cap.clears.append(Clear(targets=zeroed, site=site, how="zeroed"))
+        return outputs or changed
+
+    def _escape(self, name, values, grads, cuts, inputs, site, index) -> None:
+        if not values or any(id(t) in self.root_ids for t in inputs):
+            return  # logging the loss with loss.item() after backward is not an escape from the graph
+        for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
+            entry = self.lineage.get(t)
+            if entry is None or entry[4] < 0:
+                continue
+            for i in entry[3]:
+                cut = self.cap.cuts[i]
+                if cut.op_index == entry[4] and cut.kind in ("detach", "data"):
+                    cut.kind, cut.detail, cut.op = "escaped", f"after .{cut.op}", name
+        if grads:
+            cuts = merge(cuts, (self._cut(name, "escaped", "", site, grads, index),))
+        self.cap.escaped |= values
+        self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
+
+    def _grad_set(self, args: tuple) -> None:
+        if len(args) < 2 or args[1] is not None:
+            return
+        index = self.lineage.targets.get(id(args[0]))
+        if index is not None and self.lineage.is_target(args[0]):
+            self.cap.clears.append(Clear(targets=1 << index, site=_frames.user_site(3), how="set to None"))
+
+    def _first_use(self, new: int, index: int) -> None:
+        self._used |= new
+        for target in self.cap.targets:
+            if new >> target.index & 1:
+                target.first_use = index

@@ -1,0 +1,263 @@
+"""Widget state: the graph, verdicts and summaries as JSON, numeric arrays as float32 bytes.
+
+The contract with the front end is ``js/STATE.md``. Everything here is plain data in, plain data out.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import asdict
+
+from gradviz.capture._records import Capture, Cut, GraphNode, Site, Target, TensorSummary
+from gradviz.capture._stats import HIST_BINS
+from gradviz.diagnose import Verdict
+from gradviz.view._report import summary_line
+
+PALETTE = {
+    "ok": "#2e7d32",
+    "red": "#d32f2f",
+    "frozen": "#9e9e9e",
+    "zero": "#ef6c00",
+    "nonfinite": "#7b1fa2",
+    "op": "#eceff1",
+    "loss": "#1565c0",
+    "cut": "#d32f2f",
+    "leaf": "#ffffff",
+}
+LEGEND = [
+    {"severity": "ok", "label": "gets a gradient"},
+    {"severity": "red", "label": "will not learn"},
+    {"severity": "frozen", "label": "frozen"},
+    {"severity": "zero", "label": "gradient is zero"},
+    {"severity": "nonfinite", "label": "gradient is NaN/Inf"},
+]
+_CUT_LABEL = {
+    "detach": ".detach()",
+    "data": ".data",
+    "no_grad": "no_grad",
+    "checkpoint": "checkpoint",
+}
+
+
+def cut_label(cut: Cut) -> str:
+    if cut.kind == "escaped":
+        op = f".{cut.op}()"
+    elif cut.kind == "no_grad" and cut.detail == "inference_mode":
+        op = "inference_mode"
+    else:
+        op = _CUT_LABEL.get(cut.kind, f"{cut.op}()")
+    return f"✂ {op}" + (f" — {cut.site.where}" if cut.site else "")
+
+
+def build_state(cap: Capture, verdicts: dict[str, Verdict]) -> tuple[dict, bytes, bytes]:
+    """(graph JSON, edge norms as float32 bytes, histograms as float32 bytes)."""
+    return _Builder(cap, verdicts).build()
+
+
+class _Builder:
+    def __init__(self, cap: Capture, verdicts: dict[str, Verdict]) -> None:
+        self.cap = cap
+        self.verdicts = verdicts
+        self.verdict_index = {name: i for i, name in enumerate(verdicts)}
+        self.nodes: list[dict] = []
+        self.edges: list[dict] = []
+        self.edge_norms = array("f")
+        self.hists = array("f")
+        self.node_of_target: dict[int, str] = {}
+        self.target_by_name = {t.name: t for t in cap.targets}
+
+    def build(self) -> tuple[dict, bytes, bytes]:
+        cap = self.cap
+        root_ids = {r.node for r in cap.roots if r.node}
+        by_id = {n.id: n for n in cap.graph}
+        self.op_of = _inherited_ops(cap.graph, by_id)
+        for node in cap.graph:
+            self.nodes.append(self._graph_node(node, node.id in root_ids))
+            for child in node.next:
+                self._edge(child, node.id, "grad", by_id[child].grad_norm if child in by_id else None)
+        for target in cap.targets:
+            if target.index not in self.node_of_target:
+                self.nodes.append(self._param_node(f"p{target.index}", target))
+        self._cuts(root_ids)
+        graph = {
+            "version": 1,
+            "kind": "trace",
+            "title": summary_line(cap, self.verdicts),
+            "palette": PALETTE,
+            "legend": LEGEND,
+            "nodes": self.nodes,
+            "edges": self.edges,
+            "modules": [{"path": p, "type": t} for p, t in cap.modules.items()],
+            "verdicts": [self._verdict(v) for v in self.verdicts.values()],
+            "notes": list(cap.notes),
+            "error": self._error(),
+        }
+        return graph, self.edge_norms.tobytes(), self.hists.tobytes()
+
+    # -- nodes -----------------------------------------------------------------------------------------
+
+    def _graph_node(self, node: GraphNode, is_root: bool) -> dict:
+        if node.target >= 0:
+            return self._param_node(node.id, self.cap.targets[node.target])
+        op_index = self.op_of.get(node.id, -1)
+        op = self.cap.ops[op_index] if op_index >= 0 else None
+        site = op.site if op else None
+        kind = "loss" if is_root else "leaf" if node.leaf_name else "op"
+        label = node.name if not node.leaf_name else f"input {node.leaf_name}"
+        own = op if node.op >= 0 else None  # inherited ops lend a box and a line, not shapes
+        details = {
+            "forward": own.name if own else None,
+            "inputs": [list(s) for s in own.inputs] if own else [],
+            "outputs": [list(s) for s in own.outputs] if own else [],
+            "grad_norm_in": _num(node.grad_norm),
+        }
+        return _node(node.id, kind, label, op.module if op else "", site, op=details)
+
+    def _param_node(self, node_id: str, t: Target) -> dict:
+        self.node_of_target[t.index] = node_id
+        v = self.verdicts.get(t.name)
+        value = t.value
+        shape = "×".join(map(str, value.shape)) if value and value.shape else "scalar"
+        return _node(
+            node_id,
+            "param",
+            f"{t.name}\n{shape}",
+            t.module,
+            None,
+            severity=v.cause.severity if v else None,
+            where=v.where if v else None,
+            verdict=self.verdict_index.get(t.name),
+            tensor={
+                "name": t.name,
+                "shape": list(value.shape) if value else [],
+                "dtype": value.dtype if value else None,
+                "device": value.device if value else None,
+                "requires_grad": t.requires_grad,
+                "is_leaf": t.is_leaf,
+                "grad_fn": t.grad_fn,
+                "module": t.module,
+                "value": self._summary(t.value),
+                "grad": self._summary(t.grad),
+            },
+        )
+
+    def _cuts(self, root_ids: set[str]) -> None:
+        """A marker per cut that explains a verdict; red parameters hang off it with dashed edges."""
+        explained: dict[int, list[Target]] = {}
+        for t in self.cap.targets:
+            v = self.verdicts.get(t.name)
+            if v is None or v.cause.severity != "red":
+                continue
+            for cut in self.cap.cuts:
+                if (
+                    cut.kind == v.cause.value
+                    and cut.lost & t.bit
+                    and not cut.retracted
+                    and (cut.site is None or cut.site.where == v.where)
+                ):
+                    explained.setdefault(cut.index, []).append(t)
+                    break
+        if not explained:
+            return
+        join_of_op = {n.op: n.id for n in self.cap.graph if n.op >= 0}
+        loss = next(iter(sorted(root_ids)), None)
+        for index, targets in explained.items():
+            cut = self.cap.cuts[index]
+            cid = f"c{index}"
+            self.nodes.append(_node(cid, "cut", cut_label(cut), cut.module, cut.site, severity="red"))
+            for t in targets:
+                self._edge(self.node_of_target[t.index], cid, "cut", None)
+            joins = (o.index for o in self.cap.ops if index in o.joins and o.index in join_of_op)
+            joined = join_of_op.get(next(joins, -1))
+            if joined is None:
+                loss = loss or self._synthetic_loss()
+                joined = loss
+            self._edge(cid, joined, "cut", None)
+
+    def _synthetic_loss(self) -> str:
+        requires = any(r.requires_grad for r in self.cap.roots)
+        site = self.cap.roots[0].site if self.cap.roots else None
+        self.nodes.append(_node("loss", "loss", "loss" if requires else "loss (no grad_fn)", "", site))
+        return "loss"
+
+    # -- pieces ----------------------------------------------------------------------------------------
+
+    def _edge(self, source: str, target: str, kind: str, norm: float | None) -> None:
+        self.edges.append({"source": source, "target": target, "kind": kind})
+        self.edge_norms.append(norm if norm is not None and math.isfinite(norm) else math.nan)
+
+    def _summary(self, s: TensorSummary | None) -> dict | None:
+        if s is None:
+            return None
+        out = asdict(s)
+        out["shape"] = list(s.shape)
+        out["hist"] = -1
+        if s.hist:
+            out["hist"] = len(self.hists) // HIST_BINS
+            self.hists.extend(s.hist)
+        for key in ("min", "max", "mean", "std", "norm"):
+            out[key] = _num(out[key])
+        return out
+
+    def _verdict(self, v: Verdict) -> dict:
+        t = self.target_by_name.get(v.name)
+        return {
+            "name": v.name,
+            "cause": v.cause.value,
+            "severity": v.cause.severity,
+            "where": v.where,
+            "message": v.message,
+            "fix": v.fix,
+            "grad_norm": _num(v.grad_norm),
+            "node": self.node_of_target.get(t.index) if t else None,
+        }
+
+    def _error(self) -> dict | None:
+        err = self.cap.error
+        if err is None:
+            return None
+        line = err.blame or err.site
+        return {
+            "type": err.type,
+            "message": err.message,
+            "where": line.where if line else None,
+            "explanation": err.kind,
+        }
+
+
+def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, **fields: object) -> dict:
+    node = {
+        "id": node_id,
+        "kind": kind,
+        "label": label,
+        "module": module,
+        "severity": None,
+        "where": site.where if site else None,
+        "code": site.code if site else None,
+        "verdict": None,
+        "tensor": None,
+        "op": None,
+    }
+    node.update(fields)
+    return node
+
+
+def _inherited_ops(graph: list[GraphNode], by_id: dict[str, GraphNode]) -> dict[str, int]:
+    """Op index per node; nodes made as a side effect of an op (TBackward0 inside linear) take their
+    consumer's op, so they sit in the same module box and point at the same line."""
+    op_of: dict[str, int] = {}
+    for node in graph:  # breadth-first from the roots: consumers come before what they consume
+        own = node.op if node.op >= 0 else op_of.get(node.id, -1)
+        op_of[node.id] = own
+        for child in node.next:
+            if by_id[child].op < 0 and child not in op_of and own >= 0:
+                op_of[child] = own
+    return op_of
+
+
+def _num(x: float | None) -> float | str | None:
+    """JSON has no NaN/Inf: send them as strings the front end shows as they are."""
+    if x is None or math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
