@@ -22,46 +22,15 @@ _ESCAPES = frozenset(
     {"item", "tolist", "numpy", "__array__", "__float__", "__int__", "__index__", "__complex__"}
 )
 _CREATES = frozenset({"tensor", "as_tensor", "asarray", "new_tensor", "from_numpy", "scalar_tensor"})
-_SKIPS = frozenset(
-    # fmt: off
-    [
-        "size",
-        "dim",
-        "numel",
-        "stride",
-        "is_contiguous",
-        "data_ptr",
-        "element_size",
-        "storage_offset",
-        "__len__",
-        "__repr__",
-        "__format__",
-        "__hash__",
-        "__bool__",
-        "__contains__",
-        "__iter__",
-        "__reversed__",
-        "is_floating_point",
-        "is_complex",
-        "get_device",
-        "untyped_storage",
-        "is_inference",
-        "__reduce_ex__",
-        "_record_function_enter_new",
-        "_RecordFunction",
-        "retain_grad",
-        "register_hook",
-        "__deepcopy__",
-        "is_shared",
-        "is_pinned",
-        "nelement",
-        "ndimension",
-        "has_names",
-        "is_set_to",
-        "_is_view",
-    ]
-    # fmt: on
-)
+# fmt: off
+_SKIPS = frozenset([
+    "size", "dim", "numel", "stride", "is_contiguous", "data_ptr", "element_size", "storage_offset",
+    "__len__", "__repr__", "__format__", "__hash__", "__bool__", "__contains__", "__iter__", "__reversed__",
+    "is_floating_point", "is_complex", "get_device", "untyped_storage", "is_inference", "__reduce_ex__",
+    "_record_function_enter_new", "_RecordFunction", "retain_grad", "register_hook", "__deepcopy__",
+    "is_shared", "is_pinned", "nelement", "ndimension", "has_names", "is_set_to", "_is_view",
+])
+# fmt: on
 # getset descriptors whose getter returns a new tensor (views): everything else read by a getter is metadata
 _TENSOR_GETTERS = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 # in-place by name but not modifying values
