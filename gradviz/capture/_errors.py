@@ -8,6 +8,7 @@ line to fix is the in-place op, which the tracer recorded with the tensor's vers
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -40,7 +41,12 @@ def kind_of(message: str) -> str:
 
 
 def classify_forward_error(
-    exc: BaseException, op: str, site: Site | None, inputs: list[torch.Tensor], lineage: Lineage, cap: Capture
+    exc: BaseException,
+    op: str,
+    site: Site | None,
+    inputs: list[torch.Tensor],
+    lineage: Lineage,
+    op_site: Callable[[int], Site | None],
 ) -> ErrorInfo:
     message = str(exc)
     kind = kind_of(message)
@@ -50,8 +56,7 @@ def classify_forward_error(
             if t.is_inference():
                 entry = lineage.get(t)
                 if entry is not None and entry[4] >= 0:
-                    made = cap.ops[entry[4]]
-                    blame, blame_op = made.site, made.name
+                    blame, blame_op = op_site(entry[4]), "inference_mode"
                 break
     return ErrorInfo(
         type=type(exc).__name__,
@@ -90,13 +95,18 @@ def blame_inplace(message: str, events: list[Inplace]) -> Inplace | None:
         return events[-1] if events else None
     shape = tuple(int(s) for s in m["shape"].split(",") if s.strip())
     expected = int(m["expected"])
-    node = m["node"]
+    node = _op_family(m["node"])
 
     def score(e: Inplace) -> tuple[int, int, int]:
-        return (e.shape == shape, e.made_by == node, e.version == expected + 1)
+        return (e.shape == shape, _op_family(e.made_by) == node, e.version == expected + 1)
 
     candidates = [e for e in events if e.shape == shape] or events
     return max(candidates, key=score, default=None)
+
+
+def _op_family(node_name: str) -> str:
+    """Torch's message says "Sigmoid" where the node is "SigmoidBackward0": the same op."""
+    return re.sub(r"Backward\d*$", "", node_name)
 
 
 def _first_line(message: str) -> str:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class Site:
 
 @dataclass
 class TensorSummary:
-    """Statistics of one tensor, readable at a glance (exact below ``SAMPLE_LIMIT`` elements)."""
+    """Statistics of one tensor, readable at a glance; see ``capture._stats`` (``sampled``: computed from a
+    strided sample of a large tensor; ``norm``, and NaN/Inf counts, are exact)."""
 
     shape: tuple[int, ...]
     dtype: str
@@ -43,6 +45,7 @@ class TensorSummary:
     inf: int | None = None
     sampled: bool = False
     hist: list[float] = field(default_factory=list)  # counts in equal bins from min to max
+    sample: Any = field(default=None, repr=False)  # numpy float32 array, at most SAMPLE_SIZE elements
 
 
 @dataclass

@@ -21,7 +21,7 @@ from gradviz.capture._errors import classify_backward_error
 from gradviz.capture._frames import user_frame
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._records import Capture, Root, Site
-from gradviz.capture._stats import summarize
+from gradviz.capture._stats import sample
 from gradviz.capture._tracer import Tracer
 
 
@@ -39,6 +39,7 @@ class Session:
         self._node_norms = node_norms
         self._module_names: dict[int, str] = {}
         self._root_output: Any = None  # weakref to the last output of the model's forward
+        self._output_root: Root | None = None  # its lineage: the root when no backward() runs
         if isinstance(model, nn.Module):
             self.watched = _targets.from_model(model)
             self._module_names = _targets.module_names(model)
@@ -76,6 +77,7 @@ class Session:
                 self.tracer.__exit__(None, None, None)
         finally:
             self._remove_hooks()
+            self.tracer.finish()
         try:
             self._settle_error(exc)
             if not self.cap.backward_calls:
@@ -95,7 +97,7 @@ class Session:
         self.tracer.grad_ids.clear()
         self.tracer.root_ids.clear()
         self.watched = []
-        self._model = self._optimizer = self._root_output = None
+        self._model = self._optimizer = self._root_output = self._output_root = None
 
     # -- module path -------------------------------------------------------------------------------------
 
@@ -108,6 +110,11 @@ class Session:
             self.tracer.modules.pop()
         if module is self._model and isinstance(output, torch.Tensor):
             self._root_output = weakref.ref(output)
+            entry = self.lineage.get(output)
+            values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
+            self._output_root = Root(
+                values, grads, cuts, output.requires_grad, None, None, tuple(output.shape), "forward"
+            )
 
     # -- backward ----------------------------------------------------------------------------------------
 
@@ -153,11 +160,19 @@ class Session:
             w.target.grad_seen = norm
 
     def _walk_output(self) -> None:
-        """No backward() ran: draw the graph from the model's last output, if it is still alive."""
+        """No backward() ran: the model's last output stands in for the loss; draw its graph if it is
+        still alive, else judge reachability from the lineage the tracer recorded for it."""
+        root = self._output_root
+        if root is not None:
+            self.cap.roots.append(root)
+            for target in self.cap.targets:
+                target.reached = bool(root.grads & target.bit)
         out = self._root_output() if self._root_output is not None else None
         if out is not None and out.grad_fn is not None:
             walk = _graph.walk([out.grad_fn], self._target_map(), self.tracer.key, hook_norms=False)
             self.cap.graph = walk.nodes
+            if root is not None:
+                root.node = walk.roots[0]
             for target in self.cap.targets:
                 target.reached = bool(walk.reached >> target.index & 1)
         self.cap.notes.append("No backward() ran inside the trace: gradients were not checked.")
@@ -199,8 +214,8 @@ def read_final_state(cap: Capture, watched: list[_targets.Watched], optimizer: A
         target.requires_grad = t.requires_grad
         target.in_optimizer = None if in_opt is None else id(t) in in_opt
         target.grad_norm = next(grad_norms) if g is not None else None
-        target.value = summarize(t, vnorm)
-        target.grad = summarize(g, target.grad_norm) if g is not None else None
+        target.value = sample(t, vnorm)
+        target.grad = sample(g, target.grad_norm) if g is not None else None
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:

@@ -1,53 +1,62 @@
-"""One-glance statistics of a tensor: shape, dtype, range, mean/std, norm, zeros/NaN/Inf, histogram."""
+"""One-glance statistics of a tensor: shape, dtype, range, mean/std, norm, zeros/NaN/Inf, histogram.
+
+Capture keeps only a small CPU sample of each tensor (at most ``SAMPLE_SIZE`` elements, strided over the
+whole tensor) and its exact norm; the statistics are computed from the sample when a view first asks.
+That keeps the end of a trace cheap (one slice and one copy per tensor) and holds no tensor alive.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from gradviz.capture._records import TensorSummary
 
 HIST_BINS = 16
-SAMPLE_LIMIT = 1 << 16  # exact statistics up to this many elements; a strided sample above
+SAMPLE_SIZE = 4096
 
 
-def summarize(t: torch.Tensor, norm: float | None = None) -> TensorSummary:
-    """Summarize ``t`` (``norm`` may be passed in when already computed in a batch)."""
+def sample(t: torch.Tensor, norm: float | None) -> TensorSummary:
+    """Shape, dtype, exact ``norm`` (computed in a batch by the caller) and a small CPU sample of ``t``."""
     t = t.detach()
     summary = TensorSummary(
-        shape=tuple(t.shape),
-        dtype=str(t.dtype).removeprefix("torch."),
-        device=str(t.device),
-        numel=t.numel(),
+        shape=tuple(t.shape), dtype=str(t.dtype).removeprefix("torch."), device=str(t.device), numel=t.numel()
     )
     if t.numel() == 0 or t.layout != torch.strided or t.device.type == "meta":
         return summary
-    if not (t.is_floating_point() or t.is_complex()):
-        t = t.double()
-    elif t.is_complex():
-        t = t.abs()
     flat = t.reshape(-1)
-    sampled = flat.numel() > SAMPLE_LIMIT
-    if sampled:
-        flat = flat[:: math.ceil(flat.numel() / SAMPLE_LIMIT)]
-    x = flat.double().cpu()
-    summary.sampled = sampled
-    summary.norm = norm if norm is not None else float(torch.linalg.vector_norm(t.double()))
-    finite_mask = torch.isfinite(x)
-    if sampled and math.isfinite(summary.norm):
-        summary.nan = summary.inf = 0  # the exact norm is finite, so no element is NaN or Inf
-        summary.zeros = None
-    else:
-        full = t.reshape(-1) if sampled else x
-        summary.nan = int(torch.isnan(full).sum())
-        summary.inf = int(torch.isinf(full).sum())
-        summary.zeros = None if sampled else int((x == 0).sum())
-    finite = x[finite_mask]
-    if finite.numel():
+    step = math.ceil(flat.numel() / SAMPLE_SIZE)
+    part = flat[::step] if step > 1 else flat
+    if part.is_complex():
+        part = part.abs()
+    summary.sample = part.to(torch.float32).cpu().numpy()
+    summary.sampled = step > 1
+    summary.norm = norm
+    if norm is not None and math.isfinite(norm):
+        summary.nan = summary.inf = 0  # a finite norm means no element is NaN or Inf
+    elif norm is not None and (t.is_floating_point() or t.is_complex()):
+        summary.nan = int(torch.isnan(t).sum())
+        summary.inf = int(torch.isinf(t).sum())
+    return summary
+
+
+def complete(summary: TensorSummary) -> TensorSummary:
+    """Fill in min/max/mean/std/zeros/histogram from the sample (once)."""
+    x = summary.sample
+    if x is None or summary.min is not None:
+        return summary
+    if not summary.sampled:
+        summary.zeros = int(np.count_nonzero(x == 0))
+        summary.nan = int(np.isnan(x).sum())
+        summary.inf = int(np.isinf(x).sum())
+    finite = x[np.isfinite(x)].astype(np.float64)
+    if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
         summary.min, summary.max = lo, hi
         summary.mean = float(finite.mean())
-        summary.std = float(finite.std()) if finite.numel() > 1 else 0.0
-        summary.hist = torch.histc(finite, bins=HIST_BINS, min=lo, max=hi if hi > lo else lo + 1).tolist()
+        summary.std = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+        counts, _ = np.histogram(finite, bins=HIST_BINS, range=(lo, hi if hi > lo else lo + 1.0))
+        summary.hist = counts.astype(float).tolist()
     return summary

@@ -43,6 +43,7 @@ class Tracer(TorchFunctionMode):
         self._kinds: dict[Any, tuple[str, Kind]] = {}
         self._grad_off_site: Site | None = None
         self._used = 0
+        self.raw_ops: list[tuple] = []  # one tuple per recorded call, see finish()
         self.key = f"gradviz-{id(self)}"  # key in autograd Node.metadata -> index of the Op
 
     # -- dispatch ------------------------------------------------------------------------------------
@@ -69,6 +70,8 @@ class Tracer(TorchFunctionMode):
     # -- ordinary ops ----------------------------------------------------------------------------------
 
     def _op(self, func, name: str, kind: Kind, args: tuple, kwargs: dict):
+        # NOTE [hot path] runs for every torch call of the forward: keep it to dict lookups, int ops and
+        # one tuple per op (Op records are built once, in finish()).
         lineage = self.lineage
         inputs = tensors_in(args, kwargs)
         values = grads = 0
@@ -76,19 +79,18 @@ class Tracer(TorchFunctionMode):
         for t in inputs:
             entry = lineage.get(t)
             if entry is None:
-                if self._on_leaf is not None and t.is_leaf and t.requires_grad:
-                    self._on_leaf(t, _frames.user_site())
-                    entry = lineage.get(t)
-                if entry is None:
+                if self._on_leaf is None or not (t.is_leaf and t.requires_grad):
                     continue
+                self._on_leaf(t, _frames.user_site())
+                entry = lineage.get(t)
             _, v, g, c, _ = entry
             if v and not g and t.grad_fn is not None:
                 g, c = self._revive(t, v, c)
             values |= v
             grads |= g
             if c:
-                cuts = merge(cuts, c)
-        site = _frames.user_site(2)
+                cuts = merge(cuts, c) if cuts else c
+        site = _frames.site_of(_frames.user_frame(2))
         grad_on = _is_grad_enabled()
         made_by = None
         if kind is Kind.INPLACE:
@@ -100,9 +102,9 @@ class Tracer(TorchFunctionMode):
             out = func(*args, **kwargs)
         except Exception as exc:
             if self.cap.error is None:
-                self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.cap)
+                self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.op_site)
             raise
-        index = len(self.cap.ops)
+        index = len(self.raw_ops)
         if values & ~self._used:
             self._first_use(values & ~self._used, index)
         outputs = tensors_out(out)
@@ -110,40 +112,58 @@ class Tracer(TorchFunctionMode):
             outputs = self._inplace(name, args, site, made_by, outputs)
         elif kind is Kind.ESCAPE:
             self._escape(name, values, grads, cuts, inputs, site, index)
-        self._record(index, name, site, grad_on, inputs, outputs, values, grads, cuts, kind)
-        return out
-
-    def _record(self, index, name, site, grad_on, inputs, outputs, values, grads, cuts, kind) -> None:
-        lineage = self.lineage
         lost_cut: tuple[int, ...] = ()
         joins: tuple[int, ...] = ()
+        key = self.key
         for o in outputs:
             if o.requires_grad:
                 lineage.set(o, values, grads, cuts, index)
                 if cuts and grads:
                     joins = cuts
+                gfn = o.grad_fn
+                if gfn is not None:
+                    gfn.metadata[key] = index
             else:
                 if grads and not lost_cut:
                     lost_cut = (self._cut(name, *self._cause(kind, grad_on, site), grads, index),)
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
-            gfn = o.grad_fn
-            if gfn is not None:
-                gfn.metadata[self.key] = index
-        inference = not grad_on and _is_inference()
-        self.cap.ops.append(
+        self.raw_ops.append(
+            (
+                name,
+                self.modules[-1] if self.modules else "",
+                site,
+                grad_on,
+                not grad_on and _is_inference(),
+                [t.shape for t in inputs],
+                [o.shape for o in outputs],
+                outputs[0].dtype if outputs else None,
+                joins,
+            )
+        )
+        return out
+
+    def op_site(self, index: int) -> Site | None:
+        return self.raw_ops[index][2] if 0 <= index < len(self.raw_ops) else None
+
+    def finish(self) -> None:
+        """Turn the recorded calls into Op records (once, when the trace ends)."""
+        ops = self.raw_ops
+        self.cap.ops = [
             Op(
-                index=index,
+                index=i,
                 name=name,
-                module=self.modules[-1] if self.modules else "",
+                module=module,
                 site=site,
                 grad_enabled=grad_on,
-                inputs=[t.shape for t in inputs],
-                outputs=[o.shape for o in outputs],
-                out_dtype=str(outputs[0].dtype).removeprefix("torch.") if outputs else "",
+                inputs=[tuple(s) for s in ins],
+                outputs=[tuple(s) for s in outs],
+                out_dtype=str(dtype).removeprefix("torch.") if dtype is not None else "",
                 inference=inference,
                 joins=joins,
             )
-        )
+            for i, (name, module, site, grad_on, inference, ins, outs, dtype, joins) in enumerate(ops)
+        ]
+        self.raw_ops = []
 
     def _cause(self, kind: Kind, grad_on: bool, site: Site | None) -> tuple[str, str, Site | None]:
         """(cause, detail, where) of a result that lost its gradient path at this op."""

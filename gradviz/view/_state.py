@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from array import array
-from dataclasses import asdict
+from dataclasses import fields
 
 from gradviz.capture._records import Capture, Cut, GraphNode, Site, Target, TensorSummary
-from gradviz.capture._stats import HIST_BINS
+from gradviz.capture._stats import HIST_BINS, complete
 from gradviz.diagnose import Verdict
 from gradviz.view._report import summary_line
 
@@ -190,7 +190,8 @@ class _Builder:
     def _summary(self, s: TensorSummary | None) -> dict | None:
         if s is None:
             return None
-        out = asdict(s)
+        complete(s)
+        out = {f.name: getattr(s, f.name) for f in fields(s) if f.name != "sample"}
         out["shape"] = list(s.shape)
         out["hist"] = -1
         if s.hist:

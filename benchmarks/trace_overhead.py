@@ -1,0 +1,161 @@
+"""What gradviz.trace costs on a forward+backward, side by side with its peers, in one run.
+
+For each model: the median time of a training step (forward + backward) plain, inside
+``gradviz.trace`` (verdicts included), and under ``torch.autograd.set_detect_anomaly(True)``; steps of
+all variants interleaved so they share the machine's load. TorchLens patches torch globally, so it runs
+in a subprocess of its own (set GRADVIZ_TORCHLENS_PYTHON to a Python that has torchlens installed with
+the same torch) and is reported against the plain forward in that process.
+
+    python benchmarks/trace_overhead.py [--repeats 15] [--models mlp cnn gpt12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gradviz
+
+from _models import gpt, mlp, small_cnn
+
+MODELS = {"mlp": mlp, "cnn": small_cnn, "gpt12": gpt}
+
+
+def _step(model, loss_fn, batch) -> None:
+    loss_fn(model, batch).backward()
+    model.zero_grad(set_to_none=True)
+
+
+def _variants(model, loss_fn, batch):
+    def plain():
+        _step(model, loss_fn, batch)
+
+    def traced():
+        with gradviz.trace(model) as t:
+            loss_fn(model, batch).backward()
+        assert t.verdicts  # verdicts are part of the cost
+        model.zero_grad(set_to_none=True)
+
+    def anomaly():
+        with warnings.catch_warnings(), torch.autograd.set_detect_anomaly(True):
+            warnings.simplefilter("ignore")
+            _step(model, loss_fn, batch)
+
+    return {"plain": plain, "gradviz.trace": traced, "anomaly mode": anomaly}
+
+
+def measure(name: str, repeats: int) -> dict[str, float]:
+    torch.manual_seed(0)
+    model, make_batch, loss_fn = MODELS[name]()
+    batch = make_batch(torch.Generator().manual_seed(0))
+    variants = _variants(model, loss_fn, batch)
+    for fn in variants.values():  # warm up
+        fn()
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for key, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def per_call_cost(n: int = 20_000) -> float:
+    """Microseconds gradviz adds to one intercepted torch call (a small elementwise op)."""
+    w = torch.ones(8, requires_grad=True)
+    x = torch.ones(8)
+
+    def loop():
+        y = x
+        for _ in range(n):
+            y = y + w
+        return y
+
+    loop()
+    plain, traced = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        loop()
+        plain.append(time.perf_counter() - start)
+        with gradviz.trace({"w": w}):
+            start = time.perf_counter()
+            loop()
+            traced.append(time.perf_counter() - start)
+    return (statistics.median(traced) - statistics.median(plain)) / n * 1e6
+
+
+_TORCHLENS_CHILD = r"""
+import json, statistics, sys, time, torch, torchlens as tl
+sys.path.insert(0, sys.argv[1])
+from _models import gpt, mlp, small_cnn
+name, repeats = sys.argv[2], int(sys.argv[3])
+torch.manual_seed(0)
+model, make_batch, loss_fn = {"mlp": mlp, "cnn": small_cnn, "gpt12": gpt}[name]()
+x, _ = make_batch(torch.Generator().manual_seed(0))
+opts = tl.options.CaptureOptions(unwrap_when_done=True) if hasattr(tl, "options") else None
+def plain():
+    with torch.no_grad():
+        model(x)
+def lens():
+    tl.trace(model, x, capture=opts) if opts is not None else tl.trace(model, x)
+plain(); lens(); lens()
+a, b = [], []
+for _ in range(repeats):
+    t0 = time.perf_counter(); plain(); a.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); lens(); b.append(time.perf_counter() - t0)
+print(json.dumps({"forward": statistics.median(a), "torchlens": statistics.median(b)}))
+"""
+
+
+def torchlens(name: str, repeats: int) -> str:
+    python = os.environ.get("GRADVIZ_TORCHLENS_PYTHON")
+    if not python:
+        return "n/a (set GRADVIZ_TORCHLENS_PYTHON)"
+    here = str(Path(__file__).resolve().parent)
+    try:
+        out = subprocess.run(
+            [python, "-c", _TORCHLENS_CHILD, here, name, str(max(3, repeats // 3))],
+            capture_output=True, text=True, timeout=900, check=True,
+        )  # fmt: skip
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        return f"n/a ({type(exc).__name__})"
+    return f"{result['torchlens'] / result['forward']:.1f}x fwd"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    args = parser.parse_args()
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"median of {args.repeats} interleaved steps"
+    )
+    print(f"gradviz per intercepted call: {per_call_cost():.2f} µs (budget ~5 µs)")
+    header = f"{'model':<7} {'plain step':>11} {'gradviz.trace':>14} {'anomaly mode':>13} {'TorchLens':>16}"
+    print(header)
+    print("-" * len(header))
+    for name in args.models:
+        t = measure(name, args.repeats)
+        base = t["plain"]
+        print(
+            f"{name:<7} {base * 1e3:>9.1f}ms {t['gradviz.trace'] / base:>13.2f}x "
+            f"{t['anomaly mode'] / base:>12.2f}x {torchlens(name, args.repeats):>16}"
+        )
+    print("ratios are over the plain step (TorchLens: over a plain forward in its own process)")
+
+
+if __name__ == "__main__":
+    main()

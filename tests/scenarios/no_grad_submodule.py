@@ -1,0 +1,38 @@
+"""`with torch.no_grad():` around the encoder call inside forward. Truth: encoder parameters get None,
+the head gets gradients, no exception. gradviz: encoder no_grad, where = the encoder call line (the op that
+ran with grad disabled; the `with` line is context)."""
+
+import torch
+from torch import nn
+
+RAISES = None
+NOTE = []
+EXPECT = {
+    "encoder.weight": ("no_grad", "@ng"),
+    "encoder.bias": ("no_grad", "@ng"),
+    "head.weight": ("ok", "*"),
+    "head.bias": ("ok", "*"),
+}
+GRADS = {name: ("none" if name.startswith("encoder") else "nonzero") for name in EXPECT}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(4, 8)
+        self.head = nn.Linear(8, 1)
+
+    def forward(self, x):
+        with torch.no_grad():
+            h = self.encoder(x)  # @ng
+        return self.head(torch.tanh(h))
+
+
+def run(trace):
+    torch.manual_seed(0)
+    model = Net()
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    with trace(model):
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+    return model
