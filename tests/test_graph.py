@@ -19,7 +19,7 @@ def test_walks_a_100k_node_graph_without_recursion() -> None:
             x = x * 1.0
         branches.append(x)
     loss = torch.stack(branches).sum()
-    result = walk([loss.grad_fn], {id(w): (w, 0)}, key="", hook_norms=False)
+    result = walk([loss.grad_fn], {id(w): (w, 0)}, None, hook_norms=False)
     assert len(result.nodes) == 100_003  # sum, stack, 100k muls, one AccumulateGrad
     assert result.reached == 1
     assert [n.name for n in result.nodes].count("AccumulateGrad") == 1
@@ -33,7 +33,7 @@ def test_walks_a_deep_chain_iteratively() -> None:
     for _ in range(15_000):  # deeper than Python's recursion limit
         x = x * 1.0
     assert sys.getrecursionlimit() < 15_000
-    result = walk([x.grad_fn], {id(w): (w, 0)}, key="", hook_norms=False)
+    result = walk([x.grad_fn], {id(w): (w, 0)}, None, hook_norms=False)
     assert len(result.nodes) == 15_001 and result.nodes[-1].target == 0
 
 

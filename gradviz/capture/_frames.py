@@ -27,7 +27,8 @@ _FUNCTION_FILE = os.path.join(_TORCH_DIR, "autograd", "function.py")
 _PLUMBING = (contextlib.__file__, functools.__file__)
 
 _internal: dict[CodeType, bool] = {}
-_sites: dict[tuple[str, int], Site] = {}
+_sites: dict[tuple[str, int], int] = {}  # (file, line) -> index into SITES
+SITES: list[Site | None] = [None]  # index 0 is "no user frame"; indices stay valid for the process
 
 
 def _is_internal(code: CodeType) -> bool:
@@ -48,19 +49,41 @@ def user_frame(depth: int = 2) -> FrameType | None:
 
 
 def site_of(frame: FrameType | None) -> Site | None:
+    return SITES[_site_index(frame)]
+
+
+def _site_index(frame: FrameType | None) -> int:
     if frame is None:
-        return None
+        return 0
     key = (frame.f_code.co_filename, frame.f_lineno)
-    site = _sites.get(key)
-    if site is None:
-        site = Site(file=display_path(key[0]), line=key[1], code=linecache.getline(key[0], key[1]).strip())
-        _sites[key] = site
-    return site
+    index = _sites.get(key)
+    if index is None:
+        code = linecache.getline(key[0], key[1]).strip()
+        SITES.append(Site(file=display_path(key[0]), line=key[1], code=code))
+        index = _sites[key] = len(SITES) - 1
+    return index
 
 
 def user_site(depth: int = 2) -> Site | None:
     """The user's line that led to the current torch call."""
-    return site_of(user_frame(depth + 1))
+    return SITES[user_site_index(depth + 1)]
+
+
+def user_site_index(depth: int = 2) -> int:
+    """Hot path: the user's line as an index into SITES (0: none). One walk, one dict lookup; an int
+    keeps per-op records free of objects the garbage collector must keep scanning."""
+    frame: FrameType | None = sys._getframe(depth)
+    internal = _internal
+    while frame is not None:
+        code = frame.f_code
+        flag = internal.get(code)
+        if flag is None:
+            flag = _is_internal(code)
+        if not flag:
+            index = _sites.get((code.co_filename, frame.f_lineno))
+            return index if index is not None else _site_index(frame)
+        frame = frame.f_back
+    return 0
 
 
 def enclosing(kind_file: str, depth: int = 2, limit: int = 64) -> Site | None:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +54,13 @@ class Walk:
 def walk(
     roots: Sequence[Any],
     targets: dict[int, tuple[torch.Tensor, int]],
-    key: str,
+    op_of_node: Callable[[int], int] | None,
     hook_norms: bool = True,
     limit: int = 1_000_000,
     leaves: list[tuple[str, torch.Tensor]] | None = None,
 ) -> Walk:
-    """Breadth-first from each root's grad_fn. ``targets`` maps id(tensor) -> (tensor, target index).
+    """Breadth-first from each root's grad_fn. ``targets`` maps id(tensor) -> (tensor, target index);
+    ``op_of_node`` maps a node's sequence number to the index of the forward op that created it.
 
     With ``leaves``, each leaf that is not a target is appended as (node id, tensor) for the caller.
     """
@@ -92,9 +93,8 @@ def walk(
                 record.leaf_name = "×".join(map(str, variable.shape)) or "scalar"
                 if leaves is not None:
                     leaves.append((record.id, variable))
-        op = fn.metadata.get(key) if hasattr(fn, "metadata") else None
-        if op is not None:
-            record.op = op
+        if op_of_node is not None and variable is None:
+            record.op = op_of_node(fn._sequence_nr())
         for child, _ in fn.next_functions:
             if child is not None:
                 record.next.append(visit(child))

@@ -22,39 +22,39 @@ _Tensor = torch.Tensor
 
 
 class Lineage:
-    __slots__ = ("_entries", "targets")
+    __slots__ = ("entries", "targets")
 
     def __init__(self) -> None:
-        self._entries: dict[int, Entry] = {}
+        self.entries: dict[int, Entry] = {}
         self.targets: dict[int, int] = {}  # id(target tensor) -> target index
 
     def add_target(self, tensor: torch.Tensor, index: int) -> None:
         bit = 1 << index
-        self._entries[id(tensor)] = (weakref.ref(tensor), bit, bit if tensor.requires_grad else 0, (), -1)
+        self.entries[id(tensor)] = (weakref.ref(tensor), bit, bit if tensor.requires_grad else 0, (), -1)
         self.targets[id(tensor)] = index
 
     def get(self, tensor: torch.Tensor) -> Entry | None:
-        entry = self._entries.get(id(tensor))
+        entry = self.entries.get(id(tensor))
         if entry is None or entry[0]() is not tensor:
             return None
         return entry
 
     def set(self, tensor: torch.Tensor, values: int, grads: int, cuts: tuple[int, ...], made_by: int) -> None:
         key = id(tensor)
-        old = self._entries.get(key)
+        old = self.entries.get(key)
         if old is not None and old[4] == -1 and old[0]() is tensor:
             return  # a target keeps its own lineage (see NOTE above)
         if values or cuts:
-            self._entries[key] = (weakref.ref(tensor), values, grads, cuts, made_by)
+            self.entries[key] = (weakref.ref(tensor), values, grads, cuts, made_by)
         elif old is not None:
-            del self._entries[key]
+            del self.entries[key]
 
     def is_target(self, tensor: torch.Tensor) -> bool:
-        entry = self._entries.get(id(tensor))
+        entry = self.entries.get(id(tensor))
         return entry is not None and entry[4] == -1 and entry[0]() is tensor
 
     def clear(self) -> None:
-        self._entries.clear()
+        self.entries.clear()
         self.targets.clear()
 
 
@@ -70,8 +70,13 @@ def merge(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 def tensors_in(args: tuple, kwargs: dict) -> list[torch.Tensor]:
     """Tensor arguments, looking one level into lists and tuples (torch.cat, RNN weight lists)."""
     found: list[torch.Tensor] = []
-    for group in (args, kwargs.values()):
-        for a in group:
+    for a in args:
+        if isinstance(a, _Tensor):
+            found.append(a)
+        elif isinstance(a, (list, tuple)):
+            found.extend(b for b in a if isinstance(b, _Tensor))
+    if kwargs:
+        for a in kwargs.values():
             if isinstance(a, _Tensor):
                 found.append(a)
             elif isinstance(a, (list, tuple)):

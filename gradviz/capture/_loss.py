@@ -22,7 +22,7 @@ def capture_loss(
         watched = []
     targets = {id(w.tensor): (w.tensor, w.target.index) for w in watched}
     leaves: list[tuple[str, torch.Tensor]] = []
-    walk = _graph.walk([loss.grad_fn], targets, key="", hook_norms=False, leaves=leaves)
+    walk = _graph.walk([loss.grad_fn], targets, None, hook_norms=False, leaves=leaves)
     if model is None:  # without a model, every leaf the graph reaches is a target, named by its shape
         by_id = {n.id: n for n in walk.nodes}
         for node_id, tensor in leaves:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +179,7 @@ class Capture:
     """Everything one trace recorded."""
 
     targets: list[Target] = field(default_factory=list)
-    ops: list[Op] = field(default_factory=list)
+    ops: Sequence[Op] = field(default_factory=list)
     cuts: list[Cut] = field(default_factory=list)
     inplace: list[Inplace] = field(default_factory=list)
     clears: list[Clear] = field(default_factory=list)

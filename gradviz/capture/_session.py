@@ -77,13 +77,13 @@ class Session:
                 self.tracer.__exit__(None, None, None)
         finally:
             self._remove_hooks()
-            self.tracer.finish()
         try:
             self._settle_error(exc)
             if not self.cap.backward_calls:
                 self._walk_output()
             self._read_final_state()
         finally:
+            self.tracer.finish()
             self._release()
         return self.cap
 
@@ -121,9 +121,8 @@ class Session:
     def _backward(self, func, name: str, args: tuple, kwargs: dict, site: Site | None):
         roots = _root_tensors(name, args, kwargs)
         call = "autograd.grad" if name == "grad" else "backward"
-        walk = _graph.walk(
-            [r.grad_fn for r in roots], self._target_map(), self.tracer.key, hook_norms=self._node_norms
-        )
+        grad_fns = [r.grad_fn for r in roots]
+        walk = _graph.walk(grad_fns, self._target_map(), self.tracer.op_of_node, hook_norms=self._node_norms)
         for r, node in zip(roots, walk.roots, strict=True):
             self.tracer.root_ids.add(id(r))
             entry = self.lineage.get(r)
@@ -169,7 +168,7 @@ class Session:
                 target.reached = bool(root.grads & target.bit)
         out = self._root_output() if self._root_output is not None else None
         if out is not None and out.grad_fn is not None:
-            walk = _graph.walk([out.grad_fn], self._target_map(), self.tracer.key, hook_norms=False)
+            walk = _graph.walk([out.grad_fn], self._target_map(), self.tracer.op_of_node, hook_norms=False)
             self.cap.graph = walk.nodes
             if root is not None:
                 root.node = walk.roots[0]

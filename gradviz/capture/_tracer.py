@@ -6,6 +6,7 @@ user's line, and one entry per result. The rare paths (gradients off, in-place, 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +16,14 @@ from torch.overrides import TorchFunctionMode
 from gradviz.capture import _frames
 from gradviz.capture._errors import classify_forward_error
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
+from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
-from gradviz.capture._records import Capture, Clear, Cut, Inplace, Op, Site
+from gradviz.capture._records import Capture, Clear, Cut, Inplace, Site
 
 _is_grad_enabled = torch.is_grad_enabled
+_ref = weakref.ref
+_next_node_nr = torch._C._autograd._get_sequence_nr
+_SITES = _frames.SITES
 _is_inference = torch.is_inference_mode_enabled
 
 
@@ -43,8 +48,7 @@ class Tracer(TorchFunctionMode):
         self._kinds: dict[Any, tuple[str, Kind]] = {}
         self._grad_off_site: Site | None = None
         self._used = 0
-        self.raw_ops: list[tuple] = []  # one tuple per recorded call, see finish()
-        self.key = f"gradviz-{id(self)}"  # key in autograd Node.metadata -> index of the Op
+        self.log = OpLog()  # every recorded call, by column; Op records are built in finish()
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -73,11 +77,14 @@ class Tracer(TorchFunctionMode):
         # NOTE [hot path] runs for every torch call of the forward: keep it to dict lookups, int ops and
         # one tuple per op (Op records are built once, in finish()).
         lineage = self.lineage
+        entries = lineage.entries
         inputs = tensors_in(args, kwargs)
         values = grads = 0
         cuts: tuple[int, ...] = ()
         for t in inputs:
-            entry = lineage.get(t)
+            entry = entries.get(id(t))
+            if entry is not None and entry[0]() is not t:
+                entry = None
             if entry is None:
                 if self._on_leaf is None or not (t.is_leaf and t.requires_grad):
                     continue
@@ -90,7 +97,8 @@ class Tracer(TorchFunctionMode):
             grads |= g
             if c:
                 cuts = merge(cuts, c) if cuts else c
-        site = _frames.site_of(_frames.user_frame(2))
+        site_index = _frames.user_site_index(2)
+        site = _SITES[site_index]
         grad_on = _is_grad_enabled()
         made_by = None
         if kind is Kind.INPLACE:
@@ -98,13 +106,14 @@ class Tracer(TorchFunctionMode):
         elif kind is Kind.CREATE and self.cap.escaped:
             values |= self.cap.escaped
             cuts = merge(cuts, self.cap.escape_cuts)
+        seq_start = _next_node_nr()
         try:
             out = func(*args, **kwargs)
         except Exception as exc:
             if self.cap.error is None:
                 self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.op_site)
             raise
-        index = len(self.raw_ops)
+        index = len(self.log)
         if values & ~self._used:
             self._first_use(values & ~self._used, index)
         outputs = tensors_out(out)
@@ -114,56 +123,42 @@ class Tracer(TorchFunctionMode):
             self._escape(name, values, grads, cuts, inputs, site, index)
         lost_cut: tuple[int, ...] = ()
         joins: tuple[int, ...] = ()
-        key = self.key
         for o in outputs:
             if o.requires_grad:
-                lineage.set(o, values, grads, cuts, index)
+                if values or cuts:
+                    old = entries.get(id(o))
+                    if old is None or old[4] != -1:  # targets keep their own lineage
+                        entries[id(o)] = (_ref(o), values, grads, cuts, index)
+                elif id(o) in entries:
+                    lineage.set(o, 0, 0, (), index)
                 if cuts and grads:
                     joins = cuts
-                gfn = o.grad_fn
-                if gfn is not None:
-                    gfn.metadata[key] = index
             else:
                 if grads and not lost_cut:
                     lost_cut = (self._cut(name, *self._cause(kind, grad_on, site), grads, index),)
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
-        self.raw_ops.append(
-            (
-                name,
-                self.modules[-1] if self.modules else "",
-                site,
-                grad_on,
-                not grad_on and _is_inference(),
-                [t.shape for t in inputs],
-                [o.shape for o in outputs],
-                outputs[0].dtype if outputs else None,
-                joins,
-            )
+        self.log.append(
+            name,
+            self.modules[-1] if self.modules else "",
+            site_index,
+            grad_on,
+            not grad_on and _is_inference(),
+            inputs,
+            outputs,
+            joins,
+            (seq_start, _next_node_nr()),
         )
         return out
 
     def op_site(self, index: int) -> Site | None:
-        return self.raw_ops[index][2] if 0 <= index < len(self.raw_ops) else None
+        return self.log.site(index)
+
+    def op_of_node(self, sequence_nr: int) -> int:
+        return self.log.op_of_node(sequence_nr)
 
     def finish(self) -> None:
-        """Turn the recorded calls into Op records (once, when the trace ends)."""
-        ops = self.raw_ops
-        self.cap.ops = [
-            Op(
-                index=i,
-                name=name,
-                module=module,
-                site=site,
-                grad_enabled=grad_on,
-                inputs=[tuple(s) for s in ins],
-                outputs=[tuple(s) for s in outs],
-                out_dtype=str(dtype).removeprefix("torch.") if dtype is not None else "",
-                inference=inference,
-                joins=joins,
-            )
-            for i, (name, module, site, grad_on, inference, ins, outs, dtype, joins) in enumerate(ops)
-        ]
-        self.raw_ops = []
+        """Hand the log over as the capture's ops (plain data; Op records are built on access)."""
+        self.cap.ops = self.log
 
     def _cause(self, kind: Kind, grad_on: bool, site: Site | None) -> tuple[str, str, Site | None]:
         """(cause, detail, where) of a result that lost its gradient path at this op."""

@@ -168,8 +168,7 @@ class _Builder:
             self.nodes.append(_node(cid, "cut", cut_label(cut), cut.module, cut.site, severity="red"))
             for t in targets:
                 self._edge(self.node_of_target[t.index], cid, "cut", None)
-            joins = (o.index for o in self.cap.ops if index in o.joins and o.index in join_of_op)
-            joined = join_of_op.get(next(joins, -1))
+            joined = next((join_of_op[i] for i in _joined_at(self.cap, index) if i in join_of_op), None)
             if joined is None:
                 loss = loss or self._synthetic_loss()
                 joined = loss
@@ -225,6 +224,13 @@ class _Builder:
             "where": line.where if line else None,
             "explanation": err.kind,
         }
+
+
+def _joined_at(cap: Capture, cut: int) -> list[int]:
+    joined_at = getattr(cap.ops, "joined_at", None)
+    if joined_at is not None:
+        return joined_at(cut)
+    return [op.index for op in cap.ops if cut in op.joins]
 
 
 def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, **fields: object) -> dict:

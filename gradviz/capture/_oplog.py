@@ -1,0 +1,132 @@
+"""The log of ops seen in the forward, stored by column.
+
+# NOTE [no tracked survivors]
+# A full garbage collection costs ~100 ms in a process that has imported torch. Every container that
+# outlives the call that made it (a tuple per op, a tuple per shape) counts towards the collector's
+# thresholds and, over thousands of ops, triggers those full collections. So the log appends only atoms
+# to lists and ints to arrays. The log is itself the finished ``Capture.ops``: a read-only sequence that
+# builds an Op record when one is asked for.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from gradviz.capture._frames import SITES
+from gradviz.capture._records import Op
+
+
+class OpLog(Sequence[Op]):
+    __slots__ = ("_dims", "_dtype", "_flags", "_joins", "_module", "_name", "_seq", "_site", "_start")
+
+    def __init__(self) -> None:
+        self._name: list[str] = []
+        self._module: list[str] = []
+        self._site = array("q")  # index into _frames.SITES
+        self._flags = array("b")  # bit 0: grad enabled; bit 1: inference mode
+        self._dtype: list[torch.dtype | None] = []
+        self._start = array("q")  # offset of each op's shapes in _dims
+        self._dims = array("q")  # per op: n_in, n_out, then per tensor: ndim, dims...
+        self._joins: dict[int, tuple[int, ...]] = {}  # rare: cuts entering the graph at this op
+        # autograd sequence numbers [start, end) of the nodes each op created (see op_of_node)
+        self._seq = array("q")
+
+    def __len__(self) -> int:
+        return len(self._name)
+
+    def append(
+        self,
+        name: str,
+        module: str,
+        site: int,
+        grad_on: bool,
+        inference: bool,
+        inputs: list[torch.Tensor],
+        outputs: list[torch.Tensor],
+        joins: tuple[int, ...],
+        seq: tuple[int, int],
+    ) -> None:
+        self._seq.extend(seq)
+        if joins:
+            self._joins[len(self._name)] = joins
+        self._name.append(name)
+        self._module.append(module)
+        self._site.append(site)
+        self._flags.append(grad_on | inference << 1)
+        self._dtype.append(outputs[0].dtype if outputs else None)
+        dims = self._dims
+        self._start.append(len(dims))
+        dims.append(len(inputs))
+        dims.append(len(outputs))
+        for t in inputs:
+            shape = t.shape
+            dims.append(len(shape))
+            dims.extend(shape)
+        for t in outputs:
+            shape = t.shape
+            dims.append(len(shape))
+            dims.extend(shape)
+
+    def op_of_node(self, sequence_nr: int) -> int:
+        """Index of the op whose call created the autograd node with this sequence number (-1: none).
+
+        Autograd numbers nodes per thread in creation order, so the op is found by bisection over the
+        counter values read before and after each call; no node is ever touched during the forward.
+        """
+        seq = self._seq
+        lo, hi = 0, len(seq) // 2
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if seq[2 * mid + 1] <= sequence_nr:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(seq) // 2 and seq[2 * lo] <= sequence_nr < seq[2 * lo + 1]:
+            return lo
+        return -1
+
+    def site(self, index: int):
+        return SITES[self._site[index]] if 0 <= index < len(self._name) else None
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self._op(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"op index {index} out of range")
+        return self._op(index)
+
+    def __iter__(self) -> Iterator[Op]:
+        return (self._op(i) for i in range(len(self)))
+
+    def joined_at(self, cut: int) -> list[int]:
+        """Indices of the ops where the (gradient-less) value of cut ``cut`` entered the graph."""
+        return [i for i, joins in self._joins.items() if cut in joins]
+
+    def _op(self, i: int) -> Op:
+        dims = self._dims
+        pos = self._start[i]
+        n_in, n_out = dims[pos], dims[pos + 1]
+        pos += 2
+        shapes: list[tuple[int, ...]] = []
+        for _ in range(n_in + n_out):
+            ndim = dims[pos]
+            shapes.append(tuple(dims[pos + 1 : pos + 1 + ndim]))
+            pos += 1 + ndim
+        dtype = self._dtype[i]
+        return Op(
+            index=i,
+            name=self._name[i],
+            module=self._module[i],
+            site=SITES[self._site[i]],
+            grad_enabled=bool(self._flags[i] & 1),
+            inputs=shapes[:n_in],
+            outputs=shapes[n_in:],
+            out_dtype=str(dtype).removeprefix("torch.") if dtype is not None else "",
+            inference=bool(self._flags[i] & 2),
+            joins=self._joins.get(i, ()),
+        )
