@@ -113,8 +113,26 @@ def function_site(depth: int = 2) -> Site | None:
     return enclosing(_FUNCTION_FILE, depth + 1)
 
 
+def _notebook_cells() -> dict[str, int]:
+    """IPython's own {compiled cell filename: execution count} map (what its tracebacks show), if any."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(getattr(shell, "compile", None), "_filename_map", None) or {}
+
+
+def refresh_notebook_sites() -> None:
+    """Forget cached sites of notebook cells: a re-run cell gets a new execution count."""
+    cells = _notebook_cells()
+    for key in [k for k in _sites if k[0] in cells]:
+        del _sites[key]
+
+
 def display_path(file: str) -> str:
-    """A path a person recognises: relative to the working directory when inside it."""
+    """A path a person recognises: ``In[5]`` for a notebook cell (as IPython's tracebacks say), relative
+    to the working directory when inside it, else absolute."""
+    cell = _notebook_cells().get(file)
+    if cell is not None:
+        return f"In[{cell}]"
     if file.startswith("<"):
         return file
     with contextlib.suppress(ValueError):

@@ -18,7 +18,7 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._errors import classify_backward_error
-from gradviz.capture._frames import user_frame
+from gradviz.capture._frames import refresh_notebook_sites, user_frame
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._records import Capture, Root, Site
 from gradviz.capture._stats import sample
@@ -33,6 +33,7 @@ class Session:
         node_norms: bool = True,
     ) -> None:
         self.cap = Capture(has_optimizer=optimizer is not None)
+        refresh_notebook_sites()
         self.lineage = Lineage()
         self._model = model if isinstance(model, nn.Module) else None
         self._optimizer = optimizer
