@@ -45,9 +45,9 @@ class Trace:
                 f"gradviz.trace: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
         if isinstance(model, nn.Module) and not any(True for _ in model.parameters()):
-            from gradviz.capture._targets import from_model
+            from gradviz.capture._targets import from_model, unwrap
 
-            if not from_model(model):
+            if not from_model(unwrap(model)):
                 raise ValueError(
                     f"gradviz.trace: {type(model).__name__} has no parameters and no tensors that require "
                     "grad, so there is nothing to diagnose. Did you build its layers yet?"

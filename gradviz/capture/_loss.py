@@ -15,6 +15,7 @@ def capture_loss(
 ) -> Capture:
     cap = Capture(has_optimizer=optimizer is not None, source="graph")
     if model is not None:
+        model = _targets.unwrap(model)
         watched = _targets.from_model(model)
         cap.modules = {n: type(m).__name__ for n, m in model.named_modules()}
         cap.model_name = type(model).__name__

@@ -42,10 +42,12 @@ class Session:
         self._root_output: Any = None  # weakref to the last output of the model's forward
         self._output_root: Root | None = None  # its lineage: the root when no backward() runs
         if isinstance(model, nn.Module):
-            self.watched = _targets.from_model(model)
-            self._module_names = _targets.module_names(model)
-            self.cap.modules = {n: type(m).__name__ for n, m in model.named_modules()}
-            self.cap.model_name = type(model).__name__
+            inner = _targets.unwrap(model)
+            self.watched = _targets.from_model(inner)
+            self._module_names = _targets.module_names(inner)
+            self._module_names[id(model)] = ""  # a DDP wrapper's own ops belong to the top level
+            self.cap.modules = {n: type(m).__name__ for n, m in inner.named_modules()}
+            self.cap.model_name = type(inner).__name__
         elif model is not None:
             self.watched = _targets.from_mapping(model)
         else:

@@ -24,6 +24,14 @@ class Watched:
     tensor: torch.Tensor
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The user's model inside DistributedDataParallel / DataParallel, so names read as they wrote them."""
+    wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
+    while isinstance(model, wrappers):
+        model = model.module
+    return model
+
+
 def from_model(model: nn.Module) -> list[Watched]:
     watched: list[Watched] = []
     seen: set[int] = set()
