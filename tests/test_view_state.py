@@ -89,3 +89,24 @@ def test_summaries_in_state_are_complete_and_exact_for_small_tensors() -> None:
     assert grad["norm"] == pytest.approx(2 * math.sqrt(14)) and not grad["sampled"]
     row = array("f", hists)[grad["hist"] * HIST_BINS : (grad["hist"] + 1) * HIST_BINS]
     assert sum(row) == 4
+
+
+def test_cut_marker_joins_the_op_that_consumed_the_cut_value() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Linear(3, 4)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.enc(x).detach())
+
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(torch.randn(5, 3)).sum().backward()
+    graph, _, _ = build_state(t.capture, t.verdicts)
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    cut = next(n for n in graph["nodes"] if n["kind"] == "cut")
+    joined = [nodes[e["target"]] for e in graph["edges"] if e["source"] == cut["id"]]
+    assert [n["label"] for n in joined] == ["AddmmBackward0"]
+    assert joined[0]["module"] == "head"

@@ -160,7 +160,10 @@ class _Builder:
                     break
         if not explained:
             return
-        join_of_op = {n.op: n.id for n in self.cap.graph if n.op >= 0}
+        join_of_op: dict[int, str] = {}  # an op's output node comes first (breadth-first from the loss)
+        for n in self.cap.graph:
+            if n.op >= 0:
+                join_of_op.setdefault(n.op, n.id)
         loss = next(iter(sorted(root_ids)), None)
         for index, targets in explained.items():
             cut = self.cap.cuts[index]

@@ -1,0 +1,56 @@
+"""The notebook widget that draws a trace's autograd graph (front end: ``js/src``).
+
+The synced traits are the contract in ``js/STATE.md``; ``gradviz/view/_state.py`` builds them.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import anywidget
+import traitlets
+
+__all__ = ["GraphWidget", "bundle_path"]
+
+
+def bundle_path() -> pathlib.Path:
+    """Path of the built front-end bundle; raises ``FileNotFoundError`` saying how to build it."""
+    path = pathlib.Path(__file__).parent.parent / "static" / "widget.js"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"gradviz's front-end bundle is missing ({path}). "
+            "Build it with `npm --prefix js run build` from the source tree, or reinstall gradviz."
+        )
+    return path
+
+
+class GraphWidget(anywidget.AnyWidget):
+    """The autograd graph, with disconnected parameters in red; click a node to inspect it.
+
+    >>> GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists)  # doctest: +SKIP
+    """
+
+    # The bundle is read when a widget is made (not at import), so a missing build is reported
+    # by bundle_path() with the command that fixes it.
+    _esm = traitlets.Unicode().tag(sync=True)
+    graph = traitlets.Dict().tag(sync=True)
+    edge_norms = traitlets.Bytes().tag(sync=True)
+    hists = traitlets.Bytes().tag(sync=True)
+    #: Id of the node the user clicked ("" = none); set by the front end.
+    selected = traitlets.Unicode("").tag(sync=True)
+
+    _ACCEPTED = ("graph", "edge_norms", "hists")
+
+    def __init__(self, graph: dict, edge_norms: bytes, hists: bytes, **kwargs: object) -> None:
+        if kwargs:
+            unknown = ", ".join(sorted(kwargs))
+            raise TypeError(
+                f"GraphWidget got unexpected keyword argument(s) {unknown}; "
+                f"it accepts {', '.join(self._ACCEPTED)}."
+            )
+        super().__init__(
+            _esm=bundle_path().read_text(encoding="utf-8"),
+            graph=graph,
+            edge_norms=bytes(edge_norms),
+            hists=bytes(hists),
+        )

@@ -1,0 +1,141 @@
+// DOT source for the visible graph. Ids are ours (state ids, `__module_<n>`, `cluster_<n>`);
+// every user-derived string goes through escape.js. Colours come only from `graph.palette`.
+import { clip, dotLabel, dotQuote } from "./escape.js";
+import { formatCount, formatShape } from "./format.js";
+
+const FONT = "Helvetica,Arial,sans-serif";
+const GRAD_EDGE = "#90a4ae";
+const BOX_LINE = "#b0bec5";
+const INK = "#263238";
+
+/**
+ * @param {import("./graph-index.js").GraphIndex} index
+ * @param {import("./visible.js").VisibleGraph} visible
+ * @param {{min: number, max: number}|null} normRange  log10 range of captured edge norms
+ */
+export function toDot(index, visible, normRange) {
+  const palette = index.graph.palette ?? {};
+  const byContainer = new Map();
+  for (const item of visible.items) {
+    const list = byContainer.get(item.container) ?? [];
+    list.push(item);
+    byContainer.set(item.container, list);
+  }
+
+  const lines = [
+    "digraph gradviz {",
+    `  graph [rankdir=BT, fontname="${FONT}", fontsize=10, nodesep=0.25, ranksep=0.35, bgcolor="transparent", labeljust=l];`,
+    `  node [fontname="${FONT}", fontsize=10, shape=box, style="rounded,filled", height=0.3, margin="0.1,0.04", color="${BOX_LINE}", fontcolor="${INK}"];`,
+    `  edge [arrowsize=0.6, color="${GRAD_EDGE}"];`,
+  ];
+
+  const emit = (path, indent) => {
+    for (const item of byContainer.get(path) ?? []) lines.push(`${indent}${itemLine(item, palette)}`);
+    for (const child of index.modules.get(path).children) {
+      if (!visible.boxes.has(child)) continue;
+      const m = index.modules.get(child);
+      lines.push(`${indent}subgraph cluster_${m.uid} {`);
+      const label = dotLabel([`▾ ${clip(m.path, 60)}${m.type ? ` · ${m.type}` : ""}`]);
+      // labelloc=b is the top of the box once rankdir=BT turns the drawing upside down
+      lines.push(`${indent}  graph [label=${label}, labelloc=b, style="rounded", color="${BOX_LINE}", fontcolor="#455a64"];`);
+      emit(child, `${indent}  `);
+      lines.push(`${indent}}`);
+    }
+  };
+  emit("", "  ");
+
+  for (const e of visible.edges) lines.push(`  ${dotQuote(e.source)} -> ${dotQuote(e.target)} ${edgeAttrs(e, palette, normRange)};`);
+  lines.push("}");
+  return lines.join("\n");
+}
+
+/** log10 range of the finite, positive norms, or null when none was captured. */
+export function normRangeOf(norms) {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const n of norms) {
+    if (!(n > 0) || !Number.isFinite(n)) continue;
+    min = Math.min(min, Math.log10(n));
+    max = Math.max(max, Math.log10(n));
+  }
+  return min <= max ? { min, max } : null;
+}
+
+function itemLine(item, palette) {
+  const attrs = item.module ? moduleAttrs(item.module, palette) : nodeAttrs(item.node, palette);
+  return `${dotQuote(item.id)} [${Object.entries(attrs)
+    .map(([k, v]) => `${k}=${k === "label" ? v : dotQuote(v)}`)
+    .join(", ")}];`;
+}
+
+function nodeAttrs(n, palette) {
+  switch (n.kind) {
+    case "param":
+    case "leaf": {
+      const fill = n.severity ? palette[n.severity] : palette.leaf;
+      const name = shortName(n);
+      const shape = n.tensor ? formatShape(n.tensor.shape) : null;
+      return {
+        label: dotLabel(shape ? [clip(name), shape] : [clip(name)]),
+        style: "filled",
+        fillcolor: fill ?? "#ffffff",
+        fontcolor: textOn(fill),
+        color: n.severity ? (fill ?? BOX_LINE) : "#607d8b",
+      };
+    }
+    case "loss":
+      return { label: dotLabel(labelLines(n.label)), fillcolor: palette.loss, fontcolor: textOn(palette.loss), color: palette.loss };
+    case "cut":
+      return {
+        label: dotLabel(labelLines(n.label, 60)),
+        style: "dashed,filled",
+        margin: "0.2,0.04", // Graphviz under-estimates the width of "✂"
+        fillcolor: "#ffffff",
+        color: palette.cut,
+        fontcolor: palette.cut,
+      };
+    default:
+      return { label: dotLabel(labelLines(n.label)), fillcolor: palette.op };
+  }
+}
+
+function moduleAttrs(m, palette) {
+  const sub = [`${formatCount(m.total)} nodes`];
+  if (m.problems.length) sub.push(`${m.problems.length} with problems`);
+  const line = m.worst ? palette[m.worst] : null;
+  return {
+    label: dotLabel([`▸ ${clip(m.path, 50)}`, sub.join(" · ")]),
+    shape: "box",
+    style: "filled",
+    fillcolor: "#f5f7f8",
+    color: line ?? "#78909c",
+    penwidth: line ? "2" : "1",
+    peripheries: "2",
+  };
+}
+
+function edgeAttrs(e, palette, range) {
+  if (e.kind === "cut") return `[style=dashed, color=${dotQuote(palette.cut)}, penwidth=1.4]`;
+  if (!range || !(e.norm > 0) || !Number.isFinite(e.norm)) return "[penwidth=1]";
+  const t = range.max > range.min ? (Math.log10(e.norm) - range.min) / (range.max - range.min) : 0.5;
+  return `[penwidth=${(0.75 + 2.75 * t).toFixed(2)}]`;
+}
+
+/** A state label's own line breaks kept, each line clipped. */
+const labelLines = (label, max) => String(label ?? "").split("\n").map((line) => clip(line, max));
+
+/** A parameter's name without its module prefix: the box around it already says the module. */
+function shortName(n) {
+  const name = n.tensor?.name ?? n.label;
+  const prefix = n.module ? `${n.module}.` : "";
+  return prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
+}
+
+/** Dark or white text, whichever reads better on `hex`. */
+function textOn(hex) {
+  const m = /^#([0-9a-f]{6})$/i.exec(hex ?? "");
+  if (!m) return INK;
+  const [r, g, b] = [0, 2, 4].map((i) => parseInt(m[1].slice(i, i + 2), 16) / 255);
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return luminance > 0.6 ? INK : "#ffffff";
+}

@@ -1,0 +1,28 @@
+// The colour key: severities from `graph.legend` (colours from `graph.palette`), then the
+// drawing conventions the front end adds (ops, loss, cuts, collapsed modules, edge width).
+import { h } from "./dom.js";
+
+/**
+ * @param {import("../types.js").Graph} graph
+ * @param {boolean} hasNorms  whether any edge norm was captured
+ */
+export function legend(graph, hasNorms) {
+  const palette = graph.palette ?? {};
+  const swatch = (color, extra = "") => h("span", { class: `gv-swatch ${extra}`, style: `--gv-swatch: ${safeColor(color)}` });
+  const entry = (mark, text) => h("span", { class: "gv-legend-item" }, mark, text);
+  return h(
+    "div",
+    { class: "gv-legend", role: "note", "aria-label": "Legend" },
+    (graph.legend ?? []).map((item) => entry(swatch(palette[item.severity]), item.label)),
+    entry(swatch(palette.op, "gv-swatch-op"), "autograd op"),
+    entry(swatch(palette.loss), "loss"),
+    entry(h("span", { class: "gv-line gv-line-cut", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "path cut"),
+    hasNorms && entry(h("span", { class: "gv-line gv-line-thick" }), "wider = larger gradient norm"),
+    entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module (click to expand)"),
+  );
+}
+
+/** Palette values are meant to be CSS colours; anything else is dropped, not injected into style. */
+export function safeColor(value) {
+  return /^#[0-9a-f]{3,8}$|^[a-z]+$/i.test(value ?? "") ? value : "transparent";
+}

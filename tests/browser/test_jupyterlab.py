@@ -1,0 +1,121 @@
+"""The user's path: a notebook in JupyterLab traces a model whose submodule is detached; the
+widget draws the graph, exactly the detached parameters are red, and clicking, collapsing and
+searching work. Leaves a screenshot in tests/_output/jupyterlab_widget.png."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from browser_helpers import OUTPUT, node, node_ids_filled, wait_for_draws
+from lab_server import jupyterlab, start_session
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK_CELLS = [
+    """\
+import torch
+from torch import nn
+
+import gradviz
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(3, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.enc(x).detach()
+        return self.head(torch.relu(h))
+""",
+    """\
+torch.manual_seed(0)
+model = Net()
+with gradviz.trace(model) as t:
+    loss = model(torch.randn(8, 3)).pow(2).mean()
+    loss.backward()
+t
+""",
+]
+DETACHED = ["enc.bias", "enc.weight"]
+RED = "#d32f2f"  # the palette's "red" (gradviz/view/_state.py)
+
+
+def _notebook() -> dict:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
+    return {
+        "cells": [{**cell, "source": source} for source in NOTEBOOK_CELLS],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture
+def lab(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "NB.ipynb").write_text(json.dumps(_notebook()))
+    with jupyterlab(notebooks, tmp_path / "jupyter") as url:
+        start_session(url, "NB.ipynb")
+        yield url
+
+
+def _run_all(page) -> None:
+    """Run All, once the kernel is really idle; check that a prompt changed (it can silently not run)."""
+    page.get_by_text(re.compile(r"\| Idle")).first.wait_for(timeout=60_000)
+    prompts = page.locator(".jp-Notebook .jp-InputArea-prompt")
+    for _attempt in range(2):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            prompts.first.filter(has_text=re.compile(r"\[(\*|\d+)\]")).wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeoutError:  # a Run All that did nothing: try once more
+            page.keyboard.press("Escape")
+    pytest.fail("Run All did not start executing the notebook")
+
+
+def test_notebook_widget_shows_the_detached_parameters(browser, lab):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{lab}/lab/tree/NB.ipynb?reset")
+        _run_all(page)
+        root = page.locator(".jp-Notebook .gradviz-root")
+        root.wait_for(timeout=120_000)
+        wait_for_draws(root, 1, timeout=60_000)
+
+        red = node_ids_filled(root, RED)
+        names = []
+        for node_id in red:
+            node(root, node_id).click()
+            names.append(root.locator(".gv-inspector .gv-name").inner_text())
+        assert sorted(names) == DETACHED
+
+        node(root, red[0]).click()
+        inspector = root.locator(".gv-inspector")
+        assert inspector.locator(".gv-badge").inner_text() == "detach"
+        assert re.search(r"Where\s+\S+:\d+", inspector.inner_text())
+        assert "self.enc(x).detach()" in inspector.locator(".gv-code").inner_text()
+        assert inspector.locator(".gv-row", has_text="Fix").inner_text().strip() != "Fix"
+        OUTPUT.mkdir(exist_ok=True)
+        root.evaluate('el => el.scrollIntoView({ block: "center" })')
+        page.screenshot(path=str(OUTPUT / "jupyterlab_widget.png"))
+
+        root.locator("svg.gv-svg g.cluster text", has_text="▾ head · Linear").click()
+        wait_for_draws(root, 2)
+        assert root.locator("svg.gv-svg g.node", has_text="▸ head").count() == 1
+
+        search = root.get_by_placeholder("Find a parameter, op or module")
+        search.fill("head.weight")
+        search.press("Enter")
+        wait_for_draws(root, 3)
+        assert inspector.locator(".gv-name").inner_text() == "head.weight"
+        assert root.locator("svg.gv-svg g.node.gv-selected").count() == 1
+    finally:
+        context.close()
