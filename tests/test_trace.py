@@ -227,3 +227,16 @@ def test_gradient_accumulation_over_several_backward_calls() -> None:
             _step(model, torch.randn(4, 4))
     assert t.capture.backward_calls == 3
     assert not t.problems
+
+
+def test_zero_grad_is_not_a_use_of_an_unused_parameter() -> None:
+    model = TwoLayer()
+    spare = nn.Linear(2, 2)
+    model.spare = spare
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gradviz.trace(model, optimizer=opt) as t:
+        opt.zero_grad()
+        _step(model, torch.randn(3, 4))
+    v = t.verdicts["spare.weight"]
+    assert v.cause is Cause.unused
+    assert "never used" in v.message

@@ -48,7 +48,7 @@ class Tracer(TorchFunctionMode):
         self._kinds: dict[Any, tuple[str, Kind]] = {}
         self._grad_off_site: Site | None = None
         self._used = 0
-        self.log = OpLog()  # every recorded call, by column; Op records are built in finish()
+        self.log = OpLog()  # every recorded call, by column; becomes Capture.ops in finish()
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -63,9 +63,10 @@ class Tracer(TorchFunctionMode):
             return func(*args, **kwargs)
         if kind is Kind.BACKWARD:
             return self._on_backward(func, name, args, kwargs, _frames.user_site())
-        if kind is Kind.GRAD_SET:
+        if kind is Kind.GRAD_SET:  # p.grad = ...: a clear when set to None; never a use of p
             self._grad_set(args)
-        elif kind is Kind.GRAD_MODE:
+            return func(*args, **kwargs)
+        if kind is Kind.GRAD_MODE:
             if args and not args[0]:
                 self._grad_off_site = _frames.user_site()
             return func(*args, **kwargs)
@@ -75,7 +76,7 @@ class Tracer(TorchFunctionMode):
 
     def _op(self, func, name: str, kind: Kind, args: tuple, kwargs: dict):
         # NOTE [hot path] runs for every torch call of the forward: keep it to dict lookups, int ops and
-        # one tuple per op (Op records are built once, in finish()).
+        # appends of atoms to the columnar log (see NOTE [no tracked survivors] in _oplog.py).
         lineage = self.lineage
         entries = lineage.entries
         inputs = tensors_in(args, kwargs)
