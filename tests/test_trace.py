@@ -229,14 +229,20 @@ def test_gradient_accumulation_over_several_backward_calls() -> None:
     assert not t.problems
 
 
-def test_zero_grad_is_not_a_use_of_an_unused_parameter() -> None:
+def test_grad_assignments_are_clears_not_ops() -> None:
     model = TwoLayer()
-    spare = nn.Linear(2, 2)
-    model.spare = spare
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with gradviz.trace(model, optimizer=opt) as t:
-        opt.zero_grad()
         _step(model, torch.randn(3, 4))
-    v = t.verdicts["spare.weight"]
-    assert v.cause is Cause.unused
-    assert "never used" in v.message
+        opt.zero_grad()  # the clear
+    assert not [op for op in t.capture.ops if op.name == ".grad ="]
+    assert t.verdicts["enc.weight"].cause is Cause.cleared
+    assert t.verdicts["enc.weight"].where.endswith(f"test_trace.py:{_line_of('# the clear')}")
+
+
+def _line_of(marker: str) -> int:
+    import inspect
+
+    lines = inspect.getsource(inspect.getmodule(_line_of)).splitlines()
+    hits = [i for i, line in enumerate(lines, 1) if line.rstrip().endswith(marker) and "_line_of" not in line]
+    return hits[0]
