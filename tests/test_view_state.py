@@ -110,3 +110,41 @@ def test_cut_marker_joins_the_op_that_consumed_the_cut_value() -> None:
     joined = [nodes[e["target"]] for e in graph["edges"] if e["source"] == cut["id"]]
     assert [n["label"] for n in joined] == ["AddmmBackward0"]
     assert joined[0]["module"] == "head"
+
+
+def test_one_marker_per_cut_line_even_when_it_cuts_many_submodules() -> None:
+    import warnings
+
+    from torch.utils.checkpoint import checkpoint
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = nn.Linear(4, 4)
+            self.mlp = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.mlp(torch.relu(self.attn(x)))
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = Block()
+            self.head = nn.Linear(4, 1)
+
+        def forward(self, x):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "None of the inputs have requires_grad=True")
+                h = checkpoint(self.block, x, use_reentrant=True)
+            return self.head(h)
+
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(torch.randn(2, 4)).sum().backward()
+    graph, _, _ = build_state(t.capture, t.verdicts)
+    markers = [n for n in graph["nodes"] if n["kind"] == "cut"]
+    assert len(markers) == 1
+    assert markers[0]["label"].startswith("✂ checkpoint")
+    assert markers[0]["module"] == "block"  # the box of the checkpointed module, holding attn and mlp
+    hanging = {e["source"] for e in graph["edges"] if e["target"] == markers[0]["id"]}
+    assert len(hanging) == 4  # attn and mlp, weight and bias

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import linecache
 import os
 import sys
+import tokenize
 from types import CodeType, FrameType
 
 import torch
@@ -20,6 +22,7 @@ from gradviz.capture._records import Site
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_DEMOS_DIR = os.path.join(_GRADVIZ_DIR, "_demos") + os.sep  # teaching demos are user code: point into them
 _CHECKPOINT_FILE = os.path.join(_TORCH_DIR, "utils", "checkpoint.py")
 _FUNCTION_FILE = os.path.join(_TORCH_DIR, "autograd", "function.py")
 # Frames of these files are plumbing between the user's line and the torch call (context managers,
@@ -36,6 +39,7 @@ def _is_internal(code: CodeType) -> bool:
     if internal is None:
         file = code.co_filename
         internal = file.startswith((_TORCH_DIR, _GRADVIZ_DIR, "<frozen ")) or file in _PLUMBING
+        internal = internal and not file.startswith(_DEMOS_DIR)
         _internal[code] = internal
     return internal
 
@@ -58,7 +62,7 @@ def _site_index(frame: FrameType | None) -> int:
     key = (frame.f_code.co_filename, frame.f_lineno)
     index = _sites.get(key)
     if index is None:
-        code = linecache.getline(key[0], key[1]).strip()
+        code = _without_comment(linecache.getline(key[0], key[1]))
         SITES.append(Site(file=display_path(key[0]), line=key[1], code=code))
         index = _sites[key] = len(SITES) - 1
     return index
@@ -111,6 +115,16 @@ def checkpoint_site(depth: int = 2) -> Site | None:
 
 def function_site(depth: int = 2) -> Site | None:
     return enclosing(_FUNCTION_FILE, depth + 1)
+
+
+def _without_comment(line: str) -> str:
+    """The statement on a source line, without its trailing comment or padding."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):  # a line of a multi-line statement
+        return line.strip()
+    comment = next((t for t in tokens if t.type == tokenize.COMMENT), None)
+    return (line[: comment.start[1]] if comment else line).strip()
 
 
 def _notebook_cells() -> dict[str, int]:

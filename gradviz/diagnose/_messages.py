@@ -34,10 +34,13 @@ def explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Cap
             )
         return f"{n} received a finite, non-zero gradient{_norm(t.grad_norm)}.", "Nothing to fix."
     if cause is Cause.frozen:
+        stale = ""
+        if t.grad_norm is not None:
+            stale = f" Its .grad still holds an old gradient{_norm(t.grad_norm)} from before it was frozen."
         return (
-            f"{n} has requires_grad=False, so autograd never computes a gradient for it.",
-            f"If it should learn, call `{n.rpartition('.')[0] or 'model'}.requires_grad_(True)` (or set "
-            "`.requires_grad = True` on it) and make sure the optimizer holds it.",
+            f"{n} has requires_grad=False, so autograd never computes a gradient for it.{stale}",
+            f"If it should learn, call `.requires_grad_(True)` on it (`model.{n}.requires_grad_(True)`) "
+            "and make sure the optimizer holds it.",
         )
     if cause is Cause.unused:
         used = cap.ops[t.first_use].site if t.first_use >= 0 else None

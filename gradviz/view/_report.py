@@ -18,13 +18,15 @@ def grad_state(v: Verdict) -> str:
 
 
 def summary_line(cap: Capture, verdicts: dict[str, Verdict]) -> str:
-    bad = [v for v in verdicts.values() if v.cause.severity == "red"]
     what = cap.model_name or "trace"
     n = len(verdicts)
-    tail = f"{len(bad)} will not learn" if bad else "all learn" if n else "nothing to check"
-    others = [v for v in verdicts.values() if v.cause in (Cause.zero, Cause.nonfinite)]
-    if others:
-        tail += f", {len(others)} with zero/NaN gradients"
+    count = {s: sum(v.cause.severity == s for v in verdicts.values()) for s in ("red", "zero", "nonfinite")}
+    parts = [
+        f"{count['red']} will not learn" if count["red"] else "",
+        f"{count['nonfinite']} with NaN/Inf gradients" if count["nonfinite"] else "",
+        f"{count['zero']} with zero gradients" if count["zero"] else "",
+    ]
+    tail = ", ".join(p for p in parts if p) or ("all learn" if n else "nothing to check")
     return f"{what}: {n} tensor{'s' if n != 1 else ''} checked, {tail}"
 
 

@@ -143,7 +143,8 @@ class _Builder:
         )
 
     def _cuts(self, root_ids: set[str]) -> None:
-        """A marker per cut that explains a verdict; red parameters hang off it with dashed edges."""
+        """A marker per cut that explains a verdict; red parameters hang off it with dashed edges. Cuts of
+        one kind at one line (a reentrant checkpoint cuts every submodule it runs) share one marker."""
         explained: dict[int, list[Target]] = {}
         for t in self.cap.targets:
             v = self.verdicts.get(t.name)
@@ -164,14 +165,20 @@ class _Builder:
         for n in self.cap.graph:
             if n.op >= 0:
                 join_of_op.setdefault(n.op, n.id)
+        groups: dict[str, list[int]] = {}
+        for index in explained:
+            groups.setdefault(cut_label(self.cap.cuts[index]), []).append(index)
         loss = next(iter(sorted(root_ids)), None)
-        for index, targets in explained.items():
-            cut = self.cap.cuts[index]
-            cid = f"c{index}"
-            self.nodes.append(_node(cid, "cut", cut_label(cut), cut.module, cut.site, severity="red"))
-            for t in targets:
-                self._edge(self.node_of_target[t.index], cid, "cut", None)
-            joined = next((join_of_op[i] for i in _joined_at(self.cap, index) if i in join_of_op), None)
+        for label, indices in groups.items():
+            first = self.cap.cuts[indices[0]]
+            cid = f"c{indices[0]}"
+            module = _common_module([self.cap.cuts[i].module for i in indices])
+            self.nodes.append(_node(cid, "cut", label, module, first.site, severity="red"))
+            for index in indices:
+                for t in explained[index]:
+                    self._edge(self.node_of_target[t.index], cid, "cut", None)
+            joins = (join_of_op[op] for i in indices for op in _joined_at(self.cap, i) if op in join_of_op)
+            joined = next(joins, None)
             if joined is None:
                 loss = loss or self._synthetic_loss()
                 joined = loss
@@ -227,6 +234,17 @@ class _Builder:
             "where": line.where if line else None,
             "explanation": err.kind,
         }
+
+
+def _common_module(paths: list[str]) -> str:
+    """The deepest module box that holds every path ("" = top level)."""
+    parts = [p.split(".") if p else [] for p in paths]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return ".".join(common)
 
 
 def _joined_at(cap: Capture, cut: int) -> list[int]:
