@@ -54,7 +54,7 @@ def test_graph_nodes_link_to_forward_ops_and_lines() -> None:
         out.sum().backward()
     addmm = next(n for n in t.capture.graph if n.name == "AddmmBackward0")
     op = t.capture.ops[addmm.op]
-    assert op.name == "linear" and op.site.code == "out = lin(torch.randn(4, 3))  # the line"
+    assert op.name == "linear" and op.site.code == "out = lin(torch.randn(4, 3))"  # without its comment
     assert op.inputs == [(4, 3), (2, 3), (2,)] and op.outputs == [(4, 2)]
 
 

@@ -15,7 +15,7 @@ import pathlib
 
 from gradviz.view._widget import bundle_path
 
-__all__ = ["write_html"]
+__all__ = ["write_html", "write_page"]
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -44,19 +44,16 @@ try {{
   }};
   // Stand-in for the anywidget model: the values a kernel would sync, and their change events.
   // The state is parsed on first read, once render() has started the layout worker.
+  // state = {{values: {{trait: JSON value}}, bytes: {{trait: base64}}}}.
   let state = null;
-  const decode = {{
-    graph: (s) => s.graph,
-    edge_norms: (s) => bytes(s.edge_norms),
-    hists: (s) => bytes(s.hists),
-  }};
-  const values = {{ selected: "" }};
+  const values = {{}};
   const listeners = new Map();
   const model = {{
     get(key) {{
-      if (!(key in values) && key in decode) {{
+      if (!(key in values)) {{
         state ??= JSON.parse(document.getElementById("gradviz-state").textContent);
-        values[key] = decode[key](state);
+        if (key in state.bytes) values[key] = bytes(state.bytes[key]);
+        else if (key in state.values) values[key] = state.values[key];
       }}
       return values[key];
     }},
@@ -73,6 +70,7 @@ try {{
     }},
     save_changes() {{}},
   }};
+  root.gradvizModel = model; // what a kernel would drive; tests drive it the same way
   const url = URL.createObjectURL(new Blob([bundle], {{ type: "text/javascript" }}));
   const widget = (await import(url)).default;
   widget.render({{ model, el: root }});
@@ -107,10 +105,25 @@ def write_html(
     >>> write_html("trace.html", graph, edge_norms, hists, "MyNet")  # doctest: +SKIP
     PosixPath('trace.html')
     """
+    return write_page(
+        path,
+        {"graph": graph, "selected": ""},
+        {"edge_norms": edge_norms, "hists": hists},
+        title,
+    )
+
+
+def write_page(
+    path: str | os.PathLike[str],
+    values: dict[str, object],
+    buffers: dict[str, bytes],
+    title: str,
+) -> pathlib.Path:
+    """Write a standalone page whose in-page model holds ``values`` (JSON traits) and ``buffers``
+    (bytes traits, handed to the bundle as DataViews, as anywidget does); return its path."""
     state = {
-        "graph": graph,
-        "edge_norms": base64.b64encode(bytes(edge_norms)).decode("ascii"),
-        "hists": base64.b64encode(bytes(hists)).decode("ascii"),
+        "values": values,
+        "bytes": {key: base64.b64encode(bytes(value)).decode("ascii") for key, value in buffers.items()},
     }
     page = _PAGE.format(
         title=html.escape(title),

@@ -5,6 +5,8 @@ import workerSource from "gradviz:layout-worker";
 import { LayoutClient, blobWorkerFactory } from "./layout/client.js";
 import css from "./style.css";
 import { mountApp } from "./ui/app.js";
+import { mountWatch } from "./watch/app.js";
+import watchCss from "./watch/watch.css";
 
 // One layout worker per page, shared by every widget this bundle renders.
 let client = null;
@@ -13,10 +15,13 @@ let client = null;
 function render({ model, el }) {
   client ??= new LayoutClient(blobWorkerFactory(workerSource));
   client.warm();
+  // A MonitorWidget (gradviz/view/_watch_widget.py) has a non-empty `timeline`: the watch view.
+  const timeline = model.get("timeline");
+  const watch = !!timeline && typeof timeline === "object" && Object.keys(timeline).length > 0;
   const style = document.createElement("style");
-  style.textContent = css;
+  style.textContent = watch ? css + watchCss : css;
   el.append(style);
-  const cleanup = mountApp(el, model, client);
+  const cleanup = (watch ? mountWatch : mountApp)(el, model, client);
   return () => {
     cleanup();
     style.remove();
@@ -24,4 +29,3 @@ function render({ model, el }) {
 }
 
 export default { render };
-export { render };

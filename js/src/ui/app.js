@@ -31,6 +31,31 @@ const BUSY_AFTER_MS = 200; // quick layouts do not flash the "Laying out" overla
  * @param {{layout: (dot: string) => Promise<string>}} layout
  */
 export function mountApp(el, model, layout) {
+  return mountGraph(el, model, layout).destroy;
+}
+
+/**
+ * @typedef {object} GraphOptions   what a host view (the watch view) adds to the graph panel
+ * @property {(graph: object, hasNorms: boolean) => Node} [legend]  replaces the severity legend
+ * @property {(view: SvgView) => void} [onDraw]      after each drawing is shown (restyle nodes)
+ * @property {(node: object) => Node|null} [inspectorExtra]  a section added to a node's inspector
+ *
+ * @typedef {object} GraphPanel
+ * @property {() => void} destroy
+ * @property {(id: string) => void} reveal   make node `id` visible, select and centre it
+ * @property {SvgView} view
+ */
+
+/**
+ * The graph panel: toolbar, SVG view and inspector, driven by the `graph`, `edge_norms`,
+ * `hists` and `selected` traits of `model`.
+ * @param {HTMLElement} el
+ * @param {{get: Function, set: Function, on: Function, off: Function, save_changes: Function}} model
+ * @param {{layout: (dot: string) => Promise<string>}} layout
+ * @param {GraphOptions} [options]
+ * @returns {GraphPanel}
+ */
+export function mountGraph(el, model, layout, options = {}) {
   // Browser-only state: never synced back to Python (js/STATE.md). Only `selected` goes back.
   let index = indexGraph({ nodes: [], edges: [] });
   let norms = new Float32Array(0);
@@ -77,7 +102,7 @@ export function mountApp(el, model, layout) {
     norms = toFloat32(model.get("edge_norms"));
     hists = toFloat32(model.get("hists"));
     normRange = normRangeOf(norms);
-    top.replaceChildren(header(graph), legend(graph, normRange !== null));
+    top.replaceChildren(header(graph), (options.legend ?? legend)(graph, normRange !== null));
     const selected = index.byId.get(model.get("selected") ?? "") ?? null;
     collapsed = initialCollapsed(index);
     if (selected) collapsed = revealModule(index, collapsed, selected.module ?? "");
@@ -131,6 +156,7 @@ export function mountApp(el, model, layout) {
       const svg = await layout.layout(toDot(index, visible, normRange));
       if (pending !== request) return;
       view.show(svg);
+      options.onDraw?.(view);
     } catch (err) {
       if (pending !== request) return;
       pending = null;
@@ -169,6 +195,7 @@ export function mountApp(el, model, layout) {
       reveal: (id) => jumpTo({ type: "node", id }),
       toggle,
       isCollapsed: (path) => isCollapsedAt(collapsed, path),
+      extra: options.inspectorExtra,
     });
     view.mark("gv-selected", targetIds());
   }
@@ -250,7 +277,7 @@ export function mountApp(el, model, layout) {
   model.on("change:hists", restyle);
   load();
 
-  return () => {
+  const destroy = () => {
     pending = null;
     clearTimeout(noticeTimer);
     model.off("change:graph", reload);
@@ -259,6 +286,10 @@ export function mountApp(el, model, layout) {
     view.destroy();
     root.remove();
   };
+  const reveal = (id) => {
+    if (index.byId.has(id)) jumpTo({ type: "node", id });
+  };
+  return { destroy, reveal, view };
 }
 
 const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));

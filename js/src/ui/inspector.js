@@ -15,6 +15,7 @@ const KIND_NAMES = { param: "parameter", leaf: "leaf tensor", op: "autograd op",
  * @property {(id: string) => void} reveal        show and select a node
  * @property {(path: string) => void} toggle      expand or collapse a module
  * @property {(path: string) => boolean} isCollapsed
+ * @property {(node: import("../types.js").GraphNode) => Node|null} [extra]  a host view's own section
  */
 
 /**
@@ -51,6 +52,7 @@ function nodeView(n, ctx) {
     h("h3", { class: "gv-name" }, title),
     h("div", { class: "gv-kind" }, KIND_NAMES[n.kind] ?? n.kind, n.module ? ` · in ${n.module}` : ""),
     verdict ? verdictView(verdict, n, ctx, palette) : sourceView(n.where, n.code),
+    ctx.extra?.(n) ?? null,
     n.kind === "cut" && cutView(n, ctx),
     n.tensor && tensorView(n.tensor, ctx),
     n.op && opView(n.op),

@@ -1,0 +1,121 @@
+"""Watch widget state: a :class:`~gradviz._history.History` as the traits of ``MonitorWidget``.
+
+The contract with the front end is the section "Watch widget state" of ``js/STATE.md``: one JSON
+``timeline`` (names, modules, graph node of each column, thresholds) and the arrays as little-endian
+bytes (``steps`` int32, ``grad_norm`` / ``param_norm`` / ``update_ratio`` float32 ``[rows, params]``,
+``state`` uint8). Plain data in, plain data out: no torch object is read here.
+
+>>> from gradviz._history import History
+>>> state = build_watch_state(History.empty(["enc.weight"]))
+>>> state["timeline"]["modules"], state["steps"]
+(['enc'], b'')
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradviz._history import History
+
+__all__ = ["WATCH_TRAITS", "build_watch_state", "module_of"]
+
+TIMELINE_VERSION = 1
+
+#: Keys of the dict that :func:`build_watch_state` returns: the data traits of ``MonitorWidget``.
+WATCH_TRAITS = (
+    "timeline",
+    "steps",
+    "grad_norm",
+    "param_norm",
+    "update_ratio",
+    "state",
+    "graph",
+    "edge_norms",
+    "hists",
+)
+_INT32 = np.iinfo(np.int32)
+
+
+def module_of(name: str) -> str:
+    """Module path of a parameter: its name without the last dotted part ("" = the root module)."""
+    return name.rpartition(".")[0]
+
+
+def build_watch_state(
+    history: History,
+    graph_state: tuple[dict, bytes, bytes] | None = None,
+    *,
+    live: bool = False,
+    vanish: float = 1e-7,
+    explode: float = 10.0,
+) -> dict[str, object]:
+    """The trait values of ``MonitorWidget`` for ``history``.
+
+    ``graph_state`` is the ``(graph, edge_norms, hists)`` of :func:`gradviz.view._state.build_state` for
+    the first backward pass, or None while it is not captured (the graph traits are then empty).
+    ``live`` says the run is still recording; ``vanish`` and ``explode`` are the thresholds the front end
+    flags with (a grad norm below ``vanish``; a jump above ``explode`` x the running median).
+    """
+    _check_threshold("vanish", vanish)
+    _check_threshold("explode", explode)
+    graph, edge_norms, hists = graph_state if graph_state is not None else ({}, b"", b"")
+    names = list(history.names)
+    steps = np.asarray(history.steps, dtype=np.int64)
+    if steps.size and (steps.min() < _INT32.min or steps.max() > _INT32.max):
+        raise ValueError(
+            f"step numbers must fit in int32 for the widget, got {steps.min()}..{steps.max()}; "
+            "watch with a larger `every` or restart the count."
+        )
+    timeline = {
+        "version": TIMELINE_VERSION,
+        "names": names,
+        "modules": [module_of(name) for name in names],
+        "nodes": _node_of_names(graph, names),
+        "rows": len(history),
+        "every": int(history.every),
+        "stride": int(history.stride),
+        "first_nonfinite": _first_nonfinite(history),
+        "vanish": float(vanish),
+        "explode": float(explode),
+        "live": bool(live),
+    }
+    return {
+        "timeline": timeline,
+        "steps": _bytes(steps, "<i4"),
+        "grad_norm": _bytes(history.grad_norm, "<f4"),
+        "param_norm": _bytes(history.param_norm, "<f4"),
+        "update_ratio": _bytes(history.update_ratio, "<f4"),
+        "state": _bytes(history.state, "u1"),
+        "graph": graph,
+        "edge_norms": bytes(edge_norms),
+        "hists": bytes(hists),
+    }
+
+
+def _node_of_names(graph: dict, names: list[str]) -> list[str | None]:
+    """Graph node id of each parameter, through ``graph["verdicts"][i]["name"] -> ["node"]``."""
+    node_of = {v["name"]: v.get("node") for v in graph.get("verdicts", ()) if v.get("node")}
+    return [node_of.get(name) for name in names]
+
+
+def _first_nonfinite(history: History) -> dict[str, object] | None:
+    if history.first_nonfinite is None:
+        return None
+    step, name = history.first_nonfinite
+    return {"step": int(step), "name": str(name)}
+
+
+def _bytes(array: np.ndarray, dtype: str) -> bytes:
+    """Row-major bytes of ``array`` in ``dtype`` (explicit byte order, whatever the host's)."""
+    return np.ascontiguousarray(array, dtype=dtype).tobytes()
+
+
+def _check_threshold(name: str, value: float) -> None:
+    try:
+        ok = math.isfinite(value) and value > 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a finite number above 0, got {value!r}.")

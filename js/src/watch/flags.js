@@ -1,0 +1,48 @@
+// Flags on a parameter's gradient norm over steps: "vanishing" (a finite norm below the
+// timeline's `vanish`) and "exploding" (a jump above `explode` x the running median of the
+// norms before it). Pure functions over WatchData.
+import { STATE } from "./data.js";
+
+/** Norms before a row that the running median looks at. */
+export const MEDIAN_WINDOW = 50;
+/** No "exploding" flag until this many earlier norms give a median worth comparing to. */
+export const MIN_HISTORY = 5;
+
+/**
+ * @typedef {object} Flag
+ * @property {number} row
+ * @property {"vanish"|"explode"} kind
+ * @property {number} value     the grad norm
+ * @property {number} [median]  the running median it jumped from (explode)
+ */
+
+/**
+ * @param {import("./data.js").WatchData} data
+ * @param {number} column
+ * @param {{vanish: number, explode: number}} thresholds
+ * @returns {Flag[]}
+ */
+export function flagsOf(data, column, { vanish, explode }) {
+  const flags = [];
+  const window = [];
+  for (let row = 0; row < data.rows; row++) {
+    const i = row * data.params + column;
+    if (data.state[i] !== STATE.finite) continue;
+    const value = data.grad[i];
+    if (!(value > 0) || !Number.isFinite(value)) continue;
+    if (value < vanish) flags.push({ row, kind: "vanish", value });
+    if (window.length >= MIN_HISTORY) {
+      const median = medianOf(window);
+      if (value > explode * median) flags.push({ row, kind: "explode", value, median });
+    }
+    window.push(value);
+    if (window.length > MEDIAN_WINDOW) window.shift();
+  }
+  return flags;
+}
+
+export function medianOf(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -1,0 +1,50 @@
+// The watch view's keys: the colour scale of gradient norms (heatmap and graph nodes), the
+// colours of the states without a norm, the chart flags, and the graph panel's own key.
+import { h } from "../ui/dom.js";
+import { safeColor } from "../ui/legend.js";
+import { FLAG_COLORS, decade } from "./chart.js";
+import { SPECIAL, scaleGradient } from "./colors.js";
+
+const swatch = (color) => h("span", { class: "gv-swatch", style: `--gv-swatch: ${color}` });
+const entry = (mark, text) => h("span", { class: "gv-legend-item" }, mark, text);
+
+/**
+ * @param {{min: number, max: number}|null} range  log10 range of the colour scale
+ * @param {{vanish: number, explode: number}} thresholds
+ */
+export function watchLegend(range, { vanish, explode }) {
+  return h(
+    "div",
+    { class: "gv-legend", role: "note", "aria-label": "Legend" },
+    entry(
+      h(
+        "span",
+        { class: "gv-scale" },
+        h("span", { class: "gv-scale-end" }, range ? decade(range.min) : "small"),
+        h("span", { class: "gv-scale-bar", style: `background: ${scaleGradient()}` }),
+        h("span", { class: "gv-scale-end" }, range ? decade(range.max) : "large"),
+      ),
+      "gradient norm (log scale)",
+    ),
+    entry(swatch(SPECIAL.none), "None (no gradient)"),
+    entry(swatch(SPECIAL.zero), "zero"),
+    entry(swatch(SPECIAL.nonfinite), "NaN/Inf"),
+    entry(h("span", { class: "gv-flag-key", style: `color: ${FLAG_COLORS.vanish}` }, "▼"), `vanishing (< ${vanish})`),
+    entry(h("span", { class: "gv-flag-key", style: `color: ${FLAG_COLORS.explode}` }, "▲"), `exploding (> ${explode}× running median)`),
+    entry(h("span", { class: "gv-line gv-line-nan" }), "first NaN/Inf step"),
+  );
+}
+
+/** The graph panel's key: parameters take the heatmap's colours at the selected step. */
+export function graphLegend(graph) {
+  const palette = graph.palette ?? {};
+  return h(
+    "div",
+    { class: "gv-legend", role: "note", "aria-label": "Graph legend" },
+    entry(h("span", { class: "gv-swatch gv-swatch-scale", style: `background: ${scaleGradient()}` }), "parameter: its gradient norm at the selected step"),
+    entry(h("span", { class: "gv-swatch gv-swatch-op", style: `--gv-swatch: ${safeColor(palette.op)}` }), "autograd op"),
+    entry(swatch(safeColor(palette.loss)), "loss"),
+    entry(h("span", { class: "gv-line gv-line-cut", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "path cut"),
+    entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module (click to expand)"),
+  );
+}

@@ -1,0 +1,172 @@
+import { describe, expect, it } from "vitest";
+import { GROUP_GAP, displayRowAt, moduleBands, paintReduced, paintRows, rowAtX, rowLayout, tickRows, topOfDisplayRow, xOfRow } from "../src/watch/cells.js";
+import { SPECIAL, cellColor } from "../src/watch/colors.js";
+import { appendsTo, extendRange, groupByModule, nearestRow, niceRange, readWatch, rowAtOrAfter, typedFrom } from "../src/watch/data.js";
+import { decade, yTicks } from "../src/watch/chart.js";
+import { flagsOf, medianOf } from "../src/watch/flags.js";
+import { STATES, fakeModel, watchTraits } from "./watch-helpers.js";
+
+const read = (options) => readWatch(fakeModel(watchTraits(options)));
+
+describe("watch traits", () => {
+  it("decodes little-endian arrays whatever their alignment", () => {
+    const buf = new ArrayBuffer(13);
+    const view = new DataView(buf, 1, 12);
+    [1.5, NaN, -2].forEach((x, i) => view.setFloat32(i * 4, x, true));
+    const out = typedFrom(view, Float32Array);
+    expect([out[0], Number.isNaN(out[1]), out[2]]).toEqual([1.5, true, -2]);
+    const ints = new DataView(new ArrayBuffer(8));
+    ints.setInt32(4, 70000, true);
+    expect([...typedFrom(ints, Int32Array)]).toEqual([0, 70000]);
+    expect(typedFrom(null, Uint8Array)).toHaveLength(0);
+  });
+
+  it("groups columns by module in order of first appearance", () => {
+    const { order, groups } = groupByModule(["enc", "head", "enc", "", "head"]);
+    expect(order).toEqual([0, 2, 1, 4, 3]);
+    expect(groups).toEqual([
+      { module: "enc", start: 0, count: 2 },
+      { module: "head", start: 2, count: 2 },
+      { module: "", start: 4, count: 1 },
+    ]);
+  });
+
+  it("never reads past a half-synced array", () => {
+    const traits = watchTraits({ rows: 6 });
+    traits.timeline = { ...traits.timeline, rows: 8 };
+    expect(readWatch(fakeModel(traits)).rows).toBe(6);
+  });
+
+  it("places the first NaN/Inf step on the first row at or after it", () => {
+    const data = read({ rows: 5, steps: [0, 4, 8, 12, 16], timeline: { first_nonfinite: { step: 6, name: "enc.bias" } } });
+    expect(data.firstNonfinite).toEqual({ step: 6, name: "enc.bias", row: 2, column: 1 });
+  });
+
+  it("finds rows by training step", () => {
+    const data = read({ rows: 4, steps: [0, 10, 20, 30] });
+    expect([rowAtOrAfter(data, 11), rowAtOrAfter(data, 31)]).toEqual([2, null]);
+    expect([nearestRow(data, 14), nearestRow(data, 15), nearestRow(data, 16), nearestRow(data, 99)]).toEqual([1, 1, 2, 3]);
+  });
+
+  it("tells an append from a downsampled history", () => {
+    const a = read({ rows: 4 });
+    expect(appendsTo(a, read({ rows: 6 }))).toBe(true);
+    expect(appendsTo(a, read({ rows: 3, steps: [0, 2, 4] }))).toBe(false);
+    expect(appendsTo(a, read({ rows: 6, names: ["x", "y", "z"] }))).toBe(false);
+  });
+
+  it("colours only finite norms by the scale, in whole decades", () => {
+    const data = read({ rows: 3, cells: { "0,0": [STATES.NONFINITE, Infinity], "1,1": [STATES.ZERO, 0], "2,2": [STATES.NONE, NaN] } });
+    const range = extendRange(null, data);
+    expect(range.max).toBeCloseTo(Math.log10(3)); // the Inf cell is not part of the scale
+    expect(niceRange({ min: -3.2, max: 0.4 })).toEqual({ min: -4, max: 1 });
+    expect(niceRange({ min: 2, max: 2 })).toEqual({ min: 2, max: 3 });
+  });
+});
+
+describe("cell colours", () => {
+  const range = { min: -4, max: 0 };
+  it("gives None, zero and NaN/Inf their own colours, never a scale colour", () => {
+    const specials = [cellColor(0, NaN, range), cellColor(1, 0, range), cellColor(3, NaN, range), cellColor(3, Infinity, range)];
+    expect(specials).toEqual([SPECIAL.none, SPECIAL.zero, SPECIAL.nonfinite, SPECIAL.nonfinite]);
+    const scale = [1e-4, 1e-2, 1].map((v) => cellColor(2, v, range));
+    expect(new Set(scale).size).toBe(3);
+    for (const c of scale) expect(Object.values(SPECIAL)).not.toContain(c);
+  });
+
+  it("paints one RGBA pixel per cell, parameters in display order", () => {
+    const data = read({ names: ["a.w", "b.w", "a.b"], rows: 2, cells: { "1,1": [STATES.NONE, NaN] } });
+    const width = 4;
+    const pixels = new Uint8ClampedArray(width * 3 * 4);
+    paintRows(pixels, width, data, { min: -1, max: 1 }, 0, 2);
+    const px = (x, y) => `#${[...pixels.slice((y * width + x) * 4, (y * width + x) * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+    // display rows: a.w, a.b, b.w
+    expect(px(1, 2)).toBe(SPECIAL.none);
+    expect(pixels[(2 * width + 1) * 4 + 3]).toBe(255);
+    expect(pixels[(0 * width + 2) * 4 + 3]).toBe(0); // column 2 not painted yet
+  });
+
+  it("keeps a one-step NaN visible when many steps share a pixel", () => {
+    const data = read({ names: ["w"], rows: 100, cells: { "57,0": [STATES.NONFINITE, Infinity], "12,0": [STATES.ZERO, 0] } });
+    const pixels = new Uint8ClampedArray(10 * 4);
+    paintReduced(pixels, 10, data, { min: -10, max: 1 }, { lo: 0, hi: 100 });
+    const colors = Array.from({ length: 10 }, (_, x) => `#${[...pixels.slice(x * 4, x * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`);
+    expect(colors[5]).toBe(SPECIAL.nonfinite);
+    expect(colors[1]).toBe(SPECIAL.zero);
+    expect(colors[0]).toBe(cellColor(2, 1, { min: -10, max: 1 })); // the largest norm of rows 0-9
+  });
+});
+
+describe("heatmap geometry", () => {
+  const groups = [
+    { module: "a", start: 0, count: 2 },
+    { module: "b", start: 2, count: 1 },
+  ];
+  it("stacks module groups with a gap and hit-tests rows", () => {
+    const layout = rowLayout(groups, 3);
+    expect(layout.rowH).toBe(16);
+    expect(layout.tops).toEqual([0, 32 + GROUP_GAP]);
+    expect([displayRowAt(layout, groups, 5), displayRowAt(layout, groups, 20), displayRowAt(layout, groups, 33), displayRowAt(layout, groups, 36)]).toEqual([0, 1, null, 2]);
+    expect(topOfDisplayRow(layout, groups, 2)).toBe(35);
+  });
+
+  it("keeps rows at least MIN_ROW tall with hundreds of parameters (the box scrolls)", () => {
+    expect(rowLayout([{ module: "", start: 0, count: 500 }], 500).rowH).toBe(3);
+  });
+
+  it("puts thin gaps between many small modules", () => {
+    const many = Array.from({ length: 150 }, (_, i) => ({ module: `layers.${i >> 1}.${i % 2 ? "mlp" : "attn"}`, start: 2 * i, count: 2 }));
+    const layout = rowLayout(many, 300);
+    expect([layout.rowH, layout.gap]).toEqual([3, 1]);
+    expect(layout.height).toBe(300 * 3 + 149);
+    // a 6 px module is too short to label: its parent labels both of its children
+    const bands = moduleBands(many, layout);
+    expect(bands.slice(0, 2).map((b) => [b.text, b.top, b.height, b.title])).toEqual([
+      ["layers.0", 0, 13, "layers.0.attn, layers.0.mlp"],
+      ["layers.1", 14, 13, "layers.1.attn, layers.1.mlp"],
+    ]);
+    expect(moduleBands(groups, rowLayout(groups, 3)).map((b) => b.text)).toEqual(["a", "b"]);
+  });
+
+  it("maps x to rows of the window and back", () => {
+    const window = { lo: 10, hi: 20 };
+    expect(rowAtX(0, 100, window)).toBe(10);
+    expect(rowAtX(99.9, 100, window)).toBe(19);
+    expect(rowAtX(45, 100, window)).toBe(14);
+    expect(xOfRow(14, 100, window)).toBe(45);
+  });
+
+  it("puts step ticks on round numbers", () => {
+    const steps = Int32Array.from({ length: 100 }, (_, i) => i * 10);
+    expect(tickRows(steps, { lo: 0, hi: 100 }).map((r) => steps[r])).toEqual([0, 200, 400, 600, 800]);
+  });
+});
+
+describe("flags", () => {
+  it("flags a norm below `vanish` and a jump above `explode` x the running median", () => {
+    const cells = { "3,0": [STATES.FINITE, 1e-9], "8,0": [STATES.FINITE, 50], "9,0": [STATES.NONFINITE, NaN] };
+    const data = read({ names: ["w"], rows: 10, cells });
+    const flags = flagsOf(data, 0, { vanish: 1e-7, explode: 10 });
+    expect(flags.map((f) => [f.row, f.kind])).toEqual([
+      [3, "vanish"],
+      [8, "explode"],
+    ]);
+    expect(flags[1].median).toBeGreaterThan(0);
+  });
+
+  it("needs a few earlier norms before it calls anything a jump", () => {
+    const data = read({ names: ["w"], rows: 3, cells: { "2,0": [STATES.FINITE, 1e6] } });
+    expect(flagsOf(data, 0, { vanish: 1e-7, explode: 10 })).toEqual([]);
+    expect(medianOf([3, 1, 2, 10])).toBe(2.5);
+  });
+});
+
+describe("chart axis", () => {
+  it("labels decades, thinned when many, with 2x and 5x when few", () => {
+    const labels = (domain) => yTicks(domain).map((t) => t.label);
+    expect(labels({ min: -10.2, max: 1.3 })).toEqual(["10", "0.01", "1e-5", "1e-8"]);
+    expect(labels({ min: -1.6, max: -0.6 })).toEqual(["0.1", "0.05", "0.2"]);
+    expect(yTicks({ min: -5.5, max: -4.5 })[0].value).toBe(1e-5);
+    expect([-5, -2, 0, 3, 4].map(decade)).toEqual(["1e-5", "0.01", "1", "1000", "1e4"]);
+  });
+});
