@@ -10,7 +10,8 @@
 
 from gradviz._diagnose_loss import diagnose
 from gradviz._trace import Trace, trace
+from gradviz._watch import Monitor, watch
 from gradviz.diagnose import Cause, Verdict
 
-__all__ = ["Cause", "Trace", "Verdict", "diagnose", "trace"]
+__all__ = ["Cause", "Monitor", "Trace", "Verdict", "diagnose", "trace", "watch"]
 __version__ = "0.1.0"

@@ -22,6 +22,12 @@ def explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Cap
     n = t.name
     if cause is Cause.ok:
         if extra == "no_grad_field":
+            if cap.source == "watch":
+                return (
+                    f"{n} is in the backward graph of the model's output; its gradient norms over the "
+                    "steps are in the timeline.",
+                    "Nothing to fix unless the timeline shows a problem.",
+                )
             if not cap.backward_calls:
                 return (
                     f"{n} reaches the output, but no backward() ran inside the trace.",

@@ -1,0 +1,292 @@
+"""``gradviz.watch``: per-step gradient health while training.
+
+>>> import torch, gradviz
+>>> model = torch.nn.Linear(3, 1)
+>>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+>>> with gradviz.watch(model, optimizer=opt) as mon:
+...     for _ in range(3):
+...         opt.zero_grad()
+...         model(torch.randn(4, 3)).sum().backward()
+...         opt.step()
+>>> mon.history.steps.tolist(), mon.history.names
+([0, 1, 2], ['weight', 'bias'])
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from gradviz._history import GradState, History
+from gradviz.capture._loss import capture_graph
+from gradviz.capture._watch import Recorder
+from gradviz.diagnose import decide
+
+_PUSH_INTERVAL = 0.5  # seconds between live widget updates while training
+
+__all__ = ["Monitor", "watch"]
+
+ParamFilter = Callable[[str, torch.nn.Parameter], bool]
+
+
+def watch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    every: int = 1,
+    weights_every: int | None = 100,
+    max_steps: int | None = 2048,
+    params: Iterable[str] | ParamFilter | None = None,
+) -> Monitor:
+    """Record per-parameter gradient norms at every optimizer step, and weight norms and update ratios.
+
+    Steps come from ``optimizer``'s step hooks; without an optimizer, call ``mon.step()`` once per training
+    step, after the update and before ``zero_grad()``. Gradients are read at the step, so several backward
+    passes accumulated into one step count as one (their sum, as the optimizer sees it). Each cell keeps the
+    gradient's state apart from its norm: None, exactly zero, finite or non-finite (see ``mon.history``).
+
+    - ``every=N``: record steps 0, N, 2N, ...; the other steps cost one integer test.
+    - ``weights_every=K``: on every K-th recorded step also measure the weight norms ‖w‖ and the update
+      ratios ‖w_after - w_before‖ / ‖w_before‖ across the optimizer step (NaN on the other rows).
+      ``1`` measures them on every recorded step; ``None`` never (and keeps no snapshot).
+    - ``max_steps``: keep at most this many rows. When full, every other row is dropped and from then on
+      only every 2nd (4th, ...) recorded step is kept: the history spans the whole run at a resolution that
+      halves each time it fills (memory: max_steps x parameters x 13 bytes). ``None`` keeps every row.
+      ``first_nonfinite`` stays exact at the ``every`` resolution whatever rows were dropped.
+    - ``params``: parameter names (as in ``model.named_parameters()``) or a filter ``(name, param) -> bool``.
+
+    Cost: a recorded step reads each gradient once (one batched ``torch._foreach_norm``) and copies the
+    norms to the host once: about what a ``p.grad.norm().item()`` loop costs, less with many parameters.
+    A weight step reads the weights about four times more (norm, snapshot copy, difference, its norm), which
+    is why it is sparse by default; the snapshot is one extra copy of the parameters the optimizer updates,
+    kept for the whole run. Numerics are unchanged: training is bitwise identical with and without ``watch``.
+
+    Use it as a context manager, or call ``close()``: either way every hook is removed.
+    """
+    return Monitor(
+        model, optimizer, every=every, weights_every=weights_every, max_steps=max_steps, params=params
+    )
+
+
+class Monitor:
+    """A running :func:`watch`: its ``history``, ``step()``, ``close()``; displayed, the widget."""
+
+    graph: tuple[dict, bytes, bytes] | None
+    """The autograd graph of the first backward pass, as widget state (None until it is captured)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        *,
+        every: int = 1,
+        weights_every: int | None = 100,
+        max_steps: int | None = 2048,
+        params: Iterable[str] | ParamFilter | None = None,
+    ) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(
+                "watch() takes a torch.nn.Module (its named parameters are watched), "
+                f"got {type(model).__name__}."
+            )
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer (its step hooks mark the steps), got "
+                f"{type(optimizer).__name__}; or leave it out and call mon.step() after each update."
+            )
+        _check_count("every", every, 1, "record every N-th step")
+        _check_count("weights_every", weights_every, 1, "None: never measure the weights", optional=True)
+        _check_count("max_steps", max_steps, 2, "None: keep every row", optional=True)
+        names, tensors = _select(model, params)
+        self.graph = None
+        self._graph_model: torch.nn.Module | None = model  # dropped once the graph is captured
+        self._widget: Any = None
+        self._last_push = 0.0
+        self.model_name = type(model).__name__
+        self.optimizer_name = type(optimizer).__name__ if optimizer is not None else None
+        self._recorder: Recorder | None = Recorder(
+            names,
+            tensors,
+            model=model,
+            optimizer=optimizer,
+            every=every,
+            weights_every=weights_every,
+            max_steps=max_steps,
+            on_first_backward=self._on_first_backward,
+        )
+        self._buffer = self._recorder.buffer
+        self._recorder.on_recorded = self._push
+        self._steps_seen = 0
+
+    def _on_first_backward(self, root: torch.autograd.graph.Node) -> None:
+        """Called once, inside the first backward pass, before ``root`` runs.
+
+        ``root`` is the autograd node of the model's output (the first tensor output with a ``grad_fn``);
+        the graph below it is still intact, the loss ops above it have run. It is walked into plain data
+        (``self.graph``: the widget state of that graph) and no node is kept.
+        """
+        model, self._graph_model = self._graph_model, None
+        if model is None:
+            return
+        self.graph = watch_graph_state(root, model)
+
+    # -- views -----------------------------------------------------------------------------------------
+
+    def widget(self) -> Any:
+        """The live widget: heatmap and charts of the history, and the graph of the first backward."""
+        if self._widget is None:
+            from gradviz.view._watch_widget import MonitorWidget
+
+            self._widget = MonitorWidget(**self._state())
+        return self._widget
+
+    def _state(self) -> dict[str, Any]:
+        from gradviz.view._watch_state import build_watch_state
+
+        return build_watch_state(self.history, self.graph, live=not self.closed)
+
+    def _push(self) -> None:
+        """After a recorded step: refresh a displayed widget, at most a few times a second."""
+        if self._widget is None:
+            return
+        now = time.monotonic()
+        if now - self._last_push >= _PUSH_INTERVAL:
+            self._last_push = now
+            self._widget.update(self._state())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
+        return {**data, "text/plain": repr(self)}, meta
+
+    def save_html(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
+        """Write the views as one standalone HTML page that opens offline."""
+        from gradviz.view._watch_html import write_watch_html
+
+        return write_watch_html(path, self._state(), title=f"{self.model_name}: gradient health")
+
+    @property
+    def history(self) -> History:
+        """A copy of what was recorded so far (see :class:`gradviz._history.History`)."""
+        return self._buffer.history()
+
+    @property
+    def closed(self) -> bool:
+        return self._recorder is None
+
+    @property
+    def steps_seen(self) -> int:
+        """Step boundaries seen since ``watch()``, recorded or not."""
+        return self._recorder.step_count if self._recorder is not None else self._steps_seen
+
+    def step(self) -> None:
+        """Mark the end of a training step (only when ``watch()`` was given no optimizer)."""
+        if self._recorder is None:
+            raise RuntimeError("this monitor is closed; start a new one with gradviz.watch(...).")
+        if self._recorder.optimizer is not None:
+            raise RuntimeError(
+                f"this monitor takes its steps from the {self.optimizer_name} step hooks; call mon.step() "
+                "only when watch() was given no optimizer."
+            )
+        self._recorder.step()
+
+    def close(self) -> None:
+        """Remove every hook and release the model (the history stays). Safe to call twice."""
+        recorder, self._recorder = self._recorder, None
+        self._graph_model = None
+        if recorder is not None:
+            self._steps_seen = recorder.step_count
+            recorder.close()
+            if self._widget is not None:
+                self._widget.update(self._state())  # the final rows, no longer live
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        h = self._buffer
+        by = f" with {self.optimizer_name}" if self.optimizer_name else ""
+        bad = ""
+        if h.first_nonfinite is not None:
+            bad = f"; first non-finite gradient at step {h.first_nonfinite[0]}: {h.first_nonfinite[1]}"
+        status = "closed" if self.closed else "watching"
+        return (
+            f"<gradviz.Monitor {status} {len(h.names)} parameters of {self.model_name}{by}: "
+            f"{h.n} steps recorded of {self.steps_seen}{bad}>"
+        )
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+        history = self.history
+        if cycle or not len(history):
+            return
+        last = history.state[-1]
+        counts = ", ".join(f"{int((last == s).sum())} {s.name}" for s in GradState if (last == s).any())
+        p.text(f"\nstep {history.steps[-1]}: gradients {counts}")
+        finite = np.flatnonzero(last == GradState.finite)
+        if len(finite):
+            norms = history.grad_norm[-1, finite]
+            lo, hi = finite[np.argmin(norms)], finite[np.argmax(norms)]
+            p.text(
+                f"\n  largest  {history.names[hi]} {history.grad_norm[-1, hi]:.3g}"
+                f"\n  smallest {history.names[lo]} {history.grad_norm[-1, lo]:.3g}"
+            )
+
+
+def watch_graph_state(root: torch.autograd.graph.Node, model: torch.nn.Module) -> tuple[dict, bytes, bytes]:
+    """Widget state of the graph below ``root`` (the model's output, at the first backward)."""
+    from gradviz.view._state import build_state
+
+    capture, watched = capture_graph(root, model, None)
+    capture.source = "watch"
+    capture.backward_calls = 1
+    del watched  # no live tensor outlives this call
+    return build_state(capture, decide(capture))
+
+
+def _check_count(name: str, value: object, minimum: int, meaning: str, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        either = " or None" if optional else ""
+        raise ValueError(f"{name} must be an int >= {minimum}{either} ({meaning}), got {value!r}.")
+
+
+def _select(
+    model: torch.nn.Module, params: Iterable[str] | ParamFilter | None
+) -> tuple[list[str], list[torch.Tensor]]:
+    named = list(model.named_parameters())
+    if params is None:
+        chosen = named
+    elif callable(params):
+        chosen = [(name, p) for name, p in named if params(name, p)]
+        if not chosen and named:
+            raise ValueError(f"the params filter selected none of the {len(named)} parameters of the model.")
+    else:
+        known = dict(named)
+        wanted = list(dict.fromkeys([params] if isinstance(params, str) else params))
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name, list(known), n=3)
+                hints.append(
+                    f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+                )
+            raise ValueError(
+                f"no parameter named {', '.join(hints)} in {type(model).__name__}; "
+                "names are those of model.named_parameters()."
+            )
+        chosen = [(name, known[name]) for name in wanted]
+    if not chosen:
+        raise ValueError(f"{type(model).__name__} has no parameters to watch.")
+    return [name for name, _ in chosen], [p for _, p in chosen]

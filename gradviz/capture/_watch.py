@@ -1,0 +1,377 @@
+"""Recording for :func:`gradviz.watch`: step hooks, batched norms, and the first backward pass.
+
+This is the only part of ``watch`` that touches live torch objects. It turns each recorded step into one
+row of plain numpy data (:class:`gradviz._history.StepBuffer`).
+
+# NOTE [numerics unchanged]
+# Every tensor op here runs under torch.no_grad() and writes only to buffers this module owns (the
+# snapshots). Parameters and gradients are read, never written; every hook returns None. Training with and
+# without a Recorder is bitwise identical (tests/test_watch.py checks it).
+
+# NOTE [cost of a recorded step]
+# For parameters holding N values in total, per device and dtype group:
+#   every recorded step   one torch._foreach_norm over the .grad that are not None       reads N
+#                         one torch.stack of the norms, one copy to the host; no .item()
+#   weight steps only     _foreach_norm of the weights                                     reads N
+#   (every weights_every  _foreach_copy_ into a snapshot before the update, then           reads 4N, writes 2N
+#    recorded steps)      _foreach_sub_ and _foreach_norm after it
+# Measured on CPU, the weight work costs 2-5x the gradient work and evicts the optimizer's state from the
+# caches, so it runs on a sparser cadence. The snapshot is one extra copy of the parameters the optimizer
+# updates, kept between weight steps (re-allocating it costs more than the copy).
+# A second, small host copy happens only when some gradient norm is 0 or not finite (see _states).
+# Steps that are not recorded (every=N) cost one modulo.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
+from torch.utils._pytree import tree_leaves
+from torch.utils.hooks import RemovableHandle
+
+from gradviz._history import GradState, StepBuffer
+
+__all__ = ["Recorder"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+_Key = tuple[str, torch.dtype, tuple[int, ...]]
+
+
+@dataclass
+class _Group:
+    """Watched parameters sharing a device and dtype: one foreach call each."""
+
+    index: list[int]  # positions in Recorder.params
+    device: torch.device
+    dtype: torch.dtype
+    acc: torch.dtype | None  # dtype the norms accumulate in (float32 for half types, else the tensors' own)
+
+    def key(self, positions: list[int]) -> _Key:
+        """Names the snapshot of the parameters at ``positions`` (positions in ``index``)."""
+        return str(self.device), self.dtype, tuple(self.index[j] for j in positions)
+
+
+@dataclass
+class _Part:
+    """The device-side norms of one group at one step, before they go to the host."""
+
+    group: _Group
+    have: list[int]  # positions in group.index whose .grad was not None
+    grads: list[torch.Tensor]
+    grad_norms: Sequence[torch.Tensor]
+    param_norms: Sequence[torch.Tensor] = ()
+    planned: list[int] = field(default_factory=list)  # positions snapshotted before the update
+    updated: list[int] = field(default_factory=list)  # positions whose update was measured
+    update_norms: Sequence[torch.Tensor] = ()
+
+
+class Recorder:
+    """Hooks on an optimizer (or manual ``step()`` calls) that record gradient norms per step.
+
+    ``params`` are the watched tensors, ``names`` their names. With an optimizer, a step pre-hook reads
+    ``.grad`` (all backward passes since the last step, summed by autograd); on weight steps it also reads
+    the weights and snapshots them, and a post-hook measures the update. Without one, :meth:`step` reads
+    the gradients, and on weight steps the update since the previous call.
+    ``on_first_backward(node)`` is called once, when the first backward pass reaches the model's output
+    node (the node itself, while the graph below it is still intact).
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        params: list[torch.Tensor],
+        *,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer | None,
+        every: int,
+        weights_every: int | None,
+        max_steps: int | None,
+        on_first_backward: Callable[[torch.autograd.graph.Node], None],
+    ) -> None:
+        self.names = names
+        self.params = params
+        self.every = every
+        self.weights_every = weights_every
+        self.buffer = StepBuffer(names, max_steps, every, weights_every)
+        self.step_count = 0  # step boundaries seen since the start
+        self.optimizer = optimizer
+        self._on_first_backward = on_first_backward
+        self.on_recorded: Callable[[], None] | None = None  # after each recorded row (the live widget)
+        self._pending: tuple[int, list[_Part]] | None = None
+        self._snapshots: dict[_Key, list[torch.Tensor]] = {}
+        self._groups_cache: list[_Group] | None = None
+        self._all_finite = np.full(len(params), GradState.finite, np.uint8)
+        self._handles: list[RemovableHandle] = []
+        self._node_handle: RemovableHandle | None = None
+        self._forward_handle: RemovableHandle | None = model.register_forward_hook(self._on_forward)
+        if optimizer is not None:
+            self._handles.append(optimizer.register_step_pre_hook(self._pre_step))
+            self._handles.append(optimizer.register_step_post_hook(self._post_step))
+        elif self.weighs(0):
+            with torch.no_grad():
+                self._snapshot(self._layout(fresh=True), self._all)  # the weights before the first update
+
+    def weighs(self, step: int) -> bool:
+        """Whether ``step`` measures weight norms and the update ratio."""
+        if self.weights_every is None or step % self.every:
+            return False
+        return (step // self.every) % self.weights_every == 0
+
+    # -- hooks -------------------------------------------------------------------------------------------
+
+    def _pre_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        if self._pending is not None:  # the previous optimizer.step() raised: keep what was measured
+            self._finish(*self._pending)
+            self._pending = None
+        step = self.step_count
+        self.step_count += 1
+        if step % self.every:
+            return
+        with torch.no_grad():
+            if not self.weighs(step):
+                self._record_gradients(step)
+                return
+            groups = self._layout(fresh=True)
+            parts = self._measure(groups)
+            for part, planned in zip(parts, self._snapshot(groups, self._in_optimizer), strict=True):
+                part.param_norms = _norms(self._tensors(part.group), part.group.acc)
+                part.planned = planned
+        self._pending = (step, parts)
+
+    def _post_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        if self._pending is None:
+            return
+        (step, parts), self._pending = self._pending, None
+        with torch.no_grad():
+            for part in parts:
+                self._measure_update(part, part.planned)
+        self._finish(step, parts)
+
+    def step(self) -> None:
+        """Manual step boundary: record the gradients now, and on weight steps the update since the last."""
+        step = self.step_count
+        self.step_count += 1
+        with torch.no_grad():
+            if step % self.every == 0 and not self.weighs(step):
+                self._record_gradients(step)
+            elif step % self.every == 0:
+                parts = self._measure(self._layout(fresh=True))
+                for part in parts:
+                    self._measure_update(part, self._all(part.group), weights_from_snapshot=True)
+                self._finish(step, parts)
+            if self.weighs(step + 1):
+                self._snapshot(self._layout(fresh=True), self._all)
+
+    def _on_forward(self, module: torch.nn.Module, args: object, output: object) -> None:
+        tensors = (t for t in tree_leaves(output) if isinstance(t, torch.Tensor))
+        root = next((t.grad_fn for t in tensors if t.grad_fn is not None), None)
+        if root is None:
+            return
+        if self._node_handle is not None:  # only the latest forward can be the first one backpropagated
+            self._node_handle.remove()
+        self._node_handle = root.register_prehook(self._on_backward_start)
+
+    def _on_backward_start(self, grad_outputs: object) -> None:
+        node = torch._C._current_autograd_node()  # the node this pre-hook runs for; holding it would leak
+        self._remove_graph_hooks()
+        self._on_first_backward(node)
+
+    def _remove_graph_hooks(self) -> None:
+        for handle in (self._forward_handle, self._node_handle):
+            if handle is not None:
+                handle.remove()
+        self._forward_handle = self._node_handle = None
+
+    def close(self) -> None:
+        """Record a step left half-done by a raising ``optimizer.step()``, remove every hook."""
+        try:
+            if self._pending is not None:
+                pending, self._pending = self._pending, None
+                self._finish(*pending)
+        finally:
+            self._remove_graph_hooks()
+            for handle in self._handles:
+                handle.remove()
+            self._handles.clear()
+            self._snapshots.clear()
+            self.params = []
+
+    # -- measuring ---------------------------------------------------------------------------------------
+
+    def _record_gradients(self, step: int) -> None:
+        """A step without weights: gradient norms only, with the layout of the last weight step."""
+        try:
+            self._finish(step, self._measure(self._layout(fresh=False)))
+        except RuntimeError:  # parameters moved to another device or dtype since: group them again
+            self._finish(step, self._measure(self._layout(fresh=True)))
+
+    def _layout(self, *, fresh: bool) -> list[_Group]:
+        if fresh or self._groups_cache is None:
+            self._groups_cache = self._groups()
+        return self._groups_cache
+
+    def _groups(self) -> list[_Group]:
+        if not self.params:
+            return []
+        found = _group_tensors_by_device_and_dtype([self.params], with_indices=True)  # type: ignore[list-item]
+        return [
+            _Group(index, device, dtype, torch.float32 if dtype in _LOW_PRECISION else None)
+            for (device, dtype), (_, index) in found.items()
+        ]
+
+    def _tensors(self, group: _Group, positions: list[int] | None = None) -> list[torch.Tensor]:
+        count = len(group.index) if positions is None else len(positions)
+        if count == len(self.params):
+            return self.params
+        if positions is None:
+            return [self.params[i] for i in group.index]
+        return [self.params[group.index[j]] for j in positions]
+
+    def _measure(self, groups: list[_Group]) -> list[_Part]:
+        parts = []
+        for group in groups:
+            grads = [p.grad for p in self._tensors(group)]
+            have = [j for j, g in enumerate(grads) if g is not None]
+            present = grads if len(have) == len(grads) else [grads[j] for j in have]
+            parts.append(_Part(group, have, present, _norms(present, group.acc)))  # type: ignore[arg-type]
+        return parts
+
+    def _in_optimizer(self, group: _Group) -> list[int]:
+        assert self.optimizer is not None
+        held = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
+        return [j for j, i in enumerate(group.index) if id(self.params[i]) in held]
+
+    @staticmethod
+    def _all(group: _Group) -> list[int]:
+        return list(range(len(group.index)))
+
+    def _snapshot(self, groups: list[_Group], updated: Callable[[_Group], list[int]]) -> list[list[int]]:
+        """Copy the weights each group's update will change; drop snapshots no group uses any more."""
+        keep, chosen = set(), []
+        for group in groups:
+            positions = updated(group)
+            chosen.append(positions)
+            if positions:
+                keep.add(self._copy_snapshot(group, positions))
+        for key in set(self._snapshots) - keep:
+            del self._snapshots[key]
+        return chosen
+
+    def _copy_snapshot(self, group: _Group, positions: list[int]) -> _Key:
+        key = group.key(positions)
+        src = self._tensors(group, positions)
+        dst = self._snapshots.get(key)
+        if dst is None:
+            dst = self._snapshots[key] = [torch.empty_like(s) for s in src]
+        try:
+            torch._foreach_copy_(dst, src)
+        except RuntimeError:  # a parameter changed shape (p.data = ...): start a new snapshot
+            self._snapshots[key] = [s.clone() for s in src]
+        return key
+
+    def _measure_update(
+        self, part: _Part, positions: list[int], *, weights_from_snapshot: bool = False
+    ) -> None:
+        """Norms of (weights before - weights now), computed in the snapshot buffer itself."""
+        snap = self._snapshots.get(part.group.key(positions)) if positions else None
+        if snap is None:
+            if weights_from_snapshot:
+                part.param_norms = _norms(self._tensors(part.group), part.group.acc)
+            return
+        if weights_from_snapshot:  # manual steps: the gradients were computed at the snapshot's weights
+            part.param_norms = _norms(snap, part.group.acc)
+        torch._foreach_sub_(snap, self._tensors(part.group, positions))
+        part.updated = positions
+        part.update_norms = _norms(snap, part.group.acc)
+
+    def _finish(self, step: int, parts: list[_Part]) -> None:
+        """Bring the norms of one step to the host (one copy per group) and append its row."""
+        self._append_row(step, parts)
+        if self.on_recorded is not None:
+            self.on_recorded()
+
+    def _append_row(self, step: int, parts: list[_Part]) -> None:
+        count = len(self.params)
+        if len(parts) == 1 and not parts[0].param_norms and len(parts[0].have) == count:
+            # the common step: one group (its index is 0..count-1), every gradient present, no weights
+            grad = torch.stack(parts[0].grad_norms).to(torch.float32).cpu().numpy()
+            state = _states(grad, None, parts[0].grads)
+            if state is None:
+                self.buffer.append(step, grad, self._all_finite, clean=True)
+            else:
+                self.buffer.append(step, grad, state)
+            return
+        grad = np.full(count, np.nan, np.float32)
+        state = np.zeros(count, np.uint8)
+        weight = delta = None
+        for part in parts:
+            norms = [*part.grad_norms, *part.param_norms, *part.update_norms]
+            if not norms:
+                continue
+            host = torch.stack(norms).to(torch.float32).cpu().numpy()
+            k, m = len(part.grad_norms), len(part.param_norms)
+            have = [part.group.index[j] for j in part.have]
+            grad[have] = host[:k]
+            states = _states(grad, have, part.grads)
+            state[have] = GradState.finite if states is None else states
+            if m:
+                weight = np.full(count, np.nan, np.float32) if weight is None else weight
+                weight[part.group.index] = host[k : k + m]
+            if part.update_norms:
+                delta = np.full(count, np.nan, np.float32) if delta is None else delta
+                delta[[part.group.index[j] for j in part.updated]] = host[k + m :]
+        ratio = None
+        if weight is not None and delta is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = delta / weight
+        self.buffer.append(step, grad, state, weight, ratio)
+
+
+def _norms(tensors: list[torch.Tensor], acc: torch.dtype | None) -> Sequence[torch.Tensor]:
+    if not tensors:
+        return ()
+    try:
+        return torch._foreach_norm(tensors, 2, dtype=acc)
+    except RuntimeError:  # sparse gradients (nn.Embedding(sparse=True)) have no foreach kernel
+        if not any(t.is_sparse for t in tensors):
+            raise
+        return torch._foreach_norm([_values(t) for t in tensors], 2, dtype=acc)
+
+
+def _values(t: torch.Tensor) -> torch.Tensor:
+    """A dense tensor with the same norms: the values of a sparse tensor, summed where indices repeat."""
+    return t.coalesce().values() if t.is_sparse else t
+
+
+def _states(norms: np.ndarray, have: list[int] | None, grads: list[torch.Tensor]) -> np.ndarray | None:
+    """GradState of each gradient from its norm (``norms[have]``), fixing norms that under- or overflowed.
+
+    None when every one is finite and not zero (the common case, answered with two reductions).
+
+    A norm of 0 means "zero" only if the largest |value| is 0; a norm that is not finite means "nonfinite"
+    only if some value is. Those few are checked with one more batched call and host copy, and their norm is
+    recomputed as max * ‖grad / max‖ in float64.
+    """
+    values = norms if have is None else norms[have]
+    finite = np.isfinite(values)
+    if finite.all() and values.all():
+        return None
+    state = np.full(len(values), GradState.finite, np.uint8)
+    state[values == 0] = GradState.zero
+    state[~finite] = GradState.nonfinite
+    suspects = np.flatnonzero(state != GradState.finite)
+    sus = [_values(grads[i].detach()) for i in suspects]
+    peaks = torch.stack(torch._foreach_norm(sus, math.inf)).to(torch.float64).cpu().numpy()
+    ok = np.isfinite(peaks)
+    state[suspects[ok]] = np.where(peaks[ok] == 0, GradState.zero, GradState.finite)
+    rescale = np.flatnonzero(ok & (peaks > 0))
+    if len(rescale):
+        scaled = torch._foreach_div([sus[j].double() for j in rescale], peaks[rescale].tolist())
+        fixed = torch.stack(torch._foreach_norm(scaled)).cpu().numpy() * peaks[rescale]
+        norms[suspects[rescale] if have is None else [have[i] for i in suspects[rescale]]] = fixed
+    return state
