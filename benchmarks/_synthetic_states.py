@@ -10,19 +10,9 @@ from __future__ import annotations
 import random
 import struct
 
-HIST_BINS = 16
-PALETTE = {
-    "ok": "#2e7d32",
-    "red": "#d32f2f",
-    "frozen": "#9e9e9e",
-    "zero": "#ef6c00",
-    "nonfinite": "#7b1fa2",
-    "op": "#eceff1",
-    "loss": "#1565c0",
-    "cut": "#d32f2f",
-    "leaf": "#ffffff",
-}
-LEGEND = [{"severity": "ok", "label": "gets a gradient"}, {"severity": "red", "label": "will not learn"}]
+from gradviz.capture._stats import HIST_BINS
+from gradviz.view._state import LEGEND, PALETTE  # the real colours, so the benchmark draws what users see
+
 ATTENTION_CORE = [
     "SplitBackward0",
     "ViewBackward0",
