@@ -8,10 +8,37 @@
 <Cause.ok: 'ok'>
 """
 
+from gradviz._ddp_check import DDPCheck, ddp_check
 from gradviz._diagnose_loss import diagnose
+from gradviz._history import GradState, History
+from gradviz._open import Run
+from gradviz._open import open as open  # public, not in __all__ (see below)
 from gradviz._trace import Trace, trace
 from gradviz._watch import Monitor, watch
 from gradviz.diagnose import Cause, Verdict
 
-__all__ = ["Cause", "Monitor", "Trace", "Verdict", "diagnose", "trace", "watch"]
+__all__ = [
+    "Cause",
+    "DDPCheck",
+    "GradState",
+    "History",
+    "Monitor",
+    "Run",
+    "Trace",
+    "Verdict",
+    "ddp_check",
+    "diagnose",
+    "trace",
+    "watch",
+]
+# gradviz.open(log_dir) is public but kept out of __all__: `from gradviz import *` must not replace the
+# builtin open().
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "demos":  # `gradviz.demos.x()` after a plain `import gradviz`, without importing it eagerly
+        import gradviz.demos
+
+        return gradviz.demos
+    raise AttributeError(f"module 'gradviz' has no attribute {name!r}")

@@ -17,14 +17,18 @@ from __future__ import annotations
 import difflib
 import os
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from gradviz._history import GradState, History
+from gradviz._runlog import LoggedSteps, RunWriter, rank_dir
+from gradviz.capture import _distributed
 from gradviz.capture._loss import capture_graph
+from gradviz.capture._targets import unwrap
 from gradviz.capture._watch import Recorder
 from gradviz.diagnose import decide
 
@@ -33,6 +37,7 @@ _PUSH_INTERVAL = 0.5  # seconds between live widget updates while training
 __all__ = ["Monitor", "watch"]
 
 ParamFilter = Callable[[str, torch.nn.Parameter], bool]
+Ranks = int | Sequence[int] | Literal["all"]
 
 
 def watch(
@@ -43,6 +48,9 @@ def watch(
     weights_every: int | None = 100,
     max_steps: int | None = 2048,
     params: Iterable[str] | ParamFilter | None = None,
+    ranks: Ranks = 0,
+    log_dir: str | os.PathLike[str] | None = None,
+    flush_secs: float = 5.0,
 ) -> Monitor:
     """Record per-parameter gradient norms at every optimizer step, and weight norms and update ratios.
 
@@ -60,6 +68,16 @@ def watch(
       halves each time it fills (memory: max_steps x parameters x 13 bytes). ``None`` keeps every row.
       ``first_nonfinite`` stays exact at the ``every`` resolution whatever rows were dropped.
     - ``params``: parameter names (as in ``model.named_parameters()``) or a filter ``(name, param) -> bool``.
+    - ``log_dir``: also append every recorded step to files in this directory as it is recorded (format:
+      ``gradviz/_runlog.py``, 5 bytes per parameter per step); ``gradviz.open(log_dir)`` shows them in a
+      notebook, also while the run is still writing. The files are fsync'd every ``flush_secs`` seconds:
+      a crash of the machine loses at most that interval, a killed process nothing already recorded.
+    - Distributed training (DDP, FSDP2's ``fully_shard``): pass the wrapped model; names are those of the
+      model inside (no ``module.``). Norms are read after DDP's all-reduce; sharded (DTensor) parameters
+      get the norms of their full gradients, from the local shards and one all_reduce of a vector per step.
+      ``ranks``: which ranks record (keep a history, write ``log_dir``, show the widget): ``0`` (default),
+      an int, a list of ints, or ``"all"`` (rank r > 0 writes ``log_dir/rank<r>``). The other ranks keep
+      nothing; with sharded parameters they still compute the norms with the others (a collective).
 
     Cost: a recorded step reads each gradient once (one batched ``torch._foreach_norm``) and copies the
     norms to the host once: about what a ``p.grad.norm().item()`` loop costs, less with many parameters.
@@ -70,7 +88,15 @@ def watch(
     Use it as a context manager, or call ``close()``: either way every hook is removed.
     """
     return Monitor(
-        model, optimizer, every=every, weights_every=weights_every, max_steps=max_steps, params=params
+        model,
+        optimizer,
+        every=every,
+        weights_every=weights_every,
+        max_steps=max_steps,
+        params=params,
+        ranks=ranks,
+        log_dir=log_dir,
+        flush_secs=flush_secs,
     )
 
 
@@ -89,6 +115,9 @@ class Monitor:
         weights_every: int | None = 100,
         max_steps: int | None = 2048,
         params: Iterable[str] | ParamFilter | None = None,
+        ranks: Ranks = 0,
+        log_dir: str | os.PathLike[str] | None = None,
+        flush_secs: float = 5.0,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(
@@ -103,13 +132,34 @@ class Monitor:
         _check_count("every", every, 1, "record every N-th step")
         _check_count("weights_every", weights_every, 1, "None: never measure the weights", optional=True)
         _check_count("max_steps", max_steps, 2, "None: keep every row", optional=True)
-        names, tensors = _select(model, params)
+        names, tensors = _select(unwrap(model), params)
+        self.rank = _distributed.rank()
+        self.recording = _distributed.records_on(ranks, self.rank)
         self.graph = None
-        self._graph_model: torch.nn.Module | None = model  # dropped once the graph is captured
+        # The graph of the first backward (dropped once captured). Not for sharded (FSDP2) models: their
+        # backward runs on unsharded copies of the parameters, so every parameter would look unused.
+        sharded = _distributed.any_sharded(tensors)
+        self._graph_model: torch.nn.Module | None = model if self.recording and not sharded else None
         self._widget: Any = None
         self._last_push = 0.0
-        self.model_name = type(model).__name__
+        self.model_name = _distributed.model_name(model)
         self.optimizer_name = type(optimizer).__name__ if optimizer is not None else None
+        self.log_dir = rank_dir(log_dir, self.rank) if log_dir is not None and self.recording else None
+        self._writer = None
+        if self.log_dir is not None:
+            self._writer = RunWriter(
+                self.log_dir,
+                names,
+                every=every,
+                weights_every=weights_every,
+                model=self.model_name,
+                optimizer=self.optimizer_name,
+                rank=self.rank,
+                world_size=_distributed.world_size(),
+                flush_secs=flush_secs,
+            )
+            weakref.finalize(self, self._writer.close)  # a script that never calls close() still ends its run
+        buffer = LoggedSteps(names, max_steps, every, weights_every, writer=self._writer, keep=self.recording)
         self._recorder: Recorder | None = Recorder(
             names,
             tensors,
@@ -119,6 +169,8 @@ class Monitor:
             weights_every=weights_every,
             max_steps=max_steps,
             on_first_backward=self._on_first_backward,
+            buffer=buffer,
+            active=self.recording or sharded,
         )
         self._buffer = self._recorder.buffer
         self._recorder.on_recorded = self._push
@@ -135,6 +187,8 @@ class Monitor:
         if model is None:
             return
         self.graph = watch_graph_state(root, model)
+        if self._writer is not None:
+            self._writer.write_graph(*self.graph)
 
     # -- views -----------------------------------------------------------------------------------------
 
@@ -161,6 +215,8 @@ class Monitor:
             self._widget.update(self._state())
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        if not self.recording:  # only the recording ranks show the widget
+            return {"text/plain": repr(self)}
         bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude)
         data, meta = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
         return {**data, "text/plain": repr(self)}, meta
@@ -200,11 +256,15 @@ class Monitor:
         """Remove every hook and release the model (the history stays). Safe to call twice."""
         recorder, self._recorder = self._recorder, None
         self._graph_model = None
-        if recorder is not None:
-            self._steps_seen = recorder.step_count
-            recorder.close()
-            if self._widget is not None:
-                self._widget.update(self._state())  # the final rows, no longer live
+        try:
+            if recorder is not None:
+                self._steps_seen = recorder.step_count
+                recorder.close()
+                if self._widget is not None:
+                    self._widget.update(self._state())  # the final rows, no longer live
+        finally:
+            if self._writer is not None:
+                self._writer.close()
 
     def __enter__(self) -> Monitor:
         return self
@@ -219,6 +279,13 @@ class Monitor:
         if h.first_nonfinite is not None:
             bad = f"; first non-finite gradient at step {h.first_nonfinite[0]}: {h.first_nonfinite[1]}"
         status = "closed" if self.closed else "watching"
+        if not self.recording:
+            return (
+                f"<gradviz.Monitor {status} {len(h.names)} parameters of {self.model_name}{by} on rank "
+                f"{self.rank}: not recording (ranks= of watch() chose other ranks)>"
+            )
+        if self.log_dir is not None:
+            bad += f"; writing {os.fspath(self.log_dir)!r}"
         return (
             f"<gradviz.Monitor {status} {len(h.names)} parameters of {self.model_name}{by}: "
             f"{h.n} steps recorded of {self.steps_seen}{bad}>"

@@ -35,6 +35,7 @@ from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
 from gradviz._history import GradState, StepBuffer
+from gradviz.capture._distributed import any_sharded, full_norms
 
 __all__ = ["Recorder"]
 
@@ -92,12 +93,15 @@ class Recorder:
         weights_every: int | None,
         max_steps: int | None,
         on_first_backward: Callable[[torch.autograd.graph.Node], None],
+        buffer: StepBuffer | None = None,
+        active: bool = True,
     ) -> None:
         self.names = names
         self.params = params
         self.every = every
         self.weights_every = weights_every
-        self.buffer = StepBuffer(names, max_steps, every, weights_every)
+        self.buffer = buffer if buffer is not None else StepBuffer(names, max_steps, every, weights_every)
+        self.active = active  # False: count steps only (a rank that neither records nor shares collectives)
         self.step_count = 0  # step boundaries seen since the start
         self.optimizer = optimizer
         self._on_first_backward = on_first_backward
@@ -108,11 +112,13 @@ class Recorder:
         self._all_finite = np.full(len(params), GradState.finite, np.uint8)
         self._handles: list[RemovableHandle] = []
         self._node_handle: RemovableHandle | None = None
-        self._forward_handle: RemovableHandle | None = model.register_forward_hook(self._on_forward)
+        self._forward_handle: RemovableHandle | None = (
+            model.register_forward_hook(self._on_forward) if active else None
+        )
         if optimizer is not None:
             self._handles.append(optimizer.register_step_pre_hook(self._pre_step))
             self._handles.append(optimizer.register_step_post_hook(self._post_step))
-        elif self.weighs(0):
+        elif self.weighs(0) and active:
             with torch.no_grad():
                 self._snapshot(self._layout(fresh=True), self._all)  # the weights before the first update
 
@@ -130,7 +136,7 @@ class Recorder:
             self._pending = None
         step = self.step_count
         self.step_count += 1
-        if step % self.every:
+        if step % self.every or not self.active:
             return
         with torch.no_grad():
             if not self.weighs(step):
@@ -156,6 +162,8 @@ class Recorder:
         """Manual step boundary: record the gradients now, and on weight steps the update since the last."""
         step = self.step_count
         self.step_count += 1
+        if not self.active:
+            return
         with torch.no_grad():
             if step % self.every == 0 and not self.weighs(step):
                 self._record_gradients(step)
@@ -335,6 +343,8 @@ class Recorder:
 def _norms(tensors: list[torch.Tensor], acc: torch.dtype | None) -> Sequence[torch.Tensor]:
     if not tensors:
         return ()
+    if any_sharded(tensors):  # DTensors: norms of the full tensors, one all_reduce for all of them
+        return full_norms(tensors, acc)
     try:
         return torch._foreach_norm(tensors, 2, dtype=acc)
     except RuntimeError:  # sparse gradients (nn.Embedding(sparse=True)) have no foreach kernel
@@ -361,6 +371,9 @@ def _states(norms: np.ndarray, have: list[int] | None, grads: list[torch.Tensor]
     finite = np.isfinite(values)
     if finite.all() and values.all():
         return None
+    if any_sharded(grads):  # full_norms are exact: 0 and non-finite need no second look
+        state = np.where(values == 0, GradState.zero, GradState.finite)
+        return np.where(finite, state, GradState.nonfinite).astype(np.uint8)
     state = np.full(len(values), GradState.finite, np.uint8)
     state[values == 0] = GradState.zero
     state[~finite] = GradState.nonfinite

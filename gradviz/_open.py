@@ -1,0 +1,192 @@
+"""``gradviz.open``: a run recorded by ``gradviz.watch(..., log_dir=...)``, in a notebook.
+
+>>> run = gradviz.open("runs/exp1")  # doctest: +SKIP
+>>> run                               # doctest: +SKIP
+(the watch widget; while the script still writes, it grows every second or so)
+>>> run.history.grad_norm[-1]         # doctest: +SKIP
+
+The files are read, never written, so a run can be opened while its script is writing it, or after the
+script died (every record written before the crash is there; see :mod:`gradviz._runlog`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradviz._history import GradState, History
+from gradviz._runlog import RunReader, rank_dir
+
+__all__ = ["Run", "open"]
+
+_POLL_MIN, _POLL_MAX = 1.0, 30.0  # seconds between reads while the run is live (backs off when idle)
+
+
+def open(log_dir: str | os.PathLike[str], *, rank: int = 0, max_steps: int | None = 2048) -> Run:
+    """Open the run that ``gradviz.watch(model, optimizer=opt, log_dir=log_dir)`` records.
+
+    Displayed as a cell's last expression, it shows the same widget as the monitor did, and keeps growing
+    while the run is still being written. ``rank``: the run of another rank, when it was recorded with
+    ``watch(..., ranks="all")`` (in ``log_dir/rank<r>``). ``max_steps``: rows to show at most; longer runs
+    show every 2nd (4th, ...) step, as ``watch`` keeps them in memory (``None``: every step; the file always
+    holds every step).
+    """
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 2
+    ):
+        raise ValueError(f"max_steps must be an int >= 2 or None (every step), got {max_steps!r}.")
+    return Run(rank_dir(log_dir, rank), max_steps=max_steps)
+
+
+class Run:
+    """A recorded run: its ``history`` (re-read on access), ``refresh()``, and the watch widget."""
+
+    def __init__(self, log_dir: str | os.PathLike[str], *, max_steps: int | None = 2048) -> None:
+        self.path = Path(log_dir)
+        self.max_steps = max_steps
+        self._reader = RunReader(self.path)
+        self._lock = threading.RLock()  # the poller and the notebook both refresh
+        self._widget: Any = None
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._reader.refresh()
+
+    # -- data ------------------------------------------------------------------------------------------
+
+    @property
+    def header(self) -> dict:
+        """The run's ``header.json``: names, ``every``, ``weights_every``, model, optimizer, rank, ..."""
+        return dict(self._reader.header)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._reader.names)
+
+    @property
+    def live(self) -> bool:
+        """No end record yet: the run is still writing (or its process died without closing it)."""
+        return not self._reader.ended
+
+    @property
+    def dropped(self) -> int:
+        """Records skipped because their checksum failed (torn by a crash); 0 in a healthy run."""
+        return self._reader.dropped
+
+    @property
+    def history(self) -> History:
+        """Everything written so far (read again on each access), at most ``max_steps`` rows."""
+        self.refresh()
+        return self._history()
+
+    def _history(self) -> History:
+        with self._lock:
+            return self._reader.history(self.max_steps)
+
+    def refresh(self) -> int:
+        """Read the records appended since the last read (and update the widget); the number of new steps."""
+        with self._lock:
+            new = self._reader.refresh()
+            w = self._widget
+            if w is not None and (new or w.timeline.get("live") != self.live):
+                w.update(self._state())
+        return new
+
+    # -- views -----------------------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, object]:
+        from gradviz.view._watch_state import build_watch_state
+
+        return build_watch_state(self._history(), self._reader.graph, live=self.live)
+
+    def widget(self):
+        """The watch widget (built once). While the run is live, a background thread keeps it growing."""
+        if self._widget is None:
+            from gradviz.view._watch_widget import MonitorWidget
+
+            self._widget = MonitorWidget(**self._state())
+            if self.live:
+                self._start_polling()
+        return self._widget
+
+    def _start_polling(self) -> None:
+        ref = weakref.ref(self)
+        stop = self._stop
+
+        def poll() -> None:
+            wait = _POLL_MIN
+            while not stop.wait(wait):
+                run = ref()
+                if run is None:
+                    return
+                new = run.refresh()
+                if not run.live:
+                    return
+                wait = _POLL_MIN if new else min(wait * 1.5, _POLL_MAX)
+                del run
+
+        weakref.finalize(self, stop.set)  # a run no one holds any more stops its poller
+        self._poller = threading.Thread(target=poll, name=f"gradviz.open({self.path})", daemon=True)
+        self._poller.start()
+
+    def close(self) -> None:
+        """Stop following the files (the widget keeps what it shows). Safe to call twice."""
+        self._stop.set()
+        poller, self._poller = self._poller, None
+        if poller is not None and poller is not threading.current_thread():
+            poller.join(timeout=5)
+
+    def save_html(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
+        """Write the widget as one standalone HTML page (a snapshot of what was written so far)."""
+        from gradviz.view._watch_html import write_watch_html
+
+        self.refresh()
+        return write_watch_html(path, self._state(), title=f"gradviz run {self.path.name}")
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        text = self._text()
+        try:
+            bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+        except FileNotFoundError:  # no built front end: the text is all there is
+            return {"text/plain": text}
+        if isinstance(bundle, tuple):  # (data, metadata)
+            data, meta = bundle
+            return {**data, "text/plain": text}, meta
+        return {**(bundle or {}), "text/plain": text}
+
+    def __repr__(self) -> str:
+        h = self._history()
+        head = self._reader.header
+        by = f" with {head['optimizer']}" if head.get("optimizer") else ""
+        status = "live" if self.live else "closed"
+        span = f", steps {h.steps[0]}..{h.steps[-1]}" if len(h) else ""
+        bad = ""
+        if h.first_nonfinite is not None:
+            bad = f"; first non-finite gradient at step {h.first_nonfinite[0]}: {h.first_nonfinite[1]}"
+        return (
+            f"<gradviz.Run {os.fspath(self.path)!r} {status}: {len(h.names)} parameters of "
+            f"{head.get('model') or 'a model'}{by}, {len(self._reader.steps)} steps{span}{bad}>"
+        )
+
+    def _text(self) -> str:
+        lines = [repr(self)]
+        h = self._history()
+        if len(h):
+            last = h.state[-1]
+            counts = ", ".join(f"{int((last == s).sum())} {s.name}" for s in GradState if (last == s).any())
+            lines.append(f"step {h.steps[-1]}: gradients {counts}")
+            finite = np.flatnonzero(last == GradState.finite)
+            if len(finite):
+                norms = h.grad_norm[-1, finite]
+                lo, hi = finite[np.argmin(norms)], finite[np.argmax(norms)]
+                lines.append(f"  largest  {h.names[hi]} {h.grad_norm[-1, hi]:.3g}")
+                lines.append(f"  smallest {h.names[lo]} {h.grad_norm[-1, lo]:.3g}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        self.refresh()
+        p.text(self._text())
