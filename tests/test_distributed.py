@@ -462,11 +462,6 @@ def test_watch_reports_parameters_used_on_some_steps(job) -> None:
     assert _result(job, "ddp_sometimes", rank=1)["sometimes"] is None  # rank 1 does not record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trace reads DTensor norms with .tolist() (capture/_session.py) and does not map FSDP2's "
-    "unsharded parameters (used in the forward) to the sharded ones it watches; see the report of issue 6",
-)
 def test_trace_verdicts_on_an_fsdp2_model(job) -> None:
     result = _result(job, "fsdp_trace")
     assert "error" not in result, result.get("error")

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 
 from gradviz.capture import _graph, _targets
+from gradviz.capture._distributed import any_sharded, norm_values
 from gradviz.capture._errors import classify_backward_error
 from gradviz.capture._frames import refresh_notebook_sites, user_frame
 from gradviz.capture._lineage import Lineage
@@ -55,8 +56,15 @@ class Session:
         for w in self.watched:
             self.lineage.add_target(w.tensor, w.target.index)
         self.cap.targets = [w.target for w in self.watched]
+        self._index_of = {t.name: t.index for t in self.cap.targets}
+        self._aliases: dict[int, tuple[torch.Tensor, int]] = {}  # stand-in Parameter -> its target
+        self._running: list[nn.Module] = []  # modules whose forward is running, innermost last
         self.tracer = Tracer(
-            self.cap, self.lineage, on_backward=self._backward, on_leaf=self._adopt if model is None else None
+            self.cap,
+            self.lineage,
+            on_backward=self._backward,
+            on_leaf=self._adopt if model is None else None,
+            on_param=self._adopt_stand_in if isinstance(model, nn.Module) else None,
         )
         self._handles: list[Any] = []
         self._entered = False
@@ -97,6 +105,8 @@ class Session:
 
     def _release(self) -> None:
         self.lineage.clear()
+        self._aliases.clear()
+        self._running.clear()
         self.tracer.grad_ids.clear()
         self.tracer.root_ids.clear()
         self.watched = []
@@ -107,10 +117,13 @@ class Session:
     def _enter_module(self, module: nn.Module, args: Any) -> None:
         name = self._module_names.get(id(module))
         self.tracer.modules.append(type(module).__name__ if name is None else name)
+        self._running.append(module)
 
     def _leave_module(self, module: nn.Module, args: Any, output: Any) -> None:
         if self.tracer.modules:
             self.tracer.modules.pop()
+        if self._running:
+            self._running.pop()
         if module is self._model and isinstance(output, torch.Tensor):
             self._root_output = weakref.ref(output)
             entry = self.lineage.get(output)
@@ -180,7 +193,24 @@ class Session:
         self.cap.notes.append("No backward() ran inside the trace: gradients were not checked.")
 
     def _target_map(self) -> dict[int, tuple[torch.Tensor, int]]:
-        return {id(w.tensor): (w.tensor, w.target.index) for w in self.watched}
+        targets = {id(w.tensor): (w.tensor, w.target.index) for w in self.watched}
+        targets.update(self._aliases)
+        return targets
+
+    def _adopt_stand_in(self, param: torch.Tensor) -> bool:
+        """A Parameter the tracer does not know: if a running module holds it under the name of a watched
+        parameter, it stands in for that one (FSDP2 swaps unsharded Parameters in for the forward)."""
+        for module in reversed(self._running):
+            for attr, value in module._parameters.items():
+                if value is param:
+                    prefix = self._module_names.get(id(module), "")
+                    index = self._index_of.get(f"{prefix}.{attr}" if prefix else attr)
+                    if index is None:
+                        return False
+                    self.lineage.add_target(param, index)
+                    self._aliases[id(param)] = (param, index)
+                    return True
+        return False
 
     def _adopt(self, tensor: torch.Tensor, site: Site | None) -> int:
         """trace() with nothing to watch: a leaf requiring grad used in the forward becomes a target."""
@@ -221,7 +251,10 @@ def read_final_state(cap: Capture, watched: list[_targets.Watched], optimizer: A
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
-    """L2 norms of many tensors in a few batched calls and one host copy per device."""
+    """L2 norms of many tensors in a few batched calls and one host copy per device. Sharded (DTensor)
+    tensors get the norm of the full tensor, with one collective: every rank traces the same step."""
+    if any_sharded(tensors):
+        return norm_values(tensors)
     dense = [t.detach() for t in tensors]
     if not dense:
         return []

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from gradviz.capture._distributed import is_sharded
 from gradviz.capture._records import TensorSummary
 
 HIST_BINS = 16
@@ -24,6 +25,8 @@ def sample(t: torch.Tensor, norm: float | None) -> TensorSummary:
     summary = TensorSummary(
         shape=tuple(t.shape), dtype=str(t.dtype).removeprefix("torch."), device=str(t.device), numel=t.numel()
     )
+    if is_sharded(t):  # a DTensor: statistics from this rank's shard (the norm, passed in, is of the whole)
+        t = t.to_local()
     if t.numel() == 0 or t.layout != torch.strided or t.device.type == "meta":
         return summary
     flat = t.reshape(-1)

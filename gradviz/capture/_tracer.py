@@ -25,6 +25,7 @@ _ref = weakref.ref
 _next_node_nr = torch._C._autograd._get_sequence_nr
 _SITES = _frames.SITES
 _is_inference = torch.is_inference_mode_enabled
+_Parameter = torch.nn.Parameter
 
 
 class Tracer(TorchFunctionMode):
@@ -36,6 +37,7 @@ class Tracer(TorchFunctionMode):
         lineage: Lineage,
         on_backward: Callable[[Any, str, tuple, dict, Site | None], Any],
         on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
+        on_param: Callable[[torch.Tensor], bool] | None = None,
     ) -> None:
         super().__init__()
         self.cap = capture
@@ -45,6 +47,9 @@ class Tracer(TorchFunctionMode):
         self.root_ids: set[int] = set()  # ids of tensors backward() was called on
         self._on_backward = on_backward
         self._on_leaf = on_leaf  # trace() with nothing to watch: adopt leaves requiring grad
+        # a Parameter the model swapped in for a watched one (FSDP2 unshards into new Parameters)
+        self._on_param = on_param
+        self._strangers: set[int] = set()  # ids of Parameters already found not to stand in for a target
         self._kinds: dict[Any, tuple[str, Kind]] = {}
         self._grad_off_site: Site | None = None
         self._used = 0
@@ -87,10 +92,14 @@ class Tracer(TorchFunctionMode):
             if entry is not None and entry[0]() is not t:
                 entry = None
             if entry is None:
-                if self._on_leaf is None or not (t.is_leaf and t.requires_grad):
-                    continue
-                self._on_leaf(t, _frames.user_site())
+                if self._on_param is not None and isinstance(t, _Parameter) and id(t) not in self._strangers:
+                    if not self._on_param(t):
+                        self._strangers.add(id(t))
+                elif self._on_leaf is not None and t.is_leaf and t.requires_grad:
+                    self._on_leaf(t, _frames.user_site())
                 entry = lineage.get(t)
+                if entry is None:
+                    continue
             _, v, g, c, _ = entry
             if v and not g and t.grad_fn is not None:
                 g, c = self._revive(t, v, c)
