@@ -101,7 +101,12 @@ def walk(
     result = Walk(nodes=nodes, reached=reached, roots=root_ids)
     if hook_norms and len(nodes) <= HOOK_LIMIT:
         result.norms = [None] * len(nodes)
-        result.handles = [fn.register_prehook(_norm_hook(result.norms, i)) for i, fn in enumerate(live)]
+        # a leaf's incoming gradient is the one it accumulates: its norm comes from .grad, not a hook
+        result.handles = [
+            fn.register_prehook(_norm_hook(result.norms, i))
+            for i, fn in enumerate(live)
+            if nodes[i].target < 0 and not nodes[i].leaf_name
+        ]
     return result
 
 

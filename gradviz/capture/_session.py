@@ -68,6 +68,7 @@ class Session:
         )
         self._handles: list[Any] = []
         self._entered = False
+        self._known_norms: dict[int, tuple[torch.Tensor, int, float]] = {}  # id(grad) -> (grad, version, norm)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -106,6 +107,7 @@ class Session:
     def _release(self) -> None:
         self.lineage.clear()
         self._aliases.clear()
+        self._known_norms.clear()
         self._running.clear()
         self.tracer.grad_ids.clear()
         self.tracer.root_ids.clear()
@@ -169,10 +171,15 @@ class Session:
 
     def _after_backward(self) -> None:
         leaves = [w for w in self.watched if w.tensor.is_leaf and w.tensor.grad is not None]
-        norms = _norms([w.tensor.grad for w in leaves])
-        self.tracer.grad_ids = {id(w.tensor.grad): w.target.index for w in leaves}
+        grads = [w.tensor.grad for w in leaves]
+        norms = _norms(grads)
+        self.tracer.grad_ids = {id(g): w.target.index for w, g in zip(leaves, grads, strict=True)}
+        self._known_norms = {id(g): (g, g._version, n) for g, n in zip(grads, norms, strict=True)}
         for w, norm in zip(leaves, norms, strict=True):
             w.target.grad_seen = norm
+        for node in self.cap.graph:  # a parameter's node shows the gradient it accumulated
+            if node.target >= 0:
+                node.grad_norm = self.cap.targets[node.target].grad_seen
 
     def _walk_output(self) -> None:
         """No backward() ran: the model's last output stands in for the loss; draw its graph if it is
@@ -231,21 +238,36 @@ class Session:
             self.cap.notes.append(f"The traced code raised {type(exc).__name__}: {str(exc).strip()[:200]}")
 
     def _read_final_state(self) -> None:
-        read_final_state(self.cap, self.watched, self._optimizer)
+        read_final_state(self.cap, self.watched, self._optimizer, self._known_norms)
 
 
-def read_final_state(cap: Capture, watched: list[_targets.Watched], optimizer: Any) -> None:
-    """Read each target's final requires_grad, gradient and optimizer membership (batched norms)."""
+def read_final_state(
+    cap: Capture,
+    watched: list[_targets.Watched],
+    optimizer: Any,
+    known: dict[int, tuple[torch.Tensor, int, float]] | None = None,
+) -> None:
+    """Read each target's final requires_grad, gradient and optimizer membership (batched norms).
+    ``known`` holds norms measured after the last backward; a gradient unchanged since is not re-read."""
+    known = known or {}
     in_opt = _targets.optimizer_ids(optimizer) if optimizer is not None else None
     tensors = [w.tensor for w in watched]
     grads = [t.grad if t.is_leaf else None for t in tensors]
     value_norms = _norms(tensors)
-    grad_norms = iter(_norms([g for g in grads if g is not None]))
+
+    def unchanged(g: torch.Tensor) -> bool:
+        hit = known.get(id(g))
+        return hit is not None and hit[0] is g and hit[1] == g._version
+
+    fresh = iter(_norms([g for g in grads if g is not None and not unchanged(g)]))
     for w, g, vnorm in zip(watched, grads, value_norms, strict=True):
         target, t = w.target, w.tensor
         target.requires_grad = t.requires_grad
         target.in_optimizer = None if in_opt is None else id(t) in in_opt
-        target.grad_norm = next(grad_norms) if g is not None else None
+        if g is None:
+            target.grad_norm = None
+        else:
+            target.grad_norm = known[id(g)][2] if unchanged(g) else next(fresh)
         target.value = sample(t, vnorm)
         target.grad = sample(g, target.grad_norm) if g is not None else None
 
