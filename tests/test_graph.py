@@ -72,3 +72,14 @@ def test_inplace_blame_prefers_the_op_that_bumped_the_saved_version() -> None:
     )
     events = [event(3, "ReluBackward0", 1), event(5, "SigmoidBackward0", 1), event(6, "MulBackward0", 2)]
     assert blame_inplace(message, events).site.line == 5
+
+
+def test_a_graph_over_the_limit_is_marked_truncated() -> None:
+    w = torch.ones(1, requires_grad=True)
+    x = w
+    for _ in range(50):
+        x = x * 1.0
+    result = walk([x.grad_fn], {id(w): (w, 0)}, None, hook_norms=False, limit=10)
+    assert result.truncated
+    assert len(result.nodes) >= 10
+    assert not walk([x.grad_fn], {id(w): (w, 0)}, None, hook_norms=False).truncated

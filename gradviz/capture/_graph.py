@@ -32,6 +32,7 @@ class Walk:
     nodes: list[GraphNode]
     reached: int  # bitset of targets whose AccumulateGrad is in the graph
     roots: list[str | None]  # node id of each root (None: the root has no grad_fn)
+    truncated: bool = False  # stopped at the node limit
     handles: list[RemovableHandle] = field(default_factory=list)
     norms: list[Any] = field(default_factory=list)  # per node: 0-d tensor or None, filled during backward
 
@@ -98,7 +99,7 @@ def walk(
         for child, _ in fn.next_functions:
             if child is not None:
                 record.next.append(visit(child))
-    result = Walk(nodes=nodes, reached=reached, roots=root_ids)
+    result = Walk(nodes=nodes, reached=reached, roots=root_ids, truncated=bool(queue))
     if hook_norms and len(nodes) <= HOOK_LIMIT:
         result.norms = [None] * len(nodes)
         # a leaf's incoming gradient is the one it accumulates: its norm comes from .grad, not a hook

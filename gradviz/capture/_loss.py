@@ -37,7 +37,7 @@ def capture_graph(
     """The graph below autograd node ``root`` as plain data, with the model's parameters as targets
     (without a model: every leaf the graph reaches, named by its shape). Returns the live targets too,
     for the caller to read values from; it must drop them when done."""
-    cap = Capture(has_optimizer=optimizer is not None, source="graph")
+    cap = Capture(source="graph")
     if model is not None:
         model = _targets.unwrap(model)
         watched = _targets.from_model(model)

@@ -191,9 +191,8 @@ class Capture:
     escape_cuts: tuple[int, ...] = ()  # cuts on the lineage of values that left torch
     modules: dict[str, str] = field(default_factory=dict)  # module path -> class name
     model_name: str = ""
-    has_optimizer: bool = False
     source: str = "trace"  # "trace" (forward traced) | "graph" (gradviz.diagnose: autograd graph only)
-    graph_truncated: bool = False
+    graph_truncated: bool = False  # the walk stopped at its node limit: the graph is partial
     notes: list[str] = field(default_factory=list)
 
     def names(self, bits: int) -> list[str]:

@@ -33,7 +33,7 @@ class Session:
         optimizer: torch.optim.Optimizer | None,
         node_norms: bool = True,
     ) -> None:
-        self.cap = Capture(has_optimizer=optimizer is not None)
+        self.cap = Capture()
         refresh_notebook_sites()
         self.lineage = Lineage()
         self._model = model if isinstance(model, nn.Module) else None
@@ -68,7 +68,8 @@ class Session:
         )
         self._handles: list[Any] = []
         self._entered = False
-        self._known_norms: dict[int, tuple[torch.Tensor, int, float]] = {}  # id(grad) -> (grad, version, norm)
+        # id(grad) -> (grad, its version, its norm) measured after the last backward
+        self._known_norms: dict[int, tuple[torch.Tensor, int, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -161,6 +162,10 @@ class Session:
 
     def _absorb(self, walk: _graph.Walk) -> None:
         self.cap.graph = walk.nodes
+        if walk.truncated and not self.cap.graph_truncated:
+            self.cap.graph_truncated = True
+            limit = len(walk.nodes)
+            self.cap.notes.append(f"The backward graph has over {limit:,} nodes: only those were drawn.")
         self.cap.backward_calls += 1
         for target in self.cap.targets:
             if walk.reached >> target.index & 1:
