@@ -129,11 +129,7 @@ class Session:
             self._running.pop()
         if module is self._model and isinstance(output, torch.Tensor):
             self._root_output = weakref.ref(output)
-            entry = self.lineage.get(output)
-            values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
-            self._output_root = Root(
-                values, grads, cuts, output.requires_grad, None, None, tuple(output.shape), "forward"
-            )
+            self._output_root = self._root(output, None, None, "forward")
 
     # -- backward ----------------------------------------------------------------------------------------
 
@@ -144,11 +140,7 @@ class Session:
         walk = _graph.walk(grad_fns, self._target_map(), self.tracer.op_of_node, hook_norms=self._node_norms)
         for r, node in zip(roots, walk.roots, strict=True):
             self.tracer.root_ids.add(id(r))
-            entry = self.lineage.get(r)
-            values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
-            self.cap.roots.append(
-                Root(values, grads, cuts, r.requires_grad, site, node, tuple(r.shape), call)
-            )
+            self.cap.roots.append(self._root(r, site, node, call))
         try:
             return func(*args, **kwargs)
         except Exception as exc:
@@ -159,6 +151,12 @@ class Session:
             walk.finish()
             self._absorb(walk)
             self._after_backward()
+
+    def _root(self, tensor: torch.Tensor, site: Site | None, node: str | None, call: str) -> Root:
+        """A loss (or the model's output) as plain data, with the lineage the tracer recorded for it."""
+        entry = self.lineage.get(tensor)
+        values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
+        return Root(values, grads, cuts, tensor.requires_grad, site, node, tuple(tensor.shape), call)
 
     def _absorb(self, walk: _graph.Walk) -> None:
         self.cap.graph = walk.nodes
