@@ -27,7 +27,7 @@ import torch
 from gradviz._history import GradState, History
 from gradviz._runlog import LoggedSteps, RunWriter, rank_dir
 from gradviz.capture import _distributed
-from gradviz.capture._loss import capture_graph
+from gradviz.capture._loss import capture_graph, read_values
 from gradviz.capture._targets import unwrap
 from gradviz.capture._watch import Recorder
 from gradviz.diagnose import decide
@@ -314,6 +314,7 @@ def watch_graph_state(root: torch.autograd.graph.Node, model: torch.nn.Module) -
     from gradviz.view._state import build_state
 
     capture, watched = capture_graph(root, model, None)
+    read_values(watched)
     capture.source = "watch"
     capture.backward_calls = 1
     del watched  # no live tensor outlives this call

@@ -10,7 +10,8 @@ from torch import nn
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._records import Capture, Root
-from gradviz.capture._session import read_final_state
+from gradviz.capture._session import _norms, read_final_state
+from gradviz.capture._stats import sample
 
 
 def capture_loss(
@@ -64,3 +65,12 @@ def capture_graph(
     for w in watched:
         w.target.reached = bool(walk.reached & w.target.bit)
     return cap, watched
+
+
+def read_values(watched: list[_targets.Watched]) -> None:
+    """Fill each target's requires_grad and value summary (shape, dtype, device, statistics), without
+    reading gradients: for a graph captured while backward is still running (``gradviz.watch``)."""
+    tensors = [w.tensor for w in watched]
+    for w, norm in zip(watched, _norms(tensors), strict=True):
+        w.target.requires_grad = w.tensor.requires_grad
+        w.target.value = sample(w.tensor, norm)

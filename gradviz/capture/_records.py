@@ -175,6 +175,27 @@ class ErrorInfo:
 
 
 @dataclass
+class Birth:
+    """Where a non-finite value (NaN or Inf) first appeared: the op that made it from finite inputs.
+
+    ``phase`` "forward": the op's output was the first non-finite value on its lineage (``log`` of a
+    negative, ``0/0``, a softmax over a row masked entirely to -inf, an overflow). ``phase`` "backward":
+    the op's backward turned a finite incoming gradient into a non-finite one (``sqrt`` at 0, a distance
+    between equal points). ``node`` is the GraphNode to mark (the node the op created), or None when the
+    op is not in the drawn graph.
+    """
+
+    kind: str  # "nan" | "inf"
+    phase: str  # "forward" | "backward"
+    op: int  # index into Capture.ops (-1: unknown)
+    op_name: str  # e.g. "log", "sqrt", "softmax"
+    node: str | None
+    site: Site | None
+    detail: str = ""  # one phrase on how, e.g. "from a negative input", "divides by sqrt(0)"
+    masked_by: int = -1  # forward births: index of the op (torch.where, masked_fill, ...) that hid it
+
+
+@dataclass
 class Capture:
     """Everything one trace recorded."""
 
@@ -193,6 +214,7 @@ class Capture:
     model_name: str = ""
     source: str = "trace"  # "trace" (forward traced) | "graph" (gradviz.diagnose: autograd graph only)
     graph_truncated: bool = False  # the walk stopped at its node limit: the graph is partial
+    births: list[Birth] = field(default_factory=list)  # where non-finite values first appeared
     notes: list[str] = field(default_factory=list)
 
     def names(self, bits: int) -> list[str]:
