@@ -48,7 +48,7 @@ def unused_tensor(tensors, opt):
 
 @demo(
     "none", {"encoder.*": "no_grad", "head.*": "ok"}, build=encoder_head,
-    where={"encoder.*": "h = model.encoder(x)"},
+    where={"encoder.*": "with torch.no_grad():"},
 )  # fmt: skip
 def no_grad_block(model, opt):
     """The encoder runs under `torch.no_grad()`: it gets None."""

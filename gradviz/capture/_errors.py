@@ -69,7 +69,10 @@ def classify_forward_error(
     )
 
 
-def classify_backward_error(exc: BaseException, site: Site | None, cap: Capture) -> ErrorInfo:
+def classify_backward_error(
+    exc: BaseException, site: Site | None, cap: Capture, again: bool = False
+) -> ErrorInfo:
+    """``again``: this backward's loss had already been backpropagated inside the trace."""
     message = str(exc)
     kind = kind_of(message)
     blame, blame_op = site, ""
@@ -77,6 +80,13 @@ def classify_backward_error(exc: BaseException, site: Site | None, cap: Capture)
         culprit = blame_inplace(message, cap.inplace)
         if culprit is not None:
             blame, blame_op = culprit.site, culprit.op
+    elif kind == "graph_freed":
+        # Most often state carried across steps without .detach() (an RNN hidden state, a running
+        # buffer): backward walks on into the previous step's graph, whose buffers are freed.
+        if again:
+            blame_op = "second backward"
+        elif cap.carried:
+            blame, blame_op = cap.carried[0].site, "carried"
     return ErrorInfo(
         type=type(exc).__name__,
         message=_first_line(message),
@@ -111,3 +121,29 @@ def _op_family(node_name: str) -> str:
 
 def _first_line(message: str) -> str:
     return message.strip().split("\n", 1)[0]
+
+
+def error_from_traceback(exc: BaseException, phase: str) -> ErrorInfo:
+    """An exception that no torch call raised (a plain Python error in the user's forward, a shape check in
+    a library): blamed on the user's innermost line in its traceback, with the library line under it."""
+    from gradviz.capture._frames import LIBRARY, USER, kind_of_code, site_at
+
+    user = inner = None
+    tb = exc.__traceback__
+    while tb is not None:  # outermost to innermost; each entry knows the line it was at
+        kind = kind_of_code(tb.tb_frame.f_code)
+        if kind == USER:
+            user, inner = site_at(tb.tb_frame.f_code.co_filename, tb.tb_lineno, False), None
+        elif kind == LIBRARY:
+            inner = site_at(tb.tb_frame.f_code.co_filename, tb.tb_lineno, True)
+        tb = tb.tb_next
+    return ErrorInfo(
+        type=type(exc).__name__,
+        message=_first_line(str(exc)) or type(exc).__name__,
+        phase=phase,
+        site=user,
+        kind=kind_of(str(exc)),
+        blame=user,
+        blame_op="",
+        inner=inner,
+    )

@@ -12,7 +12,9 @@ import functools
 import io
 import linecache
 import os
+import site
 import sys
+import sysconfig
 import tokenize
 from types import CodeType, FrameType
 
@@ -29,25 +31,48 @@ _FUNCTION_FILE = os.path.join(_TORCH_DIR, "autograd", "function.py")
 # decorators); skipping them points at the line the user wrote.
 _PLUMBING = (contextlib.__file__, functools.__file__)
 
-_internal: dict[CodeType, bool] = {}
+# Library code (site-packages, the standard library) is not the user's either, but unlike torch it is
+# worth naming: a cut inside transformers is reported at the user's line that called into it, with the
+# library line in the message. Kinds, cached per code object:
+INTERNAL, LIBRARY, USER = 0, 1, 2
+_LIBRARY_DIRS = tuple(
+    sorted(
+        {
+            os.path.join(p, "")
+            for p in (*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_paths()["stdlib"])
+            if p
+        }
+    )
+)
+
+_kinds: dict[CodeType, int] = {}
 _sites: dict[tuple[str, int], int] = {}  # (file, line) -> index into SITES
 SITES: list[Site | None] = [None]  # index 0 is "no user frame"; indices stay valid for the process
+# The user's line that called into library code, set by user_site_index as a side result (0: the site
+# itself is the user's line). One slot, read right after the call: cheaper than returning a tuple per op.
+CALLER = [0]
 
 
-def _is_internal(code: CodeType) -> bool:
-    internal = _internal.get(code)
-    if internal is None:
+def _kind(code: CodeType) -> int:
+    kind = _kinds.get(code)
+    if kind is None:
         file = code.co_filename
-        internal = file.startswith((_TORCH_DIR, _GRADVIZ_DIR, "<frozen ")) or file in _PLUMBING
-        internal = internal and not file.startswith(_DEMOS_DIR)
-        _internal[code] = internal
-    return internal
+        if file.startswith(_DEMOS_DIR):
+            kind = USER
+        elif file.startswith((_TORCH_DIR, _GRADVIZ_DIR, "<frozen ")) or file in _PLUMBING:
+            kind = INTERNAL
+        elif file.startswith(_LIBRARY_DIRS) or "/site-packages/" in file or "/dist-packages/" in file:
+            kind = LIBRARY
+        else:
+            kind = USER
+        _kinds[code] = kind
+    return kind
 
 
 def user_frame(depth: int = 2) -> FrameType | None:
     """The innermost frame of user code, starting ``depth`` frames above the caller of this function."""
     frame: FrameType | None = sys._getframe(depth)
-    while frame is not None and _is_internal(frame.f_code):
+    while frame is not None and _kind(frame.f_code) != USER:
         frame = frame.f_back
     return frame
 
@@ -59,40 +84,87 @@ def site_of(frame: FrameType | None) -> Site | None:
 def _site_index(frame: FrameType | None) -> int:
     if frame is None:
         return 0
-    key = (frame.f_code.co_filename, frame.f_lineno)
+    return _index_at(frame.f_code.co_filename, frame.f_lineno, _kind(frame.f_code) == LIBRARY)
+
+
+def _index_at(file: str, line: int, library: bool) -> int:
+    key = (file, line)
     index = _sites.get(key)
     if index is None:
-        code = _without_comment(linecache.getline(key[0], key[1]))
-        SITES.append(Site(file=display_path(key[0]), line=key[1], code=code))
+        code = _without_comment(linecache.getline(file, line))
+        SITES.append(Site(file=display_path(file), line=line, code=code, library=library))
         index = _sites[key] = len(SITES) - 1
     return index
 
 
+def site_at(file: str, line: int, library: bool) -> Site | None:
+    """The Site of a line (e.g. of a traceback entry)."""
+    return SITES[_index_at(file, line, library)]
+
+
+def kind_of_code(code: CodeType) -> int:
+    """INTERNAL, LIBRARY or USER."""
+    return _kind(code)
+
+
 def user_site(depth: int = 2) -> Site | None:
-    """The user's line that led to the current torch call."""
-    return SITES[user_site_index(depth + 1)]
+    """The user's line that led to the current torch call (the user's call into a library, if the call
+    came from library code)."""
+    index = user_site_index(depth + 1)
+    return SITES[CALLER[0] or index]
+
+
+def user_sites(depth: int = 2) -> tuple[Site | None, Site | None]:
+    """(the user's line, the library line under it or None) for the current torch call."""
+    index = user_site_index(depth + 1)
+    caller = CALLER[0]
+    return (SITES[caller], SITES[index]) if caller else (SITES[index], None)
 
 
 def user_site_index(depth: int = 2) -> int:
-    """Hot path: the user's line as an index into SITES (0: none). One walk, one dict lookup; an int
-    keeps per-op records free of objects the garbage collector must keep scanning."""
+    """Hot path: the innermost line outside torch and gradviz, as an index into SITES (0: none); when that
+    line is library code, ``CALLER[0]`` is set to the user's line above it (else 0). One walk, one dict
+    lookup per frame; an int keeps per-op records free of objects the garbage collector must scan."""
     frame: FrameType | None = sys._getframe(depth)
-    internal = _internal
+    kinds = _kinds
+    site = 0
     while frame is not None:
         code = frame.f_code
-        flag = internal.get(code)
-        if flag is None:
-            flag = _is_internal(code)
-        if not flag:
-            index = _sites.get((code.co_filename, frame.f_lineno))
-            return index if index is not None else _site_index(frame)
+        kind = kinds.get(code)
+        if kind is None:
+            kind = _kind(code)
+        if kind:
+            if not site:
+                index = _sites.get((code.co_filename, frame.f_lineno))
+                site = index if index is not None else _site_index(frame)
+                if kind == USER:
+                    CALLER[0] = 0
+                    return site
+            elif kind == USER:
+                index = _sites.get((code.co_filename, frame.f_lineno))
+                CALLER[0] = index if index is not None else _site_index(frame)
+                return site
         frame = frame.f_back
-    return 0
+    CALLER[0] = 0
+    return site
 
 
-def enclosing(kind_file: str, depth: int = 2, limit: int = 64) -> Site | None:
-    """If a frame of ``kind_file`` (e.g. torch/utils/checkpoint.py) is on the stack, the first user line
-    above it (the line that called checkpoint / Function.apply); otherwise None.
+def sites_from(frame: FrameType | None) -> tuple[Site | None, Site | None]:
+    """(the user's line, the library line under it or None), walking out from ``frame``."""
+    while frame is not None and _kind(frame.f_code) == INTERNAL:
+        frame = frame.f_back
+    if frame is None or _kind(frame.f_code) == USER:
+        return site_of(frame), None
+    inner = site_of(frame)
+    while frame is not None and _kind(frame.f_code) != USER:
+        frame = frame.f_back
+    return site_of(frame), inner
+
+
+def enclosing(kind_file: str, depth: int = 2, limit: int = 64) -> tuple[Site | None, Site | None] | None:
+    """If a frame of ``kind_file`` (e.g. torch/utils/checkpoint.py) is on the stack, the line that called
+    it, as ``sites_from`` gives it (the user's line, and the library line when a library made the call);
+    otherwise None.
 
     Only called on the rare path where an op runs with gradients off, so a deep walk is affordable.
     """
@@ -102,18 +174,18 @@ def enclosing(kind_file: str, depth: int = 2, limit: int = 64) -> Site | None:
             return None
         if frame.f_code.co_filename == kind_file:
             above = frame.f_back
-            while above is not None and (above.f_code.co_filename == kind_file or _is_internal(above.f_code)):
+            while above is not None and above.f_code.co_filename == kind_file:
                 above = above.f_back
-            return site_of(above)
+            return sites_from(above)
         frame = frame.f_back
     return None
 
 
-def checkpoint_site(depth: int = 2) -> Site | None:
+def checkpoint_site(depth: int = 2) -> tuple[Site | None, Site | None] | None:
     return enclosing(_CHECKPOINT_FILE, depth + 1)
 
 
-def function_site(depth: int = 2) -> Site | None:
+def function_site(depth: int = 2) -> tuple[Site | None, Site | None] | None:
     return enclosing(_FUNCTION_FILE, depth + 1)
 
 

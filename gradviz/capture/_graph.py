@@ -2,14 +2,23 @@
 
 # NOTE [no nodes kept]
 # Autograd nodes cannot be weak-referenced, and holding one keeps every tensor it saved alive. The walk
-# holds nodes only in local variables; what survives is GraphNode records, a list of norm slots written
-# by pre-hooks during backward, and the hooks' removable handles, which the caller removes as soon as
-# backward returns (also when it raises).
+# holds nodes only in local variables; what survives is GraphNode records, norm slots written by hooks
+# during backward, and the hooks' removable handles, which the caller removes as soon as backward returns
+# (also when it raises).
 #
 # NOTE [deep chains]
-# The walk is iterative and handles any depth. But torch 2.13 itself crashes (C stack overflow) when it
-# frees a chain deeper than roughly 20-50k nodes after Python has read ``next_functions`` on it (measured
-# with an 8 MB stack; torchviz's walk triggers it too). Graphs of real models are wide, not that deep.
+# The walk is iterative and handles any width. But torch 2.13 itself crashes (C stack overflow) when it
+# frees a chain of more than roughly 30-50k nodes that all got a Python object (which reading
+# ``next_functions`` gives them); measured with an 8 MB stack, a 200k-deep chain with only its first 10k
+# nodes read frees fine. So the walk stops DEPTH_LIMIT levels below the roots and says so: a working
+# training step never becomes a crash because it was traced.
+#
+# NOTE [norms that need no hook]
+# A node that only moves values around (a view, a transpose, a slice, a split) passes on a gradient with the
+# same norm it received. When such a node's only child has no other parent, the child's incoming norm *is*
+# the node's: the node gets no hook and its norm is copied after backward (``resolve``). Transformers are
+# full of such nodes; skipping them saves a third of the hooks at no loss of information (zero stays zero,
+# non-finite stays non-finite).
 """
 
 from __future__ import annotations
@@ -22,9 +31,38 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._norms import node_norm
 from gradviz.capture._records import GraphNode
 
 HOOK_LIMIT = 20_000  # above this many nodes, per-node gradient norms are not captured
+DEPTH_LIMIT = 10_000  # levels below the roots; see NOTE [deep chains]
+
+# Nodes whose outgoing gradient has the norm of the incoming one (see NOTE [norms that need no hook]).
+NORM_PRESERVING = frozenset(
+    {
+        "ViewBackward0",
+        "UnsafeViewBackward0",
+        "ReshapeAliasBackward0",
+        "AliasBackward0",
+        "TransposeBackward0",
+        "TransposeBackward1",
+        "TBackward0",
+        "PermuteBackward0",
+        "UnsqueezeBackward0",
+        "SqueezeBackward0",
+        "SqueezeBackward1",
+        "SqueezeBackward2",
+        "SqueezeBackward3",
+        "SqueezeBackward4",
+        "CloneBackward0",
+        "SliceBackward0",
+        "SelectBackward0",
+        "SplitBackward0",
+        "SplitWithSizesBackward0",
+        "UnbindBackward0",
+        "UnsafeSplitBackward0",
+    }
+)
 
 
 @dataclass
@@ -33,23 +71,39 @@ class Walk:
     reached: int  # bitset of targets whose AccumulateGrad is in the graph
     roots: list[str | None]  # node id of each root (None: the root has no grad_fn)
     truncated: bool = False  # stopped at the node limit
+    too_deep: int = 0  # nodes not walked because they lie more than DEPTH_LIMIT levels below a root
     handles: list[RemovableHandle] = field(default_factory=list)
-    norms: list[Any] = field(default_factory=list)  # per node: 0-d tensor or None, filled during backward
+    norms: list[Any] = field(default_factory=list)  # per node: norm (float / 0-d tensor) or None
+    derived: dict[int, int] = field(default_factory=dict)  # node index -> index of the child it copies
+    accumulators: dict[int, int] = field(default_factory=dict)  # target index -> node index
 
     def finish(self) -> None:
         """Remove the hooks and move captured norms into the records (one host copy per device)."""
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
-        filled = [(i, n) for i, n in enumerate(self.norms) if n is not None]
-        by_device: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
-        for i, n in filled:
-            by_device.setdefault(n.device, []).append((i, n))
-        for group in by_device.values():
-            values = torch.stack([n.float() for _, n in group]).tolist()
+        pending: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
+        for i, n in enumerate(self.norms):
+            if n is None:
+                continue
+            if isinstance(n, torch.Tensor):
+                pending.setdefault(n.device, []).append((i, n))
+            else:
+                self.nodes[i].grad_norm = n
+        for group in pending.values():
+            values = torch.stack([n.double() for _, n in group]).tolist()
             for (i, _), value in zip(group, values, strict=True):
                 self.nodes[i].grad_norm = value
         self.norms = []
+
+    def resolve(self) -> None:
+        """Give nodes that had no hook the norm of the child they pass their gradient to (call after the
+        accumulators' norms are set)."""
+        # A derivable node's child was first reached through it, so it comes later in breadth-first order:
+        # in reverse order, a chain of views resolves from its end.
+        for i in sorted(self.derived, reverse=True):
+            self.nodes[i].grad_norm = self.nodes[self.derived[i]].grad_norm
+        self.derived = {}
 
 
 def walk(
@@ -59,71 +113,121 @@ def walk(
     hook_norms: bool = True,
     limit: int = 1_000_000,
     leaves: list[tuple[str, torch.Tensor]] | None = None,
+    watch: Callable[[int], Callable[[tuple], None] | None] | None = None,
+    fn_targets: dict[int, tuple[Any, int]] | None = None,
 ) -> Walk:
     """Breadth-first from each root's grad_fn. ``targets`` maps id(tensor) -> (tensor, target index);
     ``op_of_node`` maps a node's sequence number to the index of the forward op that created it.
 
     With ``leaves``, each leaf that is not a target is appended as (node id, tensor) for the caller.
+    With ``watch``, ``watch(target index)`` may return a pre-hook for that target's AccumulateGrad node
+    (it sees the gradient this backward delivers); it is registered and removed with the others.
+    ``fn_targets`` maps id(grad_fn) -> (grad_fn, target index) for targets that are not leaves: their node
+    is marked as theirs, and its incoming gradient is theirs.
     """
-    ids: dict[int, str] = {}
+    ids: dict[int, int] = {}
     nodes: list[GraphNode] = []
     live: list[Any] = []  # the node objects, only for the duration of this walk
+    depth: list[int] = []
     queue: deque[Any] = deque()
 
-    def visit(fn: Any) -> str:
-        gid = ids.get(id(fn))
-        if gid is None:
-            gid = ids[id(fn)] = f"g{len(nodes)}"
-            nodes.append(GraphNode(id=gid, name=type(fn).__name__, next=[]))
+    def visit(fn: Any, level: int) -> str:
+        index = ids.get(id(fn))
+        if index is None:
+            index = ids[id(fn)] = len(nodes)
+            nodes.append(GraphNode(id=f"g{index}", name=type(fn).__name__, next=[]))
             live.append(fn)
+            depth.append(level)
             queue.append(fn)
-        return gid
+        return nodes[index].id
 
-    root_ids = [None if fn is None else visit(fn) for fn in roots]
+    root_ids = [None if fn is None else visit(fn, 0) for fn in roots]
     reached = 0
+    too_deep = 0
+    accumulators: dict[int, int] = {}
     while queue and len(nodes) < limit:
         fn = queue.popleft()
-        record = nodes[int(ids[id(fn)][1:])]
+        index = ids[id(fn)]
+        record = nodes[index]
         variable = getattr(fn, "variable", None)
         if variable is not None:
             hit = targets.get(id(variable))
             if hit is not None and hit[0] is variable:
                 record.target = hit[1]
                 reached |= 1 << hit[1]
+                accumulators[hit[1]] = index
             else:
                 record.leaf_name = "×".join(map(str, variable.shape)) or "scalar"
                 if leaves is not None:
                     leaves.append((record.id, variable))
         if op_of_node is not None and variable is None:
-            record.op = op_of_node(fn._sequence_nr())
+            seq = fn._sequence_nr()
+            record.op = op_of_node(seq)
+            if record.op < 0:
+                record.seq = seq
+        if fn_targets is not None and variable is None:
+            hit = fn_targets.get(id(fn))
+            if hit is not None and hit[0] is fn:  # the grad_fn of a non-leaf target
+                record.target = hit[1]
+                reached |= 1 << hit[1]
+        level = depth[index] + 1
+        if level > DEPTH_LIMIT:
+            too_deep += sum(1 for child, _ in fn.next_functions if child is not None)
+            continue
         for child, _ in fn.next_functions:
             if child is not None:
-                record.next.append(visit(child))
-    result = Walk(nodes=nodes, reached=reached, roots=root_ids, truncated=bool(queue))
+                record.next.append(visit(child, level))
+    result = Walk(
+        nodes=nodes,
+        reached=reached,
+        roots=root_ids,
+        truncated=bool(queue),
+        too_deep=too_deep,
+        accumulators=accumulators,
+    )
+    if watch is not None:
+        for target, i in accumulators.items():
+            hook = watch(target)
+            if hook is not None:
+                result.handles.append(live[i].register_prehook(hook))
     if hook_norms and len(nodes) <= HOOK_LIMIT:
         result.norms = [None] * len(nodes)
-        # a leaf's incoming gradient is the one it accumulates: its norm comes from .grad, not a hook
-        result.handles = [
+        result.derived = _derivable(nodes, ids, live)
+        # a leaf's incoming gradient is the one it accumulates: its norm comes from what it received
+        result.handles.extend(
             fn.register_prehook(_norm_hook(result.norms, i))
             for i, fn in enumerate(live)
-            if nodes[i].target < 0 and not nodes[i].leaf_name
-        ]
+            if not hasattr(fn, "variable") and i not in result.derived
+        )
     return result
+
+
+def _derivable(nodes: list[GraphNode], ids: dict[int, int], live: list[Any]) -> dict[int, int]:
+    """Nodes whose norm equals their only child's (see NOTE [norms that need no hook])."""
+    parents: dict[str, int] = {}
+    for node in nodes:
+        for child in node.next:
+            parents[child] = parents.get(child, 0) + 1
+    out: dict[int, int] = {}
+    for i, node in enumerate(nodes):
+        if node.name in NORM_PRESERVING and len(node.next) == 1 and parents.get(node.next[0]) == 1:
+            child = int(node.next[0][1:])
+            if not nodes[child].leaf_name:  # a non-target leaf gets no norm to copy
+                out[i] = child
+    return out
 
 
 def _norm_hook(slots: list[Any], i: int):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-        norms = [_norm(g) for g in grad_outputs if g is not None and g.layout == torch.strided]
+        norms = [node_norm(g) for g in grad_outputs if g is not None]
+        norms = [n for n in norms if n is not None]
         if not norms:
             return
-        slots[i] = norms[0] if len(norms) == 1 else torch.linalg.vector_norm(torch.stack(norms))
+        if len(norms) == 1:
+            slots[i] = norms[0]
+        elif all(isinstance(n, float) for n in norms):
+            slots[i] = sum(n * n for n in norms) ** 0.5  # type: ignore[operator]
+        else:
+            slots[i] = torch.linalg.vector_norm(torch.stack([torch.as_tensor(n).double() for n in norms]))
 
     return hook
-
-
-def _norm(g: torch.Tensor) -> torch.Tensor:
-    if g.dtype in (torch.float16, torch.bfloat16):
-        return torch.linalg.vector_norm(g, dtype=torch.float32)
-    if g.is_complex():
-        return torch.linalg.vector_norm(g).real
-    return torch.linalg.vector_norm(g)

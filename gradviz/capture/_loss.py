@@ -8,24 +8,43 @@ from typing import Any
 import torch
 from torch import nn
 
+from gradviz._history import GradState
 from gradviz.capture import _graph, _targets
+from gradviz.capture._births import locate_births
+from gradviz.capture._norms import norms_and_states
 from gradviz.capture._records import Capture, Root
-from gradviz.capture._session import _norms, read_final_state
+from gradviz.capture._session import read_final_state
 from gradviz.capture._stats import sample
 
 
 def capture_loss(
     loss: torch.Tensor, model: nn.Module | None, optimizer: torch.optim.Optimizer | None
 ) -> Capture:
-    """Verdict input for ``gradviz.diagnose``: the graph of ``loss`` and each target's final gradient."""
+    """Verdict input for ``gradviz.diagnose``: the graph of ``loss`` and each target's final gradient.
+
+    Without watching the backward, what it delivered is inferred: a target the loss's graph reaches is
+    taken to hold this loss's gradient; one it does not reach holds, if anything, a gradient from an
+    earlier backward (``grad_before``), which this loss did not produce.
+    """
     cap, watched = capture_graph(loss.grad_fn, model, optimizer)
-    cap.roots[0].requires_grad, cap.roots[0].shape = loss.requires_grad, tuple(loss.shape)
+    root = cap.roots[0]
+    root.requires_grad, root.shape = loss.requires_grad, tuple(loss.shape)
+    _, states = norms_and_states([loss])
+    if states[0] == GradState.nonfinite:
+        with torch.no_grad():
+            root.nonfinite = "nan" if bool(torch.isnan(loss.detach()).any()) else "inf"
     has_grads = any(w.tensor.is_leaf and w.tensor.grad is not None for w in watched)
     cap.backward_calls = 1 if has_grads else 0
     read_final_state(cap, watched, optimizer)
     for w in watched:
-        if w.target.grad_norm is not None:
-            w.target.grad_seen = w.target.grad_norm
+        t = w.target
+        if t.grad_norm is None:
+            continue
+        if t.reached:
+            t.delivered, t.delivered_norm = t.grad_state, t.grad_norm
+        else:
+            t.grad_before = t.grad_norm
+    locate_births(cap)
     if not has_grads:
         cap.notes.append("No gradients yet: call loss.backward() before gradviz.diagnose to check them.")
     cap.notes.append("Graph only: run the forward inside gradviz.trace(...) to locate where a path was cut.")
@@ -70,7 +89,7 @@ def capture_graph(
 def read_values(watched: list[_targets.Watched]) -> None:
     """Fill each target's requires_grad and value summary (shape, dtype, device, statistics), without
     reading gradients: for a graph captured while backward is still running (``gradviz.watch``)."""
-    tensors = [w.tensor for w in watched]
-    for w, norm in zip(watched, _norms(tensors), strict=True):
+    norms, _ = norms_and_states([w.tensor for w in watched])
+    for w, norm in zip(watched, norms, strict=True):
         w.target.requires_grad = w.tensor.requires_grad
         w.target.value = sample(w.tensor, norm)

@@ -20,12 +20,24 @@ from gradviz.capture._records import Op
 
 
 class OpLog(Sequence[Op]):
-    __slots__ = ("_dims", "_dtype", "_flags", "_joins", "_module", "_name", "_seq", "_site", "_start")
+    __slots__ = (
+        "_caller",
+        "_dims",
+        "_dtype",
+        "_flags",
+        "_joins",
+        "_module",
+        "_name",
+        "_seq",
+        "_site",
+        "_start",
+    )
 
     def __init__(self) -> None:
         self._name: list[str] = []
         self._module: list[str] = []
         self._site = array("q")  # index into _frames.SITES
+        self._caller = array("q")  # index into _frames.SITES of the user's call into library code (0: none)
         self._flags = array("b")  # bit 0: grad enabled; bit 1: inference mode
         self._dtype: list[torch.dtype | None] = []
         self._start = array("q")  # offset of each op's shapes in _dims
@@ -42,6 +54,7 @@ class OpLog(Sequence[Op]):
         name: str,
         module: str,
         site: int,
+        caller: int,
         grad_on: bool,
         inference: bool,
         inputs: list[torch.Tensor],
@@ -55,6 +68,7 @@ class OpLog(Sequence[Op]):
         self._name.append(name)
         self._module.append(module)
         self._site.append(site)
+        self._caller.append(caller)
         self._flags.append(grad_on | inference << 1)
         self._dtype.append(outputs[0].dtype if outputs else None)
         dims = self._dims
@@ -90,6 +104,12 @@ class OpLog(Sequence[Op]):
 
     def site(self, index: int):
         return SITES[self._site[index]] if 0 <= index < len(self._name) else None
+
+    def user_site(self, index: int):
+        """The user's line for op ``index``: its own line, or the user's call into the library it ran in."""
+        if not 0 <= index < len(self._name):
+            return None
+        return SITES[self._caller[index] or self._site[index]]
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
@@ -129,4 +149,5 @@ class OpLog(Sequence[Op]):
             out_dtype=str(dtype).removeprefix("torch.") if dtype is not None else "",
             inference=bool(self._flags[i] & 2),
             joins=self._joins.get(i, ()),
+            caller=SITES[self._caller[i]] if self._caller[i] else None,
         )

@@ -21,6 +21,7 @@ class Site:
     file: str
     line: int
     code: str = ""
+    library: bool = False  # a line of installed library code (site-packages), not the user's own
 
     @property
     def where(self) -> str:
@@ -57,15 +58,25 @@ class Target:
     name: str
     kind: str  # "parameter" | "unregistered" | "tensor"
     unregistered_how: str = ""  # "attribute" | "list" | "dict" | "copy" (a .to() copy: non-leaf)
+    module_held: bool = True  # "list" / "dict": held through a module in it (else the tensor itself is)
     module: str = ""
     requires_grad: bool = True
     is_leaf: bool = True
     grad_fn: str | None = None
     in_optimizer: bool | None = None  # None: no optimizer was given
-    reached: bool = False  # an AccumulateGrad of the backward graph holds this tensor
-    grad_seen: float | None = None  # norm of the gradient right after the last backward() in the trace
+    reached: bool = False  # an AccumulateGrad of the backward graph holds this tensor (not: a gradient came)
+    # What the traced backward(s) delivered (see NOTE [delivered, not reached] in capture/_backward.py):
+    # a GradState value (0 none, 1 zero, 2 finite, 3 nonfinite), or -1 when the values could not be read.
+    delivered: int = 0
+    delivered_norm: float | None = None
+    returned: bool = False  # autograd.grad / torch.func returned its gradient instead of storing it
+    grad_before: float | None = None  # norm of a .grad already there when the trace's first backward began
     grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)
+    grad_state: int = 0  # GradState of .grad when the trace ended (-1: values could not be read)
     first_use: int = -1  # index into Capture.ops of the first op that read it
+    created: Site | None = None  # a Parameter made during the traced forward: the line that first used it
+    birth: int = -1  # nonfinite gradients: index into Capture.births of where the NaN/Inf was born
+    replaced: bool = False  # it replaced a Parameter of the same name (made anew on every call)
     node: str | None = None  # id of its AccumulateGrad node in Capture.graph
     value: TensorSummary | None = None
     grad: TensorSummary | None = None
@@ -89,6 +100,7 @@ class Op:
     out_dtype: str = ""
     inference: bool = False
     joins: tuple[int, ...] = ()  # cuts whose (dead) values enter the differentiable graph here
+    caller: Site | None = None  # when ``site`` is library code: the user's line that called into it
 
 
 @dataclass
@@ -107,6 +119,9 @@ class Cut:
     detail: str = ""  # e.g. "inference_mode", "set_grad_enabled(False) at f.py:3", "argmax"
     op_index: int = -1
     retracted: bool = False  # turned out not to be a cut (an autograd.Function attached a grad_fn)
+    # The op's own line when ``site`` is another one: the line inside a ``with torch.no_grad():`` block
+    # (``site`` is the ``with``), or the library line (``site`` is the user's call into the library).
+    op_site: Site | None = None
 
 
 @dataclass
@@ -142,6 +157,7 @@ class GraphNode:
     target: int = -1  # for AccumulateGrad: index of the target it accumulates into (-1: not a target)
     leaf_name: str = ""  # for AccumulateGrad of a non-target leaf: its shape as text
     op: int = -1  # index into Capture.ops of the forward call that created it (-1: unknown)
+    seq: int = -1  # autograd sequence number, for nodes no traced op made (a custom Function's node)
     grad_norm: float | None = None  # norm of the gradient that reached this node (None: not captured)
 
 
@@ -157,6 +173,8 @@ class Root:
     node: str | None  # id of its grad_fn in the graph
     shape: tuple[int, ...] = ()
     call: str = "backward"  # "backward" | "autograd.grad"
+    nonfinite: str = ""  # "nan" | "inf" when the root's value was not finite
+    birth: int = -1  # index into Capture.births of where that value was born
 
 
 @dataclass
@@ -172,6 +190,7 @@ class ErrorInfo:
     )
     blame: Site | None = None  # the line that really caused it (the in-place line, the detach, ...)
     blame_op: str = ""
+    inner: Site | None = None  # the library line under ``blame`` when the error came from library code
 
 
 @dataclass
@@ -181,18 +200,31 @@ class Birth:
     ``phase`` "forward": the op's output was the first non-finite value on its lineage (``log`` of a
     negative, ``0/0``, a softmax over a row masked entirely to -inf, an overflow). ``phase`` "backward":
     the op's backward turned a finite incoming gradient into a non-finite one (``sqrt`` at 0, a distance
-    between equal points). ``node`` is the GraphNode to mark (the node the op created), or None when the
-    op is not in the drawn graph.
+    between equal points). ``phase`` "input": a NaN/Inf the traced code received from outside (the data, a
+    parameter that already held NaN), first seen at this op. ``node`` is the GraphNode to mark (the node the
+    op created), or None when the op is not in the drawn graph.
     """
 
     kind: str  # "nan" | "inf"
-    phase: str  # "forward" | "backward"
+    phase: str  # "forward" | "backward" | "input"
     op: int  # index into Capture.ops (-1: unknown)
     op_name: str  # e.g. "log", "sqrt", "softmax"
     node: str | None
     site: Site | None
     detail: str = ""  # one phrase on how, e.g. "from a negative input", "divides by sqrt(0)"
     masked_by: int = -1  # forward births: index of the op (torch.where, masked_fill, ...) that hid it
+    op_site: Site | None = None  # the op's own line in library code, when ``site`` is the user's call
+
+
+@dataclass
+class Carried:
+    """A tensor made before the trace (with its autograd history) that the traced forward used: state
+    carried across steps, such as an RNN hidden state. Backward walks into the step that made it."""
+
+    op: int  # index of the first op that used it
+    site: Site | None
+    shape: tuple[int, ...]
+    made_by: str  # its grad_fn, e.g. "TanhBackward0"
 
 
 @dataclass
@@ -215,6 +247,9 @@ class Capture:
     source: str = "trace"  # "trace" (forward traced) | "graph" (gradviz.diagnose: autograd graph only)
     graph_truncated: bool = False  # the walk stopped at its node limit: the graph is partial
     births: list[Birth] = field(default_factory=list)  # where non-finite values first appeared
+    carried: list[Carried] = field(default_factory=list)  # tensors with history from before the trace
+    functions: dict[int, Site] = field(default_factory=dict)  # autograd sequence nr -> Function.apply line
+    op_taint: dict[int, int] = field(default_factory=dict)  # op index -> birth index of a NaN/Inf it carried
     notes: list[str] = field(default_factory=list)
 
     def names(self, bits: int) -> list[str]:

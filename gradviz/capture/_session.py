@@ -3,11 +3,17 @@
 Used by ``gradviz.trace``. ``start()`` installs; ``stop()`` removes everything (also after an exception),
 reads the final gradients once, and returns a Capture of plain data. After ``stop()`` the session holds
 no tensor, module, optimizer or autograd node.
+
+# NOTE [one thread]
+# Module hooks are process-wide: a module run by another thread (a background evaluation, a data worker)
+# calls them too. The tracer mode is per thread, so only the tracing thread's ops are recorded; the module
+# path is kept for that thread alone, and hooks called from other threads return at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +23,12 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 
 from gradviz.capture import _graph, _targets
-from gradviz.capture._distributed import any_sharded, norm_values
-from gradviz.capture._errors import classify_backward_error
-from gradviz.capture._frames import refresh_notebook_sites, user_frame
+from gradviz.capture._backward import BackwardCalls, grad_of
+from gradviz.capture._births import locate_births, mark_forward_births
+from gradviz.capture._errors import error_from_traceback
+from gradviz.capture._frames import refresh_notebook_sites, user_frame, user_site
 from gradviz.capture._lineage import Lineage
+from gradviz.capture._norms import norms_and_states
 from gradviz.capture._records import Capture, Root, Site
 from gradviz.capture._stats import sample
 from gradviz.capture._tracer import Tracer
@@ -36,21 +44,21 @@ class Session:
         self.cap = Capture()
         refresh_notebook_sites()
         self.lineage = Lineage()
-        self._model = model if isinstance(model, nn.Module) else None
+        self._model = _targets.unwrap(model) if isinstance(model, nn.Module) else None
+        self._wrapper = model if isinstance(model, nn.Module) else None
         self._optimizer = optimizer
-        self._node_norms = node_norms
+        self.node_norms = node_norms
         self._module_names: dict[int, str] = {}
         self._root_output: Any = None  # weakref to the last output of the model's forward
         self._output_root: Root | None = None  # its lineage: the root when no backward() runs
-        if isinstance(model, nn.Module):
-            inner = _targets.unwrap(model)
-            self.watched = _targets.from_model(inner)
-            self._module_names = _targets.module_names(inner)
+        if self._model is not None:
+            self.watched = _targets.from_model(self._model)
+            self._module_names = _targets.module_names(self._model)
             self._module_names[id(model)] = ""  # a DDP wrapper's own ops belong to the top level
-            self.cap.modules = {n: type(m).__name__ for n, m in inner.named_modules()}
-            self.cap.model_name = type(inner).__name__
+            self.cap.modules = {n: type(m).__name__ for n, m in self._model.named_modules()}
+            self.cap.model_name = type(self._model).__name__
         elif model is not None:
-            self.watched = _targets.from_mapping(model)
+            self.watched = _targets.from_mapping(model)  # type: ignore[arg-type]
         else:
             self.watched = []
         for w in self.watched:
@@ -58,7 +66,10 @@ class Session:
         self.cap.targets = [w.target for w in self.watched]
         self._index_of = {t.name: t.index for t in self.cap.targets}
         self._aliases: dict[int, tuple[torch.Tensor, int]] = {}  # stand-in Parameter -> its target
+        self._new_params: dict[int, Site | None] = {}  # id of a Parameter no target knows -> first use
         self._running: list[nn.Module] = []  # modules whose forward is running, innermost last
+        self._thread = threading.get_ident()
+        self._backward = BackwardCalls(self)
         self.tracer = Tracer(
             self.cap,
             self.lineage,
@@ -68,8 +79,6 @@ class Session:
         )
         self._handles: list[Any] = []
         self._entered = False
-        # id(grad) -> (grad, its version, its norm) measured after the last backward
-        self._known_norms: dict[int, tuple[torch.Tensor, int, float]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -92,11 +101,19 @@ class Session:
             self._remove_hooks()
         try:
             self._settle_error(exc)
+            if self.tracer.finite is not None:
+                self.tracer.finite.settle()
             if not self.cap.backward_calls:
                 self._walk_output()
-            self._read_final_state()
+            self._adopt_created()
+            read_final_state(self.cap, self.watched, self._optimizer, self._backward.known)
+            self.tracer.finish()
+            locate_births(self.cap)
+            mark_forward_births(self.cap)
         finally:
             self.tracer.finish()
+            if self.tracer.finite is not None:
+                self.tracer.finite.clear()
             self._release()
         return self.cap
 
@@ -108,81 +125,64 @@ class Session:
     def _release(self) -> None:
         self.lineage.clear()
         self._aliases.clear()
-        self._known_norms.clear()
+        self._backward.known.clear()
         self._running.clear()
+        self._new_params.clear()
         self.tracer.grad_ids.clear()
         self.tracer.root_ids.clear()
         self.watched = []
-        self._model = self._optimizer = self._root_output = self._output_root = None
+        self._model = self._wrapper = self._optimizer = self._root_output = self._output_root = None
 
-    # -- module path -------------------------------------------------------------------------------------
+    # -- module path (see NOTE [one thread]) ---------------------------------------------------------------
 
     def _enter_module(self, module: nn.Module, args: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
         name = self._module_names.get(id(module))
         self.tracer.modules.append(type(module).__name__ if name is None else name)
         self._running.append(module)
 
     def _leave_module(self, module: nn.Module, args: Any, output: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
         if self.tracer.modules:
             self.tracer.modules.pop()
         if self._running:
             self._running.pop()
-        if module is self._model and isinstance(output, torch.Tensor):
+        if (module is self._model or module is self._wrapper) and isinstance(output, torch.Tensor):
             self._root_output = weakref.ref(output)
-            self._output_root = self._root(output, None, None, "forward")
+            # (no torch op here: module hooks run under the tracer, which would record them)
+            self._output_root = self.root(output, None, None, "forward", check=False)
 
-    # -- backward ----------------------------------------------------------------------------------------
+    # -- roots and targets -------------------------------------------------------------------------------
 
-    def _backward(self, func, name: str, args: tuple, kwargs: dict, site: Site | None):
-        roots = _root_tensors(name, args, kwargs)
-        call = "autograd.grad" if name == "grad" else "backward"
-        grad_fns = [r.grad_fn for r in roots]
-        walk = _graph.walk(grad_fns, self._target_map(), self.tracer.op_of_node, hook_norms=self._node_norms)
-        for r, node in zip(roots, walk.roots, strict=True):
-            self.tracer.root_ids.add(id(r))
-            self.cap.roots.append(self._root(r, site, node, call))
-        try:
-            return func(*args, **kwargs)
-        except Exception as exc:
-            if self.cap.error is None:
-                self.cap.error = classify_backward_error(exc, site, self.cap)
-            raise
-        finally:
-            walk.finish()
-            self._absorb(walk)
-            self._after_backward()
-
-    def _root(self, tensor: torch.Tensor, site: Site | None, node: str | None, call: str) -> Root:
-        """A loss (or the model's output) as plain data, with the lineage the tracer recorded for it."""
+    def root(
+        self, tensor: torch.Tensor, site: Site | None, node: str | None, call: str, check: bool = True
+    ) -> Root:
+        """A loss (or the model's output) as plain data, with the lineage the tracer recorded for it;
+        ``check``: whether its value is finite (not from inside a module hook)."""
         entry = self.lineage.get(tensor)
         values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
-        return Root(values, grads, cuts, tensor.requires_grad, site, node, tuple(tensor.shape), call)
+        root = Root(values, grads, cuts, tensor.requires_grad, site, node, tuple(tensor.shape), call)
+        if check:
+            root.nonfinite, root.birth = self._nonfinite(tensor)
+        return root
 
-    def _absorb(self, walk: _graph.Walk) -> None:
-        self.cap.graph = walk.nodes
-        if walk.truncated and not self.cap.graph_truncated:
-            self.cap.graph_truncated = True
-            limit = len(walk.nodes)
-            self.cap.notes.append(f"The backward graph has over {limit:,} nodes: only those were drawn.")
-        self.cap.backward_calls += 1
-        for target in self.cap.targets:
-            if walk.reached >> target.index & 1:
-                target.reached = True
-        for node in walk.nodes:
-            if node.target >= 0:
-                self.cap.targets[node.target].node = node.id
+    def _nonfinite(self, tensor: torch.Tensor) -> tuple[str, int]:
+        """("nan" | "inf" | "", birth index) of a loss's value."""
+        _, states = norms_and_states([tensor])
+        if states[0] != 3:  # GradState.nonfinite (None: cannot be read)
+            return "", -1
+        with torch.no_grad():
+            kind = "nan" if bool(torch.isnan(tensor.detach()).any()) else "inf"
+        finite = self.tracer.finite
+        hit = finite.tainted.get(id(tensor)) if finite is not None else None
+        return kind, (hit[1] if hit is not None and hit[0]() is tensor else -1)
 
-    def _after_backward(self) -> None:
-        leaves = [w for w in self.watched if w.tensor.is_leaf and w.tensor.grad is not None]
-        grads = [w.tensor.grad for w in leaves]
-        norms = _norms(grads)
-        self.tracer.grad_ids = {id(g): w.target.index for w, g in zip(leaves, grads, strict=True)}
-        self._known_norms = {id(g): (g, g._version, n) for g, n in zip(grads, norms, strict=True)}
-        for w, norm in zip(leaves, norms, strict=True):
-            w.target.grad_seen = norm
-        for node in self.cap.graph:  # a parameter's node shows the gradient it accumulated
-            if node.target >= 0:
-                node.grad_norm = self.cap.targets[node.target].grad_seen
+    def target_map(self) -> dict[int, tuple[torch.Tensor, int]]:
+        targets = {id(w.tensor): (w.tensor, w.target.index) for w in self.watched}
+        targets.update(self._aliases)
+        return targets
 
     def _walk_output(self) -> None:
         """No backward() ran: the model's last output stands in for the loss; draw its graph if it is
@@ -193,8 +193,10 @@ class Session:
             for target in self.cap.targets:
                 target.reached = bool(root.grads & target.bit)
         out = self._root_output() if self._root_output is not None else None
+        if out is not None and root is not None:
+            root.nonfinite, root.birth = self._nonfinite(out)
         if out is not None and out.grad_fn is not None:
-            walk = _graph.walk([out.grad_fn], self._target_map(), self.tracer.op_of_node, hook_norms=False)
+            walk = _graph.walk([out.grad_fn], self.target_map(), self.tracer.op_of_node, hook_norms=False)
             self.cap.graph = walk.nodes
             if root is not None:
                 root.node = walk.roots[0]
@@ -202,14 +204,11 @@ class Session:
                 target.reached = bool(walk.reached >> target.index & 1)
         self.cap.notes.append("No backward() ran inside the trace: gradients were not checked.")
 
-    def _target_map(self) -> dict[int, tuple[torch.Tensor, int]]:
-        targets = {id(w.tensor): (w.tensor, w.target.index) for w in self.watched}
-        targets.update(self._aliases)
-        return targets
-
     def _adopt_stand_in(self, param: torch.Tensor) -> bool:
         """A Parameter the tracer does not know: if a running module holds it under the name of a watched
-        parameter, it stands in for that one (FSDP2 swaps unsharded Parameters in for the forward)."""
+        parameter, it stands in for that one (FSDP2 swaps unsharded Parameters in for the forward). Its first
+        use is remembered either way: the model may have just made it (see ``_adopt_created``)."""
+        self._new_params.setdefault(id(param), user_site())
         for module in reversed(self._running):
             for attr, value in module._parameters.items():
                 if value is param:
@@ -225,11 +224,53 @@ class Session:
     def _adopt(self, tensor: torch.Tensor, site: Site | None) -> int:
         """trace() with nothing to watch: a leaf requiring grad used in the forward becomes a target."""
         index = len(self.watched)
-        w = _targets.discovered(index, _variable_name(tensor) or f"tensor_{index}", tensor)
+        taken = {w.target.name for w in self.watched}
+        name = _variable_name(tensor) or f"tensor_{index}"
+        if name in taken:  # two variables of one name (in different frames): keep both verdicts
+            n = 2
+            while f"{name}#{n}" in taken:
+                n += 1
+            name = f"{name}#{n}"
+        w = _targets.discovered(index, name, tensor)
         self.watched.append(w)
         self.cap.targets.append(w.target)
         self.lineage.add_target(tensor, index)
         return index
+
+    def _adopt_created(self) -> None:
+        """Parameters the model holds now that it did not hold when the trace began: made during the traced
+        forward (lazily on a first call, or anew on every call). Each becomes a target; a Parameter it
+        replaced under the same name is dropped from the verdicts."""
+        if self._model is None:
+            return
+        known = {id(w.tensor) for w in self.watched}
+        by_name = {w.target.name: w for w in self.watched}
+        for name, param in self._model.named_parameters():
+            if id(param) in known:
+                continue
+            old = by_name.get(name)
+            w = _targets.discovered(len(self.watched), name, param)
+            w.target.kind = "parameter"
+            w.target.module = name.rpartition(".")[0]
+            w.target.created = self._new_params.get(id(param))
+            if old is not None:  # the graph knew the new Parameter by the old one's index (a stand-in)
+                old.target.kind = "replaced"
+                w.target.replaced = True
+                w.target.reached, w.target.node, w.target.first_use = (
+                    old.target.reached,
+                    old.target.node,
+                    old.target.first_use,
+                )
+                for node in self.cap.graph:
+                    if node.target == old.target.index:
+                        node.target = w.target.index
+            grad = param.grad
+            if grad is not None:
+                norms, states = norms_and_states([grad])
+                w.target.delivered_norm = norms[0]
+                w.target.delivered = -1 if states[0] is None else int(states[0])
+            self.watched.append(w)
+            self.cap.targets.append(w.target)
 
     # -- the end -----------------------------------------------------------------------------------------
 
@@ -238,72 +279,43 @@ class Session:
         if exc is None or error is None or error.message not in str(exc):
             self.cap.error = None  # an error caught by the user's own code is not the trace's error
         if exc is not None and self.cap.error is None and isinstance(exc, Exception):
-            self.cap.notes.append(f"The traced code raised {type(exc).__name__}: {str(exc).strip()[:200]}")
-
-    def _read_final_state(self) -> None:
-        read_final_state(self.cap, self.watched, self._optimizer, self._known_norms)
+            phase = "backward" if self.cap.backward_calls else "forward"
+            self.cap.error = error_from_traceback(exc, phase)
 
 
 def read_final_state(
     cap: Capture,
     watched: list[_targets.Watched],
     optimizer: Any,
-    known: dict[int, tuple[torch.Tensor, int, float]] | None = None,
+    known: dict[int, tuple[torch.Tensor, int, float | None, int]] | None = None,
 ) -> None:
     """Read each target's final requires_grad, gradient and optimizer membership (batched norms).
     ``known`` holds norms measured after the last backward; a gradient unchanged since is not re-read."""
     known = known or {}
     in_opt = _targets.optimizer_ids(optimizer) if optimizer is not None else None
     tensors = [w.tensor for w in watched]
-    grads = [t.grad if t.is_leaf else None for t in tensors]
-    value_norms = _norms(tensors)
+    grads = [grad_of(t) for t in tensors]
+    value_norms, _ = norms_and_states(tensors)
 
     def unchanged(g: torch.Tensor) -> bool:
         hit = known.get(id(g))
         return hit is not None and hit[0] is g and hit[1] == g._version
 
-    fresh = iter(_norms([g for g in grads if g is not None and not unchanged(g)]))
+    changed = [g for g in grads if g is not None and not unchanged(g)]
+    fresh = iter(zip(*norms_and_states(changed), strict=True))
     for w, g, vnorm in zip(watched, grads, value_norms, strict=True):
         target, t = w.target, w.tensor
         target.requires_grad = t.requires_grad
         target.in_optimizer = None if in_opt is None else id(t) in in_opt
         if g is None:
-            target.grad_norm = None
+            target.grad_norm, target.grad_state = None, 0
+        elif unchanged(g):
+            target.grad_norm, target.grad_state = known[id(g)][2], known[id(g)][3]
         else:
-            target.grad_norm = known[id(g)][2] if unchanged(g) else next(fresh)
+            norm, state = next(fresh)
+            target.grad_norm, target.grad_state = norm, (-1 if state is None else int(state))
         target.value = sample(t, vnorm)
         target.grad = sample(g, target.grad_norm) if g is not None else None
-
-
-def _norms(tensors: list[torch.Tensor]) -> list[float]:
-    """L2 norms of many tensors in a few batched calls and one host copy per device. Sharded (DTensor)
-    tensors get the norm of the full tensor, with one collective: every rank traces the same step."""
-    if any_sharded(tensors):
-        return norm_values(tensors)
-    dense = [t.detach() for t in tensors]
-    if not dense:
-        return []
-    out: list[float] = [float("nan")] * len(dense)
-    groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
-    for i, t in enumerate(dense):
-        if t.layout == torch.strided and (t.is_floating_point() or t.is_complex()) and t.numel():
-            groups.setdefault((t.device, t.dtype), []).append(i)
-        elif t.numel() == 0:
-            out[i] = 0.0
-    for idx in groups.values():
-        norms = torch._foreach_norm([dense[i] for i in idx])
-        for i, value in zip(idx, torch.stack([n.double() for n in norms]).tolist(), strict=True):
-            out[i] = value
-    return out
-
-
-def _root_tensors(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
-    first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
-    if isinstance(first, torch.Tensor):
-        return [first]
-    if isinstance(first, (list, tuple)):
-        return [t for t in first if isinstance(t, torch.Tensor)]
-    return []
 
 
 def _variable_name(tensor: torch.Tensor) -> str | None:

@@ -35,17 +35,18 @@ def unwrap(model: nn.Module) -> nn.Module:
 def from_model(model: nn.Module) -> list[Watched]:
     watched: list[Watched] = []
     seen: set[int] = set()
-
-    def add(name: str, tensor: torch.Tensor, kind: str, how: str = "", module: str = "") -> None:
-        if id(tensor) in seen:
-            return
-        seen.add(id(tensor))
-        watched.append(Watched(_target(len(watched), name, tensor, kind, how, module), tensor))
-
     for name, param in model.named_parameters():
-        add(name, param, "parameter", module=name.rpartition(".")[0])
-    for name, tensor, how, module in _unregistered(model, seen):
-        add(name, tensor, "unregistered", how, module)
+        seen.add(id(param))
+        watched.append(
+            Watched(_target(len(watched), name, param, "parameter", "", name.rpartition(".")[0]), param)
+        )
+    for name, tensor, how, module, held in _unregistered(model, seen):
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        target = _target(len(watched), name, tensor, "unregistered", how, module)
+        target.module_held = held
+        watched.append(Watched(target, tensor))
     return watched
 
 
@@ -90,30 +91,51 @@ def _target(
 _SKIP_ATTRS = frozenset({"_parameters", "_buffers", "_modules", "_non_persistent_buffers_set"})
 
 
-def _unregistered(model: nn.Module, registered: set[int]) -> Iterator[tuple[str, torch.Tensor, str, str]]:
-    """Tensors requiring grad reachable from module attributes without being registered parameters."""
+def _unregistered(
+    model: nn.Module, registered: set[int]
+) -> Iterator[tuple[str, torch.Tensor, str, str, bool]]:
+    """Tensors requiring grad reachable from module attributes without being registered parameters:
+    (path, tensor, how, owning module, held through a module)."""
     for prefix, module in model.named_modules():
         for attr, value in vars(module).items():
             if attr in _SKIP_ATTRS or attr.startswith("__"):
                 continue
             path = f"{prefix}.{attr}" if prefix else attr
             if isinstance(value, torch.Tensor):
-                if (
-                    value.requires_grad
-                    and id(value) not in registered
-                    and not isinstance(value, nn.Parameter)
-                ):
-                    yield path, value, ("copy" if value.grad_fn is not None else "attribute"), prefix
-                elif isinstance(value, nn.Parameter) and id(value) not in registered and value.requires_grad:
-                    # a Parameter stored in a way nn.Module did not register (e.g. object.__setattr__)
-                    yield path, value, "attribute", prefix
+                if not value.requires_grad or id(value) in registered:
+                    continue
+                if value.grad_fn is not None:
+                    if not _derived(value, registered):  # prune / weight_norm recompute from parameters
+                        yield path, value, "copy", prefix, False
+                else:  # a plain tensor, or a Parameter stored around nn.Module (object.__setattr__)
+                    yield path, value, "attribute", prefix, False
             elif isinstance(value, (list, tuple, dict)) and not isinstance(value, nn.Module):
                 yield from _in_container(path, value, registered, prefix)
 
 
+def _derived(tensor: torch.Tensor, registered: set[int], limit: int = 256) -> bool:
+    """Whether a non-leaf attribute is recomputed from registered parameters only (the weight that
+    ``torch.nn.utils.prune`` or the legacy ``weight_norm`` rebuild before each forward): not a hidden leaf.
+    A ``.to()`` copy of a Parameter that is not itself registered hides that leaf: not derived."""
+    stack, seen, leaves = [tensor.grad_fn], set(), 0
+    while stack and len(seen) < limit:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        variable = getattr(fn, "variable", None)
+        if variable is not None:
+            if id(variable) not in registered:
+                return False
+            leaves += 1
+            continue
+        stack.extend(child for child, _ in fn.next_functions)
+    return leaves > 0 and not stack
+
+
 def _in_container(
     path: str, container: list | tuple | dict, registered: set[int], owner: str
-) -> Iterator[tuple[str, torch.Tensor, str, str]]:
+) -> Iterator[tuple[str, torch.Tensor, str, str, bool]]:
     how = "dict" if isinstance(container, dict) else "list"
     items = container.items() if isinstance(container, dict) else enumerate(container)
     for key, value in items:
@@ -121,9 +143,9 @@ def _in_container(
         if isinstance(value, nn.Module):
             for name, param in value.named_parameters():
                 if id(param) not in registered and param.requires_grad:
-                    yield f"{item_path}.{name}", param, how, f"{item_path}.{name}".rpartition(".")[0]
+                    yield f"{item_path}.{name}", param, how, f"{item_path}.{name}".rpartition(".")[0], True
         elif isinstance(value, torch.Tensor) and value.requires_grad and id(value) not in registered:
-            yield item_path, value, how, owner
+            yield item_path, value, how, owner, False
 
 
 def module_names(model: nn.Module) -> dict[int, str]:

@@ -15,15 +15,17 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import _frames
 from gradviz.capture._errors import classify_forward_error
+from gradviz.capture._finite import FINITE_SAFE, FiniteWatch
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
-from gradviz.capture._records import Capture, Clear, Cut, Inplace, Site
+from gradviz.capture._records import Capture, Carried, Clear, Cut, Inplace, Site
 
 _is_grad_enabled = torch.is_grad_enabled
 _ref = weakref.ref
 _next_node_nr = torch._C._autograd._get_sequence_nr
 _SITES = _frames.SITES
+_CALLER = _frames.CALLER
 _is_inference = torch.is_inference_mode_enabled
 _Parameter = torch.nn.Parameter
 
@@ -38,6 +40,7 @@ class Tracer(TorchFunctionMode):
         on_backward: Callable[[Any, str, tuple, dict, Site | None], Any],
         on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
         on_param: Callable[[torch.Tensor], bool] | None = None,
+        check_finite: bool = True,
     ) -> None:
         super().__init__()
         self.cap = capture
@@ -51,9 +54,12 @@ class Tracer(TorchFunctionMode):
         self._on_param = on_param
         self._strangers: set[int] = set()  # ids of Parameters already found not to stand in for a target
         self._kinds: dict[Any, tuple[str, Kind]] = {}
-        self._grad_off_site: Site | None = None
+        self._grad_off: tuple[Site | None, Site | None] = (None, None)  # (user line, library line)
         self._used = 0
         self.log = OpLog()  # every recorded call, by column; becomes Capture.ops in finish()
+        self.finite: FiniteWatch | None = FiniteWatch(capture) if check_finite else None
+        self._start_seq = _next_node_nr()  # nodes numbered below this were made before the trace
+        self._carried: set[int] = set()  # ids of tensors from before the trace already recorded
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -73,7 +79,7 @@ class Tracer(TorchFunctionMode):
             return func(*args, **kwargs)
         if kind is Kind.GRAD_MODE:
             if args and not args[0]:
-                self._grad_off_site = _frames.user_site()
+                self._grad_off = _frames.user_sites()
             return func(*args, **kwargs)
         return self._op(func, name, kind, args, kwargs)
 
@@ -97,6 +103,8 @@ class Tracer(TorchFunctionMode):
                         self._strangers.add(id(t))
                 elif self._on_leaf is not None and t.is_leaf and t.requires_grad:
                     self._on_leaf(t, _frames.user_site())
+                elif t.requires_grad and not t.is_leaf and id(t) not in self._carried:
+                    self._maybe_carried(t)
                 entry = lineage.get(t)
                 if entry is None:
                     continue
@@ -108,12 +116,13 @@ class Tracer(TorchFunctionMode):
             if c:
                 cuts = merge(cuts, c) if cuts else c
         site_index = _frames.user_site_index(2)
+        caller_index = _CALLER[0]
         site = _SITES[site_index]
         grad_on = _is_grad_enabled()
         made_by = None
         if kind is Kind.INPLACE:
             made_by = self._made_by(args)
-        elif kind is Kind.CREATE and self.cap.escaped:
+        elif kind is Kind.CREATE and self.cap.escaped and not grads:
             values |= self.cap.escaped
             cuts = merge(cuts, self.cap.escape_cuts)
         seq_start = _next_node_nr()
@@ -123,6 +132,7 @@ class Tracer(TorchFunctionMode):
             if self.cap.error is None:
                 self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.op_site)
             raise
+        seq_end = _next_node_nr()
         index = len(self.log)
         if values & ~self._used:
             self._first_use(values & ~self._used, index)
@@ -130,7 +140,16 @@ class Tracer(TorchFunctionMode):
         if kind is Kind.INPLACE:
             outputs = self._inplace(name, args, site, made_by, outputs)
         elif kind is Kind.ESCAPE:
-            self._escape(name, values, grads, cuts, inputs, site, index)
+            self._escape(name, values, grads, cuts, inputs, site, index, caller_index)
+        finite = self.finite
+        if finite is not None and outputs:
+            if name not in FINITE_SAFE:
+                if caller_index:
+                    finite.check(name, index, args, inputs, outputs, _SITES[caller_index], site)
+                else:
+                    finite.check(name, index, args, inputs, outputs, site, None)
+            elif finite.tainted:
+                finite.propagate(index, inputs, outputs)
         lost_cut: tuple[int, ...] = ()
         joins: tuple[int, ...] = ()
         for o in outputs:
@@ -145,18 +164,20 @@ class Tracer(TorchFunctionMode):
                     joins = cuts
             else:
                 if grads and not lost_cut:
-                    lost_cut = (self._cut(name, *self._cause(kind, grad_on, site), grads, index),)
+                    cause, detail, where, op_site = self._cause(kind, grad_on, site, caller_index)
+                    lost_cut = (self._cut(name, cause, detail, where, grads, index, op_site),)
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
         self.log.append(
             name,
             self.modules[-1] if self.modules else "",
             site_index,
+            caller_index,
             grad_on,
             not grad_on and _is_inference(),
             inputs,
             outputs,
             joins,
-            (seq_start, _next_node_nr()),
+            (seq_start, seq_end),
         )
         return out
 
@@ -170,32 +191,48 @@ class Tracer(TorchFunctionMode):
         """Hand the log over as the capture's ops (plain data; Op records are built on access)."""
         self.cap.ops = self.log
 
-    def _cause(self, kind: Kind, grad_on: bool, site: Site | None) -> tuple[str, str, Site | None]:
-        """(cause, detail, where) of a result that lost its gradient path at this op."""
+    def _cause(
+        self, kind: Kind, grad_on: bool, site: Site | None, caller_index: int
+    ) -> tuple[str, str, Site | None, Site | None]:
+        """(cause, detail, where, op_site) of a result that lost its gradient path at this op. ``where`` is
+        the user's line; ``op_site`` the op's own line when that is another (a library line, a line inside
+        a no_grad block)."""
+        where, op_site = (_SITES[caller_index], site) if caller_index else (site, None)
         if kind is Kind.DETACH:
-            return "detach", "", site
+            return "detach", "", where, op_site
         if kind is Kind.DATA:
-            return "data", "", site
+            return "data", "", where, op_site
         if kind is Kind.ESCAPE:
-            return "escaped", "", site
+            return "escaped", "", where, op_site
+        if kind is Kind.CREATE:  # torch.tensor([t1, t2]): values copied into a new tensor with no history
+            return "escaped", "rebuilt", where, op_site
         if grad_on:
-            return "non_differentiable", "", site
+            return "non_differentiable", "", where, op_site
         # Deep stack walks are fine here: ops with gradients off are rare in a forward.
         checkpoint = _frames.checkpoint_site(4)
         if checkpoint is not None:
-            return "checkpoint", "reentrant torch.utils.checkpoint", checkpoint
-        if _frames.function_site(4) is not None:
-            return (
-                "no_grad",
-                "function",
-                site,
-            )  # inside autograd.Function.forward: retracted if apply() links it
+            return "checkpoint", "reentrant torch.utils.checkpoint", checkpoint[0], checkpoint[1] or site
+        function = _frames.function_site(4)
+        if function is not None:  # inside autograd.Function.forward: retracted if apply() links it
+            self.cap.functions.setdefault(_next_node_nr(), function[0])  # the node apply() makes next
+            return "no_grad", "function", where, op_site
         if _is_inference():
-            return "no_grad", "inference_mode", site
-        off = self._grad_off_site
-        return "no_grad", (f"grad_off_at={off.where}" if off else ""), site
+            return "no_grad", "inference_mode", where, op_site
+        off = self._grad_off[0]
+        if off is None:
+            return "no_grad", "", where, op_site
+        return "no_grad", f"grad_off_at={off.where}", off, op_site or site
 
-    def _cut(self, name: str, cause: str, detail: str, site: Site | None, lost: int, index: int) -> int:
+    def _cut(
+        self,
+        name: str,
+        cause: str,
+        detail: str,
+        site: Site | None,
+        lost: int,
+        index: int,
+        op_site: Site | None = None,
+    ) -> int:
         cut = Cut(
             index=len(self.cap.cuts),
             kind=cause,
@@ -205,9 +242,24 @@ class Tracer(TorchFunctionMode):
             module=self.modules[-1] if self.modules else "",
             detail=detail,
             op_index=index,
+            op_site=op_site,
         )
         self.cap.cuts.append(cut)
         return cut.index
+
+    def _maybe_carried(self, t: torch.Tensor) -> None:
+        """A tensor with autograd history from before the trace (state carried across steps)."""
+        self._carried.add(id(t))
+        fn = t.grad_fn
+        if fn is not None and fn._sequence_nr() < self._start_seq:
+            self.cap.carried.append(
+                Carried(
+                    op=len(self.log),
+                    site=_frames.user_site(),
+                    shape=tuple(t.shape),
+                    made_by=type(fn).__name__,
+                )
+            )
 
     def _revive(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         """A tensor recorded as cut now has a grad_fn: an autograd.Function (or reentrant checkpoint)
@@ -257,7 +309,7 @@ class Tracer(TorchFunctionMode):
             self.cap.clears.append(Clear(targets=zeroed, site=site, how="zeroed"))
         return outputs or changed
 
-    def _escape(self, name, values, grads, cuts, inputs, site, index) -> None:
+    def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
         if not values or any(id(t) in self.root_ids for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
@@ -269,7 +321,8 @@ class Tracer(TorchFunctionMode):
                 if cut.op_index == entry[4] and cut.kind in ("detach", "data"):
                     cut.kind, cut.detail, cut.op = "escaped", f"after .{cut.op}", name
         if grads:
-            cuts = merge(cuts, (self._cut(name, "escaped", "", site, grads, index),))
+            where, op_site = (_SITES[caller_index], site) if caller_index else (site, None)
+            cuts = merge(cuts, (self._cut(name, "escaped", "", where, grads, index, op_site),))
         self.cap.escaped |= values
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
 

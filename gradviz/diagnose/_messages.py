@@ -2,112 +2,181 @@
 
 from __future__ import annotations
 
-from gradviz.capture._records import Capture, Cut, ErrorInfo, GraphNode, Site, Target
+from gradviz.capture._records import Birth, Capture, Cut, ErrorInfo, Site, Target
+from gradviz.diagnose import _values
 from gradviz.diagnose._causes import Cause
+from gradviz.diagnose._paths import Blocker, ZeroWhy
+from gradviz.diagnose._text import at, code, norm
 
-
-def _at(site: Site | None) -> str:
-    return f" at {site.where}" if site is not None else ""
-
-
-def _code(site: Site | None) -> str:
-    return f" (`{site.code}`)" if site is not None and site.code else ""
-
-
-def _norm(value: float | None) -> str:
-    return "" if value is None else f" (norm {value:.3g})"
+# kept under their old names for _notes.py
+_at, _code, _norm = at, code, norm
 
 
 def explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Capture) -> tuple[str, str]:
+    message, fix = _explain(cause, t, where, extra, cap)
+    return message + _stale(cause, t), fix
+
+
+def _stale(cause: Cause, t: Target) -> str:
+    """A sentence on a .grad that already held a value when the traced backward began."""
+    if t.grad_before is None or cause is Cause.frozen:
+        return ""
+    if cause is Cause.ok or t.delivered:
+        return (
+            f" Its .grad already held a gradient{norm(t.grad_before)} from before the trace, and this one "
+            "was added to it (no zero_grad() since the last step?)."
+        )
+    return (
+        f" Its .grad holds a gradient{norm(t.grad_before)} left from before the trace: that value is old, "
+        "this backward added nothing to it."
+    )
+
+
+def _explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Capture) -> tuple[str, str]:
     n = t.name
     if cause is Cause.ok:
-        if extra == "no_grad_field":
-            if cap.source == "watch":
-                return (
-                    f"{n} is in the backward graph of the model's output; its gradient norms over the "
-                    "steps are in the timeline.",
-                    "Nothing to fix unless the timeline shows a problem.",
-                )
-            if not cap.backward_calls:
-                return (
-                    f"{n} reaches the output, but no backward() ran inside the trace.",
-                    "Call loss.backward() inside the `with gradviz.trace(...)` block to check gradients.",
-                )
-            return (
-                f"{n} is in the backward graph, but its .grad was not filled (autograd.grad returns "
-                "gradients instead of storing them).",
-                "Nothing to fix if you use autograd.grad on purpose.",
-            )
-        return f"{n} received a finite, non-zero gradient{_norm(t.grad_norm)}.", "Nothing to fix."
+        return _ok(t, extra, cap)
     if cause is Cause.frozen:
         stale = ""
         if t.grad_norm is not None:
-            stale = f" Its .grad still holds an old gradient{_norm(t.grad_norm)} from before it was frozen."
+            stale = f" Its .grad still holds an old gradient{norm(t.grad_norm)} from before it was frozen."
         return (
             f"{n} has requires_grad=False, so autograd never computes a gradient for it.{stale}",
             f"If it should learn, call `.requires_grad_(True)` on it (`model.{n}.requires_grad_(True)`) "
             "and make sure the optimizer holds it.",
         )
     if cause is Cause.unused:
-        used = cap.ops[t.first_use].site if t.first_use >= 0 else None
-        if not cap.backward_calls:
-            return (
-                f"{n} did not take part in computing the model's output.",
-                "Check the forward: is the branch or submodule that uses it ever called?",
-            )
-        if used is not None:
-            return (
-                f"{n} was used{_at(used)}, but nothing computed from it reached the loss.",
-                "Make sure that result feeds the loss (or drop the parameter if it is not needed).",
-            )
-        return (
-            f"{n} was never used in the forward pass that produced the loss.",
-            "Call the submodule / take the branch that uses it, or remove it (DDP also rejects unused "
-            "parameters unless find_unused_parameters=True).",
-        )
+        return _unused(t, cap)
     if cause is Cause.unregistered:
         return _unregistered(t)
     if cause is Cause.not_in_optimizer:
+        if extra == "created":
+            return _created(t, where)
         return (
-            f"{n} gets a gradient{_norm(t.grad_norm)}, but no optimizer param group holds it, so it never "
+            f"{n} gets a gradient{norm(t.grad_norm)}, but no optimizer param group holds it, so it never "
             "changes.",
             "Build the optimizer from model.parameters(), or add a param group with it.",
         )
     if cause is Cause.cleared:
-        how = (
-            "zero_grad() / setting .grad to None" if where is None else f"the call{_at(where)}{_code(where)}"
-        )
+        how = "zero_grad() / setting .grad to None" if where is None else f"the call{at(where)}{code(where)}"
         return (
-            f"{n} received a gradient{_norm(t.grad_seen)}, then {how} removed it before it was read.",
+            f"{n} received a gradient{norm(t.delivered_norm)}, then {how} removed it before it was read.",
             "Read or log gradients after backward() and before zero_grad(); zero_grad belongs at the "
             "start of the next step (set_to_none=True is the default, so .grad becomes None).",
         )
     if cause is Cause.zero:
-        op = _op_name(extra, cap)
-        return (
-            f"{n} has a gradient, but it is exactly zero everywhere: {op or 'an op on its path'}"
-            f"{_at(where)} passes no gradient back (e.g. round/sign/floor, a dead ReLU, a mask).",
-            "Use a differentiable alternative (a straight-through estimator for round/sign, LeakyReLU "
-            "or a better init for dead ReLUs), or check the mask.",
-        )
+        return _values.zero(t, extra if isinstance(extra, ZeroWhy) else ZeroWhy("unknown"), cap)
     if cause is Cause.nonfinite:
-        op = _op_name(extra, cap)
-        src = f" it first became non-finite in the backward of {op}{_at(where)}" if op else ""
-        return (
-            f"{n} has a NaN/Inf gradient{_norm(t.grad_norm)};{src or ' the source was not located'}.",
-            "Guard that op's input (clamp / add an epsilon before sqrt, log or division), lower the "
-            "learning rate, or use gradient clipping.",
-        )
+        if isinstance(extra, tuple) and extra and extra[0] == "loss":
+            root = next((r for r in cap.roots if r.nonfinite), None)
+            return _values.nonfinite_loss(t, root.nonfinite if root else "nan", extra[1], cap)
+        return _values.nonfinite(t, extra if isinstance(extra, Birth) else None, cap)
     if cause is Cause.error:
-        return _error(t, extra if isinstance(extra, ErrorInfo) else cap.error)
+        return _error(t, extra if isinstance(extra, ErrorInfo) else cap.error, cap)
+    if isinstance(extra, Blocker):
+        return _blocked(t, extra)
     if isinstance(extra, Cut):
         return _cut(t, extra)
     return f"{n}: {cause.value}.", "See the gradviz documentation for this cause."
 
 
+def _ok(t: Target, extra: object, cap: Capture) -> tuple[str, str]:
+    n = t.name
+    if extra == "no_grad_field":
+        if cap.source == "watch":
+            return (
+                f"{n} is in the backward graph of the model's output; its gradient norms over the "
+                "steps are in the timeline.",
+                "Nothing to fix unless the timeline shows a problem.",
+            )
+        if not cap.backward_calls:
+            return (
+                f"{n} reaches the output, but no backward() ran inside the trace.",
+                "Call loss.backward() inside the `with gradviz.trace(...)` block to check gradients.",
+            )
+        return (
+            f"{n} is not a leaf: a gradient flows through it, but its .grad is not kept (call "
+            f"{n}.retain_grad() before backward to keep it); its node's norm was not recorded.",
+            "Nothing to fix.",
+        )
+    if extra == "unknown":
+        return (
+            f"{n} received a gradient, but its values cannot be read here (a meta tensor, or inside a "
+            "functorch transform): gradviz cannot say whether it is finite and non-zero.",
+            "Check it where its values exist.",
+        )
+    if t.returned:
+        return (
+            f"{n} got a finite, non-zero gradient{norm(t.delivered_norm)}, returned by autograd.grad / "
+            "torch.func.grad instead of stored in .grad.",
+            "Nothing to fix if you use the returned gradients.",
+        )
+    if not t.is_leaf and not t.grad_norm:
+        return (
+            f"{n} is not a leaf: a finite, non-zero gradient{norm(t.delivered_norm)} flows through it; "
+            f"its .grad is not kept (call {n}.retain_grad() before backward to keep it).",
+            "Nothing to fix.",
+        )
+    message = f"{n} received a finite, non-zero gradient{norm(t.delivered_norm)}."
+    if t.created is not None:
+        message += (
+            f" It was created during the traced forward (first used{at(t.created)}), so an optimizer "
+            "built before this step does not hold it."
+        )
+        return (
+            message,
+            "Build the optimizer after the first forward (lazy parameters), or create it in __init__.",
+        )
+    return message, "Nothing to fix."
+
+
+def _unused(t: Target, cap: Capture) -> tuple[str, str]:
+    n = t.name
+    used = cap.ops[t.first_use] if t.first_use >= 0 and t.first_use < len(cap.ops) else None
+    if cap.source == "graph":
+        return (
+            f"{n} is not in the autograd graph of this loss: nothing the loss was computed from depends "
+            "on it through autograd (unused, or cut by detach / no_grad; gradviz.diagnose cannot tell "
+            "which).",
+            "Trace the forward with gradviz.trace(...) to see whether and where its path was cut.",
+        )
+    if not cap.backward_calls:
+        return (
+            f"{n} did not take part in computing the model's output.",
+            "Check the forward: is the branch or submodule that uses it ever called?",
+        )
+    if used is not None:
+        site = used.caller or used.site
+        return (
+            f"{n} was used{at(site)}, but nothing computed from it reached the loss.",
+            "Make sure that result feeds the loss (or drop the parameter if it is not needed).",
+        )
+    return (
+        f"{n} was never used in the forward pass that produced the loss.",
+        "Call the submodule / take the branch that uses it, or remove it (DDP also rejects unused "
+        "parameters unless find_unused_parameters=True).",
+    )
+
+
+def _created(t: Target, where: Site | None) -> tuple[str, str]:
+    n = t.name
+    if t.replaced:
+        return (
+            f"{n} is a new nn.Parameter created during the forward (first used{at(where)}{code(where)}): it "
+            "replaces the previous one on every call, so no optimizer can hold it and whatever it learns is "
+            "thrown away at the next forward.",
+            "Create the parameter once, in __init__, and only use it in forward().",
+        )
+    return (
+        f"{n} was created during the traced forward (first used{at(where)}{code(where)}), after the "
+        "optimizer was built: the optimizer does not hold it, so it never changes.",
+        "Build the optimizer after the first forward (lazy modules), or create the parameter in __init__.",
+    )
+
+
 def _unregistered(t: Target) -> tuple[str, str]:
     n = t.name
-    got = f"It gets a gradient{_norm(t.grad_norm)}, but" if t.grad_norm is not None else "It is"
+    got = f"It gets a gradient{norm(t.grad_norm)}, but" if t.grad_norm is not None else "It is"
     if t.unregistered_how == "copy":
         return (
             f"{n} is a copy of a Parameter (made with .to() / arithmetic), not a leaf: the optimizer "
@@ -115,11 +184,18 @@ def _unregistered(t: Target) -> tuple[str, str]:
             "Keep the nn.Parameter itself as the attribute and move the module with model.to(device).",
         )
     if t.unregistered_how in ("list", "dict"):
-        box = "nn.ModuleList" if t.unregistered_how == "list" else "nn.ModuleDict"
+        container = "list" if t.unregistered_how == "list" else "dict"
+        if t.module_held:
+            box = "nn.ModuleList" if container == "list" else "nn.ModuleDict"
+            what = "modules"
+        else:
+            box = "nn.ParameterList" if container == "list" else "nn.ParameterDict"
+            what = "parameters"
+        holder = "a module kept" if t.module_held else "a tensor kept"
         return (
-            f"{n} belongs to a module kept in a plain Python {t.unregistered_how}. {got} it is not a "
-            "registered parameter, so model.parameters() and the optimizer never see it.",
-            f"Store those modules in an {box}.",
+            f"{n} belongs to {holder} in a plain Python {container}. {got} it is not a registered parameter, "
+            "so model.parameters() and the optimizer never see it.",
+            f"Store those {what} in an {box}.",
         )
     return (
         f"{n} is a plain tensor attribute with requires_grad=True. {got} it is not an nn.Parameter, so "
@@ -150,25 +226,57 @@ _CUT_TEXT = {
         "its value left torch through .{op}(){at}{code} and came back as a new tensor with no history",
         "Keep the computation in torch tensors; use .item()/.numpy() only for logging.",
     ),
+    "rebuilt": (
+        "its values were copied into a new tensor by torch.{op}(){at}{code}, which has no history",
+        "Combine tensors with torch.stack / torch.cat (they keep the graph), not torch.tensor(list).",
+    ),
     "checkpoint": (
         "it runs inside a reentrant torch.utils.checkpoint{at}{code} whose inputs do not require "
         "grad, so the checkpoint output has no gradient",
-        "Pass use_reentrant=False to checkpoint (or make an input require grad).",
+        "Pass use_reentrant=False to checkpoint (or make an input require grad, e.g. "
+        "model.enable_input_require_grads() for Hugging Face models).",
     ),
 }
 
 
 def _cut(t: Target, cut: Cut) -> tuple[str, str]:
-    what, fix = _CUT_TEXT[cut.kind]
+    what, fix = _CUT_TEXT["rebuilt" if cut.detail == "rebuilt" else cut.kind]
     detail = ""
     if cut.detail == "inference_mode":
         detail = " (inside torch.inference_mode())"
-    elif cut.detail.startswith("grad_off_at="):
-        detail = f" (gradients were turned off at {cut.detail.removeprefix('grad_off_at=')})"
     elif cut.detail == "function":
         detail = " (inside a custom autograd.Function's forward, without being passed to apply())"
-    text = what.format(at=_at(cut.site), code=_code(cut.site), detail=detail, op=cut.op)
+    if cut.detail.startswith("grad_off_at="):  # site is the user's switch; op_site the op it covered
+        covered = f" around `{cut.op_site.code}`" if cut.op_site is not None and cut.op_site.code else ""
+        covered += f" at {cut.op_site.where}" if cut.op_site is not None else ""
+        switch = f"`{_code_of(cut.site)}`{at(cut.site)}"
+        text = f"its only path to the loss ran with gradient tracking off: {switch} turned it off{covered}"
+        if cut.op_site is not None and cut.op_site.library:
+            text += " (library code)"
+        return f"{t.name} gets no gradient: {text}.", fix
+    text = what.format(at=at(cut.site), code=code(cut.site), detail=detail, op=cut.op)
+    if cut.op_site is not None and cut.op_site != cut.site:
+        where = "in library code" if cut.op_site.library else "the op"
+        text += f"; {where}: {cut.op} at {cut.op_site.where}{code(cut.op_site)}"
     return f"{t.name} gets no gradient: {text}.", fix
+
+
+def _code_of(site: Site | None) -> str:
+    return site.code if site is not None and site.code else "torch.no_grad()"
+
+
+def _blocked(t: Target, b: Blocker) -> tuple[str, str]:
+    if b.custom:
+        return (
+            f"{t.name} gets no gradient: the backward of the custom autograd.Function {b.name} (applied"
+            f"{at(b.site)}{code(b.site)}) returns None for the input that depends on it, so nothing arrives.",
+            f"Return a gradient for that input from {b.name}.backward (None means 'no gradient').",
+        )
+    return (
+        f"{t.name} gets no gradient: the backward of {b.name}{at(b.site)}{code(b.site)} passes none to the "
+        "input that depends on it.",
+        "Use an op that is differentiable in that input.",
+    )
 
 
 _ERROR_FIX = {
@@ -185,6 +293,10 @@ _ERROR_FIX = {
         "computation you backpropagate through."
     ),
     "graph_freed": "Run a fresh forward for each backward, or pass retain_graph=True to the first backward.",
+    "graph_freed_carried": (
+        "Detach the carried state where it enters the new step (`h = h.detach()`, as truncated BPTT does); "
+        "retain_graph=True would only make every step backpropagate through all earlier ones."
+    ),
     "non_scalar": "Reduce the loss to a scalar (e.g. .mean() or .sum()) or pass gradient= to backward().",
     "no_grad_root": (
         "Make sure the loss is computed from the model's output without .detach(), .data or torch.no_grad()."
@@ -192,27 +304,37 @@ _ERROR_FIX = {
 }
 
 
-def _error(t: Target, err: ErrorInfo | None) -> tuple[str, str]:
+def error_fix(err: ErrorInfo) -> str:
+    if err.kind == "graph_freed" and err.blame_op == "carried":
+        return _ERROR_FIX["graph_freed_carried"]
+    return _ERROR_FIX.get(err.kind, "Fix the error first; gradviz re-checks on the next trace.")
+
+
+def _error(t: Target, err: ErrorInfo | None, cap: Capture) -> tuple[str, str]:
     if err is None:
         return f"{t.name} got no gradient because the traced code raised.", "Fix the error first."
     line = err.blame or err.site
-    op = f"an in-place op{_at(line)}{_code(line)}"
+    op = f"an in-place op{at(line)}{code(line)}"
+    lib = f" (in library code at {err.inner.where}{code(err.inner)})" if err.inner is not None else ""
     what = {
         "leaf_inplace": f"{op} modified a leaf that requires grad",
         "inplace_saved": f"{op} modified a tensor autograd had saved for backward",
-        "inference_saved": f"a tensor made under inference_mode{_at(line)} was used in a differentiable op",
-        "graph_freed": "backward ran a second time through a graph that was already freed",
-        "non_scalar": f"backward(){_at(err.site)} was called on a non-scalar tensor without gradient=",
-    }.get(err.kind, f"{err.type}: {err.message}{_at(line)}")
-    return (
-        f"{t.name} got no gradient because the {err.phase} raised: {what}.",
-        _ERROR_FIX.get(err.kind, "Fix the error first; gradviz re-checks on the next trace."),
-    )
+        "inference_saved": f"a tensor made under inference_mode{at(line)} was used in a differentiable op",
+        "graph_freed": _graph_freed(err, cap),
+        "non_scalar": f"backward(){at(err.site)} was called on a non-scalar tensor without gradient=",
+    }.get(err.kind, f"{err.type}: {err.message}{at(line)}{code(line)}{lib}")
+    return f"{t.name} got no gradient because the {err.phase} raised: {what}.", error_fix(err)
 
 
-def _op_name(node: object, cap: Capture) -> str:
-    if not isinstance(node, GraphNode):
-        return ""
-    if node.op >= 0:
-        return cap.ops[node.op].name
-    return node.name.removesuffix("Backward0").removesuffix("Backward1").lower()
+def _graph_freed(err: ErrorInfo, cap: Capture) -> str:
+    if err.blame_op == "carried" and cap.carried:
+        c = cap.carried[0]
+        shape = "×".join(map(str, c.shape)) or "scalar"
+        return (
+            f"backward reached into the graph of an earlier step, which is already freed: the tensor used"
+            f"{at(c.site)}{code(c.site)} ({shape}, made by {c.made_by}) carries its autograd history from "
+            "before this step (state carried across steps without .detach())"
+        )
+    if err.blame_op == "second backward":
+        return f"backward ran a second time through the same graph{at(err.site)}, whose buffers were freed"
+    return "backward ran a second time through a graph that was already freed"

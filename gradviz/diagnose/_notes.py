@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gradviz.capture._records import Capture, Cut
 from gradviz.diagnose._causes import Verdict
-from gradviz.diagnose._messages import _CUT_TEXT, _ERROR_FIX, _at, _code
+from gradviz.diagnose._messages import _CUT_TEXT, _ERROR_FIX, _at, _code, error_fix
 
 
 def note_for(cap: Capture, verdicts: dict[str, Verdict]) -> str | None:
@@ -37,9 +37,9 @@ def note_for(cap: Capture, verdicts: dict[str, Verdict]) -> str | None:
         head = f"an in-place op{_at(line)}{_code(line)} writes into a leaf tensor that requires grad"
         return _format(head, line.where if line else None, _ERROR_FIX["leaf_inplace"])
     if err.kind in _ERROR_FIX:
-        verdict = next(iter(verdicts.values()), None)
+        verdict = next((v for v in verdicts.values() if v.cause == "error"), None)
         head = verdict.message if verdict is not None else err.message
-        return _format(head, line.where if line else None, _ERROR_FIX[err.kind])
+        return _format(head, line.where if line else None, error_fix(err))
     return None
 
 

@@ -1,12 +1,42 @@
-"""Questions about the captured backward graph: where did a gradient become zero, or non-finite?"""
+"""Questions about the captured backward graph: why did a gradient stop, or come out exactly zero?"""
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from gradviz.capture._records import Capture, GraphNode
+from gradviz.capture._births import inherited_ops
+from gradviz.capture._records import Capture, GraphNode, Site, Target
+
+# Backward nodes whose gradient is zero by definition, or where a unit can die.
+_STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
+_RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
+# Names of weights that start at exactly zero on purpose, so that an adapter or a residual branch starts as
+# a no-op (LoRA's B, ReZero gates, zero-initialised projections in adapters and ControlNet).
+_ZERO_BY_DESIGN = ("lora_b", "lora_up", "lora_magnitude", "zero_conv", "rezero", "controlnet")
+
+
+@dataclass
+class Blocker:
+    """The node whose backward returned no gradient for the path to a target."""
+
+    node: GraphNode
+    name: str  # the custom Function's class, or the op
+    custom: bool  # a custom autograd.Function
+    site: Site | None  # the user's line (the apply() call for a Function)
+
+
+@dataclass
+class ZeroWhy:
+    """Why a gradient came out exactly zero."""
+
+    kind: str  # cancel | zero_weight | dead_relu | step | where | mul | discarded | unknown
+    site: Site | None = None
+    op: str = ""
+    weight: str = ""  # zero_weight: the name of the all-zero weight
+    by_design: bool = False  # zero_weight: a weight that starts at zero on purpose (LoRA's B)
+    paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
 
 
 class GraphIndex:
@@ -17,15 +47,25 @@ class GraphIndex:
         for node in cap.graph:
             for child in node.next:
                 self.parents.setdefault(child, []).append(node.id)
+        self.op_of = inherited_ops(cap.graph, self.by_id)
 
-    def boundary(self, start: str | None, bad: Callable[[float], bool]) -> GraphNode | None:
-        """From a leaf's node, go towards the loss through nodes whose incoming gradient is ``bad``; the
-        first node reached whose incoming gradient is fine produced the bad gradient (its op is to blame)."""
-        if start is None or start not in self.by_id:
+    def site_of(self, node: GraphNode | None) -> Site | None:
+        if node is None:
             return None
-        node = self.by_id[start]
-        if node.grad_norm is None or not bad(node.grad_norm):
+        op = self.op_of.get(node.id, -1)
+        if op < 0:
             return None
+        user_site = getattr(self.cap.ops, "user_site", None)
+        return user_site(op) if user_site is not None else self.cap.ops[op].site
+
+    def op_name(self, node: GraphNode) -> str:
+        op = self.op_of.get(node.id, -1)
+        if op >= 0 and node.op >= 0:
+            return self.cap.ops[op].name
+        return node.name.rstrip("0123456789").removesuffix("Backward").lower()
+
+    def _towards_loss(self, start: str, stop: Callable[[GraphNode], bool]) -> GraphNode | None:
+        """Breadth-first from ``start`` towards the loss: the first node for which ``stop`` holds."""
         seen = {start}
         queue = deque([start])
         while queue:
@@ -34,20 +74,97 @@ class GraphIndex:
                     continue
                 seen.add(parent_id)
                 parent = self.by_id[parent_id]
-                if parent.grad_norm is None:
-                    continue
-                if not bad(parent.grad_norm):
+                if stop(parent):
                     return parent
                 queue.append(parent_id)
         return None
 
-    def zero_source(self, start: str | None) -> GraphNode | None:
-        return self.boundary(start, lambda n: n == 0.0)
+    # -- no gradient arrived although the graph reaches the target ------------------------------------------
 
-    def nonfinite_source(self, start: str | None) -> GraphNode | None:
-        return self.boundary(start, lambda n: not math.isfinite(n))
-
-    def site_of(self, node: GraphNode | None):
-        if node is None or node.op < 0:
+    def blocker(self, start: str | None) -> Blocker | None:
+        """The node that received a gradient but passed none on towards ``start`` (a custom Function whose
+        backward returns None for that input). Without node norms: the nearest custom Function above."""
+        if start is None or start not in self.by_id:
             return None
-        return self.cap.ops[node.op].site
+        measured = any(n.grad_norm is not None for n in self.cap.graph)
+        if measured:
+            node = self._towards_loss(start, lambda n: n.grad_norm is not None)
+        else:
+            node = self._towards_loss(start, _is_custom)
+        if node is None:
+            return None
+        custom = _is_custom(node)
+        if custom:
+            name = node.name.removesuffix("Backward")
+            site = self.cap.functions.get(node.seq) if node.seq >= 0 else None
+            return Blocker(node, name, True, site or self.site_of(node))
+        return Blocker(node, self.op_name(node), False, self.site_of(node))
+
+    # -- exactly zero ---------------------------------------------------------------------------------------
+
+    def zero_mechanism(self, t: Target) -> ZeroWhy:
+        start = t.node
+        if start is None or start not in self.by_id:
+            return ZeroWhy("unknown")
+        node = self.by_id[start]
+        if node.grad_norm is None or node.grad_norm != 0:
+            return ZeroWhy("unknown")
+        # the last zero node below the first node that still had a non-zero incoming gradient
+        zero, source = node, None
+        seen, queue = {start}, deque([node])
+        while queue and source is None:
+            current = queue.popleft()
+            for parent_id in self.parents.get(current.id, ()):
+                if parent_id in seen:
+                    continue
+                seen.add(parent_id)
+                parent = self.by_id[parent_id]
+                if parent.grad_norm is None:
+                    continue
+                if parent.grad_norm != 0:
+                    zero, source = current, parent
+                    break
+                queue.append(parent)
+        if source is None:
+            return ZeroWhy("unknown")
+        live = [p for p in self.parents.get(zero.id, ()) if self.by_id[p].grad_norm not in (None, 0.0)]
+        if len(live) >= 2:
+            return ZeroWhy("cancel", self.site_of(zero) or self.site_of(source), paths=len(live))
+        site, op = self.site_of(source), self.op_name(source)
+        weight = self._zero_weight(source, exclude=t.index)
+        if weight is not None:
+            lowered = weight.lower()
+            by_design = any(key in lowered for key in _ZERO_BY_DESIGN)
+            return ZeroWhy("zero_weight", site, op, weight=weight, by_design=by_design)
+        name = source.name
+        if name.startswith(_RELU_OPS):
+            return ZeroWhy("dead_relu", site, op)
+        if name.startswith(_STEP_OPS):
+            return ZeroWhy("step", site, op)
+        if name.startswith(("WhereBackward", "MaskedFill")):
+            return ZeroWhy("where", site, op)
+        if name.startswith("MulBackward"):
+            return ZeroWhy("mul", site, op)
+        return ZeroWhy("discarded", site, op)
+
+    def _zero_weight(self, source: GraphNode, exclude: int) -> str | None:
+        """A target whose value is all zeros among ``source``'s inputs (through views and transposes)."""
+        for child_id in source.next:
+            child = self.by_id.get(child_id)
+            while (
+                child is not None and child.target < 0 and len(child.next) == 1 and "Backward" in child.name
+            ):
+                if not child.name.startswith(("TBackward", "ViewBackward", "TransposeBackward", "Permute")):
+                    break
+                child = self.by_id.get(child.next[0])
+            if child is None or child.target < 0 or child.target == exclude:
+                continue
+            target = self.cap.targets[child.target]
+            if target.value is not None and target.value.norm == 0.0 and target.value.numel:
+                return target.name
+        return None
+
+
+def _is_custom(node: GraphNode) -> bool:
+    """A custom autograd.Function's node: "<Name>Backward" without the version digit of built-in ops."""
+    return node.name.endswith("Backward") and node.name not in ("AccumulateGrad",)

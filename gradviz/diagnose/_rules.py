@@ -2,22 +2,26 @@
 
 The order of the rules is the order in which a person should fix things: a frozen or unregistered
 tensor first, then a gradient that arrived and was thrown away, then the value of the gradient, then
-why no gradient arrived at all.
+why no gradient arrived at all. "Arrived" is what the traced backward delivered (``Target.delivered``),
+never merely a ``.grad`` that exists: it may be a value from an earlier step.
 """
 
 from __future__ import annotations
-
-import math
 
 from gradviz.capture._records import Capture, Cut, Site, Target
 from gradviz.diagnose._causes import Cause, Verdict
 from gradviz.diagnose._messages import explain
 from gradviz.diagnose._paths import GraphIndex
 
+NONE, ZERO, FINITE, NONFINITE, UNKNOWN = 0, 1, 2, 3, -1
+# When several cuts took a target's every path to the loss, name the one most likely to be the mistake:
+# an explicit detach or escape before gradient-less code paths such as sampling under no_grad.
+_CUT_ORDER = {"detach": 0, "data": 0, "escaped": 1, "checkpoint": 2, "no_grad": 3, "non_differentiable": 4}
+
 
 def decide(cap: Capture) -> dict[str, Verdict]:
     ctx = _Context(cap)
-    return {t.name: _verdict(t, ctx) for t in cap.targets}
+    return {t.name: _verdict(t, ctx) for t in cap.targets if t.kind != "replaced"}
 
 
 class _Context:
@@ -26,8 +30,12 @@ class _Context:
         self.graph = GraphIndex(cap)
         self.root_values = 0
         self.root_cuts: list[Cut] = []
+        self.loss_birth = -1
+        self.loss_nonfinite = ""
         for root in cap.roots:
             self.root_values |= root.values
+            if root.nonfinite and not self.loss_nonfinite:
+                self.loss_nonfinite, self.loss_birth = root.nonfinite, root.birth
             for i in root.cuts:
                 cut = cap.cuts[i]
                 if not cut.retracted and cut not in self.root_cuts:
@@ -36,19 +44,16 @@ class _Context:
 
     def cut_for(self, bit: int) -> Cut | None:
         """The cut that explains why a target's value reached the loss without its gradient."""
-        for cut in self.root_cuts:
-            if cut.lost & bit:
-                return cut
-        if not self.root_values & bit and self.cap.escaped & bit:
+        found = [cut for cut in self.root_cuts if cut.lost & bit]
+        if not found and not self.root_values & bit and self.cap.escaped & bit:
             # the value left torch (.numpy(), .item()) and came back as a tensor the tracer cannot link
-            for cut in self.escape_cuts:
-                if cut.lost & bit:
-                    return cut
-        if self.root_values & bit:
-            for cut in self.cap.cuts:  # lineage lost track of it: any cut of this target explains it
-                if cut.lost & bit and not cut.retracted:
-                    return cut
-        return None
+            found = [cut for cut in self.escape_cuts if cut.lost & bit]
+        if not found and self.root_values & bit:
+            # lineage lost track of it: any cut of this target explains it
+            found = [cut for cut in self.cap.cuts if cut.lost & bit and not cut.retracted]
+        if not found:
+            return None
+        return min(found, key=lambda cut: _CUT_ORDER.get(cut.kind, 5))
 
     def last_clear(self, bit: int) -> Site | None:
         for clear in reversed(self.cap.clears):
@@ -76,27 +81,41 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
         return Cause.frozen, None, None
     if t.kind == "unregistered":
         return Cause.unregistered, None, None
-    if t.grad_seen is not None and (t.grad_norm is None or (t.grad_norm == 0 and t.grad_seen != 0)):
-        site = ctx.last_clear(t.bit)
-        if site is not None or t.grad_norm is None:
-            return Cause.cleared, site, None
-    if t.grad_norm is not None:
-        if not math.isfinite(t.grad_norm):
-            node = ctx.graph.nonfinite_source(t.node)
-            return Cause.nonfinite, ctx.graph.site_of(node), node
-        if t.grad_norm == 0:
-            node = ctx.graph.zero_source(t.node)
-            return Cause.zero, ctx.graph.site_of(node), node
-        if t.in_optimizer is False:
-            return Cause.not_in_optimizer, None, None
-        return Cause.ok, None, None
-    # no gradient arrived
+    if t.created is not None and (t.replaced or t.in_optimizer is False):
+        return Cause.not_in_optimizer, t.created, "created"
+    if t.delivered != NONE:
+        return _arrived(t, ctx)
+    # nothing arrived from the traced backward
     cut = ctx.cut_for(t.bit)
     if cut is not None:
         return Cause(cut.kind), cut.site, cut
     if cap.error is not None:
         return Cause.error, cap.error.blame or cap.error.site, cap.error
-    if t.reached:
-        # reached by the graph, yet no .grad: no backward ran, or autograd.grad() returned it instead
+    if t.reached and cap.backward_calls:
+        blocker = ctx.graph.blocker(t.node)
+        if blocker is not None:
+            return Cause.non_differentiable, blocker.site, blocker
+    if t.reached and (not cap.backward_calls or not t.is_leaf):
+        # in the graph of the output, and no backward ran (or it keeps no .grad): nothing to check
         return Cause.ok, None, "no_grad_field"
     return Cause.unused, None, None
+
+
+def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
+    """A gradient arrived: was it kept, and is it usable?"""
+    if not t.returned and t.is_leaf and t.grad_state in (NONE, ZERO) and t.grad_state != t.delivered:
+        site = ctx.last_clear(t.bit)
+        if site is not None or t.grad_state == NONE:
+            return Cause.cleared, site, None
+    if t.delivered == NONFINITE:
+        birth = ctx.cap.births[t.birth] if t.birth >= 0 else None
+        return Cause.nonfinite, birth.site if birth else None, birth
+    if ctx.loss_nonfinite and ctx.root_values & t.bit:
+        birth = ctx.cap.births[ctx.loss_birth] if ctx.loss_birth >= 0 else None
+        return Cause.nonfinite, birth.site if birth else None, ("loss", birth)
+    if t.delivered == ZERO:
+        mechanism = ctx.graph.zero_mechanism(t)
+        return Cause.zero, mechanism.site, mechanism
+    if t.in_optimizer is False:
+        return Cause.not_in_optimizer, None, None
+    return Cause.ok, None, "unknown" if t.delivered == UNKNOWN else None

@@ -1,6 +1,6 @@
 """`with torch.no_grad():` around the encoder call inside forward. Truth: encoder parameters get None,
-the head gets gradients, no exception. gradviz: encoder no_grad, where = the encoder call line (the op that
-ran with grad disabled; the `with` line is context)."""
+the head gets gradients, no exception. gradviz: encoder no_grad, where = the `with torch.no_grad():` line
+(the user's own switch; the encoder call inside it is named in the message)."""
 
 import torch
 from torch import nn
@@ -23,8 +23,8 @@ class Net(nn.Module):
         self.head = nn.Linear(8, 1)
 
     def forward(self, x):
-        with torch.no_grad():
-            h = self.encoder(x)  # @ng
+        with torch.no_grad():  # @ng
+            h = self.encoder(x)
         return self.head(torch.tanh(h))
 
 

@@ -1,6 +1,6 @@
 """`with torch.set_grad_enabled(self.finetune_encoder):` with the flag False, around the encoder call.
 Truth: same as no_grad: encoder parameters None, head gradients, no exception. gradviz: encoder no_grad,
-where = the encoder call line."""
+where = the `with torch.set_grad_enabled(...)` line that turned gradients off."""
 
 import torch
 from torch import nn
@@ -24,8 +24,8 @@ class Net(nn.Module):
         self.head = nn.Linear(8, 1)
 
     def forward(self, x):
-        with torch.set_grad_enabled(self.finetune_encoder):
-            h = self.encoder(x)  # @off
+        with torch.set_grad_enabled(self.finetune_encoder):  # @off
+            h = self.encoder(x)
         return self.head(torch.tanh(h))
 
 

@@ -1,0 +1,238 @@
+"""A backward call inside a trace: walk its graph, see what it delivers to each target, blame its errors.
+
+# NOTE [delivered, not reached]
+# A target's AccumulateGrad node being in the graph does not mean a gradient arrived: a custom
+# ``autograd.Function`` may return None for it, and a ``.grad`` left from an earlier step is there whether
+# or not this backward adds anything. So, per backward call:
+#   - a target whose ``.grad`` is None when backward starts: what arrived is its ``.grad`` afterwards
+#     (AccumulateGrad stores the incoming gradient), or nothing if ``.grad`` is still None;
+#   - a target whose ``.grad`` is already set (a value from before): a pre-hook on its AccumulateGrad node
+#     sees the incoming gradient itself (None when nothing arrives). Only these few get a hook.
+# ``autograd.grad`` (also inside ``torch.func.grad``) returns gradients instead of storing them: those count
+# as delivered, with ``Target.returned`` set, measured on the returned tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from gradviz._history import GradState
+from gradviz.capture import _graph
+from gradviz.capture._errors import classify_backward_error
+from gradviz.capture._norms import node_norm, norms_and_states
+from gradviz.capture._records import Site
+
+if TYPE_CHECKING:
+    from gradviz.capture._session import Session
+
+_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_UNKNOWN = -1
+
+
+def unwrap_functorch(t: torch.Tensor) -> torch.Tensor:
+    """The plain tensor under every functorch wrapper (for vmap: all the batch's values)."""
+    while _is_wrapped(t):
+        t = torch._C._functorch.get_unwrapped(t)
+    return t
+
+
+def combine(a: int, b: int) -> int:
+    """The state of two deliveries to one target: non-finite wins, then finite, then zero."""
+    if a == GradState.none:
+        return b
+    if b == GradState.none:
+        return a
+    if _UNKNOWN in (a, b):
+        return GradState.nonfinite if GradState.nonfinite in (a, b) else _UNKNOWN
+    return max(a, b)
+
+
+def state_of(norm: float | None) -> int:
+    if norm is None:
+        return _UNKNOWN
+    if not math.isfinite(norm):
+        return GradState.nonfinite
+    return GradState.zero if norm == 0 else GradState.finite
+
+
+class BackwardCalls:
+    """Owned by a Session: handles each ``backward()`` / ``autograd.grad()`` the tracer intercepts."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+        self.first = True
+        # id(grad) -> (grad, version, norm, state) measured after the last backward: not re-read at the end
+        self.known: dict[int, tuple[torch.Tensor, int, float | None, int]] = {}
+
+    def __call__(self, func, name: str, args: tuple, kwargs: dict, site: Site | None):
+        s = self.s
+        roots = _root_tensors(name, args, kwargs)
+        if any(_is_wrapped(r) for r in roots):
+            return self._functorch(func, name, args, kwargs)
+        call = "autograd.grad" if name == "grad" else "backward"
+        again = any(id(r) in s.tracer.root_ids for r in roots)
+        if s.tracer.finite is not None:
+            s.tracer.finite.settle()
+        stale = self._stale_grads()
+        arrived: dict[int, Any] = {}
+        walk = _graph.walk(
+            [r.grad_fn for r in roots],
+            s.target_map(),
+            s.tracer.op_of_node,
+            hook_norms=s.node_norms,
+            watch=(lambda index: _arrival_hook(arrived, index) if index in stale else None),
+            fn_targets=self._fn_targets(),
+        )
+        for r, node in zip(roots, walk.roots, strict=True):
+            s.tracer.root_ids.add(id(r))
+            s.cap.roots.append(s.root(r, site, node, call))
+        result = None
+        try:
+            result = func(*args, **kwargs)
+            return result
+        except Exception as exc:
+            if s.cap.error is None:
+                s.cap.error = classify_backward_error(exc, site, s.cap, again)
+            raise
+        finally:
+            walk.finish()
+            self._absorb(walk)
+            self._after(walk, stale, arrived)
+            if name == "grad" and result is not None:
+                self._returned(_grad_inputs(args, kwargs), result)
+
+    # -- before --------------------------------------------------------------------------------------------
+
+    def _fn_targets(self) -> dict[int, tuple[Any, int]] | None:
+        """Non-leaf targets (a tensor passed by name, a .to() copy): their grad_fn, held for the walk."""
+        found = {}
+        for w in self.s.watched:
+            fn = None if w.tensor.is_leaf else w.tensor.grad_fn
+            if fn is not None:
+                found[id(fn)] = (fn, w.target.index)
+        return found or None
+
+    def _stale_grads(self) -> set[int]:
+        """Targets whose .grad is already set as this backward starts; on the trace's first backward, the
+        norms of those values are kept (``Target.grad_before``: a gradient from before the trace)."""
+        stale = [w for w in self.s.watched if grad_of(w.tensor) is not None]
+        if self.first:
+            self.first = False
+            norms, _ = norms_and_states([grad_of(w.tensor) for w in stale])
+            for w, norm in zip(stale, norms, strict=True):
+                w.target.grad_before = norm
+        return {w.target.index for w in stale}
+
+    # -- after ---------------------------------------------------------------------------------------------
+
+    def _absorb(self, walk: _graph.Walk) -> None:
+        cap = self.s.cap
+        cap.graph = walk.nodes
+        if walk.truncated and not cap.graph_truncated:
+            cap.graph_truncated = True
+            cap.notes.append(f"The backward graph has over {len(walk.nodes):,} nodes: only those were drawn.")
+        if walk.too_deep and not cap.graph_truncated:
+            cap.graph_truncated = True
+            cap.notes.append(
+                f"The backward graph is more than {_graph.DEPTH_LIMIT:,} nodes deep: it was drawn down to "
+                "that depth (walking deeper chains can crash torch when it frees them); verdicts are not "
+                "affected."
+            )
+        cap.backward_calls += 1
+        for target in cap.targets:
+            if walk.reached >> target.index & 1:
+                target.reached = True
+        for node in walk.nodes:
+            if node.target >= 0:
+                cap.targets[node.target].node = node.id
+
+    def _after(self, walk: _graph.Walk, stale: set[int], arrived: dict[int, Any]) -> None:
+        """Record what arrived at each target (NOTE [delivered, not reached]) and the final norms."""
+        s = self.s
+        keeps = [w for w in s.watched if w.tensor.is_leaf or w.tensor.retains_grad]
+        fresh = [w for w in keeps if w.target.index not in stale]
+        grads = [grad_of(w.tensor) for w in fresh]
+        have = [(w, g) for w, g in zip(fresh, grads, strict=True) if g is not None]
+        norms, states = norms_and_states([g for _, g in have])
+        self.known = {}
+        for (w, g), norm, state in zip(have, norms, states, strict=True):
+            st = _UNKNOWN if state is None else int(state)
+            self._deliver(w.target, st, norm)
+            self.known[id(g)] = (g, g._version, norm, st)
+        for index in stale:
+            raw = arrived.get(index)
+            norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+            if index in arrived:
+                self._deliver(s.cap.targets[index], state_of(norm), norm)
+        s.tracer.grad_ids = {id(g): w.target.index for w in keeps if (g := grad_of(w.tensor)) is not None}
+        for target_index, node_index in walk.accumulators.items():
+            walk.nodes[node_index].grad_norm = s.cap.targets[target_index].delivered_norm
+        walk.resolve()
+        for node in walk.nodes:  # a non-leaf target that keeps no .grad: its node saw its gradient
+            if node.target >= 0 and node.target not in walk.accumulators:
+                w = s.watched[node.target]
+                if not (w.tensor.is_leaf or w.tensor.retains_grad) and node.grad_norm is not None:
+                    self._deliver(w.target, state_of(node.grad_norm), node.grad_norm)
+
+    @staticmethod
+    def _deliver(target, state: int, norm: float | None) -> None:
+        if target.delivered == GradState.none or state == GradState.nonfinite:
+            target.delivered_norm = norm
+        target.delivered = combine(target.delivered, state)
+
+    def _returned(self, inputs: list[torch.Tensor], result: Any) -> None:
+        """autograd.grad returned gradients for ``inputs``: those are delivered to the targets among them
+        (a None, with ``allow_unused=True``, is nothing delivered)."""
+        outputs = result if isinstance(result, (tuple, list)) else (result,)
+        target_of = {id(w.tensor): w.target for w in self.s.watched}
+        got = []
+        for x, g in zip(inputs, outputs, strict=False):
+            target = target_of.get(id(unwrap_functorch(x))) if isinstance(x, torch.Tensor) else None
+            if target is not None:
+                target.returned = True
+                if isinstance(g, torch.Tensor):
+                    got.append((target, unwrap_functorch(g)))
+        norms, states = norms_and_states([g for _, g in got])
+        for (target, _), norm, state in zip(got, norms, states, strict=True):
+            self._deliver(target, _UNKNOWN if state is None else int(state), norm)
+
+    def _functorch(self, func, name: str, args: tuple, kwargs: dict):
+        """autograd inside a functorch transform (``torch.func.grad``): its graph and hooks belong to the
+        transform; only which targets got a gradient back is recorded."""
+        result = func(*args, **kwargs)
+        if name == "grad":
+            self._returned(_grad_inputs(args, kwargs), result)
+        return result
+
+
+def grad_of(t: torch.Tensor) -> torch.Tensor | None:
+    """``.grad`` of a leaf, or of a non-leaf that retains it (reading it otherwise only warns)."""
+    return t.grad if t.is_leaf or t.retains_grad else None
+
+
+def _arrival_hook(arrived: dict[int, Any], index: int):
+    def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
+        g = grad_outputs[0] if grad_outputs else None
+        if g is not None:
+            arrived[index] = node_norm(g)
+
+    return hook
+
+
+def _root_tensors(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
+    if isinstance(first, torch.Tensor):
+        return [first]
+    if isinstance(first, (list, tuple)):
+        return [t for t in first if isinstance(t, torch.Tensor)]
+    return []
+
+
+def _grad_inputs(args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    inputs = args[1] if len(args) > 1 else kwargs.get("inputs")
+    if isinstance(inputs, torch.Tensor):
+        return [inputs]
+    return list(inputs) if isinstance(inputs, (list, tuple)) else []

@@ -1,0 +1,154 @@
+"""Where a non-finite gradient was born in the backward, from the per-node gradient norms (plain data).
+
+A parameter's NaN/Inf gradient was made by the first node, going from the parameter towards the loss, whose
+incoming gradient is still finite: its backward turned finite into non-finite. If that node's forward op
+took or made a NaN/Inf in the forward (``Capture.op_taint``), the birth is that forward one instead: the
+backward only multiplied by a value the forward had already spoiled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from gradviz.capture._records import Birth, Capture, GraphNode
+
+# What the backward of each op does where it makes NaN/Inf from a finite gradient.
+_BACKWARD_DETAIL = {
+    "sqrt": "divides by sqrt(0): its gradient 1/(2·sqrt(x)) is infinite at x = 0",
+    "rsqrt": "its gradient -1/(2·x^1.5) is infinite at x = 0",
+    "pow": "its gradient p·x^(p-1) is infinite at x = 0 for p < 1",
+    "div": "divides by a denominator of 0",
+    "reciprocal": "its gradient -1/x² is infinite at x = 0",
+    "log": "its gradient 1/x is infinite at x = 0",
+    "log2": "its gradient is infinite at x = 0",
+    "log10": "its gradient is infinite at x = 0",
+    "norm": "its gradient x/‖x‖ is 0/0 where the norm is 0",
+    "linalg_vector_norm": "its gradient x/‖x‖ is 0/0 where the norm is 0",
+    "cdist": "its gradient is 0/0 where two points are equal (a distance of 0)",
+    "pdist": "its gradient is 0/0 where two points are equal (a distance of 0)",
+    "dist": "its gradient is 0/0 where the two points are equal (a distance of 0)",
+    "acos": "its gradient 1/sqrt(1-x²) is infinite at x = ±1",
+    "asin": "its gradient 1/sqrt(1-x²) is infinite at x = ±1",
+    "atanh": "its gradient 1/(1-x²) is infinite at x = ±1",
+    "std": "its gradient divides by a standard deviation of 0",
+    "var": "its gradient is 0/0 for a single element",
+}
+
+
+def locate_births(cap: Capture) -> None:
+    """Set ``birth`` on each target whose delivered gradient is non-finite, and on each non-finite root,
+    adding backward births to ``cap.births``. Pure: reads plain data only."""
+    graph = _Graph(cap)
+    for target in cap.targets:
+        if target.delivered != 3 or target.node is None:  # GradState.nonfinite
+            continue
+        source = graph.source(target.node)
+        if source is None:
+            continue
+        op = graph.op_of.get(source.id, -1)
+        if op >= 0 and op in cap.op_taint:
+            target.birth = cap.op_taint[op]
+        else:
+            target.birth = graph.birth(source, op)
+    for root in cap.roots:
+        if root.nonfinite and root.birth < 0:
+            kinds = [
+                i for i, b in enumerate(cap.births) if b.phase != "backward" and b.kind == root.nonfinite
+            ]
+            others = [i for i, b in enumerate(cap.births) if b.phase != "backward"]
+            root.birth = (kinds or others or [-1])[0]
+
+
+class _Graph:
+    def __init__(self, cap: Capture) -> None:
+        self.cap = cap
+        self.by_id: dict[str, GraphNode] = {n.id: n for n in cap.graph}
+        self.parents: dict[str, list[str]] = {}
+        for node in cap.graph:
+            for child in node.next:
+                self.parents.setdefault(child, []).append(node.id)
+        self.op_of = inherited_ops(cap.graph, self.by_id)
+        self._made: dict[str, int] = {}
+
+    def source(self, start: str) -> GraphNode | None:
+        """From a node with a non-finite incoming gradient, towards the loss: the first node whose incoming
+        gradient is finite (its backward made the NaN/Inf)."""
+        node = self.by_id.get(start)
+        if node is None:
+            return None
+        seen = {start}
+        queue = deque([start])
+        while queue:
+            for parent_id in self.parents.get(queue.popleft(), ()):
+                if parent_id in seen:
+                    continue
+                seen.add(parent_id)
+                norm = self.by_id[parent_id].grad_norm
+                if norm is None:
+                    continue
+                if math.isfinite(norm):
+                    return self.by_id[parent_id]
+                queue.append(parent_id)
+        return None
+
+    def birth(self, node: GraphNode, op: int) -> int:
+        """The backward birth at ``node`` (one per node)."""
+        made = self._made.get(node.id)
+        if made is not None:
+            return made
+        cap = self.cap
+        children = [self.by_id[c] for c in node.next if c in self.by_id]
+        bad = [c.grad_norm for c in children if c.grad_norm is not None and not math.isfinite(c.grad_norm)]
+        kind = "nan" if any(math.isnan(b) for b in bad) else "inf"
+        name = (
+            cap.ops[op].name if op >= 0 else node.name.rstrip("0123456789").removesuffix("Backward").lower()
+        )
+        detail = _BACKWARD_DETAIL.get(name.strip("_").removesuffix("_"), "")
+        masked = -1
+        if node.grad_norm == 0:
+            detail = "the zero gradient it receives meets an infinite local derivative (0 × ∞ = NaN)"
+            masked = next(
+                (self.op_of.get(p, -1) for p in self.parents.get(node.id, ()) if self._is_where(p)), -1
+            )
+        cap.births.append(
+            Birth(
+                kind=kind,
+                phase="backward",
+                op=op,
+                op_name=name,
+                node=node.id,
+                site=cap.ops.user_site(op) if op >= 0 and hasattr(cap.ops, "user_site") else None,
+                detail=detail,
+                masked_by=masked,
+            )
+        )
+        index = self._made[node.id] = len(cap.births) - 1
+        return index
+
+    def _is_where(self, node_id: str) -> bool:
+        return self.by_id[node_id].name.startswith("WhereBackward")
+
+
+def inherited_ops(graph: list[GraphNode], by_id: dict[str, GraphNode]) -> dict[str, int]:
+    """Op index per node; nodes made as a side effect of an op (TBackward0 inside linear) take their
+    consumer's op, so they point at the same line."""
+    op_of: dict[str, int] = {}
+    for node in graph:  # breadth-first from the roots: consumers come before what they consume
+        own = node.op if node.op >= 0 else op_of.get(node.id, -1)
+        op_of[node.id] = own
+        for child in node.next:
+            if by_id[child].op < 0 and child not in op_of and own >= 0:
+                op_of[child] = own
+    return op_of
+
+
+def mark_forward_births(cap: Capture) -> None:
+    """Give each forward birth the graph node its op made (the node to draw it on), if it is drawn."""
+    first_node: dict[int, str] = {}
+    for node in cap.graph:
+        if node.op >= 0:
+            first_node.setdefault(node.op, node.id)
+    for birth in cap.births:
+        if birth.phase != "backward" and birth.node is None:
+            birth.node = first_node.get(birth.op)

@@ -1,0 +1,204 @@
+"""Where a NaN or Inf is born in the forward: a cheap check of each op's output, and the rare path that
+names the op that made a non-finite value out of finite inputs.
+
+# NOTE [finite checks]
+# For each op that can turn finite inputs into NaN/Inf (not a view, a copy or a bounded function: see
+# FINITE_SAFE), one sum of each floating output: a NaN or Inf anywhere makes the sum non-finite, and a sum
+# that overflowed from finite values is re-checked exactly. On the CPU the sum is read at once (there is no
+# device to wait for); elsewhere the sums are kept and read at the next backward or at the end, so no op
+# waits for its device. Only a non-finite sum starts the rare path, which looks at the op's inputs:
+#   - output has NaN, no input has NaN (or: output has Inf, every input is finite): the op is a birthplace;
+#   - an input carries a value born earlier (a *taint*, followed by tensor identity like lineage): inherited;
+#   - an input is non-finite but untainted: it came from outside the traced code (the data, a parameter).
+# Once something is tainted, every op also looks its inputs up (a dict lookup each), so an op that takes a
+# tainted value and hides it (torch.where, masked_fill) is known: its backward still multiplies by it.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any
+
+import torch
+
+from gradviz.capture._records import Birth, Capture, Site
+
+_Tensor = torch.Tensor
+_ref = weakref.ref
+_set_grad = torch._C._set_grad_enabled
+_grad_on = torch.is_grad_enabled
+_HALF = (torch.float16, torch.bfloat16)
+_FLOATS = frozenset({torch.float32, torch.float64, torch.float16, torch.bfloat16})
+
+# Ops that cannot make NaN/Inf from finite inputs: they move, copy, select or bound values.
+# fmt: off
+FINITE_SAFE = frozenset([
+    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",
+    "transpose", "t", ".T", ".mT", ".H", ".mH", "swapaxes", "movedim", "contiguous", "clone", "expand",
+    "expand_as", "__getitem__", "narrow", "select", "split", "split_with_sizes", "chunk", "unbind", "cat",
+    "concat", "concatenate", "stack", "hstack", "vstack", "repeat", "tile", "flip", "roll", "gather",
+    "index_select", "take", "masked_select", "to", "cpu", "cuda", "float", "double", "type_as", "detach",
+    ".data", "relu", "relu_", "leaky_relu", "sigmoid", "tanh", "hardtanh", "relu6", "dropout", "abs", "neg",
+    "__neg__", "sign", "clamp", "clamp_", "clip", "floor", "ceil", "round", "trunc", "where", "zeros_like",
+    "ones_like", "empty_like", "rand_like", "randn_like", "argmax", "argmin", "max", "min", "amax", "amin",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "eq", "ne", "lt", "le", "gt", "ge",
+    "embedding", "one_hot", "pad", "dim", "size", "requires_grad_", "type", "long", "int", "bool",
+])
+# fmt: on
+
+
+class FiniteWatch:
+    """Per-op finite checks and the births they find (see NOTE [finite checks])."""
+
+    __slots__ = ("births", "cap", "op_taint", "pending", "tainted")
+
+    def __init__(self, cap: Capture) -> None:
+        self.cap = cap
+        self.births: list[Birth] = cap.births
+        self.tainted: dict[int, tuple[Any, int]] = {}  # id(tensor) -> (weakref, birth index)
+        self.op_taint: dict[int, int] = (
+            cap.op_taint
+        )  # op index -> birth: ops that made or took a tainted value
+        self.pending: list[tuple[int, Site | None, str, _Tensor]] = []  # device sums not read yet
+
+    # -- hot path ----------------------------------------------------------------------------------------
+
+    def check(
+        self, name, index: int, args: tuple, inputs: list[_Tensor], outputs: list[_Tensor], site, inner
+    ):
+        """Sum each floating output; start the rare path if a sum is not finite."""
+        tainted = self.tainted
+        for o in outputs:
+            if o.dtype not in _FLOATS or (type(o) is not _Tensor and not isinstance(o, torch.nn.Parameter)):
+                continue
+            on = _grad_on()
+            if on:
+                _set_grad(False)
+            try:
+                s = o.sum(dtype=torch.float32) if o.dtype in _HALF else o.sum()
+                if o.device.type != "cpu":
+                    self.pending.append((index, site, name, s))  # inner line: not kept for these
+                    continue
+                value = s.item()
+            except RuntimeError:  # values that cannot be read here (meta, inside a functorch transform)
+                continue
+            finally:
+                if on:
+                    _set_grad(True)
+            if value - value != 0:  # NaN or Inf (the cheapest exact test on a float)
+                self._nonfinite(name, index, args, inputs, outputs, (site, inner))
+                return
+        if tainted:
+            self.propagate(index, inputs, outputs)
+
+    def propagate(self, index: int, inputs: list[_Tensor], outputs: list[_Tensor]) -> None:
+        """An op that was not summed (a view, a copy) or whose outputs are finite: pass taints on to its
+        outputs if they are non-finite views of a tainted value; note the op took a tainted value."""
+        born = self._taint_of(inputs)
+        if born < 0:
+            return
+        self.op_taint.setdefault(index, born)
+        birth = self.births[born]
+        for o in outputs:
+            if o.dtype in _FLOATS and not bool(torch.isfinite(o).all()):
+                self.tainted[id(o)] = (_ref(o), born)
+            elif birth.masked_by < 0:
+                birth.masked_by = index  # e.g. torch.where took the NaN and returned finite values
+
+    # -- rare path ---------------------------------------------------------------------------------------
+
+    def _taint_of(self, inputs: list[_Tensor]) -> int:
+        for t in inputs:
+            hit = self.tainted.get(id(t))
+            if hit is not None and hit[0]() is t:
+                return hit[1]
+        return -1
+
+    def _nonfinite(self, name, index, args, inputs, outputs, site) -> None:
+        _set_grad_was = _grad_on()
+        _set_grad(False)
+        try:
+            self._classify(name, index, args, inputs, outputs, site)
+        finally:
+            _set_grad(_set_grad_was)
+
+    def _classify(self, name, index, args, inputs, outputs, site) -> None:
+        floats = [t for t in inputs if t.dtype in _FLOATS or t.is_complex()]
+        in_nan = any(bool(torch.isnan(t).any()) for t in floats)
+        in_bad = in_nan or any(not bool(torch.isfinite(t).all()) for t in floats)
+        inherited = self._taint_of(inputs)
+        for o in outputs:
+            if o.dtype not in _FLOATS or bool(torch.isfinite(o).all()):
+                continue  # an overflowing sum of finite values, or another output
+            has_nan = bool(torch.isnan(o).any())
+            if (has_nan and not in_nan) or (not has_nan and not in_bad):
+                born = self._birth(
+                    "nan" if has_nan else "inf", name, index, site, describe(name, args, floats)
+                )
+            elif inherited >= 0:
+                born = inherited
+            else:
+                born = self._birth(
+                    "nan" if has_nan else "inf",
+                    name,
+                    index,
+                    site,
+                    "an input already held NaN/Inf",
+                    outside=True,
+                )
+            self.tainted[id(o)] = (_ref(o), born)
+            self.op_taint.setdefault(index, born)
+
+    def _birth(self, kind: str, name: str, index: int, sites, detail: str, outside: bool = False) -> int:
+        site, inner = sites if isinstance(sites, tuple) else (sites, None)
+        phase = "input" if outside else "forward"
+        birth = Birth(kind, phase, index, name, None, site, detail=detail, op_site=inner)
+        self.births.append(birth)
+        return len(self.births) - 1
+
+    def settle(self) -> None:
+        """Read the sums kept on a device (one copy per device); the first non-finite op is a birth (its
+        inputs can no longer be inspected, so inherited and outside values are not told apart)."""
+        pending, self.pending = self.pending, []
+        if not pending or self.births:
+            return
+        values = torch.stack([s.double().cpu() for *_, s in pending]).tolist()
+        for (index, site, name, _), value in zip(pending, values, strict=True):
+            if not math.isfinite(value):
+                kind = "nan" if math.isnan(value) else "inf"
+                self._birth(kind, name, index, site, "the first op whose output was not finite")
+                self.op_taint.setdefault(index, 0)
+                return
+
+    def clear(self) -> None:
+        self.tainted.clear()
+        self.pending.clear()
+
+
+def describe(name: str, args: tuple, inputs: list[_Tensor]) -> str:
+    """One phrase on how ``name`` made a non-finite value from these finite inputs."""
+    x = inputs[0] if inputs else None
+    neg = x is not None and not x.is_complex() and bool((x < 0).any())
+    zero = x is not None and bool((x == 0).any())
+    base = name.removesuffix("_").lstrip("_").removesuffix("__")
+    if base in ("log", "log2", "log10", "log1p"):
+        return "from a negative input" if neg else "from an input of 0 (log 0 = -inf)" if zero else ""
+    if base in ("sqrt", "rsqrt"):
+        return "from a negative input" if neg else "from an input of 0 (1/sqrt(0))" if zero else ""
+    if base in ("div", "true_divide", "truediv", "reciprocal", "floor_divide", "rtruediv"):
+        den = inputs[1] if len(inputs) > 1 else (inputs[0] if base == "reciprocal" else None)
+        if den is not None and bool((den == 0).any()):
+            return "dividing by 0 (0/0 gives NaN)" if base != "reciprocal" else "1/0"
+        return "dividing by a denominator that is 0"
+    if base in ("softmax", "log_softmax", "scaled_dot_product_attention"):
+        if x is not None and x.dim() and bool(torch.isneginf(x).all(dim=-1).any()):
+            return "over a row in which every position is -inf (masked entirely)"
+        return "over values that overflow"
+    if base in ("pow", "float_power"):
+        return "from a negative base with a fractional exponent, or 0 to a negative power"
+    if base in ("acos", "asin", "atanh", "acosh"):
+        return "from a value outside its domain"
+    if base in ("exp", "expm1", "exp2", "cosh", "sinh"):
+        return "by overflow: the result is beyond the dtype's largest value"
+    return "by overflow or an invalid operation on finite values"

@@ -1,0 +1,171 @@
+"""What to say about a gradient that arrived but is unusable: exactly zero, or NaN/Inf."""
+
+from __future__ import annotations
+
+from gradviz.capture._records import Birth, Capture, Site, Target
+from gradviz.diagnose._paths import ZeroWhy
+from gradviz.diagnose._text import at, code, norm
+
+
+def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
+    n = t.name
+    head = f"{n} received a gradient that is exactly zero everywhere"
+    where = f"{at(why.site)}{code(why.site)}"
+    if why.kind == "zero_weight":
+        if why.by_design:
+            return (
+                f"{head}: {why.weight} is all zeros, and the {why.op}{where} multiplies the gradient by it. "
+                f"That is by design ({why.weight} starts at zero so the adapter begins as a no-op): {n} gets "
+                "gradients from the next step on, once the optimizer has moved it.",
+                "Nothing to fix if this is the first step; if it stays zero over steps, check that "
+                f"{why.weight} is in the optimizer and learns.",
+            )
+        return (
+            f"{head}: {why.weight} is all zeros, and the {why.op}{where} multiplies the gradient flowing "
+            f"back to {n} by it.",
+            f"Initialise {why.weight} with non-zero values (or check what zeroed it).",
+        )
+    if why.kind == "cancel":
+        return (
+            f"{head}: it reaches the loss by {why.paths} paths whose gradients add up to exactly zero "
+            f"(they cancel){where}.",
+            "Check the formula: the loss does not depend on it where it is used (e.g. f(x) - f(x)).",
+        )
+    if why.kind == "dead_relu":
+        return (
+            f"{head}: the {why.op}{where} outputs 0 for every input of the batch on its path (dead units), "
+            "and passes no gradient back.",
+            "Use LeakyReLU/GELU, a smaller learning rate or a better init (e.g. Kaiming) to revive dead "
+            "units; check the inputs' scale.",
+        )
+    if why.kind == "step":
+        return (
+            f"{head}: {why.op}{where} is a step function: its gradient is zero everywhere.",
+            "Use a differentiable stand-in (a straight-through estimator: `x + (x.round() - x).detach()`).",
+        )
+    if why.kind == "where":
+        return (
+            f"{head}: {why.op}{where} selects the other value at every position, so the gradient of this "
+            "branch is zero.",
+            "Check the condition or mask: it never picks this value.",
+        )
+    if why.kind == "mul":
+        return (
+            f"{head}: the multiplication{where} scales it by a factor that is zero wherever it matters.",
+            "Check that factor (a mask, a gate, a weight) for zeros.",
+        )
+    if why.kind == "discarded":
+        return (
+            f"{head}: {why.op}{where} passes back no gradient — the values computed from {n} are "
+            "discarded there (sliced off, masked, or replaced).",
+            f"Check that op: the loss does not depend on the part of its input that comes from {n}.",
+        )
+    return (
+        f"{head}: an op on its path passes no gradient back (e.g. round/sign/floor, a dead ReLU, a mask); "
+        "the per-node gradient norms that would locate it were not recorded.",
+        "Trace with node_norms=True (the default) to find the op.",
+    )
+
+
+def nonfinite(t: Target, birth: Birth | None, cap: Capture) -> tuple[str, str]:
+    kind = _kind(birth)
+    if birth is None:
+        return (
+            f"{t.name} received a {kind} gradient{norm(t.delivered_norm)}; where it was born was not "
+            "located (the per-node gradient norms were not recorded, or the graph was not drawn that far).",
+            "Guard divisions, sqrt and log (clamp / add an epsilon), lower the learning rate, or clip "
+            "gradients.",
+        )
+    return f"{t.name} received a {kind} gradient{norm(t.delivered_norm)}: {born(birth, cap)}.", fix_for(birth)
+
+
+def nonfinite_loss(t: Target, kind: str, birth: Birth | None, cap: Capture) -> tuple[str, str]:
+    value = "NaN" if kind == "nan" else "Inf"
+    what = born(birth, cap) if birth is not None else "where it was born was not located"
+    return (
+        f"The loss is {value}, and {t.name} takes part in computing it: its gradient{norm(t.delivered_norm)} "
+        f"is finite but meaningless, and a step with it spoils the model. {what[0].upper()}{what[1:]}.",
+        fix_for(birth) if birth is not None else "Find the op that makes the loss non-finite and guard it.",
+    )
+
+
+def born(birth: Birth, cap: Capture) -> str:
+    """One clause: where and how the NaN/Inf was born."""
+    value = "NaN" if birth.kind == "nan" else "Inf"
+    lib = f" (in {_short(birth.op_site)}{code(birth.op_site)})" if birth.op_site is not None else ""
+    how = f" {birth.detail}" if birth.detail else ""
+    if birth.phase == "backward":
+        op = f"{birth.op_name}{at(birth.site)}{code(birth.site)}{lib}"
+        text = f"it was born in the backward of {op}, which{how}"
+        if not birth.detail:
+            text += " turned a finite gradient into " + value
+        if birth.masked_by >= 0:
+            where = at(_op_site(cap, birth.masked_by))
+            text += f"; the torch.where{where} above it sends that branch a zero gradient"
+        return text
+    if birth.phase == "input":
+        return (
+            f"{value} came in from outside the traced code: the input of {birth.op_name}{at(birth.site)}"
+            f"{code(birth.site)}{lib} already held it (the data, or a parameter spoiled by an earlier step)"
+        )
+    text = f"the forward of {birth.op_name}{at(birth.site)}{code(birth.site)}{lib} produced {value}{how}"
+    if birth.masked_by >= 0:
+        op = cap.ops[birth.masked_by] if birth.masked_by < len(cap.ops) else None
+        name = op.name if op is not None else "a later op"
+        text += (
+            f"; {name}{at(_op_site(cap, birth.masked_by))} hid it from the output, but its backward still "
+            f"multiplies by it (0 × {value} = NaN)"
+        )
+    return text
+
+
+def fix_for(birth: Birth) -> str:
+    """A fix that fits the op where the NaN/Inf was born."""
+    op = birth.op_name.strip("_").removesuffix("_")
+    if birth.masked_by >= 0:
+        return (
+            "Use the double-where pattern: make the input safe before the op, then select — "
+            "`torch.where(mask, f(torch.where(mask, x, safe_value)), other)` — so neither branch is NaN."
+        )
+    if birth.phase == "input":
+        return (
+            "Check the data for NaN/Inf (torch.isfinite(batch).all()), and the parameters: a NaN from an "
+            "earlier step stays in the weights; lower the learning rate or clip gradients."
+        )
+    if op in ("sqrt", "rsqrt", "norm", "linalg_vector_norm", "cdist", "pdist", "dist", "std"):
+        return (
+            "Add an epsilon inside: `torch.sqrt(x + 1e-12)` / `(x.pow(2).sum() + 1e-12).sqrt()`, or clamp "
+            "the input."
+        )
+    if op in ("log", "log2", "log10", "log1p"):
+        return "Clamp the input away from zero and negatives: `torch.log(x.clamp_min(1e-12))`."
+    if op in ("div", "true_divide", "truediv", "reciprocal", "floor_divide", "rtruediv"):
+        return "Guard the denominator: add an epsilon (`x / (d + 1e-8)`) or clamp it away from zero."
+    if op in ("softmax", "log_softmax", "scaled_dot_product_attention"):
+        return (
+            "Leave at least one position unmasked in every row (or mask with a large negative number, not "
+            "-inf, and zero the rows that are fully masked afterwards)."
+        )
+    if op in ("pow", "float_power"):
+        return "Keep the base positive before a fractional power (`x.clamp_min(eps) ** p`)."
+    if op in ("acos", "asin", "atanh"):
+        return "Clamp the input inside the domain: `x.clamp(-1 + 1e-6, 1 - 1e-6)`."
+    return (
+        "Values overflow: lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), use a "
+        "loss scale or bf16/fp32 for that op, and check the inputs' scale."
+    )
+
+
+def _kind(birth: Birth | None) -> str:
+    return "NaN" if birth is None or birth.kind == "nan" else "Inf"
+
+
+def _op_site(cap: Capture, index: int) -> Site | None:
+    user_site = getattr(cap.ops, "user_site", None)
+    if user_site is not None:
+        return user_site(index)
+    return cap.ops[index].site if 0 <= index < len(cap.ops) else None
+
+
+def _short(site: Site | None) -> str:
+    return site.where if site is not None else "library code"
