@@ -7,10 +7,11 @@ import torch
 from torch.nn.modules import module as nn_module
 
 
-def torch_hook_state() -> tuple[int, int, int]:
+def torch_hook_state() -> tuple[int, int, int, int]:
     return (
         len(nn_module._global_forward_pre_hooks),
         len(nn_module._global_forward_hooks),
+        len(nn_module._global_parameter_registration_hooks),
         torch._C._len_torch_function_stack(),
     )
 

@@ -95,6 +95,10 @@ def test_scenario(sc: Scenario):
             problems.append(f"{name}: cause {v.cause!s}, expected {exp.cause} (where {v.where!r})")
         if not exp.where_matches(v.where):
             problems.append(f"{name}: where {v.where!r}, expected {exp.describe_where()} (cause {v.cause!s})")
+        for alternatives in sc.message.get(name, ()):
+            text = f"{v.message} {v.fix}".lower()
+            if not any(alt in text for alt in alternatives):
+                problems.append(f"{name}: message and fix lack {' or '.join(map(repr, alternatives))}")
 
     for name, v in verdicts.items():
         if name in sc.expect:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from torch import nn
 
 _HERE = str(Path(__file__).resolve().parent)
@@ -24,14 +25,28 @@ SCENARIOS = load_all()
 
 
 class _NoTrace:
-    """Accepts every call form of ``gradviz.trace`` and does nothing."""
+    """Accepts every call form of ``gradviz.trace`` and does nothing (with ``fresh``: sets every ``.grad`` of
+    the traced model or tensors to None as the block begins, so ``.grad`` afterwards is what its backward
+    delivered)."""
 
-    def __init__(self, target: Any = None, **kwargs: Any) -> None:
+    fresh = False
+
+    def __init__(self, target: Any = None, *args: Any, **kwargs: Any) -> None:
         self.target = target
         self.kwargs = kwargs
         self.verdicts: dict[str, Any] = {}
 
     def __enter__(self) -> _NoTrace:
+        if self.fresh:
+            tensors = (
+                self.target.parameters()
+                if isinstance(self.target, nn.Module)
+                else self.target.values()
+                if isinstance(self.target, dict)
+                else ()
+            )
+            for t in tensors:
+                t.grad = None
         return self
 
     def __exit__(self, *exc: object) -> bool:
@@ -44,7 +59,7 @@ def test_corpus_is_not_empty():
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_torch_truth(sc: Scenario):
-    rec = Recorder(_NoTrace)
+    rec = Recorder(type("_Fresh", (_NoTrace,), {"fresh": True}) if sc.fresh else _NoTrace)
     if sc.raises is not None:
         with pytest.raises(sc.raises):
             sc.run(rec)
@@ -61,9 +76,17 @@ def test_torch_truth(sc: Scenario):
     wrong = {name: (want, actual[name]) for name, want in sc.grads.items() if actual[name] != want}
     assert not wrong, f"{sc.name}: GRADS differ from torch (name: (GRADS says, torch gives)): {wrong}"
 
+    if sc.loss_nonfinite:
+        loss = result.get("loss") if isinstance(result, dict) else None
+        assert isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()), (
+            f"{sc.name}: LOSS_NONFINITE, but run() returned no non-finite 'loss': {loss!r}"
+        )
+
     # EXPECT must agree with the truth: the cause of each name allows the grad state torch produced.
     for name, exp in sc.expect.items():
         allowed = CAUSE_GRADS[exp.cause]
+        if sc.loss_nonfinite and exp.cause == "nonfinite":
+            allowed = frozenset({"nonfinite", "nonzero", "zero"})  # the loss is what is not finite
         assert allowed is None or actual[name] in allowed, (
             f"{sc.name}: EXPECT says {name} is {exp.cause!r}, but torch leaves its .grad {actual[name]!r}"
         )

@@ -90,10 +90,13 @@ class BackwardCalls:
             s.tracer.root_ids.add(id(r))
             s.cap.roots.append(s.root(r, site, node, call))
         result = None
+        before = {w.target.index: w.target.delivered for w in s.watched}
+        failed = False
         try:
             result = func(*args, **kwargs)
             return result
         except Exception as exc:
+            failed = True
             if s.cap.error is None:
                 s.cap.error = classify_backward_error(exc, site, s.cap, again)
             raise
@@ -103,6 +106,15 @@ class BackwardCalls:
             self._after(walk, stale, arrived)
             if name == "grad" and result is not None:
                 self._returned(_grad_inputs(args, kwargs), result)
+            if failed:  # what this backward should have delivered and did not: lost to its error
+                for w in s.watched:
+                    t = w.target
+                    if (
+                        walk.reached >> t.index & 1
+                        and t.delivered == before[t.index]
+                        and not self._got(t, arrived)
+                    ):
+                        t.failed = True
 
     # -- before --------------------------------------------------------------------------------------------
 
@@ -177,6 +189,13 @@ class BackwardCalls:
                 if not (w.tensor.is_leaf or w.tensor.retains_grad) and node.grad_norm is not None:
                     self._deliver(w.target, state_of(node.grad_norm), node.grad_norm)
 
+    def _got(self, target, arrived: dict[int, Any]) -> bool:
+        """Whether this backward delivered anything to ``target`` (its .grad was filled, or its hook saw a
+        gradient)."""
+        if target.index in arrived:
+            return True
+        return id(grad_of(self.s.watched[target.index].tensor)) in self.known
+
     @staticmethod
     def _deliver(target, state: int, norm: float | None) -> None:
         if target.delivered == GradState.none or state == GradState.nonfinite:
@@ -195,7 +214,8 @@ class BackwardCalls:
                 target.returned = True
                 if isinstance(g, torch.Tensor):
                     got.append((target, unwrap_functorch(g)))
-        norms, states = norms_and_states([g for _, g in got])
+        with torch._C._DisableFuncTorch():  # inside a transform, even plain tensors' ops would be wrapped
+            norms, states = norms_and_states([g for _, g in got])
         for (target, _), norm, state in zip(got, norms, states, strict=True):
             self._deliver(target, _UNKNOWN if state is None else int(state), norm)
 

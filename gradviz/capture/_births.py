@@ -15,10 +15,10 @@ from gradviz.capture._records import Birth, Capture, GraphNode
 
 # What the backward of each op does where it makes NaN/Inf from a finite gradient.
 _BACKWARD_DETAIL = {
-    "sqrt": "divides by sqrt(0): its gradient 1/(2·sqrt(x)) is infinite at x = 0",
+    "sqrt": "its gradient 1/(2·sqrt(x)) is infinite at x = 0 (a division by sqrt(0))",
     "rsqrt": "its gradient -1/(2·x^1.5) is infinite at x = 0",
     "pow": "its gradient p·x^(p-1) is infinite at x = 0 for p < 1",
-    "div": "divides by a denominator of 0",
+    "div": "it divides by a denominator of 0",
     "reciprocal": "its gradient -1/x² is infinite at x = 0",
     "log": "its gradient 1/x is infinite at x = 0",
     "log2": "its gradient is infinite at x = 0",

@@ -70,6 +70,7 @@ class Target:
     delivered: int = 0
     delivered_norm: float | None = None
     returned: bool = False  # autograd.grad / torch.func returned its gradient instead of storing it
+    failed: bool = False  # a backward that raised should have delivered to it and did not
     grad_before: float | None = None  # norm of a .grad already there when the trace's first backward began
     grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)
     grad_state: int = 0  # GradState of .grad when the trace ended (-1: values could not be read)

@@ -20,7 +20,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+    register_module_parameter_registration_hook,
+)
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, grad_of
@@ -86,6 +90,8 @@ class Session:
         try:
             self._handles.append(register_module_forward_pre_hook(self._enter_module))
             self._handles.append(register_module_forward_hook(self._leave_module, always_call=True))
+            if self._model is not None:
+                self._handles.append(register_module_parameter_registration_hook(self._registered))
             self.tracer.__enter__()
             self._entered = True
         except BaseException:
@@ -153,6 +159,12 @@ class Session:
             self._root_output = weakref.ref(output)
             # (no torch op here: module hooks run under the tracer, which would record them)
             self._output_root = self.root(output, None, None, "forward", check=False)
+
+    def _registered(self, module: nn.Module, name: str, param: Any) -> None:
+        """A Parameter assigned to a module during the trace (``self.w = nn.Parameter(...)`` in forward):
+        the line that made it (see ``_adopt_created``)."""
+        if threading.get_ident() == self._thread and param is not None:
+            self._new_params[id(param)] = user_site()
 
     # -- roots and targets -------------------------------------------------------------------------------
 

@@ -214,7 +214,9 @@ class Tracer(TorchFunctionMode):
             return "checkpoint", "reentrant torch.utils.checkpoint", checkpoint[0], checkpoint[1] or site
         function = _frames.function_site(4)
         if function is not None:  # inside autograd.Function.forward: retracted if apply() links it
-            self.cap.functions.setdefault(_next_node_nr(), function[0])  # the node apply() makes next
+            # apply() made the Function's node (its ctx) just before running forward, which makes no
+            # nodes of its own (gradients are off): that node's number is the counter's last value
+            self.cap.functions.setdefault(_next_node_nr() - 1, function[0])
             return "no_grad", "function", where, op_site
         if _is_inference():
             return "no_grad", "inference_mode", where, op_site

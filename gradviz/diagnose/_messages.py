@@ -21,6 +21,13 @@ def _stale(cause: Cause, t: Target) -> str:
     """A sentence on a .grad that already held a value when the traced backward began."""
     if t.grad_before is None or cause is Cause.frozen:
         return ""
+    if t.grad_before == 0:  # zero_grad(set_to_none=False): a zero tensor, the normal start of a step
+        if cause is Cause.ok or t.delivered:
+            return ""
+        return (
+            " Its .grad is a zero tensor from before the trace (zero_grad(set_to_none=False)): this "
+            "backward added nothing to it."
+        )
     if cause is Cause.ok or t.delivered:
         return (
             f" Its .grad already held a gradient{norm(t.grad_before)} from before the trace, and this one "

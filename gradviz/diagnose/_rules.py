@@ -83,6 +83,8 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
         return Cause.unregistered, None, None
     if t.created is not None and (t.replaced or t.in_optimizer is False):
         return Cause.not_in_optimizer, t.created, "created"
+    if t.failed and cap.error is not None:  # the backward that raised owed it a gradient
+        return Cause.error, cap.error.blame or cap.error.site, cap.error
     if t.delivered != NONE:
         return _arrived(t, ctx)
     # nothing arrived from the traced backward

@@ -68,15 +68,15 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
 
 
 def nonfinite(t: Target, birth: Birth | None, cap: Capture) -> tuple[str, str]:
-    kind = _kind(birth)
+    kind = _kind(t.delivered_norm)
     if birth is None:
         return (
-            f"{t.name} received a {kind} gradient{norm(t.delivered_norm)}; where it was born was not "
+            f"{t.name} received a {kind} gradient; where it was born was not "
             "located (the per-node gradient norms were not recorded, or the graph was not drawn that far).",
             "Guard divisions, sqrt and log (clamp / add an epsilon), lower the learning rate, or clip "
             "gradients.",
         )
-    return f"{t.name} received a {kind} gradient{norm(t.delivered_norm)}: {born(birth, cap)}.", fix_for(birth)
+    return f"{t.name} received a {kind} gradient: {born(birth, cap)}.", fix_for(birth)
 
 
 def nonfinite_loss(t: Target, kind: str, birth: Birth | None, cap: Capture) -> tuple[str, str]:
@@ -96,9 +96,8 @@ def born(birth: Birth, cap: Capture) -> str:
     how = f" {birth.detail}" if birth.detail else ""
     if birth.phase == "backward":
         op = f"{birth.op_name}{at(birth.site)}{code(birth.site)}{lib}"
-        text = f"it was born in the backward of {op}, which{how}"
-        if not birth.detail:
-            text += " turned a finite gradient into " + value
+        text = f"it was born in the backward of {op}"
+        text += f" —{how}" if birth.detail else f", which turned a finite gradient into {value}"
         if birth.masked_by >= 0:
             where = at(_op_site(cap, birth.masked_by))
             text += f"; the torch.where{where} above it sends that branch a zero gradient"
@@ -112,6 +111,7 @@ def born(birth: Birth, cap: Capture) -> str:
     if birth.masked_by >= 0:
         op = cap.ops[birth.masked_by] if birth.masked_by < len(cap.ops) else None
         name = op.name if op is not None else "a later op"
+        name = "torch.where" if name == "where" else name
         text += (
             f"; {name}{at(_op_site(cap, birth.masked_by))} hid it from the output, but its backward still "
             f"multiplies by it (0 × {value} = NaN)"
@@ -146,8 +146,11 @@ def fix_for(birth: Birth) -> str:
             "Leave at least one position unmasked in every row (or mask with a large negative number, not "
             "-inf, and zero the rows that are fully masked afterwards)."
         )
-    if op in ("pow", "float_power"):
-        return "Keep the base positive before a fractional power (`x.clamp_min(eps) ** p`)."
+    if op in ("pow", "float_power", "__pow__"):
+        return (
+            "Add an epsilon to the base before a fractional power (`(x + 1e-12) ** 0.5`), or clamp it "
+            "positive (`x.clamp_min(eps) ** p`)."
+        )
     if op in ("acos", "asin", "atanh"):
         return "Clamp the input inside the domain: `x.clamp(-1 + 1e-6, 1 - 1e-6)`."
     return (
@@ -156,8 +159,9 @@ def fix_for(birth: Birth) -> str:
     )
 
 
-def _kind(birth: Birth | None) -> str:
-    return "NaN" if birth is None or birth.kind == "nan" else "Inf"
+def _kind(value: float | None) -> str:
+    """ "NaN" or "Inf" for a non-finite norm (a norm is NaN when any element is NaN)."""
+    return "Inf" if value is not None and value == value else "NaN"
 
 
 def _op_site(cap: Capture, index: int) -> Site | None:

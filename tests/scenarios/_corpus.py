@@ -19,6 +19,15 @@ GRADS is the plain-torch truth of each tensor's ``.grad`` after the run:
 refer to (an ``nn.Module``, names resolved as attribute paths such as ``layers.0.weight``, or a dict
 name -> tensor). When ``run`` raises, GRADS names resolve against the first argument given to ``trace``.
 
+Optional:
+``FRESH = True``: GRADS is what the traced backward *delivered*, not what ``.grad`` holds afterwards (for
+cases where ``.grad`` already holds a value from an earlier step): the torch truth runs with every ``.grad``
+of the traced model set to None as the traced block begins, as on a fresh copy.
+``MESSAGE = {"weight": ["from before the trace", ...]}``: substrings each verdict's message or fix must
+contain (compared lowercase; a tuple means "any one of these").
+``LOSS_NONFINITE = True``: the loss is NaN/Inf although some gradients are finite; ``run`` returns a dict
+holding the loss under ``"loss"``, and a ``nonfinite`` verdict may then go with a finite gradient.
+
 This module imports no gradviz: the torch ground-truth test runs without the engine.
 """
 
@@ -127,6 +136,9 @@ class Scenario:
     expect: dict[str, Expectation]
     grads: dict[str, str]
     markers: dict[str, str] = field(default_factory=dict)  # "@name" -> "basename:line"
+    fresh: bool = False
+    message: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    loss_nonfinite: bool = False
 
     def run(self, trace: Callable[..., Any]) -> Any:
         return self.module.run(trace)
@@ -259,6 +271,12 @@ def load(path: Path) -> Scenario:
     if missing:
         raise CorpusError(f"{path.name}: GRADS lacks the torch truth of EXPECT names {sorted(missing)}")
 
+    message: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for name, parts in getattr(module, "MESSAGE", {}).items():
+        if name not in expect:
+            raise CorpusError(f"{path.name}: MESSAGE names {name!r}, which EXPECT does not")
+        message[name] = tuple(tuple(a.lower() for a in (p if isinstance(p, tuple) else (p,))) for p in parts)
+
     return Scenario(
         name=path.stem,
         path=path,
@@ -269,6 +287,9 @@ def load(path: Path) -> Scenario:
         expect=expect,
         grads=grads,
         markers=markers,
+        fresh=bool(getattr(module, "FRESH", False)),
+        message=message,
+        loss_nonfinite=bool(getattr(module, "LOSS_NONFINITE", False)),
     )
 
 
@@ -311,6 +332,8 @@ def grad_state(t: torch.Tensor) -> str:
     if g is None:
         return "none"
     g = g.detach()
+    if g.is_sparse:  # a sparse gradient's state is that of its values (summed where indices repeat)
+        g = g.coalesce().values()
     if not bool(torch.isfinite(g).all()):
         return "nonfinite"
     if not bool((g != 0).any()):
