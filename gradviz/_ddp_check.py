@@ -5,9 +5,10 @@ gradient in every backward pass. One that does not makes the *next* iteration ra
 finished reduction in the prior iteration before starting a new one", naming the parameters only under
 ``TORCH_DISTRIBUTED_DEBUG=INFO`` or ``DETAIL`` — after the job was queued, launched and started.
 
-DDP's test is "the backward graph reached the parameter's gradient accumulator", so that is the test here:
-a registered parameter that requires grad and that no backward pass inside the trace reached. Each comes
-with its verdict: why (unused, detach, no_grad, argmax, ...) and the line. From a ``watch`` (a Monitor, a
+The test here is whether a gradient really arrived: a registered parameter that requires grad and that no
+backward pass inside the trace delivered a gradient to (not merely reached: a custom Function whose backward
+returns None reaches the accumulator with nothing). Each comes with its verdict: why (unused, detach,
+no_grad, argmax, ...) and the line. From a ``watch`` (a Monitor, a
 History or an opened run) it reports the parameters that got a gradient on some recorded steps and not on
 others (a branch, a mixture-of-experts route): DDP needs ``find_unused_parameters=True`` for those.
 
@@ -129,10 +130,15 @@ def ddp_check(result: object) -> DDPCheck:
 
 def _from_trace(t: object) -> DDPCheck:
     capture, verdicts = t.capture, t.verdicts  # type: ignore[attr-defined]
+    ran = capture.backward_calls > 0
+
+    def missing(target) -> bool:  # no backward: judged by the forward output's graph
+        return not target.delivered if ran else not target.reached
+
     rejected = {
         target.name: verdicts[target.name]
         for target in capture.targets
-        if target.kind == "parameter" and target.requires_grad and not target.reached
+        if target.kind == "parameter" and target.requires_grad and missing(target) and target.name in verdicts
     }
     notes = []
     if capture.backward_calls == 0:

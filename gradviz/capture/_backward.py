@@ -223,6 +223,7 @@ class BackwardCalls:
         """autograd inside a functorch transform (``torch.func.grad``): its graph and hooks belong to the
         transform; only which targets got a gradient back is recorded."""
         result = func(*args, **kwargs)
+        self.s.cap.backward_calls += 1
         if name == "grad":
             self._returned(_grad_inputs(args, kwargs), result)
         return result

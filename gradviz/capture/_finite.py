@@ -72,12 +72,15 @@ class FiniteWatch:
         for o in outputs:
             if o.dtype not in _FLOATS or (type(o) is not _Tensor and not isinstance(o, torch.nn.Parameter)):
                 continue
+            device = o.device.type
+            if device == "meta":  # no values to check
+                continue
             on = _grad_on()
             if on:
                 _set_grad(False)
             try:
                 s = o.sum(dtype=torch.float32) if o.dtype in _HALF else o.sum()
-                if o.device.type != "cpu":
+                if device != "cpu":
                     self.pending.append((index, site, name, s))  # inner line: not kept for these
                     continue
                 value = s.item()

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch.nn.parameter import UninitializedTensorMixin
 
 from gradviz._history import GradState
 from gradviz.capture._distributed import any_sharded, full_norms, is_sharded
@@ -31,9 +32,11 @@ _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 def readable(t: torch.Tensor) -> bool:
-    """Whether ``t``'s values can be read here (not meta, not inside a functorch transform, floating)."""
+    """Whether ``t``'s values can be read here (not meta, not inside a functorch transform, not a lazy
+    module's uninitialized parameter, floating)."""
     return (
-        t.device.type != "meta"
+        not isinstance(t, UninitializedTensorMixin)
+        and t.device.type != "meta"
         and not _is_wrapped(t)
         and (t.is_floating_point() or t.is_complex())
         and t.layout in (torch.strided, torch.sparse_coo)

@@ -72,17 +72,25 @@ class OpLog(Sequence[Op]):
         self._flags.append(grad_on | inference << 1)
         self._dtype.append(outputs[0].dtype if outputs else None)
         dims = self._dims
-        self._start.append(len(dims))
+        start = len(dims)
+        self._start.append(start)
         dims.append(len(inputs))
         dims.append(len(outputs))
-        for t in inputs:
-            shape = t.shape
-            dims.append(len(shape))
-            dims.extend(shape)
-        for t in outputs:
-            shape = t.shape
-            dims.append(len(shape))
-            dims.extend(shape)
+        try:
+            for t in inputs:
+                shape = t.shape
+                dims.append(len(shape))
+                dims.extend(shape)
+            for t in outputs:
+                shape = t.shape
+                dims.append(len(shape))
+                dims.extend(shape)
+        except (RuntimeError, ValueError):  # a lazy module's uninitialized parameter has no shape yet
+            del dims[start + 2 :]
+            for t in (*inputs, *outputs):
+                shape = _shape(t)
+                dims.append(len(shape))
+                dims.extend(shape)
 
     def op_of_node(self, sequence_nr: int) -> int:
         """Index of the op whose call created the autograd node with this sequence number (-1: none).
@@ -151,3 +159,10 @@ class OpLog(Sequence[Op]):
             joins=self._joins.get(i, ()),
             caller=SITES[self._caller[i]] if self._caller[i] else None,
         )
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    try:
+        return tuple(t.shape)
+    except (RuntimeError, ValueError):
+        return ()

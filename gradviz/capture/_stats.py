@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import torch
+from torch.nn.parameter import UninitializedTensorMixin
 
 from gradviz.capture._distributed import is_sharded
 from gradviz.capture._records import TensorSummary
@@ -21,6 +22,11 @@ SAMPLE_SIZE = 4096
 
 def sample(t: torch.Tensor, norm: float | None) -> TensorSummary:
     """Shape, dtype, exact ``norm`` (computed in a batch by the caller) and a small CPU sample of ``t``."""
+    dtype = str(t.dtype).removeprefix("torch.")
+    if isinstance(t, UninitializedTensorMixin):  # a lazy module that never ran: nothing to read yet
+        return TensorSummary(shape=(), dtype=dtype, device=str(t.device), numel=0)
+    if torch._C._functorch.is_functorch_wrapped_tensor(t):  # inside a transform: no values to read
+        return TensorSummary(shape=tuple(t.shape), dtype=dtype, device="", numel=0)
     t = t.detach()
     summary = TensorSummary(
         shape=tuple(t.shape), dtype=str(t.dtype).removeprefix("torch."), device=str(t.device), numel=t.numel()
