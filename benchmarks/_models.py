@@ -144,9 +144,51 @@ def many_small(n: int = 800, batch: int = 16, dim: int = 64) -> Zoo:
     return model, make_batch, loss_fn
 
 
+def llama(
+    hidden: int = 256, layers: int = 4, heads: int = 4, seq: int = 128, batch: int = 8, vocab: int = 1024
+) -> Zoo:
+    """Hugging Face LlamaForCausalLM from a config (random init, no download): hidden 256, 4 layers,
+    4 heads, seq 128, batch 8. Needs ``transformers``."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=hidden * 4,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=seq,
+        attn_implementation="eager",
+    )
+    model = LlamaForCausalLM(config)
+
+    def make_batch(g: torch.Generator) -> Batch:
+        tokens = torch.randint(vocab, (batch, seq), generator=g)
+        return tokens, tokens
+
+    def loss_fn(model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return model(input_ids=x, labels=y).loss
+
+    return model, make_batch, loss_fn
+
+
+def tiny(width: int = 32, batch: int = 8, classes: int = 4) -> Zoo:
+    """Two layers of width 32, batch 8: a step of well under a millisecond, where fixed costs dominate."""
+    model = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, classes))
+
+    def make_batch(g: torch.Generator) -> Batch:
+        return torch.randn(batch, width, generator=g), torch.randint(classes, (batch,), generator=g)
+
+    return model, make_batch, _classify
+
+
 MODELS: dict[str, Callable[[], Zoo]] = {
     "mlp": mlp,
     "small_cnn": small_cnn,
     "gpt": gpt,
     "many_small": many_small,
+    "llama": llama,
+    "tiny": tiny,
 }
