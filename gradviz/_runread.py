@@ -47,6 +47,7 @@ _GRAPH_MAX = 256 << 20  # bytes of graph.json; a larger one is not shown
 _CHUNK = 4 << 20  # bytes of records read at a time
 _SCAN = 1 << 20  # bytes searched at a time for the next intact record
 _STEP_SPAN = 1 << 40  # a record found after corrupt bytes has a step in (last step, last step + this]
+_HAS_PREAD = hasattr(os, "pread")
 _FLAGS = (
     os.O_RDONLY
     | getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once (and is then refused) instead of blocking
@@ -341,10 +342,12 @@ def _first_intact(data: bytes, size: int, last_step: int) -> int | None:
 
 
 def _pread(fd: int, n: int, offset: int) -> bytes:
-    """Up to ``n`` bytes at ``offset`` (fewer only at the end of the file)."""
+    """Up to ``n`` bytes at ``offset`` (fewer only at the end of the file). Each fd is used by one thread."""
     parts = []
+    if not _HAS_PREAD:  # Windows
+        os.lseek(fd, offset, os.SEEK_SET)
     while n > 0:
-        part = os.pread(fd, n, offset)
+        part = os.pread(fd, n, offset) if _HAS_PREAD else os.read(fd, n)
         if not part:
             break
         parts.append(part)
