@@ -118,6 +118,12 @@ def ddp_check(result: object) -> DDPCheck:
     from gradviz._trace import Trace
 
     if isinstance(result, Trace):
+        if result._verdicts is None:
+            when = "its with-block is still running" if result._session is not None else "it never ran"
+            raise ValueError(
+                f"ddp_check needs a finished gradviz.trace, but {when}: call ddp_check(t) after "
+                "`with gradviz.trace(model) as t:` and its block."
+            )
         return _from_trace(result)
     history = result if isinstance(result, History) else getattr(result, "history", None)
     if isinstance(history, History):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gradviz._args import check_optimizer
 from gradviz._trace import Trace
 from gradviz.capture._loss import capture_loss
 
@@ -22,4 +23,5 @@ def diagnose(
         raise TypeError(f"gradviz.diagnose: loss must be a tensor, got {type(loss).__name__}")
     if model is not None and not isinstance(model, nn.Module):
         raise TypeError(f"gradviz.diagnose: model must be an nn.Module or None, got {type(model).__name__}")
+    check_optimizer("gradviz.diagnose", optimizer)
     return Trace._from_capture(capture_loss(loss, model, optimizer))

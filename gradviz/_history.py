@@ -10,9 +10,15 @@ where the model never existed.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import BinaryIO
 
 import numpy as np
 
@@ -120,29 +126,135 @@ class History:
             )
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> History:
-        """Read a file written by :meth:`save` (never unpickles anything)."""
-        with np.load(path, allow_pickle=False) as data:
-            version = int(data["format_version"]) if "format_version" in data else None
-            if version != FORMAT_VERSION:
-                raise ValueError(
-                    f"{os.fspath(path)!r} is not a gradviz history of format {FORMAT_VERSION} "
-                    f"(found format {version}); save it again with this version of gradviz."
-                )
-            step = int(data["first_nonfinite_step"])
-            weights_every = int(data["weights_every"])
-            return cls(
-                steps=data["steps"],
-                names=data["names"].tolist(),
-                grad_norm=data["grad_norm"],
-                param_norm=data["param_norm"],
-                update_ratio=data["update_ratio"],
-                state=data["state"],
-                first_nonfinite=None if step < 0 else (step, str(data["first_nonfinite_name"])),
-                every=int(data["every"]),
-                weights_every=None if weights_every < 0 else weights_every,
-                stride=int(data["stride"]),
+    def load(cls, path: str | os.PathLike[str], *, max_bytes: int = 1 << 30) -> History:
+        """Read a file written by :meth:`save` (never unpickles anything).
+
+        The file may come from anyone: the size of every array is read from its header before it is
+        loaded, and an archive whose arrays would take more than ``max_bytes`` of memory in all (1 GiB by
+        default; a saved history takes 13 bytes per parameter per row) is refused with a ValueError.
+        """
+        _check_limit(max_bytes)
+        arrays = _read_npz(path, max_bytes)
+        where = os.fspath(path)
+        version = _scalar(arrays, "format_version", where) if "format_version" in arrays else None
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{where!r} is not a gradviz history of format {FORMAT_VERSION} "
+                f"(found format {version}); save it again with this version of gradviz."
             )
+        missing = [key for key in _SAVED if key not in arrays]
+        if missing:
+            raise ValueError(f"{where!r} is not a complete gradviz history: no {', '.join(missing)} array.")
+        names, steps = arrays["names"], arrays["steps"]
+        if names.ndim != 1 or names.dtype.kind != "U" or steps.ndim != 1 or steps.dtype.kind not in "iu":
+            raise ValueError(
+                f"{where!r}: expected names as a 1-d array of str and steps as a 1-d array of int, got "
+                f"{names.dtype} {names.shape} and {steps.dtype} {steps.shape}."
+            )
+        shape = (len(steps), len(names))
+        for key in (*_ARRAYS, "state"):
+            if arrays[key].shape != shape or arrays[key].dtype.kind not in "fiu":
+                raise ValueError(
+                    f"{where!r}: {key} should be a [steps, names] {shape} array of numbers, got "
+                    f"{arrays[key].dtype} {arrays[key].shape}."
+                )
+        step = _scalar(arrays, "first_nonfinite_step", where)
+        weights_every = _scalar(arrays, "weights_every", where)
+        name = arrays["first_nonfinite_name"]
+        if name.shape != () or name.dtype.kind != "U":
+            raise ValueError(
+                f"{where!r}: first_nonfinite_name should be one str, got {name.dtype} {name.shape}."
+            )
+        return cls(
+            steps=steps,
+            names=names.tolist(),
+            grad_norm=arrays["grad_norm"],
+            param_norm=arrays["param_norm"],
+            update_ratio=arrays["update_ratio"],
+            state=arrays["state"],
+            first_nonfinite=None if step < 0 else (step, str(name)),
+            every=_scalar(arrays, "every", where),
+            weights_every=None if weights_every < 0 else weights_every,
+            stride=_scalar(arrays, "stride", where),
+        )
+
+
+_SAVED = (
+    "steps",
+    "names",
+    "state",
+    "first_nonfinite_step",
+    "first_nonfinite_name",
+    "every",
+    "weights_every",
+    "stride",
+    *_ARRAYS,
+)
+
+
+def _check_limit(max_bytes: object) -> None:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+        raise ValueError(f"max_bytes must be an int >= 0 (bytes of memory), got {max_bytes!r}.")
+
+
+def _read_npz(path: str | os.PathLike[str], max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` archive, refusing it before any array is loaded if their headers say they
+    would take more than ``max_bytes`` in all. Only ``.npy`` members of plain dtypes are read."""
+    where = os.fspath(path)
+    with _unreadable(where):
+        archive = zipfile.ZipFile(path)
+    with archive:
+        shapes: dict[str, tuple[int, ...]] = {}
+        total = 0
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with _unreadable(where), archive.open(info) as f:
+                shape, dtype = _npy_header(f, info.filename)
+            if dtype.hasobject:
+                raise ValueError(f"{where!r}: array {info.filename!r} holds Python objects; refusing it.")
+            size = math.prod(shape) * dtype.itemsize
+            total += size
+            if total > max_bytes or info.file_size > max_bytes:
+                raise ValueError(
+                    f"{where!r}: its arrays would take more than {max_bytes:,} bytes of memory "
+                    f"({info.filename!r} alone {size:,}); refusing to load it. A history this large was not "
+                    "saved by gradviz.watch's default max_steps; pass History.load(path, max_bytes=...) if "
+                    "you trust the file."
+                )
+            shapes[info.filename] = shape
+        arrays = {}
+        for filename in shapes:
+            with _unreadable(where), archive.open(filename) as f:
+                arrays[filename[: -len(".npy")]] = np.lib.format.read_array(f, allow_pickle=False)
+    return arrays
+
+
+@contextlib.contextmanager
+def _unreadable(where: str) -> Iterator[None]:
+    """Errors of zipfile, zlib and numpy's .npy reader, as one ValueError that names the file."""
+    try:
+        yield
+    except (ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise ValueError(f"{where!r} is not a readable gradviz history (a .npz archive): {e}") from None
+
+
+def _npy_header(f: BinaryIO, filename: str) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"array {filename!r} has .npy format {version}, not one gradviz writes")
+    return shape, dtype
+
+
+def _scalar(arrays: dict[str, np.ndarray], key: str, where: str) -> int:
+    value = arrays[key]
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise ValueError(f"{where!r}: {key} should be one int, got {value.dtype} {value.shape}.")
+    return int(value)
 
 
 class StepBuffer:
@@ -173,8 +285,9 @@ class StepBuffer:
         rows["state"] = np.zeros((capacity, p), np.uint8)
         return np.zeros(capacity, np.int64), rows
 
-    def _grow(self) -> None:
-        capacity = 2 * len(self._steps)
+    def _grow(self, rows: int = 0) -> None:
+        """Double the capacity (to at least ``rows`` more than are kept), up to ``max_steps``."""
+        capacity = max(2 * len(self._steps), self.n + rows)
         if self.max_steps is not None:
             capacity = min(capacity, self.max_steps)
         steps, rows = self._new_rows(capacity)
@@ -219,6 +332,56 @@ class StepBuffer:
         if update_ratio is not None:
             self._rows["update_ratio"][row] = update_ratio
         self.n += 1
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` more rows in one allocation (when many are about to be offered)."""
+        if self.max_steps is None and self.n + rows > len(self._steps):
+            self._grow(rows)
+
+    def extend(
+        self,
+        steps: np.ndarray,
+        grad_norm: np.ndarray,
+        state: np.ndarray,
+        param_norm: np.ndarray | None = None,
+        update_ratio: np.ndarray | None = None,
+    ) -> None:
+        """Offer many rows at once (``[rows]`` steps, ``[rows, params]`` arrays): the same rows are kept as
+        by :meth:`append` one at a time, with a few numpy calls per batch instead of one per row."""
+        count = len(steps)
+        if self.first_nonfinite is None and count:
+            bad = state == _NONFINITE
+            rows = np.flatnonzero(bad.any(axis=1))
+            if len(rows):
+                row = rows[0]
+                self.first_nonfinite = (int(steps[row]), self.names[int(np.argmax(bad[row]))])
+            del bad
+        i = 0  # rows before i are offered already
+        while i < count:
+            first = i + (-self.seen) % self.stride  # the next row this stride keeps
+            if first >= count:
+                self.seen += count - i
+                return
+            if self.n == len(self._steps):
+                if self.max_steps is None or self.n < self.max_steps:
+                    self._grow()
+                else:
+                    self._halve()  # the stride doubles: rows it no longer keeps are skipped below
+                continue
+            self.seen += first - i
+            take = min(len(self._steps) - self.n, (count - first - 1) // self.stride + 1)
+            rows = slice(first, first + (take - 1) * self.stride + 1, self.stride)
+            dst = slice(self.n, self.n + take)
+            self._steps[dst] = steps[rows]
+            self._rows["grad_norm"][dst] = grad_norm[rows]
+            self._rows["state"][dst] = state[rows]
+            if param_norm is not None:
+                self._rows["param_norm"][dst] = param_norm[rows]
+            if update_ratio is not None:
+                self._rows["update_ratio"][dst] = update_ratio[rows]
+            self.n += take
+            i = rows.stop
+            self.seen += 1 + (take - 1) * self.stride
 
     def _halve(self) -> None:
         kept = (self.n + 1) // 2

@@ -6,7 +6,10 @@
 >>> run.history.grad_norm[-1]         # doctest: +SKIP
 
 The files are read, never written, so a run can be opened while its script is writing it, or after the
-script died (every record written before the crash is there; see :mod:`gradviz._runlog`).
+script died (every record written before the crash is there; see :mod:`gradviz._runlog`). A run folder may
+come from anyone: nothing outside it and nothing but regular files is read, a broken header is a
+ValueError that names the field, and memory stays bounded whatever the size of the files (see
+:mod:`gradviz._runread`).
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from gradviz._args import check_count, check_path
 from gradviz._history import GradState, History
-from gradviz._runlog import RunReader, rank_dir
+from gradviz._runlog import rank_dir
+from gradviz._runread import RunReader
 
 __all__ = ["Run", "open"]
 
@@ -36,10 +41,9 @@ def open(log_dir: str | os.PathLike[str], *, rank: int = 0, max_steps: int | Non
     show every 2nd (4th, ...) step, as ``watch`` keeps them in memory (``None``: every step; the file always
     holds every step).
     """
-    if max_steps is not None and (
-        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 2
-    ):
-        raise ValueError(f"max_steps must be an int >= 2 or None (every step), got {max_steps!r}.")
+    check_path("gradviz.open", "log_dir", log_dir)
+    check_count("rank", rank, 0, "the rank whose run to open")
+    check_count("max_steps", max_steps, 2, "None: every step", optional=True)
     return Run(rank_dir(log_dir, rank), max_steps=max_steps)
 
 
@@ -49,7 +53,7 @@ class Run:
     def __init__(self, log_dir: str | os.PathLike[str], *, max_steps: int | None = 2048) -> None:
         self.path = Path(log_dir)
         self.max_steps = max_steps
-        self._reader = RunReader(self.path)
+        self._reader = RunReader(self.path, max_steps)
         self._lock = threading.RLock()  # the poller and the notebook both refresh
         self._widget: Any = None
         self._stop = threading.Event()
@@ -69,13 +73,31 @@ class Run:
 
     @property
     def live(self) -> bool:
-        """No end record yet: the run is still writing (or its process died without closing it)."""
+        """No end record yet: the run is still writing (or its process died without closing it, or the
+        end of its file is damaged: see ``unread_bytes``)."""
         return not self._reader.ended
 
     @property
     def dropped(self) -> int:
-        """Records skipped because their checksum failed (torn by a crash); 0 in a healthy run."""
+        """Records skipped in the middle of the files because they failed their checksum (torn by a
+        crash, or shifted by bytes inserted or cut out: then an estimate); 0 in a healthy run."""
         return self._reader.dropped
+
+    @property
+    def skipped_bytes(self) -> int:
+        """Bytes skipped in the middle of the record files (the records counted by ``dropped``)."""
+        return self._reader.skipped_bytes
+
+    @property
+    def missing_steps(self) -> int:
+        """Recorded steps (every ``every``-th from 0) up to the last one read that are not in the files."""
+        return self._reader.missing_steps
+
+    @property
+    def unread_bytes(self) -> int:
+        """Bytes at the end of ``grads.bin`` that are not an intact record: less than one record while a
+        record is being written; more means a damaged tail (a crash, or a corrupted copy)."""
+        return self._reader.unread_bytes
 
     @property
     def history(self) -> History:
@@ -85,7 +107,7 @@ class Run:
 
     def _history(self) -> History:
         with self._lock:
-            return self._reader.history(self.max_steps)
+            return self._reader.history()
 
     def refresh(self) -> int:
         """Read the records appended since the last read (and update the widget); the number of new steps."""
@@ -123,7 +145,10 @@ class Run:
                 run = ref()
                 if run is None:
                     return
-                new = run.refresh()
+                try:
+                    new = run.refresh()
+                except (OSError, ValueError):  # the files changed under us; run.refresh() says how
+                    return
                 if not run.live:
                     return
                 wait = _POLL_MIN if new else min(wait * 1.5, _POLL_MAX)
@@ -162,15 +187,38 @@ class Run:
         h = self._history()
         head = self._reader.header
         by = f" with {head['optimizer']}" if head.get("optimizer") else ""
-        status = "live" if self.live else "closed"
+        status = "closed" if not self.live else "not closed" if self._damaged_tail() else "live"
         span = f", steps {h.steps[0]}..{h.steps[-1]}" if len(h) else ""
         bad = ""
         if h.first_nonfinite is not None:
             bad = f"; first non-finite gradient at step {h.first_nonfinite[0]}: {h.first_nonfinite[1]}"
         return (
             f"<gradviz.Run {os.fspath(self.path)!r} {status}: {len(h.names)} parameters of "
-            f"{head.get('model') or 'a model'}{by}, {len(self._reader.steps)} steps{span}{bad}>"
+            f"{head.get('model') or 'a model'}{by}, {self._reader.steps_read} steps{span}{bad}"
+            f"{self._damage()}>"
         )
+
+    def _damaged_tail(self) -> bool:
+        """No end record, and more than one record's worth of bytes after the last intact one: not a
+        record still being written (the writer appends whole records) but a crash or a damaged copy."""
+        r = self._reader
+        return not r.ended and r.unread_bytes >= r.record_bytes
+
+    def _damage(self) -> str:
+        """What could not be read, said plainly (empty for a healthy run)."""
+        r = self._reader
+        parts = []
+        if r.skipped_bytes:
+            missing = r.missing_steps
+            lost = f"{missing} recorded step{'s' if missing != 1 else ''}" if missing else "no step"
+            parts.append(f"{r.skipped_bytes:,} corrupt bytes skipped ({lost} missing)")
+        if self._damaged_tail():
+            parts.append(
+                f"no end record: the last {r.unread_bytes:,} bytes of {r.header['grads']['file']} are not "
+                "intact records (a crash or a damaged copy)"
+            )
+        parts.extend(r.problems)
+        return "".join(f"; {part}" for part in parts)
 
     def _text(self) -> str:
         lines = [repr(self)]

@@ -34,7 +34,15 @@ and on close, so a machine crash loses at most the steps of the last interval. A
 records only; it drops a trailing partial record and any record whose crc32 does not match (torn by a
 crash, or the zero-filled tail a power loss can leave), so a file cut anywhere still reads up to its last
 intact record. A record that fails its check at the very end of a file that is still being written is
-read again on the next refresh.
+read again on the next refresh. Bytes inserted into or cut out of the middle of a file are skipped: the
+reader finds the next intact record after them and counts what it skipped (``gradviz/_runread.py``).
+
+Write errors. A write that fails (a full disk, a quota, a directory made read-only) never stops the
+training: the writer warns once and stops writing records (what it wrote before stays readable); a
+``graph.json`` that cannot be written is left out (warned once) and the records go on. No temporary file is
+left behind.
+
+Logs written by gradviz 0.1 have this same format and read unchanged.
 """
 
 from __future__ import annotations
@@ -52,13 +60,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz._history import GradState, History, StepBuffer
+from gradviz._history import GradState, StepBuffer
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "LoggedSteps",
-    "RunReader",
     "RunWriter",
     "grads_dtype",
     "rank_dir",
@@ -72,7 +79,7 @@ GRAPH = "graph.json"
 GRADS = "grads.bin"
 WEIGHTS = "weights.bin"
 END_STEP = -1
-_NONFINITE = int(GradState.nonfinite)
+NONFINITE = int(GradState.nonfinite)
 
 
 def grads_dtype(p: int) -> np.dtype:
@@ -92,21 +99,23 @@ def rank_dir(log_dir: str | os.PathLike[str], rank: int) -> Path:
     return Path(log_dir) if rank == 0 else Path(log_dir) / f"rank{rank}"
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
     return base64.b64encode(bytes(data)).decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"))
-
-
 def _write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a temporary file, fsync'd, renamed over it; removed on failure."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_dir(path.parent)
 
 
@@ -120,7 +129,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 class RunWriter:
-    """Appends the rows of one watched run to ``log_dir`` (see the module docstring for the format)."""
+    """Appends the rows of one watched run to ``log_dir`` (see the module docstring for the format).
+
+    Creating it raises ``OSError`` when the directory cannot be written (and ``FileExistsError`` when it
+    already holds a run). After that no method raises ``OSError``: a failed write warns once and stops the
+    records (``stopped`` says why), a failed ``graph.json`` is left out.
+    """
 
     def __init__(
         self,
@@ -140,6 +154,8 @@ class RunWriter:
         self.path = Path(log_dir)
         self.names = list(names)
         self.flush_secs = float(flush_secs)
+        self.stopped: str | None = None  # why records are no longer written (a write error), or None
+        self._graph_failed = False
         p = len(self.names)
         self._grads_dtype, self._weights_dtype = grads_dtype(p), weights_dtype(p)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -167,22 +183,33 @@ class RunWriter:
         try:
             self._grads = os.open(self.path / GRADS, flags, 0o644)
             self._weights = os.open(self.path / WEIGHTS, flags, 0o644)
+            _write_atomic(self.path / HEADER, json.dumps(header, indent=1))
         except FileExistsError:
-            if self._grads >= 0:
-                os.close(self._grads)
-                self._grads = -1
+            self._abandon()
             raise FileExistsError(
                 f"{os.fspath(self.path)!r} already holds record files of a run that never started "
                 f"({GRADS}, {WEIGHTS} without {HEADER}); give watch() a new log_dir or delete them."
             ) from None
-        _write_atomic(self.path / HEADER, json.dumps(header, indent=1))
+        except BaseException:
+            self._abandon()
+            raise
         self._dirty = False
         self._last_sync = time.monotonic()
         self.records = 0
         self.bytes_written = 0
 
+    def _abandon(self) -> None:
+        """Undo a start that failed: close and delete the record files this writer created (empty)."""
+        for fd, name in ((self._grads, GRADS), (self._weights, WEIGHTS)):
+            if fd >= 0:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    (self.path / name).unlink()
+        self._grads = self._weights = -1
+
     @property
     def closed(self) -> bool:
+        """No more records are written: closed, or stopped by a write error."""
         return self._grads < 0
 
     def append(
@@ -195,21 +222,26 @@ class RunWriter:
     ) -> None:
         """Append the row of one recorded step (a weights record too when either weight array is given)."""
         if self.closed:
+            if self.stopped is not None:
+                return
             raise RuntimeError(f"the run log {os.fspath(self.path)!r} is closed.")
-        if param_norm is not None or update_ratio is not None:
-            rec = np.zeros((), self._weights_dtype)
+        try:
+            if param_norm is not None or update_ratio is not None:
+                rec = np.zeros((), self._weights_dtype)
+                rec["step"] = step
+                rec["param_norm"] = np.nan if param_norm is None else param_norm
+                rec["update_ratio"] = np.nan if update_ratio is None else update_ratio
+                self._write(self._weights, rec)
+            rec = np.zeros((), self._grads_dtype)
             rec["step"] = step
-            rec["param_norm"] = np.nan if param_norm is None else param_norm
-            rec["update_ratio"] = np.nan if update_ratio is None else update_ratio
-            self._write(self._weights, rec)
-        rec = np.zeros((), self._grads_dtype)
-        rec["step"] = step
-        rec["state"] = state
-        rec["grad_norm"] = grad_norm
-        self._write(self._grads, rec)
-        self.records += 1
-        if time.monotonic() - self._last_sync >= self.flush_secs:
-            self.flush()
+            rec["state"] = state
+            rec["grad_norm"] = grad_norm
+            self._write(self._grads, rec)
+            self.records += 1
+            if time.monotonic() - self._last_sync >= self.flush_secs:
+                self._sync()
+        except OSError as e:
+            self._stop(e, f"at step {step}")
 
     def _write(self, fd: int, rec: np.ndarray) -> None:
         body = rec.tobytes()[:-4]
@@ -220,163 +252,78 @@ class RunWriter:
         self.bytes_written += len(data)
         self._dirty = True
 
-    def flush(self) -> None:
-        """fsync both record files (done every ``flush_secs`` seconds by :meth:`append`, and on close)."""
-        if self.closed:
-            return
+    def _sync(self) -> None:
         if self._dirty:
             os.fsync(self._weights)
             os.fsync(self._grads)
             self._dirty = False
         self._last_sync = time.monotonic()
 
+    def flush(self) -> None:
+        """fsync both record files (done every ``flush_secs`` seconds by :meth:`append`, and on close)."""
+        if self.closed:
+            return
+        try:
+            self._sync()
+        except OSError as e:
+            self._stop(e, f"after {self.records} steps")
+
+    def _stop(self, error: OSError, when: str) -> None:
+        """A write failed: stop writing records, keep what is written, say so once."""
+        self.stopped = f"{when}: {error}"
+        with contextlib.suppress(OSError):  # mark the end, if the disk still takes 12 + 5P bytes
+            self._write(self._grads, _end(self._grads_dtype))
+        for fd in (self._grads, self._weights):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._grads = self._weights = -1
+        warnings.warn(
+            f"gradviz stopped writing {os.fspath(self.path)!r} {self.stopped}. The steps written before "
+            "are intact; the monitor keeps recording in memory and training goes on.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
     def write_graph(self, graph: dict, edge_norms: bytes = b"", hists: bytes = b"") -> None:
-        """Store the graph of the first backward, as ``build_state`` gives it (JSON; the buffers base64)."""
-        data = {"graph": graph, "edge_norms": _b64(edge_norms), "hists": _b64(hists)}
-        _write_atomic(self.path / GRAPH, json.dumps(data, separators=(",", ":")))
+        """Store the graph of the first backward, as ``build_state`` gives it (JSON; the buffers base64).
+
+        A failure (full disk, read-only directory) leaves the run without ``graph.json`` and warns once.
+        """
+        if self._graph_failed:
+            return
+        data = {"graph": graph, "edge_norms": b64(edge_norms), "hists": b64(hists)}
+        try:
+            _write_atomic(self.path / GRAPH, json.dumps(data, separators=(",", ":")))
+        except OSError as e:
+            self._graph_failed = True
+            warnings.warn(
+                f"gradviz could not write {os.fspath(self.path / GRAPH)!r}: {e}. The run is recorded "
+                "without its graph; training goes on.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def close(self) -> None:
         """Append the end record, fsync and close. Safe to call twice."""
         if self.closed:
             return
-        end = np.zeros((), self._grads_dtype)
-        end["step"] = END_STEP
         try:
-            self._write(self._grads, end)
-            self.flush()
+            self._write(self._grads, _end(self._grads_dtype))
+            self._sync()
+        except OSError as e:
+            self._stop(e, "on close")
         finally:
-            os.close(self._grads)
-            os.close(self._weights)
+            for fd in (self._grads, self._weights):
+                if fd >= 0:
+                    os.close(fd)
             self._grads = self._weights = -1
 
 
-class RunReader:
-    """Reads a run directory incrementally: :meth:`refresh` takes the records appended since the last call.
-
-    Safe while the run is still being written, and on a run whose process died mid-write.
-    """
-
-    def __init__(self, log_dir: str | os.PathLike[str]) -> None:
-        self.path = Path(log_dir)
-        header_path = self.path / HEADER
-        if not header_path.exists():
-            hint = ""
-            ranks = sorted(p.name for p in self.path.glob("rank*") if (p / HEADER).exists())
-            if ranks:
-                hint = f" It holds runs of other ranks: {', '.join(ranks)}."
-            raise FileNotFoundError(
-                f"{os.fspath(self.path)!r} is not a recorded gradviz run (no {HEADER}); record one with "
-                f"gradviz.watch(model, optimizer=opt, log_dir=...).{hint}"
-            )
-        self.header = json.loads(header_path.read_text(encoding="utf-8"))
-        if self.header.get("format") != FORMAT or self.header.get("version") != VERSION:
-            raise ValueError(
-                f"{os.fspath(self.path)!r} holds format {self.header.get('format')!r} version "
-                f"{self.header.get('version')!r}; this gradviz reads {FORMAT!r} version {VERSION}."
-            )
-        self.names: list[str] = list(self.header["names"])
-        p = len(self.names)
-        self._files = {
-            "grads": (self.path / self.header["grads"]["file"], grads_dtype(p)),
-            "weights": (self.path / self.header["weights"]["file"], weights_dtype(p)),
-        }
-        for key, (_, dtype) in self._files.items():
-            if self.header[key]["record_bytes"] != dtype.itemsize:
-                raise ValueError(f"{os.fspath(self.path)!r}: {key} record size does not match its names.")
-        self._offset = {"grads": 0, "weights": 0}
-        self._chunks: dict[str, list[np.ndarray]] = {"grads": [], "weights": []}
-        self.ended = False
-        self.dropped = 0  # records that failed their checksum, in the middle of a file
-        self.graph: tuple[dict, bytes, bytes] | None = None  # (graph, edge_norms, hists) of graph.json
-
-    def refresh(self) -> int:
-        """Read what was appended since the last call; the number of new step rows."""
-        new = 0
-        for key in ("weights", "grads"):  # weights first: a grads row never waits for its weights
-            records = self._read(key)
-            if key == "grads" and len(records):
-                end = records["step"] == END_STEP
-                if end.any():
-                    self.ended = True
-                    records = records[~end]
-                new = len(records)
-            if len(records):
-                self._chunks[key].append(records)
-        if self.graph is None and (self.path / GRAPH).exists():
-            try:
-                data = json.loads((self.path / GRAPH).read_text(encoding="utf-8"))
-                self.graph = (data["graph"], _unb64(data["edge_norms"]), _unb64(data["hists"]))
-            except (OSError, ValueError, KeyError):  # replaced right now, or not ours: try next time
-                self.graph = None
-        return new
-
-    def _read(self, key: str) -> np.ndarray:
-        path, dtype = self._files[key]
-        size = dtype.itemsize
-        try:
-            with open(path, "rb") as f:
-                f.seek(self._offset[key])
-                data = f.read()
-        except FileNotFoundError:
-            return np.zeros(0, dtype)
-        whole = len(data) // size * size
-        records = np.frombuffer(data[:whole], dtype)
-        if not len(records):
-            return records
-        bodies = np.frombuffer(data[:whole], np.uint8).reshape(-1, size)[:, :-4]
-        ok = np.fromiter((zlib.crc32(b) for b in bodies), np.uint32, len(records)) == records["crc"]
-        take = len(records)
-        if not ok[-1]:  # maybe still being written: read this record again next time
-            take = int(np.flatnonzero(ok)[-1]) + 1 if ok.any() else 0
-        self.dropped += int((~ok[:take]).sum())
-        self._offset[key] += take * size
-        return records[:take][ok[:take]].copy()
-
-    @property
-    def steps(self) -> np.ndarray:
-        return self._concat("grads")["step"]
-
-    def _concat(self, key: str) -> np.ndarray:
-        chunks = self._chunks[key]
-        if len(chunks) > 1:
-            self._chunks[key] = chunks = [np.concatenate(chunks)]
-        return chunks[0] if chunks else np.zeros(0, self._files[key][1])
-
-    def history(self, max_steps: int | None = None) -> History:
-        """What was read so far; with ``max_steps``, every 2nd (4th, ...) row, as watch keeps them."""
-        grads, weights = self._concat("grads"), self._concat("weights")
-        steps = grads["step"]
-        p = len(self.names)
-        param_norm = np.full((len(steps), p), np.nan, np.float32)
-        update_ratio = np.full((len(steps), p), np.nan, np.float32)
-        if len(weights) and len(steps):
-            rows = np.searchsorted(steps, weights["step"])
-            found = rows < len(steps)
-            found[found] &= steps[rows[found]] == weights["step"][found]
-            param_norm[rows[found]] = weights["param_norm"][found]
-            update_ratio[rows[found]] = weights["update_ratio"][found]
-        first = None
-        bad = np.flatnonzero((grads["state"] == _NONFINITE).any(axis=1))
-        if len(bad):
-            row = bad[0]
-            first = (int(steps[row]), self.names[int(np.argmax(grads["state"][row] == _NONFINITE))])
-        stride = 1
-        if max_steps is not None:
-            while math.ceil(len(steps) / stride) > max_steps:
-                stride *= 2
-        keep = slice(None, None, stride)
-        return History(
-            steps=steps[keep],
-            names=list(self.names),
-            grad_norm=grads["grad_norm"][keep],
-            param_norm=param_norm[keep],
-            update_ratio=update_ratio[keep],
-            state=grads["state"][keep],
-            first_nonfinite=first,
-            every=int(self.header.get("every", 1)),
-            weights_every=self.header.get("weights_every"),
-            stride=stride,
-        )
+def _end(dtype: np.dtype) -> np.ndarray:
+    """The record that marks a run closed cleanly: step -1, everything else zero."""
+    end = np.zeros((), dtype)
+    end["step"] = END_STEP
+    return end
 
 
 class LoggedSteps(StepBuffer):
@@ -411,17 +358,6 @@ class LoggedSteps(StepBuffer):
         clean: bool = False,
     ) -> None:
         if self.writer is not None and not self.writer.closed:
-            try:
-                self.writer.append(step, grad_norm, state, param_norm, update_ratio)
-            except OSError as e:  # a full disk must not stop the training: stop writing, say so once
-                writer, self.writer = self.writer, None
-                with contextlib.suppress(OSError):
-                    writer.close()
-                warnings.warn(
-                    f"gradviz stopped writing {os.fspath(writer.path)!r} at step {step}: {e}. The steps "
-                    "written before are intact; the monitor keeps recording in memory.",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
+            self.writer.append(step, grad_norm, state, param_norm, update_ratio)  # never raises OSError
         if self.keep:
             super().append(step, grad_norm, state, param_norm, update_ratio, clean=clean)

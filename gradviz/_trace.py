@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gradviz._args import check_flag, check_optimizer
 from gradviz.capture._records import Capture
 from gradviz.capture._session import Session
 from gradviz.diagnose import Verdict, decide, note_for
@@ -40,10 +41,8 @@ class Trace:
                 f"gradviz.trace takes an nn.Module, a dict of name -> tensor, or nothing; got "
                 f"{type(model).__name__}. To diagnose a finished loss use gradviz.diagnose(loss, model)."
             )
-        if optimizer is not None and not hasattr(optimizer, "param_groups"):
-            raise TypeError(
-                f"gradviz.trace: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-            )
+        check_optimizer("gradviz.trace", optimizer)
+        check_flag("gradviz.trace", "node_norms", node_norms)
         if isinstance(model, nn.Module) and not any(True for _ in model.parameters()):
             from gradviz.capture._targets import from_model, unwrap
 

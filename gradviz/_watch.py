@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from gradviz._args import check_count, check_optimizer, check_path
 from gradviz._history import GradState, History
 from gradviz._runlog import LoggedSteps, RunWriter, rank_dir
 from gradviz.capture import _distributed
@@ -85,7 +87,10 @@ def watch(
     is why it is sparse by default; the snapshot is one extra copy of the parameters the optimizer updates,
     kept for the whole run. Numerics are unchanged: training is bitwise identical with and without ``watch``.
 
-    Use it as a context manager, or call ``close()``: either way every hook is removed.
+    Use it as a context manager, or call ``close()``: either way every hook is removed. A new ``watch`` of
+    the same model or optimizer closes the one before it (re-running a notebook cell), with a notice.
+    A write to ``log_dir`` that fails (full disk, quota, read-only directory) warns once and the training
+    goes on; the monitor keeps recording in memory.
     """
     return Monitor(
         model,
@@ -121,18 +126,17 @@ class Monitor:
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(
-                "watch() takes a torch.nn.Module (its named parameters are watched), "
+                "gradviz.watch: model must be a torch.nn.Module (its named parameters are watched), "
                 f"got {type(model).__name__}."
             )
-        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                f"optimizer must be a torch.optim.Optimizer (its step hooks mark the steps), got "
-                f"{type(optimizer).__name__}; or leave it out and call mon.step() after each update."
-            )
-        _check_count("every", every, 1, "record every N-th step")
-        _check_count("weights_every", weights_every, 1, "None: never measure the weights", optional=True)
-        _check_count("max_steps", max_steps, 2, "None: keep every row", optional=True)
-        names, tensors = _select(unwrap(model), params)
+        check_optimizer("gradviz.watch", optimizer, hooks=True)
+        check_count("every", every, 1, "record every N-th step")
+        check_count("weights_every", weights_every, 1, "None: never measure the weights", optional=True)
+        check_count("max_steps", max_steps, 2, "None: keep every row", optional=True)
+        if log_dir is not None:
+            check_path("gradviz.watch", "log_dir", log_dir)
+        inner = unwrap(model)
+        names, tensors = _select(inner, params)
         self.rank = _distributed.rank()
         self.recording = _distributed.records_on(ranks, self.rank)
         self.graph = None
@@ -147,18 +151,35 @@ class Monitor:
         self.log_dir = rank_dir(log_dir, self.rank) if log_dir is not None and self.recording else None
         self._writer = None
         if self.log_dir is not None:
-            self._writer = RunWriter(
-                self.log_dir,
-                names,
-                every=every,
-                weights_every=weights_every,
-                model=self.model_name,
-                optimizer=self.optimizer_name,
-                rank=self.rank,
-                world_size=_distributed.world_size(),
-                flush_secs=flush_secs,
-            )
-            weakref.finalize(self, self._writer.close)  # a script that never calls close() still ends its run
+            try:
+                self._writer = RunWriter(
+                    self.log_dir,
+                    names,
+                    every=every,
+                    weights_every=weights_every,
+                    model=self.model_name,
+                    optimizer=self.optimizer_name,
+                    rank=self.rank,
+                    world_size=_distributed.world_size(),
+                    flush_secs=flush_secs,
+                )
+            except FileExistsError:
+                raise
+            except OSError as e:  # a directory that cannot be written must not stop the training
+                warnings.warn(
+                    f"gradviz.watch cannot write {os.fspath(self.log_dir)!r}: {e}. The monitor records in "
+                    "memory only.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self.log_dir = None
+            else:
+                # a script that never calls close() still ends its run
+                weakref.finalize(self, self._writer.close)
+        # Every argument is good and the log is open: now replace an open monitor of the same model
+        self._model_ref = weakref.ref(inner)
+        self._optimizer_ref = weakref.ref(optimizer) if optimizer is not None else None
+        _close_previous(self, inner, optimizer)
         buffer = LoggedSteps(names, max_steps, every, weights_every, writer=self._writer, keep=self.recording)
         self._recorder: Recorder | None = Recorder(
             names,
@@ -175,6 +196,7 @@ class Monitor:
         self._buffer = self._recorder.buffer
         self._recorder.on_recorded = self._push
         self._steps_seen = 0
+        _LIVE.add(self)
 
     def _on_first_backward(self, root: torch.autograd.graph.Node) -> None:
         """Called once, inside the first backward pass, before ``root`` runs.
@@ -256,6 +278,7 @@ class Monitor:
         """Remove every hook and release the model (the history stays). Safe to call twice."""
         recorder, self._recorder = self._recorder, None
         self._graph_model = None
+        _LIVE.discard(self)
         try:
             if recorder is not None:
                 self._steps_seen = recorder.step_count
@@ -321,12 +344,27 @@ def watch_graph_state(root: torch.autograd.graph.Node, model: torch.nn.Module) -
     return build_state(capture, decide(capture))
 
 
-def _check_count(name: str, value: object, minimum: int, meaning: str, *, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        either = " or None" if optional else ""
-        raise ValueError(f"{name} must be an int >= {minimum}{either} ({meaning}), got {value!r}.")
+_LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()  # monitors not closed yet
+
+
+def _close_previous(new: Monitor, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> None:
+    """Close the open monitors of ``model`` or ``optimizer`` (a notebook cell run again), one notice each."""
+    for old in list(_LIVE):
+        if old is new or old.closed:
+            continue
+        if old._model_ref() is model:
+            what = f"model {old.model_name}"
+        elif optimizer is not None and old._optimizer_ref is not None and old._optimizer_ref() is optimizer:
+            what = f"optimizer {old.optimizer_name}"
+        else:
+            continue
+        old.close()
+        warnings.warn(
+            f"gradviz.watch closed the previous monitor of this {what} ({old._buffer.n} steps recorded, "
+            "still readable from it): one monitor per model; call mon.close() to end one yourself.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _select(
@@ -341,7 +379,7 @@ def _select(
             raise ValueError(f"the params filter selected none of the {len(named)} parameters of the model.")
     else:
         known = dict(named)
-        wanted = list(dict.fromkeys([params] if isinstance(params, str) else params))
+        wanted = list(dict.fromkeys(_names(params)))
         unknown = [name for name in wanted if name not in known]
         if unknown:
             hints = []
@@ -358,3 +396,18 @@ def _select(
     if not chosen:
         raise ValueError(f"{type(model).__name__} has no parameters to watch.")
     return [name for name, _ in chosen], [p for _, p in chosen]
+
+
+def _names(params: object) -> list[str]:
+    """``params`` given as names: one str, or an iterable of str."""
+    if isinstance(params, str):
+        return [params]
+    names = list(params) if isinstance(params, Iterable) and not isinstance(params, torch.Tensor) else None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise TypeError(
+            "gradviz.watch: params must be parameter names (a str or a list of str) or a filter "
+            f"(name, param) -> bool, got {type(params).__name__}"
+            + ("" if names is None else f" holding {', '.join(sorted({type(n).__name__ for n in names}))}")
+            + "."
+        )
+    return names

@@ -148,3 +148,131 @@ def test_first_nonfinite_survives_downsampling() -> None:
     h = buf.history()
     assert 5 not in h.steps.tolist()  # the row itself was dropped ...
     assert h.first_nonfinite == (5, "héad.wéight")  # ... the event was not
+
+
+@pytest.mark.parametrize("max_steps", [None, 2, 5, 8, 64])
+def test_extend_keeps_the_rows_append_keeps(max_steps) -> None:
+    """Rows offered in batches of any size (as gradviz.open reads them) end up as rows offered one by one."""
+    rng = np.random.default_rng(max_steps or 0)
+    total = 700
+    grad = rng.random((total, 3)).astype(np.float32)
+    state = np.full((total, 3), GradState.finite, np.uint8)
+    state[[9, 300], [2, 0]] = GradState.nonfinite
+    weighed = np.arange(total) % 7 == 0
+    param = np.where(weighed[:, None], rng.random((total, 3)), np.nan).astype(np.float32)
+    one, many = StepBuffer(NAMES, max_steps, every=2), StepBuffer(NAMES, max_steps, every=2)
+    for i in range(total):
+        one.append(
+            2 * i, grad[i], state[i], param[i] if weighed[i] else None, param[i] if weighed[i] else None
+        )
+    start = 0
+    while start < total:
+        end = min(total, start + int(rng.integers(0, 90)))
+        many.extend(
+            2 * np.arange(start, end), grad[start:end], state[start:end], param[start:end], param[start:end]
+        )
+        start = end
+    a, b = one.history(), many.history()
+    assert many.seen == one.seen == total and many.stride == one.stride
+    assert a.first_nonfinite == b.first_nonfinite == (18, "héad.wéight")
+    for key in ("steps", "grad_norm", "state", "param_norm", "update_ratio"):
+        np.testing.assert_array_equal(getattr(b, key), getattr(a, key))
+    if max_steps is not None:
+        assert len(many._steps) <= max_steps
+
+
+def test_reserve_allocates_once_and_changes_no_row() -> None:
+    buf = StepBuffer(NAMES, None)
+    buf.extend(np.arange(10), np.ones((10, 3), np.float32), np.full((10, 3), 2, np.uint8))
+    buf.reserve(5000)
+    capacity = len(buf._steps)
+    assert capacity >= 5010
+    buf.extend(np.arange(10, 5010), np.ones((5000, 3), np.float32), np.full((5000, 3), 2, np.uint8))
+    assert len(buf._steps) == capacity
+    np.testing.assert_array_equal(buf.history().steps, np.arange(5010))
+
+
+def _npy(shape: tuple[int, ...], dtype: str, data: bytes = b"") -> bytes:
+    """A .npy file whose header claims ``shape`` (the data may be shorter: what a crafted file does)."""
+    import io
+
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        out, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape}
+    )
+    return out.getvalue() + data
+
+
+def _archive(path, **members: bytes) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(f"{name}.npy", data)
+
+
+def test_load_refuses_a_zip_bomb_before_allocating(tmp_path) -> None:
+    import tracemalloc
+
+    h = _history()
+    h.save(tmp_path / "h.npz")
+    with zipfile.ZipFile(tmp_path / "h.npz") as z:
+        members = {name[:-4]: z.read(name) for name in z.namelist()}
+    # the header claims 600,000 steps x 2,000 parameters of float32: 4.8 GB from a few hundred bytes
+    members["grad_norm"] = _npy((600_000, 2_000), "<f4")
+    _archive(tmp_path / "claims.npz", **members)
+    # a real one: 64 MB of zeros, 64 KB compressed
+    members["grad_norm"] = _npy((4_000_000, 4), "<f4", bytes(64_000_000))
+    _archive(tmp_path / "bomb.npz", **members)
+    assert (tmp_path / "bomb.npz").stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"more than 1,073,741,824 bytes .*'grad_norm\.npy' alone"):
+            History.load(tmp_path / "claims.npz")
+        with pytest.raises(ValueError, match="more than 16,000,000 bytes"):
+            History.load(tmp_path / "bomb.npz", max_bytes=16_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000  # nothing near the claimed sizes was allocated
+    assert len(History.load(tmp_path / "h.npz", max_bytes=10_000)) == 4  # a real history is small
+
+
+@pytest.mark.parametrize(
+    ("label", "change", "message"),
+    [
+        ("not a zip", None, "not a readable gradviz history"),
+        ("no names", {"names": None}, "no names array"),
+        ("steps 2-d", {"steps": np.zeros((2, 2), np.int64)}, "steps as a 1-d array of int"),
+        ("names numbers", {"names": np.arange(3)}, "names as a 1-d array of str"),
+        (
+            "wrong shape",
+            {"grad_norm": np.zeros((3, 3), np.float32)},
+            r"grad_norm should be a \[steps, names\]",
+        ),
+        ("text norms", {"param_norm": np.full((4, 3), "x")}, "param_norm should be"),
+        ("every as text", {"every": np.str_("10")}, "every should be one int"),
+        ("stride array", {"stride": np.arange(2)}, "stride should be one int"),
+        ("version text", {"format_version": np.str_("1")}, "format_version should be one int"),
+        (
+            "name list",
+            {"first_nonfinite_name": np.array(["a", "b"])},
+            "first_nonfinite_name should be one str",
+        ),
+    ],
+)
+def test_load_says_what_is_wrong_with_an_archive(tmp_path, label, change, message) -> None:
+    path = tmp_path / "h.npz"
+    if change is None:
+        path.write_bytes(b"PK\x03\x04 not really a zip")
+    else:
+        _history().save(path)
+        with np.load(path) as data:
+            arrays = dict(data)
+        for key, value in change.items():
+            if value is None:
+                del arrays[key]
+            else:
+                arrays[key] = value
+        np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=message) as info:
+        History.load(path)
+    assert type(info.value) is ValueError

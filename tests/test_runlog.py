@@ -16,7 +16,8 @@ import pytest
 import gradviz
 from gradviz._history import GradState, StepBuffer
 from gradviz._open import Run
-from gradviz._runlog import GRADS, HEADER, WEIGHTS, RunReader, RunWriter, grads_dtype, weights_dtype
+from gradviz._runlog import GRADS, HEADER, WEIGHTS, RunWriter, grads_dtype, weights_dtype
+from gradviz._runread import RunReader
 
 NAMES = ["enc.weight", "enc.bias", "héad.wéight"]
 P = len(NAMES)
@@ -140,11 +141,14 @@ def test_max_steps_keeps_the_rows_watch_would_keep(tmp_path) -> None:
     buffer = StepBuffer(NAMES, max_steps=8, every=2, weights_every=4)
     for step, grad, state, _ in _rows(37):
         buffer.append(step, grad, state)
-    r = RunReader(tmp_path / "run")
+    r = RunReader(tmp_path / "run", max_steps=8)
     r.refresh()
-    h = r.history(max_steps=8)
+    h = r.history()
     np.testing.assert_array_equal(h.steps, buffer.history().steps)
-    assert h.stride == buffer.stride and len(r.history()) == 37
+    assert h.stride == buffer.stride and r.steps_read == 37
+    every = RunReader(tmp_path / "run")
+    every.refresh()
+    assert len(every.history()) == 37
 
 
 def test_open_shows_the_run_and_follows_it(tmp_path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gradviz._args import optimizer_params
 from gradviz.capture._records import Target
 
 
@@ -69,7 +70,8 @@ def discovered(index: int, name: str, tensor: torch.Tensor) -> Watched:
 
 
 def optimizer_ids(optimizer: torch.optim.Optimizer) -> set[int]:
-    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+    """ids of the tensors in the optimizer's param groups (a TypeError says where a group is malformed)."""
+    return {id(p) for p in optimizer_params(optimizer)}
 
 
 def _target(

@@ -1,0 +1,359 @@
+"""Reading a recorded run (the format is in ``gradviz/_runlog.py``), from a folder that may come from anyone.
+
+# NOTE [untrusted run folders]
+# A run folder may be downloaded, shared or crafted, so the reader trusts nothing in it:
+# - It opens only regular files whose real path (symlinks resolved) lies inside the folder: header.json,
+#   graph.json and the two record files the header names. A FIFO, a device or a directory is refused
+#   without blocking (opened with O_NONBLOCK, then fstat).
+# - header.json and graph.json are read up to a size limit; record files up to the size fstat gave when
+#   the refresh began, a chunk of _CHUNK bytes at a time. Rows go straight into a StepBuffer (max_steps
+#   rows, as watch keeps them), so memory is a chunk plus the rows kept, whatever the size of the files.
+# - Every header field is checked (gradviz/_runheader.py); a wrong one raises ValueError naming it.
+# - Bytes inserted into or cut out of the middle of a record file shift every record after them: the
+#   reader then searches, byte by byte, for the next record whose crc32 matches (and whose step could
+#   follow the last one read), and counts the bytes it skipped. A stretch with no intact record after
+#   it is left unread (it may be a record still being written) and counted in ``unread_bytes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import zlib
+from collections.abc import Generator, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from gradviz._history import History, StepBuffer
+from gradviz._runheader import check_graph, check_header
+from gradviz._runlog import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
+
+__all__ = ["RunReader"]
+
+_HEADER_MAX = 64 << 20  # bytes; the names of a few million parameters
+_GRAPH_MAX = 256 << 20  # bytes of graph.json; a larger one is not shown
+_CHUNK = 4 << 20  # bytes of records read at a time
+_SCAN = 1 << 20  # bytes searched at a time for the next intact record
+_STEP_SPAN = 1 << 40  # a record found after corrupt bytes has a step in (last step, last step + this]
+_HAS_PREAD = hasattr(os, "pread")
+_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once (and is then refused) instead of blocking
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+class RunReader:
+    """Reads a run directory incrementally: :meth:`refresh` takes the records appended since the last call.
+
+    Safe while the run is still being written, on a run whose process died mid-write, and on a folder
+    from anyone (see the note above). ``max_steps``: rows kept, as ``watch`` keeps them (None: every row).
+    """
+
+    def __init__(self, log_dir: str | os.PathLike[str], max_steps: int | None = None) -> None:
+        self.path = Path(log_dir)
+        self._root = os.path.realpath(self.path)
+        self._where = os.fspath(self.path)
+        if not os.path.lexists(os.path.join(self._root, HEADER)):
+            hint = ""
+            ranks = sorted(p.name for p in self.path.glob("rank*") if (p / HEADER).exists())
+            if ranks:
+                hint = f" It holds runs of other ranks: {', '.join(ranks)}."
+            raise FileNotFoundError(
+                f"{self._where!r} is not a recorded gradviz run (no {HEADER}); record one with "
+                f"gradviz.watch(model, optimizer=opt, log_dir=...).{hint}"
+            )
+        data = self._read_small(HEADER, _HEADER_MAX)
+        if data is None:
+            raise FileNotFoundError(f"{self._where!r}: {HEADER} disappeared while it was opened.")
+        self.header = check_header(data, self._where)
+        self.names: list[str] = list(self.header["names"])
+        p = len(self.names)
+        self.buffer = StepBuffer(self.names, max_steps, self.header["every"], self.header["weights_every"])
+        self._grads = _Records(self.header["grads"]["file"], grads_dtype(p))
+        self._weights = _Records(self.header["weights"]["file"], weights_dtype(p))
+        for records in (self._grads, self._weights):  # refuse a bad record file now, not in a poller
+            opened = self._open(records.name, "record file")
+            if opened is not None:
+                os.close(opened[0])
+        self._pending: np.ndarray = np.zeros(0, self._weights.dtype)  # weights whose row is not read yet
+        self.ended = False
+        self.graph: tuple[dict, bytes, bytes] | None = None  # (graph, edge_norms, hists) of graph.json
+        self._graph_done = False
+        self.problems: list[str] = []  # what was found wrong and left out (graph.json)
+
+    # -- what was read -----------------------------------------------------------------------------------
+
+    @property
+    def steps_read(self) -> int:
+        """Step rows read so far (kept or not)."""
+        return self.buffer.seen
+
+    @property
+    def dropped(self) -> int:
+        """Records skipped because they failed their checksum (about, when bytes were inserted or cut)."""
+        return self._grads.dropped + self._weights.dropped
+
+    @property
+    def skipped_bytes(self) -> int:
+        """Bytes skipped over in the middle of the record files (corrupt, or shifted by bytes inserted)."""
+        return self._grads.skipped + self._weights.skipped
+
+    @property
+    def missing_steps(self) -> int:
+        """Steps the writer recorded (0, every, 2 every, ... up to the last read) that were not read."""
+        last = self._grads.last_step
+        return max(0, last // self.header["every"] + 1 - self.buffer.seen) if last >= 0 else 0
+
+    @property
+    def shifted(self) -> bool:
+        """Some skipped stretch was not a whole number of records (bytes inserted or cut out): ``dropped``
+        is then the records those bytes would fill, not a count of records lost."""
+        return self._grads.shifted or self._weights.shifted
+
+    @property
+    def unread_bytes(self) -> int:
+        """Bytes at the end of ``grads.bin`` not read: a record still being written, or a damaged tail."""
+        return self._grads.unread
+
+    @property
+    def record_bytes(self) -> int:
+        return self._grads.size
+
+    def history(self) -> History:
+        """What was read so far (at most ``max_steps`` rows, every 2nd, 4th, ... as watch keeps them)."""
+        return self.buffer.history()
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Read what was appended since the last call; the number of new step rows."""
+        before = self.buffer.seen
+        if not self.ended:
+            with contextlib.ExitStack() as stack:
+                # grads first: every weights record is written before its step's grads record, so the
+                # weights file, looked at after, holds the weights of every grads row read now
+                grads = self._open(self._grads.name, "record file")
+                if grads is not None:
+                    stack.callback(os.close, grads[0])
+                    self.buffer.reserve((grads[1] - self._grads.offset) // self._grads.size)
+                    weights = self._open(self._weights.name, "record file")
+                    more: Iterator[np.ndarray] = iter(())
+                    if weights is not None:
+                        stack.callback(os.close, weights[0])
+                        more = stack.enter_context(contextlib.closing(self._weights.read(*weights)))
+                    chunks = stack.enter_context(contextlib.closing(self._grads.read(*grads)))
+                    for chunk in chunks:
+                        self._take(chunk, more)
+                        if self.ended:
+                            break
+        if not self._graph_done:
+            self._read_graph()
+        return self.buffer.seen - before
+
+    def _take(self, records: np.ndarray, weights: Iterator[np.ndarray]) -> None:
+        """Add the rows of grads ``records``, with the weights of their steps."""
+        steps = records["step"]
+        end = np.flatnonzero(steps == END_STEP)
+        if len(end):
+            self.ended = True
+            records, steps = records[: end[0]], steps[: end[0]]
+        if not len(records):
+            return
+        top = steps.max()
+        pending = [self._pending]
+        while not len(pending[-1]) or pending[-1]["step"][-1] <= top:
+            chunk = next(weights, None)
+            if chunk is None:
+                break
+            pending.append(chunk)
+        found = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        self._pending = found[found["step"] > top].copy()
+        found = found[found["step"] <= top]
+        param_norm = update_ratio = None
+        if len(found):
+            rows = np.searchsorted(steps, found["step"]).clip(0, len(steps) - 1)
+            match = steps[rows] == found["step"]
+            if match.any():
+                shape = (len(steps), len(self.names))
+                param_norm = np.full(shape, np.nan, np.float32)
+                update_ratio = np.full(shape, np.nan, np.float32)
+                param_norm[rows[match]] = found["param_norm"][match]
+                update_ratio[rows[match]] = found["update_ratio"][match]
+        self.buffer.extend(steps, records["grad_norm"], records["state"], param_norm, update_ratio)
+
+    def _read_graph(self) -> None:
+        try:
+            data = self._read_small(GRAPH, _GRAPH_MAX)
+            if data is None:
+                return
+            self.graph = check_graph(data)
+        except ValueError as e:
+            self.problems.append(f"{GRAPH} left out: {e}")
+        self._graph_done = True
+
+    # -- files -------------------------------------------------------------------------------------------
+
+    def _open(self, name: str, what: str) -> tuple[int, int] | None:
+        """(fd, size) of regular file ``name`` inside the run folder, or None when there is none."""
+        full = os.path.realpath(os.path.join(self._root, name))
+        if full == self._root or os.path.commonpath([self._root, full]) != self._root:
+            raise ValueError(
+                f"{self._where!r}: the {what} {name!r} is outside the run folder; refusing to read it."
+            )
+        try:
+            fd = os.open(full, _FLAGS)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise ValueError(f"{self._where!r}: cannot open the {what} {name!r}: {e}") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(
+                    f"{self._where!r}: the {what} {name!r} is not a regular file ({_kind(info.st_mode)}); "
+                    "refusing to read it."
+                )
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, info.st_size
+
+    def _read_small(self, name: str, limit: int) -> bytes | None:
+        opened = self._open(name, "file")
+        if opened is None:
+            return None
+        fd, size = opened
+        try:
+            if size > limit:
+                raise ValueError(f"{name} is {size:,} bytes, more than the {limit:,} gradviz reads")
+            data = _pread(fd, size, 0)
+        finally:
+            os.close(fd)
+        return data
+
+
+class _Records:
+    """One record file, read incrementally: the records that pass their check, in order of position."""
+
+    def __init__(self, name: str, dtype: np.dtype) -> None:
+        self.name, self.dtype = name, dtype
+        self.size = dtype.itemsize
+        self.offset = 0  # bytes taken: records read, or skipped as corrupt
+        self.last_step = -1  # step of the last record taken (a record found after corrupt bytes follows it)
+        self.dropped = 0  # records skipped (corrupt stretches, rounded to records, at least 1 each)
+        self.skipped = 0  # bytes skipped
+        self.shifted = False  # some stretch was not a whole number of records: dropped is an estimate
+        self.unread = 0  # bytes after offset not taken: a record still being written, or a damaged tail
+        self._known_bad = 0  # positions before this had a whole record there that was not intact
+
+    def read(self, fd: int, end: int) -> Generator[np.ndarray, None, None]:
+        """Chunks of the intact records between ``offset`` and ``end`` (copies); moves ``offset`` on."""
+        size = self.size
+        per = max(1, _CHUNK // size) * size
+        try:
+            while self.offset + size <= end:
+                data = _pread(fd, min(per, end - self.offset), self.offset)
+                whole = len(data) // size
+                if not whole:
+                    break
+                records = np.frombuffer(data, self.dtype, count=whole)
+                ok = _intact(data, whole, size)
+                good = whole if ok.all() else int(np.argmin(ok))
+                if good:
+                    taken = records[:good].copy()
+                    del records, data
+                    self.offset += good * size
+                    real = taken["step"][taken["step"] != END_STEP]
+                    if len(real):
+                        self.last_step = int(real[-1])
+                    yield taken
+                    if good == whole:
+                        continue
+                else:
+                    del records, data
+                found = self._resync(fd, end)  # the record at offset is not intact
+                if found is None:
+                    break  # nothing intact after it (yet): read it again next time
+                skipped = found - self.offset
+                self.skipped += skipped
+                self.dropped += max(1, round(skipped / size))
+                self.shifted |= skipped % size != 0
+                self.offset = found
+        finally:
+            self.unread = max(0, end - self.offset)
+
+    def _resync(self, fd: int, end: int) -> int | None:
+        """Position of the first intact record after ``offset``, or None before ``end``."""
+        size = self.size
+        start = max(self.offset + 1, self._known_bad)
+        while start + size <= end:
+            data = _pread(fd, min(_SCAN + size - 1, end - start), start)
+            if len(data) < size:
+                break
+            at = _first_intact(data, size, self.last_step)
+            if at is not None:
+                return start + at
+            start += len(data) - size + 1
+            self._known_bad = start  # a record starting before here was whole and not intact
+        return None
+
+
+def _intact(data: bytes, whole: int, size: int) -> np.ndarray:
+    """Which of the ``whole`` records at the start of ``data`` pass their crc32."""
+    rows = np.frombuffer(data, np.uint8, count=whole * size).reshape(whole, size)
+    stored = rows[:, -4:].copy().view("<u4").reshape(whole)
+    computed = np.fromiter((zlib.crc32(row) for row in rows[:, :-4]), np.uint32, whole)
+    return computed == stored
+
+
+def _first_intact(data: bytes, size: int, last_step: int) -> int | None:
+    """First position in ``data`` where a whole intact record starts, whose step could follow
+    ``last_step`` (or is the end marker); None if there is none."""
+    count = len(data) - size + 1
+    steps = np.ndarray((count,), "<i8", buffer=data, strides=(1,))  # the int64 at every byte position
+    plausible = (steps == END_STEP) | ((steps > last_step) & (steps <= last_step + _STEP_SPAN))
+    candidates = np.flatnonzero(plausible)
+    if len(candidates):  # an all-zero record is never intact (crc32 of zeros is not 0): skip those fast
+        nonzero = np.flatnonzero(np.frombuffer(data, np.uint8))
+        k = np.searchsorted(nonzero, candidates)
+        inside = k < len(nonzero)
+        inside[inside] = nonzero[k[inside]] < candidates[inside] + size
+        candidates = candidates[inside]
+    view = memoryview(data)
+    for at in candidates.tolist():
+        if zlib.crc32(view[at : at + size - 4]) == int.from_bytes(view[at + size - 4 : at + size], "little"):
+            return at
+    return None
+
+
+def _pread(fd: int, n: int, offset: int) -> bytes:
+    """Up to ``n`` bytes at ``offset`` (fewer only at the end of the file). Each fd is used by one thread."""
+    parts = []
+    if not _HAS_PREAD:  # Windows
+        os.lseek(fd, offset, os.SEEK_SET)
+    while n > 0:
+        part = os.pread(fd, n, offset) if _HAS_PREAD else os.read(fd, n)
+        if not part:
+            break
+        parts.append(part)
+        n -= len(part)
+        offset += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
