@@ -10,7 +10,7 @@ from torch import nn
 
 from gradviz._history import GradState
 from gradviz.capture import _graph, _targets
-from gradviz.capture._births import locate_births
+from gradviz.capture._locate import locate_births, locate_blocks
 from gradviz.capture._norms import norms_and_states
 from gradviz.capture._records import Capture, Root
 from gradviz.capture._session import read_final_state
@@ -45,6 +45,7 @@ def capture_loss(
         else:
             t.grad_before = t.grad_norm
     locate_births(cap)
+    locate_blocks(cap)
     if not has_grads:
         cap.notes.append("No gradients yet: call loss.backward() before gradviz.diagnose to check them.")
     cap.notes.append("Graph only: run the forward inside gradviz.trace(...) to locate where a path was cut.")

@@ -28,10 +28,10 @@ from torch.nn.modules.module import (
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, grad_of
-from gradviz.capture._births import locate_births, mark_forward_births
 from gradviz.capture._errors import error_from_traceback
 from gradviz.capture._frames import refresh_notebook_sites, user_frame, user_site
 from gradviz.capture._lineage import Lineage
+from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
 from gradviz.capture._norms import norms_and_states
 from gradviz.capture._records import Capture, Root, Site
 from gradviz.capture._stats import sample
@@ -115,6 +115,7 @@ class Session:
             read_final_state(self.cap, self.watched, self._optimizer, self._backward.known)
             self.tracer.finish()
             locate_births(self.cap)
+            locate_blocks(self.cap)
             mark_forward_births(self.cap)
         finally:
             self.tracer.finish()

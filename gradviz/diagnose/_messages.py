@@ -5,7 +5,7 @@ from __future__ import annotations
 from gradviz.capture._records import Birth, Capture, Cut, ErrorInfo, Site, Target
 from gradviz.diagnose import _values
 from gradviz.diagnose._causes import Cause
-from gradviz.diagnose._paths import Blocker, ZeroWhy
+from gradviz.diagnose._paths import ZeroWhy
 from gradviz.diagnose._text import at, code, norm
 
 # kept under their old names for _notes.py
@@ -80,8 +80,6 @@ def _explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Ca
         return _values.nonfinite(t, extra if isinstance(extra, Birth) else None, cap)
     if cause is Cause.error:
         return _error(t, extra if isinstance(extra, ErrorInfo) else cap.error, cap)
-    if isinstance(extra, Blocker):
-        return _blocked(t, extra)
     if isinstance(extra, Cut):
         return _cut(t, extra)
     return f"{n}: {cause.value}.", "See the gradviz documentation for this cause."
@@ -247,6 +245,8 @@ _CUT_TEXT = {
 
 
 def _cut(t: Target, cut: Cut) -> tuple[str, str]:
+    if cut.detail in ("returns_none", "no_gradient_out"):
+        return _blocked(t, cut)
     what, fix = _CUT_TEXT["rebuilt" if cut.detail == "rebuilt" else cut.kind]
     detail = ""
     if cut.detail == "inference_mode":
@@ -272,16 +272,18 @@ def _code_of(site: Site | None) -> str:
     return site.code if site is not None and site.code else "torch.no_grad()"
 
 
-def _blocked(t: Target, b: Blocker) -> tuple[str, str]:
-    if b.custom:
+def _blocked(t: Target, cut: Cut) -> tuple[str, str]:
+    """A node above the target received a gradient and passed none on to it."""
+    if cut.detail == "returns_none":
         return (
-            f"{t.name} gets no gradient: the backward of the custom autograd.Function {b.name} (applied"
-            f"{at(b.site)}{code(b.site)}) returns None for the input that depends on it, so nothing arrives.",
-            f"Return a gradient for that input from {b.name}.backward (None means 'no gradient').",
+            f"{t.name} gets no gradient: the backward of the custom autograd.Function {cut.op} (applied"
+            f"{at(cut.site)}{code(cut.site)}) returns None for the input that depends on it, so nothing "
+            "arrives.",
+            f"Return a gradient for that input from {cut.op}.backward (None means 'no gradient').",
         )
     return (
-        f"{t.name} gets no gradient: the backward of {b.name}{at(b.site)}{code(b.site)} passes none to the "
-        "input that depends on it.",
+        f"{t.name} gets no gradient: the backward of {cut.op}{at(cut.site)}{code(cut.site)} passes none to "
+        "the input that depends on it.",
         "Use an op that is differentiable in that input.",
     )
 

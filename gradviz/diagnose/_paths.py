@@ -6,7 +6,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradviz.capture._births import inherited_ops
+from gradviz.capture._locate import inherited_ops
+from gradviz.capture._locate import op_name_of as op_name_of
 from gradviz.capture._records import Capture, GraphNode, Site, Target
 
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
@@ -15,16 +16,6 @@ _RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
 # Names of weights that start at exactly zero on purpose, so that an adapter or a residual branch starts as
 # a no-op (LoRA's B, ReZero gates, zero-initialised projections in adapters and ControlNet).
 _ZERO_BY_DESIGN = ("lora_b", "lora_up", "lora_magnitude", "zero_conv", "rezero", "controlnet")
-
-
-@dataclass
-class Blocker:
-    """The node whose backward returned no gradient for the path to a target."""
-
-    node: GraphNode
-    name: str  # the custom Function's class, or the op
-    custom: bool  # a custom autograd.Function
-    site: Site | None  # the user's line (the apply() call for a Function)
 
 
 @dataclass
@@ -62,7 +53,7 @@ class GraphIndex:
         op = self.op_of.get(node.id, -1)
         if op >= 0 and node.op >= 0:
             return self.cap.ops[op].name
-        return node.name.rstrip("0123456789").removesuffix("Backward").lower()
+        return op_name_of(node.name)
 
     def _towards_loss(self, start: str, stop: Callable[[GraphNode], bool]) -> GraphNode | None:
         """Breadth-first from ``start`` towards the loss: the first node for which ``stop`` holds."""
@@ -78,27 +69,6 @@ class GraphIndex:
                     return parent
                 queue.append(parent_id)
         return None
-
-    # -- no gradient arrived although the graph reaches the target ------------------------------------------
-
-    def blocker(self, start: str | None) -> Blocker | None:
-        """The node that received a gradient but passed none on towards ``start`` (a custom Function whose
-        backward returns None for that input). Without node norms: the nearest custom Function above."""
-        if start is None or start not in self.by_id:
-            return None
-        measured = any(n.grad_norm is not None for n in self.cap.graph)
-        if measured:
-            node = self._towards_loss(start, lambda n: n.grad_norm is not None)
-        else:
-            node = self._towards_loss(start, _is_custom)
-        if node is None:
-            return None
-        custom = _is_custom(node)
-        if custom:
-            name = node.name.removesuffix("Backward")
-            site = self.cap.functions.get(node.seq) if node.seq >= 0 else None
-            return Blocker(node, name, True, site or self.site_of(node))
-        return Blocker(node, self.op_name(node), False, self.site_of(node))
 
     # -- exactly zero ---------------------------------------------------------------------------------------
 
@@ -163,8 +133,3 @@ class GraphIndex:
             if target.value is not None and target.value.norm == 0.0 and target.value.numel:
                 return target.name
         return None
-
-
-def _is_custom(node: GraphNode) -> bool:
-    """A custom autograd.Function's node: "<Name>Backward" without the version digit of built-in ops."""
-    return node.name.endswith("Backward") and node.name not in ("AccumulateGrad",)

@@ -93,10 +93,6 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
         return Cause(cut.kind), cut.site, cut
     if cap.error is not None:
         return Cause.error, cap.error.blame or cap.error.site, cap.error
-    if t.reached and cap.backward_calls:
-        blocker = ctx.graph.blocker(t.node)
-        if blocker is not None:
-            return Cause.non_differentiable, blocker.site, blocker
     if t.reached and (not cap.backward_calls or not t.is_leaf):
         # in the graph of the output, and no backward ran (or it keeps no .grad): nothing to check
         return Cause.ok, None, "no_grad_field"

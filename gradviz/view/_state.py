@@ -77,7 +77,7 @@ class _Builder:
             for child in node.next:
                 self._edge(child, node.id, "grad", by_id[child].grad_norm if child in by_id else None)
         for target in cap.targets:
-            if target.index not in self.node_of_target:
+            if target.index not in self.node_of_target and target.kind != "replaced":
                 self.nodes.append(self._param_node(f"p{target.index}", target))
         self._cuts(root_ids)
         graph = {

@@ -1,9 +1,13 @@
-"""Where a non-finite gradient was born in the backward, from the per-node gradient norms (plain data).
+"""Locate, in the recorded backward graph (plain data), where a gradient was spoiled or stopped.
 
-A parameter's NaN/Inf gradient was made by the first node, going from the parameter towards the loss, whose
-incoming gradient is still finite: its backward turned finite into non-finite. If that node's forward op
-took or made a NaN/Inf in the forward (``Capture.op_taint``), the birth is that forward one instead: the
-backward only multiplied by a value the forward had already spoiled.
+Births: a parameter's NaN/Inf gradient was made by the first node, going from the parameter towards the
+loss, whose incoming gradient is still finite: its backward turned finite into non-finite. If that node's
+forward op took or made a NaN/Inf in the forward (``Capture.op_taint``), the birth is that forward one
+instead: the backward only multiplied by a value the forward had already spoiled.
+
+Blocks: a parameter the graph reaches but to which no gradient arrived (a custom autograd.Function whose
+backward returns None for it): the first node above it that did receive a gradient passed none on. It is
+recorded as a Cut (``non_differentiable``, detail ``returns_none``) so it is explained and drawn like one.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from gradviz.capture._records import Birth, Capture, GraphNode
+from gradviz.capture._records import Birth, Capture, Cut, GraphNode
 
 # What the backward of each op does where it makes NaN/Inf from a finite gradient.
 _BACKWARD_DETAIL = {
@@ -71,6 +75,21 @@ class _Graph:
         self.op_of = inherited_ops(cap.graph, self.by_id)
         self._made: dict[str, int] = {}
 
+    def towards_loss(self, start: str, stop) -> GraphNode | None:
+        """Breadth-first from ``start`` towards the loss: the first node for which ``stop`` holds."""
+        seen = {start}
+        queue = deque([start])
+        while queue:
+            for parent_id in self.parents.get(queue.popleft(), ()):
+                if parent_id in seen:
+                    continue
+                seen.add(parent_id)
+                parent = self.by_id[parent_id]
+                if stop(parent):
+                    return parent
+                queue.append(parent_id)
+        return None
+
     def source(self, start: str) -> GraphNode | None:
         """From a node with a non-finite incoming gradient, towards the loss: the first node whose incoming
         gradient is finite (its backward made the NaN/Inf)."""
@@ -101,9 +120,7 @@ class _Graph:
         children = [self.by_id[c] for c in node.next if c in self.by_id]
         bad = [c.grad_norm for c in children if c.grad_norm is not None and not math.isfinite(c.grad_norm)]
         kind = "nan" if any(math.isnan(b) for b in bad) else "inf"
-        name = (
-            cap.ops[op].name if op >= 0 else node.name.rstrip("0123456789").removesuffix("Backward").lower()
-        )
+        name = cap.ops[op].name if op >= 0 else op_name_of(node.name)
         detail = _BACKWARD_DETAIL.get(name.strip("_").removesuffix("_"), "")
         masked = -1
         if node.grad_norm == 0:
@@ -152,3 +169,52 @@ def mark_forward_births(cap: Capture) -> None:
     for birth in cap.births:
         if birth.phase != "backward" and birth.node is None:
             birth.node = first_node.get(birth.op)
+
+
+def locate_blocks(cap: Capture) -> None:
+    """A Cut for each reached target to which a backward that ran without error delivered nothing."""
+    if not cap.backward_calls or cap.error is not None:
+        return
+    graph = _Graph(cap)
+    measured = any(n.grad_norm is not None for n in cap.graph)
+    made: dict[str, Cut] = {}
+    for target in cap.targets:
+        if not target.reached or target.delivered or target.returned or target.node is None:
+            continue
+        if not target.is_leaf or not target.requires_grad or target.kind == "unregistered":
+            continue
+        if measured:
+            node = graph.towards_loss(target.node, lambda n: n.grad_norm is not None)
+        else:
+            node = graph.towards_loss(target.node, is_custom)
+        if node is None:
+            continue
+        cut = made.get(node.id)
+        if cut is None:
+            custom = is_custom(node)
+            op = graph.op_of.get(node.id, -1)
+            site = cap.functions.get(node.seq) if custom and node.seq >= 0 else None
+            if site is None and op >= 0 and hasattr(cap.ops, "user_site"):
+                site = cap.ops.user_site(op)
+            name = node.name.removesuffix("Backward") if custom else op_name_of(node.name)
+            cut = made[node.id] = Cut(
+                index=len(cap.cuts),
+                kind="non_differentiable",
+                op=name,
+                lost=0,
+                site=site,
+                detail="returns_none" if custom else "no_gradient_out",
+                op_index=op,
+            )
+            cap.cuts.append(cut)
+        cut.lost |= target.bit
+
+
+def is_custom(node: GraphNode) -> bool:
+    """A custom autograd.Function's node: "<Name>Backward", without the version digit of built-in ops."""
+    return node.name.endswith("Backward")
+
+
+def op_name_of(node_name: str) -> str:
+    """ "SqrtBackward0" -> "sqrt"."""
+    return node_name.rstrip("0123456789").removesuffix("Backward").lower()
