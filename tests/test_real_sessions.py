@@ -171,3 +171,68 @@ def test_modules_run_by_another_thread_do_not_enter_the_traced_module_path() -> 
         stop.set()
         worker.join()
     assert foreign == 0, f"{foreign} of 100 traces attributed ops to modules of another thread"
+
+
+_LIBRARY = """
+import torch
+from torch import nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.proj(x)
+        return h.detach()  # the library's own cut
+
+
+@torch.no_grad()
+def embed(layer, x):
+    return layer(x)
+"""
+
+
+def _library(tmp_path, monkeypatch):
+    """A module installed in a site-packages folder: library code, not the user's."""
+    site = tmp_path / "lib" / "python3" / "site-packages" / "fakelib"
+    site.mkdir(parents=True)
+    (site / "__init__.py").write_text(_LIBRARY)
+    monkeypatch.syspath_prepend(str(site.parent))
+    import importlib
+
+    return importlib.import_module("fakelib")
+
+
+def test_a_cut_inside_a_library_points_at_the_users_call_and_names_the_library_line(tmp_path, monkeypatch):
+    lib = _library(tmp_path, monkeypatch)
+    model = nn.ModuleDict({"enc": lib.Encoder(), "head": nn.Linear(4, 1)})
+    truth = copy.deepcopy(model)
+    truth["head"](truth["enc"](torch.ones(2, 4))).sum().backward()
+    assert truth["enc"].proj.weight.grad is None
+    with gradviz.trace(model) as t:
+        out = model["head"](model["enc"](torch.ones(2, 4)))  # the user's line
+        out.sum().backward()
+    v = t.verdicts["enc.proj.weight"]
+    assert v.cause == "detach"
+    line = _line('out = model["head"](model["enc"]')
+    assert v.where.endswith(f"test_real_sessions.py:{line}")
+    assert "library code" in v.message and "fakelib/__init__.py:13" in v.message
+
+
+def test_no_grad_inside_a_library_function_points_at_the_users_call(tmp_path, monkeypatch):
+    lib = _library(tmp_path, monkeypatch)
+    model = nn.ModuleDict({"enc": nn.Linear(4, 4), "head": nn.Linear(4, 1)})
+    with gradviz.trace(model) as t:
+        h = lib.embed(model["enc"], torch.ones(2, 4))  # the call into the library
+        model["head"](h).sum().backward()
+    v = t.verdicts["enc.weight"]
+    assert v.cause == "no_grad"
+    line = _line("h = lib.embed(model[")
+    assert v.where.endswith(f"test_real_sessions.py:{line}")
+
+
+def _line(start: str) -> int:
+    with open(__file__) as f:
+        return next(i for i, line in enumerate(f, 1) if line.strip().startswith(start))

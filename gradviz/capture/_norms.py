@@ -11,6 +11,7 @@
 # or non-finite is a *suspect*: one more batched reduction (the largest |value|) decides zero / finite /
 # non-finite exactly, and a finite suspect's norm is recomputed as max * ||g / max|| in float64.
 # Tensors that cannot be read get state None ("unknown") and norm None: callers say what is known.
+# Every tensor is detached before use (no torch.no_grad() context: it costs more than the detach here).
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ def _dense(t: torch.Tensor) -> torch.Tensor:
     return t.coalesce().values() if t.is_sparse else t
 
 
-@torch.no_grad()
 def device_norms(tensors: Sequence[torch.Tensor], acc: torch.dtype | None) -> Sequence[torch.Tensor]:
     """L2 norms as 0-d tensors on the tensors' device, one batched call (``acc`` as ``_foreach_norm``'s
     dtype). DTensors get the norm of the full tensor (a collective: call it on every rank). The tensors must
@@ -62,12 +62,11 @@ def device_norms(tensors: Sequence[torch.Tensor], acc: torch.dtype | None) -> Se
     if not tensors:
         return ()
     if any_sharded(tensors):
-        return full_norms(tensors, acc)
+        return full_norms([t.detach() for t in tensors], acc)
     dense = [_dense(t) for t in tensors]
     return torch._foreach_norm(dense, 2, dtype=acc)
 
 
-@torch.no_grad()
 def settle(norms: np.ndarray, tensors: Sequence[torch.Tensor], positions: Sequence[int] | None = None):
     """Exact GradState of each tensor from its fast norm; fixes ``norms`` in place where the fast norm
     under- or overflowed. ``positions`` (default: all) says which entries of ``norms`` the ``tensors`` are.
@@ -99,7 +98,6 @@ def settle(norms: np.ndarray, tensors: Sequence[torch.Tensor], positions: Sequen
     return state
 
 
-@torch.no_grad()
 def norms_and_states(tensors: Sequence[torch.Tensor]) -> tuple[list[float | None], list[GradState | None]]:
     """Exact norm and GradState of each tensor, in a few batched calls and one host copy per group.
 
@@ -128,7 +126,6 @@ def norms_and_states(tensors: Sequence[torch.Tensor]) -> tuple[list[float | None
     return out_norms, out_states
 
 
-@torch.no_grad()
 def node_norm(g: torch.Tensor) -> torch.Tensor | float | None:
     """Norm of the gradient reaching an autograd node, for a backward hook: a float on the CPU (exact, with
     the rare suspects settled right away), a 0-d tensor elsewhere (no device sync inside backward; read

@@ -42,6 +42,7 @@ class TensorSummary:
     mean: float | None = None
     std: float | None = None
     norm: float | None = None
+    norm_estimated: bool = False  # ``norm`` estimated from the sample (weights of large tensors)
     zeros: int | None = None
     nan: int | None = None
     inf: int | None = None

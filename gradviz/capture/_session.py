@@ -28,13 +28,14 @@ from torch.nn.modules.module import (
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, grad_of
+from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
 from gradviz.capture._frames import refresh_notebook_sites, user_frame, user_site
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
 from gradviz.capture._norms import norms_and_states
 from gradviz.capture._records import Capture, Root, Site
-from gradviz.capture._stats import sample
+from gradviz.capture._stats import sample_many
 from gradviz.capture._tracer import Tracer
 
 
@@ -56,10 +57,9 @@ class Session:
         self._root_output: Any = None  # weakref to the last output of the model's forward
         self._output_root: Root | None = None  # its lineage: the root when no backward() runs
         if self._model is not None:
-            self.watched = _targets.from_model(self._model)
-            self._module_names = _targets.module_names(self._model)
+            self.watched, self._module_names, modules = _targets.scan(self._model)
             self._module_names[id(model)] = ""  # a DDP wrapper's own ops belong to the top level
-            self.cap.modules = {n: type(m).__name__ for n, m in self._model.named_modules()}
+            self.cap.modules = {n: type(m).__name__ for n, m in modules}
             self.cap.model_name = type(self._model).__name__
         elif model is not None:
             self.watched = _targets.from_mapping(model)  # type: ignore[arg-type]
@@ -254,7 +254,7 @@ class Session:
         """Parameters the model holds now that it did not hold when the trace began: made during the traced
         forward (lazily on a first call, or anew on every call). Each becomes a target; a Parameter it
         replaced under the same name is dropped from the verdicts."""
-        if self._model is None:
+        if self._model is None or not self._new_params:  # no Parameter was registered or met: none is new
             return
         known = {id(w.tensor) for w in self.watched}
         by_name = {w.target.name: w for w in self.watched}
@@ -308,7 +308,8 @@ def read_final_state(
     in_opt = _targets.optimizer_ids(optimizer) if optimizer is not None else None
     tensors = [w.tensor for w in watched]
     grads = [grad_of(t) for t in tensors]
-    value_norms, _ = norms_and_states(tensors)
+    # weights: exact norms only where a collective gives them anyway (sharded); else from the sample
+    value_norms = norms_and_states(tensors)[0] if any_sharded(tensors) else [None] * len(tensors)
 
     def unchanged(g: torch.Tensor) -> bool:
         hit = known.get(id(g))
@@ -316,7 +317,7 @@ def read_final_state(
 
     changed = [g for g in grads if g is not None and not unchanged(g)]
     fresh = iter(zip(*norms_and_states(changed), strict=True))
-    for w, g, vnorm in zip(watched, grads, value_norms, strict=True):
+    for w, g in zip(watched, grads, strict=True):
         target, t = w.target, w.tensor
         target.requires_grad = t.requires_grad
         target.in_optimizer = None if in_opt is None else id(t) in in_opt
@@ -327,8 +328,10 @@ def read_final_state(
         else:
             norm, state = next(fresh)
             target.grad_norm, target.grad_state = norm, (-1 if state is None else int(state))
-        target.value = sample(t, vnorm)
-        target.grad = sample(g, target.grad_norm) if g is not None else None
+    values = sample_many(tensors, value_norms, estimate=True)
+    samples = sample_many(grads, [w.target.grad_norm for w in watched])
+    for w, value, grad in zip(watched, values, samples, strict=True):
+        w.target.value, w.target.grad = value, grad
 
 
 def _variable_name(tensor: torch.Tensor) -> str | None:

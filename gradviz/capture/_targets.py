@@ -34,6 +34,13 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def from_model(model: nn.Module) -> list[Watched]:
+    return scan(model)[0]
+
+
+def scan(model: nn.Module) -> tuple[list[Watched], dict[int, str], list[tuple[str, nn.Module]]]:
+    """The model's targets (named parameters, then unregistered tensors that require grad), its module
+    names (id(module) -> qualified name, including modules kept in plain lists/dicts) and its named modules,
+    in one pass over the modules' own attributes (nn.Module's bookkeeping is skipped: it holds no tensors)."""
     watched: list[Watched] = []
     seen: set[int] = set()
     for name, param in model.named_parameters():
@@ -41,14 +48,16 @@ def from_model(model: nn.Module) -> list[Watched]:
         watched.append(
             Watched(_target(len(watched), name, param, "parameter", "", name.rpartition(".")[0]), param)
         )
-    for name, tensor, how, module, held in _unregistered(model, seen):
+    modules = list(model.named_modules())
+    names = {id(m): name for name, m in modules}
+    for name, tensor, how, module, held in _unregistered(modules, seen, names):
         if id(tensor) in seen:
             continue
         seen.add(id(tensor))
         target = _target(len(watched), name, tensor, "unregistered", how, module)
         target.module_held = held
         watched.append(Watched(target, tensor))
-    return watched
+    return watched, names, modules
 
 
 def from_mapping(tensors: Mapping[str, object]) -> list[Watched]:
@@ -90,29 +99,32 @@ def _target(
     )
 
 
-_SKIP_ATTRS = frozenset({"_parameters", "_buffers", "_modules", "_non_persistent_buffers_set"})
+# nn.Module's own bookkeeping (hook dicts, _parameters, training, ...): never a user's tensor or container
+_MODULE_ATTRS = frozenset(vars(nn.Module()))
 
 
 def _unregistered(
-    model: nn.Module, registered: set[int]
+    modules: list[tuple[str, nn.Module]], registered: set[int], names: dict[int, str]
 ) -> Iterator[tuple[str, torch.Tensor, str, str, bool]]:
     """Tensors requiring grad reachable from module attributes without being registered parameters:
-    (path, tensor, how, owning module, held through a module)."""
-    for prefix, module in model.named_modules():
+    (path, tensor, how, owning module, held through a module). Modules found in plain lists/dicts are
+    added to ``names`` on the way (named like their parameters)."""
+    for prefix, module in modules:
         for attr, value in vars(module).items():
-            if attr in _SKIP_ATTRS or attr.startswith("__"):
+            if attr in _MODULE_ATTRS or attr.startswith("__"):
                 continue
-            path = f"{prefix}.{attr}" if prefix else attr
             if isinstance(value, torch.Tensor):
                 if not value.requires_grad or id(value) in registered:
                     continue
+                path = f"{prefix}.{attr}" if prefix else attr
                 if value.grad_fn is not None:
                     if not _derived(value, registered):  # prune / weight_norm recompute from parameters
                         yield path, value, "copy", prefix, False
                 else:  # a plain tensor, or a Parameter stored around nn.Module (object.__setattr__)
                     yield path, value, "attribute", prefix, False
-            elif isinstance(value, (list, tuple, dict)) and not isinstance(value, nn.Module):
-                yield from _in_container(path, value, registered, prefix)
+            elif isinstance(value, (list, tuple, dict)) and value:
+                path = f"{prefix}.{attr}" if prefix else attr
+                yield from _in_container(path, value, registered, prefix, names)
 
 
 def _derived(tensor: torch.Tensor, registered: set[int], limit: int = 256) -> bool:
@@ -136,13 +148,15 @@ def _derived(tensor: torch.Tensor, registered: set[int], limit: int = 256) -> bo
 
 
 def _in_container(
-    path: str, container: list | tuple | dict, registered: set[int], owner: str
+    path: str, container: list | tuple | dict, registered: set[int], owner: str, names: dict[int, str]
 ) -> Iterator[tuple[str, torch.Tensor, str, str, bool]]:
     how = "dict" if isinstance(container, dict) else "list"
     items = container.items() if isinstance(container, dict) else enumerate(container)
     for key, value in items:
         item_path = f"{path}.{key}"
         if isinstance(value, nn.Module):
+            for sub, m in value.named_modules():
+                names.setdefault(id(m), f"{item_path}.{sub}" if sub else item_path)
             for name, param in value.named_parameters():
                 if id(param) not in registered and param.requires_grad:
                     yield f"{item_path}.{name}", param, how, f"{item_path}.{name}".rpartition(".")[0], True
@@ -150,21 +164,3 @@ def _in_container(
             yield item_path, value, how, owner, False
 
 
-def module_names(model: nn.Module) -> dict[int, str]:
-    """id(module) -> qualified name, including modules kept in plain lists/dicts (named like params)."""
-    names = {id(m): name for name, m in model.named_modules()}
-    for prefix, module in model.named_modules():
-        for attr, value in vars(module).items():
-            if (
-                attr in _SKIP_ATTRS
-                or not isinstance(value, (list, tuple, dict))
-                or isinstance(value, nn.Module)
-            ):
-                continue
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(item, nn.Module) and id(item) not in names:
-                    base = f"{prefix}.{attr}.{key}" if prefix else f"{attr}.{key}"
-                    for sub, m in item.named_modules():
-                        names.setdefault(id(m), f"{base}.{sub}" if sub else base)
-    return names

@@ -6,8 +6,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradviz.capture._locate import inherited_ops
-from gradviz.capture._locate import op_name_of as op_name_of
+from gradviz.capture._locate import inherited_ops, op_name_of
 from gradviz.capture._records import Capture, GraphNode, Site, Target
 
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
