@@ -38,12 +38,20 @@ FINITE_SAFE = frozenset([
     "transpose", "t", ".T", ".mT", ".H", ".mH", "swapaxes", "movedim", "contiguous", "clone", "expand",
     "expand_as", "__getitem__", "narrow", "select", "split", "split_with_sizes", "chunk", "unbind", "cat",
     "concat", "concatenate", "stack", "hstack", "vstack", "repeat", "tile", "flip", "roll", "gather",
-    "index_select", "take", "masked_select", "to", "cpu", "cuda", "float", "double", "type_as", "detach",
+    "index_select", "take", "masked_select", "cpu", "cuda", "float", "double", "detach",
     ".data", "relu", "relu_", "leaky_relu", "sigmoid", "tanh", "hardtanh", "relu6", "dropout", "abs", "neg",
     "__neg__", "sign", "clamp", "clamp_", "clip", "floor", "ceil", "round", "trunc", "where", "zeros_like",
     "ones_like", "empty_like", "rand_like", "randn_like", "argmax", "argmin", "max", "min", "amax", "amin",
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "eq", "ne", "lt", "le", "gt", "ge",
     "embedding", "one_hot", "pad", "dim", "size", "requires_grad_", "type", "long", "int", "bool",
+    "empty", "empty_like", "new_empty", "empty_strided",  # uninitialized memory: garbage, not a birth
+])
+# Ops that write an infinity on purpose (an attention mask of -inf): an Inf they make is not a birth.
+# (A NaN they make still is; and a row masked entirely becomes NaN in the softmax, which is caught there.)
+MASKS = frozenset([
+    "masked_fill", "masked_fill_", "fill", "fill_", "full", "full_like", "new_full", "where", "__setitem__",
+    "index_put", "index_put_", "scatter", "scatter_", "masked_scatter", "masked_scatter_", "tensor",
+    "triu", "tril", "__add__", "add", "__iadd__",
 ])
 # fmt: on
 
@@ -64,9 +72,7 @@ class FiniteWatch:
 
     # -- hot path ----------------------------------------------------------------------------------------
 
-    def check(
-        self, name, index: int, args: tuple, inputs: list[_Tensor], outputs: list[_Tensor], site, inner
-    ):
+    def check(self, name, index, args, inputs: list[_Tensor], outputs: list[_Tensor], site, inner, inplace):
         """Sum each floating output; start the rare path if a sum is not finite."""
         tainted = self.tainted
         for o in outputs:
@@ -90,7 +96,7 @@ class FiniteWatch:
                 if on:
                     _set_grad(True)
             if value - value != 0:  # NaN or Inf (the cheapest exact test on a float)
-                self._nonfinite(name, index, args, inputs, outputs, (site, inner))
+                self._nonfinite(name, index, args, inputs, outputs, (site, inner), inplace)
                 return
         if tainted:
             self.propagate(index, inputs, outputs)
@@ -118,38 +124,33 @@ class FiniteWatch:
                 return hit[1]
         return -1
 
-    def _nonfinite(self, name, index, args, inputs, outputs, site) -> None:
+    def _nonfinite(self, name, index, args, inputs, outputs, site, inplace=False) -> None:
         _set_grad_was = _grad_on()
         _set_grad(False)
         try:
-            self._classify(name, index, args, inputs, outputs, site)
+            self._classify(name, index, args, inputs, outputs, site, inplace)
         finally:
             _set_grad(_set_grad_was)
 
-    def _classify(self, name, index, args, inputs, outputs, site) -> None:
-        floats = [t for t in inputs if t.dtype in _FLOATS or t.is_complex()]
+    def _classify(self, name, index, args, inputs, outputs, site, inplace=False) -> None:
+        bad = [o for o in outputs if o.dtype in _FLOATS and not bool(torch.isfinite(o).all())]
+        nan = [bool(torch.isnan(o).any()) for o in bad]
+        if name in MASKS and not any(nan):
+            return  # an Inf written on purpose (a -inf mask, or a mask added to scores): not a birth
+        # an in-place op's own tensor no longer holds its old values: only its taint tells about them
+        values = [t for t in inputs if not any(t is o for o in outputs)] if inplace else inputs
+        floats = [t for t in values if t.dtype in _FLOATS or t.is_complex()]
         in_nan = any(bool(torch.isnan(t).any()) for t in floats)
         in_bad = in_nan or any(not bool(torch.isfinite(t).all()) for t in floats)
         inherited = self._taint_of(inputs)
-        for o in outputs:
-            if o.dtype not in _FLOATS or bool(torch.isfinite(o).all()):
-                continue  # an overflowing sum of finite values, or another output
-            has_nan = bool(torch.isnan(o).any())
+        for o, has_nan in zip(bad, nan, strict=True):  # (a finite output: an overflowing sum, or another one)
+            kind = "nan" if has_nan else "inf"
             if (has_nan and not in_nan) or (not has_nan and not in_bad):
-                born = self._birth(
-                    "nan" if has_nan else "inf", name, index, site, describe(name, args, floats)
-                )
+                born = self._birth(kind, name, index, site, describe(name, args, floats))
             elif inherited >= 0:
                 born = inherited
             else:
-                born = self._birth(
-                    "nan" if has_nan else "inf",
-                    name,
-                    index,
-                    site,
-                    "an input already held NaN/Inf",
-                    outside=True,
-                )
+                born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
             self.tainted[id(o)] = (_ref(o), born)
             self.op_taint.setdefault(index, born)
 

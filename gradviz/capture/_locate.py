@@ -55,6 +55,11 @@ def locate_births(cap: Capture) -> None:
             target.birth = cap.op_taint[op]
         else:
             target.birth = graph.birth(source, op)
+    _roots_births(cap)
+    _keep_relevant(cap)
+
+
+def _roots_births(cap: Capture) -> None:
     for root in cap.roots:
         if root.nonfinite and root.birth < 0:
             kinds = [
@@ -62,6 +67,21 @@ def locate_births(cap: Capture) -> None:
             ]
             others = [i for i, b in enumerate(cap.births) if b.phase != "backward"]
             root.birth = (kinds or others or [-1])[0]
+
+
+def _keep_relevant(cap: Capture) -> None:
+    """Keep only the births that explain a verdict or a non-finite loss (an Inf written into a mask that a
+    softmax then turns into 0 explains nothing), renumbering the references to them."""
+    used = sorted(
+        {t.birth for t in cap.targets if t.birth >= 0} | {r.birth for r in cap.roots if r.birth >= 0}
+    )
+    new = {old: i for i, old in enumerate(used)}
+    cap.births[:] = [cap.births[i] for i in used]
+    for t in cap.targets:
+        t.birth = new.get(t.birth, -1)
+    for r in cap.roots:
+        r.birth = new.get(r.birth, -1)
+    cap.op_taint = {op: new[b] for op, b in cap.op_taint.items() if b in new}
 
 
 class _Graph:

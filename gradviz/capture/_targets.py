@@ -162,5 +162,3 @@ def _in_container(
                     yield f"{item_path}.{name}", param, how, f"{item_path}.{name}".rpartition(".")[0], True
         elif isinstance(value, torch.Tensor) and value.requires_grad and id(value) not in registered:
             yield item_path, value, how, owner, False
-
-

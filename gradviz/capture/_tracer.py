@@ -145,9 +145,11 @@ class Tracer(TorchFunctionMode):
         if finite is not None and outputs:
             if name not in FINITE_SAFE:
                 if caller_index:
-                    finite.check(name, index, args, inputs, outputs, _SITES[caller_index], site)
+                    finite.check(
+                        name, index, args, inputs, outputs, _SITES[caller_index], site, kind is Kind.INPLACE
+                    )
                 else:
-                    finite.check(name, index, args, inputs, outputs, site, None)
+                    finite.check(name, index, args, inputs, outputs, site, None, kind is Kind.INPLACE)
             elif finite.tainted:
                 finite.propagate(index, inputs, outputs)
         lost_cut: tuple[int, ...] = ()

@@ -1,0 +1,82 @@
+"""Where NaN/Inf are born: only births that explain something are kept, and each points at its op.
+
+The scenario corpus checks cause, line and message of each birth against plain torch; these tests check
+the records behind them (the graph node a birth is drawn on, what is kept) and cases the corpus format
+cannot hold.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import gradviz
+
+
+class CausalAttention(nn.Module):
+    def __init__(self, d: int = 8) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(d, 3 * d)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        causal = torch.ones(len(x), len(x), dtype=torch.bool).triu(1)
+        scores = scores.masked_fill(causal, float("-inf"))  # an Inf on purpose
+        return scores.softmax(-1) @ v
+
+
+def test_an_inf_mask_that_softmax_turns_into_zero_is_not_a_birth() -> None:
+    model = CausalAttention()
+    x = torch.randn(6, 8)
+    with gradviz.trace(model) as t:
+        loss = model(x).pow(2).mean()
+        loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(model.qkv.weight.grad).all()  # plain torch: healthy
+    assert t.capture.births == []  # nothing to draw in purple
+    assert all(v.cause == "ok" for v in t.verdicts.values())
+
+
+def test_a_forward_birth_is_drawn_on_the_node_its_op_made() -> None:
+    w = torch.tensor([1.0, 0.5, 3.0], requires_grad=True)
+    with gradviz.trace({"w": w}) as t:
+        torch.sqrt(w - 2).sum().backward()
+    assert not torch.isfinite(w.grad).all()
+    (birth,) = t.capture.births
+    assert birth.phase == "forward" and birth.kind == "nan" and birth.op_name == "sqrt"
+    node = next(n for n in t.capture.graph if n.id == birth.node)
+    assert node.name == "SqrtBackward0"
+    assert t.verdicts["w"].cause == "nonfinite"
+
+
+def test_an_in_place_op_can_be_the_birthplace() -> None:
+    w = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    with gradviz.trace({"w": w}) as t:
+        h = w * 1.0
+        h.log_()  # the birth
+        loss = h.sum()
+        loss.backward()
+    assert not torch.isfinite(loss) and torch.isfinite(w.grad).all()  # a NaN loss, finite gradients
+    v = t.verdicts["w"]
+    assert v.cause == "nonfinite" and "forward of log_" in v.message
+    assert v.where.endswith(f":{_line('h.log_()')}")
+
+
+def test_nan_in_the_data_is_said_to_come_from_outside() -> None:
+    model = nn.Linear(3, 1)
+    x = torch.randn(4, 3)
+    x[2, 1] = float("nan")  # a corrupt sample in the batch
+    with gradviz.trace(model) as t:
+        F.mse_loss(model(x), torch.zeros(4, 1)).backward()
+    assert not torch.isfinite(model.weight.grad).all()
+    v = t.verdicts["weight"]
+    assert v.cause == "nonfinite" and "came in from outside" in v.message
+    assert "isfinite" in v.fix
+
+
+def _line(code: str) -> int:
+    with open(__file__) as f:
+        return next(i for i, line in enumerate(f, 1) if line.strip().startswith(code))
