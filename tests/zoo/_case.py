@@ -102,7 +102,8 @@ class Case:
         return contextlib.nullcontext()
 
     def backward(self, rig: Rig, batch: Batch, loss_fn: Loss | None = None) -> torch.Tensor:
-        """Forward, loss and backward, as the user's training loop does it; returns the (unscaled) loss."""
+        """Forward, loss and backward, as the user's training loop does it; returns the (unscaled) loss, still
+        attached to its graph (``gradviz.diagnose`` reads it)."""
         with self.autocast():
             loss = (loss_fn or self.loss)(rig.model, batch)
         if rig.scaler is not None:
@@ -111,7 +112,7 @@ class Case:
             (loss * MANUAL_LOSS_SCALE).backward()
         else:
             loss.backward()
-        return loss.detach()
+        return loss
 
     def update(self, rig: Rig) -> None:
         """The optimizer step that follows a backward (through the scaler when there is one)."""

@@ -5,18 +5,23 @@
 - miss: gradviz says ``ok`` although torch gave None / exactly zero / non-finite, or its verdict names the
   wrong state (``zero`` must mean exactly zero, ``nonfinite`` non-finite, every None-cause must mean None,
   ``frozen`` must mean ``requires_grad=False`` and the converse), or it gives no verdict at all;
-- wrong cause: a None-cause other than the one known by construction (``Case.causes``).
+- wrong cause: a None-cause other than the one known by construction (``Case.causes``);
+- wrong norm: ``grad_norm`` of a finite gradient off by more than ``NORM_RTOL`` from the float64 norm;
+- library where: ``where`` inside an installed library (site-packages, torch): issue 9 wants the user's own
+  line that called into the library there, with the library line in the message.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 from ._truth import Truth
 
-Kind = Literal["false_alarm", "miss", "wrong_cause"]
+Kind = Literal["false_alarm", "miss", "wrong_cause", "wrong_norm", "library_where"]
+NORM_RTOL = 1e-3  # a norm accumulated in float32 is far closer than this, whatever the gradient's dtype
 
 # Causes that say "this backward delivered no gradient" (design.md, cause table).
 NONE_CAUSES = frozenset(
@@ -37,7 +42,7 @@ NONE_CAUSES = frozenset(
 @dataclass(frozen=True)
 class Finding:
     kind: Kind
-    check: str  # "verdict", "ddp_check", "watch step N", "extra verdict"
+    check: str  # "verdict", "diagnose", "ddp_check", "watch step N", "extra verdict"
     name: str
     truth: str
     got: str
@@ -79,27 +84,44 @@ def _truth_text(truth: Truth, name: str) -> str:
 
 
 def compare_verdicts(
-    truth: Truth, verdicts: Mapping[str, object], causes: Iterable[tuple[str, str]] = ()
+    truth: Truth,
+    verdicts: Mapping[str, object],
+    causes: Iterable[tuple[str, str]] = (),
+    *,
+    check_norms: bool = True,
+    check: str = "verdict",
 ) -> list[Finding]:
     found: list[Finding] = []
     for name in truth.state:
         v = verdicts.get(name)
         if v is None:
-            found.append(Finding("miss", "verdict", name, _truth_text(truth, name), "no verdict"))
+            found.append(Finding("miss", check, name, _truth_text(truth, name), "no verdict"))
             continue
         got = v.cause.value  # type: ignore[attr-defined]
         if got not in _expected(truth, name):
-            found.append(
-                Finding(_kind(truth, name, got), "verdict", name, _truth_text(truth, name), describe(v))
-            )
+            found.append(Finding(_kind(truth, name, got), check, name, _truth_text(truth, name), describe(v)))
             continue
+        where = getattr(v, "where", None)
+        if where and _in_library(where):
+            found.append(Finding("library_where", check, name, "a line of the user's code", describe(v)))
+        if check_norms and truth.state[name] in ("finite", "zero"):
+            want, norm = truth.norm[name], getattr(v, "grad_norm", None)
+            if norm is None or not math.isclose(norm, want, rel_tol=NORM_RTOL, abs_tol=0.0):
+                found.append(Finding("wrong_norm", check, name, f"norm {want:.6g}", f"grad_norm {norm!r}"))
         if truth.state[name] == "none":
             for part, cause in causes:
                 if part in name and got != cause:
                     found.append(
-                        Finding("wrong_cause", "verdict", name, f"none (known cause: {cause})", describe(v))
+                        Finding("wrong_cause", check, name, f"none (known cause: {cause})", describe(v))
                     )
     return found
+
+
+def _in_library(where: str) -> bool:
+    path = where.replace("\\", "/")
+    return (
+        "site-packages/" in path or "dist-packages/" in path or path.startswith("torch/") or "/torch/" in path
+    )
 
 
 def compare_ddp(truth: Truth, rejected: Iterable[str]) -> list[Finding]:
@@ -123,8 +145,34 @@ def compare_ddp(truth: Truth, rejected: Iterable[str]) -> list[Finding]:
     return found
 
 
-def compare_watch(steps: list[Truth], names: list[str], states: list[list[str]]) -> list[Finding]:
-    """``states[k][j]``: watch's GradState name for ``names[j]`` at recorded step k."""
+def compare_ddp_watch(steps: list[Truth], sometimes: Iterable[str], never: Iterable[str]) -> list[Finding]:
+    """From recorded steps: ``never`` = no gradient on any step, ``sometimes`` = on some steps only."""
+    if not steps:
+        return []
+    names = list(steps[0].state)
+    got = {n: sum(t.state[n] != "none" for t in steps) for n in names}
+    want_never = {n for n in names if got[n] == 0}
+    want_sometimes = {n for n in names if 0 < got[n] < len(steps)}
+    found = []
+    for label, said, want in (
+        ("never", set(never), want_never),
+        ("sometimes", set(sometimes), want_sometimes),
+    ):
+        for n in sorted(said - want):
+            found.append(
+                Finding("false_alarm", f"ddp_check {label}", n, f"a gradient on {got.get(n)} steps", label)
+            )
+        for n in sorted(want - said):
+            found.append(
+                Finding("miss", f"ddp_check {label}", n, f"a gradient on {got[n]} steps", "not listed")
+            )
+    return found
+
+
+def compare_watch(
+    steps: list[Truth], names: list[str], states: list[list[str]], norms: list[list[float]]
+) -> list[Finding]:
+    """``states[k][j]`` / ``norms[k][j]``: watch's GradState name and grad norm of ``names[j]`` at step k."""
     if len(steps) != len(states):
         return [
             Finding("miss", "watch", "*", f"{len(steps)} optimizer steps", f"{len(states)} recorded rows")
@@ -137,9 +185,15 @@ def compare_watch(steps: list[Truth], names: list[str], states: list[list[str]])
                     "miss", "watch", "*", f"columns {list(truth.state)[:3]}...", f"columns {names[:3]}..."
                 )
             ]
-        for name, got in zip(names, row, strict=True):
+        for name, got, norm in zip(names, row, norms[k], strict=True):
             want = truth.state[name]
             if got != want:
                 kind: Kind = "false_alarm" if want == "finite" else "miss"
                 found.append(Finding(kind, f"watch step {k}", name, want, got))
+            elif want in ("finite", "zero") and not math.isclose(norm, truth.norm[name], rel_tol=NORM_RTOL):
+                found.append(
+                    Finding(
+                        "wrong_norm", f"watch step {k}", name, f"norm {truth.norm[name]:.6g}", f"{norm!r}"
+                    )
+                )
     return found

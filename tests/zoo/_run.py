@@ -21,8 +21,8 @@ import torch
 import gradviz
 
 from ._case import Case, Rig
-from ._compare import Finding, compare_ddp, compare_verdicts, compare_watch, describe
-from ._truth import Truth, grad_differences, grad_state, weight_differences
+from ._compare import Finding, compare_ddp, compare_ddp_watch, compare_verdicts, compare_watch, describe
+from ._truth import Truth, grad_differences, grad_state, same_bits, weight_differences
 
 TRACED_SEED = 1  # dropout and any other randomness of the traced step (the same in the plain copy)
 WATCH_STEPS = 3
@@ -54,6 +54,14 @@ class Outcome:
         return [f for f in self.findings if f.kind == "wrong_cause"]
 
     @property
+    def wrong_norms(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "wrong_norm"]
+
+    @property
+    def library_wheres(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "library_where"]
+
+    @property
     def clean(self) -> bool:
         return not (self.findings or self.crashes or self.changed)
 
@@ -61,12 +69,17 @@ class Outcome:
         """Findings grouped by what was said (kind, check, torch's truth, gradviz's verdict), names listed."""
         lines = [
             f"{self.name}: {len(self.false_alarms)} false alarms, {len(self.misses)} misses, "
-            f"{len(self.crashes)} crashes, {len(self.wrong_causes)} wrong causes"
+            f"{len(self.crashes)} crashes, {len(self.wrong_causes)} wrong causes, "
+            f"{len(self.wrong_norms)} wrong norms, {len(self.library_wheres)} library wheres"
         ]
         groups: dict[tuple[str, str, str, str], list[Finding]] = {}
         for f in self.findings:
-            said = f.got.split(" '")[0]  # the cause and where, without the message naming the parameter
-            groups.setdefault((f.kind, f.check, f.truth, said), []).append(f)
+            if f.kind == "wrong_norm":  # one group per check, each name with torch's norm and gradviz's
+                key = (f.kind, f.check, "float64 norm", "a norm further off")
+                f = Finding(f.kind, f.check, f"{f.name} ({f.truth} vs {f.got})", f.truth, key[3])
+            else:  # the cause and where, without the message that names the parameter
+                key = (f.kind, f.check, f.truth, f.got.split(" '")[0])
+            groups.setdefault(key, []).append(f)
         for (kind, check, truth, said), found in groups.items():
             names = [f.name for f in found]
             shown = ", ".join(names[:6]) + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
@@ -215,14 +228,15 @@ def run_case(case: Case, tmp_path: Path) -> Outcome:
     except Exception as exc:
         out.crashes.append(("trace", _crash_text(exc)))
         return out
-    if not torch.equal(loss.view(-1).view(torch.uint8), plain_loss.view(-1).view(torch.uint8)):
+    if not same_bits(loss, plain_loss):
         out.changed.append(f"loss {loss.item()!r} traced vs {plain_loss.item()!r} plain")
     out.changed += [
         f"{n}.grad differs bitwise from plain torch" for n in grad_differences(twin.model, rig.model)
     ]
     try:
         verdicts = t.verdicts
-        out.findings += compare_verdicts(truth, verdicts, case.causes)
+        # With .grad left from earlier steps grad_norm is the norm of the sum (what .grad holds): not checked.
+        out.findings += compare_verdicts(truth, verdicts, case.causes, check_norms=truth.before is None)
         out.findings += _extra_verdicts(rig, verdicts, truth)
     except Exception as exc:
         out.crashes.append(("verdicts", _crash_text(exc)))
@@ -237,6 +251,10 @@ def run_case(case: Case, tmp_path: Path) -> Outcome:
             return None
 
     out.report = view("report", t.report) or ""
+    # gradviz.diagnose on the plain copy's loss, after its backward: the graph alone, no forward record.
+    diagnosed = view("diagnose", lambda: gradviz.diagnose(plain_loss, twin.model, twin.optimizer).verdicts)
+    if diagnosed is not None:
+        out.findings += compare_verdicts(truth, diagnosed, check_norms=truth.before is None, check="diagnose")
     view("widget state", lambda: json.dumps(_jsonable(t.widget().get_state())))
     view("save_html", lambda: t.save_html(tmp_path / f"{case.name}.html"))
     view("to_dot", t.to_dot)
@@ -270,10 +288,13 @@ def _watch(case: Case, rig: Rig, twin: Rig, batch: object, out: Outcome) -> None
             case.backward(rig, batch)
             case.update(rig)
         json.dumps(_jsonable(mon.widget().get_state()))
-        gradviz.ddp_check(mon).report()
+        ddp = gradviz.ddp_check(mon)
+        ddp.report()
+    out.findings += compare_ddp_watch(seen, ddp.sometimes, ddp.never)
     history = mon.history
     states = [[gradviz.GradState(s).name for s in row] for row in history.state]
-    out.findings += compare_watch(seen, list(history.names), states)
+    norms = history.grad_norm.astype(float).tolist()
+    out.findings += compare_watch(seen, list(history.names), states, norms)
     out.changed += [
         f"{n} after {WATCH_STEPS} watched steps differs bitwise from plain torch"
         for n in weight_differences(twin.model, rig.model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -24,6 +24,15 @@ def grad_state(g: torch.Tensor | None) -> State:
     return "finite"
 
 
+def exact_norm(g: torch.Tensor | None) -> float | None:
+    """The L2 norm computed in float64 (no overflow for fp16, no underflow for tiny float32 values)."""
+    if g is None:
+        return None
+    if g.layout != torch.strided:
+        g = g.coalesce().values() if g.is_sparse else g.to_dense()
+    return float(g.detach().double().norm())
+
+
 @dataclass
 class Truth:
     """Per parameter (names of ``model.named_parameters()``): the state of what one backward delivered."""
@@ -31,6 +40,7 @@ class Truth:
     state: dict[str, State]
     requires_grad: dict[str, bool]
     in_optimizer: dict[str, bool]
+    norm: dict[str, float | None] = field(default_factory=dict)  # L2 norm in float64 (None: no gradient)
     before: dict[str, State] | None = None  # state of .grad before the step, when it held something
 
     @classmethod
@@ -41,6 +51,7 @@ class Truth:
             state={n: grad_state(p.grad) for n, p in named},
             requires_grad={n: p.requires_grad for n, p in named},
             in_optimizer={n: id(p) in held for n, p in named},
+            norm={n: exact_norm(p.grad) for n, p in named},
         )
 
     def stale(self, name: str) -> bool:

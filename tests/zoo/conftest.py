@@ -40,6 +40,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     misses = sum(len(o.misses) for o in outcomes)
     crashes = sum(len(o.crashes) for o in outcomes)
     wrong = sum(len(o.wrong_causes) for o in outcomes)
+    norms = sum(len(o.wrong_norms) for o in outcomes)
+    wheres = sum(len(o.library_wheres) for o in outcomes)
     changed = sum(1 for o in outcomes if o.changed)
     terminalreporter.write_sep("-", "zoo")
     for o in outcomes:
@@ -49,6 +51,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         f"zoo: {len(outcomes)} models, {false_alarms} false alarms, {misses} misses, {crashes} crashes"
     )
     terminalreporter.write_line(
-        f"zoo: {wrong} verdicts with a cause other than the one known by construction; "
-        f"{changed} models whose gradients or weights gradviz changed"
+        f"zoo: {wrong} verdicts with a cause other than the one known by construction, {norms} wrong "
+        f"gradient norms, {wheres} wheres inside a library; {changed} models whose gradients or weights "
+        "gradviz changed"
     )
