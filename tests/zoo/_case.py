@@ -47,8 +47,8 @@ class Case:
       i-th earlier step of a session).
     - ``loss(model, batch)`` is the forward pass and the loss, as the user writes it.
     - ``trainable(model)``: the parameters the optimizer holds (default: those that require grad).
-    - ``precision``: fp32; bf16 autocast; fp16 autocast with ``torch.amp.GradScaler("cpu")``; or fp16
-      weights with a static loss scale (``MANUAL_LOSS_SCALE``).
+    - ``precision``: fp32; bf16 autocast; fp16 autocast with ``torch.amp.GradScaler("cpu", init_scale)``;
+      or fp16 weights with a static loss scale (``MANUAL_LOSS_SCALE``).
     - ``session``, ``warmup_steps``, ``warmup_loss``, ``then``: a notebook session before the traced step:
       ``warmup_steps`` full training steps (with ``warmup_loss`` if given), then ``then(model)`` (e.g. freeze
       a part), then the traced step with ``.grad`` left as ``session`` says.
@@ -70,6 +70,7 @@ class Case:
     trainable: Callable[[nn.Module], Iterable[nn.Parameter]] | None = None
     optimizer: Literal["adamw", "sgd"] = "adamw"
     precision: Precision = "fp32"
+    init_scale: float = 2.0**16  # GradScaler's initial scale (its default)
     session: Session = "fresh"
     warmup_steps: int = 0
     warmup_loss: Loss | None = None
@@ -91,7 +92,9 @@ class Case:
             opt: torch.optim.Optimizer = torch.optim.SGD(params, lr=1e-2)
         else:
             opt = torch.optim.AdamW(params, lr=1e-3)
-        scaler = torch.amp.GradScaler("cpu") if self.precision == "fp16-gradscaler" else None
+        scaler = None
+        if self.precision == "fp16-gradscaler":
+            scaler = torch.amp.GradScaler("cpu", init_scale=self.init_scale)
         return Rig(model, opt, scaler)
 
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -111,6 +111,18 @@ def cases() -> list[Case]:
             warmup_steps=3,
             group="precision",
         ),
+        # A scale that has grown to 2**20 (it doubles every 2000 clean steps): the fp16 backward overflows,
+        # every gradient is Inf/NaN, and the scaler skips the step (a true `nonfinite`).
+        Case(
+            "llama-fp16-autocast-gradscaler-overflow",
+            llama,
+            lm_batch,
+            lm_labels,
+            precision="fp16-gradscaler",
+            init_scale=2.0**20,
+            shows=(("nonfinite", "model.layers.0."),),
+            group="precision",
+        ),
         Case(
             "llama-fp16-weights-loss-scale",
             llama_fp16_weights,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 _OUTCOMES = pytest.StashKey[list]()
@@ -25,11 +27,12 @@ def zoo_outcomes(pytestconfig: pytest.Config) -> list:
 @pytest.fixture(scope="session", autouse=True)
 def _quiet_libraries() -> None:
     """transformers and diffusers log config remarks (token ids outside a tiny vocab, ...) to stderr."""
-    import diffusers
-    import transformers
+    if importlib.util.find_spec("transformers") and importlib.util.find_spec("diffusers"):
+        import diffusers
+        import transformers
 
-    transformers.logging.set_verbosity_error()
-    diffusers.utils.logging.set_verbosity_error()
+        transformers.logging.set_verbosity_error()
+        diffusers.utils.logging.set_verbosity_error()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
