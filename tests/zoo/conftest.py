@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 
+# Every zoo model is built from a config with random weights: nothing may come from a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 _OUTCOMES = pytest.StashKey[list]()
 
 
