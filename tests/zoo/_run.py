@@ -152,18 +152,19 @@ def plain_truth(case: Case, rig: Rig, batch: object) -> tuple[Rig, Truth, torch.
     """Plain torch on deep copies: the copy to compare bits with, and what this backward delivered."""
     twin = clone_rig(rig)
     before = {n: grad_state(p.grad) for n, p in rig.model.named_parameters()}
-    fresh = clone_rig(rig) if any(s != "none" for s in before.values()) else None
+    stale = any(s != "none" for s in before.values())
+    # .grad left from earlier steps: a second copy starts from None to show what this backward delivers
+    delivered = clone_rig(rig) if stale else twin
     with _library_warnings(case):
         seed_all(TRACED_SEED)
         loss = case.backward(twin, batch)
-        if fresh is not None:  # .grad left from earlier steps: start from None to see what this backward adds
-            for p in fresh.model.parameters():
+        if stale:
+            for p in delivered.model.parameters():
                 p.grad = None
             seed_all(TRACED_SEED)
-            case.backward(fresh, batch)
-    delivered = fresh or twin
+            case.backward(delivered, batch)
     truth = Truth.read(delivered.model, delivered.optimizer)
-    truth.before = before if fresh is not None else None
+    truth.before = before if stale else None
     return twin, truth, loss
 
 
