@@ -19,6 +19,7 @@ from transformers import TrainerCallback
 
 import gradviz
 from gradviz.diagnose import Verdict
+from gradviz.integrations import _dangling
 from gradviz.integrations._core import CallbackRun
 
 __all__ = ["GradvizCallback"]
@@ -120,6 +121,9 @@ class GradvizCallback(TrainerCallback):
         )
 
     # -- Trainer events ----------------------------------------------------------------------------------
+
+    def on_init_end(self, args: Any, state: Any, control: Any, **kw: Any):
+        _dangling.close_all()  # a trace an earlier train() left open when its first step raised
 
     def on_train_begin(
         self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kw: Any
