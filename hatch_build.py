@@ -84,13 +84,15 @@ def build_bundle(root: Path) -> None:
     major = int(version.lstrip("v").split(".")[0]) if version.lstrip("v")[:1].isdigit() else 0
     if major < MIN_NODE:
         raise RuntimeError(
-            f"gradviz: building the widget needs Node.js {MIN_NODE}+, found {version or 'an unknown version'} "
-            f"at {node}. Install a newer Node.js, or install a built wheel of torch-gradviz (no Node needed)."
+            f"gradviz: building the widget needs Node.js {MIN_NODE}+, found {version or '?'} at {node}. "
+            "Install a newer Node.js, or install a built wheel of torch-gradviz (no Node needed)."
         )
     start = time.monotonic()
     marker = js / "node_modules" / ".package-lock.json"  # npm writes it after each install
     if not marker.is_file() or marker.stat().st_mtime < (js / "package-lock.json").stat().st_mtime:
-        say(f"installing the widget's build tools with npm ci (Node {version}; 1-2 minutes the first time)...")
+        say(
+            f"installing the widget's build tools with npm ci (Node {version}; 1-2 minutes the first time)..."
+        )
         run([npm, "ci", "--no-audit", "--no-fund"], js)
     say("bundling the widget (esbuild: Graphviz-WASM and the UI into gradviz/static/widget.js)...")
     run([npm, "run", "build"], js)
@@ -103,4 +105,6 @@ def run(cmd: list[str], cwd: Path) -> None:
     sys.stderr.write(done.stdout + done.stderr)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise RuntimeError(f"gradviz: `{' '.join(cmd[1:])}` failed in {cwd} (exit {done.returncode}):\n{tail}")
+        raise RuntimeError(
+            f"gradviz: `{' '.join(cmd[1:])}` failed in {cwd} (exit {done.returncode}):\n{tail}"
+        )
