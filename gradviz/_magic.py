@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import shlex
+import sys
 from typing import Any
 
 import torch
@@ -74,8 +75,20 @@ class GradvizMagics:
     def _compiled(self, code: str) -> Any:
         # One blank line first: line numbers (and gradviz's "In[5]:3") match the cell as shown, magic line 1.
         source = "\n" + code
-        filename = self.shell.compile.cache(source, self.shell.execution_count, raw_code=source)
+        filename = self.shell.compile.cache(source, self._cell_number(), raw_code=source)
         return compile(source, filename, "exec")
+
+    def _cell_number(self) -> int:
+        """The execution count of the cell running this magic, read from the cell's own frame (IPython
+        increments ``execution_count`` before or after running a cell depending on its version)."""
+        cells = getattr(self.shell.compile, "_filename_map", {})
+        frame = sys._getframe(1)
+        while frame is not None:
+            number = cells.get(frame.f_code.co_filename)
+            if number is not None:
+                return number
+            frame = frame.f_back
+        return self.shell.execution_count
 
     def _trace(self, code: str, model: nn.Module | None, optimizer: Any, name: str | None) -> Any:
         import gradviz
