@@ -336,3 +336,25 @@ def test_a_second_train_closes_a_trace_the_first_left_open(tmp_path) -> None:
     ).train()
     assert cb.trace is not None and healthy.trace is not None and healthy.findings == {}
     cb.close()
+
+
+def test_in_a_notebook_a_step_that_raised_is_closed_after_the_cell(tmp_path) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns.update(
+            Trainer=Trainer, GradvizCallback=GradvizCallback, InPlace=InPlace, data=_inplace_data(),
+            targs=args(tmp_path),
+        )  # fmt: skip
+        cell = "cb = GradvizCallback()\nTrainer(model=InPlace('backward'), args=targs, train_dataset=data, "
+        cell += "callbacks=[cb]).train()\n"
+        result = shell.run_cell(cell, store_history=True)
+        assert not result.success  # the traceback was shown; then post_run_cell ended the trace
+        cb = shell.user_ns["cb"]
+        assert cb.findings["lin.weight"].cause is Cause.error
+        assert "h.mul_(2)" in cb.findings["lin.weight"].message
+        cb.close()
+    finally:
+        shell.reset()
+        InteractiveShell.clear_instance()
