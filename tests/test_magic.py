@@ -6,6 +6,7 @@ Expected verdicts are checked against plain torch run on a copy of the same mode
 from __future__ import annotations
 
 import copy
+import sys
 
 import pytest
 import torch
@@ -36,7 +37,11 @@ x = torch.randn(5, 4)
 
 
 @pytest.fixture
-def shell():
+def shell(monkeypatch):
+    # InteractiveShell replaces sys.modules["__main__"] (multiprocessing's spawn reads it later) and hooks
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+    monkeypatch.setattr(sys, "displayhook", sys.displayhook)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     sh = InteractiveShell.instance()
     sh.reset()
     assert sh.run_cell("%load_ext gradviz").success

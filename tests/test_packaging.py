@@ -23,13 +23,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from browser.browser_helpers import OUTPUT, node_ids_filled, wait_for_draws
-from browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from browser.browser_helpers import OUTPUT
+from browser.conftest import CHROMIUM
 from torch import nn
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 TORCH = "torch==2.13.0"
 
 SCRIPT = r"""
@@ -136,23 +137,40 @@ def test_the_wheel_works_without_node_and_its_page_draws_in_chromium(clean_venv,
         if os.environ.get("CI") == "true":
             pytest.fail("Debian chromium not installed: apt-get install -y chromium")
         pytest.skip("Debian chromium not installed")
-    from playwright.sync_api import sync_playwright
+    # In its own process: the browser tests may hold a Playwright session open in this one.
+    OUTPUT.mkdir(exist_ok=True)
+    shown = run([sys.executable, "-c", VIEWER, page_path, found["red"], OUTPUT / "wheel_page.png"], cwd=HERE)
+    seen = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert seen["red"] == found["red_params"] != []
+    assert "▾ enc · Linear" in seen["text"]  # the module boxes
+    assert seen["errors"] == [] and seen["requests"] == []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(offline=True, viewport={"width": 1100, "height": 700})
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(page_path.resolve().as_uri())
-            wait_for_draws(page.locator(".gradviz-root"), 1)
-            assert node_ids_filled(page, found["red"]) == found["red_params"] != []
-            assert "▾ enc · Linear" in page.locator("svg.gv-svg").text_content()  # the module boxes
-            assert errors == []
-            page.screenshot(path=str(OUTPUT / "wheel_page.png"))
-        finally:
-            browser.close()
+
+VIEWER = r"""
+import json, sys
+from browser.browser_helpers import node_ids_filled, wait_for_draws
+from browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from playwright.sync_api import sync_playwright
+
+path, red, shot = sys.argv[1], sys.argv[2], sys.argv[3]
+with sync_playwright() as playwright:
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    page = browser.new_context(offline=True, viewport={"width": 1100, "height": 700}).new_page()
+    errors, requests = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto("file://" + path)
+    wait_for_draws(page.locator(".gradviz-root"), 1)
+    found = {
+        "red": node_ids_filled(page, red),
+        "text": page.locator("svg.gv-svg").text_content(),
+        "errors": errors,
+        "requests": [u for u in requests if not u.startswith(("file:", "blob:", "data:"))],
+    }
+    page.screenshot(path=shot)
+    browser.close()
+print(json.dumps(found))
+"""
 
 
 def test_the_sdist_builds_the_bundle_with_npm_ci_says_so_and_keeps_the_lockfile(tmp_path) -> None:

@@ -338,8 +338,13 @@ def test_a_second_train_closes_a_trace_the_first_left_open(tmp_path) -> None:
     cb.close()
 
 
-def test_in_a_notebook_a_step_that_raised_is_closed_after_the_cell(tmp_path) -> None:
+def test_in_a_notebook_a_step_that_raised_is_closed_after_the_cell(tmp_path, monkeypatch) -> None:
     from IPython.core.interactiveshell import InteractiveShell
+
+    # InteractiveShell replaces sys.modules["__main__"] (multiprocessing's spawn reads it later) and hooks
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+    monkeypatch.setattr(sys, "displayhook", sys.displayhook)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
 
     shell = InteractiveShell.instance()
     try:
