@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -103,15 +104,12 @@ class GradvizCallback(TrainerCallback):
 
     def close(self) -> None:
         """End the trace and the monitor now (done at the end of ``train()``; needed only after it raised)."""
-        import sys
-
         self._run.close(sys.exc_info()[1])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        target = self.monitor if self.monitor is not None else None
-        if target is None:
+        if self.monitor is None:
             return {"text/plain": repr(self)}
-        return target._repr_mimebundle_(include=include, exclude=exclude)
+        return self.monitor._repr_mimebundle_(include=include, exclude=exclude)
 
     def __repr__(self) -> str:
         return (
