@@ -36,6 +36,13 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext gradviz``: the ``%%gradviz`` cell magic (see ``gradviz._magic``)."""
+    from gradviz._magic import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __getattr__(name: str):
     if name == "demos":  # `gradviz.demos.x()` after a plain `import gradviz`, without importing it eagerly
         import gradviz.demos

@@ -125,6 +125,15 @@ class History:
                 **arrays,
             )
 
+    def to_tensorboard(self, log_dir: str | os.PathLike[str]) -> os.PathLike[str]:
+        """Write these steps as TensorBoard scalars into ``log_dir`` (needs the tensorboard package).
+
+        Tags and details: :mod:`gradviz.integrations.tensorboard`.
+        """
+        from gradviz.integrations.tensorboard import write_history
+
+        return write_history(self, log_dir)
+
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, max_bytes: int = 1 << 30) -> History:
         """Read a file written by :meth:`save` (never unpickles anything).

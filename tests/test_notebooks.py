@@ -21,6 +21,7 @@ EXPECTED = [
     "02_reading_the_autograd_graph.ipynb",
     "03_gradient_health_during_training.ipynb",
     "04_debugging_a_real_model.ipynb",
+    "05_trainer_and_lightning.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; a whole notebook takes a few seconds
 

@@ -38,3 +38,17 @@ def test_every_cause_is_documented() -> None:
     documented = set(re.findall(r"^\| `(\w+)`", README, flags=re.M))
     documented |= {"data"}  # shares a row with detach
     assert documented == {c.value for c in gradviz.Cause}
+
+
+def test_main_command_runs_as_a_normal_user_and_says_what_root_adds() -> None:
+    main = next(b.strip() for b in _code_blocks("bash") if "jupyter lab" in b)
+    assert "--allow-root" not in main and "apt-get" not in main and "sudo" not in main
+    assert re.search(r"as root.*`--allow-root`", README, flags=re.S | re.I)
+
+
+def test_readme_names_the_distribution_that_pip_installs() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    name = re.search(r'^name = "([^"]+)"', pyproject, flags=re.M).group(1)
+    assert name != "gradviz"  # taken on PyPI by an unrelated project
+    assert f"**`{name}`**" in README
+    assert re.search(r'^notebook = \[.*"notebook>=7".*\]', pyproject, flags=re.M)

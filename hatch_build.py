@@ -1,0 +1,110 @@
+"""Build the widget's JavaScript bundle (gradviz/static/widget.js) when a wheel is built.
+
+hatchling runs this hook (``[tool.hatch.build.hooks.custom]`` in pyproject.toml) for every wheel, also the
+one behind ``pip install -e .``:
+
+- the bundle is up to date (newer than js/src, js/build.mjs, js/package.json and js/package-lock.json):
+  nothing to do; this is the case for a wheel built from a checkout that was installed once already;
+- otherwise ``npm ci`` (exactly what js/package-lock.json pins; the lockfile is never rewritten, unlike
+  ``npm install``) when js/node_modules is missing or older than the lockfile, then ``npm run build``.
+
+pip hides a build backend's output unless run with ``-v``, and npm takes a minute or two on a fresh
+checkout, so each step is also written to the terminal pip runs in (``/dev/tty``), when there is one.
+Without Node.js the build stops with a message that says what to install.
+The sdist carries js/ (without node_modules) and not the bundle: a wheel built from it runs ``npm ci``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+BUNDLE = Path("gradviz", "static", "widget.js")
+SOURCES = ("js/src", "js/build.mjs", "js/package.json", "js/package-lock.json")
+MIN_NODE = 18  # esbuild's floor
+
+
+class JsBundleHook(BuildHookInterface):
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict) -> None:
+        if self.target_name != "wheel":
+            return
+        root = Path(self.root)
+        if not stale(root):
+            return
+        build_bundle(root)
+
+
+def newest_mtime(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_mtime
+    return max((p.stat().st_mtime for p in path.rglob("*") if p.is_file()), default=0.0)
+
+
+def stale(root: Path) -> bool:
+    """Whether the bundle is missing or older than any of its sources."""
+    bundle = root / BUNDLE
+    if not bundle.is_file():
+        return True
+    built = bundle.stat().st_mtime
+    return any((root / s).exists() and newest_mtime(root / s) > built for s in SOURCES)
+
+
+def say(message: str) -> None:
+    """One line for the person running pip: stderr (pip shows it with -v) and the terminal, if any."""
+    line = f"gradviz: {message}"
+    print(line, file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        return
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:  # pip captures our stdout and stderr
+            tty.write(f"\r{line}\n")
+    except OSError:  # no controlling terminal (CI, a service), or not a POSIX system
+        pass
+
+
+def build_bundle(root: Path) -> None:
+    js = root / "js"
+    npm = shutil.which("npm")
+    node = shutil.which("node")
+    if npm is None or node is None:
+        raise RuntimeError(
+            f"gradviz: building the widget from source needs Node.js {MIN_NODE}+ and npm on PATH "
+            f"({'npm' if npm is None else 'node'} was not found). Install them (Debian/Ubuntu: "
+            "apt-get install nodejs npm), or install a built wheel of torch-gradviz, which carries the "
+            "bundle and needs no Node."
+        )
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    major = int(version.lstrip("v").split(".")[0]) if version.lstrip("v")[:1].isdigit() else 0
+    if major < MIN_NODE:
+        raise RuntimeError(
+            f"gradviz: building the widget needs Node.js {MIN_NODE}+, found {version or '?'} at {node}. "
+            "Install a newer Node.js, or install a built wheel of torch-gradviz (no Node needed)."
+        )
+    start = time.monotonic()
+    marker = js / "node_modules" / ".package-lock.json"  # npm writes it after each install
+    if not marker.is_file() or marker.stat().st_mtime < (js / "package-lock.json").stat().st_mtime:
+        say(
+            f"installing the widget's build tools with npm ci (Node {version}; 1-2 minutes the first time)..."
+        )
+        run([npm, "ci", "--no-audit", "--no-fund"], js)
+    say("bundling the widget (esbuild: Graphviz-WASM and the UI into gradviz/static/widget.js)...")
+    run([npm, "run", "build"], js)
+    size = (root / BUNDLE).stat().st_size / 1e6
+    say(f"widget bundle built ({size:.1f} MB) in {time.monotonic() - start:.0f} s")
+
+
+def run(cmd: list[str], cwd: Path) -> None:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    sys.stderr.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(
+            f"gradviz: `{' '.join(cmd[1:])}` failed in {cwd} (exit {done.returncode}):\n{tail}"
+        )
