@@ -125,10 +125,9 @@ opts = tl.options.CaptureOptions(unwrap_when_done=True) if hasattr(tl, "options"
 def plain():
     with torch.no_grad():
         model(input_ids=x) if name == "llama" else model(x)
-kw = {"input_ids": x} if name == "llama" else None
+call = {"input_args": None, "input_kwargs": {"input_ids": x}} if name == "llama" else {"input_args": x}
 def lens():
-    args = ([], kw) if kw else (x,)
-    tl.trace(model, *args, capture=opts) if opts is not None else tl.trace(model, *args)
+    tl.trace(model, **call, capture=opts) if opts is not None else tl.trace(model, **call)
 plain(); lens(); lens()
 a, b = [], []
 for _ in range(repeats):
