@@ -64,6 +64,7 @@ class BackwardCalls:
     def __init__(self, session: Session) -> None:
         self.s = session
         self.first = True
+        self.marks: dict[int, tuple[int, int]] = {}
         # id(grad) -> (grad, version, norm, state) measured after the last backward: not re-read at the end
         self.known: dict[int, tuple[torch.Tensor, int, float | None, int]] = {}
 
@@ -131,6 +132,11 @@ class BackwardCalls:
         """Targets whose .grad is already set as this backward starts; on the trace's first backward, the
         norms of those values are kept (``Target.grad_before``: a gradient from before the trace)."""
         stale = [w for w in self.s.watched if grad_of(w.tensor) is not None]
+        # for targets this walk cannot hook (their accumulator is only in a graph a custom Function or a
+        # reentrant checkpoint builds during backward): did the .grad change?
+        self.marks = {
+            w.target.index: (id(g), g._version) for w in stale if (g := grad_of(w.tensor)) is not None
+        }
         if self.first:
             self.first = False
             norms, _ = norms_and_states([grad_of(w.tensor) for w in stale])
@@ -174,11 +180,21 @@ class BackwardCalls:
             st = _UNKNOWN if state is None else int(state)
             self._deliver(w.target, st, norm)
             self.known[id(g)] = (g, g._version, norm, st)
+        unhooked = []
         for index in stale:
             raw = arrived.get(index)
             norm = float(raw) if isinstance(raw, torch.Tensor) else raw
             if index in arrived:
                 self._deliver(s.cap.targets[index], state_of(norm), norm)
+            elif index not in walk.accumulators:
+                g = grad_of(s.watched[index].tensor)
+                if g is not None and (id(g), g._version) != self.marks.get(index):
+                    unhooked.append((index, g))  # it changed: something was added to the old value
+        if unhooked:
+            norms, states = norms_and_states([g for _, g in unhooked])
+            for (index, _), norm, state in zip(unhooked, norms, states, strict=True):
+                # the final .grad's state: what arrived cannot be told apart from the old value here
+                self._deliver(s.cap.targets[index], _UNKNOWN if state is None else int(state), norm)
         s.tracer.grad_ids = {id(g): w.target.index for w in keeps if (g := grad_of(w.tensor)) is not None}
         for target_index, node_index in walk.accumulators.items():
             walk.nodes[node_index].grad_norm = s.cap.targets[target_index].delivered_norm

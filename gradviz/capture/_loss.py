@@ -10,7 +10,7 @@ from torch import nn
 
 from gradviz._history import GradState
 from gradviz.capture import _graph, _targets
-from gradviz.capture._locate import locate_births, locate_blocks
+from gradviz.capture._locate import is_custom, locate_births, locate_blocks
 from gradviz.capture._norms import norms_and_states
 from gradviz.capture._records import Capture, Root
 from gradviz.capture._session import read_final_state
@@ -36,11 +36,14 @@ def capture_loss(
     has_grads = any(w.tensor.is_leaf and w.tensor.grad is not None for w in watched)
     cap.backward_calls = 1 if has_grads else 0
     read_final_state(cap, watched, optimizer)
+    # a custom Function (or a reentrant checkpoint) may run its own backward and fill gradients of
+    # parameters its node does not show: then an unreached parameter's .grad may be this loss's
+    opaque = any(is_custom(n) for n in cap.graph)
     for w in watched:
         t = w.target
         if t.grad_norm is None:
             continue
-        if t.reached:
+        if t.reached or opaque:
             t.delivered, t.delivered_norm = t.grad_state, t.grad_norm
         else:
             t.grad_before = t.grad_norm

@@ -71,6 +71,7 @@ class Session:
         self._index_of = {t.name: t.index for t in self.cap.targets}
         self._aliases: dict[int, tuple[torch.Tensor, int]] = {}  # stand-in Parameter -> its target
         self._new_params: dict[int, Site | None] = {}  # id of a Parameter no target knows -> first use
+        self._unnamed: list[int] = []  # adopted tensors whose variable was not found when first used
         self._running: list[nn.Module] = []  # modules whose forward is running, innermost last
         self._thread = threading.get_ident()
         self._backward = BackwardCalls(self)
@@ -111,6 +112,7 @@ class Session:
                 self.tracer.finite.settle()
             if not self.cap.backward_calls:
                 self._walk_output()
+            self._name_unnamed()
             self._adopt_created()
             read_final_state(self.cap, self.watched, self._optimizer, self._backward.known)
             self.tracer.finish()
@@ -237,18 +239,33 @@ class Session:
     def _adopt(self, tensor: torch.Tensor, site: Site | None) -> int:
         """trace() with nothing to watch: a leaf requiring grad used in the forward becomes a target."""
         index = len(self.watched)
-        taken = {w.target.name for w in self.watched}
-        name = _variable_name(tensor) or f"tensor_{index}"
-        if name in taken:  # two variables of one name (in different frames): keep both verdicts
-            n = 2
-            while f"{name}#{n}" in taken:
-                n += 1
-            name = f"{name}#{n}"
-        w = _targets.discovered(index, name, tensor)
+        found = _variable_name(tensor)
+        if found is None:
+            self._unnamed.append(index)
+        w = _targets.discovered(index, self._unique(found or f"tensor_{index}"), tensor)
         self.watched.append(w)
         self.cap.targets.append(w.target)
         self.lineage.add_target(tensor, index)
         return index
+
+    def _unique(self, name: str) -> str:
+        """Two variables of one name (in different frames) keep both verdicts: "w", "w#2"."""
+        taken = {w.target.name for w in self.watched}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name}#{n}" in taken:
+            n += 1
+        return f"{name}#{n}"
+
+    def _name_unnamed(self) -> None:
+        """Adopted tensors whose variable did not exist yet when first used (a module built inside the
+        trace): name them from the frame the trace ends in."""
+        for index in self._unnamed:
+            w = self.watched[index]
+            found = _variable_name(w.tensor)
+            if found:
+                w.target.name = self._unique(found)
 
     def _adopt_created(self) -> None:
         """Parameters the model holds now that it did not hold when the trace began: made during the traced
@@ -344,4 +361,10 @@ def _variable_name(tensor: torch.Tensor) -> str | None:
             for key, value in scope.items():
                 if value is tensor and not key.startswith("_"):
                     return key
+        for scope in (frame.f_locals, frame.f_globals):  # a parameter of a module the user holds
+            for key, value in scope.items():
+                if isinstance(value, nn.Module) and not key.startswith("_"):
+                    for name, param in value.named_parameters():
+                        if param is tensor:
+                            return f"{key}.{name}"
     return None

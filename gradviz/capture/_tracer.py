@@ -285,7 +285,10 @@ class Tracer(TorchFunctionMode):
     def _made_by(self, args: tuple) -> str:
         target = args[0] if args else None
         if isinstance(target, torch.Tensor):
-            gfn = target.grad_fn
+            try:
+                gfn = target.grad_fn
+            except RuntimeError:  # a view made under no_grad whose base changed in place: no history
+                return ""
             return type(gfn).__name__ if gfn is not None else ""
         return ""
 
@@ -305,7 +308,7 @@ class Tracer(TorchFunctionMode):
                     dtype=str(t.dtype).removeprefix("torch."),
                     version=t._version,
                     made_by=made_by,
-                    is_leaf=t.is_leaf,
+                    is_leaf=_is_leaf(t),
                     module=self.modules[-1] if self.modules else "",
                 )
             )
@@ -342,3 +345,12 @@ class Tracer(TorchFunctionMode):
         for target in self.cap.targets:
             if new >> target.index & 1:
                 target.first_use = index
+
+
+def _is_leaf(t: torch.Tensor) -> bool:
+    """``t.is_leaf``, which raises for a view made under no_grad whose base was then modified in place
+    (``nn.Embedding(padding_idx=...)`` zeroes its padding row that way): such a view has no history."""
+    try:
+        return t.is_leaf
+    except RuntimeError:
+        return True

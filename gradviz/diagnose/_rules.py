@@ -14,6 +14,8 @@ from gradviz.diagnose._messages import explain
 from gradviz.diagnose._paths import GraphIndex
 
 NONE, ZERO, FINITE, NONFINITE, UNKNOWN = 0, 1, 2, 3, -1
+# Errors that a cut causes (backward on a loss with no grad_fn): the cut is the answer, with the note.
+_CAUSED_BY_A_CUT = frozenset({"no_grad_root"})
 # When several cuts took a target's every path to the loss, name the one most likely to be the mistake:
 # an explicit detach or escape before gradient-less code paths such as sampling under no_grad.
 _CUT_ORDER = {"detach": 0, "data": 0, "escaped": 1, "checkpoint": 2, "no_grad": 3, "non_differentiable": 4}
@@ -83,11 +85,15 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
         return Cause.unregistered, None, None
     if t.created is not None and (t.replaced or t.in_optimizer is False):
         return Cause.not_in_optimizer, t.created, "created"
-    if t.failed and cap.error is not None:  # the backward that raised owed it a gradient
-        return Cause.error, cap.error.blame or cap.error.site, cap.error
+    err = cap.error
+    if t.failed and err is not None:  # the backward that raised owed it a gradient (earlier ones came)
+        return Cause.error, err.blame or err.site, err
     if t.delivered != NONE:
         return _arrived(t, ctx)
     # nothing arrived from the traced backward
+    if err is not None and err.kind not in _CAUSED_BY_A_CUT:
+        # the step raised before this gradient could arrive: the error is why, whatever else is wrong
+        return Cause.error, err.blame or err.site, err
     cut = ctx.cut_for(t.bit)
     if cut is not None:
         return Cause(cut.kind), cut.site, cut

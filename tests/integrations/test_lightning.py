@@ -176,12 +176,6 @@ def test_a_backward_that_raises_carries_the_note_and_leaves_nothing_behind(tmp_p
     assert cb.monitor.closed  # on_exception closed it; the autouse fixture checks no hook or mode is left
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="diagnose: when backward raises, the parameters it never reached are blamed on Lightning's "
-    "logging copy `self.closure_loss.detach().clone()` (loops/optimization/automatic.py) instead of the "
-    "error; the exception's note is right",
-)
 def test_a_backward_that_raises_gives_error_verdicts(tmp_path) -> None:
     torch.manual_seed(0)
     cb = GradvizCallback()
