@@ -46,3 +46,29 @@ export function medianOf(values) {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+/**
+ * The flags to draw: each exploding step, and only the first step of each run of vanishing steps
+ * (with `more`: how many vanishing rows follow it), so a layer that vanishes for the whole run
+ * gets one mark, not one per step.
+ * @param {Flag[]} flags
+ * @returns {(Flag & {more?: number})[]}
+ */
+export function drawnFlags(flags) {
+  const out = [];
+  let run = null;
+  for (const flag of flags) {
+    if (flag.kind !== "vanish") {
+      out.push(flag);
+      continue;
+    }
+    if (run && flag.row === run.last + 1) {
+      run.last = flag.row;
+      run.flag.more++;
+      continue;
+    }
+    run = { last: flag.row, flag: { ...flag, more: 0 } };
+    out.push(run.flag);
+  }
+  return out;
+}
