@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MIN_ROW, cellSources, lineAt, paintReduced, paintRows, rowAtX, rowHeight, tickRows, xOfRow } from "../src/watch/cells.js";
+import { MIN_ROW, lineAt, paintReduced, paintRows, rowAtX, rowHeight, tickRows, xOfRow } from "../src/watch/cells.js";
+import { cellGrid } from "../src/watch/grid.js";
 import { SPECIAL, cellColor } from "../src/watch/colors.js";
 import { appendsTo, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter, typedFrom } from "../src/watch/data.js";
 import { decade, yTicks } from "../src/watch/chart.js";
@@ -71,41 +72,60 @@ describe("cell colours", () => {
     for (const c of scale) expect(Object.values(SPECIAL)).not.toContain(c);
   });
 
+  const hex = (pixels, width, x, y) => `#${[...pixels.slice((y * width + x) * 4, (y * width + x) * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+
   it("paints one RGBA pixel per cell, parameters in display order, then the bands", () => {
     const data = read({ names: ["a.w", "b.w", "a.b"], rows: 2, cells: { "1,1": [STATES.NONE, NaN] } });
     const width = 4;
-    const sources = cellSources(data.tree);
-    expect(sources).toEqual([{ column: 0 }, { column: 2 }, { column: 1 }]); // no band: a and b hold no submodules
+    const grid = cellGrid(data, null, 0);
+    expect(grid.sources).toEqual([0, 2, 1]); // no band: a and b hold no submodules
     const pixels = new Uint8ClampedArray(width * 3 * 4);
-    paintRows(pixels, width, data, { min: -1, max: 1 }, 0, 2, sources);
-    const px = (x, y) => `#${[...pixels.slice((y * width + x) * 4, (y * width + x) * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+    paintRows(pixels, width, grid, { min: -1, max: 1 }, 0, 2, grid.sources);
     // display rows: a.w, a.b, b.w
-    expect(px(1, 2)).toBe(SPECIAL.none);
+    expect(hex(pixels, width, 1, 2)).toBe(SPECIAL.none);
     expect(pixels[(2 * width + 1) * 4 + 3]).toBe(255);
     expect(pixels[(0 * width + 2) * 4 + 3]).toBe(0); // column 2 not painted yet
   });
 
-  it("paints a band with the worst of its parameters, frozen ones aside", () => {
+  it("paints a band with the worst of its parameters (frozen ones aside), else their geometric mean", () => {
     const names = ["blocks.0.q.w", "blocks.0.k.w", "blocks.1.q.w", "blocks.1.k.w", "head.w"];
     const cells = { "1,1": [STATES.NONFINITE, NaN], "2,3": [STATES.ZERO, 0], "0,2": [STATES.NONE, NaN] };
-    const data = read({ names, rows: 3, cells, timeline: { frozen: [false, false, true, false] } });
-    const sources = cellSources(data.tree);
+    const data = read({ names, rows: 3, cells, timeline: { frozen: [false, false, true, false, false] } });
+    const grid = cellGrid(data, null, 0);
     expect(data.tree.bands.map((b) => b.path)).toEqual(["blocks", "blocks.0", "blocks.1"]);
     const width = 3;
-    const pixels = new Uint8ClampedArray(width * sources.length * 4);
-    paintRows(pixels, width, data, { min: -1, max: 1 }, 0, 3, sources);
-    const px = (x, y) => `#${[...pixels.slice((y * width + x) * 4, (y * width + x) * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+    const pixels = new Uint8ClampedArray(width * grid.sources.length * 4);
+    const range = { min: -1, max: 1 };
+    paintRows(pixels, width, grid, range, 0, 3, grid.sources);
     const band = (path) => data.params + data.tree.bands.findIndex((b) => b.path === path);
-    expect([px(0, band("blocks.0")), px(1, band("blocks.0")), px(1, band("blocks"))]).toEqual([cellColor(2, 1.5, { min: -1, max: 1 }), SPECIAL.nonfinite, SPECIAL.nonfinite]);
-    expect(px(0, band("blocks.1"))).not.toBe(SPECIAL.none); // the frozen parameter's None does not grey the band
-    expect(px(2, band("blocks.1"))).toBe(SPECIAL.zero);
+    expect([hex(pixels, width, 0, band("blocks.0")), hex(pixels, width, 1, band("blocks.0")), hex(pixels, width, 1, band("blocks"))]).toEqual([
+      cellColor(2, Math.sqrt(1 * 2), range), // row 0: norms 1 and 2
+      SPECIAL.nonfinite,
+      SPECIAL.nonfinite,
+    ]);
+    expect(hex(pixels, width, 0, band("blocks.1"))).toBe(cellColor(2, 4, range)); // the frozen None left out: only 4
+    expect(hex(pixels, width, 2, band("blocks.1"))).toBe(SPECIAL.zero);
+    expect(hex(pixels, width, 0, band("blocks"))).toBe(cellColor(2, Math.cbrt(1 * 2 * 4), range));
+  });
+
+  it("computes only appended rows, and everything when the columns change", () => {
+    const data = read({ names: ["blocks.0.q.w", "blocks.0.k.w", "blocks.1.q.w", "blocks.1.k.w", "h.w"], rows: 4 });
+    const first = cellGrid(data, null, 0);
+    const more = read({ names: data.names, rows: 6, cells: { "1,0": [STATES.NONFINITE, NaN] } });
+    const grown = cellGrid(more, first, 4); // rows 0-3 kept: row 1's NaN is not read
+    const band = more.params + 1; // blocks.0
+    expect(grown.state[1 * grown.width + band]).toBe(STATES.FINITE);
+    expect(grown.state[5 * grown.width + band]).toBe(STATES.FINITE);
+    const again = cellGrid(more, grown, 0);
+    expect(again.state[1 * again.width + band]).toBe(STATES.NONFINITE);
   });
 
   it("keeps a one-step NaN visible when many steps share a pixel", () => {
     const data = read({ names: ["w"], rows: 100, cells: { "57,0": [STATES.NONFINITE, Infinity], "12,0": [STATES.ZERO, 0] } });
     const pixels = new Uint8ClampedArray(10 * 4);
-    paintReduced(pixels, 10, data, { min: -10, max: 1 }, { lo: 0, hi: 100 }, cellSources(data.tree));
-    const colors = Array.from({ length: 10 }, (_, x) => `#${[...pixels.slice(x * 4, x * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`);
+    const grid = cellGrid(data, null, 0);
+    paintReduced(pixels, 10, grid, { min: -10, max: 1 }, { lo: 0, hi: 100 }, grid.sources);
+    const colors = Array.from({ length: 10 }, (_, x) => hex(pixels, 10, x, 0));
     expect(colors[5]).toBe(SPECIAL.nonfinite);
     expect(colors[1]).toBe(SPECIAL.zero);
     expect(colors[0]).toBe(cellColor(2, 1, { min: -10, max: 1 })); // the largest norm of rows 0-9

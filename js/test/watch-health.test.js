@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { readWatch } from "../src/watch/data.js";
 import { countsText, healthAt, runText, stepCounts, worstOverRun } from "../src/watch/health.js";
 import { bandsAbove, displayLines, initialExpanded, moduleTree, placeLines } from "../src/watch/rows.js";
-import { columnValues, medianValues, worstColumns } from "../src/watch/series.js";
+import { columnValues, median, medianValues, worstColumns } from "../src/watch/series.js";
 import { STATES, fakeModel, watchTraits } from "./watch-helpers.js";
 
 const read = (options) => readWatch(fakeModel(watchTraits(options)));
@@ -136,5 +136,18 @@ describe("chart series", () => {
     const cells = { "0,0": [STATES.NONE, NaN], "1,0": [STATES.NONE, NaN] };
     const data = read({ names: ["frozen", "b", "c"], rows: 2, cells, timeline: { frozen: [true, false, false] } });
     expect(worstColumns(data, medianValues(data, "grad"), 3)).toEqual([1, 2]); // b and c only, the farther first
+  });
+
+  it("takes the median in linear time, equal to the sorted median", () => {
+    let seed = 1;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let n = 1; n < 60; n++) {
+      for (let trial = 0; trial < 20; trial++) {
+        const a = Float32Array.from({ length: n }, () => Math.round(rand() * 10) / 10 ** Math.round(rand() * 5)); // with ties
+        const sorted = [...a].sort((p, q) => p - q);
+        const want = n % 2 ? sorted[n >> 1] : (sorted[(n >> 1) - 1] + sorted[n >> 1]) / 2;
+        expect(median(Float32Array.from(a), n)).toBeCloseTo(want, 12);
+      }
+    }
   });
 });

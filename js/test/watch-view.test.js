@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { afterEach, describe, expect, it } from "vitest";
 import { createLayoutEngine } from "../src/layout/core.js";
-import { LineChart } from "../src/watch/chart.js";
+import { LineChart, pathOf } from "../src/watch/chart.js";
 import { SPECIAL, cellColor } from "../src/watch/colors.js";
 import { mountWatch } from "../src/watch/app.js";
 import { readWatch } from "../src/watch/data.js";
@@ -295,6 +295,24 @@ describe("line chart", () => {
     const svg = chart.el.querySelector("svg");
     expect(svg.querySelector(".gv-chart-line").getAttribute("d")).not.toContain("L");
     expect([...svg.querySelectorAll(".gv-chart-point")].map((c) => Number(c.dataset.row))).toEqual([0, 2, 4, 6, 8]);
+  });
+});
+
+describe("chart paths", () => {
+  it("keeps the lowest and highest point of each pixel column when rows outnumber pixels, gaps kept", () => {
+    const v = [1, 5, 2, 3, NaN, 4, 6, 1];
+    const has = (row) => row >= 0 && row < v.length && !Number.isNaN(v[row]);
+    const points = v.map((_, row) => row).filter(has);
+    const x = (row) => row / 2; // two rows per pixel
+    const y = (row) => 10 - v[row];
+    expect(pathOf(points, has, x, y, false)).toBe("M0.0,9.0L0.5,5.0L1.0,8.0L1.5,7.0M2.5,6.0L3.0,4.0L3.5,9.0");
+    expect(pathOf(points, has, x, y, true)).toBe("M0.0,9.0L0.5,5.0L1.0,8.0L1.5,7.0M2.5,6.0L3.0,4.0L3.5,9.0"); // two rows per pixel: both kept
+    const many = Array.from({ length: 100 }, (_, i) => 1 + (i % 7));
+    const hasMany = (row) => row >= 0 && row < 100;
+    const dense = pathOf([...many.keys()], hasMany, (row) => row / 10, (row) => 10 - many[row], true);
+    expect(dense.match(/[ML]/g).length).toBeLessThanOrEqual(20); // 10 pixel columns, at most 2 points each
+    expect(dense.startsWith("M")).toBe(true);
+    expect(dense.slice(1)).not.toContain("M");
   });
 });
 

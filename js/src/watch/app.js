@@ -91,14 +91,13 @@ export function mountWatch(el, model, layout) {
     const next = readWatch(model);
     const appended = appendsTo(data, next);
     const grown = extendRange(appended ? seen : null, next, appended ? data.rows : 0);
-    const nextRange = niceRange(grown);
-    const sameScale = nextRange?.min === range?.min && nextRange?.max === range?.max;
     const follow = zoom?.follow && data.rows > 0;
     const span = zoom ? zoom.to - zoom.from : 0;
+    const kept = appended ? data.rows : 0;
     data = next;
     seen = grown;
-    range = nextRange;
-    heatmap.setData(data, range, appended && sameScale);
+    range = niceRange(grown);
+    heatmap.setData(data, range, kept);
     if (follow && data.rows) zoom = { from: data.steps[data.rows - 1] - span, to: data.steps[data.rows - 1], follow: true };
     syncStep();
     const selected = model.get("selected") ?? "";

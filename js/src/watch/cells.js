@@ -1,9 +1,8 @@
 // The heatmap's pure parts: cell pixels (one pixel per cell, later scaled onto the canvas),
-// row geometry and hit testing. The cell image has one pixel row per parameter (display order)
-// and one per band (rows.js), whichever of them are drawn.
+// row geometry and hit testing. Cells are read from the grid (grid.js): a column per parameter
+// and per module band; an image has one pixel row per grid column listed in `columns`.
 import { cellRgb } from "./colors.js";
-import { STATE } from "./data.js";
-import { bandCell } from "./rows.js";
+import { STATE } from "./states.js";
 
 /** Width (px) of the label column left of every plot, so heatmap, slider and charts share one x axis. */
 export const GUTTER = 260;
@@ -16,35 +15,21 @@ export const GAP = 3;
 export const MAX_HEIGHT = 360;
 
 /**
- * What each row of the cell image shows: a parameter's column, or a band's columns.
- * @param {{order: number[], bands: {columns: number[]}[]}} tree
- * @returns {({column: number}|{columns: number[]})[]}
- */
-export const cellSources = (tree) => [...tree.order.map((column) => ({ column })), ...tree.bands.map((b) => ({ columns: b.columns }))];
-
-const scratch = [];
-
-/** [state, norm] of a source at `row`. */
-export function sourceCell(data, source, row) {
-  if (source.columns) return bandCell(data, source.columns, row, scratch);
-  const i = row * data.params + source.column;
-  return [data.state[i], data.grad[i]];
-}
-
-/**
- * Paint rows [from, to) of the history into `pixels`: an RGBA image `width` pixels wide (x = row,
- * so the image can hold more rows later) and one pixel row per source.
+ * Paint rows [from, to) of the grid into `pixels`: an RGBA image `width` pixels wide (x = row, so
+ * the image can hold more rows later) and one pixel row per entry of `columns` (grid columns).
  * @param {Uint8ClampedArray} pixels
  * @param {number} width
- * @param {import("./data.js").WatchData} data
+ * @param {import("./grid.js").Grid} grid
  * @param {{min: number, max: number}|null} range
+ * @param {number[]} columns
  */
-export function paintRows(pixels, width, data, range, from, to, sources) {
-  sources.forEach((source, y) => {
+export function paintRows(pixels, width, grid, range, from, to, columns) {
+  const { width: w, state, grad } = grid;
+  columns.forEach((column, y) => {
     for (let row = from; row < to; row++) {
       const offset = (y * width + row) * 4;
-      const [state, norm] = sourceCell(data, source, row);
-      cellRgb(state, norm, range, pixels, offset);
+      const i = row * w + column;
+      cellRgb(state[i], grad[i], range, pixels, offset);
       pixels[offset + 3] = 255;
     }
   });
@@ -57,23 +42,24 @@ const RANK = new Uint8Array([2, 3, 1, 4]); // by state: none, zero, finite, nonf
 
 /**
  * Paint the rows of `window` reduced to `cols` pixel columns (cols < rows in the window) into
- * `pixels` (RGBA, `cols` wide, one pixel row per source).
+ * `pixels` (RGBA, `cols` wide, one pixel row per entry of `columns`).
  */
-export function paintReduced(pixels, cols, data, range, { lo, hi }, sources) {
+export function paintReduced(pixels, cols, grid, range, { lo, hi }, columns) {
+  const { width: w, state, grad } = grid;
   const span = hi - lo;
-  sources.forEach((source, y) => {
+  columns.forEach((column, y) => {
     for (let x = 0; x < cols; x++) {
       const r0 = lo + Math.floor((x * span) / cols);
       const r1 = Math.max(r0 + 1, lo + Math.floor(((x + 1) * span) / cols));
-      let [bestState, bestNorm] = sourceCell(data, source, r0);
+      let best = r0 * w + column;
       for (let row = r0 + 1; row < r1; row++) {
-        const [state, norm] = sourceCell(data, source, row);
-        const a = RANK[state];
-        const b = RANK[bestState];
-        if (a > b || (a === b && state === STATE.finite && norm > bestNorm)) [bestState, bestNorm] = [state, norm];
+        const i = row * w + column;
+        const a = RANK[state[i]];
+        const b = RANK[state[best]];
+        if (a > b || (a === b && state[i] === STATE.finite && grad[i] > grad[best])) best = i;
       }
       const offset = (y * cols + x) * 4;
-      cellRgb(bestState, bestNorm, range, pixels, offset);
+      cellRgb(state[best], grad[best], range, pixels, offset);
       pixels[offset + 3] = 255;
     }
   });

@@ -13,6 +13,7 @@ import { Tooltip } from "./tooltip.js";
 
 const PAD = { top: 14, right: 10, bottom: 18 }; // the bottom band holds the step labels
 const LANE = 4; // px per series lane of state ticks, under the plot
+const MARK_PX = 6; // flags of one series closer than this (px) would overlap: the first one is drawn
 const LEGEND_LINES = 6;
 const MAX_TICKS = 5; // decade labels on the y axis, at most
 const INSET = 8; // left margin of the title and legend, as the heatmap's labels
@@ -115,12 +116,8 @@ export class LineChart {
     const tag = line.column === null ? { "data-series": line.kind } : { "data-column": line.column };
     const parts = [];
     const points = [];
-    let d = "";
-    for (let row = window.lo; row < window.hi; row++) {
-      if (!has(row)) continue;
-      d += `${has(row - 1) ? "L" : "M"}${x(row).toFixed(1)},${y(v[row]).toFixed(1)}`;
-      points.push(row);
-    }
+    for (let row = window.lo; row < window.hi; row++) if (has(row)) points.push(row);
+    const d = pathOf(points, has, x, (row) => y(v[row]), window.hi - window.lo > this.plot.w);
     const width = line.primary ? 2 : 1.25;
     const dash = line.kind === "median" ? "5 3" : null;
     parts.push(s("path", { class: "gv-chart-line", d, stroke: line.color, "stroke-width": width, ...(dash && { "stroke-dasharray": dash }), ...tag }));
@@ -138,8 +135,12 @@ export class LineChart {
         parts.push(s("circle", { class: "gv-chart-zero", cx: x(row), cy: this.plot.y + this.plot.h - 3, r: 2.5, stroke: line.color, fill: "none", "data-row": row, ...tag }));
       }
     }
+    const taken = new Set(); // one flag of a kind per few pixels: more would only overlap
     for (const flag of line.flags) {
       if (flag.row < window.lo || flag.row >= window.hi || !has(flag.row)) continue;
+      const bucket = `${flag.kind}${Math.round(x(flag.row) / MARK_PX)}`;
+      if (taken.has(bucket)) continue;
+      taken.add(bucket);
       parts.push(flagMark({ ...flag, step: this.input.data.steps[flag.row] }, x(flag.row), y(v[flag.row]), line));
     }
     if (line.states && lane >= 0) parts.push(...this.#stateTicks(line, x, lane));
@@ -151,9 +152,13 @@ export class LineChart {
     const { window, data } = this.input;
     const y0 = this.plot.y + this.plot.h + 1 + lane * LANE;
     const out = [];
+    const taken = new Set(); // one tick of a kind per pixel
     for (let row = window.lo; row < window.hi; row++) {
       const kind = STATE_KIND[line.states[row]];
       if (!kind || (kind === "none" && data.frozen[line.column])) continue;
+      const bucket = `${kind}${Math.round(x(row))}`;
+      if (taken.has(bucket)) continue;
+      taken.add(bucket);
       out.push(s("rect", { class: `gv-chart-state gv-state-${kind}`, x: x(row) - 1, y: y0, width: 2, height: LANE - 1, fill: SPECIAL[kind], stroke: line.color, "stroke-width": 0.5, "data-column": line.column, "data-row": row }));
     }
     return out;
@@ -193,6 +198,44 @@ export class LineChart {
     this.hoverLine?.setAttribute("visibility", "hidden");
     this.tooltip.hide();
   }
+}
+
+/**
+ * The SVG path through `points` (rows), broken where a row between two points has no value. With
+ * more rows than pixels (`dense`), each pixel column keeps only its lowest and highest point, in row
+ * order: the same drawing from far fewer points.
+ */
+export function pathOf(points, has, x, y, dense) {
+  let d = "";
+  let bucket = null; // {px, rows: [lowest, highest]} of the pixel column being filled
+  const flush = () => {
+    if (!bucket) return;
+    const [a, b] = bucket.rows;
+    let pen = bucket.pen;
+    for (const row of a === b ? [a] : [Math.min(a, b), Math.max(a, b)]) {
+      d += `${pen}${x(row).toFixed(1)},${y(row).toFixed(1)}`;
+      pen = "L";
+    }
+    bucket = null;
+  };
+  for (const row of points) {
+    const joined = has(row - 1);
+    if (!dense) {
+      d += `${joined ? "L" : "M"}${x(row).toFixed(1)},${y(row).toFixed(1)}`;
+      continue;
+    }
+    const px = Math.floor(x(row));
+    if (bucket && bucket.px === px && joined) {
+      const [lo, hi] = bucket.rows;
+      if (y(row) > y(lo)) bucket.rows[0] = row; // y grows downwards: the lowest value
+      if (y(row) < y(hi)) bucket.rows[1] = row;
+      continue;
+    }
+    flush();
+    bucket = { px, rows: [row, row], pen: joined ? "L" : "M" };
+  }
+  flush();
+  return d;
 }
 
 /** log10 extent of the positive finite values of `series` in the window, padded, at least one decade. */

@@ -2,11 +2,10 @@
 // The same rules as gradviz/view/_watch_summary.py (Python's text views): a parameter learns at
 // a step only when its gradient is finite, not below `vanish`, and the optimizer was not seen
 // leaving its weights unchanged; "all learn" only when every parameter does; frozen apart.
-import { STATE, at } from "./data.js";
+import { STATE } from "./states.js";
 
 /** Health kinds, ordered from healthy to worst (the order a run's worst is taken in). */
 export const HEALTH = Object.freeze(["learn", "vanishing", "unchanged", "frozen", "none", "zero", "nonfinite"]);
-const RANK = Object.fromEntries(HEALTH.map((kind, i) => [kind, i]));
 
 /** The order counts are written in: learning first, then problems (worst first), frozen last. */
 const TEXT_ORDER = ["learn", "nonfinite", "zero", "none", "unchanged", "vanishing", "frozen"];
@@ -32,30 +31,35 @@ export const HEALTH_LABEL = Object.freeze({
   nonfinite: "NaN/Inf",
 });
 
+/** Index into HEALTH of one cell (the loops below call this per cell: keep it cheap). */
+function code(state, grad, frozen, moved, vanish) {
+  if (state === STATE.nonfinite) return 6;
+  if (state === STATE.zero) return 5;
+  if (state === STATE.none) return frozen ? 3 : 4;
+  if (grad < vanish) return 1;
+  return moved === false ? 2 : 0;
+}
+
 /**
  * Health of column `c` at `row`.
  * @param {import("./data.js").WatchData} data
  * @returns {string} one of HEALTH
  */
 export function healthAt(data, row, c) {
-  const state = at(data, "state", row, c);
-  if (state === STATE.nonfinite) return "nonfinite";
-  if (state === STATE.zero) return "zero";
-  if (state === STATE.none) return data.frozen[c] ? "frozen" : "none";
-  if (at(data, "grad", row, c) < data.vanish) return "vanishing";
-  if (data.moves[c] === false) return "unchanged";
-  return "learn";
+  const i = row * data.params + c;
+  return HEALTH[code(data.state[i], data.grad[i], data.frozen[c], data.moves[c], data.vanish)];
 }
 
 /** {kind: count} of the columns (default: all) at `row`. */
 export function stepCounts(data, row, columns = null) {
-  const counts = {};
+  const tally = new Uint32Array(HEALTH.length);
   const n = columns ? columns.length : data.params;
+  const base = row * data.params;
   for (let k = 0; k < n; k++) {
-    const kind = healthAt(data, row, columns ? columns[k] : k);
-    counts[kind] = (counts[kind] ?? 0) + 1;
+    const c = columns ? columns[k] : k;
+    tally[code(data.state[base + c], data.grad[base + c], data.frozen[c], data.moves[c], data.vanish)]++;
   }
-  return counts;
+  return Object.fromEntries(HEALTH.map((kind, i) => [kind, tally[i]]).filter(([, count]) => count));
 }
 
 /** "3 learn", "1 learns", "2 with zero gradients", "1 vanishing (norm < 1e-7)". */
@@ -76,14 +80,19 @@ export function countsText(counts, vanish) {
  * @returns {{kind: string, row: number}[]}
  */
 export function worstOverRun(data) {
-  const out = Array.from({ length: data.params }, () => ({ kind: "learn", row: -1 }));
-  for (let row = 0; row < data.rows; row++) {
-    for (let c = 0; c < data.params; c++) {
-      const kind = healthAt(data, row, c);
-      if (RANK[kind] > RANK[out[c].kind]) out[c] = { kind, row };
+  const { params, state, grad, frozen, moves, vanish } = data;
+  const worst = new Uint8Array(params);
+  const first = new Int32Array(params).fill(-1);
+  for (let row = 0, i = 0; row < data.rows; row++) {
+    for (let c = 0; c < params; c++, i++) {
+      const k = code(state[i], grad[i], frozen[c], moves[c], vanish);
+      if (k > worst[c]) {
+        worst[c] = k;
+        first[c] = row;
+      }
     }
   }
-  return out;
+  return Array.from(worst, (k, c) => ({ kind: HEALTH[k], row: first[c] }));
 }
 
 /** The whole run in one line, as Python's run_text: each column counted by the worst it reached. */

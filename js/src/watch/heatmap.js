@@ -4,9 +4,10 @@
 // of parameters redraw in a few milliseconds. Labels are HTML (text nodes), full names.
 import { formatNumber } from "../format.js";
 import { h } from "../ui/dom.js";
-import { GUTTER, cellSources, lineAt, paintReduced, paintRows, rowAtX, rowHeight, xOfRow, GAP } from "./cells.js";
+import { GAP, GUTTER, lineAt, paintReduced, paintRows, rowAtX, rowHeight, xOfRow } from "./cells.js";
 import { SPECIAL } from "./colors.js";
 import { STATE, at } from "./data.js";
+import { cellGrid } from "./grid.js";
 import { countsText, stepCounts } from "./health.js";
 import { bandsAbove, displayLines, initialExpanded, placeLines } from "./rows.js";
 import { Tooltip } from "./tooltip.js";
@@ -33,9 +34,12 @@ export class Heatmap {
     this.lines = [];
     this.rowH = 0;
     this.height = 0;
-    this.sources = [];
+    this.grid = null; // cells of parameters and bands (grid.js)
+    this.imageKey = ""; // the lines the images were painted for
+    this.imageColumns = []; // grid column of each image row (one per drawn line)
     this.pixels = new Uint8ClampedArray(0);
     this.capacity = 0; // rows the cell image can hold before it is reallocated
+    this.dirty = 0; // rows from here on are not painted into the full-resolution image yet
     this.labelsKey = "";
     this.press = null; // {x, moved} while a press may become a range selection
     this.hover = null; // {row, line} under the pointer
@@ -64,12 +68,14 @@ export class Heatmap {
   }
 
   /**
-   * New data. `appended`: only rows after the previous data's were added (same columns, same range),
-   * so only they are painted; otherwise every cell is.
+   * New data. `kept`: rows at the start that are unchanged since the previous data (0: none, the
+   * history was thinned out or its columns changed). Only the rows after them are computed, and, if
+   * the colour scale is the same, painted.
    */
-  setData(data, range, appended) {
+  setData(data, range, kept) {
     this.version++;
-    const from = appended && this.data ? this.data.rows : 0;
+    const sameScale = range?.min === this.range?.min && range?.max === this.range?.max;
+    const from = kept && this.data && sameScale ? kept : 0;
     this.data = data;
     this.range = range;
     const key = data.names.join("\u0000");
@@ -77,13 +83,8 @@ export class Heatmap {
       this.treeKey = key;
       this.expanded = initialExpanded(data.tree, FIRST_VIEW_LINES);
     }
-    this.sources = cellSources(data.tree);
-    if (data.rows > this.capacity || this.pixels.length !== this.capacity * this.sources.length * 4) {
-      this.capacity = Math.max(64, data.rows, 2 * this.capacity);
-      this.pixels = new Uint8ClampedArray(this.capacity * this.sources.length * 4);
-      return this.#paint(0);
-    }
-    this.#paint(from);
+    this.grid = cellGrid(data, this.grid, kept);
+    this.dirty = Math.min(this.dirty, from);
   }
 
   /** @param {{window: import("./cells.js").RowWindow, cursor: number|null, selected: number|null, compared: Set<number>}} view */
@@ -133,15 +134,18 @@ export class Heatmap {
     this.canvas.style.height = `${height}px`;
     this.canvas.width = Math.round(width * dpr);
     this.canvas.height = Math.round(height * dpr);
+    if (!data.rows || !data.params) return;
+    const cols = Math.round(width * dpr);
+    const reduced = window.hi - window.lo > cols;
+    if (!reduced) this.#paint(); // the full-resolution image is painted only when it is shown
     const ctx = this.canvas.getContext?.("2d");
-    if (!ctx || !data.rows || !data.params) return;
+    if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     const rowH = this.rowH;
-    const cols = Math.round(width * dpr);
-    const [source, x0, span] = window.hi - window.lo > cols ? [this.#reducedImage(cols), 0, cols] : [this.offscreen, window.lo, window.hi - window.lo];
+    const [source, x0, span] = reduced ? [this.#reducedImage(cols), 0, cols] : [this.offscreen, window.lo, window.hi - window.lo];
     for (const run of runsOf(this.lines)) {
-      ctx.drawImage(source, x0, run.source, span, run.count, 0, run.top, width, run.count * rowH);
+      ctx.drawImage(source, x0, run.first, span, run.count, 0, run.top, width, run.count * rowH);
     }
     const ink = themeColors(this.el);
     const lineOf = (column) => this.lines.find((l) => l.column === column) ?? this.lines.find((l) => l.kind === "band" && !this.expanded.has(l.node.path) && l.node.columns.includes(column));
@@ -167,15 +171,18 @@ export class Heatmap {
     this.resize?.disconnect();
   }
 
+  // Both images hold one pixel row per drawn line (this.lines), from the grid's columns: a closed
+  // band costs one row, and the cells of hidden rows are never painted.
+
   /** More rows than pixels: each pixel column shows the most telling of its rows (cells.js). */
   #reducedImage(cols) {
     const { window } = this.view;
-    const key = `${this.version} ${window.lo} ${window.hi} ${cols}`;
+    const key = `${this.version} ${window.lo} ${window.hi} ${cols} ${this.imageKey}`;
     const { canvas } = this.reduced;
     if (this.reduced.key === key) return canvas;
-    const n = this.sources.length;
+    const n = this.imageColumns.length;
     const pixels = new Uint8ClampedArray(cols * n * 4);
-    paintReduced(pixels, cols, this.data, this.range, window, this.sources);
+    paintReduced(pixels, cols, this.grid, this.range, window, this.imageColumns);
     canvas.width = cols;
     canvas.height = n;
     canvas.getContext("2d").putImageData(new ImageData(pixels, cols, n), 0, 0);
@@ -183,13 +190,21 @@ export class Heatmap {
     return canvas;
   }
 
-  /** Paint cells of rows [from, rows) into the image and upload just those columns. */
-  #paint(from) {
+  /** Paint the rows not painted yet into the full-resolution image and upload just those columns. */
+  #paint() {
     const data = this.data;
-    const n = this.sources.length;
-    paintRows(this.pixels, this.capacity, data, this.range, from, data.rows, this.sources);
+    const n = this.imageColumns.length;
+    if (data.rows > this.capacity || this.pixels.length !== this.capacity * n * 4) {
+      this.capacity = Math.max(64, data.rows, 2 * this.capacity);
+      this.pixels = new Uint8ClampedArray(this.capacity * n * 4);
+      this.dirty = 0;
+    }
+    let from = this.dirty;
+    if (from >= data.rows) return;
+    paintRows(this.pixels, this.capacity, this.grid, this.range, from, data.rows, this.imageColumns);
+    this.dirty = data.rows;
     this.canvas.dataset.painted = `${from}-${data.rows}`; // rows painted last (tests, benchmarks)
-    if (!n || data.rows <= from) return;
+    if (!n) return;
     const ctx = this.offscreen.getContext?.("2d");
     if (!ctx) return;
     if (this.offscreen.width !== this.capacity || this.offscreen.height !== n) {
@@ -205,6 +220,12 @@ export class Heatmap {
   #layout() {
     const data = this.data;
     this.lines = displayLines(data.tree, this.expanded);
+    const imageKey = this.lines.map((l) => l.source).join();
+    if (imageKey !== this.imageKey) {
+      this.imageKey = imageKey;
+      this.imageColumns = this.lines.map((l) => this.grid.sources[l.source]);
+      this.dirty = 0; // other lines: the full-resolution image is painted again
+    }
     this.rowH = rowHeight(this.lines.length, this.lines.filter((l) => l.gap).length);
     this.height = placeLines(this.lines, this.rowH, GAP);
     this.canvas.dataset.lines = String(this.lines.length);
@@ -331,14 +352,14 @@ export class Heatmap {
   }
 }
 
-/** Consecutive lines whose image rows are consecutive too: one drawImage each. */
+/** Consecutive lines with no gap between them: one drawImage each. */
 function runsOf(lines) {
   const runs = [];
-  for (const line of lines) {
+  lines.forEach((line, i) => {
     const last = runs[runs.length - 1];
-    if (last && !line.gap && line.source === last.source + last.count) last.count++;
-    else runs.push({ source: line.source, top: line.top, count: 1 });
-  }
+    if (last && !line.gap) last.count++;
+    else runs.push({ first: i, top: line.top, count: 1 });
+  });
   return runs;
 }
 

@@ -1,9 +1,8 @@
 // The heatmap's rows: parameters grouped by module, as a tree of collapsible bands. A band is a
 // module that holds other modules (a transformer block, `blocks`, an `mlp`); its header row shows
-// the worst of its parameters at each step, so a collapsed band still shows a NaN or a dead layer.
+// the worst of its parameters at each step (grid.js), so a closed band still shows a NaN or a dead layer.
 // Modules without submodules (a Linear's weight and bias) are not bands: their parameters are
 // rows, with a small gap between modules. Pure functions; the heatmap draws what they return.
-import { STATE } from "./states.js";
 
 /**
  * @typedef {object} ModuleNode
@@ -145,36 +144,4 @@ export function placeLines(lines, rowH, gap) {
     y += rowH;
   }
   return y;
-}
-
-// The cell a band shows for a step: NaN/Inf if any of its parameters is, else zero, else a missing
-// gradient (frozen parameters aside: they never have one), else the median of the finite norms.
-const BAND_RANK = { [STATE.nonfinite]: 3, [STATE.zero]: 2, [STATE.none]: 1 };
-
-/**
- * [state, norm] of a band's cell at `row`.
- * @param {import("./data.js").WatchData} data
- * @param {number[]} columns
- * @param {number[]} scratch  reused buffer for the finite norms
- */
-export function bandCell(data, columns, row, scratch = []) {
-  let worst = -1;
-  let norms = 0;
-  let frozenOnly = true;
-  const base = row * data.params;
-  for (const c of columns) {
-    const state = data.state[base + c];
-    if (state === STATE.none && data.frozen[c]) continue;
-    frozenOnly = false;
-    const rank = BAND_RANK[state] ?? 0;
-    if (rank > worst) worst = rank;
-    if (state === STATE.finite) scratch[norms++] = data.grad[base + c];
-  }
-  if (frozenOnly) return [STATE.none, NaN];
-  if (worst === 3) return [STATE.nonfinite, NaN];
-  if (worst === 2) return [STATE.zero, 0];
-  if (worst === 1) return [STATE.none, NaN];
-  const sorted = scratch.slice(0, norms).sort((a, b) => a - b);
-  const mid = norms >> 1;
-  return [STATE.finite, norms % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2];
 }

@@ -2,7 +2,6 @@
 // before anything is clicked, the few parameters furthest from that median (the layers to look at).
 // Pure functions over WatchData.
 import { STATE, at } from "./data.js";
-import { medianOf } from "./flags.js";
 
 /** Parameters plotted before a row is clicked. */
 export const WORST_COUNT = 3;
@@ -44,17 +43,52 @@ export function columnStates(data, c) {
  * update ratios. NaN where no parameter has a value (a ratio: the rows where nothing was measured).
  */
 export function medianValues(data, array) {
+  const { params, state } = data;
+  const source = array === "grad" ? data.grad : data.ratio;
   const values = new Float32Array(data.rows);
-  const found = [];
+  const found = new Float32Array(params);
   for (let row = 0; row < data.rows; row++) {
-    found.length = 0;
-    for (let c = 0; c < data.params; c++) {
-      const v = at(data, array, row, c);
-      if (array === "grad" ? at(data, "state", row, c) === STATE.finite && v > 0 : Number.isFinite(v)) found.push(v);
+    let n = 0;
+    for (let c = 0, i = row * params; c < params; c++, i++) {
+      const v = source[i];
+      if (array === "grad" ? state[i] === STATE.finite && v > 0 : Number.isFinite(v)) found[n++] = v;
     }
-    values[row] = found.length ? medianOf(found) : NaN;
+    values[row] = n ? median(found, n) : NaN;
   }
   return values;
+}
+
+/** Median of a[0..n) in linear time (quickselect; reorders `a`). */
+export function median(a, n) {
+  const mid = n >> 1;
+  const hi = select(a, 0, n - 1, mid);
+  if (n % 2) return hi;
+  let lo = -Infinity;
+  for (let i = 0; i < mid; i++) if (a[i] > lo) lo = a[i]; // after select, a[0..mid) <= a[mid]
+  return (lo + hi) / 2;
+}
+
+function select(a, left, right, k) {
+  while (right > left) {
+    const pivot = a[(left + right) >> 1];
+    let i = left;
+    let j = right;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) right = j;
+    else if (k >= i) left = i;
+    else return a[k];
+  }
+  return a[k];
 }
 
 /**
@@ -64,23 +98,25 @@ export function medianValues(data, array) {
  * @param {Float32Array} median  medianValues(data, "grad")
  */
 export function worstColumns(data, median, count = WORST_COUNT) {
-  const every = Math.max(1, Math.ceil(data.rows / MAX_SCORED_ROWS));
-  const scores = [];
-  for (let c = 0; c < data.params; c++) {
-    let score = -1;
-    for (let row = 0; row < data.rows; row += every) score = Math.max(score, cellScore(data, row, c, median[row]));
-    if (every > 1) for (let row = 0; row < data.rows; row++) if (at(data, "state", row, c) !== STATE.finite) score = Math.max(score, cellScore(data, row, c, median[row]));
-    if (score >= 0) scores.push({ c, score });
+  const { params, rows, state, grad, frozen } = data;
+  const every = Math.max(1, Math.ceil(rows / MAX_SCORED_ROWS)); // norms: sampled rows; states: every row
+  const score = new Float64Array(params).fill(-1);
+  for (let row = 0, i = 0; row < rows; row++) {
+    const sampled = row % every === 0;
+    const m = median[row] > 0 ? Math.log10(median[row]) : NaN;
+    for (let c = 0; c < params; c++, i++) {
+      const s = state[i];
+      let v;
+      if (s === STATE.nonfinite) v = 4000;
+      else if (s === STATE.zero) v = 3000;
+      else if (s === STATE.none) v = frozen[c] ? -1 : 2000;
+      else if (!sampled) continue;
+      else v = grad[i] > 0 && m === m ? Math.abs(Math.log10(grad[i]) - m) : 0;
+      if (v > score[c]) score[c] = v;
+    }
   }
-  scores.sort((a, b) => b.score - a.score || a.c - b.c);
-  return scores.slice(0, count).map((s) => s.c);
-}
-
-function cellScore(data, row, c, median) {
-  const state = at(data, "state", row, c);
-  if (state === STATE.nonfinite) return 4000;
-  if (state === STATE.zero) return 3000;
-  if (state === STATE.none) return data.frozen[c] ? -1 : 2000;
-  const v = at(data, "grad", row, c);
-  return v > 0 && median > 0 ? Math.abs(Math.log10(v) - Math.log10(median)) : 0;
+  const ranked = [];
+  score.forEach((v, c) => v >= 0 && ranked.push({ c, v }));
+  ranked.sort((a, b) => b.v - a.v || a.c - b.c);
+  return ranked.slice(0, count).map((r) => r.c);
 }
