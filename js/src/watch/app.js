@@ -55,8 +55,8 @@ export function mountWatch(el, model, layout) {
   };
   const heatmap = new Heatmap({ select, zoom: setZoom });
   const slider = new StepSlider(setStep);
-  const gradChart = new LineChart({ title: "Gradient norm", height: 150, measured: false, empty: "no finite gradient in these steps" });
-  const ratioChart = new LineChart({ title: "Update ratio ‖Δw‖/‖w‖", height: 110, measured: true, empty: "not measured in these steps" });
+  const gradChart = new LineChart({ title: "Gradient norm", height: 140, measured: false, empty: "no finite gradient in these steps" });
+  const ratioChart = new LineChart({ title: "Update ratio ‖Δw‖/‖w‖", height: 100, measured: true, empty: "not measured in these steps" });
   const summary = h("div", { class: "gv-wt-summary", "aria-live": "polite" });
   const graphHost = h("div", { class: "gv-wt-graph" });
   const hint = "Click a row to plot it, Shift-click to compare, click a module band to open it. Drag across steps to zoom, double-click to see all; Ctrl+wheel zooms.";

@@ -12,7 +12,7 @@ export const MAX_ROW = 22;
 /** Gap (px) above a row that starts a new module. */
 export const GAP = 3;
 /** The heatmap scrolls vertically beyond this height. */
-export const MAX_HEIGHT = 360;
+export const MAX_HEIGHT = 330;
 
 /**
  * Paint rows [from, to) of the grid into `pixels`: an RGBA image `width` pixels wide (x = row, so

@@ -83,7 +83,9 @@ export class LineChart {
     if (first && first.row >= window.lo && first.row < window.hi) {
       const xf = x(first.row);
       parts.push(s("line", { class: "gv-first-nan", x1: xf, x2: xf, y1: plot.y - 4, y2: plot.y + plot.h, "data-row": first.row }));
-      parts.push(text(xf + 3, plot.y - 4, `first NaN/Inf · step ${first.step} · ${clip(first.name, 40)}`, "gv-first-nan-label"));
+      const label = `first NaN/Inf · step ${first.step} · ${clip(first.name, 40)}`;
+      const left = xf > plot.x + plot.w / 2; // near the right edge: the label reads leftwards from the line
+      parts.push(text(left ? xf - 3 : xf + 3, plot.y - 4, label, "gv-first-nan-label", left ? "end" : "start"));
     }
     this.cursor = s("line", { class: "gv-cursor", y1: plot.y, y2: plot.y + plot.h });
     this.hoverLine = s("line", { class: "gv-chart-hover", y1: plot.y, y2: plot.y + plot.h, visibility: "hidden" });
