@@ -162,6 +162,22 @@ describe("watch view", () => {
     expect(label("head.weight").classList.contains("gv-selected")).toBe(true);
   });
 
+  it("lets a plain wheel scroll the page; only Ctrl/Cmd + wheel zooms the steps", () => {
+    const { q } = mount(watchTraits({ rows: 40 }));
+    const canvas = q(".gv-hm-canvas");
+    const wheel = (options) => {
+      const event = new WheelEvent("wheel", { deltaY: -200, clientX: 10, bubbles: true, cancelable: true });
+      for (const [key, value] of Object.entries(options)) Object.defineProperty(event, key, { value }); // happy-dom drops modifier keys
+      canvas.dispatchEvent(event);
+      return event.defaultPrevented;
+    };
+    expect(wheel({})).toBe(false); // not taken: the notebook scrolls
+    expect([canvas.dataset.lo, canvas.dataset.hi]).toEqual(["0", "40"]);
+    expect(wheel({ ctrlKey: true })).toBe(true);
+    expect(Number(canvas.dataset.hi) - Number(canvas.dataset.lo)).toBeLessThan(40);
+    expect(q(".gv-wt-toolbar .gv-button").hidden).toBe(false); // "Show all steps"
+  });
+
   it("says when nothing was recorded yet, and waits for the graph", () => {
     const { q } = mount(watchTraits({ rows: 0 }));
     expect(q(".gv-hm-empty").hidden).toBe(false);
