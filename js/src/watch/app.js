@@ -4,19 +4,19 @@
 // backward. Everything that says "learns" comes from the recorded history (health.js), never from
 // the graph's one-pass verdicts. Python grows the arrays while training runs; each update repaints
 // only the new rows and keeps the user's selection, zoom, open bands, tab and step.
-import { formatCount, formatNumber } from "../format.js";
+import { formatCount } from "../format.js";
 import { append, h } from "../ui/dom.js";
 import { LineChart } from "./chart.js";
 import { HEALTH_COLORS, SERIES, cellColor } from "./colors.js";
 import { appendsTo, at, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter } from "./data.js";
 import { drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
-import { HEALTH_LABEL, countsText, healthAt, healthSentence, runText, stepCounts, worstOverRun } from "./health.js";
-import { Heatmap, gradText } from "./heatmap.js";
+import { HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
+import { Heatmap } from "./heatmap.js";
 import { graphLegend, watchLegend } from "./legend.js";
 import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
-import { sparkline } from "./sparkline.js";
 import { StepSlider } from "./slider.js";
+import { stepSection } from "./step-section.js";
 
 const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_ratio", "state"];
 const MAX_COMPARED = SERIES.length;
@@ -338,45 +338,8 @@ export function mountWatch(el, model, layout) {
   function inspectorSection(node) {
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;
-    if (!data.rows) return [h("p", { class: "gv-muted" }, "No step recorded yet.")];
-    const row = currentRow();
-    const kind = healthAt(data, row, column);
-    const value = (label, text) => h("tr", {}, h("th", {}, label), h("td", {}, text));
-    const ratio = at(data, "ratio", row, column);
-    const weight = at(data, "weight", row, column);
-    return [
-      h(
-        "div",
-        { class: "gv-wt-verdict", "data-health": kind, style: `--gv-accent: ${HEALTH_COLORS[kind]}` },
-        h("div", { class: "gv-row" }, h("span", { class: "gv-label" }, `At step ${data.steps[row]}`), h("span", { class: "gv-wt-badge", style: `--gv-swatch: ${HEALTH_COLORS[kind]}` }, HEALTH_LABEL[kind])),
-        h("p", { class: "gv-message" }, healthSentence(kind, data, row)),
-      ),
-      h(
-        "table",
-        { class: "gv-table" },
-        value("gradient norm", gradText(at(data, "state", row, column), at(data, "grad", row, column))),
-        value("update ratio", Number.isNaN(ratio) ? "– (not measured at this step)" : formatNumber(ratio)),
-        value("weight norm", Number.isNaN(weight) ? "– (not measured at this step)" : formatNumber(weight)),
-      ),
-      h("h4", {}, "Gradient norm over steps"),
-      sparkline(data, column, row),
-      firstPass(node),
-    ];
-  }
-
-  /** What the first backward pass found, when it was a problem (frozen, a cut, ...): it explains a None. */
-  function firstPass(node) {
-    const verdict = model.get("graph")?.verdicts?.[node.firstVerdict ?? -1];
-    if (!verdict || verdict.cause === "ok") return null;
-    return h(
-      "section",
-      { class: "gv-wt-first" },
-      h("h4", {}, "At the first backward pass"),
-      h("div", { class: "gv-row" }, h("span", { class: "gv-label" }, "Cause"), h("code", {}, verdict.cause)),
-      h("p", { class: "gv-message" }, verdict.message),
-      verdict.where && h("div", { class: "gv-row" }, h("span", { class: "gv-label" }, "Where"), h("code", {}, verdict.where)),
-      h("div", { class: "gv-row" }, h("span", { class: "gv-label" }, "Fix"), h("span", { class: "gv-value" }, verdict.fix)),
-    );
+    const verdict = model.get("graph")?.verdicts?.[node.firstVerdict ?? -1] ?? null;
+    return stepSection(data, currentRow(), column, verdict);
   }
 
   const queueReload = () => {

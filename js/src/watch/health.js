@@ -24,7 +24,7 @@ const PHRASE = {
 export const HEALTH_LABEL = Object.freeze({
   learn: "learns",
   vanishing: "vanishing",
-  unchanged: "not updated",
+  unchanged: "unchanged",
   frozen: "frozen",
   none: "no gradient",
   zero: "zero gradient",

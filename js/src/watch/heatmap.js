@@ -2,13 +2,11 @@
 // (columns), coloured by log10 gradient norm. Cells live in an offscreen image, one pixel per
 // cell, painted once per new row and scaled onto the canvas, so thousands of steps x hundreds
 // of parameters redraw in a few milliseconds. Labels are HTML (text nodes), full names.
-import { formatNumber } from "../format.js";
 import { h } from "../ui/dom.js";
 import { GAP, GUTTER, lineAt, paintReduced, paintRows, rowAtX, rowHeight, xOfRow } from "./cells.js";
 import { SPECIAL } from "./colors.js";
-import { STATE, at } from "./data.js";
+import { describeLine } from "./cell-text.js";
 import { cellGrid } from "./grid.js";
-import { countsText, stepCounts } from "./health.js";
 import { bandsAbove, displayLines, initialExpanded, placeLines } from "./rows.js";
 import { Tooltip } from "./tooltip.js";
 
@@ -361,36 +359,6 @@ function runsOf(lines) {
     else runs.push({ first: i, top: line.top, count: 1 });
   });
   return runs;
-}
-
-/** Tooltip lines of a heatmap line at `row`: a parameter's cell, or a band's counts. */
-export function describeLine(data, row, line) {
-  if (line.kind === "param") return describeCell(data, row, line.column);
-  const columns = line.node.columns;
-  return [`step ${data.steps[row]}`, `${line.node.path} (${columns.length} parameters)`, countsText(stepCounts(data, row, columns), data.vanish)];
-}
-
-/** Tooltip lines of one cell: step, name, grad norm (or what stands instead), update ratio. */
-export function describeCell(data, row, column) {
-  const state = at(data, "state", row, column);
-  const grad = at(data, "grad", row, column);
-  const ratio = at(data, "ratio", row, column);
-  const weight = at(data, "weight", row, column);
-  return [
-    `step ${data.steps[row]}`,
-    data.names[column],
-    ["grad norm", gradText(state, grad)],
-    ["update ratio", Number.isNaN(ratio) ? "– (not measured at this step)" : formatNumber(ratio)],
-    ...(Number.isNaN(weight) ? [] : [["weight norm", formatNumber(weight)]]),
-  ];
-}
-
-/** The grad norm of a cell as text: its value, or why there is none. */
-export function gradText(state, grad) {
-  if (state === STATE.none) return "None (no gradient)";
-  if (state === STATE.zero) return "0 (exactly zero)";
-  if (state === STATE.nonfinite) return `${formatNumber(grad)} (non-finite gradient)`;
-  return formatNumber(grad);
 }
 
 const additive = (e) => e.shiftKey || e.ctrlKey || e.metaKey;
