@@ -221,6 +221,8 @@ describe("graph panel in the watch view", () => {
   it("never shows the first pass's 'ok' as the state of a step: the inspector follows the history", async () => {
     const { model, el, names, graph } = await mountGraph({ "3,0": [STATES.NONFINITE, NaN], "2,0": [STATES.ZERO, 0] });
     expect(graph.verdicts.find((v) => v.name === names[0]).cause).not.toBe("ok"); // the fixture's cut: red
+    expect(graph.title).toContain("learn"); // a trace's title: a verdict count of one pass
+    expect(el.querySelector(".gradviz-root .gv-title").textContent).toMatch(/^(\w+: a|A)utograd graph of the first backward pass$/);
     const inspector = () => el.querySelector(".gv-inspector");
     const firstOk = graph.verdicts.find((v) => v.node && v.cause === "ok");
     const column = names.indexOf(firstOk.name);

@@ -125,8 +125,13 @@ export function watchGraph(host, model, layout, hooks) {
   };
 }
 
-/** A copy of `graph` whose parameter nodes have no verdict (kept as `firstVerdict`) and no gradient summary. */
+/**
+ * A copy of `graph` whose parameter nodes have no verdict (kept as `firstVerdict`) and no gradient
+ * summary, titled for what it is: a graph made for a trace carries a verdict count in its title.
+ */
 export function withoutVerdicts(graph) {
   const strip = (n) => ({ ...n, verdict: null, firstVerdict: n.verdict ?? null, tensor: n.tensor && { ...n.tensor, grad: undefined } });
-  return { ...graph, nodes: graph.nodes.map((n) => (n.kind === "param" ? strip(n) : n)) };
+  const model = (graph.modules ?? []).find((m) => m.path === "")?.type;
+  const title = `${model ? `${model}: a` : "A"}utograd graph of the first backward pass`;
+  return { ...graph, title, nodes: graph.nodes.map((n) => (n.kind === "param" ? strip(n) : n)) };
 }
