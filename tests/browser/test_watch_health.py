@@ -39,6 +39,9 @@ TEXT = [
     ".gv-slider-label",
     ".gv-wt-summary",
     ".gv-legend-item",
+    ".gv-chart-title",
+    ".gv-chart-series",
+    ".gv-chart-tick",
 ]
 
 
@@ -257,7 +260,7 @@ def test_update_ratio_is_drawn_only_at_the_steps_it_was_measured(browser, tmp_pa
 
 
 def test_standalone_page_follows_the_system_dark_scheme_and_stays_readable(browser, sick, gpt12):
-    banner = [".gv-wt-banner strong"] if sick["demo"].history.first_nonfinite else []
+    banner = [".gv-wt-banner strong", ".gv-first-nan-label"] if sick["demo"].history.first_nonfinite else []
     pages = [(sick["demo"].name, sick["path"], banner), ("gpt12", gpt12["path"], [".gv-hm-band"])]
     for name, path, extra in pages:
         for scheme in ("light", "dark"):
@@ -288,7 +291,8 @@ d.monitor
 
 
 @pytest.mark.slow
-def test_watch_view_in_jupyterlab_dark_is_readable(browser, tmp_path):
+@pytest.mark.parametrize("theme", ["JupyterLab Dark", "JupyterLab Dark High Contrast"])
+def test_watch_view_in_jupyterlab_dark_is_readable(browser, tmp_path, theme):
     from lab_server import jupyterlab, start_session
     from test_jupyterlab import _run_all
 
@@ -304,7 +308,7 @@ def test_watch_view_in_jupyterlab_dark_is_readable(browser, tmp_path):
     (notebooks / "Dark.ipynb").write_text(json.dumps(notebook))
     themes = tmp_path / "jupyter" / "settings" / "@jupyterlab" / "apputils-extension"
     themes.mkdir(parents=True)
-    (themes / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Dark"}))
+    (themes / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
     with jupyterlab(notebooks, tmp_path / "jupyter") as url:
         start_session(url, "Dark.ipynb")
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -318,13 +322,14 @@ def test_watch_view_in_jupyterlab_dark_is_readable(browser, tmp_path):
             panel = root.evaluate("el => getComputedStyle(el).backgroundColor")
             rgb = [int(v) for v in re.findall(r"\d+", panel)[:3]]
             assert contrast(rgb, (0, 0, 0)) < 3, panel  # the theme's dark layout colour, not a white box
-            assert low_contrast(root, [*TEXT, ".gv-wt-banner strong"]) == []
+            assert low_contrast(root, [*TEXT, ".gv-wt-banner strong", ".gv-first-nan-label"]) == []
             root.get_by_role("tab", name="Graph").click()
             wait_for_draws(root.locator(".gradviz-root"), 1, timeout=60_000)
             root.scroll_into_view_if_needed()
             OUTPUT.mkdir(exist_ok=True)
-            page.screenshot(path=str(OUTPUT / "watch_jupyterlab_dark.png"))
+            stem = "watch_" + theme.lower().replace(" ", "_")
+            page.screenshot(path=str(OUTPUT / f"{stem}_graph.png"))
             root.get_by_role("tab", name="Heatmap & charts").click()
-            page.screenshot(path=str(OUTPUT / "watch_jupyterlab_dark_steps.png"))
+            page.screenshot(path=str(OUTPUT / f"{stem}.png"))
         finally:
             context.close()

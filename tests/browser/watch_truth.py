@@ -74,7 +74,8 @@ COLORS = """(root, selector) => {
     };
     return [...root.querySelectorAll(selector)].filter((el) => el.getClientRects().length).map((el) => {
         const bg = background(el);
-        const ink = over(rgba(getComputedStyle(el).color), bg);
+        const style = getComputedStyle(el);
+        const ink = over(rgba(el instanceof SVGElement ? style.fill : style.color), bg); // SVG text: its fill
         return { text: (el.textContent || "").trim().slice(0, 40), ink, bg };
     });
 }"""
