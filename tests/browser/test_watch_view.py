@@ -211,7 +211,8 @@ def test_first_nan_step_is_marked(page):
     marks = page.locator(".gv-chart .gv-first-nan")
     assert marks.count() == 2  # gradient norm and update ratio charts
     assert marks.first.get_attribute("data-row") == str(FIRST_NAN)
-    assert page.locator(".gv-chart .gv-first-nan-label").first.text_content() == "first NaN/Inf · step 20 · enc.weight"
+    label = page.locator(".gv-chart .gv-first-nan-label").first.text_content()
+    assert label == "first NaN/Inf · step 20 · enc.weight"
     assert page.locator(".gv-slider-label").inner_text() == "step 20"
     x, y = cell_point(page, "enc.weight", FIRST_NAN)
     assert pixel(page, x, y - 6) != pixel(page, x + 40, y - 6)  # the dashed line over the NaN cells
