@@ -33,6 +33,7 @@ from gradviz.capture._loss import capture_graph, read_values
 from gradviz.capture._targets import unwrap
 from gradviz.capture._watch import Recorder
 from gradviz.diagnose import decide
+from gradviz.view import _watch_summary as _summary
 
 _PUSH_INTERVAL = 0.5  # seconds between live widget updates while training
 
@@ -307,6 +308,10 @@ class Monitor:
                 f"<gradviz.Monitor {status} {len(h.names)} parameters of {self.model_name}{by} on rank "
                 f"{self.rank}: not recording (ranks= of watch() chose other ranks)>"
             )
+        if h.n:
+            history = self.history
+            counts = _summary.step_counts(history, -1, self._frozen(history))
+            bad = f"; step {history.steps[-1]}: {_summary.counts_text(counts)}{bad}"
         if self.log_dir is not None:
             bad += f"; writing {os.fspath(self.log_dir)!r}"
         return (
@@ -317,19 +322,26 @@ class Monitor:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
         history = self.history
-        if cycle or not len(history):
+        if cycle or not len(history) or not self.recording:
             return
         last = history.state[-1]
         counts = ", ".join(f"{int((last == s).sum())} {s.name}" for s in GradState if (last == s).any())
         p.text(f"\nstep {history.steps[-1]}: gradients {counts}")
+        p.text("\n" + _summary.run_text(history, self._frozen(history)))
         finite = np.flatnonzero(last == GradState.finite)
         if len(finite):
             norms = history.grad_norm[-1, finite]
             lo, hi = finite[np.argmin(norms)], finite[np.argmax(norms)]
             p.text(
-                f"\n  largest  {history.names[hi]} {history.grad_norm[-1, hi]:.3g}"
-                f"\n  smallest {history.names[lo]} {history.grad_norm[-1, lo]:.3g}"
+                f"\n  largest gradient norm at step {history.steps[-1]}:  {history.names[hi]} "
+                f"{history.grad_norm[-1, hi]:.3g}"
+                f"\n  smallest gradient norm at step {history.steps[-1]}: {history.names[lo]} "
+                f"{history.grad_norm[-1, lo]:.3g}"
             )
+
+    def _frozen(self, history: History) -> list[bool]:
+        """Frozen columns, as the graph of the first backward says (all False before it is captured)."""
+        return _summary.frozen_columns(history.names, self.graph[0] if self.graph is not None else None)
 
 
 def watch_graph_state(root: torch.autograd.graph.Node, model: torch.nn.Module) -> tuple[dict, bytes, bytes]:
@@ -341,7 +353,11 @@ def watch_graph_state(root: torch.autograd.graph.Node, model: torch.nn.Module) -
     capture.source = "watch"
     capture.backward_calls = 1
     del watched  # no live tensor outlives this call
-    return build_state(capture, decide(capture))
+    graph, edge_norms, hists = build_state(capture, decide(capture))
+    # The trace title counts verdicts of this one pass ("all learn"); the watch view says what each step
+    # recorded, so this graph's title only says what it is.
+    graph["title"] = f"{capture.model_name or 'model'}: autograd graph of the first backward pass"
+    return graph, edge_norms, hists
 
 
 _LIVE: weakref.WeakSet[Monitor] = weakref.WeakSet()  # monitors not closed yet

@@ -212,12 +212,12 @@ def test_report_is_a_pasteable_table() -> None:
         _step(model, torch.randn(5, 4))
     text = t.report()
     lines = text.splitlines()
-    assert lines[0] == "TwoLayer: 4 tensors checked, all learn"
+    assert lines[0] == "TwoLayer: 4 tensors checked: 3 learn, 1 frozen"  # frozen: not "all learn"
     header = next(line for line in lines if line.startswith("parameter"))
     assert header.split() == ["parameter", "‖grad‖", "cause", "where"]
     assert any(line.split()[:3] == ["head.bias", "None", "frozen"] for line in lines)
     assert "fix:" in text
-    assert repr(t) == "<gradviz.Trace TwoLayer: 4 tensors checked, all learn>"
+    assert repr(t) == "<gradviz.Trace TwoLayer: 4 tensors checked: 3 learn, 1 frozen>"
 
 
 def test_not_in_optimizer_needs_the_optimizer() -> None:

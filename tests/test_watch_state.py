@@ -87,6 +87,8 @@ def test_timeline_names_modules_thresholds_and_first_nonfinite():
         "names": NAMES,
         "modules": ["enc", "enc", "blocks.0.attn.proj", ""],
         "nodes": [None, None, None, None],
+        "frozen": [False, False, False, False],  # no graph: unknown, never assumed
+        "moves": [True, True, True, True],  # a non-zero update at a measured step with a finite gradient
         "rows": 5,
         "every": 10,
         "stride": 1,

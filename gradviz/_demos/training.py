@@ -20,6 +20,7 @@ from torch.nn import functional as F
 import gradviz
 from gradviz._demos._base import REGISTRY
 from gradviz._history import GradState, History
+from gradviz.view._watch_summary import frozen_columns, run_text
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,9 @@ class TrainingDemo:
             raise AssertionError(f"demo {self.name}:\n  " + "\n  ".join(bad))
 
     def report(self) -> str:
-        lines = [f"{self.name}: {self.spec.summary}", repr(self.monitor)]
+        graph = self.monitor.graph[0] if self.monitor.graph is not None else None
+        frozen = frozen_columns(self.history.names, graph)
+        lines = [f"{self.name}: {self.spec.summary}", repr(self.monitor), run_text(self.history, frozen)]
         lines.append(f"loss: first step {self.losses[0]:.4g}, last step {self.losses[-1]:.4g}")
         lines += [f"  [{'x' if holds else ' '}] {fact}" for fact, holds in self._facts()]
         if self.trace is not None:
@@ -175,6 +178,29 @@ def _nan_step(losses: list[float]) -> int:
     return next((i for i, loss in enumerate(losses) if math.isnan(loss)), -1)
 
 
+@dataclass
+class Run:
+    """Everything a training demo's loop uses, built fresh and seeded: replaying it in plain torch (no
+    gradviz) gives the same steps, which is how the tests check what the monitor recorded."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    X: torch.Tensor
+    Y: torch.Tensor
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    steps: int
+
+
+def nan_run() -> Run:
+    """A classifier trained with a hand-written log(sigmoid) loss at lr 2: NaN at step 146."""
+    torch.manual_seed(1)
+    X = torch.randn(256, 2)
+    y = (X[:, :1] + X[:, 1:] > 0).float()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
+    return Run(model, torch.optim.SGD(model.parameters(), lr=2.0), X, y, bce_by_hand, steps=200)
+
+
 @training_demo(
     "A hand-written log(sigmoid) loss turns NaN mid-run; the trace names the log.",
     lambda h, losses: {
@@ -187,24 +213,18 @@ def _nan_step(losses: list[float]) -> int:
     },
 )
 def nan_from_log():
-    def classifier():
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1))
-        return model, torch.optim.SGD(model.parameters(), lr=2.0)
-
-    torch.manual_seed(1)
-    X = torch.randn(256, 2)
-    y = (X[:, :1] + X[:, 1:] > 0).float()
-    model, mon, losses, _ = _train(*classifier(), X, y, steps=200, loss_fn=bce_by_hand)
-    replay, opt = classifier()  # replay the seeded run up to the first NaN step, then trace that step
+    run = nan_run()
+    model, mon, losses, _ = _train(run.model, run.optimizer, run.X, run.Y, run.steps, loss_fn=run.loss_fn)
+    replay = nan_run()  # replay the seeded run up to the first NaN step, then trace that step
+    X, y, opt = replay.X, replay.Y, replay.optimizer
     with _one_thread():
         for _ in range(max(_nan_step(losses), 0)):
             opt.zero_grad()
-            bce_by_hand(replay(X), y).backward()
+            bce_by_hand(replay.model(X), y).backward()
             opt.step()
-    with gradviz.trace(replay, optimizer=opt) as t:
+    with gradviz.trace(replay.model, optimizer=opt) as t:
         opt.zero_grad()
-        bce_by_hand(replay(X), y).backward()
+        bce_by_hand(replay.model(X), y).backward()
     return model, mon, losses, t
 
 
@@ -214,20 +234,29 @@ def _relu_regression():
     return X, (X.sum(1, keepdim=True) - 4) * 3
 
 
+def dead_relu_run() -> Run:
+    """A small ReLU network trained at lr 0.3: one overshooting step kills every hidden unit."""
+    X, Y = _relu_regression()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
+    return Run(model, torch.optim.SGD(model.parameters(), lr=0.3), X, Y, F.mse_loss, steps=60)
+
+
 @training_demo(
     "Too large a learning rate kills every ReLU: zero gradients from then on.",
     lambda h, losses: {
         "all but the output bias have zero gradients at the last step": bool(
             (h.state[-1, :-1] == GradState.zero).all()
         ),
-        "the output bias still learns": bool((h.state[:, -1] == GradState.finite).all()),
+        "the output bias still gets a finite gradient at every step": bool(
+            (h.state[:, -1] == GradState.finite).all()
+        ),
         "the hidden layers were alive at step 0": bool((h.state[0] == GradState.finite).all()),
     },
 )
 def dead_relus():
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
-    return _train(model, torch.optim.SGD(model.parameters(), lr=0.3), *_relu_regression(), steps=60)
+    run = dead_relu_run()
+    return _train(run.model, run.optimizer, run.X, run.Y, run.steps, loss_fn=run.loss_fn)
 
 
 class _BodyHead(nn.Module):
@@ -243,7 +272,9 @@ class _BodyHead(nn.Module):
 @training_demo(
     "The optimizer holds only the head: the body never updates, its grad piles up.",
     lambda h, losses: {
-        "body never updated (update_ratio NaN)": bool(np.isnan(h.update_ratio[:, :4]).all()),
+        "body's update never measured (update_ratio NaN: the optimizer does not hold it)": bool(
+            np.isnan(h.update_ratio[:, :4]).all()
+        ),
         "head updated at every step": bool(np.isfinite(h.update_ratio[:, 4:]).all()),
         "body gradients keep growing": bool((h.grad_norm[-1, :4] > 10 * h.grad_norm[0, :4]).all()),
     },

@@ -7,6 +7,8 @@ import textwrap
 from gradviz.capture._records import Capture
 from gradviz.diagnose import Cause, Verdict
 
+SEVERITIES = ("ok", "red", "frozen", "zero", "nonfinite")
+
 
 def grad_state(v: Verdict) -> str:
     """What .grad holds: None, 0, nan/inf, or its norm."""
@@ -18,16 +20,23 @@ def grad_state(v: Verdict) -> str:
 
 
 def summary_line(cap: Capture, verdicts: dict[str, Verdict]) -> str:
+    """The headline: "Net: 4 tensors checked, all learn", or the count of each kind (frozen apart)."""
     what = cap.model_name or "trace"
     n = len(verdicts)
-    count = {s: sum(v.cause.severity == s for v in verdicts.values()) for s in ("red", "zero", "nonfinite")}
+    head = f"{what}: {n} tensor{'s' if n != 1 else ''} checked"
+    if not n:
+        return f"{head}, nothing to check"
+    count = {s: sum(v.cause.severity == s for v in verdicts.values()) for s in SEVERITIES}
+    if count["ok"] == n:
+        return f"{head}, all learn" if n > 1 else f"{head}, it learns"
     parts = [
+        f"{count['ok']} learn{'s' if count['ok'] == 1 else ''}" if count["ok"] else "",
         f"{count['red']} will not learn" if count["red"] else "",
         f"{count['nonfinite']} with NaN/Inf gradients" if count["nonfinite"] else "",
         f"{count['zero']} with zero gradients" if count["zero"] else "",
+        f"{count['frozen']} frozen" if count["frozen"] else "",
     ]
-    tail = ", ".join(p for p in parts if p) or ("all learn" if n else "nothing to check")
-    return f"{what}: {n} tensor{'s' if n != 1 else ''} checked, {tail}"
+    return f"{head}: " + ", ".join(p for p in parts if p)
 
 
 def report(cap: Capture, verdicts: dict[str, Verdict], width: int = 100) -> str:

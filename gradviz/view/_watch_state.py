@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from gradviz._history import History
+from gradviz.view._watch_summary import VANISH, frozen_columns, moves
 
 __all__ = ["WATCH_TRAITS", "build_watch_state", "module_of"]
 
@@ -48,7 +49,7 @@ def build_watch_state(
     graph_state: tuple[dict, bytes, bytes] | None = None,
     *,
     live: bool = False,
-    vanish: float = 1e-7,
+    vanish: float = VANISH,
     explode: float = 10.0,
 ) -> dict[str, object]:
     """The trait values of ``MonitorWidget`` for ``history``.
@@ -73,6 +74,8 @@ def build_watch_state(
         "names": names,
         "modules": [module_of(name) for name in names],
         "nodes": _node_of_names(graph, names),
+        "frozen": frozen_columns(names, graph),
+        "moves": moves(history),
         "rows": len(history),
         "every": int(history.every),
         "stride": int(history.stride),

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { GROUP_GAP, displayRowAt, moduleBands, paintReduced, paintRows, rowAtX, rowLayout, tickRows, topOfDisplayRow, xOfRow } from "../src/watch/cells.js";
+import { MIN_ROW, lineAt, paintReduced, paintRows, rowAtX, rowHeight, tickRows, xOfRow } from "../src/watch/cells.js";
+import { cellGrid } from "../src/watch/grid.js";
 import { SPECIAL, cellColor } from "../src/watch/colors.js";
-import { appendsTo, extendRange, groupByModule, nearestRow, niceRange, readWatch, rowAtOrAfter, typedFrom } from "../src/watch/data.js";
+import { appendsTo, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter, typedFrom } from "../src/watch/data.js";
 import { decade, yTicks } from "../src/watch/chart.js";
-import { flagsOf, medianOf } from "../src/watch/flags.js";
+import { drawnFlags, flagsOf, medianOf } from "../src/watch/flags.js";
 import { STATES, fakeModel, watchTraits } from "./watch-helpers.js";
 
 const read = (options) => readWatch(fakeModel(watchTraits(options)));
@@ -21,14 +22,11 @@ describe("watch traits", () => {
     expect(typedFrom(null, Uint8Array)).toHaveLength(0);
   });
 
-  it("groups columns by module in order of first appearance", () => {
-    const { order, groups } = groupByModule(["enc", "head", "enc", "", "head"]);
-    expect(order).toEqual([0, 2, 1, 4, 3]);
-    expect(groups).toEqual([
-      { module: "enc", start: 0, count: 2 },
-      { module: "head", start: 2, count: 2 },
-      { module: "", start: 4, count: 1 },
-    ]);
+  it("reads the frozen columns and whether the optimizer moved each, unknown when absent", () => {
+    const data = read({ names: ["a", "b", "c"], timeline: { frozen: [false, true, false], moves: [true, null, false] } });
+    expect([data.frozen, data.moves, data.vanish]).toEqual([[false, true, false], [true, null, false], 1e-7]);
+    const old = read({ names: ["a"], timeline: { frozen: undefined, moves: undefined } });
+    expect([old.frozen, old.moves]).toEqual([[false], [null]]);
   });
 
   it("never reads past a half-synced array", () => {
@@ -74,23 +72,60 @@ describe("cell colours", () => {
     for (const c of scale) expect(Object.values(SPECIAL)).not.toContain(c);
   });
 
-  it("paints one RGBA pixel per cell, parameters in display order", () => {
+  const hex = (pixels, width, x, y) => `#${[...pixels.slice((y * width + x) * 4, (y * width + x) * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+
+  it("paints one RGBA pixel per cell, parameters in display order, then the bands", () => {
     const data = read({ names: ["a.w", "b.w", "a.b"], rows: 2, cells: { "1,1": [STATES.NONE, NaN] } });
     const width = 4;
+    const grid = cellGrid(data, null, 0);
+    expect(grid.sources).toEqual([0, 2, 1]); // no band: a and b hold no submodules
     const pixels = new Uint8ClampedArray(width * 3 * 4);
-    paintRows(pixels, width, data, { min: -1, max: 1 }, 0, 2);
-    const px = (x, y) => `#${[...pixels.slice((y * width + x) * 4, (y * width + x) * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+    paintRows(pixels, width, grid, { min: -1, max: 1 }, 0, 2, grid.sources);
     // display rows: a.w, a.b, b.w
-    expect(px(1, 2)).toBe(SPECIAL.none);
+    expect(hex(pixels, width, 1, 2)).toBe(SPECIAL.none);
     expect(pixels[(2 * width + 1) * 4 + 3]).toBe(255);
     expect(pixels[(0 * width + 2) * 4 + 3]).toBe(0); // column 2 not painted yet
+  });
+
+  it("paints a band with the worst of its parameters (frozen ones aside), else their geometric mean", () => {
+    const names = ["blocks.0.q.w", "blocks.0.k.w", "blocks.1.q.w", "blocks.1.k.w", "head.w"];
+    const cells = { "1,1": [STATES.NONFINITE, NaN], "2,3": [STATES.ZERO, 0], "0,2": [STATES.NONE, NaN] };
+    const data = read({ names, rows: 3, cells, timeline: { frozen: [false, false, true, false, false] } });
+    const grid = cellGrid(data, null, 0);
+    expect(data.tree.bands.map((b) => b.path)).toEqual(["blocks", "blocks.0", "blocks.1"]);
+    const width = 3;
+    const pixels = new Uint8ClampedArray(width * grid.sources.length * 4);
+    const range = { min: -1, max: 1 };
+    paintRows(pixels, width, grid, range, 0, 3, grid.sources);
+    const band = (path) => data.params + data.tree.bands.findIndex((b) => b.path === path);
+    expect([hex(pixels, width, 0, band("blocks.0")), hex(pixels, width, 1, band("blocks.0")), hex(pixels, width, 1, band("blocks"))]).toEqual([
+      cellColor(2, Math.sqrt(1 * 2), range), // row 0: norms 1 and 2
+      SPECIAL.nonfinite,
+      SPECIAL.nonfinite,
+    ]);
+    expect(hex(pixels, width, 0, band("blocks.1"))).toBe(cellColor(2, 4, range)); // the frozen None left out: only 4
+    expect(hex(pixels, width, 2, band("blocks.1"))).toBe(SPECIAL.zero);
+    expect(hex(pixels, width, 0, band("blocks"))).toBe(cellColor(2, Math.cbrt(1 * 2 * 4), range));
+  });
+
+  it("computes only appended rows, and everything when the columns change", () => {
+    const data = read({ names: ["blocks.0.q.w", "blocks.0.k.w", "blocks.1.q.w", "blocks.1.k.w", "h.w"], rows: 4 });
+    const first = cellGrid(data, null, 0);
+    const more = read({ names: data.names, rows: 6, cells: { "1,0": [STATES.NONFINITE, NaN] } });
+    const grown = cellGrid(more, first, 4); // rows 0-3 kept: row 1's NaN is not read
+    const band = more.params + 1; // blocks.0
+    expect(grown.state[1 * grown.width + band]).toBe(STATES.FINITE);
+    expect(grown.state[5 * grown.width + band]).toBe(STATES.FINITE);
+    const again = cellGrid(more, grown, 0);
+    expect(again.state[1 * again.width + band]).toBe(STATES.NONFINITE);
   });
 
   it("keeps a one-step NaN visible when many steps share a pixel", () => {
     const data = read({ names: ["w"], rows: 100, cells: { "57,0": [STATES.NONFINITE, Infinity], "12,0": [STATES.ZERO, 0] } });
     const pixels = new Uint8ClampedArray(10 * 4);
-    paintReduced(pixels, 10, data, { min: -10, max: 1 }, { lo: 0, hi: 100 });
-    const colors = Array.from({ length: 10 }, (_, x) => `#${[...pixels.slice(x * 4, x * 4 + 3)].map((v) => v.toString(16).padStart(2, "0")).join("")}`);
+    const grid = cellGrid(data, null, 0);
+    paintReduced(pixels, 10, grid, { min: -10, max: 1 }, { lo: 0, hi: 100 }, grid.sources);
+    const colors = Array.from({ length: 10 }, (_, x) => hex(pixels, 10, x, 0));
     expect(colors[5]).toBe(SPECIAL.nonfinite);
     expect(colors[1]).toBe(SPECIAL.zero);
     expect(colors[0]).toBe(cellColor(2, 1, { min: -10, max: 1 })); // the largest norm of rows 0-9
@@ -98,34 +133,16 @@ describe("cell colours", () => {
 });
 
 describe("heatmap geometry", () => {
-  const groups = [
-    { module: "a", start: 0, count: 2 },
-    { module: "b", start: 2, count: 1 },
-  ];
-  it("stacks module groups with a gap and hit-tests rows", () => {
-    const layout = rowLayout(groups, 3);
-    expect(layout.rowH).toBe(16);
-    expect(layout.tops).toEqual([0, 32 + GROUP_GAP]);
-    expect([displayRowAt(layout, groups, 5), displayRowAt(layout, groups, 20), displayRowAt(layout, groups, 33), displayRowAt(layout, groups, 36)]).toEqual([0, 1, null, 2]);
-    expect(topOfDisplayRow(layout, groups, 2)).toBe(35);
+  it("rows are readable whatever the model size: the box scrolls instead of shrinking them", () => {
+    expect(rowHeight(4)).toBe(22);
+    expect(rowHeight(40)).toBe(MIN_ROW);
+    expect(rowHeight(1000)).toBe(MIN_ROW);
+    expect(MIN_ROW).toBeGreaterThanOrEqual(14); // 11 px labels
   });
 
-  it("keeps rows at least MIN_ROW tall with hundreds of parameters (the box scrolls)", () => {
-    expect(rowLayout([{ module: "", start: 0, count: 500 }], 500).rowH).toBe(3);
-  });
-
-  it("puts thin gaps between many small modules", () => {
-    const many = Array.from({ length: 150 }, (_, i) => ({ module: `layers.${i >> 1}.${i % 2 ? "mlp" : "attn"}`, start: 2 * i, count: 2 }));
-    const layout = rowLayout(many, 300);
-    expect([layout.rowH, layout.gap]).toEqual([3, 1]);
-    expect(layout.height).toBe(300 * 3 + 149);
-    // a 6 px module is too short to label: its parent labels both of its children
-    const bands = moduleBands(many, layout);
-    expect(bands.slice(0, 2).map((b) => [b.text, b.top, b.height, b.title])).toEqual([
-      ["layers.0", 0, 13, "layers.0.attn, layers.0.mlp"],
-      ["layers.1", 14, 13, "layers.1.attn, layers.1.mlp"],
-    ]);
-    expect(moduleBands(groups, rowLayout(groups, 3)).map((b) => b.text)).toEqual(["a", "b"]);
+  it("hit-tests lines, gaps included", () => {
+    const lines = [{ top: 0 }, { top: 15 }, { top: 33 }];
+    expect([lineAt(lines, 15, 5), lineAt(lines, 15, 20), lineAt(lines, 15, 31), lineAt(lines, 15, 40), lineAt(lines, 15, 60)]).toEqual([0, 1, null, 2, null]);
   });
 
   it("maps x to rows of the window and back", () => {
@@ -152,6 +169,16 @@ describe("flags", () => {
       [8, "explode"],
     ]);
     expect(flags[1].median).toBeGreaterThan(0);
+  });
+
+  it("draws one mark per run of vanishing steps, every exploding step", () => {
+    const flags = [3, 4, 5, 9].map((row) => ({ row, kind: "vanish", value: 1e-9 }));
+    flags.splice(2, 0, { row: 4, kind: "explode", value: 5, median: 0.1 });
+    expect(drawnFlags(flags).map((f) => [f.row, f.kind, f.more])).toEqual([
+      [3, "vanish", 2],
+      [4, "explode", undefined],
+      [9, "vanish", 0],
+    ]);
   });
 
   it("needs a few earlier norms before it calls anything a jump", () => {

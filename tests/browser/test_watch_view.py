@@ -81,8 +81,8 @@ def run() -> dict:
     return {"model": model, "graph_state": graph_state, "node_of": node_of}
 
 
-def open_page(browser, path):
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1400})
+def open_page(browser, path, **options):
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1400}, **options)
     page = context.new_page()
     seen = {"requests": [], "dialogs": [], "errors": []}
     page.on("request", lambda r: seen["requests"].append(r.url))
@@ -99,9 +99,15 @@ def page(browser, run, tmp_path):
     make_history(run["model"]).save(tmp_path / "run.npz")  # drawn after the fact, from the saved file
     state = build_watch_state(History.load(tmp_path / "run.npz"), run["graph_state"])
     context, page = open_page(browser, write_watch_html(tmp_path / "watch.html", state, "watch"))
-    wait_for_draws(page.locator(".gradviz-root"), 1)
     yield page
     context.close()
+
+
+def show_tab(page, name: str) -> None:
+    """Open a tab of the watch view ("Heatmap & charts" or "Graph"); the graph is drawn when first shown."""
+    page.get_by_role("tab", name=name).click()
+    if name == "Graph":
+        wait_for_draws(page.locator(".gradviz-root"), 1)
 
 
 def cell_point(page, name: str, row: int) -> tuple[float, float]:
@@ -165,11 +171,13 @@ def test_clicking_a_row_selects_the_parameter_and_plots_it(page, run):
     model = page.locator("#gradviz")
     assert model.evaluate("el => el.gradvizModel.get('selected')") == "head.bias"
     grad_chart = page.locator(".gv-chart").first
-    assert grad_chart.locator(".gv-chart-line").count() == 1
-    assert grad_chart.locator(".gv-chart-series").first.get_attribute("data-name") == "head.bias"
-    d = grad_chart.locator(".gv-chart-line").get_attribute("d")
+    assert grad_chart.locator(".gv-chart-line[data-column]").count() == 1
+    names = grad_chart.locator(".gv-chart-series").evaluate_all("els => els.map((e) => e.dataset.name)")
+    assert names == ["median of the gradient norms", "head.bias"]
+    d = grad_chart.locator(".gv-chart-line[data-column]").get_attribute("d")
     assert d.count("L") == ROWS - 1  # one point per step, no gap
     # the graph selects the same parameter, and its inspector shows the sparkline
+    show_tab(page, "Graph")
     inspector = page.locator(".gv-inspector")
     assert inspector.locator(".gv-name").inner_text() == "head.bias"
     assert inspector.locator(".gv-spark").count() == 1
@@ -177,6 +185,7 @@ def test_clicking_a_row_selects_the_parameter_and_plots_it(page, run):
 
 
 def test_step_slider_recolours_the_parameter_nodes(page, run):
+    show_tab(page, "Graph")
     ids = {name: run["node_of"][name] for name in ("enc.weight", "head.weight", "head.bias")}
     before = {name: node_fill(page, i) for name, i in ids.items()}
     assert before["enc.weight"] == NAN_COLOR  # latest step: NaN
@@ -202,7 +211,8 @@ def test_first_nan_step_is_marked(page):
     marks = page.locator(".gv-chart .gv-first-nan")
     assert marks.count() == 2  # gradient norm and update ratio charts
     assert marks.first.get_attribute("data-row") == str(FIRST_NAN)
-    assert page.locator(".gv-chart .gv-first-nan-label").first.text_content() == "first NaN/Inf · step 20"
+    label = page.locator(".gv-chart .gv-first-nan-label").first.text_content()
+    assert label == "first NaN/Inf · step 20 · enc.weight"
     assert page.locator(".gv-slider-label").inner_text() == "step 20"
     x, y = cell_point(page, "enc.weight", FIRST_NAN)
     assert pixel(page, x, y - 6) != pixel(page, x + 40, y - 6)  # the dashed line over the NaN cells
@@ -213,9 +223,11 @@ def test_offline_no_request_no_script_injection_and_a_screenshot(page, run):
     assert page.seen["dialogs"] == []
     assert page.seen["errors"] == []
     assert page.locator("img").count() == 0
-    assert page.locator(f'.gv-hm-module[title="{HOSTILE}"]').count() == 1
+    assert page.locator(f'.gv-hm-label[title="{HOSTILE}.weight"]').inner_text() == f"{HOSTILE}.weight"
     page.mouse.click(*cell_point(page, f"{HOSTILE}.weight", 4))
+    show_tab(page, "Graph")
     assert page.locator(".gv-inspector .gv-name").inner_text() == f"{HOSTILE}.weight"
+    show_tab(page, "Heatmap & charts")
     page.locator(".gv-hm-label[title='enc.bias']").click(modifiers=["Shift"])
     page.locator(".gv-slider").fill("12")
     page.mouse.move(*cell_point(page, "enc.weight", 24))
@@ -290,6 +302,7 @@ def test_thousands_of_steps_by_hundreds_of_parameters_draw_fast(browser, tmp_pat
     state = build_watch_state(big_history(2032), live=True)
     context, page = open_page(browser, write_watch_html(tmp_path / "big.html", state, "big"))
     try:
+        page.locator('.gv-hm-band[data-band="layers.10"]').click()  # 50 blocks open closed: open one
         update_ms = push(page, build_watch_state(big_history(2048), live=True))
         step_ms = page.locator(".gv-slider").evaluate(
             """(slider) => Math.max(...Array.from({ length: 20 }, (_, i) => {
@@ -378,7 +391,9 @@ def test_live_updates_from_a_kernel_in_jupyterlab(browser, tmp_path):
             _run_all(page)
             root = page.locator(".jp-Notebook .gradviz-watch")
             root.wait_for(timeout=120_000)
+            root.get_by_role("tab", name="Graph").click()
             wait_for_draws(root.locator(".gradviz-root"), 1, timeout=60_000)
+            root.get_by_role("tab", name="Heatmap & charts").click()
             root.locator('.gv-hm-label[title="2.bias"]').click()
             root.locator(".gv-slider").fill("4")
             (notebooks / "go").touch()
@@ -389,7 +404,7 @@ def test_live_updates_from_a_kernel_in_jupyterlab(browser, tmp_path):
             assert root.locator(".gv-hm-canvas").get_attribute("data-painted") == "39-40"
             assert root.locator(".gv-slider-label").inner_text() == "step 4"
             assert "gv-selected" in root.locator('.gv-hm-label[title="2.bias"]').get_attribute("class")
-            assert root.locator(".gv-chart").first.locator(".gv-chart-line").count() == 1
+            assert root.locator(".gv-chart").first.locator(".gv-chart-line[data-column]").count() == 1
             assert "40 steps recorded" in root.locator(".gv-title").first.inner_text()
         finally:
             context.close()

@@ -111,7 +111,8 @@ function tensorView(t, ctx) {
       ["module", t.module || "(top level)"],
     ]),
     summaryView("Value", t.value, ctx),
-    summaryView("Gradient", t.grad, ctx, "None: no gradient was stored"),
+    // undefined: this view did not record the gradient (the watch view shows it per step itself)
+    t.grad !== undefined && summaryView("Gradient", t.grad, ctx, "None: no gradient was stored"),
   );
 }
 

@@ -1,21 +1,26 @@
 // The watch view (Python side: gradviz/view/_watch_widget.py MonitorWidget; contract:
-// js/STATE.md "Watch widget state"): heatmap, step slider, line charts and the graph of the
-// first backward, all on one step axis. Python grows the arrays while training runs; each
-// update repaints only the new rows and keeps the user's selection, zoom and step.
-import { formatCount, formatNumber } from "../format.js";
+// js/STATE.md "Watch widget state"): a title that says what the selected step and the whole run
+// recorded, a step slider, then two tabs: the heatmap with its charts, and the graph of the first
+// backward. Everything that says "learns" comes from the recorded history (health.js), never from
+// the graph's one-pass verdicts. Python grows the arrays while training runs; each update repaints
+// only the new rows and keeps the user's selection, zoom, open bands, tab and step.
+import { formatCount } from "../format.js";
 import { append, h } from "../ui/dom.js";
 import { LineChart } from "./chart.js";
-import { cellColor, SERIES } from "./colors.js";
+import { HEALTH_COLORS, SERIES, cellColor } from "./colors.js";
 import { appendsTo, at, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter } from "./data.js";
-import { flagsOf } from "./flags.js";
+import { drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
-import { Heatmap, gradText } from "./heatmap.js";
+import { HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
+import { Heatmap } from "./heatmap.js";
 import { graphLegend, watchLegend } from "./legend.js";
-import { sparkline } from "./sparkline.js";
+import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
 import { StepSlider } from "./slider.js";
+import { stepSection } from "./step-section.js";
 
 const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_ratio", "state"];
 const MAX_COMPARED = SERIES.length;
+const MEDIAN_COLOR = "#78909c"; // overridden by the theme (watch.css, .gv-chart-line[data-series])
 
 /**
  * @param {HTMLElement} el
@@ -33,32 +38,41 @@ export function mountWatch(el, model, layout) {
   let knownStep = -1; // the `step` trait value last acted on
   let compared = []; // names plotted in the charts; the first is the `selected` parameter
   let zoom = null; // {from, to, follow} in training steps; follow: keep showing the newest rows
-  let flags = new Map(); // column -> vanish/explode flags, for the compared columns
+  let flags = new Map(); // column -> vanish/explode flags, for the plotted columns
+  let derived = null; // per-update summaries: worst health per column, medians, worst columns
+  let tab = "steps"; // "steps" (heatmap and charts) or "graph"
   let reloadQueued = false;
 
   const title = h("div", { class: "gv-title" });
+  const stepLine = h("div", { class: "gv-wt-step", "aria-live": "polite" });
+  const runLine = h("div", { class: "gv-wt-run" });
   const banner = h("div", { class: "gv-wt-banner", role: "alert", hidden: true });
   const legendBox = h("div");
   const resetZoom = h("button", { type: "button", class: "gv-button", hidden: true, onclick: () => setZoom(null) }, "Show all steps");
+  const tabs = {
+    steps: h("button", { type: "button", role: "tab", class: "gv-wt-tab", onclick: () => showTab("steps") }, "Heatmap & charts"),
+    graph: h("button", { type: "button", role: "tab", class: "gv-wt-tab", onclick: () => showTab("graph") }, "Graph"),
+  };
   const heatmap = new Heatmap({ select, zoom: setZoom });
   const slider = new StepSlider(setStep);
-  const gradChart = new LineChart({ title: "Gradient norm", array: "grad", gaps: true, marks: true });
-  const ratioChart = new LineChart({ title: "Update ratio ‖Δw‖/‖w‖", array: "ratio", gaps: false, marks: false });
+  const gradChart = new LineChart({ title: "Gradient norm", height: 140, measured: false, empty: "no finite gradient in these steps" });
+  const ratioChart = new LineChart({ title: "Update ratio ‖Δw‖/‖w‖", height: 100, measured: true, empty: "not measured in these steps" });
   const summary = h("div", { class: "gv-wt-summary", "aria-live": "polite" });
   const graphHost = h("div", { class: "gv-wt-graph" });
-  const hint = "Click a row to plot it, Shift-click to compare. Drag across steps to zoom, double-click to see all; Ctrl+wheel zooms.";
+  const hint = "Click a row to plot it, Shift-click to compare, click a module band to open it. Drag across steps to zoom, double-click to see all; Ctrl+wheel zooms.";
+  const panels = {
+    steps: h("div", { class: "gv-wt-panel", role: "tabpanel" }, h("div", { class: "gv-wt-hint gv-muted" }, hint), heatmap.el, gradChart.el, ratioChart.el, summary),
+    graph: h("div", { class: "gv-wt-panel", role: "tabpanel", hidden: true }, graphHost),
+  };
   const root = h(
     "div",
-    { class: "gradviz-watch", "data-updates": "0" },
-    h("div", { class: "gv-top" }, title, legendBox),
+    { class: "gradviz-watch", "data-updates": "0", "data-tab": tab },
+    h("div", { class: "gv-top" }, title, stepLine, runLine, legendBox),
     banner,
-    h("div", { class: "gv-wt-toolbar" }, h("span", { class: "gv-muted" }, hint), resetZoom),
-    heatmap.el,
+    h("div", { class: "gv-wt-toolbar" }, h("div", { class: "gv-wt-tabs", role: "tablist" }, tabs.steps, tabs.graph), resetZoom),
     slider.el,
-    gradChart.el,
-    ratioChart.el,
-    summary,
-    graphHost,
+    panels.steps,
+    panels.graph,
   );
   el.append(root);
   const graph = watchGraph(graphHost, model, layout, {
@@ -77,20 +91,21 @@ export function mountWatch(el, model, layout) {
     const next = readWatch(model);
     const appended = appendsTo(data, next);
     const grown = extendRange(appended ? seen : null, next, appended ? data.rows : 0);
-    const nextRange = niceRange(grown);
-    const sameScale = nextRange?.min === range?.min && nextRange?.max === range?.max;
     const follow = zoom?.follow && data.rows > 0;
     const span = zoom ? zoom.to - zoom.from : 0;
+    const kept = appended ? data.rows : 0;
     data = next;
     seen = grown;
-    range = nextRange;
-    heatmap.setData(data, range, appended && sameScale);
+    range = niceRange(grown);
+    heatmap.setData(data, range, kept);
     if (follow && data.rows) zoom = { from: data.steps[data.rows - 1] - span, to: data.steps[data.rows - 1], follow: true };
     syncStep();
     const selected = model.get("selected") ?? "";
     compared = compared.filter((name) => data.names.includes(name));
     if (selected && data.names.includes(selected) && compared[0] !== selected) compared = [selected, ...compared.filter((n) => n !== selected)];
     flags = new Map();
+    const gradMedian = medianValues(data, "grad");
+    derived = { worst: worstOverRun(data), gradMedian, ratioMedian: medianValues(data, "ratio"), worstColumns: worstColumns(data, gradMedian) };
     legendBox.replaceChildren(watchLegend(range, thresholds()));
     root.dataset.updates = String(Number(root.dataset.updates) + 1);
     renderAll();
@@ -130,30 +145,56 @@ export function mountWatch(el, model, layout) {
     return hi > lo ? { lo, hi } : { lo: Math.max(0, hi - 1), hi: Math.max(1, hi) };
   }
 
+  function plottedColumns() {
+    const columns = compared.map((name) => data.names.indexOf(name)).filter((c) => c >= 0);
+    return columns.length ? { columns, chosen: true } : { columns: derived?.worstColumns ?? [], chosen: false };
+  }
+
+  /** The series of a chart: the median over all parameters, then the plotted parameters. */
+  function chartSeries(array, { columns, chosen: picked }) {
+    const median = array === "grad" ? derived.gradMedian : derived.ratioMedian;
+    const what = array === "grad" ? "gradient norms" : "update ratios";
+    const series = [{ kind: "median", column: null, label: `median of the ${what}`, color: MEDIAN_COLOR, primary: false, values: median, states: null, flags: [] }];
+    columns.forEach((column, i) =>
+      series.push({
+        kind: "param",
+        column,
+        label: data.names[column],
+        color: SERIES[i % SERIES.length],
+        primary: picked && i === 0,
+        values: columnValues(data, array, column),
+        states: array === "grad" ? columnStates(data, column) : null,
+        flags: array === "grad" ? drawnFlags(flagsFor(column)) : [],
+      }),
+    );
+    return series;
+  }
+
   function renderAll() {
     renderHeader();
     const window = rowWindow();
     const cursor = currentRow();
-    const columns = compared.map((name) => data.names.indexOf(name)).filter((c) => c >= 0);
+    const plotted = plottedColumns();
+    const columns = plotted.chosen ? plotted.columns : [];
     heatmap.render({ window, cursor, selected: columns[0] ?? null, compared: new Set(columns) });
-    const series = columns.map((column, i) => ({ column, color: SERIES[i % SERIES.length], primary: i === 0, flags: flagsFor(column) }));
-    const vanish = thresholds().vanish;
-    gradChart.render({ data, series, window, cursor, vanish });
-    ratioChart.render({ data, series, window, cursor, vanish });
+    const right = heatmap.rightInset() + 10;
+    gradChart.render({ data, series: chartSeries("grad", plotted), window, cursor, vanish: thresholds().vanish, right });
+    ratioChart.render({ data, series: chartSeries("ratio", plotted), window, cursor, right });
     slider.update(data.rows, model.get("step") ?? -1, cursor === null ? null : data.steps[cursor]);
     resetZoom.hidden = !zoom;
-    renderSummary(columns[0]);
+    renderSummary(plotted);
     graph.recolor();
     graph.refreshInspector();
   }
 
-  /** A step change only moves cursors and recolours: no chart or label is rebuilt. */
+  /** A step change moves cursors, recolours the graph and rewrites the step's counts: no chart is rebuilt. */
   function renderStep() {
     const cursor = currentRow();
     heatmap.render({ ...heatmap.view, cursor });
     gradChart.setCursor(cursor);
     ratioChart.setCursor(cursor);
     slider.update(data.rows, model.get("step") ?? -1, cursor === null ? null : data.steps[cursor]);
+    renderStepLine();
     graph.recolor();
     graph.refreshInspector();
   }
@@ -167,6 +208,8 @@ export function mountWatch(el, model, layout) {
       sampling.length ? h("span", { class: "gv-muted" }, ` (${sampling.join(", ")})`) : null,
       t.live ? h("span", { class: "gv-live" }, "● recording") : null,
     ]);
+    renderStepLine();
+    runLine.textContent = data.rows ? runText(data, derived?.worst) : "";
     const first = data.firstNonfinite;
     banner.hidden = !first;
     if (!first) return;
@@ -178,15 +221,43 @@ export function mountWatch(el, model, layout) {
     ]);
   }
 
-  function renderSummary(column) {
-    if (column === undefined) return summary.replaceChildren();
+  /** "step 59: 1 learns, 4 with zero gradients", each count in its health colour. */
+  function renderStepLine() {
+    const row = currentRow();
+    stepLine.replaceChildren();
+    if (row === null) return;
+    const counts = stepCounts(data, row);
+    stepLine.dataset.step = String(data.steps[row]);
+    const dots = Object.keys(counts).map((kind) => h("span", { class: "gv-wt-dot", style: `--gv-swatch: ${HEALTH_COLORS[kind]}`, title: HEALTH_LABEL[kind] }));
+    append(stepLine, [h("span", { class: "gv-wt-dots", "aria-hidden": "true" }, dots), `step ${data.steps[row]}: ${countsText(counts, data.vanish)}`]);
+  }
+
+  function renderSummary({ columns, chosen: picked }) {
+    summary.replaceChildren();
+    if (!data.rows) return;
+    if (!picked) {
+      const names = columns.map((c) => data.names[c]);
+      append(summary, [
+        "Plotted: the median over the parameters (dashed) and the ",
+        names.length === 1 ? "parameter" : `${names.length} parameters`,
+        " furthest from it",
+        names.length ? `: ${names.join(", ")}` : "",
+        ". Click a heatmap row to plot it instead.",
+      ]);
+      return;
+    }
+    const column = columns[0];
     const list = flagsFor(column);
     const count = (kind) => list.filter((f) => f.kind === kind);
     const describe = (kind, word) => {
       const hits = count(kind);
       return hits.length ? `${word} at ${formatCount(hits.length)} step${hits.length === 1 ? "" : "s"} (first: step ${data.steps[hits[0].row]})` : `never ${word}`;
     };
-    summary.replaceChildren(h("strong", {}, data.names[column]), `: ${describe("explode", "exploding")} · ${describe("vanish", "vanishing")}`);
+    append(summary, [
+      h("strong", {}, data.names[column]),
+      `: ${describe("explode", "exploding")} · ${describe("vanish", "vanishing")}`,
+      data.nodes[column] && h("button", { type: "button", class: "gv-link gv-wt-show-graph", onclick: () => showInGraph(column) }, "Show in graph"),
+    ]);
   }
 
   function flagsFor(column) {
@@ -195,7 +266,7 @@ export function mountWatch(el, model, layout) {
   }
 
   function thresholds() {
-    return { vanish: Number(data.timeline.vanish ?? 1e-7), explode: Number(data.timeline.explode ?? 10) };
+    return { vanish: data.vanish, explode: Number(data.timeline.explode ?? 10) };
   }
 
   /** Click on a row (or a graph node): select its parameter; `additive` adds it to the comparison. */
@@ -210,8 +281,30 @@ export function mountWatch(el, model, layout) {
       model.set("selected", primary);
       model.save_changes();
     }
+    if (primary === name) heatmap.reveal(column);
     if (reveal && primary === name && data.nodes[column]) graph.reveal(data.nodes[column]);
     renderAll();
+  }
+
+  function showInGraph(column) {
+    showTab("graph");
+    graph.reveal(data.nodes[column]);
+  }
+
+  function showTab(next) {
+    const changed = next !== tab;
+    tab = next;
+    root.dataset.tab = tab;
+    for (const [name, button] of Object.entries(tabs)) {
+      button.setAttribute("aria-selected", String(name === tab));
+      panels[name].hidden = name !== tab;
+    }
+    if (tab === "graph") {
+      graph.show();
+      graph.recolor();
+    } else if (changed) {
+      renderAll(); // back from a hidden panel: the heatmap and charts fit the width again
+    }
   }
 
   function setStep(step) {
@@ -241,23 +334,12 @@ export function mountWatch(el, model, layout) {
     return colors;
   }
 
-  /** The watch section of a graph node's inspector: sparkline and values at the selected step. */
+  /** The watch section of a graph node's inspector: what the selected step recorded for it. */
   function inspectorSection(node) {
     const column = data.nodes.indexOf(node.id);
-    if (column < 0 || !data.rows) return null;
-    const row = currentRow();
-    const value = (label, text) => h("tr", {}, h("th", {}, label), h("td", {}, text));
-    const ratio = at(data, "ratio", row, column);
-    return [
-      h("h4", {}, "Gradient norm over steps"),
-      sparkline(data, column, row),
-      h(
-        "table",
-        { class: "gv-table" },
-        value(`at step ${data.steps[row]}`, gradText(at(data, "state", row, column), at(data, "grad", row, column))),
-        value("update ratio", Number.isNaN(ratio) ? "– (not measured)" : formatNumber(ratio)),
-      ),
-    ];
+    if (column < 0) return null;
+    const verdict = model.get("graph")?.verdicts?.[node.firstVerdict ?? -1] ?? null;
+    return stepSection(data, currentRow(), column, verdict);
   }
 
   const queueReload = () => {
@@ -282,6 +364,7 @@ export function mountWatch(el, model, layout) {
   for (const key of DATA_TRAITS) model.on(`change:${key}`, queueReload);
   model.on("change:step", onStep);
   model.on("change:selected", onSelected);
+  showTab(tab);
   reload();
 
   return () => {

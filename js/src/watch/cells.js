@@ -1,39 +1,38 @@
 // The heatmap's pure parts: cell pixels (one pixel per cell, later scaled onto the canvas),
-// row geometry (rows grouped by module, a gap between modules) and hit testing.
+// row geometry and hit testing. Cells are read from the grid (grid.js): a column per parameter
+// and per module band; an image has one pixel row per grid column listed in `columns`.
 import { cellRgb } from "./colors.js";
-import { STATE } from "./data.js";
+import { STATE } from "./states.js";
 
 /** Width (px) of the label column left of every plot, so heatmap, slider and charts share one x axis. */
-export const GUTTER = 190;
-export const GROUP_GAP = 3;
-const THIN_GAP = 1;
-const THICK_GAP_ROW = 8; // rows at least this tall get GROUP_GAP between modules
-export const MIN_ROW = 3;
-export const MAX_ROW = 16;
+export const GUTTER = 260;
+/** Heatmap row height (px): labels are 11 px text, readable at every model size. */
+export const MIN_ROW = 15;
+export const MAX_ROW = 22;
+/** Gap (px) above a row that starts a new module. */
+export const GAP = 3;
 /** The heatmap scrolls vertically beyond this height. */
-export const MAX_HEIGHT = 320;
-/** Row labels are written only when rows are at least this tall. */
-export const LABEL_ROW = 11;
+export const MAX_HEIGHT = 330;
 
 /**
- * Paint rows [from, to) of the history into `pixels`: an RGBA image `width` pixels wide (x = row,
- * so the image can hold more rows later) and one pixel row per parameter in display order.
+ * Paint rows [from, to) of the grid into `pixels`: an RGBA image `width` pixels wide (x = row, so
+ * the image can hold more rows later) and one pixel row per entry of `columns` (grid columns).
  * @param {Uint8ClampedArray} pixels
  * @param {number} width
- * @param {import("./data.js").WatchData} data
+ * @param {import("./grid.js").Grid} grid
  * @param {{min: number, max: number}|null} range
+ * @param {number[]} columns
  */
-export function paintRows(pixels, width, data, range, from, to) {
-  const { params, grad, state, order } = data;
-  for (let y = 0; y < order.length; y++) {
-    const column = order[y];
+export function paintRows(pixels, width, grid, range, from, to, columns) {
+  const { width: w, state, grad } = grid;
+  columns.forEach((column, y) => {
     for (let row = from; row < to; row++) {
       const offset = (y * width + row) * 4;
-      const i = row * params + column;
+      const i = row * w + column;
       cellRgb(state[i], grad[i], range, pixels, offset);
       pixels[offset + 3] = 255;
     }
-  }
+  });
 }
 
 // When several rows share one pixel column, the cell shown is the most telling one: a NaN/Inf
@@ -43,19 +42,18 @@ const RANK = new Uint8Array([2, 3, 1, 4]); // by state: none, zero, finite, nonf
 
 /**
  * Paint the rows of `window` reduced to `cols` pixel columns (cols < rows in the window) into
- * `pixels` (RGBA, `cols` wide, one pixel row per parameter in display order).
+ * `pixels` (RGBA, `cols` wide, one pixel row per entry of `columns`).
  */
-export function paintReduced(pixels, cols, data, range, { lo, hi }) {
-  const { params, grad, state, order } = data;
+export function paintReduced(pixels, cols, grid, range, { lo, hi }, columns) {
+  const { width: w, state, grad } = grid;
   const span = hi - lo;
-  for (let y = 0; y < order.length; y++) {
-    const column = order[y];
+  columns.forEach((column, y) => {
     for (let x = 0; x < cols; x++) {
       const r0 = lo + Math.floor((x * span) / cols);
       const r1 = Math.max(r0 + 1, lo + Math.floor(((x + 1) * span) / cols));
-      let best = r0 * params + column;
+      let best = r0 * w + column;
       for (let row = r0 + 1; row < r1; row++) {
-        const i = row * params + column;
+        const i = row * w + column;
         const a = RANK[state[i]];
         const b = RANK[state[best]];
         if (a > b || (a === b && state[i] === STATE.finite && grad[i] > grad[best])) best = i;
@@ -64,72 +62,23 @@ export function paintReduced(pixels, cols, data, range, { lo, hi }) {
       cellRgb(state[best], grad[best], range, pixels, offset);
       pixels[offset + 3] = 255;
     }
-  }
+  });
 }
 
-/**
- * Row height, the gap between module groups and the top of each group, in CSS px. Thin rows get
- * thin gaps: many small modules (a Linear's weight and bias) must not double the height.
- * @param {import("./data.js").Group[]} groups
- * @param {number} params
- * @returns {{rowH: number, gap: number, tops: number[], height: number}}
- */
-export function rowLayout(groups, params) {
-  const fit = (gap) => Math.floor((MAX_HEIGHT - Math.max(0, groups.length - 1) * gap) / Math.max(1, params));
-  const gap = fit(THIN_GAP) >= THICK_GAP_ROW ? GROUP_GAP : THIN_GAP;
-  const rowH = Math.max(MIN_ROW, Math.min(MAX_ROW, fit(gap)));
-  const tops = [];
-  let y = 0;
-  for (const g of groups) {
-    tops.push(y);
-    y += g.count * rowH + gap;
-  }
-  return { rowH, gap, tops, height: Math.max(0, y - gap) };
-}
+/** Row height for `count` lines with `gaps` module gaps: as tall as fits MAX_HEIGHT, within [MIN_ROW, MAX_ROW]. */
+export const rowHeight = (count, gaps = 0) => Math.max(MIN_ROW, Math.min(MAX_ROW, Math.floor((MAX_HEIGHT - gaps * GAP) / Math.max(1, count))));
 
-/**
- * Module labels for the gutter: one band per group when it is tall enough to read, else one per
- * run of consecutive groups under a common ancestor ("layers.3" over its attn and mlp groups).
- * @returns {{text: string, top: number, height: number, title: string}[]}
- */
-export function moduleBands(groups, layout) {
-  const bottom = (k) => layout.tops[k] + groups[k].count * layout.rowH;
-  const bands = [];
-  let k = 0;
-  while (k < groups.length) {
-    let path = groups[k].module;
-    let end;
-    for (;;) {
-      end = k;
-      while (end + 1 < groups.length && isWithin(groups[end + 1].module, path)) end++;
-      if (bottom(end) - layout.tops[k] >= LABEL_ROW || path === "") break;
-      path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
-    }
-    const title = groups.slice(k, end + 1).map((g) => g.module || "(top level)").join(", ");
-    bands.push({ text: path || "(top level)", top: layout.tops[k], height: bottom(end) - layout.tops[k], title });
-    k = end + 1;
+/** Index of the line under `y` (px from the top of the plot), or null in a gap or below the last. */
+export function lineAt(lines, rowH, y) {
+  let lo = 0;
+  let hi = lines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (lines[mid].top <= y) lo = mid + 1;
+    else hi = mid;
   }
-  return bands;
-}
-
-const isWithin = (module, path) => path === "" || module === path || module.startsWith(`${path}.`);
-
-/** The display row under `y` (CSS px from the top of the plot), or null in a gap or outside. */
-export function displayRowAt(layout, groups, y) {
-  for (let k = groups.length - 1; k >= 0; k--) {
-    if (y < layout.tops[k]) continue;
-    const i = Math.floor((y - layout.tops[k]) / layout.rowH);
-    return i < groups[k].count ? groups[k].start + i : null;
-  }
-  return null;
-}
-
-/** Top (CSS px) of a display row. */
-export function topOfDisplayRow(layout, groups, displayRow) {
-  for (let k = groups.length - 1; k >= 0; k--) {
-    if (displayRow >= groups[k].start) return layout.tops[k] + (displayRow - groups[k].start) * layout.rowH;
-  }
-  return 0;
+  const i = lo - 1;
+  return i >= 0 && y < lines[i].top + rowH ? i : null;
 }
 
 /**

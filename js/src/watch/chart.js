@@ -1,38 +1,33 @@
-// A line chart of one [rows, params] array over steps for the compared parameters, on a log
-// scale, sharing the heatmap's x axis (same gutter, same row window). The gradient-norm chart
-// also carries the vanish/explode flags and the states a log scale cannot show (zero, NaN).
+// A line chart over steps on a log scale, sharing the heatmap's x axis (same gutter, same row
+// window). Each series (series.js) carries its own marks: the vanish/explode flags sit on its own
+// line in its own colour, and the states a log scale cannot show (zero, NaN/Inf, no gradient) are
+// ticks in its own lane under the plot. `measured` charts (the update ratio) draw a value only at
+// the rows where it was measured: a marker per row, a line only between adjacent measured rows.
 import { formatNumber } from "../format.js";
 import { clip } from "../escape.js";
 import { h, s } from "../ui/dom.js";
 import { GUTTER, rowAtX, tickRows, xOfRow } from "./cells.js";
 import { SPECIAL } from "./colors.js";
-import { STATE, at } from "./data.js";
+import { STATE } from "./data.js";
 import { Tooltip } from "./tooltip.js";
 
-const HEIGHT = 150;
-const PAD = { top: 16, right: 10, bottom: 18 }; // the top band holds the flags, the bottom one step labels
-const LEGEND_LINES = 5;
+const PAD = { top: 14, right: 10, bottom: 18 }; // the bottom band holds the step labels
+const LANE = 4; // px per series lane of state ticks, under the plot
+const MARK_PX = 6; // flags of one series closer than this (px) would overlap: the first one is drawn
+const LEGEND_LINES = 6;
 const MAX_TICKS = 5; // decade labels on the y axis, at most
 const INSET = 8; // left margin of the title and legend, as the heatmap's labels
+const STATE_KIND = { [STATE.none]: "none", [STATE.zero]: "zero", [STATE.nonfinite]: "nonfinite" };
 export const FLAG_COLORS = { explode: "#d32f2f", vanish: "#0277bd" };
-
-/**
- * @typedef {object} Series
- * @property {number} column
- * @property {string} color
- * @property {boolean} primary
- * @property {import("./flags.js").Flag[]} flags
- */
 
 export class LineChart {
   /**
-   * @param {{title: string, array: "grad"|"ratio", gaps: boolean, marks: boolean}} options
-   *   gaps: a missing value breaks the line (else points are joined across it);
-   *   marks: draw flags, zero and NaN/Inf marks, the vanish threshold
+   * @param {{title: string, height: number, measured: boolean, empty: string}} options
+   *   measured: values exist only at some rows (no line across a row without one)
    */
   constructor(options) {
     this.options = options;
-    this.svg = s("svg", { class: "gv-chart-svg", height: HEIGHT, role: "img", "aria-label": options.title });
+    this.svg = s("svg", { class: "gv-chart-svg", height: options.height, role: "img", "aria-label": options.title });
     this.el = h("div", { class: "gv-chart" }, this.svg);
     this.tooltip = new Tooltip(this.el);
     this.input = null;
@@ -43,21 +38,24 @@ export class LineChart {
   }
 
   /**
-   * @param {{data: import("./data.js").WatchData, series: Series[], window: {lo: number, hi: number},
-   *          cursor: number|null, vanish: number}} input
+   * @param {{data: import("./data.js").WatchData, series: import("./series.js").Series[],
+   *          window: {lo: number, hi: number}, cursor: number|null, vanish?: number, right?: number}} input
+   *   vanish: draw this threshold; right: px right of the plot (to line up with the heatmap)
    */
   render(input) {
     this.input = input;
     const { data, series, window } = input;
+    const height = this.options.height;
+    const lanes = series.filter((line) => line.states).length;
     const width = Math.max(GUTTER + 100, this.el.clientWidth || 800);
-    const plot = { x: GUTTER, y: PAD.top, w: width - GUTTER - PAD.right, h: HEIGHT - PAD.top - PAD.bottom };
+    const bottom = PAD.bottom + lanes * LANE;
+    const plot = { x: GUTTER, y: PAD.top, w: width - GUTTER - (input.right ?? PAD.right), h: height - PAD.top - bottom };
     this.plot = plot;
-    const values = this.options.array;
-    const domain = logDomain(data, values, series, window);
+    const domain = logDomain(series, window);
     const y = (v) => plot.y + plot.h - ((Math.log10(v) - domain.min) / (domain.max - domain.min)) * plot.h;
     const x = (row) => plot.x + xOfRow(row, plot.w, window);
     this.svg.setAttribute("width", width);
-    this.svg.setAttribute("viewBox", `0 0 ${width} ${HEIGHT}`);
+    this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
 
     const parts = [s("rect", { class: "gv-chart-frame", x: plot.x, y: plot.y, width: plot.w, height: plot.h })];
     for (const tick of yTicks(domain)) {
@@ -66,26 +64,32 @@ export class LineChart {
       parts.push(text(plot.x - 6, yk + 4, tick.label, "gv-chart-tick", "end"));
     }
     for (const row of tickRows(data.steps, window)) {
-      parts.push(text(x(row), plot.y + plot.h + 13, String(data.steps[row]), "gv-chart-tick", "middle"));
+      parts.push(text(x(row), height - 4, String(data.steps[row]), "gv-chart-tick", "middle"));
     }
-    if (this.options.marks && input.vanish >= 10 ** domain.min && input.vanish <= 10 ** domain.max) {
+    if (input.vanish && input.vanish >= 10 ** domain.min && input.vanish <= 10 ** domain.max) {
       const yv = y(input.vanish);
       parts.push(s("line", { class: "gv-chart-vanish", x1: plot.x, x2: plot.x + plot.w, y1: yv, y2: yv }));
     }
     const ordered = [...series].sort((a, b) => Number(a.primary) - Number(b.primary)); // primary on top
-    for (const line of ordered) parts.push(...this.#series(line, x, y));
-    if (series.length && !parts.some((el) => el.nodeName === "circle" || el.getAttribute("d"))) {
-      parts.push(text(plot.x + plot.w / 2, plot.y + plot.h / 2, "no value in these steps", "gv-chart-tick", "middle"));
+    let lane = 0;
+    let drawn = 0;
+    for (const line of ordered) {
+      const out = this.#series(line, x, y, line.states ? lane++ : -1);
+      drawn += out.points;
+      parts.push(...out.parts);
     }
+    if (series.length && !drawn) parts.push(text(plot.x + plot.w / 2, plot.y + plot.h / 2, this.options.empty, "gv-chart-tick", "middle"));
     const first = data.firstNonfinite;
     if (first && first.row >= window.lo && first.row < window.hi) {
       const xf = x(first.row);
       parts.push(s("line", { class: "gv-first-nan", x1: xf, x2: xf, y1: plot.y - 4, y2: plot.y + plot.h, "data-row": first.row }));
-      parts.push(text(xf + 3, plot.y - 5, `first NaN/Inf · step ${first.step}`, "gv-first-nan-label"));
+      const label = `first NaN/Inf · step ${first.step} · ${clip(first.name, 40)}`;
+      const left = xf > plot.x + plot.w / 2; // near the right edge: the label reads leftwards from the line
+      parts.push(text(left ? xf - 3 : xf + 3, plot.y - 4, label, "gv-first-nan-label", left ? "end" : "start"));
     }
     this.cursor = s("line", { class: "gv-cursor", y1: plot.y, y2: plot.y + plot.h });
     this.hoverLine = s("line", { class: "gv-chart-hover", y1: plot.y, y2: plot.y + plot.h, visibility: "hidden" });
-    parts.push(this.cursor, this.hoverLine, ...this.#gutter(data, series));
+    parts.push(this.cursor, this.hoverLine, ...this.#gutter(series));
     this.svg.replaceChildren(...parts);
     this.setCursor(input.cursor);
   }
@@ -105,54 +109,74 @@ export class LineChart {
     this.resize?.disconnect();
   }
 
-  #series(line, x, y) {
-    const { data, window } = this.input;
-    const { array, gaps, marks } = this.options;
-    const out = [];
-    let d = "";
-    let pen = "M";
+  /** One series: its path, markers, flags and state ticks. */
+  #series(line, x, y, lane) {
+    const { window } = this.input;
+    const { measured } = this.options;
+    const v = line.values;
+    const has = (row) => row >= window.lo && row < window.hi && v[row] > 0 && Number.isFinite(v[row]);
+    const tag = line.column === null ? { "data-series": line.kind } : { "data-column": line.column };
+    const parts = [];
     const points = [];
-    for (let row = window.lo; row < window.hi; row++) {
-      const v = at(data, array, row, line.column);
-      const state = at(data, "state", row, line.column);
-      if (v > 0 && Number.isFinite(v) && (array !== "grad" || state === STATE.finite)) {
-        d += `${pen}${x(row).toFixed(1)},${y(v).toFixed(1)}`;
-        pen = "L";
-        points.push(row);
-      } else if (gaps) {
-        pen = "M";
-      }
-      if (marks && (state === STATE.zero || state === STATE.nonfinite)) {
-        // a log scale has no place for these: a tick on the bottom edge, in the state's colour
-        const kind = state === STATE.zero ? "zero" : "nonfinite";
-        const y0 = this.plot.y + this.plot.h - 6;
-        out.push(s("rect", { class: `gv-chart-state gv-state-${kind}`, x: x(row) - 1, y: y0, width: 2, height: 6, fill: SPECIAL[kind] }));
-      }
-    }
+    for (let row = window.lo; row < window.hi; row++) if (has(row)) points.push(row);
+    const d = pathOf(points, has, x, (row) => y(v[row]), window.hi - window.lo > this.plot.w);
     const width = line.primary ? 2 : 1.25;
-    out.unshift(s("path", { class: "gv-chart-line", d, stroke: line.color, "stroke-width": width, "data-column": line.column }));
-    if (points.length && points.length < this.plot.w / 6) {
-      for (const row of points) {
-        out.push(s("circle", { cx: x(row), cy: y(at(data, array, row, line.column)), r: line.primary ? 2.5 : 2, fill: line.color }));
+    const dash = line.kind === "median" ? "5 3" : null;
+    parts.push(s("path", { class: "gv-chart-line", d, stroke: line.color, "stroke-width": width, ...(dash && { "stroke-dasharray": dash }), ...tag }));
+    // A marker where a point stands alone (no line reaches it: a ratio measured between unmeasured
+    // rows), and on every point when they are few enough to tell apart.
+    const few = points.length < this.plot.w / 12;
+    for (const row of points) {
+      if (!few && (has(row - 1) || has(row + 1))) continue;
+      parts.push(s("circle", { class: "gv-chart-point", cx: x(row), cy: y(v[row]), r: line.primary ? 2.5 : 2, fill: line.color, "data-row": row, ...tag }));
+    }
+    if (measured) {
+      // a measured value of exactly 0 (the weights did not change) has no place on a log scale
+      for (let row = window.lo; row < window.hi; row++) {
+        if (v[row] !== 0) continue;
+        parts.push(s("circle", { class: "gv-chart-zero", cx: x(row), cy: this.plot.y + this.plot.h - 3, r: 2.5, stroke: line.color, fill: "none", "data-row": row, ...tag }));
       }
     }
-    if (marks) for (const flag of line.flags) if (flag.row >= window.lo && flag.row < window.hi) out.push(flagMark(flag, x(flag.row), this.plot.y, data, line.column));
+    const taken = new Set(); // one flag of a kind per few pixels: more would only overlap
+    for (const flag of line.flags) {
+      if (flag.row < window.lo || flag.row >= window.hi || !has(flag.row)) continue;
+      const bucket = `${flag.kind}${Math.round(x(flag.row) / MARK_PX)}`;
+      if (taken.has(bucket)) continue;
+      taken.add(bucket);
+      parts.push(flagMark({ ...flag, step: this.input.data.steps[flag.row] }, x(flag.row), y(v[flag.row]), line));
+    }
+    if (line.states && lane >= 0) parts.push(...this.#stateTicks(line, x, lane));
+    return { parts, points: points.length };
+  }
+
+  /** Ticks in the series' own lane under the plot where its gradient was zero, NaN/Inf or missing. */
+  #stateTicks(line, x, lane) {
+    const { window, data } = this.input;
+    const y0 = this.plot.y + this.plot.h + 1 + lane * LANE;
+    const out = [];
+    const taken = new Set(); // one tick of a kind per pixel
+    for (let row = window.lo; row < window.hi; row++) {
+      const kind = STATE_KIND[line.states[row]];
+      if (!kind || (kind === "none" && data.frozen[line.column])) continue;
+      const bucket = `${kind}${Math.round(x(row))}`;
+      if (taken.has(bucket)) continue;
+      taken.add(bucket);
+      out.push(s("rect", { class: `gv-chart-state gv-state-${kind}`, x: x(row) - 1, y: y0, width: 2, height: LANE - 1, fill: SPECIAL[kind], stroke: line.color, "stroke-width": 0.5, "data-column": line.column, "data-row": row }));
+    }
     return out;
   }
 
-  /** Title, then one legend line per compared parameter (names as SVG text nodes). */
-  #gutter(data, series) {
+  /** Title, then one legend line per series (names as SVG text nodes). */
+  #gutter(series) {
     const out = [text(INSET, 12, this.options.title, "gv-chart-title")];
     series.slice(0, LEGEND_LINES).forEach((line, i) => {
-      const name = clip(data.names[line.column] || "(unnamed)", 26);
       const yl = 30 + i * 15;
       out.push(s("rect", { x: INSET, y: yl - 8, width: 10, height: 3, fill: line.color }));
-      const label = text(INSET + 14, yl - 3, name, line.primary ? "gv-chart-series gv-primary" : "gv-chart-series");
-      label.setAttribute("data-name", data.names[line.column]); // the whole name (setAttribute: not markup)
+      const label = text(INSET + 14, yl - 3, clip(line.label, 34), line.primary ? "gv-chart-series gv-primary" : "gv-chart-series");
+      label.setAttribute("data-name", line.label); // the whole name (setAttribute: not markup)
       out.push(label);
     });
     if (series.length > LEGEND_LINES) out.push(text(INSET + 14, 30 + LEGEND_LINES * 15 - 3, `+${series.length - LEGEND_LINES} more`, "gv-chart-series"));
-    if (!series.length) out.push(text(INSET, 30, "Click a heatmap row to plot it.", "gv-chart-series"));
     return out;
   }
 
@@ -167,7 +191,8 @@ export class LineChart {
     this.hoverLine.setAttribute("x2", xr);
     this.hoverLine.setAttribute("visibility", "visible");
     const { data, series } = this.input;
-    const lines = series.map((line) => [data.names[line.column], formatNumber(at(data, this.options.array, row, line.column))]);
+    const missing = this.options.measured ? "not measured" : "–";
+    const lines = series.map((line) => [line.label, Number.isNaN(line.values[row]) ? missing : formatNumber(line.values[row])]);
     this.tooltip.show(e.clientX, e.clientY, [`step ${data.steps[row]}`, ...lines]);
   }
 
@@ -177,13 +202,51 @@ export class LineChart {
   }
 }
 
-/** log10 extent of the positive finite values in the window, padded, at least one decade. */
-export function logDomain(data, array, series, { lo, hi }) {
+/**
+ * The SVG path through `points` (rows), broken where a row between two points has no value. With
+ * more rows than pixels (`dense`), each pixel column keeps only its lowest and highest point, in row
+ * order: the same drawing from far fewer points.
+ */
+export function pathOf(points, has, x, y, dense) {
+  let d = "";
+  let bucket = null; // {px, rows: [lowest, highest]} of the pixel column being filled
+  const flush = () => {
+    if (!bucket) return;
+    const [a, b] = bucket.rows;
+    let pen = bucket.pen;
+    for (const row of a === b ? [a] : [Math.min(a, b), Math.max(a, b)]) {
+      d += `${pen}${x(row).toFixed(1)},${y(row).toFixed(1)}`;
+      pen = "L";
+    }
+    bucket = null;
+  };
+  for (const row of points) {
+    const joined = has(row - 1);
+    if (!dense) {
+      d += `${joined ? "L" : "M"}${x(row).toFixed(1)},${y(row).toFixed(1)}`;
+      continue;
+    }
+    const px = Math.floor(x(row));
+    if (bucket && bucket.px === px && joined) {
+      const [lo, hi] = bucket.rows;
+      if (y(row) > y(lo)) bucket.rows[0] = row; // y grows downwards: the lowest value
+      if (y(row) < y(hi)) bucket.rows[1] = row;
+      continue;
+    }
+    flush();
+    bucket = { px, rows: [row, row], pen: joined ? "L" : "M" };
+  }
+  flush();
+  return d;
+}
+
+/** log10 extent of the positive finite values of `series` in the window, padded, at least one decade. */
+export function logDomain(series, { lo, hi }) {
   let min = Infinity;
   let max = -Infinity;
-  for (const { column } of series) {
+  for (const { values } of series) {
     for (let row = lo; row < hi; row++) {
-      const v = at(data, array, row, column);
+      const v = values[row];
       if (!(v > 0) || !Number.isFinite(v)) continue;
       const l = Math.log10(v);
       if (l < min) min = l;
@@ -216,16 +279,16 @@ export function yTicks(domain) {
 /** "0.01", "1", "1000", "1e-5": a power of ten as a tick label. */
 export const decade = (k) => (k >= -2 && k <= 3 ? String(Number((10 ** k).toFixed(Math.max(0, -k)))) : `1e${k}`);
 
-function flagMark(flag, x, top, data, column) {
+/** A flag on its own series' point: ▲ above it (exploding), ▼ below it (vanishing), in the series' colour. */
+function flagMark(flag, x, y, line) {
   const up = flag.kind === "explode";
-  const y0 = top - 9;
-  const d = up ? `M${x - 4},${y0 + 7}L${x + 4},${y0 + 7}L${x},${y0}Z` : `M${x - 4},${y0}L${x + 4},${y0}L${x},${y0 + 7}Z`;
+  const d = up ? `M${x - 4},${y - 4}L${x + 4},${y - 4}L${x},${y - 11}Z` : `M${x - 4},${y + 4}L${x + 4},${y + 4}L${x},${y + 11}Z`;
   const why = up
     ? `exploding: ${formatNumber(flag.value)} is ${formatNumber(flag.value / flag.median)}× the running median ${formatNumber(flag.median)}`
-    : `vanishing: ${formatNumber(flag.value)}`;
+    : `vanishing: ${formatNumber(flag.value)} < the threshold${flag.more ? `, and on the ${flag.more} recorded steps after it` : ""}`;
   const title = s("title");
-  title.textContent = `step ${data.steps[flag.row]} · ${data.names[column]} · ${why}`;
-  const mark = s("path", { class: `gv-flag gv-flag-${flag.kind}`, d, fill: FLAG_COLORS[flag.kind], "data-row": flag.row });
+  title.textContent = `step ${flag.step} · ${line.label} · ${why}`;
+  const mark = s("path", { class: `gv-flag gv-flag-${flag.kind}`, d, fill: line.color, stroke: FLAG_COLORS[flag.kind], "stroke-width": 1.5, "data-row": flag.row, "data-column": line.column });
   mark.append(title);
   return mark;
 }

@@ -69,5 +69,16 @@ export function inkOn(hex) {
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 ? "#263238" : "#ffffff";
 }
 
+/** Badge colours of each health kind (health.js): white text on each has a contrast of 4.5:1 or more. */
+export const HEALTH_COLORS = Object.freeze({
+  learn: "#2e7d32", // the trace palette's "ok"
+  vanishing: "#01579b",
+  unchanged: "#b71c1c",
+  frozen: "#616161",
+  none: "#616161",
+  zero: "#bf360c",
+  nonfinite: SPECIAL.nonfinite,
+});
+
 /** Line colours of the compared parameters (none of them a state colour). */
 export const SERIES = ["#1565c0", "#00897b", "#c2185b", "#6d4c41", "#827717", "#455a64", "#0097a7", "#7cb342"];

@@ -1,6 +1,8 @@
 // Decoding of the watch traits (js/STATE.md, "Watch widget state"; Python side:
 // gradviz/view/_watch_state.py) into typed arrays, plus what every panel derives from them:
-// the row order grouped by module, the colour range and step lookups. Pure functions.
+// the module tree of the rows, the colour range and step lookups. Pure functions.
+import { moduleTree } from "./rows.js";
+import { STATE } from "./states.js";
 
 /**
  * Synced traits of `MonitorWidget` (gradviz/view/_watch_widget.py; contract: js/STATE.md, "Watch
@@ -20,6 +22,8 @@
  * @property {string[]} names
  * @property {string[]} modules
  * @property {(string|null)[]} nodes
+ * @property {boolean[]} [frozen]
+ * @property {(boolean|null)[]} [moves]
  * @property {number} rows
  * @property {number} every
  * @property {number} stride
@@ -29,8 +33,7 @@
  * @property {boolean} live
  */
 
-/** The `state` codes (gradviz._history.GradState). */
-export const STATE = Object.freeze({ none: 0, zero: 1, finite: 2, nonfinite: 3 });
+export { STATE };
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -55,16 +58,14 @@ export function typedFrom(bytes, Type) {
 }
 
 /**
- * @typedef {object} Group     a module's parameters: consecutive display rows
- * @property {string} module
- * @property {number} start    first display row
- * @property {number} count
- *
  * @typedef {object} WatchData
  * @property {Record<string, any>} timeline
  * @property {string[]} names
  * @property {string[]} modules
  * @property {(string|null)[]} nodes      graph node id of each column
+ * @property {boolean[]} frozen           requires_grad False (from the first backward's graph)
+ * @property {(boolean|null)[]} moves     did the optimizer change it at a measured step (null: unknown)
+ * @property {number} vanish              a finite norm below this is "vanishing"
  * @property {number} params              columns
  * @property {number} rows                recorded rows (complete in every array)
  * @property {Int32Array} steps
@@ -72,9 +73,8 @@ export function typedFrom(bytes, Type) {
  * @property {Float32Array} weight        [rows, params]
  * @property {Float32Array} ratio         [rows, params]
  * @property {Uint8Array} state           [rows, params]
+ * @property {ReturnType<typeof moduleTree>} tree   columns grouped by module (rows.js)
  * @property {number[]} order             display row -> column (grouped by module)
- * @property {Int32Array} displayOf       column -> display row
- * @property {Group[]} groups
  * @property {{step: number, name: string, row: number, column: number}|null} firstNonfinite
  */
 
@@ -88,6 +88,9 @@ export function readWatch(model) {
   const params = names.length;
   const modules = names.map((n, i) => String(timeline.modules?.[i] ?? moduleOf(n)));
   const nodes = names.map((_, i) => timeline.nodes?.[i] ?? null);
+  const frozen = names.map((_, i) => timeline.frozen?.[i] === true);
+  const moves = names.map((_, i) => (typeof timeline.moves?.[i] === "boolean" ? timeline.moves[i] : null));
+  const vanish = Number(timeline.vanish ?? 1e-7);
   const steps = typedFrom(model.get("steps"), Int32Array);
   const grad = typedFrom(model.get("grad_norm"), Float32Array);
   const weight = typedFrom(model.get("param_norm"), Float32Array);
@@ -96,35 +99,15 @@ export function readWatch(model) {
   // Rows every array holds in full: a half-synced update never reads past an array's end.
   let rows = Math.min(Number(timeline.rows ?? steps.length), steps.length);
   if (params) rows = Math.min(rows, Math.floor(grad.length / params), Math.floor(state.length / params));
+  if (params) rows = Math.min(rows, Math.floor(ratio.length / params), Math.floor(weight.length / params));
   rows = Math.max(0, rows);
-  const { order, groups } = groupByModule(modules);
-  const displayOf = new Int32Array(params);
-  order.forEach((column, row) => (displayOf[column] = row));
-  const data = { timeline, names, modules, nodes, params, rows, steps, grad, weight, ratio, state, order, displayOf, groups };
+  const tree = moduleTree(modules);
+  const data = { timeline, names, modules, nodes, frozen, moves, vanish, params, rows, steps, grad, weight, ratio, state, tree, order: tree.order };
   return { ...data, firstNonfinite: locateFirstNonfinite(data, timeline.first_nonfinite) };
 }
 
 /** Module path of a parameter name (as Python's module_of): all but the last dotted part. */
 export const moduleOf = (name) => (name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : "");
-
-/** A parameter's name without its module prefix ("enc.weight" in "enc" -> "weight"). */
-export const shortName = (name, module) => (module && name.startsWith(`${module}.`) ? name.slice(module.length + 1) : name);
-
-/** Columns grouped by module, modules in order of first appearance, columns in model order. */
-export function groupByModule(modules) {
-  const byModule = new Map();
-  modules.forEach((m, column) => {
-    if (!byModule.has(m)) byModule.set(m, []);
-    byModule.get(m).push(column);
-  });
-  const order = [];
-  const groups = [];
-  for (const [module, columns] of byModule) {
-    groups.push({ module, start: order.length, count: columns.length });
-    order.push(...columns);
-  }
-  return { order, groups };
-}
 
 /** Where `first_nonfinite` sits: the first row at or after its step (it may have been downsampled away). */
 function locateFirstNonfinite(data, first) {

@@ -2,6 +2,7 @@
 // timeline's `vanish`) and "exploding" (a jump above `explode` x the running median of the
 // norms before it). Pure functions over WatchData.
 import { STATE } from "./data.js";
+import { median } from "./series.js";
 
 /** Norms before a row that the running median looks at. */
 export const MEDIAN_WINDOW = 50;
@@ -41,8 +42,37 @@ export function flagsOf(data, column, { vanish, explode }) {
   return flags;
 }
 
+const scratch = new Float64Array(MEDIAN_WINDOW);
+
 export function medianOf(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const n = values.length;
+  const a = n <= scratch.length ? scratch : new Float64Array(n);
+  for (let i = 0; i < n; i++) a[i] = values[i];
+  return median(a, n);
+}
+
+/**
+ * The flags to draw: each exploding step, and only the first step of each run of vanishing steps
+ * (with `more`: how many vanishing rows follow it), so a layer that vanishes for the whole run
+ * gets one mark, not one per step.
+ * @param {Flag[]} flags
+ * @returns {(Flag & {more?: number})[]}
+ */
+export function drawnFlags(flags) {
+  const out = [];
+  let run = null;
+  for (const flag of flags) {
+    if (flag.kind !== "vanish") {
+      out.push(flag);
+      continue;
+    }
+    if (run && flag.row === run.last + 1) {
+      run.last = flag.row;
+      run.flag.more++;
+      continue;
+    }
+    run = { last: flag.row, flag: { ...flag, more: 0 } };
+    out.push(run.flag);
+  }
+  return out;
 }

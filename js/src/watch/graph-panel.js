@@ -1,7 +1,13 @@
 // The autograd graph of the first backward inside the watch view: the trace widget's graph
 // panel (ui/app.js) on a view of the watch model, with parameter nodes filled by their
-// gradient norm at the selected step and a sparkline in the inspector. Mounted once the
-// `graph` trait is non-empty (it arrives with the first backward of a live run).
+// gradient norm at the selected step. Mounted the first time it is shown, once the `graph`
+// trait is non-empty (it arrives with the first backward of a live run).
+//
+// The graph's own verdicts are those of one pass, the first backward: the watch view must not
+// show them as the state of the run ("ok" next to a NaN step). The panel gets a copy of the
+// graph whose parameter nodes carry no verdict, and whose tensors carry no gradient summary
+// (`grad: undefined`: not recorded here, rather than "None"); the watch's inspector section
+// (app.js) says what the selected step recorded, and the first pass's cause.
 import { mountGraph } from "../ui/app.js";
 import { h } from "../ui/dom.js";
 import { inkOn } from "./colors.js";
@@ -22,14 +28,28 @@ import { inkOn } from "./colors.js";
  */
 export function watchGraph(host, model, layout, hooks) {
   let panel = null;
+  let shown = false; // mounted only once visible: a hidden panel has no size to fit a drawing in
+  let pendingReveal = null;
   let selectedNode = ""; // browser-only: the watch model's `selected` is a parameter name
   let extra = null; // {node, el}: the inspector section shown now, refreshed in place
+  let source = null; // the graph trait the view below was made from
+  let view = null;
   const placeholder = h("div", { class: "gv-graph-wait" }, "The autograd graph appears here after the first backward pass.");
   host.append(placeholder);
 
+  /** The graph as the panel sees it: parameters without the first pass's verdict and tensor. */
+  function graphView() {
+    const graph = model.get("graph");
+    if (graph !== source) {
+      source = graph;
+      view = graph && Array.isArray(graph.nodes) ? withoutVerdicts(graph) : graph;
+    }
+    return view;
+  }
+
   // The graph panel's model: graph traits from the watch model, `selected` kept here.
   const graphModel = {
-    get: (key) => (key === "selected" ? selectedNode : model.get(key)),
+    get: (key) => (key === "selected" ? selectedNode : key === "graph" ? graphView() : model.get(key)),
     set: (key, value) => {
       if (key !== "selected") return;
       selectedNode = value;
@@ -54,9 +74,11 @@ export function watchGraph(host, model, layout, hooks) {
 
   function mountIfReady() {
     const graph = model.get("graph");
-    if (panel || !graph || !Array.isArray(graph.nodes)) return;
+    if (panel || !shown || !graph || !Array.isArray(graph.nodes)) return;
     placeholder.remove();
     panel = mountGraph(host, graphModel, layout, options);
+    if (pendingReveal) panel.reveal(pendingReveal);
+    pendingReveal = null;
   }
 
   /** Fill each parameter node with its colour at the selected step; labels stay readable. */
@@ -78,13 +100,22 @@ export function watchGraph(host, model, layout, hooks) {
   }
 
   model.on("change:graph", mountIfReady);
-  mountIfReady();
   return {
     recolor,
     refreshInspector,
+    /** The panel became visible (its tab was opened): draw it now if the graph is there. */
+    show() {
+      shown = true;
+      mountIfReady();
+    },
+    get mounted() {
+      return panel !== null;
+    },
     /** Select node `id` in the graph (reveal and centre it), unless it is already selected. */
     reveal(id) {
-      if (panel && id && id !== selectedNode) panel.reveal(id);
+      if (!id || id === selectedNode) return;
+      if (panel) panel.reveal(id);
+      else pendingReveal = id;
     },
     destroy() {
       model.off("change:graph", mountIfReady);
@@ -92,4 +123,15 @@ export function watchGraph(host, model, layout, hooks) {
       placeholder.remove();
     },
   };
+}
+
+/**
+ * A copy of `graph` whose parameter nodes have no verdict (kept as `firstVerdict`) and no gradient
+ * summary, titled for what it is: a graph made for a trace carries a verdict count in its title.
+ */
+export function withoutVerdicts(graph) {
+  const strip = (n) => ({ ...n, verdict: null, firstVerdict: n.verdict ?? null, tensor: n.tensor && { ...n.tensor, grad: undefined } });
+  const model = (graph.modules ?? []).find((m) => m.path === "")?.type;
+  const title = `${model ? `${model}: a` : "A"}utograd graph of the first backward pass`;
+  return { ...graph, title, nodes: graph.nodes.map((n) => (n.kind === "param" ? strip(n) : n)) };
 }

@@ -1,41 +1,54 @@
-// The heatmap: parameters (rows, grouped by module) x recorded steps (columns), coloured by
-// log10 gradient norm. Cells live in an offscreen image, one pixel per cell, painted once per
-// new row and scaled onto the canvas (one drawImage per module), so thousands of steps x
-// hundreds of parameters redraw in a few milliseconds. Labels are HTML (text nodes).
-import { formatNumber } from "../format.js";
+// The heatmap: parameters (rows, grouped by module in collapsible bands) x recorded steps
+// (columns), coloured by log10 gradient norm. Cells live in an offscreen image, one pixel per
+// cell, painted once per new row and scaled onto the canvas, so thousands of steps x hundreds
+// of parameters redraw in a few milliseconds. Labels are HTML (text nodes), full names.
 import { h } from "../ui/dom.js";
+import { GAP, GUTTER, lineAt, paintReduced, paintRows, rowAtX, rowHeight, xOfRow } from "./cells.js";
 import { SPECIAL } from "./colors.js";
-import { at, shortName, STATE } from "./data.js";
-import { GUTTER, LABEL_ROW, displayRowAt, moduleBands, paintReduced, paintRows, rowAtX, rowLayout, topOfDisplayRow, xOfRow } from "./cells.js";
+import { describeLine } from "./cell-text.js";
+import { cellGrid } from "./grid.js";
+import { bandsAbove, displayLines, initialExpanded, placeLines } from "./rows.js";
 import { Tooltip } from "./tooltip.js";
 
 const DRAG_THRESHOLD = 4; // px before a press becomes a range selection (zoom), not a click
 const ZOOM_PER_PIXEL = 0.002;
 const MIN_WINDOW = 4; // rows: zooming in stops here
-const MODULE_CLIP = 16;
+const FIRST_VIEW_LINES = 40; // bands open level by level while the rows stay within this
+const INDENT = 12; // px per band level
+const CHAR_PX = 6.4; // average width of an 11 px label character, to clip long names
 
 export class Heatmap {
   /**
-   * @param {{select: (column: number, additive: boolean) => void, zoom: (window: import("./cells.js").RowWindow|null) => void}} actions
+   * @param {{select: (column: number, additive: boolean) => void,
+   *          zoom: (window: import("./cells.js").RowWindow|null) => void}} actions
    */
   constructor(actions) {
     this.actions = actions;
     this.data = null;
     this.range = null;
     this.view = { window: { lo: 0, hi: 1 }, cursor: null, selected: null, compared: new Set() };
-    this.layout = { rowH: 0, tops: [], height: 0 };
+    this.expanded = new Set(); // band paths shown open (browser-only state)
+    this.treeKey = ""; // names the expanded set belongs to
+    this.lines = [];
+    this.rowH = 0;
+    this.height = 0;
+    this.grid = null; // cells of parameters and bands (grid.js)
+    this.imageKey = ""; // the lines the images were painted for
+    this.imageColumns = []; // grid column of each image row (one per drawn line)
     this.pixels = new Uint8ClampedArray(0);
     this.capacity = 0; // rows the cell image can hold before it is reallocated
+    this.dirty = 0; // rows from here on are not painted into the full-resolution image yet
     this.labelsKey = "";
-    this.press = null; // {x, lo, hi} while a press may become a range selection
-    this.hover = null; // {row, column} under the pointer
+    this.press = null; // {x, moved} while a press may become a range selection
+    this.hover = null; // {row, line} under the pointer
 
     this.canvas = h("canvas", { class: "gv-hm-canvas", "aria-label": "Gradient norm heatmap: parameters by steps" });
     this.brush = h("div", { class: "gv-hm-brush", hidden: true });
     this.gutter = h("div", { class: "gv-hm-gutter", style: `width: ${GUTTER}px` });
     this.plot = h("div", { class: "gv-hm-plot" }, this.canvas, this.brush);
     this.empty = h("div", { class: "gv-hm-empty", hidden: true });
-    this.el = h("div", { class: "gv-hm" }, h("div", { class: "gv-hm-scroll" }, h("div", { class: "gv-hm-inner" }, this.gutter, this.plot)), this.empty);
+    this.scroll = h("div", { class: "gv-hm-scroll" }, h("div", { class: "gv-hm-inner" }, this.gutter, this.plot));
+    this.el = h("div", { class: "gv-hm" }, this.scroll, this.empty);
     this.tooltip = new Tooltip(this.el);
     this.offscreen = document.createElement("canvas");
     this.reduced = { canvas: document.createElement("canvas"), key: "" }; // the window at screen resolution
@@ -53,27 +66,55 @@ export class Heatmap {
   }
 
   /**
-   * New data. `appended`: only rows after the previous data's were added (same columns, same range),
-   * so only they are painted; otherwise every cell is.
+   * New data. `kept`: rows at the start that are unchanged since the previous data (0: none, the
+   * history was thinned out or its columns changed). Only the rows after them are computed, and, if
+   * the colour scale is the same, painted.
    */
-  setData(data, range, appended) {
+  setData(data, range, kept) {
     this.version++;
-    const from = appended && this.data ? this.data.rows : 0;
+    const sameScale = range?.min === this.range?.min && range?.max === this.range?.max;
+    const from = kept && this.data && sameScale ? kept : 0;
     this.data = data;
     this.range = range;
-    if (data.rows > this.capacity || this.pixels.length !== this.capacity * data.params * 4) {
-      this.capacity = Math.max(64, data.rows, 2 * this.capacity);
-      this.pixels = new Uint8ClampedArray(this.capacity * data.params * 4);
-      return this.#paint(0);
+    const key = data.names.join("\u0000");
+    if (key !== this.treeKey) {
+      this.treeKey = key;
+      this.expanded = initialExpanded(data.tree, FIRST_VIEW_LINES);
     }
-    this.#paint(from);
+    this.grid = cellGrid(data, this.grid, kept);
+    this.dirty = Math.min(this.dirty, from);
   }
 
   /** @param {{window: import("./cells.js").RowWindow, cursor: number|null, selected: number|null, compared: Set<number>}} view */
   render(view) {
     this.view = view;
-    this.#labels();
+    this.#layout();
     this.draw();
+  }
+
+  /** Open or close band `path`. */
+  toggle(path) {
+    if (this.expanded.has(path)) this.expanded.delete(path);
+    else this.expanded.add(path);
+    this.render(this.view);
+  }
+
+  /** Open the bands above `column` and scroll its row into view. */
+  reveal(column) {
+    if (!this.data) return;
+    const before = this.expanded.size;
+    for (const path of bandsAbove(this.data.tree, column)) this.expanded.add(path);
+    if (this.expanded.size !== before) this.render(this.view);
+    const line = this.lines.find((l) => l.column === column);
+    if (!line) return;
+    const top = line.top;
+    const box = this.scroll;
+    if (top < box.scrollTop || top + this.rowH > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, top - box.clientHeight / 2);
+  }
+
+  /** Pixels right of the plot (the scroll bar), so the charts below can line up their x axis. */
+  rightInset() {
+    return this.scroll.offsetWidth - this.scroll.clientWidth;
   }
 
   /** Redraw the canvas from the cell image and the view (cheap: call on every change). */
@@ -86,33 +127,41 @@ export class Heatmap {
     this.empty.hidden = data.rows > 0 && data.params > 0;
     this.empty.textContent = data.params ? "No step recorded yet." : "No parameter is watched.";
     const width = this.plot.clientWidth || 600;
-    const height = this.layout.height;
+    const height = this.height;
     const dpr = globalThis.devicePixelRatio || 1;
     this.canvas.style.height = `${height}px`;
     this.canvas.width = Math.round(width * dpr);
     this.canvas.height = Math.round(height * dpr);
+    if (!data.rows || !data.params) return;
+    const cols = Math.round(width * dpr);
+    const reduced = window.hi - window.lo > cols;
+    if (!reduced) this.#paint(); // the full-resolution image is painted only when it is shown
     const ctx = this.canvas.getContext?.("2d");
-    if (!ctx || !data.rows || !data.params) return;
+    if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
-    const { rowH, tops } = this.layout;
-    const cols = Math.round(width * dpr);
-    const [source, x0, span] = window.hi - window.lo > cols ? [this.#reducedImage(cols), 0, cols] : [this.offscreen, window.lo, window.hi - window.lo];
-    data.groups.forEach((g, k) => {
-      ctx.drawImage(source, x0, g.start, span, g.count, 0, tops[k], width, g.count * rowH);
-    });
-    const rowBox = (column) => [topOfDisplayRow(this.layout, data.groups, data.displayOf[column]), rowH];
-    for (const column of compared) if (column !== selected) outline(ctx, 0, ...rowBox(column), width, "#546e7a", 1);
-    if (selected !== null) outline(ctx, 0, ...rowBox(selected), width, "#ffb300", 2);
+    const rowH = this.rowH;
+    const [source, x0, span] = reduced ? [this.#reducedImage(cols), 0, cols] : [this.offscreen, window.lo, window.hi - window.lo];
+    for (const run of runsOf(this.lines)) {
+      ctx.drawImage(source, x0, run.first, span, run.count, 0, run.top, width, run.count * rowH);
+    }
+    const ink = themeColors(this.el);
+    const lineOf = (column) => this.lines.find((l) => l.column === column) ?? this.lines.find((l) => l.kind === "band" && !this.expanded.has(l.node.path) && l.node.columns.includes(column));
+    for (const column of compared) {
+      const line = column !== selected && lineOf(column);
+      if (line) outline(ctx, 0, line.top, rowH, width, ink.compare, 1);
+    }
+    const chosen = selected !== null && lineOf(selected);
+    if (chosen) outline(ctx, 0, chosen.top, rowH, width, ink.select, 2);
     const first = data.firstNonfinite;
     if (first && first.row >= window.lo && first.row < window.hi) {
-      vline(ctx, xOfRow(first.row, width, window), height, SPECIAL.nonfinite, [4, 3]);
+      vline(ctx, xOfRow(first.row, width, window), height, SPECIAL.nonfinite, ink.halo, [4, 3]);
     }
-    if (cursor !== null && cursor >= window.lo && cursor < window.hi) vline(ctx, xOfRow(cursor, width, window), height, "#263238");
-    if (this.hover) {
-      const x0 = ((this.hover.row - window.lo) / (window.hi - window.lo)) * width;
-      const [y0] = rowBox(this.hover.column);
-      outline(ctx, x0, y0, rowH, Math.max(2, width / (window.hi - window.lo)), "#000000", 1);
+    if (cursor !== null && cursor >= window.lo && cursor < window.hi) vline(ctx, xOfRow(cursor, width, window), height, ink.cursor, ink.halo);
+    const hover = this.hover && this.lines[this.hover.line];
+    if (hover) {
+      const hx = ((this.hover.row - window.lo) / (window.hi - window.lo)) * width;
+      outline(ctx, hx, hover.top, rowH, Math.max(2, width / (window.hi - window.lo)), ink.cursor, 1);
     }
   }
 
@@ -120,68 +169,69 @@ export class Heatmap {
     this.resize?.disconnect();
   }
 
+  // Both images hold one pixel row per drawn line (this.lines), from the grid's columns: a closed
+  // band costs one row, and the cells of hidden rows are never painted.
+
   /** More rows than pixels: each pixel column shows the most telling of its rows (cells.js). */
   #reducedImage(cols) {
     const { window } = this.view;
-    const key = `${this.version} ${window.lo} ${window.hi} ${cols}`;
+    const key = `${this.version} ${window.lo} ${window.hi} ${cols} ${this.imageKey}`;
     const { canvas } = this.reduced;
     if (this.reduced.key === key) return canvas;
-    const pixels = new Uint8ClampedArray(cols * this.data.params * 4);
-    paintReduced(pixels, cols, this.data, this.range, window);
+    const n = this.imageColumns.length;
+    const pixels = new Uint8ClampedArray(cols * n * 4);
+    paintReduced(pixels, cols, this.grid, this.range, window, this.imageColumns);
     canvas.width = cols;
-    canvas.height = this.data.params;
-    canvas.getContext("2d").putImageData(new ImageData(pixels, cols, this.data.params), 0, 0);
+    canvas.height = n;
+    canvas.getContext("2d").putImageData(new ImageData(pixels, cols, n), 0, 0);
     this.reduced.key = key;
     return canvas;
   }
 
-  /** Paint cells of rows [from, rows) into the image and upload just those columns. */
-  #paint(from) {
+  /** Paint the rows not painted yet into the full-resolution image and upload just those columns. */
+  #paint() {
     const data = this.data;
-    paintRows(this.pixels, this.capacity, data, this.range, from, data.rows);
+    const n = this.imageColumns.length;
+    if (data.rows > this.capacity || this.pixels.length !== this.capacity * n * 4) {
+      this.capacity = Math.max(64, data.rows, 2 * this.capacity);
+      this.pixels = new Uint8ClampedArray(this.capacity * n * 4);
+      this.dirty = 0;
+    }
+    let from = this.dirty;
+    if (from >= data.rows) return;
+    paintRows(this.pixels, this.capacity, this.grid, this.range, from, data.rows, this.imageColumns);
+    this.dirty = data.rows;
     this.canvas.dataset.painted = `${from}-${data.rows}`; // rows painted last (tests, benchmarks)
-    if (!data.params || data.rows <= from) return;
+    if (!n) return;
     const ctx = this.offscreen.getContext?.("2d");
     if (!ctx) return;
-    if (this.offscreen.width !== this.capacity || this.offscreen.height !== data.params) {
+    if (this.offscreen.width !== this.capacity || this.offscreen.height !== n) {
       this.offscreen.width = this.capacity;
-      this.offscreen.height = data.params;
+      this.offscreen.height = n;
       from = 0;
     }
-    const image = new ImageData(this.pixels, this.capacity, data.params);
-    ctx.putImageData(image, 0, 0, from, 0, data.rows - from, data.params);
+    const image = new ImageData(this.pixels, this.capacity, n);
+    ctx.putImageData(image, 0, 0, from, 0, data.rows - from, n);
   }
 
-  /** The label column: module bands and parameter rows, rebuilt only when names or sizes change. */
-  #labels() {
+  /** Lines, geometry and the label column (rebuilt only when names, bands or sizes change). */
+  #layout() {
     const data = this.data;
-    this.layout = rowLayout(data.groups, data.params);
-    const { rowH } = this.layout;
-    const key = `${rowH}\u0000${data.names.join("\u0000")}`;
+    this.lines = displayLines(data.tree, this.expanded);
+    const imageKey = this.lines.map((l) => l.source).join();
+    if (imageKey !== this.imageKey) {
+      this.imageKey = imageKey;
+      this.imageColumns = this.lines.map((l) => this.grid.sources[l.source]);
+      this.dirty = 0; // other lines: the full-resolution image is painted again
+    }
+    this.rowH = rowHeight(this.lines.length, this.lines.filter((l) => l.gap).length);
+    this.height = placeLines(this.lines, this.rowH, GAP);
+    this.canvas.dataset.lines = String(this.lines.length);
+    const key = `${this.rowH}\u0000${[...this.expanded].join("\u0001")}\u0000${this.treeKey}`;
     if (key !== this.labelsKey) {
       this.labelsKey = key;
-      this.gutter.classList.toggle("gv-hm-small", rowH < LABEL_ROW);
-      this.gutter.style.height = `${this.layout.height}px`;
-      const place = (top, height) => `top: ${top}px; height: ${height}px; line-height: ${Math.min(height, rowH < LABEL_ROW ? 14 : rowH)}px`;
-      this.gutter.replaceChildren(
-        ...moduleBands(data.groups, this.layout).map((band) =>
-          h("div", { class: "gv-hm-module", style: place(band.top, band.height), title: band.title }, clipStart(band.text, MODULE_CLIP)),
-        ),
-        ...data.order.map((c, display) =>
-          h(
-            "button",
-            {
-              type: "button",
-              class: "gv-hm-label",
-              style: place(topOfDisplayRow(this.layout, data.groups, display), rowH),
-              title: data.names[c],
-              "data-column": c,
-              onclick: (e) => this.actions.select(c, additive(e)),
-            },
-            shortName(data.names[c], data.modules[c]),
-          ),
-        ),
-      );
+      this.gutter.style.height = `${this.height}px`;
+      this.gutter.replaceChildren(...this.lines.map((line) => this.#label(line)));
     }
     const { selected, compared } = this.view;
     for (const b of this.gutter.querySelectorAll(".gv-hm-label")) {
@@ -191,13 +241,42 @@ export class Heatmap {
     }
   }
 
+  #label(line) {
+    const data = this.data;
+    const indent = 6 + line.depth * INDENT;
+    const style = `top: ${line.top}px; height: ${this.rowH}px; line-height: ${this.rowH}px; padding-left: ${indent}px`;
+    const room = Math.max(8, Math.floor((GUTTER - indent - 14) / CHAR_PX));
+    if (line.kind === "band") {
+      const { path, columns } = line.node;
+      const open = this.expanded.has(path);
+      return h(
+        "button",
+        { type: "button", class: "gv-hm-band", style, title: `${path}: ${columns.length} parameters`, "data-band": path, "aria-expanded": String(open), onclick: () => this.toggle(path) },
+        h("span", { class: "gv-hm-caret", "aria-hidden": "true" }, open ? "▾" : "▸"),
+        clipStart(path, room - 6),
+        h("span", { class: "gv-hm-count" }, ` ${columns.length}`),
+      );
+    }
+    const name = data.names[line.column];
+    const module = data.modules[line.column];
+    const text = clipStart(name, room);
+    const own = module && name.startsWith(`${module}.`) ? name.slice(module.length + 1) : name; // "weight"
+    const prefix = text.length > own.length && text.endsWith(own) ? text.slice(0, text.length - own.length) : "";
+    return h(
+      "button",
+      { type: "button", class: "gv-hm-label", style, title: name, "data-column": line.column, onclick: (e) => this.actions.select(line.column, additive(e)) },
+      prefix && h("span", { class: "gv-hm-prefix" }, prefix),
+      prefix ? text.slice(prefix.length) : text,
+    );
+  }
+
   #cellAt(e) {
     const data = this.data;
     if (!data?.rows) return null;
     const box = this.canvas.getBoundingClientRect();
-    const display = displayRowAt(this.layout, data.groups, e.clientY - box.top);
-    if (display === null) return null;
-    return { row: rowAtX(e.clientX - box.left, box.width || 1, this.view.window), column: data.order[display] };
+    const line = lineAt(this.lines, this.rowH, e.clientY - box.top);
+    if (line === null) return null;
+    return { row: rowAtX(e.clientX - box.left, box.width || 1, this.view.window), line };
   }
 
   #onMove(e) {
@@ -210,7 +289,7 @@ export class Heatmap {
     this.hover = cell;
     this.draw();
     if (!cell) return this.tooltip.hide();
-    this.tooltip.show(e.clientX, e.clientY, describeCell(this.data, cell.row, cell.column));
+    this.tooltip.show(e.clientX, e.clientY, describeLine(this.data, cell.row, this.lines[cell.line]));
   }
 
   #onLeave() {
@@ -232,7 +311,9 @@ export class Heatmap {
     if (!press) return;
     if (!press.moved) {
       const cell = this.#cellAt(e);
-      if (cell) this.actions.select(cell.column, additive(e));
+      const line = cell && this.lines[cell.line];
+      if (line?.kind === "band") this.toggle(line.node.path);
+      else if (line) this.actions.select(line.column, additive(e));
       return;
     }
     const box = this.canvas.getBoundingClientRect();
@@ -243,7 +324,7 @@ export class Heatmap {
   #showBrush(x) {
     const box = this.canvas.getBoundingClientRect();
     const [a, b] = [this.press.x, x].map((v) => Math.max(0, Math.min(box.width, v - box.left))).sort((p, q) => p - q);
-    Object.assign(this.brush.style, { left: `${a}px`, width: `${b - a}px`, height: `${this.layout.height}px` });
+    Object.assign(this.brush.style, { left: `${a}px`, width: `${b - a}px`, height: `${this.height}px` });
     this.brush.hidden = false;
     this.tooltip.hide();
   }
@@ -269,33 +350,33 @@ export class Heatmap {
   }
 }
 
-/** Tooltip lines of one cell: step, name, grad norm (or what stands instead), update ratio. */
-export function describeCell(data, row, column) {
-  const state = at(data, "state", row, column);
-  const grad = at(data, "grad", row, column);
-  const ratio = at(data, "ratio", row, column);
-  const weight = at(data, "weight", row, column);
-  return [
-    `step ${data.steps[row]}`,
-    data.names[column],
-    ["grad norm", gradText(state, grad)],
-    ["update ratio", Number.isNaN(ratio) ? "– (not measured at this step)" : formatNumber(ratio)],
-    ...(Number.isNaN(weight) ? [] : [["weight norm", formatNumber(weight)]]),
-  ];
-}
-
-/** The grad norm of a cell as text: its value, or why there is none. */
-export function gradText(state, grad) {
-  if (state === STATE.none) return "None (no gradient)";
-  if (state === STATE.zero) return "0 (exactly zero)";
-  if (state === STATE.nonfinite) return `${formatNumber(grad)} (non-finite gradient)`;
-  return formatNumber(grad);
+/** Consecutive lines with no gap between them: one drawImage each. */
+function runsOf(lines) {
+  const runs = [];
+  lines.forEach((line, i) => {
+    const last = runs[runs.length - 1];
+    if (last && !line.gap) last.count++;
+    else runs.push({ first: i, top: line.top, count: 1 });
+  });
+  return runs;
 }
 
 const additive = (e) => e.shiftKey || e.ctrlKey || e.metaKey;
 
-/** "…layers.11.attn": the end of a long module path, which tells modules apart. */
+/** "…layers.11.attn": the end of a long name, which tells names apart. */
 const clipStart = (text, max) => (text.length <= max ? text : `…${text.slice(text.length - max + 1)}`);
+
+/** Canvas colours from the theme (CSS variables of watch.css), read at each draw. */
+function themeColors(el) {
+  const css = globalThis.getComputedStyle?.(el);
+  const get = (name, fallback) => css?.getPropertyValue(name).trim() || fallback;
+  return {
+    cursor: get("--gv-wt-cursor", "#263238"),
+    halo: get("--gv-wt-halo", "#ffffff"),
+    select: get("--gv-wt-select", "#ffb300"),
+    compare: get("--gv-wt-compare", "#546e7a"),
+  };
+}
 
 function outline(ctx, x, y, height, width, color, lineWidth) {
   ctx.strokeStyle = color;
@@ -304,9 +385,9 @@ function outline(ctx, x, y, height, width, color, lineWidth) {
   ctx.strokeRect(x + lineWidth / 2, y + lineWidth / 2, width - lineWidth, height - lineWidth);
 }
 
-function vline(ctx, x, height, color, dash = []) {
+function vline(ctx, x, height, color, halo, dash = []) {
   ctx.lineWidth = 3;
-  ctx.strokeStyle = "#ffffff";
+  ctx.strokeStyle = halo;
   ctx.setLineDash([]);
   ctx.beginPath();
   ctx.moveTo(x, 0);

@@ -32,6 +32,7 @@ export function watchLegend(range, { vanish, explode }) {
     entry(h("span", { class: "gv-flag-key", style: `color: ${FLAG_COLORS.vanish}` }, "▼"), `vanishing (< ${vanish})`),
     entry(h("span", { class: "gv-flag-key", style: `color: ${FLAG_COLORS.explode}` }, "▲"), `exploding (> ${explode}× running median)`),
     entry(h("span", { class: "gv-line gv-line-nan" }), "first NaN/Inf step"),
+    entry(h("span", { class: "gv-hm-caret" }, "▸"), "module band: its worst state, else the geometric mean of its norms"),
   );
 }
 
