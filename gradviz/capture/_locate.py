@@ -43,6 +43,8 @@ _BACKWARD_DETAIL = {
 def locate_births(cap: Capture) -> None:
     """Set ``birth`` on each target whose delivered gradient is non-finite, and on each non-finite root,
     adding backward births to ``cap.births``. Pure: reads plain data only."""
+    if not cap.births and not any(t.delivered == 3 for t in cap.targets):
+        return  # nothing was non-finite (the common case): no graph index to build
     graph = _Graph(cap)
     for target in cap.targets:
         if target.delivered != 3 or target.node is None:  # GradState.nonfinite
@@ -194,6 +196,8 @@ def mark_forward_births(cap: Capture) -> None:
 def locate_blocks(cap: Capture) -> None:
     """A Cut for each reached target to which a backward that ran without error delivered nothing."""
     if not cap.backward_calls or cap.error is not None:
+        return
+    if not any(t.reached and not t.delivered and not t.returned for t in cap.targets):
         return
     graph = _Graph(cap)
     measured = any(n.grad_norm is not None for n in cap.graph)

@@ -104,6 +104,8 @@ def norms_and_states(tensors: Sequence[torch.Tensor]) -> tuple[list[float | None
     A tensor that cannot be read (meta, functorch-wrapped, not floating) gets (None, None). A DTensor gets
     the norm of the full tensor (a collective: every rank must call this with the same tensors).
     """
+    if not tensors:
+        return [], []
     out_norms: list[float | None] = [None] * len(tensors)
     out_states: list[GradState | None] = [None] * len(tensors)
     groups: dict[tuple[object, torch.dtype, bool], list[int]] = {}

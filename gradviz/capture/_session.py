@@ -185,9 +185,14 @@ class Session:
 
     def _nonfinite(self, tensor: torch.Tensor) -> tuple[str, int]:
         """("nan" | "inf" | "", birth index) of a loss's value."""
-        _, states = norms_and_states([tensor])
-        if states[0] != 3:  # GradState.nonfinite (None: cannot be read)
-            return "", -1
+        if tensor.numel() == 1 and tensor.device.type == "cpu" and tensor.dtype.is_floating_point:
+            value = tensor.detach().item()  # a scalar loss on the CPU: one read, no reduction
+            if value - value == 0:
+                return "", -1
+        else:
+            _, states = norms_and_states([tensor])
+            if states[0] != 3:  # GradState.nonfinite (None: cannot be read)
+                return "", -1
         with torch.no_grad():
             kind = "nan" if bool(torch.isnan(tensor.detach()).any()) else "inf"
         finite = self.tracer.finite

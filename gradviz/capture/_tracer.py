@@ -28,6 +28,8 @@ _SITES = _frames.SITES
 _CALLER = _frames.CALLER
 _is_inference = torch.is_inference_mode_enabled
 _Parameter = torch.nn.Parameter
+# func -> (name, kind): a pure function of the callable, shared by every trace of the process
+_KINDS: dict[Any, tuple[str, Kind]] = {}
 
 
 class Tracer(TorchFunctionMode):
@@ -53,7 +55,7 @@ class Tracer(TorchFunctionMode):
         # a Parameter the model swapped in for a watched one (FSDP2 unshards into new Parameters)
         self._on_param = on_param
         self._strangers: set[int] = set()  # ids of Parameters already found not to stand in for a target
-        self._kinds: dict[Any, tuple[str, Kind]] = {}
+        self._kinds = _KINDS
         self._grad_off: tuple[Site | None, Site | None] = (None, None)  # (user line, library line)
         self._used = 0
         self.log = OpLog()  # every recorded call, by column; becomes Capture.ops in finish()
