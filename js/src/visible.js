@@ -11,6 +11,8 @@ export const EXPAND_NODES = 250;
 export const MAX_VISIBLE_NODES = 1000;
 /** Graphs with more nodes than this open with their repeated blocks folded. */
 export const FOLD_ABOVE = 120;
+/** A first view opens the modules of at most this many problems (the rest show as outlined boxes). */
+const FOCUS_OPENS = 50;
 
 // Ids of the nodes that stand for a collapsed module, a fold or a group. State ids are short
 // tokens (g12, p3, c0, b0), so these never clash.
@@ -115,10 +117,15 @@ export function initialView(index, budget = FIRST_VIEW_NODES) {
       collapsed = next;
     }
   }
-  for (const id of focusNodeIds(index)) {
+  // Open what is wrong, most telling first, while the drawing stays within budget (the first always).
+  const focus = focusNodeIds(index).slice(0, FOCUS_OPENS);
+  for (const id of focus) {
     const n = index.byId.get(id);
     const group = index.groupOf.get(id);
-    collapsed = revealModule(index, collapsed, group && groups.has(group.id) ? group.container : (n.module ?? ""));
+    const next = revealModule(index, collapsed, group && groups.has(group.id) ? group.container : (n.module ?? ""));
+    if (next.size === collapsed.size && [...next].every((p) => collapsed.has(p))) continue;
+    if (id !== focus[0] && count(next) > budget) break;
+    collapsed = next;
   }
   return { collapsed, problemsOnly: false, folds, groups };
 }
