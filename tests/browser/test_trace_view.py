@@ -1,4 +1,5 @@
 """The trace view at real scale, as standalone pages in Chromium (issue 11, trace side; issue 10's marker).
+Leaves screenshots in tests/_output/ and the GPT-12 first view in notebooks/images/trace_gpt12.png (README).
 
 - A 12-layer GPT with one stray ``.detach()`` in block 5: the first drawing shows the cut and the red
   parameters inside the canvas, with every label at least 9 px high, the untouched blocks folded.
@@ -27,6 +28,8 @@ from gradviz.view._html import write_html
 from gradviz.view._state import PALETTE, build_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+README_IMAGE = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images" / "trace_gpt12.png"
 
 VIEWPORT = {"width": 1280, "height": 900}
 MIN_LABEL_PX = 9
@@ -157,6 +160,7 @@ def test_gpt12_first_view_shows_the_cut_and_the_red_parameters_at_readable_size(
         assert 600 <= height <= VIEWPORT["height"]
         OUTPUT.mkdir(exist_ok=True)
         page.screenshot(path=str(OUTPUT / "trace_gpt12_first_view.png"))
+        page.locator(".gradviz-root").screenshot(path=str(README_IMAGE))  # README.md's second picture
     finally:
         context.close()
 
