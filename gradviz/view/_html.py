@@ -2,9 +2,9 @@
 
 The page builds a small in-page model (get/set/on/off/save_changes) and calls the bundle's
 anywidget ``render({model, el})``, so it is the same widget as in the notebook, clickable
-without a kernel, from ``file://``, with no network. The bundle (with its Graphviz WASM) and the
-state are stored gzip-compressed and base64-encoded, and unpacked in the page by the browser's
-``DecompressionStream``: a page for a small graph is under 1 MB instead of 3. The page follows the
+without a kernel, from ``file://``, with no network. The bundle (with its Graphviz WASM) is stored
+gzip-compressed and base64-encoded, and unpacked in the page by the browser's ``DecompressionStream``:
+a page for a small graph is under 1 MB instead of 3. The state stays readable JSON. The page follows the
 reader's light or dark preference (``prefers-color-scheme``) through the same theme variables
 JupyterLab defines.
 """
@@ -64,9 +64,9 @@ _PAGE = """<!doctype html>
 </head>
 <body>
 <main id="gradviz"></main>
-<script type="application/octet-stream" id="gradviz-state">{state}</script>
-<script type="application/octet-stream" id="gradviz-bundle">{bundle}</script>
+<script type="application/json" id="gradviz-state">{state}</script>
 <script type="module">
+const packedBundle = "{bundle}"; // gzip, then base64
 const root = document.getElementById("gradviz");
 // JupyterLab marks a dark theme on <body>; do the same from the reader's preference.
 const dark = matchMedia("(prefers-color-scheme: dark)");
@@ -80,19 +80,19 @@ try {{
     for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
     return out;
   }};
-  const gunzip = (id) => {{
-    const packed = raw(document.getElementById(id).textContent.trim());
-    return new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
-  }};
-  const [stateText, bundle] = await Promise.all([gunzip("gradviz-state"), gunzip("gradviz-bundle")]);
+  const gunzip = (b64) =>
+    new Response(new Blob([raw(b64)]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+  const bundle = await gunzip(packedBundle);
   // Stand-in for the anywidget model: the values a kernel would sync, and their change events.
+  // The state is parsed on first read, once render() has started the layout worker.
   // state = {{values: {{trait: JSON value}}, bytes: {{trait: base64}}}}.
-  const state = JSON.parse(stateText);
+  let state = null;
   const values = {{}};
   const listeners = new Map();
   const model = {{
     get(key) {{
       if (!(key in values)) {{
+        state ??= JSON.parse(document.getElementById("gradviz-state").textContent);
         if (key in state.bytes) values[key] = new DataView(raw(state.bytes[key]).buffer);
         else if (key in state.values) values[key] = state.values[key];
       }}
@@ -128,8 +128,15 @@ try {{
 
 
 def _packed(data: bytes) -> str:
-    """gzip + base64: text that can sit in a <script> element (no "<" at all) and that the page unpacks."""
+    """gzip + base64: text that can sit in a <script> string (no "<", quote or backslash at all)."""
     return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode("ascii")
+
+
+def _script_safe_json(value: object) -> str:
+    """JSON that can sit inside a <script> element: no "<" survives, so neither "</script"
+    nor "<!--" can end or derail the element; "\\u003c" decodes back to "<"."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c")
 
 
 def default_path(model_name: str, directory: str | os.PathLike[str] | None = None) -> pathlib.Path:
@@ -178,10 +185,9 @@ def write_page(
         "values": values,
         "bytes": {key: base64.b64encode(bytes(value)).decode("ascii") for key, value in buffers.items()},
     }
-    text = json.dumps(state, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     page = _PAGE.format(
         title=html.escape(title),
-        state=_packed(text.encode("utf-8")),
+        state=_script_safe_json(state),
         bundle=_packed(bundle_path().read_bytes()),
     )
     out = pathlib.Path(path)

@@ -145,6 +145,7 @@ function groupAttrs(group, palette) {
     label: dotLabel([clip(group.label, 60), "click to list them"]),
     shape: "box",
     style: "filled",
+    margin: "0.2,0.05", // Graphviz under-estimates the width of "—" and "*"
     fillcolor: fill,
     fontcolor: textOn(fill),
     color: fill,

@@ -3,8 +3,8 @@ widget draws the graph, exactly the detached parameters are red, and clicking, c
 searching work. Leaves a screenshot in tests/_output/jupyterlab_widget.png, and the widget alone in
 notebooks/images/trace_widget.png (the picture README.md shows).
 
-In JupyterLab Dark, a trace whose backward raised shows its banner and module titles with a contrast of
-at least 4.5:1 (WCAG AA) against what is behind them."""
+In JupyterLab Dark and Dark High Contrast, a trace whose backward raised shows its banner and module
+titles with a contrast of at least 4.5:1 (WCAG AA) against what is behind them."""
 
 from __future__ import annotations
 
@@ -99,12 +99,13 @@ def lab(tmp_path):
         yield url
 
 
-@pytest.fixture
-def dark_lab(tmp_path):
+@pytest.fixture(params=["JupyterLab Dark", "JupyterLab Dark High Contrast"])
+def dark_lab(request, tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     (notebooks / "NB.ipynb").write_text(json.dumps(_notebook(ERROR_CELLS)))
-    with jupyterlab(notebooks, tmp_path / "jupyter", overrides=DARK) as url:
+    theme = {key: {"theme": request.param} for key in DARK}
+    with jupyterlab(notebooks, tmp_path / "jupyter", overrides=theme) as url:
         start_session(url, "NB.ipynb")
         yield url
 
@@ -189,6 +190,7 @@ def test_dark_theme_banner_and_module_titles_read_at_4_5_to_1(browser, dark_lab)
         assert [m for m in muted if m["contrast"] < 4.5] == []
         OUTPUT.mkdir(exist_ok=True)
         root.evaluate('el => el.scrollIntoView({ block: "center" })')
-        page.screenshot(path=str(OUTPUT / "jupyterlab_dark.png"))
+        theme = page.locator("body").get_attribute("data-jp-theme-name")
+        page.screenshot(path=str(OUTPUT / f"{theme.lower().replace(' ', '_')}.png"))
     finally:
         context.close()

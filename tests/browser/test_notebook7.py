@@ -30,6 +30,15 @@ def notebook7(tmp_path):
         yield url
 
 
+def _answer_dialogs(page) -> None:
+    """A slow kernel start can leave a dialog (kernel selection) over the page: take its default."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        print("Notebook 7 dialog:", dialog.first.inner_text().replace("\n", " | "))  # shown with -rA
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        dialog.first.wait_for(state="detached", timeout=10_000)
+
+
 def _run_all(page) -> None:
     """Run All once the kernel is idle (before that it silently does nothing); check a prompt changed."""
     prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
@@ -38,6 +47,7 @@ def _run_all(page) -> None:
         state="attached", timeout=90_000
     )
     for _attempt in range(3):
+        _answer_dialogs(page)
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         try:

@@ -161,7 +161,7 @@ export function mountGraph(el, model, layout, options = {}) {
     const boxes = visible.items.length - real;
     status.textContent =
       `${formatCount(real)} of ${formatCount(index.byId.size)} nodes drawn` +
-      (boxes ? ` · ${formatCount(boxes)} box${boxes === 1 ? "" : "es"} hold the rest` : "");
+      (boxes ? ` · ${formatCount(boxes)} ${boxes === 1 ? "box holds" : "boxes hold"} the rest` : "");
     const busy = setTimeout(() => pending === request && showOverlay("Laying out the graph…", "busy"), BUSY_AFTER_MS);
     try {
       const svg = await layout.layout(toDot(index, visible, normRange));
