@@ -101,11 +101,11 @@ export class SvgView {
     if (!this.bounds) return;
     const { w, h } = this.bounds;
     const { width, height } = this.#hostSize();
-    const shown = elements.filter(Boolean);
-    if (Math.min(width / w, height / h) >= MIN_SCALE || !shown.length) return this.overview();
+    const boxes = elements.filter(Boolean).map((el) => this.#boxOf(el)).filter(Boolean);
+    if (Math.min(width / w, height / h) >= MIN_SCALE || !boxes.length) return this.overview();
     const pad = (b) => ({ x: b.x - FOCUS_PADDING, y: b.y - FOCUS_PADDING, w: b.w + 2 * FOCUS_PADDING, h: b.h + 2 * FOCUS_PADDING });
-    let area = pad(union(shown.map((el) => this.#boxOf(el))));
-    if (Math.min(width / area.w, height / area.h) < MIN_SCALE) area = pad(this.#boxOf(shown[0]));
+    let area = pad(union(boxes));
+    if (Math.min(width / area.w, height / area.h) < MIN_SCALE) area = pad(boxes[0]);
     const scale = clamp(Math.min(width / area.w, height / area.h), MIN_SCALE, FOCUS_MAX_SCALE);
     this.#showAt(area.x + area.w / 2, area.y + area.h / 2, scale);
   }
@@ -128,8 +128,8 @@ export class SvgView {
 
   /** Centre `el` in view, zooming in to a readable scale if the view is zoomed far out. */
   centerOn(el, minScale = MIN_SCALE) {
-    if (!el || !this.svg) return;
-    const b = this.#boxOf(el);
+    const b = el && this.svg ? this.#boxOf(el) : null;
+    if (!b) return;
     this.#showAt(b.x + b.w / 2, b.y + b.h / 2, Math.max(this.scale(), minScale, MIN_SCALE));
   }
 
@@ -188,7 +188,9 @@ export class SvgView {
   /** Bounding box of `el` in viewBox units (through any transforms Graphviz added). */
   #boxOf(el) {
     const bb = el.getBBox();
-    const m = this.svg.getScreenCTM().inverse().multiply(el.getScreenCTM());
+    const [outer, inner] = [this.svg.getScreenCTM(), el.getScreenCTM()];
+    if (!outer || !inner) return null; // not rendered (a hidden tab): nothing to measure
+    const m = outer.inverse().multiply(inner);
     const p = new DOMPoint(bb.x, bb.y).matrixTransform(m);
     const q = new DOMPoint(bb.x + bb.width, bb.y + bb.height).matrixTransform(m);
     return { x: Math.min(p.x, q.x), y: Math.min(p.y, q.y), w: Math.abs(q.x - p.x), h: Math.abs(q.y - p.y) };
