@@ -18,9 +18,12 @@ import urllib.request
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 90.0
 
-# The news and update checks open a pop-up over the bottom right of the page.
+# The news and update checks open a pop-up over the bottom right of the page. A notebook opened while
+# the server is slow to list kernels asks which kernel to start (a modal dialog over the menus): start
+# the notebook's own kernel without asking.
 _OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
 }
 
 

@@ -35,7 +35,7 @@ def _answer_dialogs(page) -> None:
     dialog = page.locator(".jp-Dialog")
     if dialog.count():
         print("Notebook 7 dialog:", dialog.first.inner_text().replace("\n", " | "))  # shown with -rA
-        dialog.locator(".jp-Dialog-button.jp-mod-accept").first.click()
+        dialog.first.locator("button.jp-mod-accept").last.click()
         dialog.first.wait_for(state="detached", timeout=10_000)
 
 
