@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -145,12 +146,18 @@ class Trace:
         graph, edge_norms, _ = build_state(self.capture, self.verdicts)
         return to_dot(graph, edge_norms)
 
-    def save_html(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
-        """Write one standalone HTML file with the graph and inspector; it opens offline, with no kernel."""
-        from gradviz.view._html import write_html
+    def save_html(self, path: str | os.PathLike[str] | None = None) -> pathlib.Path:
+        """Write one standalone HTML file with the graph and inspector; it opens offline, with no kernel.
+
+        With no ``path``, writes ``gradviz-<model>-<YYYYmmdd-HHMMSS>.html`` in the working directory.
+        Returns the path written.
+        """
+        from gradviz.view._html import default_path, write_html
         from gradviz.view._state import build_state
 
         graph, edge_norms, hists = build_state(self.capture, self.verdicts)
+        if path is None:
+            path = default_path(self.capture.model_name or "trace")
         return write_html(path, graph, edge_norms, hists, title=graph["title"])
 
 

@@ -244,10 +244,16 @@ class Monitor:
         data, meta = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
         return {**data, "text/plain": repr(self)}, meta
 
-    def save_html(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
-        """Write the views as one standalone HTML page that opens offline."""
+    def save_html(self, path: str | os.PathLike[str] | None = None) -> os.PathLike[str]:
+        """Write the views as one standalone HTML page that opens offline; return its path.
+
+        With no ``path``, writes ``gradviz-<model>-<YYYYmmdd-HHMMSS>.html`` in the working directory.
+        """
+        from gradviz.view._html import default_path
         from gradviz.view._watch_html import write_watch_html
 
+        if path is None:
+            path = default_path(self.model_name or "watch")
         return write_watch_html(path, self._state(), title=f"{self.model_name}: gradient health")
 
     @property

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pathlib
 from array import array
 
 import pytest
@@ -148,3 +150,193 @@ def test_one_marker_per_cut_line_even_when_it_cuts_many_submodules() -> None:
     assert markers[0]["module"] == "block"  # the box of the checkpointed module, holding attn and mlp
     hanging = {e["source"] for e in graph["edges"] if e["target"] == markers[0]["id"]}
     assert len(hanging) == 4  # attn and mlp, weight and bias
+
+
+def test_cut_markers_show_a_short_path_and_keep_the_full_one_for_the_inspector(tmp_path, monkeypatch) -> None:
+    from gradviz.capture._records import Site
+    from gradviz.view._state import short_path, short_where
+
+    inside = tmp_path / "pkg" / "model.py"
+    assert short_path(str(inside), cwd=str(tmp_path)) == "pkg/model.py"
+    assert short_path("/elsewhere/deep/train.py", cwd=str(tmp_path)) == "train.py"
+    assert short_path("<stdin>", cwd=str(tmp_path)) == "<stdin>"
+    assert short_where(Site(str(inside), 7)) == f"{short_path(str(inside))}:7"
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Linear(3, 4)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.enc(x).detach())
+
+    monkeypatch.chdir(tmp_path)  # this test file is outside the working directory: its name alone
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(torch.randn(5, 3)).sum().backward()
+    graph, _, _ = build_state(t.capture, t.verdicts)
+    cut = next(n for n in graph["nodes"] if n["kind"] == "cut")
+    line = t.verdicts["enc.weight"].where.rsplit(":", 1)[1]
+    assert cut["label"] == f"✂ .detach() — test_view_state.py:{line}"
+    assert cut["where"] == t.verdicts["enc.weight"].where == f"{__file__}:{line}"
+
+
+class _LogNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.Linear(3, 4)
+        self.head = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.head(torch.log(self.enc(x)))  # log of a negative: NaN born in the forward
+
+
+def _nan_trace(model: nn.Module | None = None, x: torch.Tensor | None = None) -> gradviz.Trace:
+    model = _LogNet() if model is None else model
+    x = torch.randn(6, 3) if x is None else x
+    with gradviz.trace(model) as t:
+        model(x).sum().backward()
+    return t
+
+
+def _with_birth(t: gradviz.Trace):
+    """The trace's capture with a hand-filled Birth at its log op (capture does not fill births yet)."""
+    import dataclasses
+
+    from gradviz.capture._records import Birth
+
+    cap = t.capture
+    op = next(o for o in cap.ops if o.name == "log")
+    node = next(n for n in cap.graph if n.name == "LogBackward0")
+    birth = Birth("nan", "forward", op.index, "log", node.id, op.site, detail="from a negative input")
+    orphan = Birth("inf", "backward", -1, "sqrt", None, op.site, detail="divides by sqrt(0)")
+    return dataclasses.replace(cap, births=[birth, orphan]), node.id
+
+
+def test_a_nan_birth_is_a_purple_marker_pointing_at_the_op_that_made_it() -> None:
+    t = _nan_trace()
+    enc = t.capture.targets[0]
+    assert enc.name == "enc.weight"
+    # plain torch agrees that the gradients are NaN, which is what a birth marker explains
+    cap, log_node = _with_birth(t)
+    graph, edge_norms, _ = build_state(cap, t.verdicts)
+    json.dumps(graph, allow_nan=False)
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    marker, orphan = nodes["b0"], nodes["b1"]
+    site = next(o for o in cap.ops if o.name == "log").site
+    assert marker["kind"] == "birth" and marker["severity"] == "nonfinite"
+    assert marker["label"] == f"☢ NaN born: log — {os.path.basename(site.file)}:{site.line}"
+    assert marker["where"] == site.where and "torch.log" in marker["code"]
+    assert marker["birth"] == {
+        "kind": "nan",
+        "phase": "forward",
+        "op": "log",
+        "detail": "from a negative input",
+        "masked_by": None,
+        "masked_where": None,
+    }
+    assert marker["module"] == ""  # torch.log ran in Net.forward itself
+    assert nodes[log_node]["severity"] == "nonfinite"  # the op that made it is drawn purple
+    births = [e for e in graph["edges"] if e["kind"] == "birth"]
+    assert births == [{"source": "b0", "target": log_node, "kind": "birth"}]
+    assert len(array("f", edge_norms)) == len(graph["edges"])
+    assert orphan["label"].startswith("☢ Inf born in backward: sqrt — ")  # not in the graph: no edge
+    dot = to_dot(graph, edge_norms)
+    assert '"b0" -> ' in dot or "b0 -> " in dot
+
+
+def test_nan_gradients_of_the_birth_trace_are_real() -> None:
+    """The trace the birth-marker tests decorate really has NaN gradients: its nonfinite verdicts are
+    exactly the parameters whose gradient plain torch makes non-finite, on a copy of the same step."""
+    import copy
+
+    model, x = _LogNet(), torch.randn(6, 3)
+    plain = copy.deepcopy(model)
+    plain(x).sum().backward()
+    t = _nan_trace(model, x)
+    truth = {name for name, p in plain.named_parameters() if not torch.isfinite(p.grad).all()}
+    assert truth  # log of a negative made NaN somewhere
+    assert {k for k, v in t.verdicts.items() if v.cause.value == "nonfinite"} == truth
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("leaf_inplace", "leaf tensor that requires grad"),
+        ("inplace_saved", "saved for the backward pass"),
+        ("no_grad_root", "The loss has no grad_fn"),
+        ("inference_saved", "inference_mode"),
+        ("graph_freed", "second time"),
+        ("non_scalar", "more than one element"),
+    ],
+)
+def test_the_error_banner_explains_in_words_never_with_an_internal_key(kind: str, words: str) -> None:
+    from gradviz.capture._records import Capture, ErrorInfo
+
+    cap = Capture(error=ErrorInfo("RuntimeError", "boom", "backward", None, kind))
+    error = build_state(cap, {})[0]["error"]
+    assert words in error["explanation"]
+    assert "_" not in error["explanation"].split()[0] and kind not in error["explanation"]
+    assert error["kind"] == kind
+
+
+def test_an_unknown_error_kind_gets_no_explanation() -> None:
+    from gradviz.capture._records import Capture, ErrorInfo
+
+    cap = Capture(error=ErrorInfo("ValueError", "bad shape", "forward", None, "other"))
+    assert build_state(cap, {})[0]["error"]["explanation"] is None
+
+
+def test_a_real_inplace_error_gets_its_sentence() -> None:
+    lin = nn.Linear(3, 2)
+    with pytest.raises(RuntimeError), gradviz.trace(lin) as t:
+        h = torch.sigmoid(lin(torch.randn(4, 3)))
+        h.mul_(2)
+        h.sum().backward()
+    error = build_state(t.capture, t.verdicts)[0]["error"]
+    assert error["kind"] == "inplace_saved"
+    assert error["explanation"].startswith("An in-place operation changed a tensor")
+
+
+def test_save_html_with_no_path_writes_a_dated_file_in_the_working_directory(tmp_path, monkeypatch) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    lin = nn.Linear(2, 1)
+    with gradviz.trace(lin) as t:
+        lin(torch.ones(1, 2)).sum().backward()
+    first, second = t.save_html(), t.save_html()
+    assert re.fullmatch(r"gradviz-Linear-\d{8}-\d{6}\.html", first.name)
+    assert first.parent == tmp_path and first.is_file()
+    assert second != first and second.is_file()  # same second: a suffix, never an overwrite
+    explicit = t.save_html(tmp_path / "mine.html")
+    assert explicit == tmp_path / "mine.html" and explicit.is_file()
+
+
+def test_monitor_save_html_with_no_path_too(tmp_path, monkeypatch) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = gradviz.watch(model, optimizer=opt)
+    try:
+        for _ in range(2):
+            opt.zero_grad()
+            model(torch.randn(4, 2)).sum().backward()
+            opt.step()
+        path = pathlib.Path(mon.save_html())
+    finally:
+        mon.close()
+    assert re.fullmatch(r"gradviz-Sequential-\d{8}-\d{6}\.html", path.name)
+    assert path.parent == tmp_path and path.stat().st_size > 0
+
+
+def test_default_path_names_are_safe_file_names(tmp_path) -> None:
+    from gradviz.view._html import default_path
+
+    path = default_path("../../etc/pass wd<x>", directory=tmp_path)
+    assert path.parent == tmp_path
+    assert "/" not in path.name and " " not in path.name and "<" not in path.name
+    assert default_path("", directory=tmp_path).name.startswith("gradviz-trace-")

@@ -6,10 +6,11 @@ The contract with the front end is ``js/STATE.md``. Everything here is plain dat
 from __future__ import annotations
 
 import math
+import os
 from array import array
 from dataclasses import fields
 
-from gradviz.capture._records import Capture, Cut, GraphNode, Site, Target, TensorSummary
+from gradviz.capture._records import Birth, Capture, Cut, ErrorInfo, GraphNode, Site, Target, TensorSummary
 from gradviz.capture._stats import HIST_BINS, complete
 from gradviz.diagnose import Verdict
 from gradviz.view._report import summary_line
@@ -40,6 +41,51 @@ _CUT_LABEL = {
 }
 
 
+# What each kind of error means, for the banner above the graph (ErrorInfo.kind -> sentence).
+_ERROR_EXPLANATION = {
+    "leaf_inplace": (
+        "An in-place operation wrote into a leaf tensor that requires grad (a parameter, or an input made "
+        "with requires_grad=True); autograd does not allow that."
+    ),
+    "inplace_saved": (
+        "An in-place operation changed a tensor that autograd had saved for the backward pass; torch's "
+        "message names the op that saved it, gradviz names the in-place line to change."
+    ),
+    "no_grad_root": (
+        "The loss has no grad_fn: nothing it was computed from is tracked by autograd, so backward() has "
+        "nothing to differentiate."
+    ),
+    "inference_saved": (
+        "A tensor created under torch.inference_mode() was used in an operation that saves it for backward; "
+        "inference tensors cannot take part in autograd."
+    ),
+    "graph_freed": (
+        "backward() ran a second time through a graph whose saved tensors the first backward() had "
+        "already freed."
+    ),
+    "non_scalar": (
+        "backward() was called on a tensor with more than one element, without a gradient= argument."
+    ),
+}
+
+
+def short_path(file: str, cwd: str | None = None) -> str:
+    """A path short enough for a label: relative to the working directory when inside it, else the file
+    name alone (the inspector shows the full path)."""
+    cwd = os.getcwd() if cwd is None else cwd
+    try:
+        rel = os.path.relpath(file, cwd)
+    except ValueError:  # another drive on Windows
+        rel = os.pardir
+    if os.path.isabs(file) and not rel.startswith(os.pardir):
+        return rel
+    return os.path.basename(file) or file
+
+
+def short_where(site: Site | None) -> str:
+    return f"{short_path(site.file)}:{site.line}" if site else ""
+
+
 def cut_label(cut: Cut) -> str:
     if cut.kind == "escaped":
         op = f".{cut.op}()"
@@ -47,7 +93,18 @@ def cut_label(cut: Cut) -> str:
         op = "inference_mode"
     else:
         op = _CUT_LABEL.get(cut.kind, f"{cut.op}()")
-    return f"✂ {op}" + (f" — {cut.site.where}" if cut.site else "")
+    return f"✂ {op}" + (f" — {short_where(cut.site)}" if cut.site else "")
+
+
+def birth_label(birth: Birth) -> str:
+    value = "NaN" if birth.kind == "nan" else "Inf"
+    phase = "" if birth.phase == "forward" else f" in {birth.phase}"
+    return f"☢ {value} born{phase}: {birth.op_name}" + (f" — {short_where(birth.site)}" if birth.site else "")
+
+
+def error_explanation(err: ErrorInfo) -> str | None:
+    """The banner's sentence for an error kind (None when gradviz knows no more than torch's message)."""
+    return _ERROR_EXPLANATION.get(err.kind)
 
 
 def build_state(cap: Capture, verdicts: dict[str, Verdict]) -> tuple[dict, bytes, bytes]:
@@ -80,6 +137,7 @@ class _Builder:
             if target.index not in self.node_of_target and target.kind != "replaced":
                 self.nodes.append(self._param_node(f"p{target.index}", target))
         self._cuts(root_ids)
+        self._births()
         graph = {
             "version": 1,
             "kind": "trace",
@@ -184,6 +242,31 @@ class _Builder:
                 joined = loss
             self._edge(cid, joined, "cut", None)
 
+    def _births(self) -> None:
+        """A marker per place a NaN/Inf was born, with an edge to the graph node of the op that made it;
+        that node is drawn in the ``nonfinite`` colour."""
+        by_id = {n["id"]: n for n in self.nodes}
+        for i, birth in enumerate(self.cap.births):
+            op = self.cap.ops[birth.op] if 0 <= birth.op < len(self.cap.ops) else None
+            marked = by_id.get(birth.node) if birth.node else None
+            module = op.module if op else marked["module"] if marked else ""
+            masked = self.cap.ops[birth.masked_by] if 0 <= birth.masked_by < len(self.cap.ops) else None
+            info = {
+                "kind": birth.kind,
+                "phase": birth.phase,
+                "op": birth.op_name,
+                "detail": birth.detail,
+                "masked_by": masked.name if masked else None,
+                "masked_where": masked.site.where if masked and masked.site else None,
+            }
+            label = birth_label(birth)
+            marker = _node(f"b{i}", "birth", label, module, birth.site, severity="nonfinite", birth=info)
+            self.nodes.append(marker)
+            if marked is not None:
+                if marked["kind"] != "param":
+                    marked["severity"] = "nonfinite"
+                self._edge(marker["id"], marked["id"], "birth", None)
+
     def _synthetic_loss(self) -> str:
         requires = any(r.requires_grad for r in self.cap.roots)
         site = self.cap.roots[0].site if self.cap.roots else None
@@ -232,7 +315,8 @@ class _Builder:
             "type": err.type,
             "message": err.message,
             "where": line.where if line else None,
-            "explanation": err.kind,
+            "kind": err.kind,
+            "explanation": error_explanation(err),
         }
 
 
@@ -266,6 +350,7 @@ def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, *
         "verdict": None,
         "tensor": None,
         "op": None,
+        "birth": None,
     }
     node.update(fields)
     return node

@@ -1,5 +1,8 @@
-// DOT source for the visible graph. Ids are ours (state ids, `__module_<n>`, `cluster_<n>`);
-// every user-derived string goes through escape.js. Colours come only from `graph.palette`.
+// DOT source for the visible graph. Ids are ours (state ids, `__module_<n>`, `__fold_<n>`,
+// `__group_<n>`, `cluster_<n>`); every user-derived string goes through escape.js. Severity colours
+// come only from `graph.palette`. Each node and edge gets a `gv-<kind>` class: style.css recolours
+// the neutral parts (ops, boxes, edges, markers) from the page's theme; the colours written here are
+// the light theme's, for an SVG seen without the stylesheet.
 import { clip, dotLabel, dotQuote } from "./escape.js";
 import { formatCount, formatShape } from "./format.js";
 
@@ -7,6 +10,8 @@ const FONT = "Helvetica,Arial,sans-serif";
 const GRAD_EDGE = "#90a4ae";
 const BOX_LINE = "#b0bec5";
 const INK = "#263238";
+const TITLE = "#455a64";
+const PANEL = "#ffffff";
 
 /**
  * @param {import("./graph-index.js").GraphIndex} index
@@ -37,7 +42,7 @@ export function toDot(index, visible, normRange) {
       lines.push(`${indent}subgraph cluster_${m.uid} {`);
       const label = dotLabel([`▾ ${clip(m.path, 60)}${m.type ? ` · ${m.type}` : ""}`]);
       // labelloc=b is the top of the box once rankdir=BT turns the drawing upside down
-      lines.push(`${indent}  graph [label=${label}, labelloc=b, style="rounded", color="${BOX_LINE}", fontcolor="#455a64"];`);
+      lines.push(`${indent}  graph [label=${label}, labelloc=b, style="rounded", color="${BOX_LINE}", fontcolor="${TITLE}", class="gv-box"];`);
       emit(child, `${indent}  `);
       lines.push(`${indent}}`);
     }
@@ -62,7 +67,13 @@ export function normRangeOf(norms) {
 }
 
 function itemLine(item, palette) {
-  const attrs = item.module ? moduleAttrs(item.module, palette) : nodeAttrs(item.node, palette);
+  const attrs = item.module
+    ? boxAttrs(item, `▸ ${clip(item.module.path, 50)}`, palette, "gv-module")
+    : item.fold
+      ? boxAttrs(item, `▸ ${clip(item.fold.label, 60)}`, palette, "gv-fold")
+      : item.group
+        ? groupAttrs(item.group, palette)
+        : nodeAttrs(item.node, palette);
   return `${dotQuote(item.id)} [${Object.entries(attrs)
     .map(([k, v]) => `${k}=${k === "label" ? v : dotQuote(v)}`)
     .join(", ")}];`;
@@ -78,47 +89,77 @@ function nodeAttrs(n, palette) {
       return {
         label: dotLabel(shape ? [clip(name), shape] : [clip(name)]),
         style: "filled",
-        fillcolor: fill ?? "#ffffff",
+        fillcolor: fill ?? PANEL,
         fontcolor: textOn(fill),
         color: n.severity ? (fill ?? BOX_LINE) : "#607d8b",
+        class: n.severity ? `gv-${n.kind}` : `gv-${n.kind} gv-plain`,
       };
     }
     case "loss":
-      return { label: dotLabel(labelLines(n.label)), fillcolor: palette.loss, fontcolor: textOn(palette.loss), color: palette.loss };
+      return { label: dotLabel(labelLines(n.label)), fillcolor: palette.loss, fontcolor: textOn(palette.loss), color: palette.loss, class: "gv-loss" };
     case "cut":
+    case "birth": {
+      const color = n.kind === "cut" ? palette.cut : palette.nonfinite;
       return {
         label: dotLabel(labelLines(n.label, 60)),
         style: "dashed,filled",
-        margin: "0.2,0.04", // Graphviz under-estimates the width of "✂"
-        fillcolor: "#ffffff",
-        color: palette.cut,
-        fontcolor: palette.cut,
+        margin: "0.2,0.04", // Graphviz under-estimates the width of "✂" and "☢"
+        fillcolor: PANEL,
+        color: color ?? BOX_LINE,
+        penwidth: "1.5",
+        fontcolor: color ?? INK,
+        class: `gv-${n.kind}`,
       };
-    default:
-      return { label: dotLabel(labelLines(n.label)), fillcolor: palette.op };
+    }
+    default: {
+      if (n.severity && palette[n.severity]) {
+        const fill = palette[n.severity]; // an op where a NaN/Inf was born
+        return { label: dotLabel(labelLines(n.label)), fillcolor: fill, fontcolor: textOn(fill), color: fill, class: "gv-op gv-flagged" };
+      }
+      return { label: dotLabel(labelLines(n.label)), fillcolor: palette.op ?? "#eceff1", class: "gv-op" };
+    }
   }
 }
 
-function moduleAttrs(m, palette) {
-  const sub = [`${formatCount(m.total)} nodes`];
-  if (m.problems.length) sub.push(`${m.problems.length} with problems`);
-  const line = m.worst ? palette[m.worst] : null;
+/** A collapsed module or a fold of repeated blocks: one box, outlined in its worst problem's colour. */
+function boxAttrs(item, title, palette, kind) {
+  const sub = [`${formatCount(item.fold?.total ?? item.module.total)} nodes`];
+  if (item.problems) sub.push(`${formatCount(item.problems)} with problems`);
+  const line = item.worst ? palette[item.worst] : null;
   return {
-    label: dotLabel([`▸ ${clip(m.path, 50)}`, sub.join(" · ")]),
+    label: dotLabel([title, sub.join(" · ")]),
     shape: "box",
     style: "filled",
     fillcolor: "#f5f7f8",
     color: line ?? "#78909c",
     penwidth: line ? "2" : "1",
+    peripheries: kind === "gv-fold" ? "3" : "2",
+    class: line ? `${kind} gv-flagged` : kind,
+  };
+}
+
+/** Parameters that hang off one marker with one verdict: one box in their colour. */
+function groupAttrs(group, palette) {
+  const fill = (group.severity && palette[group.severity]) || palette.red || "#d32f2f";
+  return {
+    label: dotLabel([clip(group.label, 60), "click to list them"]),
+    shape: "box",
+    style: "filled",
+    margin: "0.2,0.05", // Graphviz under-estimates the width of "—" and "*"
+    fillcolor: fill,
+    fontcolor: textOn(fill),
+    color: fill,
     peripheries: "2",
+    class: "gv-group",
   };
 }
 
 function edgeAttrs(e, palette, range) {
-  if (e.kind === "cut") return `[style=dashed, color=${dotQuote(palette.cut)}, penwidth=1.4]`;
-  if (!range || !(e.norm > 0) || !Number.isFinite(e.norm)) return "[penwidth=1]";
+  if (e.kind === "cut") return `[style=dashed, color=${dotQuote(palette.cut)}, penwidth=1.4, class="gv-cut"]`;
+  if (e.kind === "birth") return `[style=dashed, color=${dotQuote(palette.nonfinite ?? "#7b1fa2")}, penwidth=1.4, class="gv-birth"]`;
+  if (!range || !(e.norm > 0) || !Number.isFinite(e.norm)) return `[penwidth=1, class="gv-grad"]`;
   const t = range.max > range.min ? (Math.log10(e.norm) - range.min) / (range.max - range.min) : 0.5;
-  return `[penwidth=${(0.75 + 2.75 * t).toFixed(2)}]`;
+  return `[penwidth=${(0.75 + 2.75 * t).toFixed(2)}, class="gv-grad"]`;
 }
 
 /** A state label's own line breaks kept, each line clipped. */

@@ -23,17 +23,17 @@
  * @property {Record<string, string>} palette
  * @property {{severity: string, label: string}[]} legend
  * @property {GraphNode[]} nodes
- * @property {{source: string, target: string, kind: "grad"|"cut"}[]} edges
+ * @property {{source: string, target: string, kind: "grad"|"cut"|"birth"}[]} edges
  * @property {{path: string, type: string}[]} modules
  * @property {Verdict[]} verdicts
  * @property {string[]} notes
- * @property {{type: string, message: string, where: string|null, explanation: string}|null} error
+ * @property {{type: string, message: string, where: string|null, kind: string, explanation: string|null}|null} error
  */
 
 /**
  * @typedef {object} GraphNode
  * @property {string} id
- * @property {"loss"|"op"|"param"|"leaf"|"cut"} kind
+ * @property {"loss"|"op"|"param"|"leaf"|"cut"|"birth"} kind
  * @property {string} label
  * @property {string} module
  * @property {Severity|null} severity
@@ -42,6 +42,8 @@
  * @property {number|null} verdict
  * @property {TensorInfo|null} tensor
  * @property {{forward: string, inputs: number[][], outputs: number[][], grad_norm_in: number|null}|null} op
+ * @property {{kind: "nan"|"inf", phase: string, op: string, detail: string, masked_by: string|null, masked_where: string|null}|null} [birth]
+ * @property {boolean} [moduleInferred]   set by graph-index.js when `module` was placed, not traced
  */
 
 /**

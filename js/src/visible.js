@@ -1,6 +1,7 @@
-// What is drawn: the graph after collapsing modules and the "only problems" filter.
-// Pure functions of (index, view options); the widget keeps the options in the browser.
-import { isProblem, modulePathChain } from "./graph-index.js";
+// What is drawn: the graph after collapsing modules, folding repeated blocks, grouping parameters
+// and the "only problems" filter. Pure functions of (index, view options); the widget keeps the
+// options in the browser.
+import { isMarker, isProblem, modulePathChain, worstOf } from "./graph-index.js";
 
 /** The first view stays under this many drawn nodes (layout stays well under a second). */
 export const FIRST_VIEW_NODES = 300;
@@ -8,8 +9,13 @@ export const FIRST_VIEW_NODES = 300;
 export const EXPAND_NODES = 250;
 /** Never ask Graphviz for more: layout time grows ~quadratically and WASM stacks overflow near 2k. */
 export const MAX_VISIBLE_NODES = 1000;
+/** Graphs with more nodes than this open with their repeated blocks folded. */
+export const FOLD_ABOVE = 120;
+/** A first view opens the modules of at most this many problems (the rest show as outlined boxes). */
+const FOCUS_OPENS = 50;
 
-// Id of the node that stands for a collapsed module. State ids are short tokens (g12, p3, c0).
+// Ids of the nodes that stand for a collapsed module, a fold or a group. State ids are short
+// tokens (g12, p3, c0, b0), so these never clash.
 const MODULE_NODE_PREFIX = "__module_";
 export const moduleNodeId = (m) => `${MODULE_NODE_PREFIX}${m.uid}`;
 
@@ -20,11 +26,26 @@ export function moduleOfNodeId(index, id) {
 }
 
 /**
+ * What the user chose to see. `folds` and `groups` hold the ids of the folds and groups drawn as
+ * one box; the others are drawn member by member.
+ * @typedef {object} ViewOptions
+ * @property {Set<string>} collapsed     module paths drawn as one node
+ * @property {boolean} problemsOnly
+ * @property {Set<string>} [folds]
+ * @property {Set<string>} [groups]
+ */
+
+/**
  * @typedef {object} VisibleItem
  * @property {string} id
  * @property {import("./types.js").GraphNode} [node]                   a real node ...
  * @property {import("./graph-index.js").ModuleInfo} [module]          ... or a collapsed module
+ * @property {import("./graph-index.js").Fold} [fold]                  ... or a run of folded blocks
+ * @property {import("./graph-index.js").Group} [group]                ... or a group of parameters
  * @property {string} container   path of the module box it is drawn in ("" = none)
+ * @property {number} count       state nodes it stands for
+ * @property {string|null} worst  worst problem severity among them
+ * @property {number} problems    problem nodes among them
  *
  * @typedef {object} VisibleEdge
  * @property {string} source
@@ -69,14 +90,61 @@ export function expandWithin(index, collapsed, rootPath, budget) {
   return next;
 }
 
-/** The collapsed set a graph opens with. */
+/** The collapsed set a graph opens with (modules only; see `initialView` for the whole first view). */
 export function initialCollapsed(index, budget = FIRST_VIEW_NODES) {
   return expandWithin(index, new Set(), "", budget);
 }
 
 /**
- * Nodes kept by "only problems": problem parameters, cut markers, everything downstream of a
- * cut (its path to the loss) and the loss itself.
+ * The view a graph opens with: repeated blocks folded (big graphs), parameter groups closed, modules
+ * collapsed level by level to stay under `budget` drawn nodes, and every module that holds a problem or
+ * a marker opened, so that the first drawing shows what is wrong.
+ * @returns {ViewOptions}
+ */
+export function initialView(index, budget = FIRST_VIEW_NODES) {
+  const folds = new Set(index.byId.size > FOLD_ABOVE ? index.folds.map((f) => f.id) : []);
+  const groups = new Set(index.groups.map((g) => g.id));
+  const count = (collapsed) => visibleGraph(index, { collapsed, problemsOnly: false, folds, groups }).items.length;
+  const depths = [...new Set([...index.modules.values()].map((m) => m.depth))].filter((d) => d > 0).sort((a, b) => a - b);
+  let collapsed = new Set();
+  if (count(collapsed) > budget) {
+    // the deepest uniform depth whose collapsed modules keep the drawing under budget (at least depth 1)
+    const atDepth = (d) => new Set([...index.modules.values()].filter((m) => m.depth === d && m.total > 0).map((m) => m.path));
+    collapsed = atDepth(depths[0] ?? 1);
+    for (const d of depths.slice(1)) {
+      const next = atDepth(d);
+      if (count(next) > budget) break;
+      collapsed = next;
+    }
+  }
+  // Open what is wrong, most telling first, while the drawing stays within budget (the first always).
+  const focus = focusNodeIds(index).slice(0, FOCUS_OPENS);
+  for (const id of focus) {
+    const n = index.byId.get(id);
+    const group = index.groupOf.get(id);
+    const next = revealModule(index, collapsed, group && groups.has(group.id) ? group.container : (n.module ?? ""));
+    if (next.size === collapsed.size && [...next].every((p) => collapsed.has(p))) continue;
+    if (id !== focus[0] && count(next) > budget) break;
+    collapsed = next;
+  }
+  return { collapsed, problemsOnly: false, folds, groups };
+}
+
+/** Ids of the nodes a first view must show: markers first, then problem nodes. */
+export function focusNodeIds(index) {
+  const markers = [];
+  const problems = [];
+  for (const n of index.byId.values()) {
+    if (isMarker(n)) markers.push(n.id);
+    else if (isProblem(n)) problems.push(n.id);
+  }
+  const birthFirst = (a, b) => (index.byId.get(a).kind === "birth" ? 0 : 1) - (index.byId.get(b).kind === "birth" ? 0 : 1);
+  return [...markers.sort(birthFirst), ...problems];
+}
+
+/**
+ * Nodes kept by "only problems": problem nodes, markers, everything downstream of a marker or a
+ * problem op (its path to the loss) and the loss itself.
  * @param {import("./graph-index.js").GraphIndex} index
  * @returns {Set<string>}
  */
@@ -85,15 +153,17 @@ export function problemNodeIds(index) {
   const stack = [];
   for (const n of index.byId.values()) {
     if (n.kind === "loss" || isProblem(n)) keep.add(n.id);
-    if (n.kind === "cut") stack.push(n.id);
+    if (isMarker(n) || (n.kind === "op" && isProblem(n))) stack.push(n.id);
   }
+  const seen = new Set();
   while (stack.length) {
     const id = stack.pop();
-    if (keep.has(id)) continue;
+    if (seen.has(id)) continue;
+    seen.add(id);
     keep.add(id);
     for (const e of index.outEdges.get(id) ?? []) {
       const t = index.edges[e].target;
-      if (!keep.has(t)) stack.push(t);
+      if (!seen.has(t)) stack.push(t);
     }
   }
   return keep;
@@ -101,36 +171,55 @@ export function problemNodeIds(index) {
 
 /**
  * @param {import("./graph-index.js").GraphIndex} index
- * @param {{collapsed: Set<string>, problemsOnly: boolean}} options
+ * @param {ViewOptions} options
  * @param {Float32Array} edgeNorms  one per edge of the state (index.edges[i].index)
  * @returns {VisibleGraph}
  */
-export function visibleGraph(index, { collapsed, problemsOnly }, edgeNorms = new Float32Array(0)) {
+export function visibleGraph(index, { collapsed, problemsOnly, folds = NONE, groups = NONE }, edgeNorms = new Float32Array(0)) {
   const kept = problemsOnly ? problemNodeIds(index) : null;
 
-  // The item each module's content is drawn as: its outermost collapsed ancestor (or itself).
+  // The item a module's content is drawn as: its outermost folded or collapsed ancestor (or none).
   const coverOf = new Map();
   const cover = (path) => {
     if (coverOf.has(path)) return coverOf.get(path);
-    const hit = modulePathChain(path).find((p) => collapsed.has(p));
-    const value = hit === undefined ? null : index.modules.get(hit);
+    let value = null;
+    for (const p of modulePathChain(path)) {
+      const fold = index.foldOf.get(p);
+      if (fold && folds.has(fold.id)) value = { id: fold.id, fold, container: fold.parent };
+      else if (collapsed.has(p)) {
+        const m = index.modules.get(p);
+        value = { id: moduleNodeId(m), module: m, container: m.parent ?? "" };
+      }
+      if (value) break;
+    }
     coverOf.set(path, value);
     return value;
   };
 
   const items = new Map();
   const repOf = new Map();
+  const add = (proto, n) => {
+    let item = items.get(proto.id);
+    if (!item) items.set(proto.id, (item = { ...proto, count: 0, worst: null, problems: 0, members: [] }));
+    item.count += 1;
+    if (isProblem(n)) {
+      item.problems += 1;
+      item.members.push(n);
+    }
+    repOf.set(n.id, proto.id);
+  };
   for (const n of index.byId.values()) {
     if (kept && !kept.has(n.id)) continue;
-    const m = cover(n.module ?? "");
-    if (m) {
-      const id = moduleNodeId(m);
-      if (!items.has(id)) items.set(id, { id, module: m, container: m.parent ?? "" });
-      repOf.set(n.id, id);
-    } else {
-      items.set(n.id, { id: n.id, node: n, container: n.module ?? "" });
-      repOf.set(n.id, n.id);
+    const group = index.groupOf.get(n.id);
+    if (group && groups.has(group.id)) {
+      add(cover(group.container) ?? { id: group.id, group, container: group.container }, n);
+      continue;
     }
+    add(cover(n.module ?? "") ?? { id: n.id, node: n, container: n.module ?? "" }, n);
+  }
+  for (const item of items.values()) {
+    item.worst = worstOf(item.members);
+    delete item.members;
   }
 
   const merged = new Map();
@@ -151,6 +240,40 @@ export function visibleGraph(index, { collapsed, problemsOnly }, edgeNorms = new
 }
 
 /**
+ * The options with `path` and every module around it shown: collapsed ancestors expanded, folds
+ * around them opened. Modules inside the opened ones are collapsed as far as needed to keep the
+ * view small.
+ * @param {import("./graph-index.js").GraphIndex} index
+ * @param {ViewOptions} options
+ * @param {string} path
+ * @returns {ViewOptions}
+ */
+export function revealIn(index, options, path) {
+  const folds = new Set(options.folds ?? NONE);
+  for (const p of modulePathChain(path)) {
+    const fold = index.foldOf.get(p);
+    if (fold && folds.delete(fold.id)) options = { ...options, collapsed: unfold(index, options.collapsed, fold) };
+  }
+  return { ...options, folds, collapsed: revealModule(index, options.collapsed, path) };
+}
+
+/** The options with node `id` drawn as itself (its group opened, its module revealed). */
+export function revealNode(index, options, id) {
+  const node = index.byId.get(id);
+  const group = index.groupOf.get(id);
+  const groups = new Set(options.groups ?? NONE);
+  if (group) groups.delete(group.id);
+  return revealIn(index, { ...options, groups }, node?.module ?? "");
+}
+
+/** `collapsed` plus each member of `fold`, so that opening a fold draws its blocks as boxes. */
+export function unfold(index, collapsed, fold) {
+  const next = new Set(collapsed);
+  for (const p of fold.members) if (index.modules.get(p).total > 0) next.add(p);
+  return next;
+}
+
+/**
  * The collapsed set with `path` and every module around it expanded, so that its content is
  * drawn. Modules inside the opened ones are collapsed as far as needed to keep the view small.
  */
@@ -162,11 +285,20 @@ export function revealModule(index, collapsed, path) {
   return next;
 }
 
-/** The DOT id node `id` is drawn as: itself, or the outermost collapsed module around it. */
-export function drawnAs(index, collapsed, id) {
+/** The DOT id node `id` is drawn as: itself, its group, or the outermost collapsed module or fold around it. */
+export function drawnAs(index, collapsedOrOptions, id) {
+  const options = collapsedOrOptions instanceof Set ? { collapsed: collapsedOrOptions } : collapsedOrOptions;
+  const { collapsed, folds = NONE, groups = NONE } = options;
   const node = index.byId.get(id);
-  const hit = node && modulePathChain(node.module ?? "").find((p) => collapsed.has(p));
-  return hit === undefined || !node ? id : moduleNodeId(index.modules.get(hit));
+  if (!node) return id;
+  const group = index.groupOf.get(id);
+  const inGroup = group && groups.has(group.id);
+  for (const p of modulePathChain(inGroup ? group.container : (node.module ?? ""))) {
+    const fold = index.foldOf.get(p);
+    if (fold && folds.has(fold.id)) return fold.id;
+    if (collapsed.has(p)) return moduleNodeId(index.modules.get(p));
+  }
+  return inGroup ? group.id : id;
 }
 
 /** True when `path` or one of its ancestors is collapsed. */
@@ -174,4 +306,5 @@ export function isCollapsedAt(collapsed, path) {
   return modulePathChain(path).some((p) => collapsed.has(p));
 }
 
+const NONE = new Set();
 const isBelow = (path, ancestor) => (ancestor === "" ? path !== "" : path.startsWith(`${ancestor}.`));

@@ -87,3 +87,42 @@ describe("DOT escaping", () => {
     for (const l of statements) expect(l).toContain('evil\\" ]; \\"x\\" [label=\\"pwned');
   });
 });
+
+describe("folds, groups and markers in DOT", () => {
+  it("draws a fold of repeated blocks as one box with its count, a group as one box in its colour", async () => {
+    const { initialView } = await import("../src/visible.js");
+    const { checkpointGraph, syntheticGraph } = await import("./helpers.js");
+    const big = indexGraph(syntheticGraph({ blocks: 12, parts: 3, opsPerPart: 3 }));
+    const dot = toDot(big, visibleGraph(big, initialView(big)), null);
+    const fold = nodeLine(dot, "__fold_0");
+    expect(fold).toContain('label="▸ blocks.1–11 · Block ×11\\n132 nodes"');
+    expect(fold).toContain('class="gv-fold"');
+    const cp = indexGraph(checkpointGraph(2));
+    const dot2 = toDot(cp, visibleGraph(cp, initialView(cp)), null);
+    const group = nodeLine(dot2, "__group_0");
+    expect(group).toContain('label="blocks.* — 12 parameters, checkpoint');
+    expect(group).toContain(`fillcolor="${cp.graph.palette.red}"`);
+    expect(group).toContain('class="gv-group"');
+    expect(dot2.split("\n").filter((l) => l.includes('"__group_0" -> "c0"'))).toHaveLength(1);
+  });
+
+  it("draws a NaN birth marker with a dashed edge to the op it marks, drawn in the nonfinite colour", async () => {
+    const { birthModel } = await import("./helpers.js");
+    const { graph } = birthModel();
+    const { dot } = dotOf(graph);
+    expect(nodeLine(dot, "b0")).toContain('label="☢ NaN born: addmm — model.py:14"');
+    expect(nodeLine(dot, "b0")).toContain('class="gv-birth"');
+    expect(nodeLine(dot, "g4")).toContain(`fillcolor="${graph.palette.nonfinite}"`);
+    expect(nodeLine(dot, "g4")).toContain('class="gv-op gv-flagged"');
+    const edge = dot.split("\n").find((l) => l.includes('"b0" -> "g4"'));
+    expect(edge).toContain("style=dashed");
+    expect(edge).toContain(`color="${graph.palette.nonfinite}"`);
+  });
+
+  it("tags every node and edge with a gv- class the theme can restyle", () => {
+    const { graph } = smallModel();
+    const { dot } = dotOf(graph);
+    for (const line of dot.split("\n").filter((l) => /^\s+"[^"]+" (\[|->)/.test(l))) expect(line).toMatch(/class="gv-/);
+    expect(dot).toMatch(/graph \[label="▾ head · Linear".*class="gv-box"/);
+  });
+});

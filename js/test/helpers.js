@@ -66,3 +66,63 @@ export function syntheticGraph({ blocks, parts = 4, opsPerPart = 3, withCut = tr
   edges.push({ source: prev, target: loss, kind: "grad" });
   return { version: 1, kind: "trace", title: "synthetic", palette: PALETTE, legend: [], nodes, edges, modules, verdicts: [], notes: [], error: null };
 }
+
+/**
+ * `n` blocks of two Linear layers whose parameters all hang off one checkpoint cut (as a reentrant
+ * checkpoint whose input does not require grad leaves them), plus a head that learns.
+ */
+export function checkpointGraph(blocks = 2) {
+  const nodes = [];
+  const edges = [];
+  const verdicts = [];
+  const modules = [{ path: "", type: "TinyGPT" }, { path: "blocks", type: "ModuleList" }, { path: "head", type: "Linear" }];
+  const node = (id, kind, label, module, extra = {}) => {
+    nodes.push({ id, kind, label, module, severity: null, where: null, code: null, verdict: null, tensor: null, op: null, ...extra });
+    return id;
+  };
+  const tensor = (name, module) => ({ name, shape: [4, 4], dtype: "float32", device: "cpu", requires_grad: true, is_leaf: true, grad_fn: null, module, value: null, grad: null });
+  node("g0", "loss", "MeanBackward0", "");
+  node("g1", "op", "MmBackward0", "head");
+  edges.push({ source: "g1", target: "g0", kind: "grad" });
+  const ok = node("g2", "param", "head.weight", "head", { severity: "ok", verdict: verdicts.length, tensor: tensor("head.weight", "head") });
+  verdicts.push({ name: "head.weight", cause: "ok", severity: "ok", where: null, message: "ok", fix: "", grad_norm: 1, node: ok });
+  edges.push({ source: ok, target: "g1", kind: "grad" });
+  node("c0", "cut", "✂ checkpoint — gpt.py:68", "blocks", { severity: "red", where: "/home/u/gpt.py:68", code: "x = checkpoint(block, x)" });
+  edges.push({ source: "c0", target: "g1", kind: "cut" });
+  let p = 0;
+  for (let b = 0; b < blocks; b++) {
+    modules.push({ path: `blocks.${b}`, type: "Block" });
+    for (const part of ["qkv", "proj", "fc"]) {
+      const path = `blocks.${b}.${part}`;
+      modules.push({ path, type: "Linear" });
+      for (const what of ["weight", "bias"]) {
+        const name = `${path}.${what}`;
+        const id = node(`p${p++}`, "param", name, path, { severity: "red", verdict: verdicts.length, tensor: tensor(name, path) });
+        verdicts.push({ name, cause: "checkpoint", severity: "red", where: "/home/u/gpt.py:68", message: `${name} gets no gradient.`, fix: "Use use_reentrant=False.", grad_norm: null, node: id });
+        edges.push({ source: id, target: "c0", kind: "cut" });
+      }
+    }
+  }
+  return { version: 1, kind: "trace", title: "TinyGPT: 13 tensors checked, 12 will not learn", palette: PALETTE, legend: [], nodes, edges, modules, verdicts, notes: [], error: null };
+}
+
+/** The small model with a NaN born in its head's addmm (g4): a birth marker b0 pointing at it. */
+export function birthModel() {
+  const { graph, edgeNorms, hists } = smallModel();
+  const nodes = graph.nodes.map((n) => (n.id === "g4" ? { ...n, severity: "nonfinite" } : n));
+  nodes.push({
+    id: "b0",
+    kind: "birth",
+    label: "☢ NaN born: addmm — model.py:14",
+    module: "head",
+    severity: "nonfinite",
+    where: "/home/u/project/model.py:14",
+    code: "return self.head(torch.relu(h))",
+    verdict: null,
+    tensor: null,
+    op: null,
+    birth: { kind: "nan", phase: "forward", op: "addmm", detail: "from an Inf input", masked_by: null, masked_where: null },
+  });
+  const edges = [...graph.edges, { source: "b0", target: "g4", kind: "birth" }];
+  return { graph: { ...graph, nodes, edges }, edgeNorms, hists };
+}

@@ -69,3 +69,52 @@ describe("inspector", () => {
     expect(inspect(null).text).toContain("Click a node to inspect it.");
   });
 });
+
+describe("inspector: births, groups, folds", async () => {
+  const { birthModel, checkpointGraph, syntheticGraph } = await import("./helpers.js");
+
+  it("explains a NaN birth: value, phase, op, how, the full path and the line, and links to the op", () => {
+    const { graph, hists } = birthModel();
+    const panel = document.createElement("aside");
+    const ctx = { index: indexGraph(graph), hists: toFloat32(hists), reveal: vi.fn(), toggle: vi.fn(), isCollapsed: () => false };
+    renderInspector(panel, { type: "node", id: "b0" }, ctx);
+    const text = panel.textContent;
+    expect(panel.querySelector(".gv-badge").textContent).toBe("NaN");
+    expect(text).toContain("NaN first appeared in the forward of addmm: from an Inf input.");
+    expect(text).toContain("Phaseforward");
+    expect(text).toContain("Where/home/u/project/model.py:14");
+    expect(panel.querySelector(".gv-code").textContent).toBe("return self.head(torch.relu(h))");
+    const marks = [...panel.querySelectorAll(".gv-link")].find((a) => a.textContent === "AddmmBackward0");
+    marks.click();
+    expect(ctx.reveal).toHaveBeenCalledWith("g4");
+  });
+
+  it("shows a group's verdict and members, and expands it", () => {
+    const graph = checkpointGraph(2);
+    const panel = document.createElement("aside");
+    const ctx = { index: indexGraph(graph), hists: new Float32Array(0), reveal: vi.fn(), toggle: vi.fn(), isCollapsed: () => false, group: vi.fn(), isGrouped: () => true };
+    renderInspector(panel, { type: "group", id: "__group_0" }, ctx);
+    expect(panel.querySelector(".gv-name").textContent).toBe("blocks.* — 12 parameters, checkpoint");
+    expect(panel.querySelector(".gv-badge").textContent).toBe("checkpoint");
+    expect(panel.textContent).toContain("Where/home/u/gpt.py:68");
+    const links = [...panel.querySelectorAll(".gv-links .gv-link")].map((a) => a.textContent);
+    expect(links).toHaveLength(12);
+    expect(links[0]).toBe("blocks.0.qkv.weight");
+    [...panel.querySelectorAll("button.gv-button")].find((b) => b.textContent === "Draw each parameter").click();
+    expect(ctx.group).toHaveBeenCalledWith("__group_0", false);
+  });
+
+  it("offers to fold a block back with its siblings", () => {
+    const graph = syntheticGraph({ blocks: 12, parts: 3, opsPerPart: 3 });
+    const panel = document.createElement("aside");
+    const ctx = { index: indexGraph(graph), hists: new Float32Array(0), reveal: vi.fn(), toggle: vi.fn(), isCollapsed: () => true, fold: vi.fn(), isFolded: () => false };
+    renderInspector(panel, { type: "module", id: "blocks.3" }, ctx);
+    const button = [...panel.querySelectorAll("button")].find((b) => b.textContent.startsWith("Fold"));
+    expect(button.textContent).toBe("Fold blocks.1–11 into one box");
+    button.click();
+    expect(ctx.fold).toHaveBeenCalledWith("__fold_0", true);
+    renderInspector(panel, { type: "fold", id: "__fold_0" }, { ...ctx, isFolded: () => true, revealModule: vi.fn() });
+    expect(panel.textContent).toContain("11 blocks with the same structure (Block)");
+    expect(panel.querySelectorAll(".gv-links .gv-link")).toHaveLength(11);
+  });
+});

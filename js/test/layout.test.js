@@ -99,3 +99,28 @@ describe("layout engine recovery", () => {
     await expect(createLayoutEngine().layout("digraph { a -> }")).rejects.toThrow(/syntax error/);
   });
 });
+
+describe("folds, groups and births laid out", async () => {
+  const { initialView } = await import("../src/visible.js");
+  const { birthModel, checkpointGraph } = await import("./helpers.js");
+
+  it("keeps the gv- classes in Graphviz's SVG, for the theme", async () => {
+    const { graph, edgeNorms } = birthModel();
+    const { svg } = await render(graph, edgeNorms);
+    expect(svg.nodes.get("b0").getAttribute("class")).toBe("node gv-birth");
+    expect(svg.nodes.get("g4").getAttribute("class")).toBe("node gv-op gv-flagged");
+    expect(svg.nodes.get("g4").querySelector("path, polygon").getAttribute("fill")).toBe(graph.palette.nonfinite);
+    const edge = [...svg.doc.querySelectorAll("g.edge")].find((g) => g.querySelector("title").textContent === "b0->g4");
+    expect(edge.getAttribute("class")).toBe("edge gv-birth");
+    expect([...svg.clusters.values()].every((g) => g.getAttribute("class") === "cluster gv-box")).toBe(true);
+  });
+
+  it("draws 12 checkpointed parameters as one group box", async () => {
+    const index = indexGraph(checkpointGraph(2));
+    const text = await engine.layout(toDot(index, visibleGraph(index, initialView(index)), null));
+    const svg = parseSvg(text);
+    expect([...svg.nodes.keys()].sort()).toEqual(["__group_0", "c0", "g0", "g1", "g2"]);
+    const label = [...svg.nodes.get("__group_0").querySelectorAll("text")].map((t) => t.textContent).join(" ");
+    expect(label).toContain("blocks.* — 12 parameters, checkpoint");
+  });
+});

@@ -34,3 +34,45 @@ def wait_for_draws(root, count: int, timeout: float = 15_000) -> None:
         arg=[root.element_handle(), count],
         timeout=timeout,
     )
+
+
+# Contrast as WCAG 2 defines it, of each element's text against what is really behind it: the
+# background colours of its ancestors composited from the first opaque one (rgba banners included).
+_CONTRASTS = """
+(els) => {
+  const parse = (css) => {
+    const v = (css.match(/[\\d.]+/g) ?? ["0", "0", "0", "0"]).map(Number);
+    return css.startsWith("color(") ? { r: v[0] * 255, g: v[1] * 255, b: v[2] * 255, a: v[3] ?? 1 }
+                                    : { r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1 };
+  };
+  const over = (top, below) => ({
+    r: top.r * top.a + below.r * (1 - top.a), g: top.g * top.a + below.g * (1 - top.a),
+    b: top.b * top.a + below.b * (1 - top.a), a: 1,
+  });
+  const background = (el) => {
+    const layers = [];
+    for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c.a > 0) layers.push(c);
+      if (c.a >= 1) break;
+    }
+    return layers.reverse().reduce((below, top) => over(top, below), { r: 255, g: 255, b: 255, a: 1 });
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (x) => ((x /= 255) <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  return els.map((el) => {
+    const style = getComputedStyle(el);
+    const bg = background(el instanceof SVGElement ? el.ownerSVGElement.parentElement : el);
+    const ink = over(parse(el instanceof SVGElement ? style.fill : style.color), bg);
+    const [hi, lo] = [lum(ink), lum(bg)].sort((a, b) => b - a);
+    return { text: el.textContent.trim().slice(0, 40), contrast: (hi + 0.05) / (lo + 0.05) };
+  });
+}
+"""
+
+
+def contrasts(locator) -> list[dict]:
+    """[{text, contrast}] for every element ``locator`` matches (HTML text colour, or SVG text fill)."""
+    return locator.evaluate_all(_CONTRASTS)

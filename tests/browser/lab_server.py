@@ -1,5 +1,6 @@
-"""A throwaway JupyterLab server on localhost for the browser tests: temporary config, runtime,
-settings and workspace directories, no token, and the news pop-up turned off."""
+"""A throwaway JupyterLab (or Notebook 7) server on localhost for the browser tests: temporary config,
+runtime, settings and workspace directories, no token, the news pop-up turned off, and optional settings
+overrides (e.g. the theme)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ import urllib.request
 REPO = pathlib.Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 90.0
 
-# The news and update checks open a pop-up over the bottom right of the page.
+# The news and update checks open a pop-up over the bottom right of the page. A notebook opened while
+# the server is slow to list kernels asks which kernel to start (a modal dialog over the menus): start
+# the notebook's own kernel without asking.
 _OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
 }
 
 
@@ -29,13 +33,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: JupyterLab's dark theme, as settings overrides for ``jupyterlab(..., overrides=DARK)``.
+DARK = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}
+
+
 @contextlib.contextmanager
-def jupyterlab(root_dir: pathlib.Path, scratch: pathlib.Path):
-    """Run ``jupyter lab`` serving ``root_dir``; yields its base URL. Logs go to scratch/server.log."""
+def jupyterlab(
+    root_dir: pathlib.Path, scratch: pathlib.Path, overrides: dict | None = None, app: str = "jupyterlab"
+):
+    """Run ``jupyter lab`` (or ``app="notebook"``: Notebook 7) serving ``root_dir``; yields its base URL.
+    ``overrides`` are settings merged over the defaults. Logs go to scratch/server.log."""
     dirs = {name: scratch / name for name in ("config", "runtime", "settings", "workspaces", "app-settings")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
-    (dirs["app-settings"] / "overrides.json").write_text(json.dumps(_OVERRIDES))
+    (dirs["app-settings"] / "overrides.json").write_text(json.dumps({**_OVERRIDES, **(overrides or {})}))
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
@@ -48,10 +59,11 @@ def jupyterlab(root_dir: pathlib.Path, scratch: pathlib.Path):
     }
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    settings = "LabApp" if app == "jupyterlab" else "JupyterNotebookApp"
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        app,
         "--allow-root",
         "--no-browser",
         f"--port={port}",
@@ -60,7 +72,7 @@ def jupyterlab(root_dir: pathlib.Path, scratch: pathlib.Path):
         "--ServerApp.password=",
         "--ServerApp.disable_check_xsrf=True",
         f"--ServerApp.root_dir={root_dir}",
-        f"--LabApp.app_settings_dir={dirs['app-settings']}",
+        f"--{settings}.app_settings_dir={dirs['app-settings']}",
     ]
     with (scratch / "server.log").open("w") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -80,7 +92,7 @@ def _wait_until_up(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with code {server.returncode}; see server.log")
+            raise RuntimeError(f"the Jupyter server exited with code {server.returncode}; see server.log")
         with (
             contextlib.suppress(urllib.error.URLError, ConnectionError),
             urllib.request.urlopen(f"{url}/api/status", timeout=2) as response,
@@ -88,7 +100,7 @@ def _wait_until_up(url: str, server: subprocess.Popen) -> None:
             if response.status == 200:
                 return
         time.sleep(0.25)
-    raise RuntimeError(f"jupyter lab did not answer {url}/api/status within {STARTUP_TIMEOUT:.0f} s")
+    raise RuntimeError(f"the Jupyter server did not answer {url}/api/status within {STARTUP_TIMEOUT:.0f} s")
 
 
 def start_session(url: str, path: str) -> dict:

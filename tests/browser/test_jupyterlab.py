@@ -1,7 +1,10 @@
 """The user's path: a notebook in JupyterLab traces a model whose submodule is detached; the
 widget draws the graph, exactly the detached parameters are red, and clicking, collapsing and
 searching work. Leaves a screenshot in tests/_output/jupyterlab_widget.png, and the widget alone in
-notebooks/images/trace_widget.png (the picture README.md shows)."""
+notebooks/images/trace_widget.png (the picture README.md shows).
+
+In JupyterLab Dark and Dark High Contrast, a trace whose backward raised shows its banner and module
+titles with a contrast of at least 4.5:1 (WCAG AA) against what is behind them."""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ import pathlib
 import re
 
 import pytest
-from browser_helpers import OUTPUT, node, node_ids_filled, wait_for_draws
-from lab_server import jupyterlab, start_session
+from browser_helpers import OUTPUT, contrasts, node, node_ids_filled, wait_for_draws
+from lab_server import DARK, jupyterlab, start_session
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 README_IMAGE = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images" / "trace_widget.png"
@@ -49,10 +52,37 @@ DETACHED = ["enc.bias", "enc.weight"]
 RED = "#d32f2f"  # the palette's "red" (gradviz/view/_state.py)
 
 
-def _notebook() -> dict:
+# A backward that raises: sigmoid saves its output, the in-place mul_ changes it.
+ERROR_CELLS = [
+    NOTEBOOK_CELLS[0],
+    """\
+class Inplace(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(3, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = torch.sigmoid(self.enc(x))
+        h.mul_(2)
+        return self.head(h)
+
+
+model = Inplace()
+try:
+    with gradviz.trace(model) as t:
+        model(torch.randn(8, 3)).sum().backward()
+except RuntimeError:
+    pass
+t
+""",
+]
+
+
+def _notebook(cells: list[str] = NOTEBOOK_CELLS) -> dict:
     cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
     return {
-        "cells": [{**cell, "source": source} for source in NOTEBOOK_CELLS],
+        "cells": [{**cell, "source": source} for source in cells],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -65,6 +95,17 @@ def lab(tmp_path):
     notebooks.mkdir()
     (notebooks / "NB.ipynb").write_text(json.dumps(_notebook()))
     with jupyterlab(notebooks, tmp_path / "jupyter") as url:
+        start_session(url, "NB.ipynb")
+        yield url
+
+
+@pytest.fixture(params=["JupyterLab Dark", "JupyterLab Dark High Contrast"])
+def dark_lab(request, tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "NB.ipynb").write_text(json.dumps(_notebook(ERROR_CELLS)))
+    theme = {key: {"theme": request.param} for key in DARK}
+    with jupyterlab(notebooks, tmp_path / "jupyter", overrides=theme) as url:
         start_session(url, "NB.ipynb")
         yield url
 
@@ -123,5 +164,33 @@ def test_notebook_widget_shows_the_detached_parameters(browser, lab):
         wait_for_draws(root, 3)
         assert inspector.locator(".gv-name").inner_text() == "head.weight"
         assert root.locator("svg.gv-svg g.node.gv-selected").count() == 1
+    finally:
+        context.close()
+
+
+def test_dark_theme_banner_and_module_titles_read_at_4_5_to_1(browser, dark_lab):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{dark_lab}/lab/tree/NB.ipynb?reset")
+        page.locator('body[data-jp-theme-light="false"]').wait_for(state="attached", timeout=60_000)
+        _run_all(page)
+        root = page.locator(".jp-Notebook .gradviz-root")
+        root.wait_for(timeout=120_000)
+        wait_for_draws(root, 1, timeout=60_000)
+        banner = root.locator(".gv-error")
+        assert "An in-place operation changed a tensor" in banner.inner_text()
+        assert "inplace_saved" not in banner.inner_text()
+        measured = contrasts(root.locator(".gv-error, .gv-error *"))
+        measured += contrasts(root.locator("svg.gv-svg g.cluster > text"))
+        assert len([m for m in measured if m["text"].startswith("▾")]) == 2  # enc and head
+        low = [m for m in measured if m["contrast"] < 4.5]
+        assert low == [], low
+        muted = contrasts(root.locator(".gv-title, .gv-legend-item, .gv-status, .gv-hint p"))
+        assert [m for m in muted if m["contrast"] < 4.5] == []
+        OUTPUT.mkdir(exist_ok=True)
+        root.evaluate('el => el.scrollIntoView({ block: "center" })')
+        theme = page.locator("body").get_attribute("data-jp-theme-name")
+        page.screenshot(path=str(OUTPUT / f"{theme.lower().replace(' ', '_')}.png"))
     finally:
         context.close()

@@ -7,22 +7,29 @@ import { toFloat32 } from "../state.js";
 import {
   MAX_VISIBLE_NODES,
   drawnAs,
-  initialCollapsed,
+  focusNodeIds,
+  initialView,
   isCollapsedAt,
   moduleNodeId,
   moduleOfNodeId,
   problemNodeIds,
-  revealModule,
+  revealIn,
+  revealNode,
+  unfold,
   visibleGraph,
 } from "../visible.js";
 import { header, searchBox } from "./chrome.js";
 import { h } from "./dom.js";
+import { exportButtons } from "./export.js";
 import { renderInspector } from "./inspector.js";
 import { legend } from "./legend.js";
 import { SvgView } from "./svg-view.js";
 
 const NOTICE_MS = 8000;
 const BUSY_AFTER_MS = 200; // quick layouts do not flash the "Laying out" overlay
+const MIN_STAGE_PX = 320; // the inspector needs room even next to a tiny graph
+const VIEWPORT_SHARE = 0.8; // the graph and its toolbar take at most this share of the window's height
+const FOCUS_ELEMENTS = 12; // a first view considers at most this many problem items
 
 /**
  * Mount the widget in `el`. Returns the cleanup function anywidget calls on removal.
@@ -39,6 +46,8 @@ export function mountApp(el, model, layout) {
  * @property {(graph: object, hasNorms: boolean) => Node} [legend]  replaces the severity legend
  * @property {(view: SvgView) => void} [onDraw]      after each drawing is shown (restyle nodes)
  * @property {(node: object) => Node|null} [inspectorExtra]  a section added to a node's inspector
+ * @property {number} [height]   fixed height of the graph area in px; default: follows the graph
+ * @property {string} [exportName]  file name (no extension) of the SVG/PNG downloads
  *
  * @typedef {object} GraphPanel
  * @property {() => void} destroy
@@ -61,12 +70,13 @@ export function mountGraph(el, model, layout, options = {}) {
   let norms = new Float32Array(0);
   let hists = new Float32Array(0);
   let normRange = null;
-  let collapsed = new Set(); // module paths drawn as one node
-  let problemsOnly = false;
-  let target = null; // what the inspector shows: {type: "node"|"module", id}
-  let requested = null; // {collapsed, problemsOnly} of the latest layout request that has not failed
+  /** @type {import("../visible.js").ViewOptions} */
+  let shown = { collapsed: new Set(), problemsOnly: false, folds: new Set(), groups: new Set() };
+  let target = null; // what the inspector shows: {type: "node"|"module"|"fold"|"group", id}
+  let requested = null; // view options of the latest layout request that has not failed
   let pending = null; // the layout request in flight, {focus}; results of older requests are dropped
   let draws = 0; // finished drawings, exposed as data-draws for tests and benchmarks
+  let firstView = false; // the next drawing is the first of this graph: focus on what is wrong
   let noticeTimer = 0;
 
   const problems = h("input", { type: "checkbox", onchange: () => onProblemsToggle() });
@@ -76,6 +86,7 @@ export function mountGraph(el, model, layout, options = {}) {
   const canvas = h("div", { class: "gv-canvas", tabindex: "0", "aria-label": "Autograd graph" });
   const panel = h("aside", { class: "gv-inspector", "aria-label": "Inspector" });
   const top = h("div", { class: "gv-top" });
+  const body = h("div", { class: "gv-body" }, h("div", { class: "gv-stage" }, canvas, overlay), panel);
   const root = h(
     "div",
     { class: "gradviz-root", "data-draws": "0" },
@@ -84,16 +95,18 @@ export function mountGraph(el, model, layout, options = {}) {
       "div",
       { class: "gv-toolbar" },
       searchBox({ find: (q) => search(index, q), go: jumpTo }),
-      h("button", { type: "button", class: "gv-button", onclick: () => view.fit(), title: "Fit the graph in view" }, "Fit"),
+      h("button", { type: "button", class: "gv-button", onclick: () => view.fit(), title: "Fit the graph in view (as far as labels stay readable)" }, "Fit"),
       h("button", { type: "button", class: "gv-button", onclick: () => reset(), title: "Back to the first view" }, "Reset"),
       h("label", { class: "gv-toggle" }, problems, "Only problems"),
+      exportButtons(() => view, () => options.exportName ?? fileName(index.graph)),
       status,
     ),
     notice,
-    h("div", { class: "gv-body" }, h("div", { class: "gv-stage" }, canvas, overlay), panel),
+    body,
   );
+  root.style.height = "auto"; // the graph area sets the height (a host's fixed height would clip it)
   el.append(root);
-  const view = new SvgView(canvas, { onNode, onClusterTitle });
+  const view = new SvgView(canvas, { onNode, onClusterTitle, onPlainWheel });
 
   function load() {
     const graph = model.get("graph") ?? {};
@@ -104,40 +117,38 @@ export function mountGraph(el, model, layout, options = {}) {
     normRange = normRangeOf(norms);
     top.replaceChildren(header(graph), (options.legend ?? legend)(graph, normRange !== null));
     const selected = index.byId.get(model.get("selected") ?? "") ?? null;
-    collapsed = initialCollapsed(index);
-    if (selected) collapsed = revealModule(index, collapsed, selected.module ?? "");
-    problemsOnly = false;
-    let visible = visibleGraph(index, { collapsed, problemsOnly }, norms);
+    shown = initialView(index);
+    if (selected) shown = revealNode(index, shown, selected.id);
+    let visible = visibleGraph(index, shown, norms);
     if (visible.items.length > MAX_VISIBLE_NODES) {
-      problemsOnly = true;
-      visible = visibleGraph(index, { collapsed, problemsOnly }, norms);
+      shown = { ...shown, problemsOnly: true };
+      visible = visibleGraph(index, shown, norms);
       showNotice("This graph is too large to draw whole, so only the problems are shown.");
     }
-    problems.checked = problemsOnly;
+    problems.checked = shown.problemsOnly;
     inspect(selected ? { type: "node", id: selected.id } : null);
     if (!index.byId.size) return showOverlay("This trace recorded no autograd graph to draw.", "info");
     if (visible.items.length > MAX_VISIBLE_NODES) {
       return showOverlay(`${formatCount(visible.items.length)} nodes are outside any module: too many to draw.`, "error");
     }
+    firstView = !selected;
     draw(visible, selected?.id ?? null);
   }
 
   /** Apply new view options; refuses (with a notice) when the result would be too big to draw. */
-  function setView(nextCollapsed, nextProblemsOnly, focus) {
-    const visible = visibleGraph(index, { collapsed: nextCollapsed, problemsOnly: nextProblemsOnly }, norms);
+  function setView(next, focus) {
+    const visible = visibleGraph(index, next, norms);
     if (visible.items.length > MAX_VISIBLE_NODES) {
       showNotice(
         `That would draw ${formatCount(visible.items.length)} nodes; the limit is ${formatCount(MAX_VISIBLE_NODES)}. ` +
           "Collapse other modules first, or turn on “Only problems”.",
       );
-      problems.checked = problemsOnly;
+      problems.checked = shown.problemsOnly;
       return;
     }
-    collapsed = nextCollapsed;
-    problemsOnly = nextProblemsOnly;
-    problems.checked = problemsOnly;
-    const unchanged = requested && requested.problemsOnly === problemsOnly && sameSet(requested.collapsed, collapsed);
-    if (!unchanged) return draw(visible, focus);
+    shown = next;
+    problems.checked = shown.problemsOnly;
+    if (!(requested && sameView(requested, shown))) return draw(visible, focus);
     if (pending) pending.focus = focus;
     else showFocus(focus);
   }
@@ -145,12 +156,12 @@ export function mountGraph(el, model, layout, options = {}) {
   async function draw(visible, focus) {
     const request = { focus };
     pending = request;
-    requested = { collapsed, problemsOnly };
+    requested = shown;
     const real = visible.items.filter((item) => item.node).length;
-    const modules = visible.items.length - real;
+    const boxes = visible.items.length - real;
     status.textContent =
       `${formatCount(real)} of ${formatCount(index.byId.size)} nodes drawn` +
-      (modules ? ` · ${formatCount(modules)} collapsed module${modules === 1 ? "" : "s"}` : "");
+      (boxes ? ` · ${formatCount(boxes)} ${boxes === 1 ? "box holds" : "boxes hold"} the rest` : "");
     const busy = setTimeout(() => pending === request && showOverlay("Laying out the graph…", "busy"), BUSY_AFTER_MS);
     try {
       const svg = await layout.layout(toDot(index, visible, normRange));
@@ -168,8 +179,32 @@ export function mountGraph(el, model, layout, options = {}) {
     }
     pending = null;
     overlay.hidden = true;
+    fitHeight();
+    if (firstView) {
+      firstView = false;
+      view.mark("gv-selected", targetIds());
+      view.focus(problemElements());
+    } else showFocus(request.focus);
     root.dataset.draws = String(++draws);
-    showFocus(request.focus);
+  }
+
+  /** The graph area's height follows the drawing, within the window's height (or the host's fixed height). */
+  function fitHeight() {
+    if (options.height) return void (body.style.height = `${options.height}px`);
+    const chrome = root.offsetHeight - body.offsetHeight;
+    const max = (window.innerHeight || 800) * VIEWPORT_SHARE - chrome;
+    body.style.height = `${view.preferredHeight(MIN_STAGE_PX, max)}px`;
+  }
+
+  /** The drawn elements that show what is wrong, most telling first (markers, groups, problems). */
+  function problemElements() {
+    const ids = [];
+    for (const id of focusNodeIds(index)) {
+      const drawn = drawnAs(index, shown, id);
+      if (!ids.includes(drawn)) ids.push(drawn);
+      if (ids.length >= FOCUS_ELEMENTS) break;
+    }
+    return ids.map((id) => view.nodes.get(id)).filter(Boolean);
   }
 
   /** Highlight what the inspector shows and centre `focus` (a DOT node or cluster id) if given. */
@@ -179,11 +214,12 @@ export function mountGraph(el, model, layout, options = {}) {
   }
 
   function targetIds() {
-    if (target?.type === "node") return [target.id];
+    if (target?.type === "node") return [drawnAs(index, shown, target.id)];
     if (target?.type === "module") {
       const m = index.modules.get(target.id);
       return m ? [moduleNodeId(m), `cluster_${m.uid}`] : [];
     }
+    if (target?.type === "fold" || target?.type === "group") return [target.id];
     return [];
   }
 
@@ -193,8 +229,13 @@ export function mountGraph(el, model, layout, options = {}) {
       index,
       hists,
       reveal: (id) => jumpTo({ type: "node", id }),
+      revealModule: (path) => jumpTo({ type: "module", id: path }),
       toggle,
-      isCollapsed: (path) => isCollapsedAt(collapsed, path),
+      isCollapsed: (path) => isCollapsedAt(shown.collapsed, path),
+      fold: (id, on) => setFold(id, on),
+      group: (id, on) => setGroup(id, on),
+      isFolded: (id) => !!shown.folds?.has(id),
+      isGrouped: (id) => !!shown.groups?.has(id),
       extra: options.inspectorExtra,
     });
     view.mark("gv-selected", targetIds());
@@ -203,6 +244,8 @@ export function mountGraph(el, model, layout, options = {}) {
   function onNode(id) {
     const module = moduleOfNodeId(index, id);
     if (module) return toggle(module.path);
+    if (index.foldById.has(id)) return setFold(id, false);
+    if (index.groupById.has(id)) return inspect({ type: "group", id });
     inspect({ type: "node", id });
     model.set("selected", id);
     model.save_changes();
@@ -214,41 +257,81 @@ export function mountGraph(el, model, layout, options = {}) {
     if (m) toggle(m.path);
   }
 
+  function onPlainWheel() {
+    showNotice("Hold Ctrl (⌘ on a Mac) while scrolling to zoom, or click the graph first.", 2500);
+  }
+
   /** Expand a collapsed module (and any collapsed ancestor), or collapse an expanded one. */
   function toggle(path) {
     const m = index.modules.get(path);
-    const expand = isCollapsedAt(collapsed, path);
-    const next = expand ? revealModule(index, collapsed, path) : new Set([...collapsed, path]);
-    setView(next, problemsOnly, expand ? `cluster_${m.uid}` : moduleNodeId(m));
+    const expand = isCollapsedAt(shown.collapsed, path);
+    const next = expand ? revealIn(index, shown, path) : { ...shown, collapsed: new Set([...shown.collapsed, path]) };
+    setView(next, expand ? `cluster_${m.uid}` : moduleNodeId(m));
     inspect({ type: "module", id: path }); // after setView: its button reads the new collapsed state
+  }
+
+  /** Fold a run of repeated blocks into one box (on), or draw each block as its own box (off). */
+  function setFold(id, on) {
+    const fold = index.foldById.get(id);
+    const folds = new Set(shown.folds);
+    if (on) folds.add(id);
+    else folds.delete(id);
+    const collapsed = on ? shown.collapsed : unfold(index, shown.collapsed, fold);
+    const first = index.modules.get(fold.members[0]);
+    setView({ ...shown, folds, collapsed }, on ? id : moduleNodeId(first));
+    inspect({ type: "fold", id });
+  }
+
+  /** Draw a group of parameters as one box (on), or each parameter on its own (off). */
+  function setGroup(id, on) {
+    const group = index.groupById.get(id);
+    const groups = new Set(shown.groups);
+    if (on) groups.add(id);
+    else groups.delete(id);
+    setView({ ...shown, groups }, on ? id : group.marker);
+    inspect({ type: "group", id });
   }
 
   /** Search result or inspector link: make the node or module visible, centre and select it. */
   function jumpTo(hit) {
     if (hit.type === "module") {
       const m = index.modules.get(hit.id);
-      const next = revealModule(index, collapsed, m.parent ?? "");
-      setView(next, problemsOnly, isCollapsedAt(next, m.path) ? moduleNodeId(m) : `cluster_${m.uid}`);
+      const next = revealIn(index, shown, m.parent ?? "");
+      const folded = next.folds.has(index.foldOf.get(m.path)?.id) ? unfoldAround(next, m.path) : next;
+      setView(folded, isCollapsedAt(folded.collapsed, m.path) ? moduleNodeId(m) : `cluster_${m.uid}`);
       return inspect({ type: "module", id: hit.id });
     }
     const node = index.byId.get(hit.id);
-    const keepFilter = problemsOnly && problemNodeIds(index).has(node.id);
+    const keepFilter = shown.problemsOnly && problemNodeIds(index).has(node.id);
     inspect({ type: "node", id: node.id });
     model.set("selected", node.id);
     model.save_changes();
-    setView(revealModule(index, collapsed, node.module ?? ""), keepFilter, node.id);
+    setView({ ...revealNode(index, shown, node.id), problemsOnly: keepFilter }, node.id);
+  }
+
+  /** `options` with the fold that holds module `path` opened (its blocks drawn as boxes). */
+  function unfoldAround(options, path) {
+    const fold = index.foldOf.get(path);
+    const folds = new Set(options.folds);
+    folds.delete(fold.id);
+    return { ...options, folds, collapsed: unfold(index, options.collapsed, fold) };
   }
 
   function reset() {
     inspect(null);
-    setView(initialCollapsed(index), false, null);
-    view.fit();
+    firstView = true;
+    setView(initialView(index), null);
+    if (!pending) {
+      firstView = false;
+      view.focus(problemElements());
+    }
   }
 
   /** "Only problems" on: draw the filtered graph and bring the first problem into view. */
   function onProblemsToggle() {
-    const first = index.modules.get("")?.problems[0];
-    setView(collapsed, problems.checked, problems.checked && first ? drawnAs(index, collapsed, first) : null);
+    const first = focusNodeIds(index)[0];
+    const next = { ...shown, problemsOnly: problems.checked };
+    setView(next, problems.checked && first ? drawnAs(index, next, first) : null);
   }
 
   function showOverlay(text, kind, ...extra) {
@@ -257,11 +340,11 @@ export function mountGraph(el, model, layout, options = {}) {
     overlay.replaceChildren(h("p", {}, text), ...extra);
   }
 
-  function showNotice(text) {
+  function showNotice(text, ms = NOTICE_MS) {
     notice.textContent = text;
     notice.hidden = false;
     clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => (notice.hidden = true), NOTICE_MS);
+    noticeTimer = setTimeout(() => (notice.hidden = true), ms);
   }
 
   const reload = () => load();
@@ -270,7 +353,7 @@ export function mountGraph(el, model, layout, options = {}) {
     hists = toFloat32(model.get("hists"));
     normRange = normRangeOf(norms);
     inspect(target);
-    draw(visibleGraph(index, { collapsed, problemsOnly }, norms), null);
+    draw(visibleGraph(index, shown, norms), null);
   };
   model.on("change:graph", reload);
   model.on("change:edge_norms", restyle);
@@ -292,4 +375,16 @@ export function mountGraph(el, model, layout, options = {}) {
   return { destroy, reveal, view };
 }
 
+/** "gradviz-GPT": the model's name from the title ("GPT: 149 tensors checked, …"), file-name safe. */
+function fileName(graph) {
+  const model = String(graph?.title ?? "").split(":")[0].trim();
+  const safe = model.replace(/[^\w.-]+/g, "_").slice(0, 60);
+  return safe ? `gradviz-${safe}` : "gradviz-graph";
+}
+
 const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
+const sameView = (a, b) =>
+  a.problemsOnly === b.problemsOnly &&
+  sameSet(a.collapsed, b.collapsed) &&
+  sameSet(a.folds ?? new Set(), b.folds ?? new Set()) &&
+  sameSet(a.groups ?? new Set(), b.groups ?? new Set());

@@ -16,7 +16,7 @@ export function header(graph) {
         h("strong", {}, `${error.type}: `),
         error.message,
         error.where && h("span", {}, " at ", h("code", {}, error.where)),
-        error.explanation && h("div", {}, error.explanation),
+        error.explanation && h("div", { class: "gv-error-explanation" }, error.explanation),
       ),
   );
 }

@@ -6,7 +6,15 @@ import { h } from "./dom.js";
 import { histogram } from "./histogram.js";
 import { safeColor } from "./legend.js";
 
-const KIND_NAMES = { param: "parameter", leaf: "leaf tensor", op: "autograd op", loss: "loss", cut: "cut in the graph" };
+const KIND_NAMES = {
+  param: "parameter",
+  leaf: "leaf tensor",
+  op: "autograd op",
+  loss: "loss",
+  cut: "cut in the graph",
+  birth: "where a NaN/Inf was born",
+};
+const VALUE_NAMES = { nan: "NaN", inf: "Inf" };
 
 /**
  * @typedef {object} InspectorContext
@@ -15,18 +23,26 @@ const KIND_NAMES = { param: "parameter", leaf: "leaf tensor", op: "autograd op",
  * @property {(id: string) => void} reveal        show and select a node
  * @property {(path: string) => void} toggle      expand or collapse a module
  * @property {(path: string) => boolean} isCollapsed
+ * @property {(path: string) => void} [revealModule]  show and select a module
+ * @property {(id: string, on: boolean) => void} [fold]     fold (on) or open a run of repeated blocks
+ * @property {(id: string, on: boolean) => void} [group]    draw a parameter group as one box (on) or each member
+ * @property {(id: string) => boolean} [isFolded]
+ * @property {(id: string) => boolean} [isGrouped]
  * @property {(node: import("../types.js").GraphNode) => Node|null} [extra]  a host view's own section
  */
 
 /**
  * @param {HTMLElement} panel
- * @param {{type: "node"|"module", id: string}|null} target
+ * @param {{type: "node"|"module"|"fold"|"group", id: string}|null} target
  * @param {InspectorContext} ctx
  */
 export function renderInspector(panel, target, ctx) {
   let body;
-  if (target?.type === "node" && ctx.index.byId.has(target.id)) body = nodeView(ctx.index.byId.get(target.id), ctx);
-  else if (target?.type === "module" && ctx.index.modules.has(target.id)) body = moduleView(ctx.index.modules.get(target.id), ctx);
+  const { index } = ctx;
+  if (target?.type === "node" && index.byId.has(target.id)) body = nodeView(index.byId.get(target.id), ctx);
+  else if (target?.type === "module" && index.modules.has(target.id)) body = moduleView(index.modules.get(target.id), ctx);
+  else if (target?.type === "fold" && index.foldById?.has(target.id)) body = foldView(index.foldById.get(target.id), ctx);
+  else if (target?.type === "group" && index.groupById?.has(target.id)) body = groupView(index.groupById.get(target.id), ctx);
   else body = hint();
   panel.replaceChildren(body);
   panel.scrollTop = 0;
@@ -38,7 +54,7 @@ function hint() {
     { class: "gv-hint" },
     h("p", {}, "Click a node to inspect it."),
     h("p", {}, "Click a box title to collapse its module; click a collapsed module to expand it."),
-    h("p", {}, "Drag to pan, scroll to zoom."),
+    h("p", {}, "Drag to pan; Ctrl (⌘) + scroll zooms, or click the graph and scroll."),
   );
 }
 
@@ -50,10 +66,12 @@ function nodeView(n, ctx) {
     "div",
     { class: "gv-inspect" },
     h("h3", { class: "gv-name" }, title),
-    h("div", { class: "gv-kind" }, KIND_NAMES[n.kind] ?? n.kind, n.module ? ` · in ${n.module}` : ""),
-    verdict ? verdictView(verdict, n, ctx, palette) : sourceView(n.where, n.code),
+    h("div", { class: "gv-kind" }, KIND_NAMES[n.kind] ?? n.kind, n.module ? ` · in ${n.module}` : "", n.moduleInferred ? " (placed by its neighbours)" : ""),
+    n.birth && birthView(n, ctx, palette),
+    verdict ? verdictView(verdict, n, ctx, palette) : !n.birth && sourceView(n.where, n.code),
+    groupButton(n, ctx),
     ctx.extra?.(n) ?? null,
-    n.kind === "cut" && cutView(n, ctx),
+    (n.kind === "cut" || n.kind === "birth") && cutView(n, ctx),
     n.tensor && tensorView(n.tensor, ctx),
     n.op && opView(n.op),
   );
@@ -74,6 +92,34 @@ function verdictView(v, n, ctx, palette) {
   );
 }
 
+/** A NaN/Inf birth marker: what was born where, how, and the op it marks. */
+function birthView(n, ctx, palette) {
+  const b = n.birth;
+  const marked = (ctx.index.outEdges.get(n.id) ?? [])
+    .map((e) => ctx.index.byId.get(ctx.index.edges[e].target))
+    .find(Boolean);
+  const value = VALUE_NAMES[b.kind] ?? b.kind;
+  return h(
+    "section",
+    { class: "gv-verdict", style: `--gv-accent: ${safeColor(palette.nonfinite)}` },
+    row("Value", h("span", { class: "gv-badge" }, value)),
+    h("p", { class: "gv-message" }, `${value} first appeared in the ${b.phase} of ${b.op}${b.detail ? `: ${b.detail}` : ""}.`),
+    row("Phase", b.phase),
+    row("Op", h("code", {}, b.op)),
+    row("Where", n.where ? h("code", {}, n.where) : "–"),
+    n.code && h("pre", { class: "gv-code" }, n.code),
+    b.masked_by && row("Hidden by", h("span", {}, h("code", {}, b.masked_by), b.masked_where ? h("span", {}, " at ", h("code", {}, b.masked_where)) : null)),
+    marked && row("Marks", link(marked.label, () => ctx.reveal(marked.id))),
+  );
+}
+
+/** "Draw the 24 parameters as one box again" on a parameter whose group is drawn open. */
+function groupButton(n, ctx) {
+  const group = ctx.index.groupOf?.get(n.id);
+  if (!group || !ctx.group || ctx.isGrouped?.(group.id)) return null;
+  return h("button", { type: "button", class: "gv-button gv-block", onclick: () => ctx.group(group.id, true) }, `Draw its ${group.members.length} parameters as one box`);
+}
+
 /** The cut marker a parameter hangs off (its dashed edge), if any. */
 function cutOf(n, ctx) {
   for (const e of ctx.index.outEdges.get(n.id) ?? []) {
@@ -91,7 +137,7 @@ function cutView(n, ctx) {
   return h(
     "section",
     {},
-    h("h4", {}, "Cuts the gradient path of"),
+    h("h4", {}, n.kind === "birth" ? "Parameters behind it" : "Cuts the gradient path of"),
     h("ul", { class: "gv-links" }, cut.map((src) => h("li", {}, link(src.tensor?.name ?? src.label, () => ctx.reveal(src.id))))),
   );
 }
@@ -157,6 +203,7 @@ function sourceView(where, code) {
 function moduleView(m, ctx) {
   const collapsed = ctx.isCollapsed(m.path);
   const problems = m.problems.slice(0, 20).map((id) => ctx.index.byId.get(id));
+  const fold = ctx.index.foldOf?.get(m.path);
   return h(
     "div",
     { class: "gv-inspect" },
@@ -167,9 +214,56 @@ function moduleView(m, ctx) {
       ["submodules", formatCount(m.children.length)],
     ]),
     h("button", { type: "button", class: "gv-button", onclick: () => ctx.toggle(m.path) }, collapsed ? "Expand" : "Collapse"),
+    fold && ctx.fold && !ctx.isFolded?.(fold.id) &&
+      h("button", { type: "button", class: "gv-button gv-block", onclick: () => ctx.fold(fold.id, true) }, `Fold ${fold.label.split(" · ")[0]} into one box`),
     problems.length > 0 && h("h4", {}, `Problems (${m.problems.length})`),
     problems.length > 0 &&
       h("ul", { class: "gv-links" }, problems.map((n) => h("li", {}, link(n.tensor?.name ?? n.label, () => ctx.reveal(n.id))))),
+  );
+}
+
+function foldView(fold, ctx) {
+  const folded = ctx.isFolded?.(fold.id) ?? true;
+  const type = ctx.index.modules.get(fold.members[0])?.type;
+  return h(
+    "div",
+    { class: "gv-inspect" },
+    h("h3", { class: "gv-name" }, fold.label),
+    h("div", { class: "gv-kind" }, `${fold.members.length} blocks with the same structure${type ? ` (${type})` : ""}`),
+    h("p", { class: "gv-muted" }, "Repeated blocks with nothing to look at inside are drawn as one box."),
+    table([["nodes", formatCount(fold.total)]]),
+    ctx.fold && h("button", { type: "button", class: "gv-button", onclick: () => ctx.fold(fold.id, !folded) }, folded ? "Draw each block" : "Fold into one box"),
+    h("h4", {}, "Blocks"),
+    h("ul", { class: "gv-links" }, fold.members.map((path) => h("li", {}, ctx.revealModule ? link(path, () => ctx.revealModule(path)) : path))),
+  );
+}
+
+function groupView(group, ctx) {
+  const palette = ctx.index.graph.palette ?? {};
+  const grouped = ctx.isGrouped?.(group.id) ?? true;
+  const first = ctx.index.byId.get(group.members[0]);
+  const verdict = first?.verdict != null ? ctx.index.graph.verdicts?.[first.verdict] : null;
+  const marker = ctx.index.byId.get(group.marker);
+  return h(
+    "div",
+    { class: "gv-inspect" },
+    h("h3", { class: "gv-name" }, group.label),
+    h("div", { class: "gv-kind" }, `${group.members.length} parameters with one cause, behind one marker`),
+    verdict &&
+      h(
+        "section",
+        { class: "gv-verdict", style: `--gv-accent: ${safeColor(palette[verdict.severity])}` },
+        row("Cause", h("span", { class: "gv-badge" }, verdict.cause)),
+        h("p", { class: "gv-message" }, verdict.message),
+        row("Where", verdict.where ? h("code", {}, verdict.where) : "–"),
+        marker?.code && h("pre", { class: "gv-code" }, marker.code),
+        row("Fix", verdict.fix),
+      ),
+    ctx.group && h("button", { type: "button", class: "gv-button", onclick: () => ctx.group(group.id, !grouped) }, grouped ? "Draw each parameter" : "Draw as one box"),
+    marker && h("h4", {}, "Marker"),
+    marker && h("p", {}, link(marker.label, () => ctx.reveal(marker.id))),
+    h("h4", {}, "Parameters"),
+    h("ul", { class: "gv-links" }, group.members.map((id) => ctx.index.byId.get(id)).map((n) => h("li", {}, link(n.tensor?.name ?? n.label, () => ctx.reveal(n.id))))),
   );
 }
 

@@ -16,11 +16,14 @@ export function legend(graph, hasNorms) {
     (graph.legend ?? []).map((item) => entry(swatch(palette[item.severity]), item.label)),
     entry(swatch(palette.op, "gv-swatch-op"), "autograd op"),
     entry(swatch(palette.loss), "loss"),
-    entry(h("span", { class: "gv-line gv-line-cut", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "path cut"),
+    entry(h("span", { class: "gv-line gv-line-cut", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "path cut (✂ marks where)"),
+    hasBirths(graph) && entry(h("span", { class: "gv-swatch gv-swatch-marker", style: `--gv-swatch: ${safeColor(palette.nonfinite)}` }), "☢ where a NaN/Inf was born"),
     hasNorms && entry(h("span", { class: "gv-line gv-line-thick" }), "wider = larger gradient norm"),
-    entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module (click to expand)"),
+    entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module or repeated blocks (click to expand)"),
   );
 }
+
+const hasBirths = (graph) => (graph.nodes ?? []).some((n) => n.kind === "birth");
 
 /** Palette values are meant to be CSS colours; anything else is dropped, not injected into style. */
 export function safeColor(value) {

@@ -1,17 +1,25 @@
-// Shows Graphviz's SVG and handles pan (drag), zoom (wheel), fit and centring by editing the
-// viewBox. Graphviz puts each DOT id in the <title> of its node or cluster group; that is how
-// clicks map back to state ids.
+// Shows Graphviz's SVG and handles pan (drag), zoom (Ctrl/⌘ + wheel, or wheel once the graph was
+// clicked), fit and centring by editing the viewBox. Graphviz puts each DOT id in the <title> of
+// its node or cluster group; that is how clicks map back to state ids.
+//
+// NOTE [readable scale]: labels are drawn at 10 pt, one viewBox unit per pixel at scale 1. No view
+// ever goes below MIN_SCALE, so text is never smaller than 10 * MIN_SCALE px on screen: past that,
+// fitting and zooming out stop and the user pans instead.
 
-const ZOOM_PER_PIXEL = 0.0015;
+/** Fewest screen pixels per viewBox unit (10 pt labels stay >= 9.2 px high). */
+export const MIN_SCALE = 0.92;
+const MAX_SCALE = 4;
 const MAX_FIT_SCALE = 1.25; // small graphs are not blown up past this when fitted
-const MIN_OVERVIEW_SCALE = 0.5; // below this, text is unreadable: the first view shows the top instead
+const FOCUS_MAX_SCALE = 1; // a first view that zooms on a problem shows it at natural size
+const FOCUS_PADDING = 24; // viewBox units kept around what a first view focuses on
+const ZOOM_PER_PIXEL = 0.0015;
 const DRAG_THRESHOLD = 4; // px of movement before a press counts as a pan, not a click
 const UNSAFE_ELEMENTS = "script, foreignObject, iframe";
 
 export class SvgView {
   /**
    * @param {HTMLElement} host
-   * @param {{onNode: (id: string) => void, onClusterTitle: (clusterId: string) => void}} handlers
+   * @param {{onNode: (id: string) => void, onClusterTitle: (clusterId: string) => void, onPlainWheel?: () => void}} handlers
    */
   constructor(host, handlers) {
     this.host = host;
@@ -25,6 +33,7 @@ export class SvgView {
     this.box = null; // the current viewBox {x, y, w, h}
     this.press = null; // pointer-down position while a drag may be starting
     this.moved = false;
+    this.armed = false; // clicked: a plain wheel zooms until the pointer leaves the graph
 
     this.listeners = [
       ["wheel", (e) => this.#onWheel(e), { passive: false }],
@@ -32,9 +41,16 @@ export class SvgView {
       ["pointermove", (e) => this.#onPointerMove(e)],
       ["pointerup", (e) => this.#onPointerUp(e)],
       ["pointercancel", (e) => this.#onPointerUp(e)],
+      ["pointerleave", () => this.#arm(false)],
+      ["focusout", () => this.#arm(false)],
+      ["keydown", (e) => e.key === "Escape" && this.#arm(false)],
       ["click", (e) => this.#onClick(e)],
     ];
     for (const [type, fn, opts] of this.listeners) host.addEventListener(type, fn, opts);
+    // Keep the scale and the centre when the notebook is resized.
+    this.resizer = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.#onResize()) : null;
+    this.resizer?.observe(host);
+    this.size = null;
   }
 
   /** Replace the drawing with `svgText` (Graphviz output). Throws if it does not parse. */
@@ -57,35 +73,71 @@ export class SvgView {
     this.overview();
   }
 
-  /** First view: the whole drawing if it stays readable, else its top (the loss) at a readable scale. */
+  /** Height in px that shows the drawing at the scale `fit` would use, within [min, max]. */
+  preferredHeight(min, max) {
+    if (!this.bounds) return min;
+    const { width } = this.#hostSize();
+    const scale = clamp(width / this.bounds.w, MIN_SCALE, MAX_FIT_SCALE);
+    return Math.round(clamp(this.bounds.h * scale + 16, min, Math.max(min, max)));
+  }
+
+  /** The whole drawing if it is readable in view; else its top (the loss) at the smallest readable scale. */
   overview() {
+    if (!this.bounds) return;
     const { x, y, w, h } = this.bounds;
     const { width, height } = this.#hostSize();
-    if (Math.min(width / w, height / h) >= MIN_OVERVIEW_SCALE) return this.fit();
-    const scale = Math.max(MIN_OVERVIEW_SCALE, Math.min(width / w, 1));
+    if (Math.min(width / w, height / h) >= MIN_SCALE) return this.fit();
+    const scale = MIN_SCALE;
     const vw = width / scale;
     this.#setBox({ x: x + (w - vw) / 2, y, w: vw, h: height / scale });
   }
 
-  /** The whole drawing in view, not enlarged beyond MAX_FIT_SCALE. */
+  /**
+   * First view: the whole drawing when it is readable in view; otherwise `elements` (what is wrong) at
+   * a readable scale: all of them if they fit together, else the first. Without elements, the overview.
+   * @param {Element[]} elements
+   */
+  focus(elements) {
+    if (!this.bounds) return;
+    const { w, h } = this.bounds;
+    const { width, height } = this.#hostSize();
+    const boxes = elements.filter(Boolean).map((el) => this.#boxOf(el)).filter(Boolean);
+    if (Math.min(width / w, height / h) >= MIN_SCALE || !boxes.length) return this.overview();
+    const pad = (b) => ({ x: b.x - FOCUS_PADDING, y: b.y - FOCUS_PADDING, w: b.w + 2 * FOCUS_PADDING, h: b.h + 2 * FOCUS_PADDING });
+    let area = pad(union(boxes));
+    if (Math.min(width / area.w, height / area.h) < MIN_SCALE) area = pad(boxes[0]);
+    const scale = clamp(Math.min(width / area.w, height / area.h), MIN_SCALE, FOCUS_MAX_SCALE);
+    this.#showAt(area.x + area.w / 2, area.y + area.h / 2, scale);
+  }
+
+  /** The whole drawing in view, not enlarged beyond MAX_FIT_SCALE. A drawing too big to read whole is
+   * shown at MIN_SCALE around the current centre (kept inside the drawing): the user pans for the rest. */
   fit() {
     if (!this.bounds) return;
     const { x, y, w, h } = this.bounds;
     const { width, height } = this.#hostSize();
     const scale = Math.min(width / w, height / h, MAX_FIT_SCALE);
-    const vw = width / scale;
-    const vh = height / scale;
-    this.#setBox({ x: x + (w - vw) / 2, y: y + (h - vh) / 2, w: vw, h: vh });
+    if (scale >= MIN_SCALE) return this.#showAt(x + w / 2, y + h / 2, scale);
+    const vw = width / MIN_SCALE;
+    const vh = height / MIN_SCALE;
+    const c = this.box ? this.#center() : { x: x + w / 2, y: y + vh / 2 };
+    const cx = w > vw ? clamp(c.x, x + vw / 2, x + w - vw / 2) : x + w / 2;
+    const cy = h > vh ? clamp(c.y, y + vh / 2, y + h - vh / 2) : y + h / 2;
+    this.#showAt(cx, cy, MIN_SCALE);
   }
 
   /** Centre `el` in view, zooming in to a readable scale if the view is zoomed far out. */
-  centerOn(el, minScale = 0.8) {
-    if (!el || !this.svg) return;
-    const b = this.#boxOf(el);
+  centerOn(el, minScale = MIN_SCALE) {
+    const b = el && this.svg ? this.#boxOf(el) : null;
+    if (!b) return;
+    this.#showAt(b.x + b.w / 2, b.y + b.h / 2, Math.max(this.scale(), minScale, MIN_SCALE));
+  }
+
+  /** Screen pixels per viewBox unit now. */
+  scale() {
+    if (!this.box) return 1;
     const { width, height } = this.#hostSize();
-    let { w, h } = this.box;
-    if (width / w < minScale) [w, h] = [width / minScale, height / minScale];
-    this.#setBox({ x: b.x + b.w / 2 - w / 2, y: b.y + b.h / 2 - h / 2, w, h });
+    return Math.min(width / this.box.w, height / this.box.h);
   }
 
   /** Put `className` on exactly the node groups whose ids are given. */
@@ -97,6 +149,7 @@ export class SvgView {
 
   destroy() {
     for (const [type, fn, opts] of this.listeners) this.host.removeEventListener(type, fn, opts);
+    this.resizer?.disconnect();
     this.host.replaceChildren();
   }
 
@@ -104,15 +157,40 @@ export class SvgView {
     return { width: this.host.clientWidth || 600, height: this.host.clientHeight || 400 };
   }
 
+  #center() {
+    return { x: this.box.x + this.box.w / 2, y: this.box.y + this.box.h / 2 };
+  }
+
+  /** View centred on (cx, cy) at `scale` px per unit, filling the host. */
+  #showAt(cx, cy, scale) {
+    const { width, height } = this.#hostSize();
+    const s = clamp(scale, MIN_SCALE, MAX_SCALE);
+    const w = width / s;
+    const h = height / s;
+    this.#setBox({ x: cx - w / 2, y: cy - h / 2, w, h });
+  }
+
   #setBox(box) {
     this.box = box;
+    this.size = this.#hostSize();
     this.svg?.setAttribute("viewBox", `${box.x} ${box.y} ${box.w} ${box.h}`);
+  }
+
+  #onResize() {
+    if (!this.box || !this.size) return;
+    const { width, height } = this.#hostSize();
+    if (width === this.size.width && height === this.size.height) return;
+    const scale = Math.min(this.size.width / this.box.w, this.size.height / this.box.h);
+    const c = this.#center();
+    this.#showAt(c.x, c.y, scale);
   }
 
   /** Bounding box of `el` in viewBox units (through any transforms Graphviz added). */
   #boxOf(el) {
     const bb = el.getBBox();
-    const m = this.svg.getScreenCTM().inverse().multiply(el.getScreenCTM());
+    const [outer, inner] = [this.svg.getScreenCTM(), el.getScreenCTM()];
+    if (!outer || !inner) return null; // not rendered (a hidden tab): nothing to measure
+    const m = outer.inverse().multiply(inner);
     const p = new DOMPoint(bb.x, bb.y).matrixTransform(m);
     const q = new DOMPoint(bb.x + bb.width, bb.y + bb.height).matrixTransform(m);
     return { x: Math.min(p.x, q.x), y: Math.min(p.y, q.y), w: Math.abs(q.x - p.x), h: Math.abs(q.y - p.y) };
@@ -123,17 +201,31 @@ export class SvgView {
     return new DOMPoint(clientX, clientY).matrixTransform(this.svg.getScreenCTM().inverse());
   }
 
+  #arm(on) {
+    this.armed = on;
+    this.host.classList.toggle("gv-armed", on);
+  }
+
   #onWheel(e) {
     if (!this.svg || !this.box) return;
+    if (!e.ctrlKey && !e.metaKey && !this.armed) {
+      this.handlers.onPlainWheel?.(); // the page scrolls; say how to zoom
+      return;
+    }
     e.preventDefault();
     const f = Math.exp(e.deltaY * ZOOM_PER_PIXEL * (e.deltaMode === 1 ? 16 : 1));
+    const now = this.scale();
+    const scale = clamp(now / f, MIN_SCALE, MAX_SCALE);
+    if (scale === now) return;
+    const k = now / scale;
     const p = this.#toSvg(e.clientX, e.clientY);
     const { x, y, w, h } = this.box;
-    this.#setBox({ x: p.x - (p.x - x) * f, y: p.y - (p.y - y) * f, w: w * f, h: h * f });
+    this.#setBox({ x: p.x - (p.x - x) * k, y: p.y - (p.y - y) * k, w: w * k, h: h * k });
   }
 
   #onPointerDown(e) {
     if (!this.svg || e.button !== 0) return;
+    this.#arm(true);
     this.press = { x: e.clientX, y: e.clientY, box: { ...this.box }, scale: this.svg.getScreenCTM().a, id: e.pointerId };
     this.moved = false;
   }
@@ -166,6 +258,16 @@ export class SvgView {
     const cluster = target.closest?.("g.cluster");
     if (cluster && target.nodeName === "text") this.handlers.onClusterTitle(titleOf(cluster));
   }
+}
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+function union(boxes) {
+  const x = Math.min(...boxes.map((b) => b.x));
+  const y = Math.min(...boxes.map((b) => b.y));
+  const right = Math.max(...boxes.map((b) => b.x + b.w));
+  const bottom = Math.max(...boxes.map((b) => b.y + b.h));
+  return { x, y, w: right - x, h: bottom - y };
 }
 
 const titleOf = (g) => g.querySelector(":scope > title")?.textContent ?? "";
