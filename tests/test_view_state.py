@@ -201,7 +201,7 @@ def _nan_trace(model: nn.Module | None = None, x: torch.Tensor | None = None) ->
 
 
 def _with_birth(t: gradviz.Trace):
-    """The trace's capture with a hand-filled Birth at its log op (capture does not fill births yet)."""
+    """The trace's capture with hand-filled Births: one at its log op, one not in the graph."""
     import dataclasses
 
     from gradviz.capture._records import Birth
@@ -247,17 +247,23 @@ def test_a_nan_birth_is_a_purple_marker_pointing_at_the_op_that_made_it() -> Non
 
 
 def test_nan_gradients_of_the_birth_trace_are_real() -> None:
-    """The trace the birth-marker tests decorate really has NaN gradients: its nonfinite verdicts are
-    exactly the parameters whose gradient plain torch makes non-finite, on a copy of the same step."""
+    """The trace the birth-marker tests decorate really has NaN gradients: on a copy of the same step plain
+    torch gives a NaN loss and NaN gradients to the head; gradviz calls those nonfinite, and the others too
+    (a NaN loss is never ok for the parameters it depends on), saying so."""
     import copy
 
     model, x = _LogNet(), torch.randn(6, 3)
     plain = copy.deepcopy(model)
-    plain(x).sum().backward()
+    loss = plain(x).sum()
+    loss.backward()
     t = _nan_trace(model, x)
     truth = {name for name, p in plain.named_parameters() if not torch.isfinite(p.grad).all()}
-    assert truth  # log of a negative made NaN somewhere
-    assert {k for k, v in t.verdicts.items() if v.cause.value == "nonfinite"} == truth
+    assert truth and not torch.isfinite(loss)  # log of a negative made NaN somewhere
+    assert all(v.cause.value == "nonfinite" for v in t.verdicts.values())
+    for name, v in t.verdicts.items():
+        assert ("the loss is nan" in v.message.lower()) == (name not in truth), (name, v.message)
+    (birth,) = t.capture.births  # capture found the birth itself: the forward of log
+    assert birth.phase == "forward" and birth.op_name == "log"
 
 
 @pytest.mark.parametrize(
