@@ -12,7 +12,6 @@ Every expected verdict is checked against plain torch on a copy of the same mode
 from __future__ import annotations
 
 import copy
-import dataclasses
 import pathlib
 
 import pytest
@@ -23,7 +22,6 @@ from torch import nn
 
 import gradviz
 from gradviz._demos.gpt import Block, copy_batch, tiny_gpt_buggy
-from gradviz.capture._records import Birth
 from gradviz.view._html import write_html
 from gradviz.view._state import PALETTE, build_state
 
@@ -262,18 +260,21 @@ def nan_birth(tmp_path_factory):
     torch.manual_seed(0)
     model = GPT()
     model.blocks[8].mlp[1].register_forward_hook(lambda module, args, out: torch.log(out))  # log of GELU < 0
-    t, plain = _traced(model, _batch())
+    batch = _batch()
+    t, plain = _traced(model, batch)
     cap = t.capture
     log = next(o for o in cap.ops if o.name == "log")
-    log_node = next(n for n in cap.graph if n.name == "LogBackward0")
-    # capture does not fill births yet: the record it will write for this step
-    birth = Birth("nan", "forward", log.index, "log", log_node.id, log.site, detail="from a negative input")
-    graph, norms, hists = build_state(dataclasses.replace(cap, births=[birth]), t.verdicts)
+    (birth,) = cap.births  # found by capture itself: the forward of log, on the node log made
+    assert (birth.phase, birth.op_name, birth.op) == ("forward", "log", log.index)
+    log_node = next(n for n in cap.graph if n.id == birth.node)
+    assert log_node.name == "LogBackward0"
+    graph, norms, hists = build_state(cap, t.verdicts)
     path = tmp_path_factory.mktemp("nan") / "nan_birth.html"
     write_html(path, graph, norms, hists, title=graph["title"])
     return {
         "trace": t,
         "plain": plain,
+        "plain_loss": _step(copy.deepcopy(model), batch).detach(),
         "graph": graph,
         "path": path,
         "log_node": log_node.id,
@@ -288,8 +289,14 @@ def test_nan_verdicts_are_the_parameters_plain_torch_makes_non_finite(nan_birth)
         for name, p in plain.named_parameters()
         if p.grad is not None and not torch.isfinite(p.grad).all()
     }
-    assert truth
-    assert {k for k, v in nan_birth["trace"].verdicts.items() if v.cause.value == "nonfinite"} == truth
+    assert truth and not torch.isfinite(nan_birth["plain_loss"])
+    # parameters with NaN gradients say so; the others still feed a NaN loss: never ok
+    for name, v in nan_birth["trace"].verdicts.items():
+        p = dict(plain.named_parameters())[name]
+        if p.grad is None:
+            continue
+        assert v.cause.value == "nonfinite", (name, v.message)
+        assert ("the loss is nan" in v.message.lower()) == (name not in truth), (name, v.message)
 
 
 def test_the_purple_birth_marker_is_in_the_first_view_and_explains_itself(browser, nan_birth):
