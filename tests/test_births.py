@@ -77,6 +77,34 @@ def test_nan_in_the_data_is_said_to_come_from_outside() -> None:
     assert "isfinite" in v.fix
 
 
+def test_a_parameter_spoiled_by_an_earlier_step_is_named() -> None:
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
+    with torch.no_grad():
+        model[0].weight[1, 2] = float("nan")  # what a bad update leaves behind
+    with gradviz.trace(model) as t:
+        F.mse_loss(model(torch.randn(4, 3)), torch.zeros(4, 1)).backward()
+    assert not torch.isfinite(model[2].weight.grad).all()
+    v = t.verdicts["2.weight"]
+    assert v.cause == "nonfinite" and "the parameter 0.weight already held NaN" in v.message
+
+
+def test_a_full_precision_overflow_is_born_where_the_values_outgrew_float32() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 1))
+    with torch.no_grad():
+        for layer in model:
+            layer.weight.fill_(1e13)  # an exploding network: the third linear overflows to Inf
+    x = torch.ones(2, 4)
+    with gradviz.trace(model) as t:
+        h = model(x)  # the overflow
+        torch.log_softmax(h, 0).sum().backward()
+    with torch.no_grad():
+        assert torch.isfinite(model[1](model[0](x))).all() and not torch.isfinite(h).all()
+    v = t.verdicts["0.weight"]
+    assert v.cause == "nonfinite" and "by overflow" in v.message and "linear" in v.message
+    assert v.where.endswith(f":{_line('h = model(x)')}")
+    assert "lower the learning rate" in v.fix
+
+
 def _line(code: str) -> int:
     with open(__file__) as f:
         return next(i for i, line in enumerate(f, 1) if line.strip().startswith(code))

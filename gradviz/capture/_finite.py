@@ -46,23 +46,74 @@ FINITE_SAFE = frozenset([
     "embedding", "one_hot", "pad", "dim", "size", "requires_grad_", "type", "long", "int", "bool",
     "empty", "empty_like", "new_empty", "empty_strided",  # uninitialized memory: garbage, not a birth
 ])
+# In full precision (float32/64), only these ops make NaN/Inf from finite inputs at ordinary magnitudes:
+# domain errors (log, sqrt, acos, ...), divisions, exponentials that overflow from moderate inputs
+# (exp(89) is Inf in float32), softmax over a row masked entirely, norms and variances at zero, losses,
+# reductions that can be empty, and tensors made from Python numbers. A linear layer, an add or a
+# layer norm can only overflow float32 from values beyond ~1e19 (a forward already exploding): those are
+# summed only in half precision, where overflow is ordinary (see NOTE [finite checks]).
+# fmt: off
+RISKY = frozenset([
+    "log", "log_", "log2", "log10", "log1p", "sqrt", "sqrt_", "rsqrt", "rsqrt_", "reciprocal", "reciprocal_",
+    "div", "div_", "true_divide", "floor_divide", "__truediv__", "__rtruediv__", "__itruediv__",
+    "__floordiv__", "__rfloordiv__", "remainder", "fmod", "pow", "pow_", "__pow__", "__rpow__", "__ipow__",
+    "float_power", "exp", "exp_", "exp2", "expm1", "cosh", "sinh", "tan", "acos", "asin", "atanh", "acosh",
+    "lgamma", "digamma", "polygamma", "erfinv", "logit", "xlogy", "special_xlogy", "atan2",
+    "softmax", "log_softmax", "_softmax", "scaled_dot_product_attention", "softmin", "gumbel_softmax",
+    "norm", "vector_norm", "linalg_vector_norm", "matrix_norm", "frobenius_norm", "normalize", "cdist",
+    "pdist", "dist", "std", "var", "std_mean", "var_mean", "mean", "nanmean", "prod", "cumprod",
+    "logsumexp", "logcumsumexp", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "poisson_nll_loss", "gaussian_nll_loss", "mse_loss",
+    "l1_loss", "smooth_l1_loss", "huber_loss", "cosine_similarity", "cosine_embedding_loss",
+    "tensor", "as_tensor", "asarray", "new_tensor", "scalar_tensor", "full", "full_like", "new_full",
+    "inverse", "linalg_inv", "det", "logdet", "slogdet", "cholesky", "linalg_cholesky", "solve",
+    "linalg_solve", "pinverse", "lstsq", "batch_norm", "instance_norm", "group_norm",
+])
+_HALF_FLOATS = frozenset({torch.float16, torch.bfloat16})
+# fmt: on
+
 # Ops that write an infinity on purpose (an attention mask of -inf): an Inf they make is not a birth.
 # (A NaN they make still is; and a row masked entirely becomes NaN in the softmax, which is caught there.)
-MASKS = frozenset([
-    "masked_fill", "masked_fill_", "fill", "fill_", "full", "full_like", "new_full", "where", "__setitem__",
-    "index_put", "index_put_", "scatter", "scatter_", "masked_scatter", "masked_scatter_", "tensor",
-    "triu", "tril", "__add__", "add", "__iadd__",
-])
+MASKS = frozenset(
+    [
+        "masked_fill",
+        "masked_fill_",
+        "fill",
+        "fill_",
+        "full",
+        "full_like",
+        "new_full",
+        "where",
+        "__setitem__",
+        "index_put",
+        "index_put_",
+        "scatter",
+        "scatter_",
+        "masked_scatter",
+        "masked_scatter_",
+        "tensor",
+        "triu",
+        "tril",
+        "__add__",
+        "add",
+        "__iadd__",
+    ]
+)
 # fmt: on
 
 
 class FiniteWatch:
     """Per-op finite checks and the births they find (see NOTE [finite checks])."""
 
-    __slots__ = ("births", "cap", "op_taint", "pending", "tainted")
+    __slots__ = ("births", "cap", "op_sites", "op_taint", "pending", "producer", "tainted", "targets")
 
-    def __init__(self, cap: Capture) -> None:
+    def __init__(self, cap: Capture, producer=None, op_sites=None, targets=None) -> None:
         self.cap = cap
+        self.targets = targets or list  # () -> [(name, tensor, first-use op)] of the watched tensors
+        # the op that made a tensor (-1: unknown) and an op's (user line, library line, name): for values that
+        # turned non-finite in an op that is not summed (a full-precision linear that overflowed)
+        self.producer = producer or (lambda t: -1)
+        self.op_sites = op_sites or (lambda i: (None, None, "an op"))
         self.births: list[Birth] = cap.births
         self.tainted: dict[int, tuple[Any, int]] = {}  # id(tensor) -> (weakref, birth index)
         self.op_taint: dict[int, int] = (
@@ -75,8 +126,11 @@ class FiniteWatch:
     def check(self, name, index, args, inputs: list[_Tensor], outputs: list[_Tensor], site, inner, inplace):
         """Sum each floating output; start the rare path if a sum is not finite."""
         tainted = self.tainted
+        risky = name in RISKY
         for o in outputs:
             if o.dtype not in _FLOATS or (type(o) is not _Tensor and not isinstance(o, torch.nn.Parameter)):
+                continue
+            if not risky and o.dtype not in _HALF_FLOATS:
                 continue
             device = o.device.type
             if device == "meta":  # no values to check
@@ -100,6 +154,23 @@ class FiniteWatch:
                 return
         if tainted:
             self.propagate(index, inputs, outputs)
+
+    def check_external(self, name: str, index: int, tensors: list[_Tensor], site) -> None:
+        """Inputs from outside the targets' lineage (the batch, buffers), each summed once per trace: a NaN in
+        the data is born there, at the first op that reads it, whatever that op is."""
+        for t in tensors:
+            if t.dtype not in _FLOATS or type(t) is not _Tensor or t.device.type != "cpu":
+                continue
+            if self._taint_of([t]) >= 0:  # made non-finite by a traced op: born there already
+                continue
+            try:
+                value = t.detach().sum(dtype=torch.float32).item()
+            except RuntimeError:
+                continue
+            if value - value != 0 and not bool(torch.isfinite(t).all()):
+                kind = "nan" if bool(torch.isnan(t).any()) else "inf"
+                born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
+                self.tainted[id(t)] = (_ref(t), born)
 
     def propagate(self, index: int, inputs: list[_Tensor], outputs: list[_Tensor]) -> None:
         """An op that was not summed (a view, a copy) or whose outputs are finite: pass taints on to its
@@ -145,14 +216,41 @@ class FiniteWatch:
         inherited = self._taint_of(inputs)
         for o, has_nan in zip(bad, nan, strict=True):  # (a finite output: an overflowing sum, or another one)
             kind = "nan" if has_nan else "inf"
-            if (has_nan and not in_nan) or (not has_nan and not in_bad):
+            if (
+                has_nan
+                and not in_nan
+                and inherited < 0
+                and any(bool(torch.isposinf(t).any()) for t in floats)
+            ):
+                # NaN from a +Inf that nobody recorded: an op that is not summed overflowed (a -Inf alone is
+                # a mask, and a softmax over a row of only -Inf is where that NaN is born)
+                born = self._upstream("inf", values, name, index, site)
+            elif (has_nan and not in_nan) or (not has_nan and not in_bad):
                 born = self._birth(kind, name, index, site, describe(name, args, floats))
             elif inherited >= 0:
                 born = inherited
             else:
-                born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
+                born = self._upstream(kind, values, name, index, site)
             self.tainted[id(o)] = (_ref(o), born)
             self.op_taint.setdefault(index, born)
+
+    def _upstream(self, kind: str, inputs: list[_Tensor], name: str, index: int, site) -> int:
+        """A non-finite input nobody recorded a birth for: made by an op inside the trace that is not summed
+        (a full-precision op that overflowed: the forward is exploding), or received from outside."""
+        for param_name, tensor, first_use in self.targets():  # a parameter spoiled by an earlier step
+            if 0 <= first_use <= index and tensor.dtype in _FLOATS and not bool(torch.isfinite(tensor).all()):
+                user, library, _ = self.op_sites(first_use)
+                detail = f"the parameter {param_name} already held NaN/Inf (an earlier update spoiled it)"
+                kind = "nan" if bool(torch.isnan(tensor).any()) else "inf"
+                return self._birth(kind, name, first_use, (user, library), detail, outside=True)
+        for t in inputs:
+            if t.dtype in _FLOATS and not bool(torch.isfinite(t).all()):
+                made = self.producer(t)
+                if made >= 0:
+                    user, library, op = self.op_sites(made)
+                    detail = "by overflow: values grew beyond the dtype's range (the forward is exploding)"
+                    return self._birth(kind, op, made, (user, library), detail)
+        return self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
 
     def _birth(self, kind: str, name: str, index: int, sites, detail: str, outside: bool = False) -> int:
         site, inner = sites if isinstance(sites, tuple) else (sites, None)

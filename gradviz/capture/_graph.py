@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,30 +126,34 @@ def walk(
     """
     ids: dict[int, int] = {}
     nodes: list[GraphNode] = []
-    live: list[Any] = []  # the node objects, only for the duration of this walk
+    live: list[Any] = []  # the node objects, only for the duration of this walk; also the BFS queue
     depth: list[int] = []
-    queue: deque[Any] = deque()
 
-    def visit(fn: Any, level: int) -> str:
-        index = ids.get(id(fn))
-        if index is None:
-            index = ids[id(fn)] = len(nodes)
-            nodes.append(GraphNode(id=f"g{index}", name=type(fn).__name__, next=[]))
-            live.append(fn)
-            depth.append(level)
-            queue.append(fn)
-        return nodes[index].id
+    def add(fn: Any, level: int) -> int:
+        index = ids[id(fn)] = len(nodes)
+        nodes.append(GraphNode(f"g{index}", type(fn).__name__, []))
+        live.append(fn)
+        depth.append(level)
+        return index
 
-    root_ids = [None if fn is None else visit(fn, 0) for fn in roots]
+    root_ids: list[str | None] = []
+    for fn in roots:
+        if fn is None:
+            root_ids.append(None)
+        else:
+            index = ids.get(id(fn))
+            root_ids.append(nodes[add(fn, 0) if index is None else index].id)
     reached = 0
     too_deep = 0
     accumulators: dict[int, int] = {}
-    while queue and len(nodes) < limit:
-        fn = queue.popleft()
-        index = ids[id(fn)]
+    head = 0  # live[head:] is the queue: breadth-first order is the order nodes were added
+    while head < len(live) and len(nodes) < limit:
+        fn = live[head]
+        index = head
+        head += 1
         record = nodes[index]
-        variable = getattr(fn, "variable", None)
-        if variable is not None:
+        if record.name == "AccumulateGrad":
+            variable = fn.variable
             hit = targets.get(id(variable))
             if hit is not None and hit[0] is variable:
                 record.target = hit[1]
@@ -160,28 +163,31 @@ def walk(
                 record.leaf_name = "×".join(map(str, variable.shape)) or "scalar"
                 if leaves is not None:
                     leaves.append((record.id, variable))
-        if op_of_node is not None and variable is None:
-            seq = fn._sequence_nr()
-            record.op = op_of_node(seq)
-            if record.op < 0:
-                record.seq = seq
-        if fn_targets is not None and variable is None:
-            hit = fn_targets.get(id(fn))
-            if hit is not None and hit[0] is fn:  # the grad_fn of a non-leaf target
-                record.target = hit[1]
-                reached |= 1 << hit[1]
+        else:
+            if op_of_node is not None:
+                seq = fn._sequence_nr()
+                record.op = op_of_node(seq)
+                if record.op < 0:
+                    record.seq = seq
+            if fn_targets is not None:
+                hit = fn_targets.get(id(fn))
+                if hit is not None and hit[0] is fn:  # the grad_fn of a non-leaf target
+                    record.target = hit[1]
+                    reached |= 1 << hit[1]
         level = depth[index] + 1
         if level > DEPTH_LIMIT:
             too_deep += sum(1 for child, _ in fn.next_functions if child is not None)
             continue
+        children = record.next
         for child, _ in fn.next_functions:
             if child is not None:
-                record.next.append(visit(child, level))
+                j = ids.get(id(child))
+                children.append(nodes[add(child, level) if j is None else j].id)
     result = Walk(
         nodes=nodes,
         reached=reached,
         roots=root_ids,
-        truncated=bool(queue),
+        truncated=head < len(live),
         too_deep=too_deep,
         accumulators=accumulators,
     )
@@ -197,7 +203,7 @@ def walk(
         result.handles.extend(
             fn.register_prehook(_norm_hook(result.norms, i))
             for i, fn in enumerate(live)
-            if not hasattr(fn, "variable") and i not in result.derived
+            if nodes[i].name != "AccumulateGrad" and i not in result.derived
         )
     return result
 
@@ -219,6 +225,11 @@ def _derivable(nodes: list[GraphNode], ids: dict[int, int], live: list[Any]) -> 
 
 def _norm_hook(slots: list[Any], i: int):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
+        if len(grad_outputs) == 1:  # most nodes: one output, one incoming gradient
+            g = grad_outputs[0]
+            if g is not None:
+                slots[i] = node_norm(g)
+            return
         norms = [node_norm(g) for g in grad_outputs if g is not None]
         norms = [n for n in norms if n is not None]
         if not norms:

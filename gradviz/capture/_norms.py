@@ -120,7 +120,7 @@ def norms_and_states(tensors: Sequence[torch.Tensor]) -> tuple[list[float | None
     for (_, dtype, _), idx in groups.items():
         chosen = [tensors[i] for i in idx]
         raw = device_norms(chosen, accumulate_dtype(dtype) if not dtype.is_complex else None)
-        host = torch.stack([n.double() for n in raw]).cpu().numpy()
+        host = torch.stack(list(raw)).to(torch.float64).cpu().numpy()
         state = settle(host, chosen)
         for j, i in enumerate(idx):
             out_norms[i] = float(host[j])
@@ -128,20 +128,33 @@ def norms_and_states(tensors: Sequence[torch.Tensor]) -> tuple[list[float | None
     return out_norms, out_states
 
 
+_FULL = (torch.float32, torch.float64)
+
+
 def node_norm(g: torch.Tensor) -> torch.Tensor | float | None:
     """Norm of the gradient reaching an autograd node, for a backward hook: a float on the CPU (exact, with
     the rare suspects settled right away), a 0-d tensor elsewhere (no device sync inside backward; read
-    after backward), None when the gradient cannot be read."""
-    if not readable(g) or is_sharded(g):
-        return None
-    if g.numel() == 0:
-        return 0.0
-    n = torch.linalg.vector_norm(_dense(g), dtype=accumulate_dtype(g.dtype))
-    if g.is_complex():
-        n = n.real
-    if g.device.type != "cpu":
-        return n
-    value = n.item()
+    after backward), None when the gradient cannot be read.
+
+    The common case (a contiguous float32/64 gradient on the CPU) is one BLAS dot product of the gradient
+    with itself: about half the time of ``vector_norm``, and a squared norm that under- or overflows is a
+    suspect settled exactly like any other."""
+    if type(g) is torch.Tensor and g.dtype in _FULL and g.device.type == "cpu" and g.is_contiguous():
+        if g.numel() == 0:
+            return 0.0
+        flat = g.detach().view(-1)
+        value = math.sqrt(torch.dot(flat, flat).item()) if flat.numel() > 1 else abs(flat.item())
+    else:
+        if not readable(g) or is_sharded(g):
+            return None
+        if g.numel() == 0:
+            return 0.0
+        n = torch.linalg.vector_norm(_dense(g), dtype=accumulate_dtype(g.dtype))
+        if g.is_complex():
+            n = n.real
+        if g.device.type != "cpu":
+            return n
+        value = n.item()
     if value == 0 or not math.isfinite(value):
         fixed = np.array([value])
         settle(fixed, [g])

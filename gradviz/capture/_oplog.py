@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -28,7 +29,8 @@ class OpLog(Sequence[Op]):
         "_joins",
         "_module",
         "_name",
-        "_seq",
+        "_seq_end",
+        "_seq_start",
         "_site",
         "_start",
     )
@@ -44,7 +46,8 @@ class OpLog(Sequence[Op]):
         self._dims = array("q")  # per op: n_in, n_out, then per tensor: ndim, dims...
         self._joins: dict[int, tuple[int, ...]] = {}  # rare: cuts entering the graph at this op
         # autograd sequence numbers [start, end) of the nodes each op created (see op_of_node)
-        self._seq = array("q")
+        self._seq_start = array("q")
+        self._seq_end = array("q")
 
     def __len__(self) -> int:
         return len(self._name)
@@ -62,7 +65,8 @@ class OpLog(Sequence[Op]):
         joins: tuple[int, ...],
         seq: tuple[int, int],
     ) -> None:
-        self._seq.extend(seq)
+        self._seq_start.append(seq[0])
+        self._seq_end.append(seq[1])
         if joins:
             self._joins[len(self._name)] = joins
         self._name.append(name)
@@ -98,20 +102,16 @@ class OpLog(Sequence[Op]):
         Autograd numbers nodes per thread in creation order, so the op is found by bisection over the
         counter values read before and after each call; no node is ever touched during the forward.
         """
-        seq = self._seq
-        lo, hi = 0, len(seq) // 2
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if seq[2 * mid + 1] <= sequence_nr:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < len(seq) // 2 and seq[2 * lo] <= sequence_nr < seq[2 * lo + 1]:
-            return lo
+        i = bisect_right(self._seq_end, sequence_nr)  # the first op whose range ends after it
+        if i < len(self._seq_end) and self._seq_start[i] <= sequence_nr:
+            return i
         return -1
 
     def site(self, index: int):
         return SITES[self._site[index]] if 0 <= index < len(self._name) else None
+
+    def name(self, index: int) -> str:
+        return self._name[index]
 
     def user_site(self, index: int):
         """The user's line for op ``index``: its own line, or the user's call into the library it ran in."""

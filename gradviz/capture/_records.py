@@ -149,7 +149,7 @@ class Clear:
     how: str  # "set to None" | "zeroed"
 
 
-@dataclass
+@dataclass(slots=True)
 class GraphNode:
     """One autograd node of the backward graph, as plain data."""
 

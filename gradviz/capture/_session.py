@@ -81,6 +81,7 @@ class Session:
             on_backward=self._backward,
             on_leaf=self._adopt if model is None else None,
             on_param=self._adopt_stand_in if isinstance(model, nn.Module) else None,
+            targets=self._used_targets,
         )
         self._handles: list[Any] = []
         self._entered = False
@@ -141,6 +142,12 @@ class Session:
         self.tracer.root_ids.clear()
         self.watched = []
         self._model = self._wrapper = self._optimizer = self._root_output = self._output_root = None
+
+    def _used_targets(self) -> list[tuple[str, torch.Tensor, int]]:
+        """(name, tensor, first-use op) of each target the forward has used so far (rare path)."""
+        return [
+            (w.target.name, w.tensor, w.target.first_use) for w in self.watched if w.target.first_use >= 0
+        ]
 
     # -- module path (see NOTE [one thread]) ---------------------------------------------------------------
 

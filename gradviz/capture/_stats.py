@@ -100,45 +100,61 @@ def settle_zero(summary: TensorSummary, t: torch.Tensor) -> None:
 def sample_many(
     tensors: list[torch.Tensor | None], norms: list[float | None], estimate: bool = False
 ) -> list[TensorSummary | None]:
-    """:func:`sample` of many tensors (None stays None). Small plain tensors, whose sample is the whole
-    tensor, go to the host in one batch per dtype: per-tensor copies dominate a small model's trace."""
+    """:func:`sample` of many tensors (None stays None), batched: each plain floating tensor gives a strided
+    view of at most ``SAMPLE_SIZE`` elements, and the views of one dtype go to the host in a single copy
+    (per-tensor copies dominate the end of a trace). Special tensors (sharded, sparse, meta, non-finite
+    norm, ...) take the one-by-one path."""
     out: list[TensorSummary | None] = [None] * len(tensors)
-    batches: dict[tuple[torch.dtype, torch.device], list[int]] = {}
+    batches: dict[tuple[torch.dtype, torch.device], list[tuple[int, torch.Tensor, int]]] = {}
+    plain = (torch.Tensor, torch.nn.Parameter)
+    wrapped = torch._C._functorch.is_functorch_wrapped_tensor
     for i, t in enumerate(tensors):
         if t is None:
             continue
-        if (
-            type(t) in (torch.Tensor, torch.nn.Parameter)
-            and t.layout == torch.strided
-            and 0 < t.numel() <= SAMPLE_SIZE
-            and t.device.type != "meta"
-            and t.is_floating_point()
-            and not torch._C._functorch.is_functorch_wrapped_tensor(t)
-        ):
-            batches.setdefault((t.dtype, t.device), []).append(i)
+        norm = norms[i]
+        n = t.numel() if type(t) in plain and t.layout == torch.strided and not t.is_meta else 0
+        if n and t.is_floating_point() and (norm is None or math.isfinite(norm)) and not wrapped(t):
+            part = spread(t.detach().reshape(-1))
+            batches.setdefault((t.dtype, t.device), []).append((i, part, n))
         else:
-            out[i] = sample(t, norms[i], estimate)
-    for idx in batches.values():
-        flat = torch.cat([tensors[i].detach().reshape(-1) for i in idx])  # type: ignore[union-attr]
-        host = flat.to(torch.float32).cpu().numpy()
-        offset = 0
-        for i in idx:
-            t = tensors[i]
-            n = t.numel()  # type: ignore[union-attr]
-            part = host[offset : offset + n]
-            offset += n
-            norm = norms[i]
-            if norm is None and estimate:
-                norm = math.sqrt(float(np.square(part, dtype=np.float64).sum()))
+            out[i] = sample(t, norm, estimate)
+    for (dtype, device), group in batches.items():
+        host = torch.cat([part.reshape(-1) for _, part, _ in group]).to(torch.float32).cpu().numpy()
+        sizes = np.fromiter((part.numel() for _, part, _ in group), np.int64, len(group))
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        squares = np.add.reduceat(np.square(host, dtype=np.float64), starts) if estimate else None
+        dtype_name, device_name = str(dtype).removeprefix("torch."), str(device)
+        for j, (i, _, n) in enumerate(group):
+            k, start = int(sizes[j]), int(starts[j])
             summary = TensorSummary(
-                shape=tuple(t.shape),  # type: ignore[union-attr]
-                dtype=str(t.dtype).removeprefix("torch."),  # type: ignore[union-attr]
-                device=str(t.device),  # type: ignore[union-attr]
+                shape=tuple(tensors[i].shape),  # type: ignore[union-attr]
+                dtype=dtype_name,
+                device=device_name,
                 numel=n,
-                sample=part,
-                norm=norm,
+                sample=host[start : start + k],
+                sampled=k < n,
+                norm=norms[i],
             )
-            if norm is not None and math.isfinite(norm):
+            if summary.norm is None and squares is not None:
+                summary.norm = math.sqrt(float(squares[j]) * n / k)
+                summary.norm_estimated = summary.sampled
+                if summary.sampled and summary.norm == 0.0:
+                    settle_zero(summary, tensors[i])  # type: ignore[arg-type]
+            if summary.norm is not None and math.isfinite(summary.norm) and not summary.norm_estimated:
                 summary.nan = summary.inf = 0
             out[i] = summary
     return out
+
+
+_RUNS = 64  # a large tensor's sample: this many runs of consecutive elements, spread evenly over it
+
+
+def spread(flat: torch.Tensor) -> torch.Tensor:
+    """At most SAMPLE_SIZE elements of a 1-d tensor, as runs of consecutive elements spread evenly over
+    it: as representative as a strided pick, but copied a cache line at a time, not an element at a time
+    (a strided pick of 4096 elements from each of 150 large tensors costs milliseconds in cache misses)."""
+    n = flat.numel()
+    if n <= SAMPLE_SIZE:
+        return flat
+    gap = n // _RUNS
+    return flat[: _RUNS * gap].view(_RUNS, gap)[:, : SAMPLE_SIZE // _RUNS]

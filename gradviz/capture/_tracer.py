@@ -43,6 +43,7 @@ class Tracer(TorchFunctionMode):
         on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
         on_param: Callable[[torch.Tensor], bool] | None = None,
         check_finite: bool = True,
+        targets: Callable[[], list[tuple[str, torch.Tensor, int]]] | None = None,
     ) -> None:
         super().__init__()
         self.cap = capture
@@ -59,9 +60,12 @@ class Tracer(TorchFunctionMode):
         self._grad_off: tuple[Site | None, Site | None] = (None, None)  # (user line, library line)
         self._used = 0
         self.log = OpLog()  # every recorded call, by column; becomes Capture.ops in finish()
-        self.finite: FiniteWatch | None = FiniteWatch(capture) if check_finite else None
+        self.finite: FiniteWatch | None = (
+            FiniteWatch(capture, self._producer, self._op_sites, targets) if check_finite else None
+        )
         self._start_seq = _next_node_nr()  # nodes numbered below this were made before the trace
         self._carried: set[int] = set()  # ids of tensors from before the trace already recorded
+        self._external: set[int] = set()  # ids of inputs from outside the lineage already checked
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -95,6 +99,7 @@ class Tracer(TorchFunctionMode):
         inputs = tensors_in(args, kwargs)
         values = grads = 0
         cuts: tuple[int, ...] = ()
+        external = None  # inputs from outside the targets' lineage (data, buffers) not seen before
         for t in inputs:
             entry = entries.get(id(t))
             if entry is not None and entry[0]() is not t:
@@ -109,6 +114,9 @@ class Tracer(TorchFunctionMode):
                     self._maybe_carried(t)
                 entry = lineage.get(t)
                 if entry is None:
+                    if id(t) not in self._external:
+                        self._external.add(id(t))
+                        external = [t] if external is None else [*external, t]
                     continue
             _, v, g, c, _ = entry
             if v and not g and t.grad_fn is not None:
@@ -144,6 +152,8 @@ class Tracer(TorchFunctionMode):
         elif kind is Kind.ESCAPE:
             self._escape(name, values, grads, cuts, inputs, site, index, caller_index)
         finite = self.finite
+        if finite is not None and external is not None:
+            finite.check_external(name, index, external, _SITES[caller_index] or site)
         if finite is not None and outputs:
             if name not in FINITE_SAFE:
                 if caller_index:
@@ -184,6 +194,15 @@ class Tracer(TorchFunctionMode):
             (seq_start, seq_end),
         )
         return out
+
+    def _producer(self, t: torch.Tensor) -> int:
+        entry = self.lineage.get(t)
+        return entry[4] if entry is not None else -1
+
+    def _op_sites(self, index: int) -> tuple[Site | None, Site | None, str]:
+        """(user line, library line or None, name) of a recorded op."""
+        site, user = self.log.site(index), self.log.user_site(index)
+        return (user, site if user is not site else None, self.log.name(index))
 
     def op_site(self, index: int) -> Site | None:
         return self.log.site(index)

@@ -102,6 +102,8 @@ def born(birth: Birth, cap: Capture) -> str:
             where = at(_op_site(cap, birth.masked_by))
             text += f"; the torch.where{where} above it sends that branch a zero gradient"
         return text
+    if birth.phase == "input" and birth.detail.startswith("the parameter"):
+        return f"{birth.detail}; {birth.op_name}{at(birth.site)}{code(birth.site)}{lib} read it"
     if birth.phase == "input":
         return (
             f"{value} came in from outside the traced code: the input of {birth.op_name}{at(birth.site)}"
@@ -122,6 +124,8 @@ def born(birth: Birth, cap: Capture) -> str:
 def fix_for(birth: Birth) -> str:
     """A fix that fits the op where the NaN/Inf was born."""
     op = birth.op_name.strip("_").removesuffix("_")
+    if "overflow" in birth.detail:
+        op = "an overflow"  # whatever the op: the values outgrew the dtype
     if birth.masked_by >= 0:
         return (
             "Use the double-where pattern: make the input safe before the op, then select — "
