@@ -18,13 +18,12 @@ row of plain numpy data (:class:`gradviz._history.StepBuffer`).
 # Measured on CPU, the weight work costs 2-5x the gradient work and evicts the optimizer's state from the
 # caches, so it runs on a sparser cadence. The snapshot is one extra copy of the parameters the optimizer
 # updates, kept between weight steps (re-allocating it costs more than the copy).
-# A second, small host copy happens only when some gradient norm is 0 or not finite (see _states).
+# A second, small host copy happens only when some gradient norm is 0 or not finite (see _norms.settle).
 # Steps that are not recorded (every=N) cost one modulo.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
 from gradviz._history import GradState, StepBuffer
-from gradviz.capture._distributed import any_sharded, full_norms
+from gradviz.capture._norms import device_norms, settle
 
 __all__ = ["Recorder"]
 
@@ -145,7 +144,7 @@ class Recorder:
             groups = self._layout(fresh=True)
             parts = self._measure(groups)
             for part, planned in zip(parts, self._snapshot(groups, self._in_optimizer), strict=True):
-                part.param_norms = _norms(self._tensors(part.group), part.group.acc)
+                part.param_norms = device_norms(self._tensors(part.group), part.group.acc)
                 part.planned = planned
         self._pending = (step, parts)
 
@@ -246,7 +245,7 @@ class Recorder:
             grads = [p.grad for p in self._tensors(group)]
             have = [j for j, g in enumerate(grads) if g is not None]
             present = grads if len(have) == len(grads) else [grads[j] for j in have]
-            parts.append(_Part(group, have, present, _norms(present, group.acc)))  # type: ignore[arg-type]
+            parts.append(_Part(group, have, present, device_norms(present, group.acc)))  # type: ignore[arg-type]
         return parts
 
     def _in_optimizer(self, group: _Group) -> list[int]:
@@ -289,13 +288,13 @@ class Recorder:
         snap = self._snapshots.get(part.group.key(positions)) if positions else None
         if snap is None:
             if weights_from_snapshot:
-                part.param_norms = _norms(self._tensors(part.group), part.group.acc)
+                part.param_norms = device_norms(self._tensors(part.group), part.group.acc)
             return
         if weights_from_snapshot:  # manual steps: the gradients were computed at the snapshot's weights
-            part.param_norms = _norms(snap, part.group.acc)
+            part.param_norms = device_norms(snap, part.group.acc)
         torch._foreach_sub_(snap, self._tensors(part.group, positions))
         part.updated = positions
-        part.update_norms = _norms(snap, part.group.acc)
+        part.update_norms = device_norms(snap, part.group.acc)
 
     def _finish(self, step: int, parts: list[_Part]) -> None:
         """Bring the norms of one step to the host (one copy per group) and append its row."""
@@ -308,7 +307,7 @@ class Recorder:
         if len(parts) == 1 and not parts[0].param_norms and len(parts[0].have) == count:
             # the common step: one group (its index is 0..count-1), every gradient present, no weights
             grad = torch.stack(parts[0].grad_norms).to(torch.float32).cpu().numpy()
-            state = _states(grad, None, parts[0].grads)
+            state = settle(grad, parts[0].grads)
             if state is None:
                 self.buffer.append(step, grad, self._all_finite, clean=True)
             else:
@@ -325,7 +324,7 @@ class Recorder:
             k, m = len(part.grad_norms), len(part.param_norms)
             have = [part.group.index[j] for j in part.have]
             grad[have] = host[:k]
-            states = _states(grad, have, part.grads)
+            states = settle(grad, part.grads, have)
             state[have] = GradState.finite if states is None else states
             if m:
                 weight = np.full(count, np.nan, np.float32) if weight is None else weight
@@ -338,53 +337,3 @@ class Recorder:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = delta / weight
         self.buffer.append(step, grad, state, weight, ratio)
-
-
-def _norms(tensors: list[torch.Tensor], acc: torch.dtype | None) -> Sequence[torch.Tensor]:
-    if not tensors:
-        return ()
-    if any_sharded(tensors):  # DTensors: norms of the full tensors, one all_reduce for all of them
-        return full_norms(tensors, acc)
-    try:
-        return torch._foreach_norm(tensors, 2, dtype=acc)
-    except RuntimeError:  # sparse gradients (nn.Embedding(sparse=True)) have no foreach kernel
-        if not any(t.is_sparse for t in tensors):
-            raise
-        return torch._foreach_norm([_values(t) for t in tensors], 2, dtype=acc)
-
-
-def _values(t: torch.Tensor) -> torch.Tensor:
-    """A dense tensor with the same norms: the values of a sparse tensor, summed where indices repeat."""
-    return t.coalesce().values() if t.is_sparse else t
-
-
-def _states(norms: np.ndarray, have: list[int] | None, grads: list[torch.Tensor]) -> np.ndarray | None:
-    """GradState of each gradient from its norm (``norms[have]``), fixing norms that under- or overflowed.
-
-    None when every one is finite and not zero (the common case, answered with two reductions).
-
-    A norm of 0 means "zero" only if the largest |value| is 0; a norm that is not finite means "nonfinite"
-    only if some value is. Those few are checked with one more batched call and host copy, and their norm is
-    recomputed as max * ‖grad / max‖ in float64.
-    """
-    values = norms if have is None else norms[have]
-    finite = np.isfinite(values)
-    if finite.all() and values.all():
-        return None
-    if any_sharded(grads):  # full_norms are exact: 0 and non-finite need no second look
-        state = np.where(values == 0, GradState.zero, GradState.finite)
-        return np.where(finite, state, GradState.nonfinite).astype(np.uint8)
-    state = np.full(len(values), GradState.finite, np.uint8)
-    state[values == 0] = GradState.zero
-    state[~finite] = GradState.nonfinite
-    suspects = np.flatnonzero(state != GradState.finite)
-    sus = [_values(grads[i].detach()) for i in suspects]
-    peaks = torch.stack(torch._foreach_norm(sus, math.inf)).to(torch.float64).cpu().numpy()
-    ok = np.isfinite(peaks)
-    state[suspects[ok]] = np.where(peaks[ok] == 0, GradState.zero, GradState.finite)
-    rescale = np.flatnonzero(ok & (peaks > 0))
-    if len(rescale):
-        scaled = torch._foreach_div([sus[j].double() for j in rescale], peaks[rescale].tolist())
-        fixed = torch.stack(torch._foreach_norm(scaled)).cpu().numpy() * peaks[rescale]
-        norms[suspects[rescale] if have is None else [have[i] for i in suspects[rescale]]] = fixed
-    return state
