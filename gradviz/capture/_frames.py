@@ -121,10 +121,13 @@ def user_sites(depth: int = 2) -> tuple[Site | None, Site | None]:
     return (SITES[caller], SITES[index]) if caller else (SITES[index], None)
 
 
-def user_site_index(depth: int = 2) -> int:
+def user_site_index(depth: int = 2, known_caller: int = 0) -> int:
     """Hot path: the innermost line outside torch and gradviz, as an index into SITES (0: none); when that
     line is library code, ``CALLER[0]`` is set to the user's line above it (else 0). One walk, one dict
-    lookup per frame; an int keeps per-op records free of objects the garbage collector must scan."""
+    lookup per frame; an int keeps per-op records free of objects the garbage collector must scan.
+
+    ``known_caller``: the user's line that called the module whose forward is running (its module hook
+    found it), used instead of walking up through every frame of a library model (dozens per op)."""
     frame: FrameType | None = sys._getframe(depth)
     kinds = _kinds
     site = 0
@@ -140,6 +143,9 @@ def user_site_index(depth: int = 2) -> int:
                 if kind == USER:
                     CALLER[0] = 0
                     return site
+                if known_caller:
+                    CALLER[0] = known_caller
+                    return site
             elif kind == USER:
                 index = _sites.get((code.co_filename, frame.f_lineno))
                 CALLER[0] = index if index is not None else _site_index(frame)
@@ -147,6 +153,22 @@ def user_site_index(depth: int = 2) -> int:
         frame = frame.f_back
     CALLER[0] = 0
     return site
+
+
+def caller_of_module(depth: int) -> int:
+    """For a module hook: the user's line that called the module (index into SITES), or 0 when library
+    code called it (the ops inside then keep the enclosing user call)."""
+    frame: FrameType | None = sys._getframe(depth)
+    while frame is not None:
+        kind = _kinds.get(frame.f_code)
+        if kind is None:
+            kind = _kind(frame.f_code)
+        if kind == USER:
+            return _site_index(frame)
+        if kind == LIBRARY:
+            return 0
+        frame = frame.f_back
+    return 0
 
 
 def sites_from(frame: FrameType | None) -> tuple[Site | None, Site | None]:

@@ -30,7 +30,7 @@ from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, grad_of
 from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
-from gradviz.capture._frames import refresh_notebook_sites, user_frame, user_site
+from gradviz.capture._frames import caller_of_module, refresh_notebook_sites, user_frame, user_site
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
 from gradviz.capture._norms import norms_and_states
@@ -140,6 +140,7 @@ class Session:
         self._new_params.clear()
         self.tracer.grad_ids.clear()
         self.tracer.root_ids.clear()
+        self.tracer.callers.clear()
         self.watched = []
         self._model = self._wrapper = self._optimizer = self._root_output = self._output_root = None
 
@@ -155,7 +156,10 @@ class Session:
         if threading.get_ident() != self._thread:
             return
         name = self._module_names.get(id(module))
-        self.tracer.modules.append(type(module).__name__ if name is None else name)
+        tracer = self.tracer
+        tracer.modules.append(type(module).__name__ if name is None else name)
+        caller = caller_of_module(2)
+        tracer.callers.append(caller or (tracer.callers[-1] if tracer.callers else 0))
         self._running.append(module)
 
     def _leave_module(self, module: nn.Module, args: Any, output: Any) -> None:
@@ -163,6 +167,8 @@ class Session:
             return
         if self.tracer.modules:
             self.tracer.modules.pop()
+        if self.tracer.callers:
+            self.tracer.callers.pop()
         if self._running:
             self._running.pop()
         if (module is self._model or module is self._wrapper) and isinstance(output, torch.Tensor):

@@ -49,6 +49,8 @@ class Tracer(TorchFunctionMode):
         self.cap = capture
         self.lineage = lineage
         self.modules: list[str] = []  # module path stack, pushed/popped by the session's module hooks
+        # per running module: the user's line that called it, or the enclosing one's (0: none known)
+        self.callers: list[int] = []
         self.grad_ids: dict[int, int] = {}  # id(target.grad) -> target index, refreshed after backward
         self.root_ids: set[int] = set()  # ids of tensors backward() was called on
         self._on_backward = on_backward
@@ -125,7 +127,7 @@ class Tracer(TorchFunctionMode):
             grads |= g
             if c:
                 cuts = merge(cuts, c) if cuts else c
-        site_index = _frames.user_site_index(2)
+        site_index = _frames.user_site_index(2, self.callers[-1] if self.callers else 0)
         caller_index = _CALLER[0]
         site = _SITES[site_index]
         grad_on = _is_grad_enabled()
@@ -363,9 +365,11 @@ class Tracer(TorchFunctionMode):
 
     def _first_use(self, new: int, index: int) -> None:
         self._used |= new
-        for target in self.cap.targets:
-            if new >> target.index & 1:
-                target.first_use = index
+        targets = self.cap.targets
+        while new:  # the set bits only (a model has many targets; an op first uses a few)
+            low = new & -new
+            targets[low.bit_length() - 1].first_use = index
+            new ^= low
 
 
 def _is_leaf(t: torch.Tensor) -> bool:
