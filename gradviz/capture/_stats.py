@@ -17,7 +17,7 @@ from gradviz.capture._distributed import is_sharded
 from gradviz.capture._records import TensorSummary
 
 HIST_BINS = 16
-SAMPLE_SIZE = 4096
+SAMPLE_SIZE = 1024  # elements kept per tensor for the inspector (statistics, a 16-bin histogram)
 
 
 def sample(t: torch.Tensor, norm: float | None, estimate: bool = False) -> TensorSummary:
@@ -146,7 +146,7 @@ def sample_many(
     return out
 
 
-_RUNS = 64  # a large tensor's sample: this many runs of consecutive elements, spread evenly over it
+_RUNS = 32  # a large tensor's sample: this many runs of consecutive elements, spread evenly over it
 
 
 def spread(flat: torch.Tensor) -> torch.Tensor:
