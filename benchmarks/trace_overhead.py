@@ -65,7 +65,12 @@ def _variants(model, loss_fn, batch):
     return {"plain": plain, "gradviz.trace": traced, "no node norms": traced_bare, "anomaly mode": anomaly}
 
 
-def measure(name: str, repeats: int) -> dict[str, float]:
+def measure(name: str, repeats: int) -> tuple[float, dict[str, tuple[float, float, float]]]:
+    """(median plain step, {variant: (median, 25th, 75th percentile) of its per-round ratio to plain}).
+
+    Each round runs every variant once, plain first and last; a variant's ratio is its time over the mean
+    of the two plain steps around it. Ratios within a round cancel the drift of a shared virtual machine's
+    speed, which moves medians of raw times by several percent from one run to the next."""
     torch.manual_seed(0)
     model, make_batch, loss_fn = MODELS[name]()
     batch = make_batch(torch.Generator().manual_seed(0))
@@ -73,13 +78,33 @@ def measure(name: str, repeats: int) -> dict[str, float]:
     for fn in variants.values():  # warm up
         fn()
         fn()
-    times: dict[str, list[float]] = {k: [] for k in variants}
+    plain = variants.pop("plain")
+    ratios: dict[str, list[float]] = {k: [] for k in variants}
+    plains: list[float] = []
     for _ in range(repeats):
-        for key, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+        before = _timed(plain)
+        took = {key: _timed(fn) for key, fn in variants.items()}
+        after = _timed(plain)
+        base = (before + after) / 2
+        plains.append(base)
+        for key, value in took.items():
+            ratios[key].append(value / base)
+    spread = {}
+    for key, values in ratios.items():
+        q1, median, q3 = statistics.quantiles(values, n=4)
+        spread[key] = (median, q1, q3)
+    return statistics.median(plains), spread
+
+
+def _cell(spread: tuple[float, float, float]) -> str:
+    median, q1, q3 = spread
+    return f"{median:.2f}x ({q1:.2f}-{q3:.2f})"
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 class _BareMode(TorchFunctionMode):
@@ -158,27 +183,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     args = parser.parse_args()
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"median of {args.repeats} interleaved steps"
-    )
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} interleaved rounds")
     ours, bare = per_call_cost()
     print(f"per intercepted call: gradviz {ours:.2f} µs, of which {bare:.2f} µs any TorchFunctionMode pays")
     header = (
-        f"{'model':<7} {'plain step':>11} {'gradviz.trace':>14} {'no node norms':>14} {'anomaly mode':>13} "
+        f"{'model':<7} {'plain step':>11} {'gradviz.trace':>19} {'no node norms':>19} {'anomaly mode':>19} "
         f"{'TorchLens':>16}"
     )
     print(header)
     print("-" * len(header))
     for name in args.models:
-        t = measure(name, args.repeats)
-        base = t["plain"]
+        base, r = measure(name, args.repeats)
+
+        cells = [_cell(r[key]) for key in ("gradviz.trace", "no node norms", "anomaly mode")]
         print(
-            f"{name:<7} {base * 1e3:>9.2f}ms {t['gradviz.trace'] / base:>13.2f}x "
-            f"{t['no node norms'] / base:>13.2f}x {t['anomaly mode'] / base:>12.2f}x "
+            f"{name:<7} {base * 1e3:>9.2f}ms {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} "
             f"{torchlens(name, args.repeats):>16}"
         )
-    print("ratios are over the plain step (TorchLens: over a plain forward in its own process)")
+    print(
+        "ratios: median (and quartiles) over rounds of a variant's step over the plain steps around it "
+        "(TorchLens: over a plain forward in its own process)"
+    )
     print("targets: gradviz.trace <= 1.10x on gpt12 and llama, and below anomaly mode on every model")
 
 
