@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 _UNKNOWN = -1
+_NOT = object()  # no hook record
 
 
 def unwrap_functorch(t: torch.Tensor) -> torch.Tensor:
@@ -84,8 +85,9 @@ class BackwardCalls:
             s.target_map(),
             s.tracer.op_of_node,
             hook_norms=s.node_norms,
-            watch=(lambda index: _arrival_hook(arrived, index) if index in stale else None),
+            watch=lambda index: _arrival_hook(arrived, index),
             fn_targets=self._fn_targets(),
+            passes=s.tracer.log.same_shapes,
         )
         for r, node in zip(roots, walk.roots, strict=True):
             s.tracer.root_ids.add(id(r))
@@ -172,10 +174,21 @@ class BackwardCalls:
         s = self.s
         keeps = [w for w in s.watched if w.tensor.is_leaf or w.tensor.retains_grad]
         fresh = [w for w in keeps if w.target.index not in stale]
-        grads = [grad_of(w.tensor) for w in fresh]
-        have = [(w, g) for w, g in zip(fresh, grads, strict=True) if g is not None]
-        norms, states = norms_and_states([g for _, g in have])
         self.known = {}
+        have = []
+        for w in fresh:
+            g = grad_of(w.tensor)
+            if g is None:
+                continue
+            raw = arrived.get(w.target.index, _NOT)
+            if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None:
+                have.append((w, g))  # not seen by a hook (or not on the CPU): measured now, batched
+                continue
+            # its accumulator's hook measured what arrived, in cache, and .grad was None: .grad is that
+            st = state_of(raw)
+            self._deliver(w.target, st, raw)
+            self.known[id(g)] = (g, g._version, raw, st)
+        norms, states = norms_and_states([g for _, g in have])
         for (w, g), norm, state in zip(have, norms, states, strict=True):
             st = _UNKNOWN if state is None else int(state)
             self._deliver(w.target, st, norm)

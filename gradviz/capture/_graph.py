@@ -64,6 +64,10 @@ NORM_PRESERVING = frozenset(
 )
 
 
+# Nodes that pass their incoming gradient to each input unchanged (up to sign) when no input was broadcast.
+PASS_THROUGH = frozenset({"AddBackward0", "SubBackward0"})
+
+
 @dataclass
 class Walk:
     nodes: list[GraphNode]
@@ -114,6 +118,7 @@ def walk(
     leaves: list[tuple[str, torch.Tensor]] | None = None,
     watch: Callable[[int], Callable[[tuple], None] | None] | None = None,
     fn_targets: dict[int, tuple[Any, int]] | None = None,
+    passes: Callable[[int], bool] | None = None,
 ) -> Walk:
     """Breadth-first from each root's grad_fn. ``targets`` maps id(tensor) -> (tensor, target index);
     ``op_of_node`` maps a node's sequence number to the index of the forward op that created it.
@@ -122,7 +127,8 @@ def walk(
     With ``watch``, ``watch(target index)`` may return a pre-hook for that target's AccumulateGrad node
     (it sees the gradient this backward delivers); it is registered and removed with the others.
     ``fn_targets`` maps id(grad_fn) -> (grad_fn, target index) for targets that are not leaves: their node
-    is marked as theirs, and its incoming gradient is theirs.
+    is marked as theirs, and its incoming gradient is theirs. ``passes(op)`` says whether an add/sub op
+    broadcast none of its inputs (then its node needs no hook of its own).
     """
     ids: dict[int, int] = {}
     nodes: list[GraphNode] = []
@@ -198,7 +204,7 @@ def walk(
                 result.handles.append(live[i].register_prehook(hook))
     if hook_norms and len(nodes) <= HOOK_LIMIT:
         result.norms = [None] * len(nodes)
-        result.derived = _derivable(nodes, ids, live)
+        result.derived = _derivable(nodes, passes)
         # a leaf's incoming gradient is the one it accumulates: its norm comes from what it received
         result.handles.extend(
             fn.register_prehook(_norm_hook(result.norms, i))
@@ -208,18 +214,23 @@ def walk(
     return result
 
 
-def _derivable(nodes: list[GraphNode], ids: dict[int, int], live: list[Any]) -> dict[int, int]:
-    """Nodes whose norm equals their only child's (see NOTE [norms that need no hook])."""
+def _derivable(nodes: list[GraphNode], passes: Callable[[int], bool] | None) -> dict[int, int]:
+    """Nodes whose norm equals a child's (see NOTE [norms that need no hook]): a view-like node's only
+    child, or a child of an add/sub without broadcasting (``passes(op)``), that has no other parent."""
     parents: dict[str, int] = {}
     for node in nodes:
         for child in node.next:
             parents[child] = parents.get(child, 0) + 1
     out: dict[int, int] = {}
     for i, node in enumerate(nodes):
-        if node.name in NORM_PRESERVING and len(node.next) == 1 and parents.get(node.next[0]) == 1:
-            child = int(node.next[0][1:])
-            if not nodes[child].leaf_name:  # a non-target leaf gets no norm to copy
+        viewlike = node.name in NORM_PRESERVING and len(node.next) == 1
+        if not viewlike and not (node.name in PASS_THROUGH and passes and node.op >= 0 and passes(node.op)):
+            continue
+        for child_id in node.next:
+            child = int(child_id[1:])
+            if parents.get(child_id) == 1 and not nodes[child].leaf_name:  # a plain leaf has no norm
                 out[i] = child
+                break
     return out
 
 

@@ -110,6 +110,14 @@ class OpLog(Sequence[Op]):
     def site(self, index: int):
         return SITES[self._site[index]] if 0 <= index < len(self._name) else None
 
+    def same_shapes(self, index: int) -> bool:
+        """Whether every tensor input of op ``index`` has its output's shape (an add without broadcasting
+        passes its incoming gradient to each input unchanged)."""
+        if not 0 <= index < len(self._name):
+            return False
+        op = self._op(index)
+        return len(op.outputs) == 1 and all(shape == op.outputs[0] for shape in op.inputs)
+
     def name(self, index: int) -> str:
         return self._name[index]
 
