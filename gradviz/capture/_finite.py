@@ -2,11 +2,15 @@
 names the op that made a non-finite value out of finite inputs.
 
 # NOTE [finite checks]
-# For each op that can turn finite inputs into NaN/Inf (not a view, a copy or a bounded function: see
-# FINITE_SAFE), one sum of each floating output: a NaN or Inf anywhere makes the sum non-finite, and a sum
-# that overflowed from finite values is re-checked exactly. On the CPU the sum is read at once (there is no
-# device to wait for); elsewhere the sums are kept and read at the next backward or at the end, so no op
-# waits for its device. Only a non-finite sum starts the rare path, which looks at the op's inputs:
+# For each op that can turn finite inputs into NaN/Inf, one sum of each floating output: a NaN or Inf
+# anywhere makes the sum non-finite, and a sum that overflowed from finite values is re-checked exactly.
+# "Can" depends on the precision: in half precision every op but views, copies and bounded functions
+# (FINITE_SAFE) can overflow; in float32/64 only RISKY ops can at ordinary magnitudes (a linear layer must
+# meet values beyond ~1e19 to overflow: a NaN that comes from such an exploding forward is traced back to
+# the op that made the first Inf, see _upstream). Inputs from outside the targets' lineage (the batch,
+# buffers) are summed once, at their first use. On the CPU the sum is read at once (there is no device to
+# wait for); elsewhere the sums are kept and read at the next backward or at the end, so no op waits for
+# its device. Only a non-finite sum starts the rare path, which looks at the op's inputs:
 #   - output has NaN, no input has NaN (or: output has Inf, every input is finite): the op is a birthplace;
 #   - an input carries a value born earlier (a *taint*, followed by tensor identity like lineage): inherited;
 #   - an input is non-finite but untainted: it came from outside the traced code (the data, a parameter).
