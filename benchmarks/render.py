@@ -81,8 +81,13 @@ def measure_page(browser, page_path: pathlib.Path) -> dict:
     try:
         page.add_init_script(PROBE)
         page.goto(page_path.as_uri(), wait_until="commit")
+        start = 0.0
+        if "watch" in page_path.stem:  # the watch view lays its graph out when its tab first opens
+            page.wait_for_selector(".gv-wt-tab", timeout=180_000)
+            start = page.evaluate("performance.now()")
+            page.get_by_role("tab", name="Graph").click()
         page.wait_for_function("window.__gv && window.__gv.draws.length >= 1", timeout=180_000, polling=50)
-        first = page.evaluate("window.__gv.draws[0]")
+        first = page.evaluate("window.__gv.draws[0]") - start
         drawn = page.locator("svg.gv-svg g.node").count()
         clicked = page.evaluate(EXPAND_LARGEST)
         expand = None
