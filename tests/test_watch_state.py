@@ -226,3 +226,25 @@ def test_watch_page_needs_the_whole_state(tmp_path):
     del state["state"]
     with pytest.raises(ValueError, match="state lacks state; pass the dict that build_watch_state"):
         write_watch_html(tmp_path / "w.html", state, "x")
+
+
+def test_the_watch_graph_of_a_healthy_run_marks_no_parameter_as_a_problem() -> None:
+    # the graph is taken as the first backward begins, before any gradient arrives: reached parameters
+    # are in the graph, not "unused" (which would draw them red and keep every module from folding)
+    import torch
+    from torch import nn
+
+    import gradviz
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gradviz.watch(model, optimizer=opt) as mon:
+        for _ in range(2):
+            opt.zero_grad()
+            model(torch.randn(5, 3)).pow(2).mean().backward()
+            opt.step()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    graph = mon.graph[0]
+    params = [n for n in graph["nodes"] if n["kind"] == "param"]
+    assert len(params) == 4
+    assert {n["severity"] for n in params} == {"ok"}, [(n["label"], n["severity"]) for n in params]

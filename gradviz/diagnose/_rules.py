@@ -99,8 +99,9 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
         return Cause(cut.kind), cut.site, cut
     if cap.error is not None:
         return Cause.error, cap.error.blame or cap.error.site, cap.error
-    if t.reached and (not cap.backward_calls or not t.is_leaf):
-        # in the graph of the output, and no backward ran (or it keeps no .grad): nothing to check
+    if t.reached and (not cap.backward_calls or not t.is_leaf or cap.source == "watch"):
+        # in the graph of the output, and no backward ran (or it keeps no .grad, or this is watch's graph,
+        # taken as the first backward begins): nothing to check here
         return Cause.ok, None, "no_grad_field"
     return Cause.unused, None, None
 
