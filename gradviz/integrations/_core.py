@@ -197,3 +197,42 @@ class CallbackRun:
             t.save_html(self.log_dir / PAGE_FILE)
         except OSError as err:  # a full disk must not stop training
             logger.warning(f"gradviz: could not write the first-step report into {self.log_dir}: {err}")
+
+
+class Results:
+    """What a callback exposes after (or during) a run, read from its ``_run``: shared by the Trainer and
+    Lightning callbacks."""
+
+    _run: CallbackRun
+
+    @property
+    def monitor(self) -> gradviz.Monitor | None:
+        """The :class:`gradviz.Monitor` of the last run (None before it)."""
+        return self._run.monitor
+
+    @property
+    def trace(self) -> gradviz.Trace | None:
+        """The traced first step of the last run (None before it, or with trace_first_step=False)."""
+        return self._run.trace
+
+    @property
+    def findings(self) -> dict[str, Verdict]:
+        """What was reported as not learning, by parameter name."""
+        return dict(self._run.findings)
+
+    @property
+    def log_dir(self) -> Path | None:
+        """Where this run is written (None on the ranks that do not record, or with log_dir=None)."""
+        return self._run.log_dir
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        if self.monitor is None:
+            return {"text/plain": repr(self)}
+        return self.monitor._repr_mimebundle_(include=include, exclude=exclude)
+
+    def __repr__(self) -> str:
+        return (
+            f"<GradvizCallback {self.monitor!r}>"
+            if self.monitor is not None
+            else "<GradvizCallback (not run)>"
+        )

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import gradviz
-from gradviz.diagnose import Verdict
-from gradviz.integrations._core import CallbackRun
+from gradviz.integrations._core import CallbackRun, Results
 
 __all__ = ["LightningGradviz"]
 
 
-class LightningGradviz:
+class LightningGradviz(Results):
     """Watch gradient health at every optimizer step; trace the first step and say what will not learn.
 
     - Every optimizer step (``every=N``: every N-th) records each parameter's gradient norm and state
@@ -70,41 +67,9 @@ class LightningGradviz:
 
     # -- results -----------------------------------------------------------------------------------------
 
-    @property
-    def monitor(self) -> gradviz.Monitor | None:
-        """The :class:`gradviz.Monitor` of the last ``fit()`` (None before it)."""
-        return self._run.monitor
-
-    @property
-    def trace(self) -> gradviz.Trace | None:
-        """The traced first step of the last ``fit()`` (None before it, or with trace_first_step=False)."""
-        return self._run.trace
-
-    @property
-    def findings(self) -> dict[str, Verdict]:
-        """What was reported as not learning, by parameter name."""
-        return dict(self._run.findings)
-
-    @property
-    def log_dir(self) -> Path | None:
-        """Where this run is written (None on the ranks that do not record, or with log_dir=None)."""
-        return self._run.log_dir
-
     def close(self) -> None:
         """End the trace and the monitor now (done when ``fit()`` ends or raises)."""
         self._run.close()
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        if self.monitor is None:
-            return {"text/plain": repr(self)}
-        return self.monitor._repr_mimebundle_(include=include, exclude=exclude)
-
-    def __repr__(self) -> str:
-        return (
-            f"<GradvizCallback {self.monitor!r}>"
-            if self.monitor is not None
-            else "<GradvizCallback (not run)>"
-        )
 
     # -- Lightning hooks -----------------------------------------------------------------------------------
 
