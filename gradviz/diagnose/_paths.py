@@ -27,6 +27,7 @@ class ZeroWhy:
     weight: str = ""  # zero_weight: the name of the all-zero weight
     by_design: bool = False  # zero_weight: a weight that starts at zero on purpose (LoRA's B)
     paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
+    units: int = 0  # dead_relu: the units (last dimension) of the ReLU's output, all dead on this batch
 
 
 class GraphIndex:
@@ -107,7 +108,9 @@ class GraphIndex:
             return ZeroWhy("zero_weight", site, op, weight=weight, by_design=by_design)
         name = source.name
         if name.startswith(_RELU_OPS):
-            return ZeroWhy("dead_relu", site, op)
+            op_index = self.op_of.get(source.id, -1)
+            shape = self.cap.ops[op_index].outputs[0] if 0 <= op_index < len(self.cap.ops) else ()
+            return ZeroWhy("dead_relu", site, op, units=shape[-1] if shape else 0)
         if name.startswith(_STEP_OPS):
             return ZeroWhy("step", site, op)
         if name.startswith(("WhereBackward", "MaskedFill")):

@@ -32,9 +32,10 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
             "Check the formula: the loss does not depend on it where it is used (e.g. f(x) - f(x)).",
         )
     if why.kind == "dead_relu":
+        units = f"all {why.units} of its units are" if why.units > 1 else "its units are"
         return (
-            f"{head}: the {why.op}{where} outputs 0 for every input of the batch on its path (dead units), "
-            "and passes no gradient back.",
+            f"{head}: the {why.op}{where} outputs 0 for every input of the batch: {units} dead (100% of "
+            "the units on this parameter's path), so it passes no gradient back.",
             "Use LeakyReLU/GELU, a smaller learning rate or a better init (e.g. Kaiming) to revive dead "
             "units; check the inputs' scale.",
         )

@@ -16,6 +16,7 @@ EXPECT = {
     "fc2.bias": ("ok", "*"),
 }
 GRADS = {"fc1.weight": "zero", "fc1.bias": "zero", "fc2.weight": "zero", "fc2.bias": "nonzero"}
+MESSAGE = {"fc1.weight": ["relu", "units are dead"]}
 
 
 class Net(nn.Module):
