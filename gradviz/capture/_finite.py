@@ -73,7 +73,6 @@ RISKY = frozenset([
     "inverse", "linalg_inv", "det", "logdet", "slogdet", "cholesky", "linalg_cholesky", "solve",
     "linalg_solve", "pinverse", "lstsq", "batch_norm", "instance_norm", "group_norm",
 ])
-_HALF_FLOATS = frozenset({torch.float16, torch.bfloat16})
 # fmt: on
 
 # Ops that write an infinity on purpose (an attention mask of -inf): an Inf they make is not a birth.
@@ -134,7 +133,7 @@ class FiniteWatch:
         for o in outputs:
             if o.dtype not in _FLOATS or (type(o) is not _Tensor and not isinstance(o, torch.nn.Parameter)):
                 continue
-            if not risky and o.dtype not in _HALF_FLOATS:
+            if not risky and o.dtype not in _HALF:
                 continue
             device = o.device.type
             if device == "meta":  # no values to check

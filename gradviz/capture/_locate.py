@@ -86,16 +86,17 @@ def _keep_relevant(cap: Capture) -> None:
     cap.op_taint = {op: new[b] for op, b in cap.op_taint.items() if b in new}
 
 
-class _Graph:
+class RecordedGraph:
+    """A capture's backward graph indexed for walks towards the loss (plain data; diagnose uses it too)."""
+
     def __init__(self, cap: Capture) -> None:
         self.cap = cap
         self.by_id: dict[str, GraphNode] = {n.id: n for n in cap.graph}
-        self.parents: dict[str, list[str]] = {}
+        self.parents: dict[str, list[str]] = {}  # towards the loss
         for node in cap.graph:
             for child in node.next:
                 self.parents.setdefault(child, []).append(node.id)
         self.op_of = inherited_ops(cap.graph, self.by_id)
-        self._made: dict[str, int] = {}
 
     def towards_loss(self, start: str, stop) -> GraphNode | None:
         """Breadth-first from ``start`` towards the loss: the first node for which ``stop`` holds."""
@@ -111,6 +112,12 @@ class _Graph:
                     return parent
                 queue.append(parent_id)
         return None
+
+
+class _Graph(RecordedGraph):
+    def __init__(self, cap: Capture) -> None:
+        super().__init__(cap)
+        self._made: dict[str, int] = {}
 
     def source(self, start: str) -> GraphNode | None:
         """From a node with a non-finite incoming gradient, towards the loss: the first node whose incoming

@@ -29,6 +29,7 @@ from gradviz.capture._distributed import any_sharded, full_norms, is_sharded
 __all__ = ["device_norms", "node_norm", "norms_and_states", "readable", "settle"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+FULL_PRECISION = (torch.float32, torch.float64)  # finite checks sum only RISKY ops in these
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
@@ -119,7 +120,7 @@ def norms_and_states(tensors: Sequence[torch.Tensor]) -> tuple[list[float | None
         groups.setdefault((t.device if not sharded else "dtensor", t.dtype, sharded), []).append(i)
     for (device, dtype, sharded), idx in groups.items():
         chosen = [tensors[i] for i in idx]
-        if device == torch.device("cpu") and dtype in _FULL and not sharded:
+        if device == torch.device("cpu") and dtype in FULL_PRECISION and not sharded:
             host = _dot_norms(chosen)
         else:
             raw = device_norms(chosen, accumulate_dtype(dtype) if not dtype.is_complex else None)
@@ -139,9 +140,6 @@ def _dot_norms(tensors: list[torch.Tensor]) -> np.ndarray:
     return squares.sqrt_().numpy()
 
 
-_FULL = (torch.float32, torch.float64)
-
-
 def node_norm(g: torch.Tensor) -> torch.Tensor | float | None:
     """Norm of the gradient reaching an autograd node, for a backward hook: a float on the CPU (exact, with
     the rare suspects settled right away), a 0-d tensor elsewhere (no device sync inside backward; read
@@ -150,7 +148,7 @@ def node_norm(g: torch.Tensor) -> torch.Tensor | float | None:
     The common case (a contiguous float32/64 gradient on the CPU) is one BLAS dot product of the gradient
     with itself: about half the time of ``vector_norm``, and a squared norm that under- or overflows is a
     suspect settled exactly like any other."""
-    if type(g) is torch.Tensor and g.dtype in _FULL and g.device.type == "cpu" and g.is_contiguous():
+    if type(g) is torch.Tensor and g.dtype in FULL_PRECISION and g.device.type == "cpu" and g.is_contiguous():
         if g.numel() == 0:
             return 0.0
         flat = g.detach().view(-1)

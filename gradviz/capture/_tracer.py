@@ -17,6 +17,7 @@ from gradviz.capture import _frames
 from gradviz.capture._errors import classify_forward_error
 from gradviz.capture._finite import FINITE_SAFE, RISKY, FiniteWatch
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
+from gradviz.capture._norms import FULL_PRECISION
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
 from gradviz.capture._records import Capture, Carried, Clear, Cut, Inplace, Site
@@ -26,7 +27,6 @@ _ref = weakref.ref
 _next_node_nr = torch._C._autograd._get_sequence_nr
 _SITES = _frames.SITES
 _CALLER = _frames.CALLER
-_FULL = (torch.float32, torch.float64)  # full precision: only RISKY ops are summed (NOTE [finite checks])
 _is_inference = torch.is_inference_mode_enabled
 _Parameter = torch.nn.Parameter
 # func -> (name, kind): a pure function of the callable, shared by every trace of the process
@@ -158,7 +158,7 @@ class Tracer(TorchFunctionMode):
         if finite is not None and external is not None:
             finite.check_external(name, index, external, _SITES[caller_index] or site)
         if finite is not None and outputs:
-            if name in RISKY or (name not in FINITE_SAFE and outputs[0].dtype not in _FULL):
+            if name in RISKY or (name not in FINITE_SAFE and outputs[0].dtype not in FULL_PRECISION):
                 if caller_index:
                     finite.check(
                         name, index, args, inputs, outputs, _SITES[caller_index], site, kind is Kind.INPLACE

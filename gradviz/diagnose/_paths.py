@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradviz.capture._locate import inherited_ops, op_name_of
-from gradviz.capture._records import Capture, GraphNode, Site, Target
+from gradviz.capture._locate import RecordedGraph, op_name_of
+from gradviz.capture._records import GraphNode, Site, Target
 
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
 _STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
@@ -30,16 +29,7 @@ class ZeroWhy:
     units: int = 0  # dead_relu: the units (last dimension) of the ReLU's output, all dead on this batch
 
 
-class GraphIndex:
-    def __init__(self, cap: Capture) -> None:
-        self.cap = cap
-        self.by_id: dict[str, GraphNode] = {n.id: n for n in cap.graph}
-        self.parents: dict[str, list[str]] = {}  # towards the loss
-        for node in cap.graph:
-            for child in node.next:
-                self.parents.setdefault(child, []).append(node.id)
-        self.op_of = inherited_ops(cap.graph, self.by_id)
-
+class GraphIndex(RecordedGraph):
     def site_of(self, node: GraphNode | None) -> Site | None:
         if node is None:
             return None
@@ -54,21 +44,6 @@ class GraphIndex:
         if op >= 0 and node.op >= 0:
             return self.cap.ops[op].name
         return op_name_of(node.name)
-
-    def _towards_loss(self, start: str, stop: Callable[[GraphNode], bool]) -> GraphNode | None:
-        """Breadth-first from ``start`` towards the loss: the first node for which ``stop`` holds."""
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            for parent_id in self.parents.get(queue.popleft(), ()):
-                if parent_id in seen:
-                    continue
-                seen.add(parent_id)
-                parent = self.by_id[parent_id]
-                if stop(parent):
-                    return parent
-                queue.append(parent_id)
-        return None
 
     # -- exactly zero ---------------------------------------------------------------------------------------
 
