@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import struct
 
-from gradviz.capture._stats import HIST_BINS
+from gradviz.records import HIST_BINS
 from gradviz.view._state import LEGEND, PALETTE  # the real colours, so the benchmark draws what users see
 
 ATTENTION_CORE = [

@@ -46,7 +46,7 @@ print(json.dumps({"before": before, "opened": opened, "shown": peak(), "seconds"
 
 
 def write_log(path: Path, mb: float, params: int) -> int:
-    from gradviz._runlog import RunWriter
+    from gradviz.runlog._writer import RunWriter
 
     names = [f"layers.{i // 4}.w{i % 4}" for i in range(params)]
     writer = RunWriter(path, names, weights_every=100, model="GPT", optimizer="AdamW", flush_secs=60)

@@ -10,12 +10,12 @@
 
 from gradviz._ddp_check import DDPCheck, ddp_check
 from gradviz._diagnose_loss import diagnose
-from gradviz._history import GradState, History
 from gradviz._open import Run
 from gradviz._open import open as open  # public, not in __all__ (see below)
 from gradviz._trace import Trace, trace
 from gradviz._watch import Monitor, watch
-from gradviz.diagnose import Cause, Verdict
+from gradviz.integrations.tensorboard import write_history as _write_history
+from gradviz.records import Cause, GradState, History, Verdict, wire_exporters
 
 __all__ = [
     "Cause",
@@ -35,10 +35,12 @@ __all__ = [
 # builtin open().
 __version__ = "0.1.0"
 
+wire_exporters(tensorboard=_write_history)  # see NOTE [exporters are wired from above] in records/_history.py
+
 
 def load_ipython_extension(ipython) -> None:
-    """``%load_ext gradviz``: the ``%%gradviz`` cell magic (see ``gradviz._magic``)."""
-    from gradviz._magic import load_ipython_extension as load
+    """``%load_ext gradviz``: the ``%%gradviz`` cell magic (see ``gradviz.integrations.ipython``)."""
+    from gradviz.integrations.ipython import load_ipython_extension as load
 
     load(ipython)
 

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 import torch
 
-__all__ = ["check_count", "check_flag", "check_optimizer", "check_path", "optimizer_params"]
+from gradviz.capture import optimizer_params
+from gradviz.capture import shown as _shown
+
+__all__ = ["check_count", "check_flag", "check_optimizer", "check_path"]
 
 
 def check_count(name: str, value: object, minimum: int, meaning: str, *, optional: bool = False) -> None:
@@ -51,42 +53,3 @@ def check_optimizer(who: str, optimizer: object, *, hooks: bool = False) -> None
             f"got {_shown(optimizer)}."
         )
     optimizer_params(optimizer, who)
-
-
-def optimizer_params(optimizer: object, who: str = "gradviz") -> list[torch.Tensor]:
-    """Every tensor in ``optimizer.param_groups``, checked: a list of dicts whose ``"params"`` is a list
-    of tensors, as ``torch.optim.Optimizer`` keeps them. A TypeError says where it is not."""
-    expected = "a list of dicts, each with a 'params' list of tensors, as torch.optim.Optimizer has"
-    groups = getattr(optimizer, "param_groups", None)
-    if not isinstance(groups, list | tuple):
-        raise TypeError(
-            f"{who}: optimizer.param_groups must be {expected}; {type(optimizer).__name__} has "
-            f"{_shown(groups)}."
-        )
-    params: list[torch.Tensor] = []
-    for i, group in enumerate(groups):
-        where = f"optimizer.param_groups[{i}]"
-        if not isinstance(group, Mapping):
-            raise TypeError(
-                f"{who}: {where} must be a dict with a 'params' list of tensors, got {_shown(group)}."
-            )
-        if "params" not in group:
-            keys = ", ".join(repr(k) for k in list(group)[:8]) or "none"
-            raise TypeError(f"{who}: {where} has no 'params' (a list of tensors); its keys: {keys}.")
-        tensors = group["params"]
-        if not isinstance(tensors, list | tuple):
-            raise TypeError(f"{who}: {where}['params'] must be a list of tensors, got {_shown(tensors)}.")
-        for j, t in enumerate(tensors):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError(f"{who}: {where}['params'][{j}] must be a tensor, got {_shown(t)}.")
-        params.extend(tensors)
-    return params
-
-
-def _shown(value: object) -> str:
-    """``value`` as a message shows it: its type, and its repr when short."""
-    name = type(value).__name__
-    if value is None or isinstance(value, bool | int | float | str):
-        text = repr(value)
-        return text if len(text) <= 40 else f"a {name}"
-    return f"a {name}" if name[0].lower() not in "aeiou" else f"an {name}"

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradviz._history import GradState, History
-from gradviz.diagnose import Verdict
+from gradviz.records import GradState, History, Verdict
 
 __all__ = ["DDPCheck", "ddp_check"]
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from gradviz._args import check_optimizer
 from gradviz._trace import Trace
-from gradviz.capture._loss import capture_loss
+from gradviz.capture import capture_loss
 
 
 def diagnose(

@@ -6,10 +6,10 @@
 >>> run.history.grad_norm[-1]         # doctest: +SKIP
 
 The files are read, never written, so a run can be opened while its script is writing it, or after the
-script died (every record written before the crash is there; see :mod:`gradviz._runlog`). A run folder may
-come from anyone: nothing outside it and nothing but regular files is read, a broken header is a
+script died (every record written before the crash is there; see :mod:`gradviz.runlog._format`). A run
+folder may come from anyone: nothing outside it and nothing but regular files is read, a broken header is a
 ValueError that names the field, and memory stays bounded whatever the size of the files (see
-:mod:`gradviz._runread`).
+:mod:`gradviz.runlog._reader`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from gradviz import view
 from gradviz._args import check_count, check_path
-from gradviz._history import GradState, History
-from gradviz._runlog import rank_dir
-from gradviz._runread import RunReader
+from gradviz.records import GradState, History
+from gradviz.runlog import RunReader, rank_dir
 
 __all__ = ["Run", "open"]
 
@@ -121,16 +121,12 @@ class Run:
     # -- views -----------------------------------------------------------------------------------------
 
     def _state(self) -> dict[str, object]:
-        from gradviz.view._watch_state import build_watch_state
-
-        return build_watch_state(self._history(), self._reader.graph, live=self.live)
+        return view.build_watch_state(self._history(), self._reader.graph, live=self.live)
 
     def widget(self):
         """The watch widget (built once). While the run is live, a background thread keeps it growing."""
         if self._widget is None:
-            from gradviz.view._watch_widget import MonitorWidget
-
-            self._widget = MonitorWidget(**self._state())
+            self._widget = view.monitor_widget(self._state())
             if self.live:
                 self._start_polling()
         return self._widget
@@ -167,10 +163,8 @@ class Run:
 
     def save_html(self, path: str | os.PathLike[str]) -> os.PathLike[str]:
         """Write the widget as one standalone HTML page (a snapshot of what was written so far)."""
-        from gradviz.view._watch_html import write_watch_html
-
         self.refresh()
-        return write_watch_html(path, self._state(), title=f"gradviz run {self.path.name}")
+        return view.write_watch_html(path, self._state(), title=f"gradviz run {self.path.name}")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         text = self._text()

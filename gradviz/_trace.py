@@ -10,11 +10,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from gradviz import view
 from gradviz._args import check_flag, check_optimizer
-from gradviz.capture._records import Capture
-from gradviz.capture._session import Session
-from gradviz.diagnose import Verdict, decide, note_for
-from gradviz.view import _report
+from gradviz.capture import Session, from_model, unwrap
+from gradviz.records import Capture, Verdict
+from gradviz.verdicts import decide, note_for
 
 
 class Trace:
@@ -44,14 +44,15 @@ class Trace:
             )
         check_optimizer("gradviz.trace", optimizer)
         check_flag("gradviz.trace", "node_norms", node_norms)
-        if isinstance(model, nn.Module) and not any(True for _ in model.parameters()):
-            from gradviz.capture._targets import from_model, unwrap
-
-            if not from_model(unwrap(model)):
-                raise ValueError(
-                    f"gradviz.trace: {type(model).__name__} has no parameters and no tensors that require "
-                    "grad, so there is nothing to diagnose. Did you build its layers yet?"
-                )
+        if (
+            isinstance(model, nn.Module)
+            and not any(True for _ in model.parameters())
+            and not from_model(unwrap(model))
+        ):
+            raise ValueError(
+                f"gradviz.trace: {type(model).__name__} has no parameters and no tensors that require "
+                "grad, so there is nothing to diagnose. Did you build its layers yet?"
+            )
         self._model, self._optimizer, self._node_norms = model, optimizer, node_norms
         self._session: Session | None = None
         self._capture: Capture | None = None
@@ -111,23 +112,19 @@ class Trace:
 
     def report(self) -> str:
         """A plain-text table: parameter, gradient, cause, where; then each problem's explanation and fix."""
-        return _report.report(self.capture, self.verdicts)
+        return view.report(self.capture, self.verdicts)
 
     def __repr__(self) -> str:
         if self._verdicts is None:
             return "<gradviz.Trace (running)>" if self._session else "<gradviz.Trace (not started)>"
-        return f"<gradviz.Trace {_report.summary_line(self.capture, self.verdicts)}>"
+        return f"<gradviz.Trace {view.summary_line(self.capture, self.verdicts)}>"
 
     # -- views -----------------------------------------------------------------------------------------
 
     def widget(self):
         """The interactive graph widget (built once, then reused)."""
         if self._widget is None:
-            from gradviz.view._state import build_state
-            from gradviz.view._widget import GraphWidget
-
-            graph, edge_norms, hists = build_state(self.capture, self.verdicts)
-            self._widget = GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists)
+            self._widget = view.graph_widget(*view.build_state(self.capture, self.verdicts))
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -140,11 +137,8 @@ class Trace:
 
     def to_dot(self) -> str:
         """Graphviz DOT source of the graph (render it with the `graphviz` package if `dot` is installed)."""
-        from gradviz.view._dot import to_dot
-        from gradviz.view._state import build_state
-
-        graph, edge_norms, _ = build_state(self.capture, self.verdicts)
-        return to_dot(graph, edge_norms)
+        graph, edge_norms, _ = view.build_state(self.capture, self.verdicts)
+        return view.to_dot(graph, edge_norms)
 
     def save_html(self, path: str | os.PathLike[str] | None = None) -> pathlib.Path:
         """Write one standalone HTML file with the graph and inspector; it opens offline, with no kernel.
@@ -152,13 +146,10 @@ class Trace:
         With no ``path``, writes ``gradviz-<model>-<YYYYmmdd-HHMMSS>.html`` in the working directory.
         Returns the path written.
         """
-        from gradviz.view._html import default_path, write_html
-        from gradviz.view._state import build_state
-
-        graph, edge_norms, hists = build_state(self.capture, self.verdicts)
+        graph, edge_norms, hists = view.build_state(self.capture, self.verdicts)
         if path is None:
-            path = default_path(self.capture.model_name or "trace")
-        return write_html(path, graph, edge_norms, hists, title=graph["title"])
+            path = view.default_path(self.capture.model_name or "trace")
+        return view.write_html(path, graph, edge_norms, hists, title=graph["title"])
 
 
 def trace(

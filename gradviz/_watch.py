@@ -25,15 +25,22 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from gradviz import view
 from gradviz._args import check_count, check_optimizer, check_path
-from gradviz._history import GradState, History
-from gradviz._runlog import LoggedSteps, RunWriter, rank_dir
-from gradviz.capture import _distributed
-from gradviz.capture._loss import capture_graph, read_values
-from gradviz.capture._targets import unwrap
-from gradviz.capture._watch import Recorder
-from gradviz.diagnose import decide
-from gradviz.view import _watch_summary as _summary
+from gradviz.capture import (
+    Recorder,
+    any_sharded,
+    capture_graph,
+    model_name,
+    rank,
+    read_values,
+    records_on,
+    unwrap,
+    world_size,
+)
+from gradviz.records import GradState, History
+from gradviz.runlog import LoggedSteps, RunWriter, rank_dir
+from gradviz.verdicts import decide
 
 _PUSH_INTERVAL = 0.5  # seconds between live widget updates while training
 
@@ -138,16 +145,16 @@ class Monitor:
             check_path("gradviz.watch", "log_dir", log_dir)
         inner = unwrap(model)
         names, tensors = _select(inner, params)
-        self.rank = _distributed.rank()
-        self.recording = _distributed.records_on(ranks, self.rank)
+        self.rank = rank()
+        self.recording = records_on(ranks, self.rank)
         self.graph = None
         # The graph of the first backward (dropped once captured). Not for sharded (FSDP2) models: their
         # backward runs on unsharded copies of the parameters, so every parameter would look unused.
-        sharded = _distributed.any_sharded(tensors)
+        sharded = any_sharded(tensors)
         self._graph_model: torch.nn.Module | None = model if self.recording and not sharded else None
         self._widget: Any = None
         self._last_push = 0.0
-        self.model_name = _distributed.model_name(model)
+        self.model_name = model_name(model)
         self.optimizer_name = type(optimizer).__name__ if optimizer is not None else None
         self.log_dir = rank_dir(log_dir, self.rank) if log_dir is not None and self.recording else None
         self._writer = None
@@ -161,7 +168,7 @@ class Monitor:
                     model=self.model_name,
                     optimizer=self.optimizer_name,
                     rank=self.rank,
-                    world_size=_distributed.world_size(),
+                    world_size=world_size(),
                     flush_secs=flush_secs,
                 )
             except FileExistsError:
@@ -218,15 +225,11 @@ class Monitor:
     def widget(self) -> Any:
         """The live widget: heatmap and charts of the history, and the graph of the first backward."""
         if self._widget is None:
-            from gradviz.view._watch_widget import MonitorWidget
-
-            self._widget = MonitorWidget(**self._state())
+            self._widget = view.monitor_widget(self._state())
         return self._widget
 
     def _state(self) -> dict[str, Any]:
-        from gradviz.view._watch_state import build_watch_state
-
-        return build_watch_state(self.history, self.graph, live=not self.closed)
+        return view.build_watch_state(self.history, self.graph, live=not self.closed)
 
     def _push(self) -> None:
         """After a recorded step: refresh a displayed widget, at most a few times a second."""
@@ -249,16 +252,13 @@ class Monitor:
 
         With no ``path``, writes ``gradviz-<model>-<YYYYmmdd-HHMMSS>.html`` in the working directory.
         """
-        from gradviz.view._html import default_path
-        from gradviz.view._watch_html import write_watch_html
-
         if path is None:
-            path = default_path(self.model_name or "watch")
-        return write_watch_html(path, self._state(), title=f"{self.model_name}: gradient health")
+            path = view.default_path(self.model_name or "watch")
+        return view.write_watch_html(path, self._state(), title=f"{self.model_name}: gradient health")
 
     @property
     def history(self) -> History:
-        """A copy of what was recorded so far (see :class:`gradviz._history.History`)."""
+        """A copy of what was recorded so far (see :class:`gradviz.records._history.History`)."""
         return self._buffer.history()
 
     @property
@@ -316,8 +316,8 @@ class Monitor:
             )
         if h.n:
             history = self.history
-            counts = _summary.step_counts(history, -1, self._frozen(history))
-            bad = f"; step {history.steps[-1]}: {_summary.counts_text(counts)}{bad}"
+            counts = view.step_counts(history, -1, self._frozen(history))
+            bad = f"; step {history.steps[-1]}: {view.counts_text(counts)}{bad}"
         if self.log_dir is not None:
             bad += f"; writing {os.fspath(self.log_dir)!r}"
         return (
@@ -333,7 +333,7 @@ class Monitor:
         last = history.state[-1]
         counts = ", ".join(f"{int((last == s).sum())} {s.name}" for s in GradState if (last == s).any())
         p.text(f"\nstep {history.steps[-1]}: gradients {counts}")
-        p.text("\n" + _summary.run_text(history, self._frozen(history)))
+        p.text("\n" + view.run_text(history, self._frozen(history)))
         finite = np.flatnonzero(last == GradState.finite)
         if len(finite):
             norms = history.grad_norm[-1, finite]
@@ -347,19 +347,17 @@ class Monitor:
 
     def _frozen(self, history: History) -> list[bool]:
         """Frozen columns, as the graph of the first backward says (all False before it is captured)."""
-        return _summary.frozen_columns(history.names, self.graph[0] if self.graph is not None else None)
+        return view.frozen_columns(history.names, self.graph[0] if self.graph is not None else None)
 
 
 def watch_graph_state(root: torch.autograd.graph.Node, model: torch.nn.Module) -> tuple[dict, bytes, bytes]:
     """Widget state of the graph below ``root`` (the model's output, at the first backward)."""
-    from gradviz.view._state import build_state
-
     capture, watched = capture_graph(root, model, None)
     read_values(watched)
     capture.source = "watch"
     capture.backward_calls = 1
     del watched  # no live tensor outlives this call
-    graph, edge_norms, hists = build_state(capture, decide(capture))
+    graph, edge_norms, hists = view.build_state(capture, decide(capture))
     # The trace title counts verdicts of this one pass ("all learn"); the watch view says what each step
     # recorded, so this graph's title only says what it is.
     graph["title"] = f"{capture.model_name or 'model'}: autograd graph of the first backward pass"

@@ -97,7 +97,7 @@ def test_graph_nodes_link_to_forward_ops_and_lines() -> None:
 
 def test_inplace_blame_prefers_the_op_that_bumped_the_saved_version() -> None:
     from gradviz.capture._errors import blame_inplace
-    from gradviz.capture._records import Inplace, Site
+    from gradviz.records import Inplace, Site
 
     def event(line: int, made_by: str, version: int) -> Inplace:
         return Inplace("mul_", Site("m.py", line), (8, 3), "float32", version, made_by, False)

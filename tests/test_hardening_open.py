@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import gradviz
-from gradviz._history import GradState, StepBuffer
-from gradviz._runlog import GRADS, GRAPH, HEADER, WEIGHTS, RunWriter, grads_dtype, weights_dtype
+from gradviz.records import GradState, StepBuffer
+from gradviz.runlog import RunWriter
+from gradviz.runlog._format import GRADS, GRAPH, HEADER, WEIGHTS, grads_dtype, weights_dtype
 
 NAMES = ["enc.weight", "enc.bias"]
 P = len(NAMES)
@@ -141,7 +142,7 @@ def test_a_bad_graph_json_is_left_out_and_said(tmp_path) -> None:
 
 
 def test_header_and_graph_sizes_are_bounded(tmp_path, monkeypatch) -> None:
-    import gradviz._runread as runread
+    import gradviz.runlog._reader as runread
 
     run = _run(tmp_path / "run", 3)
     with open(run / GRAPH, "wb") as f:  # sparse: no disk used
@@ -300,7 +301,7 @@ def _record(dtype: np.dtype, **fields) -> bytes:
 
 
 def test_a_log_in_the_documented_format_reads_unchanged(tmp_path) -> None:
-    """Files built by hand from the format in gradviz/_runlog.py (no RunWriter): what 0.1 wrote."""
+    """Files built by hand from the format in gradviz/runlog/_format.py (no RunWriter): what 0.1 wrote."""
     run = tmp_path / "v01"
     run.mkdir()
     header = {

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import gradviz
-from gradviz._runlog import GRADS, GRAPH, HEADER, WEIGHTS
+from gradviz.runlog._format import GRADS, GRAPH, HEADER, WEIGHTS
 
 STEPS = 60
 
@@ -162,7 +162,7 @@ def test_a_directory_made_read_only_after_the_start_keeps_its_records(tmp_path) 
 
 
 def test_a_failing_fsync_warns_once_and_training_goes_on(tmp_path, monkeypatch) -> None:
-    import gradviz._runlog as runlog
+    import gradviz.runlog._writer as runlog
 
     def failing(fd: int) -> None:
         raise OSError(122, "Disk quota exceeded")
@@ -188,7 +188,7 @@ def test_a_failing_fsync_warns_once_and_training_goes_on(tmp_path, monkeypatch) 
 
 def test_a_writer_never_raises_after_a_write_error(tmp_path, monkeypatch) -> None:
     """append, flush, write_graph and close after an error: one warning in all, no exception."""
-    import gradviz._runlog as runlog
+    import gradviz.runlog._writer as runlog
 
     writer = runlog.RunWriter(tmp_path / "run", ["a"], weights_every=1)
     monkeypatch.setattr(runlog.os, "write", lambda fd, data: (_ for _ in ()).throw(OSError(28, "No space")))

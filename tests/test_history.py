@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from gradviz._history import FORMAT_VERSION, GradState, History, StepBuffer
+from gradviz.records import FORMAT_VERSION, GradState, History, StepBuffer
 
 NAMES = ["enc.weight", "enc.bias", "héad.wéight"]
 

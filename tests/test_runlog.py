@@ -1,4 +1,4 @@
-"""Recorded runs: the on-disk format (gradviz/_runlog.py), gradviz.open, and crash safety."""
+"""Recorded runs: the on-disk format (gradviz/runlog/_format.py), gradviz.open, and crash safety."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 import gradviz
-from gradviz._history import GradState, StepBuffer
+from gradviz.records import GradState, StepBuffer
 from gradviz._open import Run
-from gradviz._runlog import GRADS, HEADER, WEIGHTS, RunWriter, grads_dtype, weights_dtype
-from gradviz._runread import RunReader
+from gradviz.runlog import RunWriter
+from gradviz.runlog._format import GRADS, HEADER, WEIGHTS, grads_dtype, weights_dtype
+from gradviz.runlog._reader import RunReader
 
 NAMES = ["enc.weight", "enc.bias", "héad.wéight"]
 P = len(NAMES)
@@ -282,7 +283,7 @@ def test_watch_writes_what_it_records(tmp_path) -> None:
 
 
 def test_a_full_disk_stops_the_log_not_the_training(tmp_path, monkeypatch) -> None:
-    import gradviz._runlog
+    import gradviz.runlog._writer
 
     real = os.write
     calls = []
@@ -293,11 +294,11 @@ def test_a_full_disk_stops_the_log_not_the_training(tmp_path, monkeypatch) -> No
             raise OSError(28, "No space left on device")
         return real(fd, data)
 
-    monkeypatch.setattr(gradviz._runlog.os, "write", failing)
+    monkeypatch.setattr(gradviz.runlog._writer.os, "write", failing)
     with pytest.warns(RuntimeWarning, match="stopped writing .* No space left"):
         mon = _train({"log_dir": tmp_path / "exp1", "weights_every": None})
     mon.close()
-    monkeypatch.setattr(gradviz._runlog.os, "write", real)
+    monkeypatch.setattr(gradviz.runlog._writer.os, "write", real)
     assert len(mon.history) == 5  # training and recording went on
     run = gradviz.open(tmp_path / "exp1")
     assert run.history.steps.tolist() == [0, 1, 2]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import gradviz
-from gradviz.capture._stats import HIST_BINS
+from gradviz.records import HIST_BINS
 from gradviz.view._dot import to_dot
 from gradviz.view._state import build_state
 
@@ -153,7 +153,7 @@ def test_one_marker_per_cut_line_even_when_it_cuts_many_submodules() -> None:
 
 
 def test_cut_markers_show_a_short_path_and_keep_the_full_one_for_the_inspector(tmp_path, monkeypatch) -> None:
-    from gradviz.capture._records import Site
+    from gradviz.records import Site
     from gradviz.view._state import short_path, short_where
 
     inside = tmp_path / "pkg" / "model.py"
@@ -204,7 +204,7 @@ def _with_birth(t: gradviz.Trace):
     """The trace's capture with hand-filled Births: one at its log op, one not in the graph."""
     import dataclasses
 
-    from gradviz.capture._records import Birth
+    from gradviz.records import Birth
 
     cap = t.capture
     op = next(o for o in cap.ops if o.name == "log")
@@ -278,7 +278,7 @@ def test_nan_gradients_of_the_birth_trace_are_real() -> None:
     ],
 )
 def test_the_error_banner_explains_in_words_never_with_an_internal_key(kind: str, words: str) -> None:
-    from gradviz.capture._records import Capture, ErrorInfo
+    from gradviz.records import Capture, ErrorInfo
 
     cap = Capture(error=ErrorInfo("RuntimeError", "boom", "backward", None, kind))
     error = build_state(cap, {})[0]["error"]
@@ -288,7 +288,7 @@ def test_the_error_banner_explains_in_words_never_with_an_internal_key(kind: str
 
 
 def test_an_unknown_error_kind_gets_no_explanation() -> None:
-    from gradviz.capture._records import Capture, ErrorInfo
+    from gradviz.records import Capture, ErrorInfo
 
     cap = Capture(error=ErrorInfo("ValueError", "bad shape", "forward", None, "other"))
     assert build_state(cap, {})[0]["error"]["explanation"] is None

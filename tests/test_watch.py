@@ -13,7 +13,7 @@ from torch import nn
 
 import gradviz
 from gradviz import Monitor
-from gradviz._history import GradState, History
+from gradviz.records import GradState, History
 
 
 class Net(nn.Module):

@@ -11,14 +11,16 @@ import torch
 from torch import nn
 
 import gradviz
-from gradviz._history import GradState, History
+from gradviz.records import GradState, History
 from gradviz.view._state import build_state
 from gradviz.view._watch_html import write_watch_html
 from gradviz.view._watch_state import WATCH_TRAITS, build_watch_state, module_of
 from gradviz.view._watch_widget import MonitorWidget
 
 NAMES = ["enc.weight", "enc.bias", "blocks.0.attn.proj.weight", "scale"]
-NONE, ZERO, FINITE, NONFINITE = (int(s) for s in GradState)
+NONE, ZERO, FINITE, NONFINITE = (
+    int(s) for s in (GradState.none, GradState.zero, GradState.finite, GradState.nonfinite)
+)
 
 
 def history(rows: int = 5, names: list[str] = NAMES) -> History:

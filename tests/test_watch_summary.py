@@ -17,7 +17,7 @@ import gradviz
 import gradviz.demos as demos
 from gradviz._demos.gpt import TinyGPT
 from gradviz._demos.training import Run, dead_relu_run, nan_run
-from gradviz._history import GradState, History
+from gradviz.records import GradState, History
 from gradviz.view._watch_state import build_watch_state
 from gradviz.view._watch_summary import (
     VANISH,
@@ -30,7 +30,9 @@ from gradviz.view._watch_summary import (
     step_counts,
 )
 
-NONE, ZERO, FINITE, NONFINITE = (int(s) for s in GradState)
+NONE, ZERO, FINITE, NONFINITE = (
+    int(s) for s in (GradState.none, GradState.zero, GradState.finite, GradState.nonfinite)
+)
 ALL_LEARN = re.compile(r"\ball (\d+ )?learn")
 
 

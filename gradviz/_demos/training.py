@@ -19,8 +19,8 @@ from torch.nn import functional as F
 
 import gradviz
 from gradviz._demos._base import REGISTRY
-from gradviz._history import GradState, History
-from gradviz.view._watch_summary import frozen_columns, run_text
+from gradviz.records import GradState, History
+from gradviz.view import frozen_columns, run_text
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,53 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 
-from gradviz._history import GradState
 from gradviz.capture import _graph
 from gradviz.capture._errors import classify_backward_error
+from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._norms import node_norm, norms_and_states
-from gradviz.capture._records import Site
-
-if TYPE_CHECKING:
-    from gradviz.capture._session import Session
+from gradviz.capture._oplog import OpLog
+from gradviz.capture._targets import Watched
+from gradviz.records import Capture, GradState, Root, Site
 
 _is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-_UNKNOWN = -1
 _NOT = object()  # no hook record
+
+
+@dataclass
+class BackwardMarks:
+    """What the forward tracer must know of the backwards run so far. Written here, read by the tracer."""
+
+    roots: set[int] = field(default_factory=set)  # ids of tensors backward() was called on
+    grads: dict[int, int] = field(default_factory=dict)  # id(target's .grad) -> target index, after backward
+
+    def clear(self) -> None:
+        self.roots.clear()
+        self.grads.clear()
+
+
+class _TracerView(Protocol):
+    finite: FiniteWatch | None
+    log: OpLog
+
+    def op_of_node(self, sequence_nr: int) -> int: ...
+
+
+class Owner(Protocol):
+    """What a backward call needs of the session that owns it (``capture._session.Session``)."""
+
+    cap: Capture
+    node_norms: bool
+    watched: list[Watched]
+    tracer: _TracerView
+
+    def root(self, tensor: torch.Tensor, site: Site | None, node: str | None, call: str) -> Root: ...
+
+    def target_map(self) -> dict[int, tuple[torch.Tensor, int]]: ...
 
 
 def unwrap_functorch(t: torch.Tensor) -> torch.Tensor:
@@ -40,20 +71,20 @@ def unwrap_functorch(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def combine(a: int, b: int) -> int:
+def combine(a: GradState, b: GradState) -> GradState:
     """The state of two deliveries to one target: non-finite wins, then finite, then zero."""
     if a == GradState.none:
         return b
     if b == GradState.none:
         return a
-    if _UNKNOWN in (a, b):
-        return GradState.nonfinite if GradState.nonfinite in (a, b) else _UNKNOWN
+    if GradState.unknown in (a, b):
+        return GradState.nonfinite if GradState.nonfinite in (a, b) else GradState.unknown
     return max(a, b)
 
 
-def state_of(norm: float | None) -> int:
+def state_of(norm: float | None) -> GradState:
     if norm is None:
-        return _UNKNOWN
+        return GradState.unknown
     if not math.isfinite(norm):
         return GradState.nonfinite
     return GradState.zero if norm == 0 else GradState.finite
@@ -62,12 +93,13 @@ def state_of(norm: float | None) -> int:
 class BackwardCalls:
     """Owned by a Session: handles each ``backward()`` / ``autograd.grad()`` the tracer intercepts."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Owner, marks: BackwardMarks) -> None:
         self.s = session
+        self.marks_for_tracer = marks
         self.first = True
         self.marks: dict[int, tuple[int, int]] = {}
         # id(grad) -> (grad, version, norm, state) measured after the last backward: not re-read at the end
-        self.known: dict[int, tuple[torch.Tensor, int, float | None, int]] = {}
+        self.known: dict[int, tuple[torch.Tensor, int, float | None, GradState]] = {}
 
     def __call__(self, func, name: str, args: tuple, kwargs: dict, site: Site | None):
         s = self.s
@@ -75,7 +107,7 @@ class BackwardCalls:
         if any(_is_wrapped(r) for r in roots):
             return self._functorch(func, name, args, kwargs)
         call = "autograd.grad" if name == "grad" else "backward"
-        again = any(id(r) in s.tracer.root_ids for r in roots)
+        again = any(id(r) in self.marks_for_tracer.roots for r in roots)
         if s.tracer.finite is not None:
             s.tracer.finite.settle()
         stale = self._stale_grads()
@@ -90,7 +122,7 @@ class BackwardCalls:
             passes=s.tracer.log.same_shapes,
         )
         for r, node in zip(roots, walk.roots, strict=True):
-            s.tracer.root_ids.add(id(r))
+            self.marks_for_tracer.roots.add(id(r))
             s.cap.roots.append(s.root(r, site, node, call))
         result = None
         before = {w.target.index: w.target.delivered for w in s.watched}
@@ -190,7 +222,7 @@ class BackwardCalls:
             self.known[id(g)] = (g, g._version, raw, st)
         norms, states = norms_and_states([g for _, g in have])
         for (w, g), norm, state in zip(have, norms, states, strict=True):
-            st = _UNKNOWN if state is None else int(state)
+            st = GradState.unknown if state is None else GradState(state)
             self._deliver(w.target, st, norm)
             self.known[id(g)] = (g, g._version, norm, st)
         unhooked = []
@@ -207,8 +239,12 @@ class BackwardCalls:
             norms, states = norms_and_states([g for _, g in unhooked])
             for (index, _), norm, state in zip(unhooked, norms, states, strict=True):
                 # the final .grad's state: what arrived cannot be told apart from the old value here
-                self._deliver(s.cap.targets[index], _UNKNOWN if state is None else int(state), norm)
-        s.tracer.grad_ids = {id(g): w.target.index for w in keeps if (g := grad_of(w.tensor)) is not None}
+                self._deliver(
+                    s.cap.targets[index], GradState.unknown if state is None else GradState(state), norm
+                )
+        self.marks_for_tracer.grads = {
+            id(g): w.target.index for w in keeps if (g := grad_of(w.tensor)) is not None
+        }
         for target_index, node_index in walk.accumulators.items():
             walk.nodes[node_index].grad_norm = s.cap.targets[target_index].delivered_norm
         walk.resolve()
@@ -226,7 +262,7 @@ class BackwardCalls:
         return id(grad_of(self.s.watched[target.index].tensor)) in self.known
 
     @staticmethod
-    def _deliver(target, state: int, norm: float | None) -> None:
+    def _deliver(target, state: GradState, norm: float | None) -> None:
         if target.delivered == GradState.none or state == GradState.nonfinite:
             target.delivered_norm = norm
         target.delivered = combine(target.delivered, state)
@@ -246,7 +282,7 @@ class BackwardCalls:
         with torch._C._DisableFuncTorch():  # inside a transform, even plain tensors' ops would be wrapped
             norms, states = norms_and_states([g for _, g in got])
         for (target, _), norm, state in zip(got, norms, states, strict=True):
-            self._deliver(target, _UNKNOWN if state is None else int(state), norm)
+            self._deliver(target, GradState.unknown if state is None else GradState(state), norm)
 
     def _functorch(self, func, name: str, args: tuple, kwargs: dict):
         """autograd inside a functorch transform (``torch.func.grad``): its graph and hooks belong to the

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from gradviz.capture._records import Capture, ErrorInfo, Inplace, Site
+from gradviz.records import Capture, ErrorInfo, ErrorKind, Inplace, Site, error_kind_of
 
 if TYPE_CHECKING:
     from gradviz.capture._lineage import Lineage
@@ -22,22 +22,6 @@ _INPLACE_SAVED = re.compile(
     r"modified by an inplace operation: \[(?P<type>[\w.]+) \[(?P<shape>[\d, ]*)\]\], which is output "
     r"(?P<out>\d+) of (?P<node>\w+), is at version (?P<now>\d+); expected version (?P<expected>\d+)"
 )
-
-
-def kind_of(message: str) -> str:
-    if "leaf Variable that requires grad is being used in an in-place operation" in message:
-        return "leaf_inplace"
-    if "modified by an inplace operation" in message:
-        return "inplace_saved"
-    if "does not require grad and does not have a grad_fn" in message:
-        return "no_grad_root"
-    if "Inference tensors cannot be saved for backward" in message:
-        return "inference_saved"
-    if "backward through the graph a second time" in message:
-        return "graph_freed"
-    if "grad can be implicitly created only for" in message:
-        return "non_scalar"
-    return "other"
 
 
 def classify_forward_error(
@@ -49,9 +33,9 @@ def classify_forward_error(
     op_site: Callable[[int], Site | None],
 ) -> ErrorInfo:
     message = str(exc)
-    kind = kind_of(message)
+    kind = error_kind_of(message)
     blame, blame_op = site, op
-    if kind == "inference_saved":
+    if kind is ErrorKind.inference_saved:
         for t in inputs:
             if t.is_inference():
                 entry = lineage.get(t)
@@ -74,13 +58,13 @@ def classify_backward_error(
 ) -> ErrorInfo:
     """``again``: this backward's loss had already been backpropagated inside the trace."""
     message = str(exc)
-    kind = kind_of(message)
+    kind = error_kind_of(message)
     blame, blame_op = site, ""
-    if kind == "inplace_saved":
+    if kind is ErrorKind.inplace_saved:
         culprit = blame_inplace(message, cap.inplace)
         if culprit is not None:
             blame, blame_op = culprit.site, culprit.op
-    elif kind == "graph_freed":
+    elif kind is ErrorKind.graph_freed:
         # Most often state carried across steps without .detach() (an RNN hidden state, a running
         # buffer): backward walks on into the previous step's graph, whose buffers are freed.
         if again:
@@ -142,7 +126,7 @@ def error_from_traceback(exc: BaseException, phase: str) -> ErrorInfo:
         message=_first_line(str(exc)) or type(exc).__name__,
         phase=phase,
         site=user,
-        kind=kind_of(str(exc)),
+        kind=error_kind_of(str(exc)),
         blame=user,
         blame_op="",
         inner=inner,

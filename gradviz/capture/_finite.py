@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from gradviz.capture._records import Birth, Capture, Site
+from gradviz.records import Birth, Capture, Site
 
 _Tensor = torch.Tensor
 _ref = weakref.ref

@@ -20,7 +20,7 @@ from types import CodeType, FrameType
 
 import torch
 
-from gradviz.capture._records import Site
+from gradviz.records import Site
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _GRADVIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

@@ -31,7 +31,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from gradviz.capture._norms import node_norm
-from gradviz.capture._records import GraphNode
+from gradviz.records import GraphNode
 
 HOOK_LIMIT = 20_000  # above this many nodes, per-node gradient norms are not captured
 DEPTH_LIMIT = 10_000  # levels below the roots; see NOTE [deep chains]

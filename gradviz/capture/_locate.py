@@ -13,9 +13,19 @@ recorded as a Cut (``non_differentiable``, detail ``returns_none``) so it is exp
 from __future__ import annotations
 
 import math
-from collections import deque
 
-from gradviz.capture._records import Birth, Capture, Cut, GraphNode
+from gradviz.records import (
+    Birth,
+    Capture,
+    Cause,
+    Cut,
+    CutHow,
+    GradState,
+    GraphIndex,
+    GraphNode,
+    is_custom,
+    op_name_of,
+)
 
 # What the backward of each op does where it makes NaN/Inf from a finite gradient.
 _BACKWARD_DETAIL = {
@@ -43,11 +53,11 @@ _BACKWARD_DETAIL = {
 def locate_births(cap: Capture) -> None:
     """Set ``birth`` on each target whose delivered gradient is non-finite, and on each non-finite root,
     adding backward births to ``cap.births``. Pure: reads plain data only."""
-    if not cap.births and not any(t.delivered == 3 for t in cap.targets):
+    if not cap.births and not any(t.delivered == GradState.nonfinite for t in cap.targets):
         return  # nothing was non-finite (the common case): no graph index to build
     graph = _Graph(cap)
     for target in cap.targets:
-        if target.delivered != 3 or target.node is None:  # GradState.nonfinite
+        if target.delivered != GradState.nonfinite or target.node is None:
             continue
         source = graph.source(target.node)
         if source is None:
@@ -86,59 +96,19 @@ def _keep_relevant(cap: Capture) -> None:
     cap.op_taint = {op: new[b] for op, b in cap.op_taint.items() if b in new}
 
 
-class RecordedGraph:
-    """A capture's backward graph indexed for walks towards the loss (plain data; diagnose uses it too)."""
-
-    def __init__(self, cap: Capture) -> None:
-        self.cap = cap
-        self.by_id: dict[str, GraphNode] = {n.id: n for n in cap.graph}
-        self.parents: dict[str, list[str]] = {}  # towards the loss
-        for node in cap.graph:
-            for child in node.next:
-                self.parents.setdefault(child, []).append(node.id)
-        self.op_of = inherited_ops(cap.graph, self.by_id)
-
-    def towards_loss(self, start: str, stop) -> GraphNode | None:
-        """Breadth-first from ``start`` towards the loss: the first node for which ``stop`` holds."""
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            for parent_id in self.parents.get(queue.popleft(), ()):
-                if parent_id in seen:
-                    continue
-                seen.add(parent_id)
-                parent = self.by_id[parent_id]
-                if stop(parent):
-                    return parent
-                queue.append(parent_id)
-        return None
-
-
-class _Graph(RecordedGraph):
+class _Graph(GraphIndex):
     def __init__(self, cap: Capture) -> None:
         super().__init__(cap)
         self._made: dict[str, int] = {}
 
     def source(self, start: str) -> GraphNode | None:
         """From a node with a non-finite incoming gradient, towards the loss: the first node whose incoming
-        gradient is finite (its backward made the NaN/Inf)."""
-        node = self.by_id.get(start)
-        if node is None:
-            return None
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            for parent_id in self.parents.get(queue.popleft(), ()):
-                if parent_id in seen:
-                    continue
-                seen.add(parent_id)
-                norm = self.by_id[parent_id].grad_norm
-                if norm is None:
-                    continue
-                if math.isfinite(norm):
-                    return self.by_id[parent_id]
-                queue.append(parent_id)
-        return None
+        gradient is finite (its backward made the NaN/Inf). The walk goes on only through non-finite ones."""
+        return self.towards_loss(
+            start,
+            stop=lambda n: n.grad_norm is not None and math.isfinite(n.grad_norm),
+            through=lambda n: n.grad_norm is not None,
+        )
 
     def birth(self, node: GraphNode, op: int) -> int:
         """The backward birth at ``node`` (one per node)."""
@@ -164,7 +134,7 @@ class _Graph(RecordedGraph):
                 op=op,
                 op_name=name,
                 node=node.id,
-                site=cap.ops.user_site(op) if op >= 0 and hasattr(cap.ops, "user_site") else None,
+                site=cap.ops.user_site(op) if op >= 0 else None,
                 detail=detail,
                 masked_by=masked,
             )
@@ -174,19 +144,6 @@ class _Graph(RecordedGraph):
 
     def _is_where(self, node_id: str) -> bool:
         return self.by_id[node_id].name.startswith("WhereBackward")
-
-
-def inherited_ops(graph: list[GraphNode], by_id: dict[str, GraphNode]) -> dict[str, int]:
-    """Op index per node; nodes made as a side effect of an op (TBackward0 inside linear) take their
-    consumer's op, so they point at the same line."""
-    op_of: dict[str, int] = {}
-    for node in graph:  # breadth-first from the roots: consumers come before what they consume
-        own = node.op if node.op >= 0 else op_of.get(node.id, -1)
-        op_of[node.id] = own
-        for child in node.next:
-            if by_id[child].op < 0 and child not in op_of and own >= 0:
-                op_of[child] = own
-    return op_of
 
 
 def mark_forward_births(cap: Capture) -> None:
@@ -225,27 +182,17 @@ def locate_blocks(cap: Capture) -> None:
             custom = is_custom(node)
             op = graph.op_of.get(node.id, -1)
             site = cap.functions.get(node.seq) if custom and node.seq >= 0 else None
-            if site is None and op >= 0 and hasattr(cap.ops, "user_site"):
+            if site is None and op >= 0:
                 site = cap.ops.user_site(op)
             name = node.name.removesuffix("Backward") if custom else op_name_of(node.name)
             cut = made[node.id] = Cut(
                 index=len(cap.cuts),
-                kind="non_differentiable",
+                kind=Cause.non_differentiable,
                 op=name,
                 lost=0,
                 site=site,
-                detail="returns_none" if custom else "no_gradient_out",
+                how=CutHow.returns_none if custom else CutHow.no_gradient_out,
                 op_index=op,
             )
             cap.cuts.append(cut)
         cut.lost |= target.bit
-
-
-def is_custom(node: GraphNode) -> bool:
-    """A custom autograd.Function's node: "<Name>Backward", without the version digit of built-in ops."""
-    return node.name.endswith("Backward")
-
-
-def op_name_of(node_name: str) -> str:
-    """ "SqrtBackward0" -> "sqrt"."""
-    return node_name.rstrip("0123456789").removesuffix("Backward").lower()

@@ -8,13 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from gradviz._history import GradState
 from gradviz.capture import _graph, _targets
 from gradviz.capture._locate import is_custom, locate_births, locate_blocks
 from gradviz.capture._norms import norms_and_states
-from gradviz.capture._records import Capture, Root
 from gradviz.capture._session import read_final_state
 from gradviz.capture._stats import sample
+from gradviz.records import Capture, GradState, Root
 
 
 def capture_loss(

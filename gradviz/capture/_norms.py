@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch.nn.parameter import UninitializedTensorMixin
 
-from gradviz._history import GradState
 from gradviz.capture._distributed import any_sharded, full_norms, is_sharded
+from gradviz.records import GradState
 
 __all__ = ["device_norms", "node_norm", "norms_and_states", "readable", "settle"]
 

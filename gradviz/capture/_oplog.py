@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import torch
 
 from gradviz.capture._frames import SITES
-from gradviz.capture._records import Op
+from gradviz.records import Op, OpRecords, Site
 
 
-class OpLog(Sequence[Op]):
+class OpLog(OpRecords):
     __slots__ = (
         "_caller",
         "_dims",
@@ -107,7 +107,7 @@ class OpLog(Sequence[Op]):
             return i
         return -1
 
-    def site(self, index: int):
+    def site(self, index: int) -> Site | None:
         return SITES[self._site[index]] if 0 <= index < len(self._name) else None
 
     def same_shapes(self, index: int) -> bool:
@@ -121,7 +121,7 @@ class OpLog(Sequence[Op]):
     def name(self, index: int) -> str:
         return self._name[index]
 
-    def user_site(self, index: int):
+    def user_site(self, index: int) -> Site | None:
         """The user's line for op ``index``: its own line, or the user's call into the library it ran in."""
         if not 0 <= index < len(self._name):
             return None

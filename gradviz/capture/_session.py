@@ -27,16 +27,16 @@ from torch.nn.modules.module import (
 )
 
 from gradviz.capture import _graph, _targets
-from gradviz.capture._backward import BackwardCalls, grad_of
+from gradviz.capture._backward import BackwardCalls, BackwardMarks, grad_of
 from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
 from gradviz.capture._frames import caller_of_module, refresh_notebook_sites, user_frame, user_site
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
 from gradviz.capture._norms import norms_and_states
-from gradviz.capture._records import Capture, Root, Site
 from gradviz.capture._stats import sample_many
 from gradviz.capture._tracer import Tracer
+from gradviz.records import Capture, GradState, Root, Site
 
 
 class Session:
@@ -74,11 +74,13 @@ class Session:
         self._unnamed: list[int] = []  # adopted tensors whose variable was not found when first used
         self._running: list[nn.Module] = []  # modules whose forward is running, innermost last
         self._thread = threading.get_ident()
-        self._backward = BackwardCalls(self)
+        self._marks = BackwardMarks()
+        self._backward = BackwardCalls(self, self._marks)
         self.tracer = Tracer(
             self.cap,
             self.lineage,
             on_backward=self._backward,
+            marks=self._marks,
             on_leaf=self._adopt if model is None else None,
             on_param=self._adopt_stand_in if isinstance(model, nn.Module) else None,
             targets=self._used_targets,
@@ -138,8 +140,7 @@ class Session:
         self._backward.known.clear()
         self._running.clear()
         self._new_params.clear()
-        self.tracer.grad_ids.clear()
-        self.tracer.root_ids.clear()
+        self._marks.clear()
         self.tracer.callers.clear()
         self.watched = []
         self._model = self._wrapper = self._optimizer = self._root_output = self._output_root = None
@@ -204,7 +205,7 @@ class Session:
                 return "", -1
         else:
             _, states = norms_and_states([tensor])
-            if states[0] != 3:  # GradState.nonfinite (None: cannot be read)
+            if states[0] != GradState.nonfinite:  # (None: cannot be read)
                 return "", -1
         with torch.no_grad():
             kind = "nan" if bool(torch.isnan(tensor.detach()).any()) else "inf"
@@ -316,7 +317,7 @@ class Session:
             if grad is not None:
                 norms, states = norms_and_states([grad])
                 w.target.delivered_norm = norms[0]
-                w.target.delivered = -1 if states[0] is None else int(states[0])
+                w.target.delivered = GradState.unknown if states[0] is None else states[0]
             self.watched.append(w)
             self.cap.targets.append(w.target)
 
@@ -362,7 +363,7 @@ def read_final_state(
             target.grad_norm, target.grad_state = known[id(g)][2], known[id(g)][3]
         else:
             norm, state = next(fresh)
-            target.grad_norm, target.grad_state = norm, (-1 if state is None else int(state))
+            target.grad_norm, target.grad_state = norm, (GradState.unknown if state is None else state)
     values = sample_many(tensors, value_norms, estimate=True)
     samples = sample_many(grads, [w.target.grad_norm for w in watched])
     for w, value, grad in zip(watched, values, samples, strict=True):

@@ -14,9 +14,8 @@ import torch
 from torch.nn.parameter import UninitializedTensorMixin
 
 from gradviz.capture._distributed import is_sharded
-from gradviz.capture._records import TensorSummary
+from gradviz.records import TensorSummary
 
-HIST_BINS = 16
 SAMPLE_SIZE = 1024  # elements kept per tensor for the inspector (statistics, a 16-bin histogram)
 
 
@@ -63,26 +62,6 @@ def sample(t: torch.Tensor, norm: float | None, estimate: bool = False) -> Tenso
     elif norm is not None and (t.is_floating_point() or t.is_complex()):
         summary.nan = int(torch.isnan(t).sum())
         summary.inf = int(torch.isinf(t).sum())
-    return summary
-
-
-def complete(summary: TensorSummary) -> TensorSummary:
-    """Fill in min/max/mean/std/zeros/histogram from the sample (once)."""
-    x = summary.sample
-    if x is None or summary.min is not None:
-        return summary
-    if not summary.sampled:
-        summary.zeros = int(np.count_nonzero(x == 0))
-        summary.nan = int(np.isnan(x).sum())
-        summary.inf = int(np.isinf(x).sum())
-    finite = x[np.isfinite(x)].astype(np.float64)
-    if finite.size:
-        lo, hi = float(finite.min()), float(finite.max())
-        summary.min, summary.max = lo, hi
-        summary.mean = float(finite.mean())
-        summary.std = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
-        counts, _ = np.histogram(finite, bins=HIST_BINS, range=(lo, hi if hi > lo else lo + 1.0))
-        summary.hist = counts.astype(float).tolist()
     return summary
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gradviz._args import optimizer_params
-from gradviz.capture._records import Target
+from gradviz.capture._optim import optimizer_params
+from gradviz.records import Target
 
 
 @dataclass

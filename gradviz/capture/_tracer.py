@@ -14,13 +14,14 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import _frames
+from gradviz.capture._backward import BackwardMarks
 from gradviz.capture._errors import classify_forward_error
 from gradviz.capture._finite import FINITE_SAFE, RISKY, FiniteWatch
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
 from gradviz.capture._norms import FULL_PRECISION
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
-from gradviz.capture._records import Capture, Carried, Clear, Cut, Inplace, Site
+from gradviz.records import Capture, Carried, Cause, Clear, Cut, CutHow, Inplace, Site
 
 _is_grad_enabled = torch.is_grad_enabled
 _ref = weakref.ref
@@ -41,6 +42,7 @@ class Tracer(TorchFunctionMode):
         capture: Capture,
         lineage: Lineage,
         on_backward: Callable[[Any, str, tuple, dict, Site | None], Any],
+        marks: BackwardMarks,
         on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
         on_param: Callable[[torch.Tensor], bool] | None = None,
         check_finite: bool = True,
@@ -52,8 +54,7 @@ class Tracer(TorchFunctionMode):
         self.modules: list[str] = []  # module path stack, pushed/popped by the session's module hooks
         # per running module: the user's line that called it, or the enclosing one's (0: none known)
         self.callers: list[int] = []
-        self.grad_ids: dict[int, int] = {}  # id(target.grad) -> target index, refreshed after backward
-        self.root_ids: set[int] = set()  # ids of tensors backward() was called on
+        self.marks = marks  # what the backwards so far left: their roots, the targets' .grad objects
         self._on_backward = on_backward
         self._on_leaf = on_leaf  # trace() with nothing to watch: adopt leaves requiring grad
         # a Parameter the model swapped in for a watched one (FSDP2 unshards into new Parameters)
@@ -181,8 +182,8 @@ class Tracer(TorchFunctionMode):
                     joins = cuts
             else:
                 if grads and not lost_cut:
-                    cause, detail, where, op_site = self._cause(kind, grad_on, site, caller_index)
-                    lost_cut = (self._cut(name, cause, detail, where, grads, index, op_site),)
+                    cause, how, where, op_site = self._cause(kind, grad_on, site, caller_index)
+                    lost_cut = (self._cut(name, cause, how, where, grads, index, op_site),)
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
         self.log.append(
             name,
@@ -219,43 +220,43 @@ class Tracer(TorchFunctionMode):
 
     def _cause(
         self, kind: Kind, grad_on: bool, site: Site | None, caller_index: int
-    ) -> tuple[str, str, Site | None, Site | None]:
-        """(cause, detail, where, op_site) of a result that lost its gradient path at this op. ``where`` is
+    ) -> tuple[Cause, CutHow, Site | None, Site | None]:
+        """(cause, how, where, op_site) of a result that lost its gradient path at this op. ``where`` is
         the user's line; ``op_site`` the op's own line when that is another (a library line, a line inside
         a no_grad block)."""
         where, op_site = (_SITES[caller_index], site) if caller_index else (site, None)
         if kind is Kind.DETACH:
-            return "detach", "", where, op_site
+            return Cause.detach, CutHow.op, where, op_site
         if kind is Kind.DATA:
-            return "data", "", where, op_site
+            return Cause.data, CutHow.op, where, op_site
         if kind is Kind.ESCAPE:
-            return "escaped", "", where, op_site
+            return Cause.escaped, CutHow.op, where, op_site
         if kind is Kind.CREATE:  # torch.tensor([t1, t2]): values copied into a new tensor with no history
-            return "escaped", "rebuilt", where, op_site
+            return Cause.escaped, CutHow.rebuilt, where, op_site
         if grad_on:
-            return "non_differentiable", "", where, op_site
+            return Cause.non_differentiable, CutHow.op, where, op_site
         # Deep stack walks are fine here: ops with gradients off are rare in a forward.
         checkpoint = _frames.checkpoint_site(4)
         if checkpoint is not None:
-            return "checkpoint", "reentrant torch.utils.checkpoint", checkpoint[0], checkpoint[1] or site
+            return Cause.checkpoint, CutHow.reentrant, checkpoint[0], checkpoint[1] or site
         function = _frames.function_site(4)
         if function is not None:  # inside autograd.Function.forward: retracted if apply() links it
             # apply() made the Function's node (its ctx) just before running forward, which makes no
             # nodes of its own (gradients are off): that node's number is the counter's last value
             self.cap.functions.setdefault(_next_node_nr() - 1, function[0])
-            return "no_grad", "function", where, op_site
+            return Cause.no_grad, CutHow.in_function, where, op_site
         if _is_inference():
-            return "no_grad", "inference_mode", where, op_site
+            return Cause.no_grad, CutHow.inference_mode, where, op_site
         off = self._grad_off[0]
         if off is None:
-            return "no_grad", "", where, op_site
-        return "no_grad", f"grad_off_at={off.where}", off, op_site or site
+            return Cause.no_grad, CutHow.op, where, op_site
+        return Cause.no_grad, CutHow.grad_switch, off, op_site or site
 
     def _cut(
         self,
         name: str,
-        cause: str,
-        detail: str,
+        cause: Cause,
+        how: CutHow,
         site: Site | None,
         lost: int,
         index: int,
@@ -268,7 +269,7 @@ class Tracer(TorchFunctionMode):
             lost=lost,
             site=site,
             module=self.modules[-1] if self.modules else "",
-            detail=detail,
+            how=how,
             op_index=index,
             op_site=op_site,
         )
@@ -295,7 +296,7 @@ class Tracer(TorchFunctionMode):
         kept = []
         for i in cuts:
             cut = self.cap.cuts[i]
-            if cut.detail == "function" or cut.kind == "checkpoint":
+            if cut.how is CutHow.in_function or cut.kind is Cause.checkpoint:
                 cut.retracted = True
             else:
                 kept.append(i)
@@ -321,7 +322,7 @@ class Tracer(TorchFunctionMode):
         changed = [target] if isinstance(target, torch.Tensor) else tensors_out(target)
         zeroed = 0
         for t in changed:
-            idx = self.grad_ids.get(id(t))
+            idx = self.marks.grads.get(id(t))
             if idx is not None and name in ("zero_", "_foreach_zero_", "mul_", "fill_"):
                 zeroed |= 1 << idx
             self.cap.inplace.append(
@@ -341,7 +342,7 @@ class Tracer(TorchFunctionMode):
         return outputs or changed
 
     def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
-        if not values or any(id(t) in self.root_ids for t in inputs):
+        if not values or any(id(t) in self.marks.roots for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
             entry = self.lineage.get(t)
@@ -349,11 +350,11 @@ class Tracer(TorchFunctionMode):
                 continue
             for i in entry[3]:
                 cut = self.cap.cuts[i]
-                if cut.op_index == entry[4] and cut.kind in ("detach", "data"):
-                    cut.kind, cut.detail, cut.op = "escaped", f"after .{cut.op}", name
+                if cut.op_index == entry[4] and cut.kind in (Cause.detach, Cause.data):
+                    cut.kind, cut.how, cut.op = Cause.escaped, CutHow.after_detach, name
         if grads:
             where, op_site = (_SITES[caller_index], site) if caller_index else (site, None)
-            cuts = merge(cuts, (self._cut(name, "escaped", "", where, grads, index, op_site),))
+            cuts = merge(cuts, (self._cut(name, Cause.escaped, CutHow.op, where, grads, index, op_site),))
         self.cap.escaped |= values
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
 

@@ -1,7 +1,7 @@
 """Recording for :func:`gradviz.watch`: step hooks, batched norms, and the first backward pass.
 
 This is the only part of ``watch`` that touches live torch objects. It turns each recorded step into one
-row of plain numpy data (:class:`gradviz._history.StepBuffer`).
+row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 
 # NOTE [numerics unchanged]
 # Every tensor op here runs under torch.no_grad() and writes only to buffers this module owns (the
@@ -33,8 +33,8 @@ from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
-from gradviz._history import GradState, StepBuffer
 from gradviz.capture._norms import device_norms, settle
+from gradviz.records import GradState, StepBuffer
 
 __all__ = ["Recorder"]
 

@@ -25,9 +25,9 @@ from typing import Any
 from torch import nn
 
 import gradviz
-from gradviz.diagnose import Verdict
 from gradviz.integrations import _dangling
 from gradviz.integrations._findings import adapter_parameters, format_findings, split_first_step, still_zero
+from gradviz.records import Verdict
 
 __all__ = ["CallbackRun", "logger"]
 

@@ -20,8 +20,7 @@ import textwrap
 import numpy as np
 from torch import nn
 
-from gradviz._history import GradState, History
-from gradviz.diagnose import Cause, Verdict
+from gradviz.records import Cause, GradState, History, Verdict
 
 __all__ = ["adapter_parameters", "format_findings", "split_first_step", "still_zero"]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz._history import GradState, History
+from gradviz.records import GradState, History
 
 __all__ = ["write_history"]
 

@@ -20,7 +20,7 @@ import os
 import pathlib
 import re
 
-from gradviz.view._widget import bundle_path
+from gradviz.view._bundle import bundle_path
 
 __all__ = ["default_path", "write_html", "write_page"]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from gradviz.capture._records import Capture
-from gradviz.diagnose import Cause, Verdict
+from gradviz.records import Capture, Cause, Verdict
 
 SEVERITIES = ("ok", "red", "frozen", "zero", "nonfinite")
 

@@ -10,9 +10,22 @@ import os
 from array import array
 from dataclasses import fields
 
-from gradviz.capture._records import Birth, Capture, Cut, ErrorInfo, GraphNode, Site, Target, TensorSummary
-from gradviz.capture._stats import HIST_BINS, complete
-from gradviz.diagnose import Verdict
+from gradviz.records import (
+    ERROR_KINDS,
+    HIST_BINS,
+    Birth,
+    Capture,
+    Cut,
+    CutHow,
+    ErrorInfo,
+    GraphNode,
+    Site,
+    Target,
+    TensorSummary,
+    Verdict,
+    complete,
+    inherited_ops,
+)
 from gradviz.view._report import summary_line
 
 PALETTE = {
@@ -41,34 +54,6 @@ _CUT_LABEL = {
 }
 
 
-# What each kind of error means, for the banner above the graph (ErrorInfo.kind -> sentence).
-_ERROR_EXPLANATION = {
-    "leaf_inplace": (
-        "An in-place operation wrote into a leaf tensor that requires grad (a parameter, or an input made "
-        "with requires_grad=True); autograd does not allow that."
-    ),
-    "inplace_saved": (
-        "An in-place operation changed a tensor that autograd had saved for the backward pass; torch's "
-        "message names the op that saved it, gradviz names the in-place line to change."
-    ),
-    "no_grad_root": (
-        "The loss has no grad_fn: nothing it was computed from is tracked by autograd, so backward() has "
-        "nothing to differentiate."
-    ),
-    "inference_saved": (
-        "A tensor created under torch.inference_mode() was used in an operation that saves it for backward; "
-        "inference tensors cannot take part in autograd."
-    ),
-    "graph_freed": (
-        "backward() ran a second time through a graph whose saved tensors the first backward() had "
-        "already freed."
-    ),
-    "non_scalar": (
-        "backward() was called on a tensor with more than one element, without a gradient= argument."
-    ),
-}
-
-
 def short_path(file: str, cwd: str | None = None) -> str:
     """A path short enough for a label: relative to the working directory when inside it, else the file
     name alone (the inspector shows the full path)."""
@@ -89,7 +74,7 @@ def short_where(site: Site | None) -> str:
 def cut_label(cut: Cut) -> str:
     if cut.kind == "escaped":
         op = f".{cut.op}()"
-    elif cut.kind == "no_grad" and cut.detail == "inference_mode":
+    elif cut.kind == "no_grad" and cut.how is CutHow.inference_mode:
         op = "inference_mode"
     else:
         op = _CUT_LABEL.get(cut.kind, f"{cut.op}()")
@@ -104,7 +89,7 @@ def birth_label(birth: Birth) -> str:
 
 def error_explanation(err: ErrorInfo) -> str | None:
     """The banner's sentence for an error kind (None when gradviz knows no more than torch's message)."""
-    return _ERROR_EXPLANATION.get(err.kind)
+    return ERROR_KINDS[err.kind].explanation or None
 
 
 def build_state(cap: Capture, verdicts: dict[str, Verdict]) -> tuple[dict, bytes, bytes]:
@@ -128,7 +113,7 @@ class _Builder:
         cap = self.cap
         root_ids = {r.node for r in cap.roots if r.node}
         by_id = {n.id: n for n in cap.graph}
-        self.op_of = _inherited_ops(cap.graph, by_id)
+        self.op_of = inherited_ops(cap.graph, by_id)
         for node in cap.graph:
             self.nodes.append(self._graph_node(node, node.id in root_ids))
             for child in node.next:
@@ -144,6 +129,7 @@ class _Builder:
             "title": summary_line(cap, self.verdicts),
             "palette": PALETTE,
             "legend": LEGEND,
+            "hist_bins": HIST_BINS,  # the width of each row of `hists`
             "nodes": self.nodes,
             "edges": self.edges,
             "modules": [{"path": p, "type": t} for p, t in cap.modules.items()],
@@ -235,7 +221,7 @@ class _Builder:
             for index in indices:
                 for t in explained[index]:
                     self._edge(self.node_of_target[t.index], cid, "cut", None)
-            joins = (join_of_op[op] for i in indices for op in _joined_at(self.cap, i) if op in join_of_op)
+            joins = (join_of_op[op] for i in indices for op in self.cap.ops.joined_at(i) if op in join_of_op)
             joined = next(joins, None)
             if joined is None:
                 loss = loss or self._synthetic_loss()
@@ -331,13 +317,6 @@ def _common_module(paths: list[str]) -> str:
     return ".".join(common)
 
 
-def _joined_at(cap: Capture, cut: int) -> list[int]:
-    joined_at = getattr(cap.ops, "joined_at", None)
-    if joined_at is not None:
-        return joined_at(cut)
-    return [op.index for op in cap.ops if cut in op.joins]
-
-
 def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, **fields: object) -> dict:
     node = {
         "id": node_id,
@@ -354,19 +333,6 @@ def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, *
     }
     node.update(fields)
     return node
-
-
-def _inherited_ops(graph: list[GraphNode], by_id: dict[str, GraphNode]) -> dict[str, int]:
-    """Op index per node; nodes made as a side effect of an op (TBackward0 inside linear) take their
-    consumer's op, so they sit in the same module box and point at the same line."""
-    op_of: dict[str, int] = {}
-    for node in graph:  # breadth-first from the roots: consumers come before what they consume
-        own = node.op if node.op >= 0 else op_of.get(node.id, -1)
-        op_of[node.id] = own
-        for child in node.next:
-            if by_id[child].op < 0 and child not in op_of and own >= 0:
-                op_of[child] = own
-    return op_of
 
 
 def _num(x: float | None) -> float | str | None:

@@ -1,11 +1,11 @@
-"""Watch widget state: a :class:`~gradviz._history.History` as the traits of ``MonitorWidget``.
+"""Watch widget state: a :class:`~gradviz.records._history.History` as the traits of ``MonitorWidget``.
 
 The contract with the front end is the section "Watch widget state" of ``js/STATE.md``: one JSON
 ``timeline`` (names, modules, graph node of each column, thresholds) and the arrays as little-endian
 bytes (``steps`` int32, ``grad_norm`` / ``param_norm`` / ``update_ratio`` float32 ``[rows, params]``,
 ``state`` uint8). Plain data in, plain data out: no torch object is read here.
 
->>> from gradviz._history import History
+>>> from gradviz.records import History
 >>> state = build_watch_state(History.empty(["enc.weight"]))
 >>> state["timeline"]["modules"], state["steps"]
 (['enc'], b'')
@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from gradviz._history import History
+from gradviz.records import History
 from gradviz.view._watch_summary import VANISH, frozen_columns, moves
 
 __all__ = ["WATCH_TRAITS", "build_watch_state", "module_of"]

@@ -1,6 +1,6 @@
 """A watch run in words: each parameter's health at a step, and over the whole run.
 
-A recorded cell says what ``.grad`` held (:class:`~gradviz._history.GradState`). Whether the parameter
+A recorded cell says what ``.grad`` held (:class:`~gradviz.records._history.GradState`). Whether the parameter
 *learns* also depends on facts the cell alone does not hold: is it frozen (a None gradient is then
 expected), is its norm below the vanishing threshold, does the optimizer change it. :func:`health` folds
 them into one :class:`Health` per cell; the text views (``Monitor`` repr, the demos) count them, and the
@@ -11,7 +11,7 @@ below ``vanish``, and the optimizer was not seen leaving it unchanged. "all lear
 watched parameter learns (a frozen one never does; it is counted apart).
 
 >>> import numpy as np
->>> from gradviz._history import GradState, History
+>>> from gradviz.records import GradState, History
 >>> state = np.array([[2, 2, 0], [2, 1, 0]], np.uint8)
 >>> h = History([0, 1], ["a", "b", "frozen"], np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)), state)
 >>> counts_text(step_counts(h, -1, frozen=[False, False, True]))
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradviz._history import GradState, History
+from gradviz.records import GradState, History
 
 __all__ = [
     "VANISH",

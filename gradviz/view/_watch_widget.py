@@ -10,8 +10,8 @@ from __future__ import annotations
 import anywidget
 import traitlets
 
+from gradviz.view._bundle import bundle_path
 from gradviz.view._watch_state import WATCH_TRAITS
-from gradviz.view._widget import bundle_path
 
 __all__ = ["MonitorWidget"]
 

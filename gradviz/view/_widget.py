@@ -5,23 +5,12 @@ The synced traits are the contract in ``js/STATE.md``; ``gradviz/view/_state.py`
 
 from __future__ import annotations
 
-import pathlib
-
 import anywidget
 import traitlets
 
-__all__ = ["GraphWidget", "bundle_path"]
+from gradviz.view._bundle import bundle_path
 
-
-def bundle_path() -> pathlib.Path:
-    """Path of the built front-end bundle; raises ``FileNotFoundError`` saying how to build it."""
-    path = pathlib.Path(__file__).parent.parent / "static" / "widget.js"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"gradviz's front-end bundle is missing ({path}). "
-            "Build it with `npm --prefix js run build` from the source tree, or reinstall gradviz."
-        )
-    return path
+__all__ = ["GraphWidget"]
 
 
 class GraphWidget(anywidget.AnyWidget):

@@ -22,7 +22,7 @@ import gradviz
 import gradviz.demos as demos
 from gradviz._demos.gpt import TinyGPT
 from gradviz._demos.training import dead_relu_run, nan_run
-from gradviz._history import GradState
+from gradviz.records import GradState
 
 pytestmark = pytest.mark.browser
 

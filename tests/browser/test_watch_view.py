@@ -17,7 +17,7 @@ from browser_helpers import OUTPUT, node, wait_for_draws
 from torch import nn
 
 import gradviz
-from gradviz._history import GradState, History
+from gradviz.records import GradState, History
 from gradviz.view._state import build_state
 from gradviz.view._watch_html import write_watch_html
 from gradviz.view._watch_state import build_watch_state
@@ -336,7 +336,7 @@ import pathlib, time
 import numpy as np, torch
 from torch import nn
 import gradviz
-from gradviz._history import History
+from gradviz.records import History
 from gradviz.view._state import build_state
 from gradviz.view._watch_state import build_watch_state
 from gradviz.view._watch_widget import MonitorWidget

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from gradviz._demos.training import Run
-from gradviz._history import GradState
+from gradviz.records import GradState
 
 VANISH = 1e-7  # gradviz.view._watch_summary.VANISH
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradviz.capture._records import Site
+from gradviz.records import Site
 
 
 def at(site: Site | None) -> str:

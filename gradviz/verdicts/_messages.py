@@ -1,19 +1,32 @@
-"""One plain sentence saying what happened, and one saying what to do, for each cause."""
+"""One plain sentence saying what happened, and one saying what to do, for each cause and its evidence."""
 
 from __future__ import annotations
 
-from gradviz.capture._records import Birth, Capture, Cut, ErrorInfo, Site, Target
-from gradviz.diagnose import _values
-from gradviz.diagnose._causes import Cause
-from gradviz.diagnose._paths import ZeroWhy
-from gradviz.diagnose._text import at, code, norm
+from typing import assert_never
 
-# kept under their old names for _notes.py
-_at, _code, _norm = at, code, norm
+from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, CutHow, ErrorInfo, ErrorKind, Site, Target
+from gradviz.verdicts import _values
+from gradviz.verdicts._evidence import (
+    Born,
+    Cleared,
+    Created,
+    CutPath,
+    Evidence,
+    LossNonfinite,
+    NoGradField,
+    Nothing,
+    Raised,
+    Unreadable,
+    ZeroWhy,
+)
+from gradviz.verdicts._text import at, code, norm
+
+__all__ = ["cut_clause", "error_fix", "explain"]
 
 
-def explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Capture) -> tuple[str, str]:
-    message, fix = _explain(cause, t, where, extra, cap)
+def explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple[str, str]:
+    """(message, fix) for target ``t``, given the cause the rules decided and their evidence."""
+    message, fix = _explain(cause, t, evidence, cap)
     return message + _stale(cause, t), fix
 
 
@@ -39,10 +52,47 @@ def _stale(cause: Cause, t: Target) -> str:
     )
 
 
-def _explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Capture) -> tuple[str, str]:
+def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple[str, str]:
+    match evidence:
+        case Nothing():
+            return _plain(cause, t, cap)
+        case Created(site):
+            return _created(t, site)
+        case Cleared(site):
+            how = "zero_grad() / setting .grad to None" if site is None else f"the call{at(site)}{code(site)}"
+            return (
+                f"{t.name} received a gradient{norm(t.delivered_norm)}, then {how} removed it before it was "
+                "read.",
+                "Read or log gradients after backward() and before zero_grad(); zero_grad belongs at the "
+                "start of the next step (set_to_none=True is the default, so .grad becomes None).",
+            )
+        case CutPath(cut):
+            return _cut(t, cut)
+        case Raised(error):
+            return _error(t, error, cap)
+        case Born(birth):
+            return _values.nonfinite(t, birth, cap)
+        case LossNonfinite(value, birth):
+            return _values.nonfinite_loss(t, value, birth, cap)
+        case ZeroWhy():
+            return _values.zero(t, evidence, cap)
+        case NoGradField(why):
+            return _no_grad_field(t, why)
+        case Unreadable():
+            return (
+                f"{t.name} received a gradient, but its values cannot be read here (a meta tensor, or inside "
+                "a functorch transform): gradviz cannot say whether it is finite and non-zero.",
+                "Check it where its values exist.",
+            )
+        case _:
+            assert_never(evidence)
+
+
+def _plain(cause: Cause, t: Target, cap: Capture) -> tuple[str, str]:
+    """Causes whose words need nothing beyond the target's own record."""
     n = t.name
     if cause is Cause.ok:
-        return _ok(t, extra, cap)
+        return _ok(t)
     if cause is Cause.frozen:
         stale = ""
         if t.grad_norm is not None:
@@ -57,59 +107,36 @@ def _explain(cause: Cause, t: Target, where: Site | None, extra: object, cap: Ca
     if cause is Cause.unregistered:
         return _unregistered(t)
     if cause is Cause.not_in_optimizer:
-        if extra == "created":
-            return _created(t, where)
         return (
             f"{n} gets a gradient{norm(t.grad_norm)}, but no optimizer param group holds it, so it never "
             "changes.",
             "Build the optimizer from model.parameters(), or add a param group with it.",
         )
-    if cause is Cause.cleared:
-        how = "zero_grad() / setting .grad to None" if where is None else f"the call{at(where)}{code(where)}"
-        return (
-            f"{n} received a gradient{norm(t.delivered_norm)}, then {how} removed it before it was read.",
-            "Read or log gradients after backward() and before zero_grad(); zero_grad belongs at the "
-            "start of the next step (set_to_none=True is the default, so .grad becomes None).",
-        )
-    if cause is Cause.zero:
-        return _values.zero(t, extra if isinstance(extra, ZeroWhy) else ZeroWhy("unknown"), cap)
-    if cause is Cause.nonfinite:
-        if isinstance(extra, tuple) and extra and extra[0] == "loss":
-            root = next((r for r in cap.roots if r.nonfinite), None)
-            return _values.nonfinite_loss(t, root.nonfinite if root else "nan", extra[1], cap)
-        return _values.nonfinite(t, extra if isinstance(extra, Birth) else None, cap)
-    if cause is Cause.error:
-        return _error(t, extra if isinstance(extra, ErrorInfo) else cap.error, cap)
-    if isinstance(extra, Cut):
-        return _cut(t, extra)
-    return f"{n}: {cause.value}.", "See the gradviz documentation for this cause."
+    raise ValueError(f"the cause {cause.value!r} needs evidence beyond the target's record")
 
 
-def _ok(t: Target, extra: object, cap: Capture) -> tuple[str, str]:
+def _no_grad_field(t: Target, why: str) -> tuple[str, str]:
     n = t.name
-    if extra == "no_grad_field":
-        if cap.source == "watch":
-            return (
-                f"{n} is in the backward graph of the model's output; its gradient norms over the "
-                "steps are in the timeline.",
-                "Nothing to fix unless the timeline shows a problem.",
-            )
-        if not cap.backward_calls:
-            return (
-                f"{n} reaches the output, but no backward() ran inside the trace.",
-                "Call loss.backward() inside the `with gradviz.trace(...)` block to check gradients.",
-            )
+    if why == "watch":
         return (
-            f"{n} is not a leaf: a gradient flows through it, but its .grad is not kept (call "
-            f"{n}.retain_grad() before backward to keep it); its node's norm was not recorded.",
-            "Nothing to fix.",
+            f"{n} is in the backward graph of the model's output; its gradient norms over the steps are in "
+            "the timeline.",
+            "Nothing to fix unless the timeline shows a problem.",
         )
-    if extra == "unknown":
+    if why == "no_backward":
         return (
-            f"{n} received a gradient, but its values cannot be read here (a meta tensor, or inside a "
-            "functorch transform): gradviz cannot say whether it is finite and non-zero.",
-            "Check it where its values exist.",
+            f"{n} reaches the output, but no backward() ran inside the trace.",
+            "Call loss.backward() inside the `with gradviz.trace(...)` block to check gradients.",
         )
+    return (
+        f"{n} is not a leaf: a gradient flows through it, but its .grad is not kept (call "
+        f"{n}.retain_grad() before backward to keep it); its node's norm was not recorded.",
+        "Nothing to fix.",
+    )
+
+
+def _ok(t: Target) -> tuple[str, str]:
+    n = t.name
     if t.returned:
         return (
             f"{n} got a finite, non-zero gradient{norm(t.delivered_norm)}, returned by autograd.grad / "
@@ -209,25 +236,27 @@ def _unregistered(t: Target) -> tuple[str, str]:
     )
 
 
-_CUT_TEXT = {
-    "detach": (
-        "its only path to the loss goes through .detach(){at}{code}, which cuts the gradient",
+# What a cut did, and its fix, by cause. Placeholders: the clause's subject ({path}: "its only path to the
+# loss"), the cut's line ({at}, {code}), its op ({op}) and, for no_grad, where gradients were off ({detail}).
+_CUT_TEXT: dict[Cause | str, tuple[str, str]] = {
+    Cause.detach: (
+        "{path} goes through .detach(){at}{code}, which cuts the gradient",
         "Remove the .detach() on that path (detach only values you deliberately do not train through).",
     ),
-    "data": (
-        "its only path to the loss goes through .data{at}{code}, which cuts the gradient silently",
+    Cause.data: (
+        "{path} goes through .data{at}{code}, which cuts the gradient silently",
         "Use the tensor itself instead of .data (use .detach() where you really want no gradient).",
     ),
-    "no_grad": (
-        "its only path to the loss ran with gradient tracking off{at}{code}{detail}",
+    Cause.no_grad: (
+        "{path} ran with gradient tracking off{at}{code}{detail}",
         "Move that computation out of the torch.no_grad() / inference_mode() block.",
     ),
-    "non_differentiable": (
-        "its only path to the loss goes through {op}{at}{code}, which has no gradient",
+    Cause.non_differentiable: (
+        "{path} goes through {op}{at}{code}, which has no gradient",
         "Use a differentiable form (softmax weights instead of argmax indices, a soft mask "
         "instead of a comparison, float ops instead of integer casts).",
     ),
-    "escaped": (
+    Cause.escaped: (
         "its value left torch through .{op}(){at}{code} and came back as a new tensor with no history",
         "Keep the computation in torch tensors; use .item()/.numpy() only for logging.",
     ),
@@ -235,36 +264,43 @@ _CUT_TEXT = {
         "its values were copied into a new tensor by torch.{op}(){at}{code}, which has no history",
         "Combine tensors with torch.stack / torch.cat (they keep the graph), not torch.tensor(list).",
     ),
-    "checkpoint": (
+    Cause.checkpoint: (
         "it runs inside a reentrant torch.utils.checkpoint{at}{code} whose inputs do not require "
         "grad, so the checkpoint output has no gradient",
         "Pass use_reentrant=False to checkpoint (or make an input require grad, e.g. "
         "model.enable_input_require_grads() for Hugging Face models).",
     ),
 }
+_NO_GRAD_DETAIL = {
+    CutHow.inference_mode: " (inside torch.inference_mode())",
+    CutHow.in_function: " (inside a custom autograd.Function's forward, without being passed to apply())",
+}
 
 
-def _cut(t: Target, cut: Cut) -> tuple[str, str]:
-    if cut.detail in ("returns_none", "no_gradient_out"):
-        return _blocked(t, cut)
-    what, fix = _CUT_TEXT["rebuilt" if cut.detail == "rebuilt" else cut.kind]
-    detail = ""
-    if cut.detail == "inference_mode":
-        detail = " (inside torch.inference_mode())"
-    elif cut.detail == "function":
-        detail = " (inside a custom autograd.Function's forward, without being passed to apply())"
-    if cut.detail.startswith("grad_off_at="):  # site is the user's switch; op_site the op it covered
+def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, str]:
+    """(what the cut did, its fix): one clause whose subject is ``path``, and one sentence."""
+    if cut.how is CutHow.grad_switch:  # site is the user's switch; op_site the op it covered
         covered = f" around `{cut.op_site.code}`" if cut.op_site is not None and cut.op_site.code else ""
         covered += f" at {cut.op_site.where}" if cut.op_site is not None else ""
         switch = f"`{_code_of(cut.site)}`{at(cut.site)}"
-        text = f"its only path to the loss ran with gradient tracking off: {switch} turned it off{covered}"
+        text = f"{path} ran with gradient tracking off: {switch} turned it off{covered}"
         if cut.op_site is not None and cut.op_site.library:
             text += " (library code)"
-        return f"{t.name} gets no gradient: {text}.", fix
-    text = what.format(at=at(cut.site), code=code(cut.site), detail=detail, op=cut.op)
+        return text, _CUT_TEXT[Cause.no_grad][1]
+    what, fix = _CUT_TEXT["rebuilt" if cut.how is CutHow.rebuilt else cut.kind]
+    text = what.format(
+        path=path, at=at(cut.site), code=code(cut.site), detail=_NO_GRAD_DETAIL.get(cut.how, ""), op=cut.op
+    )
     if cut.op_site is not None and cut.op_site != cut.site:
         where = "in library code" if cut.op_site.library else "the op"
         text += f"; {where}: {cut.op} at {cut.op_site.where}{code(cut.op_site)}"
+    return text, fix
+
+
+def _cut(t: Target, cut: Cut) -> tuple[str, str]:
+    if cut.how in (CutHow.returns_none, CutHow.no_gradient_out):
+        return _blocked(t, cut)
+    text, fix = cut_clause(cut)
     return f"{t.name} gets no gradient: {text}.", fix
 
 
@@ -274,7 +310,7 @@ def _code_of(site: Site | None) -> str:
 
 def _blocked(t: Target, cut: Cut) -> tuple[str, str]:
     """A node above the target received a gradient and passed none on to it."""
-    if cut.detail == "returns_none":
+    if cut.how is CutHow.returns_none:
         return (
             f"{t.name} gets no gradient: the backward of the custom autograd.Function {cut.op} (applied"
             f"{at(cut.site)}{code(cut.site)}) returns None for the input that depends on it, so nothing "
@@ -288,51 +324,38 @@ def _blocked(t: Target, cut: Cut) -> tuple[str, str]:
     )
 
 
-_ERROR_FIX = {
-    "leaf_inplace": (
-        "Write the result to a new tensor (`x = x * 2`, not `x[:] = x * 2` or `x.add_(...)`), or do the "
-        "update under torch.no_grad() if it is an optimizer-style update."
-    ),
-    "inplace_saved": (
-        "Replace the in-place op with its out-of-place form (`h = h * 2`, not `h.mul_(2)`), or clone the "
-        "tensor before modifying it."
-    ),
-    "inference_saved": (
-        "Create that tensor outside torch.inference_mode() (or .clone() it outside) before using it in a "
-        "computation you backpropagate through."
-    ),
-    "graph_freed": "Run a fresh forward for each backward, or pass retain_graph=True to the first backward.",
-    "graph_freed_carried": (
-        "Detach the carried state where it enters the new step (`h = h.detach()`, as truncated BPTT does); "
-        "retain_graph=True would only make every step backpropagate through all earlier ones."
-    ),
-    "non_scalar": "Reduce the loss to a scalar (e.g. .mean() or .sum()) or pass gradient= to backward().",
-    "no_grad_root": (
-        "Make sure the loss is computed from the model's output without .detach(), .data or torch.no_grad()."
-    ),
-}
-
-
 def error_fix(err: ErrorInfo) -> str:
-    if err.kind == "graph_freed" and err.blame_op == "carried":
-        return _ERROR_FIX["graph_freed_carried"]
-    return _ERROR_FIX.get(err.kind, "Fix the error first; gradviz re-checks on the next trace.")
+    """The fix for an error: its kind's, or a better one for the culprit gradviz found."""
+    text = ERROR_KINDS[err.kind]
+    return text.fix_by_blame.get(err.blame_op, text.fix)
 
 
-def _error(t: Target, err: ErrorInfo | None, cap: Capture) -> tuple[str, str]:
-    if err is None:
-        return f"{t.name} got no gradient because the traced code raised.", "Fix the error first."
+def error_clause(err: ErrorInfo, cap: Capture) -> str:
+    """What the traced code did wrong, naming its lines: one clause."""
     line = err.blame or err.site
     op = f"an in-place op{at(line)}{code(line)}"
-    lib = f" (in library code at {err.inner.where}{code(err.inner)})" if err.inner is not None else ""
-    what = {
-        "leaf_inplace": f"{op} modified a leaf that requires grad",
-        "inplace_saved": f"{op} modified a tensor autograd had saved for backward",
-        "inference_saved": f"a tensor made under inference_mode{at(line)} was used in a differentiable op",
-        "graph_freed": _graph_freed(err, cap),
-        "non_scalar": f"backward(){at(err.site)} was called on a non-scalar tensor without gradient=",
-    }.get(err.kind, f"{err.type}: {err.message}{at(line)}{code(line)}{lib}")
-    return f"{t.name} got no gradient because the {err.phase} raised: {what}.", error_fix(err)
+    match err.kind:
+        case ErrorKind.leaf_inplace:
+            return f"{op} modified a leaf that requires grad"
+        case ErrorKind.inplace_saved:
+            return f"{op} modified a tensor autograd had saved for backward"
+        case ErrorKind.inference_saved:
+            return f"a tensor made under inference_mode{at(line)} was used in a differentiable op"
+        case ErrorKind.graph_freed:
+            return _graph_freed(err, cap)
+        case ErrorKind.non_scalar:
+            return f"backward(){at(err.site)} was called on a non-scalar tensor without gradient="
+        case ErrorKind.no_grad_root | ErrorKind.other:
+            lib = f" (in library code at {err.inner.where}{code(err.inner)})" if err.inner is not None else ""
+            return f"{err.type}: {err.message}{at(line)}{code(line)}{lib}"
+        case _:
+            assert_never(err.kind)
+
+
+def _error(t: Target, err: ErrorInfo, cap: Capture) -> tuple[str, str]:
+    return f"{t.name} got no gradient because the {err.phase} raised: {error_clause(err, cap)}.", error_fix(
+        err
+    )
 
 
 def _graph_freed(err: ErrorInfo, cap: Capture) -> str:

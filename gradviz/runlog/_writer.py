@@ -1,49 +1,4 @@
-"""A recorded run on disk: what ``gradviz.watch(..., log_dir=...)`` writes and ``gradviz.open`` reads.
-
-Format ``gradviz-run`` version 1. A run directory holds::
-
-    header.json    written once, atomically (temporary file, fsync, rename), before any record
-    grads.bin      one record per recorded step, appended, never rewritten
-    weights.bin    one record per weight step (every ``weights_every``-th recorded step), appended
-    graph.json     optional: the autograd graph of the first backward pass, written once, atomically:
-                   {"graph": {...}, "edge_norms": base64, "hists": base64} (gradviz/view/_state.py)
-    rank<r>/       with ``watch(..., ranks="all")``: the same file set for each other rank that records
-
-``header.json`` (UTF-8 JSON)::
-
-    {"format": "gradviz-run", "version": 1, "names": ["enc.weight", ...], "every": 1,
-     "weights_every": 100, "model": "GPT", "optimizer": "AdamW", "rank": 0, "world_size": 2,
-     "created": "2025-01-31T12:00:00Z",
-     "grads": {"file": "grads.bin", "record_bytes": 12 + 5P},
-     "weights": {"file": "weights.bin", "record_bytes": 12 + 8P}}
-
-Records are little-endian, unpadded, of a fixed size per file (P = ``len(names)``, columns in that order)::
-
-    grads.bin    int64 step | uint8[P] state | float32[P] grad_norm                    | uint32 crc32
-    weights.bin  int64 step | float32[P] param_norm | float32[P] update_ratio          | uint32 crc32
-
-``step`` counts optimizer steps from 0 at ``watch()``; ``state`` is a :class:`~gradviz._history.GradState`
-(0 ``.grad`` was None, 1 exactly zero, 2 finite, 3 NaN/Inf); a norm is NaN where it has no value;
-``crc32`` is ``zlib.crc32`` of the record's bytes before it. A ``grads.bin`` record with step -1 (state and
-norms zero) marks a run that closed cleanly. Every recorded step is kept (no downsampling on disk): 5 bytes
-per parameter per step plus 12 per record; a weight step adds 8 bytes per parameter plus 12.
-
-Crash safety. The writer appends each record with one ``write`` as it is recorded (a reader sees it at
-once; a killed process loses nothing the kernel already has) and ``fsync``s every ``flush_secs`` seconds
-and on close, so a machine crash loses at most the steps of the last interval. A reader takes whole
-records only; it drops a trailing partial record and any record whose crc32 does not match (torn by a
-crash, or the zero-filled tail a power loss can leave), so a file cut anywhere still reads up to its last
-intact record. A record that fails its check at the very end of a file that is still being written is
-read again on the next refresh. Bytes inserted into or cut out of the middle of a file are skipped: the
-reader finds the next intact record after them and counts what it skipped (``gradviz/_runread.py``).
-
-Write errors. A write that fails (a full disk, a quota, a directory made read-only) never stops the
-training: the writer warns once and stops writing records (what it wrote before stays readable); a
-``graph.json`` that cannot be written is left out (warned once) and the records go on. No temporary file is
-left behind.
-
-Logs written by gradviz 0.1 have this same format and read unchanged.
-"""
+"""Writes a run directory as a watched run records it (the format: ``gradviz/runlog/_format.py``)."""
 
 from __future__ import annotations
 
@@ -60,43 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz._history import GradState, StepBuffer
+from gradviz.records import StepBuffer
+from gradviz.runlog._format import (
+    END_STEP,
+    FORMAT,
+    GRADS,
+    GRAPH,
+    HEADER,
+    VERSION,
+    WEIGHTS,
+    grads_dtype,
+    weights_dtype,
+)
 
-__all__ = [
-    "FORMAT",
-    "VERSION",
-    "LoggedSteps",
-    "RunWriter",
-    "grads_dtype",
-    "rank_dir",
-    "weights_dtype",
-]
-
-FORMAT = "gradviz-run"
-VERSION = 1
-HEADER = "header.json"
-GRAPH = "graph.json"
-GRADS = "grads.bin"
-WEIGHTS = "weights.bin"
-END_STEP = -1
-NONFINITE = int(GradState.nonfinite)
-
-
-def grads_dtype(p: int) -> np.dtype:
-    """numpy layout of one ``grads.bin`` record for ``p`` parameters."""
-    return np.dtype([("step", "<i8"), ("state", "u1", (p,)), ("grad_norm", "<f4", (p,)), ("crc", "<u4")])
-
-
-def weights_dtype(p: int) -> np.dtype:
-    """numpy layout of one ``weights.bin`` record for ``p`` parameters."""
-    return np.dtype(
-        [("step", "<i8"), ("param_norm", "<f4", (p,)), ("update_ratio", "<f4", (p,)), ("crc", "<u4")]
-    )
-
-
-def rank_dir(log_dir: str | os.PathLike[str], rank: int) -> Path:
-    """Where ``rank`` writes: ``log_dir`` itself for rank 0, ``log_dir/rank<r>`` for the others."""
-    return Path(log_dir) if rank == 0 else Path(log_dir) / f"rank{rank}"
+__all__ = ["LoggedSteps", "RunWriter"]
 
 
 def b64(data: bytes) -> str:

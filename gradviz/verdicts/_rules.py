@@ -8,17 +8,32 @@ never merely a ``.grad`` that exists: it may be a value from an earlier step.
 
 from __future__ import annotations
 
-from gradviz.capture._records import Capture, Cut, Site, Target
-from gradviz.diagnose._causes import Cause, Verdict
-from gradviz.diagnose._messages import explain
-from gradviz.diagnose._paths import GraphIndex
+from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, GradState, Site, Target, Verdict
+from gradviz.verdicts._evidence import (
+    Born,
+    Cleared,
+    Created,
+    CutPath,
+    Evidence,
+    LossNonfinite,
+    NoGradField,
+    Nothing,
+    Raised,
+    Unreadable,
+)
+from gradviz.verdicts._messages import explain
+from gradviz.verdicts._paths import ZeroGraph
 
-NONE, ZERO, FINITE, NONFINITE, UNKNOWN = 0, 1, 2, 3, -1
-# Errors that a cut causes (backward on a loss with no grad_fn): the cut is the answer, with the note.
-_CAUSED_BY_A_CUT = frozenset({"no_grad_root"})
 # When several cuts took a target's every path to the loss, name the one most likely to be the mistake:
 # an explicit detach or escape before gradient-less code paths such as sampling under no_grad.
-_CUT_ORDER = {"detach": 0, "data": 0, "escaped": 1, "checkpoint": 2, "no_grad": 3, "non_differentiable": 4}
+_CUT_ORDER = {
+    Cause.detach: 0,
+    Cause.data: 0,
+    Cause.escaped: 1,
+    Cause.checkpoint: 2,
+    Cause.no_grad: 3,
+    Cause.non_differentiable: 4,
+}
 
 
 def decide(cap: Capture) -> dict[str, Verdict]:
@@ -29,11 +44,11 @@ def decide(cap: Capture) -> dict[str, Verdict]:
 class _Context:
     def __init__(self, cap: Capture) -> None:
         self.cap = cap
-        self.graph = GraphIndex(cap)
+        self.graph = ZeroGraph(cap)
         self.root_values = 0
         self.root_cuts: list[Cut] = []
         self.loss_birth = -1
-        self.loss_nonfinite = ""
+        self.loss_nonfinite: str = ""
         for root in cap.roots:
             self.root_values |= root.values
             if root.nonfinite and not self.loss_nonfinite:
@@ -65,8 +80,8 @@ class _Context:
 
 
 def _verdict(t: Target, ctx: _Context) -> Verdict:
-    cause, where, extra = _cause(t, ctx)
-    message, fix = explain(cause, t, where, extra, ctx.cap)
+    cause, where, evidence = _cause(t, ctx)
+    message, fix = explain(cause, t, evidence, ctx.cap)
     return Verdict(
         name=t.name,
         cause=cause,
@@ -77,50 +92,53 @@ def _verdict(t: Target, ctx: _Context) -> Verdict:
     )
 
 
-def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
+def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     cap = ctx.cap
     if not t.requires_grad:
-        return Cause.frozen, None, None
+        return Cause.frozen, None, Nothing()
     if t.kind == "unregistered":
-        return Cause.unregistered, None, None
+        return Cause.unregistered, None, Nothing()
     if t.created is not None and (t.replaced or t.in_optimizer is False):
-        return Cause.not_in_optimizer, t.created, "created"
+        return Cause.not_in_optimizer, t.created, Created(t.created)
     err = cap.error
     if t.failed and err is not None:  # the backward that raised owed it a gradient (earlier ones came)
-        return Cause.error, err.blame or err.site, err
-    if t.delivered != NONE:
+        return Cause.error, err.blame or err.site, Raised(err)
+    if t.delivered != GradState.none:
         return _arrived(t, ctx)
     # nothing arrived from the traced backward
-    if err is not None and err.kind not in _CAUSED_BY_A_CUT:
+    if err is not None and not ERROR_KINDS[err.kind].caused_by_cut:
         # the step raised before this gradient could arrive: the error is why, whatever else is wrong
-        return Cause.error, err.blame or err.site, err
+        return Cause.error, err.blame or err.site, Raised(err)
     cut = ctx.cut_for(t.bit)
     if cut is not None:
-        return Cause(cut.kind), cut.site, cut
-    if cap.error is not None:
-        return Cause.error, cap.error.blame or cap.error.site, cap.error
+        return cut.kind, cut.site, CutPath(cut)
+    if err is not None:
+        return Cause.error, err.blame or err.site, Raised(err)
     if t.reached and (not cap.backward_calls or not t.is_leaf or cap.source == "watch"):
         # in the graph of the output, and no backward ran (or it keeps no .grad, or this is watch's graph,
         # taken as the first backward begins): nothing to check here
-        return Cause.ok, None, "no_grad_field"
-    return Cause.unused, None, None
+        why = "watch" if cap.source == "watch" else "no_backward" if not cap.backward_calls else "not_leaf"
+        return Cause.ok, None, NoGradField(why)
+    return Cause.unused, None, Nothing()
 
 
-def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, object]:
+def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     """A gradient arrived: was it kept, and is it usable?"""
-    if not t.returned and t.is_leaf and t.grad_state in (NONE, ZERO) and t.grad_state != t.delivered:
+    kept = t.grad_state
+    if not t.returned and t.is_leaf and kept in (GradState.none, GradState.zero) and kept != t.delivered:
         site = ctx.last_clear(t.bit)
-        if site is not None or t.grad_state == NONE:
-            return Cause.cleared, site, None
-    if t.delivered == NONFINITE:
+        if site is not None or kept == GradState.none:
+            return Cause.cleared, site, Cleared(site)
+    if t.delivered == GradState.nonfinite:
         birth = ctx.cap.births[t.birth] if t.birth >= 0 else None
-        return Cause.nonfinite, birth.site if birth else None, birth
+        return Cause.nonfinite, birth.site if birth else None, Born(birth)
     if ctx.loss_nonfinite and ctx.root_values & t.bit:
         birth = ctx.cap.births[ctx.loss_birth] if ctx.loss_birth >= 0 else None
-        return Cause.nonfinite, birth.site if birth else None, ("loss", birth)
-    if t.delivered == ZERO:
+        value = "inf" if ctx.loss_nonfinite == "inf" else "nan"
+        return Cause.nonfinite, birth.site if birth else None, LossNonfinite(value, birth)
+    if t.delivered == GradState.zero:
         mechanism = ctx.graph.zero_mechanism(t)
         return Cause.zero, mechanism.site, mechanism
     if t.in_optimizer is False:
-        return Cause.not_in_optimizer, None, None
-    return Cause.ok, None, "unknown" if t.delivered == UNKNOWN else None
+        return Cause.not_in_optimizer, None, Nothing()
+    return Cause.ok, None, Unreadable() if t.delivered == GradState.unknown else Nothing()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gradviz.capture._records import Birth, Capture, Site, Target
-from gradviz.diagnose._paths import ZeroWhy
-from gradviz.diagnose._text import at, code, norm
+from gradviz.records import Birth, Capture, Site, Target
+from gradviz.verdicts._evidence import ZeroWhy
+from gradviz.verdicts._text import at, code, norm
 
 
 def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
@@ -100,7 +100,7 @@ def born(birth: Birth, cap: Capture) -> str:
         text = f"it was born in the backward of {op}"
         text += f" —{how}" if birth.detail else f", which turned a finite gradient into {value}"
         if birth.masked_by >= 0:
-            where = at(_op_site(cap, birth.masked_by))
+            where = at(cap.ops.user_site(birth.masked_by))
             text += f"; the torch.where{where} above it sends that branch a zero gradient"
         return text
     if birth.phase == "input" and birth.detail.startswith("the parameter"):
@@ -115,8 +115,9 @@ def born(birth: Birth, cap: Capture) -> str:
         op = cap.ops[birth.masked_by] if birth.masked_by < len(cap.ops) else None
         name = op.name if op is not None else "a later op"
         name = "torch.where" if name == "where" else name
+        hider = cap.ops.user_site(birth.masked_by)
         text += (
-            f"; {name}{at(_op_site(cap, birth.masked_by))} hid it from the output, but its backward still "
+            f"; {name}{at(hider)} hid it from the output, but its backward still "
             f"multiplies by it (0 × {value} = NaN)"
         )
     return text
@@ -167,13 +168,6 @@ def fix_for(birth: Birth) -> str:
 def _kind(value: float | None) -> str:
     """ "NaN" or "Inf" for a non-finite norm (a norm is NaN when any element is NaN)."""
     return "Inf" if value is not None and value == value else "NaN"
-
-
-def _op_site(cap: Capture, index: int) -> Site | None:
-    user_site = getattr(cap.ops, "user_site", None)
-    if user_site is not None:
-        return user_site(index)
-    return cap.ops[index].site if 0 <= index < len(cap.ops) else None
 
 
 def _short(site: Site | None) -> str:

@@ -1,4 +1,4 @@
-"""Plain data produced by capture and read by diagnose and view.
+"""The records of one trace: plain data produced by capture and read by the verdict rules and the view.
 
 # NOTE [plain data only]
 # Nothing in this module may hold a torch object (tensor, autograd node, module, optimizer). A finished
@@ -9,9 +9,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
+
+from gradviz.records._errors import ErrorKind
+from gradviz.records._state import GradState
+from gradviz.records._verdict import Cause
 
 
 @dataclass(frozen=True)
@@ -66,15 +71,14 @@ class Target:
     grad_fn: str | None = None
     in_optimizer: bool | None = None  # None: no optimizer was given
     reached: bool = False  # an AccumulateGrad of the backward graph holds this tensor (not: a gradient came)
-    # What the traced backward(s) delivered (see NOTE [delivered, not reached] in capture/_backward.py):
-    # a GradState value (0 none, 1 zero, 2 finite, 3 nonfinite), or -1 when the values could not be read.
-    delivered: int = 0
+    # What the traced backward(s) delivered (see NOTE [delivered, not reached] in capture/_backward.py).
+    delivered: GradState = GradState.none
     delivered_norm: float | None = None
     returned: bool = False  # autograd.grad / torch.func returned its gradient instead of storing it
     failed: bool = False  # a backward that raised should have delivered to it and did not
     grad_before: float | None = None  # norm of a .grad already there when the trace's first backward began
     grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)
-    grad_state: int = 0  # GradState of .grad when the trace ended (-1: values could not be read)
+    grad_state: GradState = GradState.none  # what .grad held when the trace ended
     first_use: int = -1  # index into Capture.ops of the first op that read it
     created: Site | None = None  # a Parameter made during the traced forward: the line that first used it
     birth: int = -1  # nonfinite gradients: index into Capture.births of where the NaN/Inf was born
@@ -105,20 +109,79 @@ class Op:
     caller: Site | None = None  # when ``site`` is library code: the user's line that called into it
 
 
+class OpRecords(Sequence[Op]):
+    """The ops a trace saw, in order. ``Capture.ops`` is always one: the tracer's column store
+    (``capture._oplog.OpLog``) or, for captures made without a forward trace, a plain :class:`OpList`."""
+
+    def user_site(self, index: int) -> Site | None:
+        """The user's line for op ``index``: its own line, or the user's call into the library it ran in."""
+        raise NotImplementedError
+
+    def joined_at(self, cut: int) -> list[int]:
+        """Indices of the ops where the (gradient-less) value of cut ``cut`` entered the graph."""
+        raise NotImplementedError
+
+
+class OpList(OpRecords):
+    """Ops held as a list of :class:`Op` records."""
+
+    def __init__(self, ops: Sequence[Op] = ()) -> None:
+        self._ops = list(ops)
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    @overload
+    def __getitem__(self, index: int) -> Op: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Op]: ...
+    def __getitem__(self, index: int | slice) -> Op | list[Op]:
+        return self._ops[index]
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self._ops)
+
+    def user_site(self, index: int) -> Site | None:
+        if not 0 <= index < len(self._ops):
+            return None
+        op = self._ops[index]
+        return op.caller or op.site
+
+    def joined_at(self, cut: int) -> list[int]:
+        return [op.index for op in self._ops if cut in op.joins]
+
+
+class CutHow(str, enum.Enum):
+    """How a cut cut: what a message says beyond its cause and op."""
+
+    op = "op"  # the op itself (``.detach()``, ``argmax``, ``.item()``, an op run under no_grad)
+    rebuilt = "rebuilt"  # escaped: values copied into a new tensor (``torch.tensor([t1, t2])``)
+    after_detach = "after_detach"  # escaped: a ``.detach()`` / ``.data`` that served an escape
+    reentrant = "reentrant"  # checkpoint: inside a reentrant torch.utils.checkpoint
+    in_function = "in_function"  # no_grad: inside a custom autograd.Function's forward, not passed to apply
+    inference_mode = "inference_mode"  # no_grad: inside torch.inference_mode()
+    grad_switch = "grad_switch"  # no_grad: ``site`` is the user's switch; ``op_site`` the op it covered
+    returns_none = "returns_none"  # blocked: a custom Function's backward returned None for it
+    no_gradient_out = "no_gradient_out"  # blocked: an op's backward passed no gradient to that input
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class Cut:
     """A place where values of some targets flowed on but their gradient path ended.
 
-    ``kind`` is a Cause value: detach, data, no_grad, non_differentiable, escaped, checkpoint.
+    ``kind`` is the cause it gives: detach, data, no_grad, non_differentiable, escaped, checkpoint.
     """
 
     index: int
-    kind: str
+    kind: Cause
     op: str
     lost: int  # bitset of targets
     site: Site | None
     module: str = ""
-    detail: str = ""  # e.g. "inference_mode", "set_grad_enabled(False) at f.py:3", "argmax"
+    how: CutHow = CutHow.op
     op_index: int = -1
     retracted: bool = False  # turned out not to be a cut (an autograd.Function attached a grad_fn)
     # The op's own line when ``site`` is another one: the line inside a ``with torch.no_grad():`` block
@@ -187,9 +250,7 @@ class ErrorInfo:
     message: str
     phase: str  # "forward" | "backward"
     site: Site | None
-    kind: (
-        str  # "leaf_inplace" | "inplace_saved" | "no_grad_root" | "inference_saved" | "graph_freed" | "other"
-    )
+    kind: ErrorKind
     blame: Site | None = None  # the line that really caused it (the in-place line, the detach, ...)
     blame_op: str = ""
     inner: Site | None = None  # the library line under ``blame`` when the error came from library code
@@ -234,7 +295,7 @@ class Capture:
     """Everything one trace recorded."""
 
     targets: list[Target] = field(default_factory=list)
-    ops: Sequence[Op] = field(default_factory=list)
+    ops: OpRecords = field(default_factory=OpList)
     cuts: list[Cut] = field(default_factory=list)
     inplace: list[Inplace] = field(default_factory=list)
     clears: list[Clear] = field(default_factory=list)

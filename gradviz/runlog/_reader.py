@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz._history import History, StepBuffer
-from gradviz._runheader import check_graph, check_header
-from gradviz._runlog import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
+from gradviz.records import History, StepBuffer
+from gradviz.runlog._header import check_graph, check_header
+from gradviz.runlog._writer import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
 
 __all__ = ["RunReader"]
 

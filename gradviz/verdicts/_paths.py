@@ -1,12 +1,9 @@
-"""Questions about the captured backward graph: why did a gradient stop, or come out exactly zero?"""
+"""Why a gradient came out exactly zero, read from the recorded backward graph's per-node norms."""
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
-
-from gradviz.capture._locate import RecordedGraph, op_name_of
-from gradviz.capture._records import GraphNode, Site, Target
+from gradviz.records import GraphIndex, GraphNode, Target
+from gradviz.verdicts._evidence import ZeroWhy
 
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
 _STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
@@ -16,34 +13,8 @@ _RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
 _ZERO_BY_DESIGN = ("lora_b", "lora_up", "lora_magnitude", "zero_conv", "rezero", "controlnet")
 
 
-@dataclass
-class ZeroWhy:
-    """Why a gradient came out exactly zero."""
-
-    kind: str  # cancel | zero_weight | dead_relu | step | where | mul | discarded | unknown
-    site: Site | None = None
-    op: str = ""
-    weight: str = ""  # zero_weight: the name of the all-zero weight
-    by_design: bool = False  # zero_weight: a weight that starts at zero on purpose (LoRA's B)
-    paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
-    units: int = 0  # dead_relu: the units (last dimension) of the ReLU's output, all dead on this batch
-
-
-class GraphIndex(RecordedGraph):
-    def site_of(self, node: GraphNode | None) -> Site | None:
-        if node is None:
-            return None
-        op = self.op_of.get(node.id, -1)
-        if op < 0:
-            return None
-        user_site = getattr(self.cap.ops, "user_site", None)
-        return user_site(op) if user_site is not None else self.cap.ops[op].site
-
-    def op_name(self, node: GraphNode) -> str:
-        op = self.op_of.get(node.id, -1)
-        if op >= 0 and node.op >= 0:
-            return self.cap.ops[op].name
-        return op_name_of(node.name)
+class ZeroGraph(GraphIndex):
+    """The recorded graph, asked why a gradient came out exactly zero."""
 
     # -- exactly zero ---------------------------------------------------------------------------------------
 
@@ -54,22 +25,13 @@ class GraphIndex(RecordedGraph):
         node = self.by_id[start]
         if node.grad_norm is None or node.grad_norm != 0:
             return ZeroWhy("unknown")
-        # the last zero node below the first node that still had a non-zero incoming gradient
+        # the last zero node below the first node that still had a non-zero incoming gradient: walk up
+        # through nodes whose incoming gradient is zero, skip those with none recorded
         zero, source = node, None
-        seen, queue = {start}, deque([node])
-        while queue and source is None:
-            current = queue.popleft()
-            for parent_id in self.parents.get(current.id, ()):
-                if parent_id in seen:
-                    continue
-                seen.add(parent_id)
-                parent = self.by_id[parent_id]
-                if parent.grad_norm is None:
-                    continue
-                if parent.grad_norm != 0:
-                    zero, source = current, parent
-                    break
-                queue.append(parent)
+        for parent, child in self.ancestors(start, through=lambda n: n.grad_norm == 0):
+            if parent.grad_norm is not None and parent.grad_norm != 0:
+                zero, source = child, parent
+                break
         if source is None:
             return ZeroWhy("unknown")
         live = [p for p in self.parents.get(zero.id, ()) if self.by_id[p].grad_norm not in (None, 0.0)]
