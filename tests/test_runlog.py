@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import gradviz
-from gradviz.records import GradState, StepBuffer
 from gradviz._open import Run
+from gradviz.records import GradState, StepBuffer
 from gradviz.runlog import RunWriter
 from gradviz.runlog._format import GRADS, HEADER, WEIGHTS, grads_dtype, weights_dtype
 from gradviz.runlog._reader import RunReader

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-import gradviz
+from gradviz._trace import Trace, trace
+from gradviz.records import Verdict
 
 KINDS = {
     "graph": "The autograd graph of a small model, to read node by node",
@@ -69,14 +70,14 @@ class Demo:
             torch.manual_seed(seed)
             self.model = spec.build()
             self.optimizer = spec.optimizer(self.model)
-        self.trace: gradviz.Trace
+        self.trace: Trace
         self.error: BaseException | None = None
         self.step()
 
-    def step(self) -> gradviz.Trace:
+    def step(self) -> Trace:
         """Run the demo's step once more (same model, a new seeded batch) under a new trace."""
         self.error = None
-        t = gradviz.trace(self.model, optimizer=self.optimizer)
+        t = trace(self.model, optimizer=self.optimizer)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + self.steps)
             try:
@@ -97,11 +98,11 @@ class Demo:
         return self.spec.name
 
     @property
-    def verdicts(self) -> dict[str, gradviz.Verdict]:
+    def verdicts(self) -> dict[str, Verdict]:
         return self.trace.verdicts
 
     @property
-    def problems(self) -> dict[str, gradviz.Verdict]:
+    def problems(self) -> dict[str, Verdict]:
         return self.trace.problems
 
     def report(self) -> str:

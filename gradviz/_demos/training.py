@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-import gradviz
 from gradviz._demos._base import REGISTRY
+from gradviz._trace import Trace, trace
+from gradviz._watch import Monitor, watch
 from gradviz.records import GradState, History
 from gradviz.view import frozen_columns, run_text
 
@@ -28,7 +29,7 @@ class TrainingSpec:
     name: str
     kind: str
     summary: str
-    run: Callable[[], tuple[nn.Module, gradviz.Monitor, list[float], gradviz.Trace | None]]
+    run: Callable[[], tuple[nn.Module, Monitor, list[float], Trace | None]]
     checks: Callable[[History, list[float]], dict[str, bool]]  # what it teaches -> holds?
 
 
@@ -110,7 +111,7 @@ def _one_thread():
 
 def _train(model, opt, X, Y, steps, loss_fn=F.mse_loss, **watch_options):
     losses = []
-    with _one_thread(), gradviz.watch(model, optimizer=opt, **watch_options) as mon:
+    with _one_thread(), watch(model, optimizer=opt, **watch_options) as mon:
         for _ in range(steps):
             loss = loss_fn(model(X), Y)
             opt.zero_grad()
@@ -222,7 +223,7 @@ def nan_from_log():
             opt.zero_grad()
             bce_by_hand(replay.model(X), y).backward()
             opt.step()
-    with gradviz.trace(replay.model, optimizer=opt) as t:
+    with trace(replay.model, optimizer=opt) as t:
         opt.zero_grad()
         bce_by_hand(replay.model(X), y).backward()
     return model, mon, losses, t

@@ -24,7 +24,8 @@ from typing import Any
 
 from torch import nn
 
-import gradviz
+from gradviz._trace import Trace, trace
+from gradviz._watch import Monitor, watch
 from gradviz.integrations import _dangling
 from gradviz.integrations._findings import adapter_parameters, format_findings, split_first_step, still_zero
 from gradviz.records import Verdict
@@ -65,12 +66,12 @@ class CallbackRun:
         self.trace_first_step = trace_first_step
         self._log_dir_arg = log_dir
         self.recheck_steps = recheck_steps
-        self.monitor: gradviz.Monitor | None = None
-        self.trace: gradviz.Trace | None = None
+        self.monitor: Monitor | None = None
+        self.trace: Trace | None = None
         self.findings: dict[str, Verdict] = {}
         self.log_dir: Path | None = None
         self._model_name = ""
-        self._running: gradviz.Trace | None = None
+        self._running: Trace | None = None
         self._forward_handle: Any = None
         self._meant_to_train: set[str] = set()
         self._recheck: dict[str, Verdict] = {}
@@ -86,7 +87,7 @@ class CallbackRun:
         self._model_name = type(model).__name__
         # Only the recording rank (0) writes; the others get log_dir=None from watch.
         log_dir = self._choose_log_dir(root)
-        self.monitor = gradviz.watch(model, params=self._params, log_dir=log_dir, **self._watch_kwargs)
+        self.monitor = watch(model, params=self._params, log_dir=log_dir, **self._watch_kwargs)
         self.log_dir = self.monitor.log_dir
         self._pending = self.trace_first_step and self.monitor.recording
 
@@ -99,7 +100,7 @@ class CallbackRun:
         in_optimizer = {id(p) for opt in optimizers for g in opt.param_groups for p in g["params"]}
         named = list(model.named_parameters())
         self._meant_to_train = adapter_parameters(model) | {n for n, p in named if id(p) in in_optimizer}
-        t = gradviz.trace(model, optimizer)
+        t = trace(model, optimizer)
         t.__enter__()
         self._running = t
         _dangling.register(self)
@@ -189,7 +190,7 @@ class CallbackRun:
             n += 1
         return base / f"run-{n}"
 
-    def _write_trace_files(self, t: gradviz.Trace) -> None:
+    def _write_trace_files(self, t: Trace) -> None:
         if self.log_dir is None:
             return
         try:
@@ -206,12 +207,12 @@ class Results:
     _run: CallbackRun
 
     @property
-    def monitor(self) -> gradviz.Monitor | None:
+    def monitor(self) -> Monitor | None:
         """The :class:`gradviz.Monitor` of the last run (None before it)."""
         return self._run.monitor
 
     @property
-    def trace(self) -> gradviz.Trace | None:
+    def trace(self) -> Trace | None:
         """The traced first step of the last run (None before it, or with trace_first_step=False)."""
         return self._run.trace
 

@@ -91,10 +91,10 @@ class GradvizMagics:
         return self.shell.execution_count
 
     def _trace(self, code: str, model: nn.Module | None, optimizer: Any, name: str | None) -> Any:
-        import gradviz
+        from gradviz._trace import trace
 
         compiled = self._compiled(code)
-        t = gradviz.trace(model, optimizer)
+        t = trace(model, optimizer)
         ran = False
         try:
             with t:
@@ -111,7 +111,7 @@ class GradvizMagics:
     def _watch(
         self, code: str, model: nn.Module | None, optimizer: Any, every: int, name: str | None, usage: type
     ) -> None:
-        import gradviz
+        from gradviz._watch import watch
 
         if model is None:
             raise usage(
@@ -125,7 +125,7 @@ class GradvizMagics:
                 f"\n{_USAGE}"
             )
         compiled = self._compiled(code)
-        with gradviz.watch(model, optimizer=optimizer, every=every) as mon:
+        with watch(model, optimizer=optimizer, every=every) as mon:
             self._keep(mon, name)
             self._display(mon)  # shown before the cell runs: it grows while the cell trains
             exec(compiled, self.shell.user_ns)
