@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -256,7 +256,7 @@ def _unreadable(where: str) -> Iterator[None]:
         raise ValueError(f"{where!r} is not a readable gradviz history (a .npz archive): {e}") from None
 
 
-def _npy_header(f: BinaryIO, filename: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(f: IO[bytes], filename: str) -> tuple[tuple[int, ...], np.dtype]:
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
         shape, _, dtype = np.lib.format.read_array_header_1_0(f)

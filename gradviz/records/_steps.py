@@ -45,11 +45,11 @@ class StepBuffer:
         capacity = max(2 * len(self._steps), self.n + rows)
         if self.max_steps is not None:
             capacity = min(capacity, self.max_steps)
-        steps, rows = self._new_rows(capacity)
+        steps, columns = self._new_rows(capacity)
         steps[: self.n] = self._steps[: self.n]
         for key, arr in self._rows.items():
-            rows[key][: self.n] = arr[: self.n]
-        self._steps, self._rows = steps, rows
+            columns[key][: self.n] = arr[: self.n]
+        self._steps, self._rows = steps, columns
 
     def append(
         self,
@@ -106,9 +106,9 @@ class StepBuffer:
         count = len(steps)
         if self.first_nonfinite is None and count:
             bad = state == _NONFINITE
-            rows = np.flatnonzero(bad.any(axis=1))
-            if len(rows):
-                row = rows[0]
+            bad_rows = np.flatnonzero(bad.any(axis=1))
+            if len(bad_rows):
+                row = bad_rows[0]
                 self.first_nonfinite = (int(steps[row]), self.names[int(np.argmax(bad[row]))])
             del bad
         i = 0  # rows before i are offered already

@@ -37,7 +37,7 @@ class Cause(str, enum.Enum):
     def severity(self) -> str:
         """Colour class used by every view: ok, frozen, zero, nonfinite, or red (will not learn)."""
         if self in (Cause.ok, Cause.frozen, Cause.zero, Cause.nonfinite):
-            return self.value
+            return str(self.value)
         return "red"
 
 

@@ -8,7 +8,7 @@ of evidence without its words fails a check here, never a user.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 from gradviz.records import Birth, Cut, ErrorInfo, Site
 
@@ -24,6 +24,7 @@ __all__ = [
     "Raised",
     "Unreadable",
     "ZeroWhy",
+    "unreachable",
 ]
 
 
@@ -106,3 +107,9 @@ class ZeroWhy:
 Evidence = (
     Nothing | Created | Cleared | CutPath | Raised | Born | LossNonfinite | NoGradField | Unreadable | ZeroWhy
 )
+
+
+def unreachable(value: NoReturn) -> NoReturn:
+    """The arm after an exhaustive ``match``: mypy proves it unreachable (``typing.assert_never`` is 3.11+);
+    if it is ever reached, a kind was added without its words, and this says which."""
+    raise AssertionError(f"gradviz has no words for {value!r}: add a case for it")

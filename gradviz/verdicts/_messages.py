@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import assert_never
-
 from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, CutHow, ErrorInfo, ErrorKind, Site, Target
 from gradviz.verdicts import _values
 from gradviz.verdicts._evidence import (
@@ -18,6 +16,7 @@ from gradviz.verdicts._evidence import (
     Raised,
     Unreadable,
     ZeroWhy,
+    unreachable,
 )
 from gradviz.verdicts._text import at, code, norm
 
@@ -85,7 +84,7 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
                 "Check it where its values exist.",
             )
         case _:
-            assert_never(evidence)
+            return unreachable(evidence)
 
 
 def _plain(cause: Cause, t: Target, cap: Capture) -> tuple[str, str]:
@@ -349,7 +348,7 @@ def error_clause(err: ErrorInfo, cap: Capture) -> str:
             lib = f" (in library code at {err.inner.where}{code(err.inner)})" if err.inner is not None else ""
             return f"{err.type}: {err.message}{at(line)}{code(line)}{lib}"
         case _:
-            assert_never(err.kind)
+            return unreachable(err.kind)
 
 
 def _error(t: Target, err: ErrorInfo, cap: Capture) -> tuple[str, str]:

@@ -117,8 +117,9 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     if t.reached and (not cap.backward_calls or not t.is_leaf or cap.source == "watch"):
         # in the graph of the output, and no backward ran (or it keeps no .grad, or this is watch's graph,
         # taken as the first backward begins): nothing to check here
-        why = "watch" if cap.source == "watch" else "no_backward" if not cap.backward_calls else "not_leaf"
-        return Cause.ok, None, NoGradField(why)
+        if cap.source == "watch":
+            return Cause.ok, None, NoGradField("watch")
+        return Cause.ok, None, NoGradField("not_leaf" if cap.backward_calls else "no_backward")
     return Cause.unused, None, Nothing()
 
 
@@ -134,8 +135,8 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return Cause.nonfinite, birth.site if birth else None, Born(birth)
     if ctx.loss_nonfinite and ctx.root_values & t.bit:
         birth = ctx.cap.births[ctx.loss_birth] if ctx.loss_birth >= 0 else None
-        value = "inf" if ctx.loss_nonfinite == "inf" else "nan"
-        return Cause.nonfinite, birth.site if birth else None, LossNonfinite(value, birth)
+        evidence = LossNonfinite("inf" if ctx.loss_nonfinite == "inf" else "nan", birth)
+        return Cause.nonfinite, birth.site if birth else None, evidence
     if t.delivered == GradState.zero:
         mechanism = ctx.graph.zero_mechanism(t)
         return Cause.zero, mechanism.site, mechanism

@@ -112,8 +112,8 @@ def born(birth: Birth, cap: Capture) -> str:
         )
     text = f"the forward of {birth.op_name}{at(birth.site)}{code(birth.site)}{lib} produced {value}{how}"
     if birth.masked_by >= 0:
-        op = cap.ops[birth.masked_by] if birth.masked_by < len(cap.ops) else None
-        name = op.name if op is not None else "a later op"
+        hiding = cap.ops[birth.masked_by] if birth.masked_by < len(cap.ops) else None
+        name = hiding.name if hiding is not None else "a later op"
         name = "torch.where" if name == "where" else name
         hider = cap.ops.user_site(birth.masked_by)
         text += (
