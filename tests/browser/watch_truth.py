@@ -1,7 +1,7 @@
 """Truth from plain torch for the watch browser tests, and colour measurements in the page.
 
 ``replay`` trains a fresh copy of a seeded run with no gradviz at all and reads every ``.grad`` at every
-optimizer step, as ``tests/test_watch_summary.py`` does for the text views.
+optimizer step, as ``tests/view/test_watch_summary.py`` does for the text views.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import gradviz
 from gradviz.view._dot import dot_text, to_dot
 from gradviz.view._state import PALETTE
 
-JS = pathlib.Path(__file__).resolve().parents[1] / "js"
+JS = pathlib.Path(__file__).resolve().parents[2] / "js"
 SVG = "{http://www.w3.org/2000/svg}"
 
 # Names a module may have (add_module accepts any string without a dot).
