@@ -13,6 +13,7 @@ from gradviz._diagnose_loss import diagnose
 from gradviz._open import Run
 from gradviz._open import open as open  # public, not in __all__ (see below)
 from gradviz._trace import Trace, trace
+from gradviz._version import __version__ as __version__
 from gradviz._watch import Monitor, watch
 from gradviz.integrations.tensorboard import write_history as _write_history
 from gradviz.records import Cause, GradState, History, Verdict, wire_exporters
@@ -33,7 +34,6 @@ __all__ = [
 ]
 # gradviz.open(log_dir) is public but kept out of __all__: `from gradviz import *` must not replace the
 # builtin open().
-__version__ = "0.1.0"
 
 wire_exporters(tensorboard=_write_history)  # see NOTE [exporters are wired from above] in records/_history.py
 

@@ -11,7 +11,7 @@ import binascii
 import json
 import os
 
-from gradviz.runlog._writer import FORMAT, HEADER, VERSION, grads_dtype, weights_dtype
+from gradviz.runlog._format import FORMAT, HEADER, VERSION, grads_dtype, weights_dtype
 
 __all__ = ["check_graph", "check_header"]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from gradviz.records import History, StepBuffer
+from gradviz.runlog._format import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
 from gradviz.runlog._header import check_graph, check_header
-from gradviz.runlog._writer import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
 
 __all__ = ["RunReader"]
 
