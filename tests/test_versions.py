@@ -31,7 +31,7 @@ def test_the_package_version_is_the_same_everywhere() -> None:
         "the installed metadata is stale: reinstall with `pip install -e .`"
     )
     package = json.loads((ROOT / "js" / "package.json").read_text(encoding="utf-8"))
-    assert Version(package["version"]) == version, "js/package.json's version differs from gradviz/_version.py"
+    assert Version(package["version"]) == version, "js/package.json differs from gradviz/_version.py"
     lock = json.loads((ROOT / "js" / "package-lock.json").read_text(encoding="utf-8"))
     assert Version(lock["version"]) == version, "js/package-lock.json is stale: run `npm install` in js/"
 
