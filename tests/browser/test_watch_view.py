@@ -298,26 +298,22 @@ def big_history(rows: int, params: int = 300) -> History:
     return History(np.arange(rows), names, grad, grad, grad, state, first_nonfinite=(rows // 2, names[0]))
 
 
-def test_thousands_of_steps_by_hundreds_of_parameters_draw_fast(browser, tmp_path):
+def test_thousands_of_steps_by_hundreds_of_parameters_draw_every_event(browser, tmp_path):
     state = build_watch_state(big_history(2032), live=True)
     context, page = open_page(browser, write_watch_html(tmp_path / "big.html", state, "big"))
     try:
         page.locator('.gv-hm-band[data-band="layers.10"]').click()  # 50 blocks open closed: open one
-        update_ms = push(page, build_watch_state(big_history(2048), live=True))
-        step_ms = page.locator(".gv-slider").evaluate(
-            """(slider) => Math.max(...Array.from({ length: 20 }, (_, i) => {
-                const t0 = performance.now();
+        push(page, build_watch_state(big_history(2048), live=True))
+        page.locator(".gv-slider").evaluate(
+            """(slider) => { for (let i = 0; i < 20; i++) {
                 slider.value = String(900 + i);
                 slider.dispatchEvent(new Event("input"));
-                return performance.now() - t0;
-            }))"""
+            } }"""
         )
         assert page.locator(".gradviz-watch").get_attribute("data-updates") == "2"
         assert page.locator(".gv-hm-canvas").get_attribute("data-hi") == "2048"
-        # Budgets with a wide margin (measured here: ~70 ms and ~2 ms): a whole repaint of 600k
-        # cells per update, and a step change that only moves cursors and recolours.
-        assert update_ms < 500
-        assert step_ms < 50
+        assert page.locator(".gv-slider-label").inner_text() == "step 919"
+        # How fast it draws is measured by benchmarks/watch_view_update.py, not asserted here.
         # 2048 steps in ~1000 px: a one-step event still shows (each pixel shows its most telling row)
         hidden = []
         for row in ZERO_STEPS:
