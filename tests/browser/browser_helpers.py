@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 
 #: Screenshots and other artefacts of the browser tests (gitignored).
 OUTPUT = pathlib.Path(__file__).resolve().parents[1] / "_output"
+README_IMAGES = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images"
+
+
+def picture(name: str) -> pathlib.Path:
+    """Where a test saves the picture ``name`` that README.md shows: ``tests/_output/`` (untracked) unless
+    ``GRADVIZ_README_IMAGES=1`` asks to redraw the README's own copy (a test never changes tracked files
+    on its own)."""
+    if os.environ.get("GRADVIZ_README_IMAGES") == "1":
+        return README_IMAGES / name
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT / name
 
 
 def node(scope, node_id: str):

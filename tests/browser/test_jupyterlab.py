@@ -1,7 +1,7 @@
 """The user's path: a notebook in JupyterLab traces a model whose submodule is detached; the
 widget draws the graph, exactly the detached parameters are red, and clicking, collapsing and
 searching work. Leaves a screenshot in tests/_output/jupyterlab_widget.png, and the widget alone in
-notebooks/images/trace_widget.png (the picture README.md shows).
+tests/_output/trace_widget.png (README.md's picture; GRADVIZ_README_IMAGES=1 redraws its copy).
 
 In JupyterLab Dark and Dark High Contrast, a trace whose backward raised shows its banner and module
 titles with a contrast of at least 4.5:1 (WCAG AA) against what is behind them."""
@@ -9,15 +9,14 @@ titles with a contrast of at least 4.5:1 (WCAG AA) against what is behind them."
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 
 import pytest
-from browser_helpers import OUTPUT, contrasts, node, node_ids_filled, wait_for_draws
+from browser_helpers import OUTPUT, contrasts, node, node_ids_filled, picture, wait_for_draws
 from lab_server import DARK, jupyterlab, start_session
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-README_IMAGE = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images" / "trace_widget.png"
+README_IMAGE = picture("trace_widget.png")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -151,8 +150,7 @@ def test_notebook_widget_shows_the_detached_parameters(browser, lab):
         OUTPUT.mkdir(exist_ok=True)
         root.evaluate('el => el.scrollIntoView({ block: "center" })')
         page.screenshot(path=str(OUTPUT / "jupyterlab_widget.png"))
-        README_IMAGE.parent.mkdir(exist_ok=True)
-        root.screenshot(path=str(README_IMAGE))  # the picture in README.md, refreshed by every run
+        root.screenshot(path=str(README_IMAGE))  # the picture in README.md (see browser_helpers.picture)
 
         root.locator("svg.gv-svg g.cluster text", has_text="▾ head · Linear").click()
         wait_for_draws(root, 2)

@@ -1,5 +1,6 @@
 """The trace view at real scale, as standalone pages in Chromium (issue 11, trace side; issue 10's marker).
-Leaves screenshots in tests/_output/ and the GPT-12 first view in notebooks/images/trace_gpt12.png (README).
+Leaves screenshots in tests/_output/, the GPT-12 first view as trace_gpt12.png (README.md's picture,
+see browser_helpers.picture).
 
 - A 12-layer GPT with one stray ``.detach()`` in block 5: the first drawing shows the cut and the red
   parameters inside the canvas, with every label at least 9 px high, the untouched blocks folded.
@@ -17,7 +18,7 @@ import pathlib
 import pytest
 import torch
 import torch.nn.functional as F
-from browser_helpers import OUTPUT, node, wait_for_draws
+from browser_helpers import OUTPUT, node, picture, wait_for_draws
 from torch import nn
 
 import gradviz
@@ -27,7 +28,7 @@ from gradviz.view._state import PALETTE, build_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-README_IMAGE = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images" / "trace_gpt12.png"
+README_IMAGE = picture("trace_gpt12.png")
 
 VIEWPORT = {"width": 1280, "height": 900}
 MIN_LABEL_PX = 9

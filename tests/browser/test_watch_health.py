@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from browser_helpers import OUTPUT, node, wait_for_draws
+from browser_helpers import OUTPUT, node, picture, wait_for_draws
 from torch import nn
 from torch.nn import functional as F
 from watch_truth import all_learn, contrast, grad_state, low_contrast, replay
@@ -26,7 +26,7 @@ from gradviz.records import GradState
 
 pytestmark = pytest.mark.browser
 
-README_IMAGE = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images" / "watch_view.png"
+README_IMAGE = picture("watch_view.png")
 ALL_LEARN = re.compile(r"\ball (\d+ )?learn")
 OK_GREEN = (46, 125, 50)  # #2e7d32: the "learns" badge
 # Text the watch view writes, and must stay readable (WCAG AA: 4.5:1) in every theme.
@@ -202,7 +202,7 @@ def test_the_inspector_follows_the_step_never_a_healthy_badge_at_a_bad_step(brow
         set_row(page, bad)
         assert inspector.locator(".gv-badge", has_text=re.compile(r"^ok$")).count() == 0
         assert f"At step {h.steps[bad]}" in inspector.inner_text()
-        if README_IMAGE.parent.exists() and demo.name == "dead_relus":
+        if demo.name == "dead_relus":
             page.get_by_role("tab", name="Heatmap & charts").click()
             page.locator(f'.gv-hm-label[title="{name}"]').click()
             page.locator(".gradviz-watch").screenshot(path=str(README_IMAGE))
