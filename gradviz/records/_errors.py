@@ -40,6 +40,7 @@ class ErrorText:
     fix: str
     fix_by_blame: Mapping[str, str] = field(default_factory=dict)
     caused_by_cut: bool = False  # the error is the symptom of a cut: the cut is the answer
+    note: str = ""  # what the exception note adds after naming the culprit line, beyond torch's message
 
 
 ERROR_KINDS: Mapping[ErrorKind, ErrorText] = {
@@ -64,6 +65,7 @@ ERROR_KINDS: Mapping[ErrorKind, ErrorText] = {
             "Replace the in-place op with its out-of-place form (`h = h * 2`, not `h.mul_(2)`), or clone "
             "the tensor before modifying it."
         ),
+        note="torch's message names the op that saved it, not the line to change",
     ),
     ErrorKind.no_grad_root: ErrorText(
         signature="does not require grad and does not have a grad_fn",

@@ -332,7 +332,8 @@ def error_fix(err: ErrorInfo) -> str:
 def error_clause(err: ErrorInfo, cap: Capture) -> str:
     """What the traced code did wrong, naming its lines: one clause."""
     line = err.blame or err.site
-    op = f"an in-place op{at(line)}{code(line)}"
+    op = f"the in-place op {err.blame_op}" if err.blame_op else "an in-place op"
+    op += f"{at(line)}{code(line)}"
     match err.kind:
         case ErrorKind.leaf_inplace:
             return f"{op} modified a leaf that requires grad"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from gradviz.records import ERROR_KINDS, Capture, Cut, ErrorKind, Verdict
-from gradviz.verdicts._messages import cut_clause, error_fix
-from gradviz.verdicts._text import at, code
+from gradviz.verdicts._messages import cut_clause, error_clause, error_fix
 
 
 def note_for(cap: Capture, verdicts: dict[str, Verdict]) -> str | None:
@@ -25,20 +24,11 @@ def note_for(cap: Capture, verdicts: dict[str, Verdict]) -> str | None:
             err.site.where if err.site else None,
             error_fix(err),
         )
-    if err.kind is ErrorKind.inplace_saved:
-        head = (
-            f"the in-place op {err.blame_op or ''}{at(line)}{code(line)} modified a tensor that autograd "
-            "saved for backward; torch's message names the op that saved it, not the line to change"
-        )
-        return _format(head, where, error_fix(err))
-    if err.kind is ErrorKind.leaf_inplace:
-        head = f"an in-place op{at(line)}{code(line)} writes into a leaf tensor that requires grad"
-        return _format(head, where, error_fix(err))
-    if err.kind is not ErrorKind.other and ERROR_KINDS[err.kind].fix:
-        verdict = next((v for v in verdicts.values() if v.cause == "error"), None)
-        head = verdict.message if verdict is not None else err.message
-        return _format(head, where, error_fix(err))
-    return None
+    if err.kind is ErrorKind.other:
+        return None
+    head = error_clause(err, cap)
+    extra = ERROR_KINDS[err.kind].note
+    return _format(f"{head}; {extra}" if extra else head, where, error_fix(err))
 
 
 def _first_root_cut(cap: Capture) -> Cut | None:
