@@ -20,7 +20,9 @@ watched parameter learns (a frozen one never does; it is counted apart).
 
 from __future__ import annotations
 
+import decimal
 import enum
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -84,8 +86,33 @@ def phrase(h: Health, n: int, vanish: float = VANISH) -> str:
 
 
 def _number(x: float) -> str:
-    """A threshold as JavaScript writes it ("1e-7", "0.001"), so Python and the widget say the same."""
-    return f"{x:g}".replace("e-0", "e-").replace("e+0", "e+")
+    """A threshold as JavaScript's ``String(x)`` writes it ("1e-7", "0.00001", "1234567"), so Python and the
+    widget say the same: the shortest digits that read back as ``x``, in fixed notation from 1e-6 to 1e21,
+    else as ``<d>[.<ddd>]e<sign><exp>`` (ECMAScript's Number::toString)."""
+    if x != x:
+        return "NaN"
+    if x in (math.inf, -math.inf):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    digits, exponent = _shortest(abs(x))
+    k, n = len(digits), len(digits) + exponent  # the value is 0.<digits> x 10^n
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return f"{sign}{digits[:n]}.{digits[n:]}"
+    if -6 < n <= 0:
+        return f"{sign}0.{'0' * -n}{digits}"
+    mantissa = digits[0] + (f".{digits[1:]}" if k > 1 else "")
+    return f"{sign}{mantissa}e{'+' if n - 1 > 0 else '-'}{abs(n - 1)}"
+
+
+def _shortest(x: float) -> tuple[str, int]:
+    """(digits, exponent) with x == int(digits) * 10**exponent, the fewest digits that round-trip."""
+    _, digits, exponent = decimal.Decimal(repr(x)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    return text, int(exponent) + len(digits) - len(text)
 
 
 def frozen_columns(names: Sequence[str], graph: dict | None) -> list[bool]:

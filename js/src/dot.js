@@ -5,6 +5,11 @@
 // the light theme's, for an SVG seen without the stylesheet.
 import { clip, dotLabel, dotQuote } from "./escape.js";
 import { formatCount, formatShape } from "./format.js";
+import { lookup } from "./lookup.js";
+
+/** @typedef {Record<string, string>} Palette */
+/** @typedef {import("./visible.js").VisibleItem} VisibleItem */
+/** @typedef {Record<string, string>} Attrs   DOT attributes; `label` is already quoted */
 
 const FONT = "Helvetica,Arial,sans-serif";
 const GRAD_EDGE = "#90a4ae";
@@ -20,6 +25,7 @@ const PANEL = "#ffffff";
  */
 export function toDot(index, visible, normRange) {
   const palette = index.graph.palette ?? {};
+  /** @type {Map<string, VisibleItem[]>} */
   const byContainer = new Map();
   for (const item of visible.items) {
     const list = byContainer.get(item.container) ?? [];
@@ -34,11 +40,15 @@ export function toDot(index, visible, normRange) {
     `  edge [arrowsize=0.6, color="${GRAD_EDGE}"];`,
   ];
 
+  /**
+   * @param {string} path
+   * @param {string} indent
+   */
   const emit = (path, indent) => {
     for (const item of byContainer.get(path) ?? []) lines.push(`${indent}${itemLine(item, palette)}`);
-    for (const child of index.modules.get(path).children) {
+    for (const child of lookup(index.modules, path).children) {
       if (!visible.boxes.has(child)) continue;
-      const m = index.modules.get(child);
+      const m = lookup(index.modules, child);
       lines.push(`${indent}subgraph cluster_${m.uid} {`);
       const label = dotLabel([`▾ ${clip(m.path, 60)}${m.type ? ` · ${m.type}` : ""}`]);
       // labelloc=b is the top of the box once rankdir=BT turns the drawing upside down
@@ -54,7 +64,11 @@ export function toDot(index, visible, normRange) {
   return lines.join("\n");
 }
 
-/** log10 range of the finite, positive norms, or null when none was captured. */
+/**
+ * log10 range of the finite, positive norms, or null when none was captured.
+ * @param {Iterable<number>} norms
+ * @returns {{min: number, max: number}|null}
+ */
 export function normRangeOf(norms) {
   let min = Infinity;
   let max = -Infinity;
@@ -66,19 +80,35 @@ export function normRangeOf(norms) {
   return min <= max ? { min, max } : null;
 }
 
+/**
+ * @param {VisibleItem} item
+ * @param {Palette} palette
+ */
 function itemLine(item, palette) {
-  const attrs = item.module
-    ? boxAttrs(item, `▸ ${clip(item.module.path, 50)}`, palette, "gv-module")
-    : item.fold
-      ? boxAttrs(item, `▸ ${clip(item.fold.label, 60)}`, palette, "gv-fold")
-      : item.group
-        ? groupAttrs(item.group, palette)
-        : nodeAttrs(item.node, palette);
+  const attrs = itemAttrs(item, palette);
   return `${dotQuote(item.id)} [${Object.entries(attrs)
     .map(([k, v]) => `${k}=${k === "label" ? v : dotQuote(v)}`)
     .join(", ")}];`;
 }
 
+/**
+ * @param {VisibleItem} item
+ * @param {Palette} palette
+ * @returns {Attrs}
+ */
+function itemAttrs(item, palette) {
+  if (item.module) return boxAttrs(item, `▸ ${clip(item.module.path, 50)}`, item.module.total, palette, "gv-module");
+  if (item.fold) return boxAttrs(item, `▸ ${clip(item.fold.label, 60)}`, item.fold.total, palette, "gv-fold");
+  if (item.group) return groupAttrs(item.group, palette);
+  if (item.node) return nodeAttrs(item.node, palette);
+  throw new Error(`gradviz: the visible item ${item.id} stands for nothing`);
+}
+
+/**
+ * @param {import("./types.js").GraphNode} n
+ * @param {Palette} palette
+ * @returns {Attrs}
+ */
 function nodeAttrs(n, palette) {
   switch (n.kind) {
     case "param":
@@ -121,9 +151,17 @@ function nodeAttrs(n, palette) {
   }
 }
 
-/** A collapsed module or a fold of repeated blocks: one box, outlined in its worst problem's colour. */
-function boxAttrs(item, title, palette, kind) {
-  const sub = [`${formatCount(item.fold?.total ?? item.module.total)} nodes`];
+/**
+ * A collapsed module or a fold of repeated blocks: one box, outlined in its worst problem's colour.
+ * @param {VisibleItem} item
+ * @param {string} title
+ * @param {number} total   nodes inside
+ * @param {Palette} palette
+ * @param {"gv-module"|"gv-fold"} kind
+ * @returns {Attrs}
+ */
+function boxAttrs(item, title, total, palette, kind) {
+  const sub = [`${formatCount(total)} nodes`];
   if (item.problems) sub.push(`${formatCount(item.problems)} with problems`);
   const line = item.worst ? palette[item.worst] : null;
   return {
@@ -138,7 +176,12 @@ function boxAttrs(item, title, palette, kind) {
   };
 }
 
-/** Parameters that hang off one marker with one verdict: one box in their colour. */
+/**
+ * Parameters that hang off one marker with one verdict: one box in their colour.
+ * @param {import("./graph-index.js").Group} group
+ * @param {Palette} palette
+ * @returns {Attrs}
+ */
 function groupAttrs(group, palette) {
   const fill = (group.severity && palette[group.severity]) || palette.red || "#d32f2f";
   return {
@@ -154,6 +197,11 @@ function groupAttrs(group, palette) {
   };
 }
 
+/**
+ * @param {import("./visible.js").VisibleEdge} e
+ * @param {Palette} palette
+ * @param {{min: number, max: number}|null} range
+ */
 function edgeAttrs(e, palette, range) {
   if (e.kind === "cut") return `[style=dashed, color=${dotQuote(palette.cut)}, penwidth=1.4, class="gv-cut"]`;
   if (e.kind === "birth") return `[style=dashed, color=${dotQuote(palette.nonfinite ?? "#7b1fa2")}, penwidth=1.4, class="gv-birth"]`;
@@ -162,17 +210,27 @@ function edgeAttrs(e, palette, range) {
   return `[penwidth=${(0.75 + 2.75 * t).toFixed(2)}, class="gv-grad"]`;
 }
 
-/** A state label's own line breaks kept, each line clipped. */
+/**
+ * A state label's own line breaks kept, each line clipped.
+ * @param {string|null|undefined} label
+ * @param {number} [max]
+ */
 const labelLines = (label, max) => String(label ?? "").split("\n").map((line) => clip(line, max));
 
-/** A parameter's name without its module prefix: the box around it already says the module. */
+/**
+ * A parameter's name without its module prefix: the box around it already says the module.
+ * @param {import("./types.js").GraphNode} n
+ */
 function shortName(n) {
   const name = n.tensor?.name ?? n.label;
   const prefix = n.module ? `${n.module}.` : "";
   return prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
 }
 
-/** Dark or white text, whichever reads better on `hex`. */
+/**
+ * Dark or white text, whichever reads better on `hex`.
+ * @param {string|null|undefined} hex
+ */
 function textOn(hex) {
   const m = /^#([0-9a-f]{6})$/i.exec(hex ?? "");
   if (!m) return INK;

@@ -17,13 +17,22 @@ export function escapeDotText(text) {
     .replace(/[\u0000-\u001f\u007f]/g, "");
 }
 
-/** A quoted DOT string for an id or attribute value. */
+/**
+ * A quoted DOT string for an id or attribute value.
+ * @param {unknown} text
+ */
 export const dotQuote = (text) => `"${escapeDotText(text)}"`;
 
-/** A quoted DOT label with one line per entry (each line escaped, joined by DOT's `\n`). */
+/**
+ * A quoted DOT label with one line per entry (each line escaped, joined by DOT's `\n`).
+ * @param {unknown[]} lines
+ */
 export const dotLabel = (lines) => `"${lines.map(escapeDotText).join("\\n")}"`;
 
-/** Shorten a label line so one long name cannot stretch the whole layout. */
+/**
+ * Shorten a label line so one long name cannot stretch the whole layout.
+ * @param {unknown} text
+ */
 export function clip(text, max = 42) {
   const s = String(text);
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;

@@ -1,6 +1,6 @@
-// anywidget entry of gradviz's graph widget (Python side: gradviz/view/_widget.py).
-// The standalone HTML export (gradviz/view/_html.py) calls the same render() with a small
-// in-page model object.
+// anywidget entry of gradviz's graph widget (Python side: gradviz/view/_widget.py) and of the
+// watch widget (gradviz/view/_watch_widget.py). The standalone HTML export (gradviz/view/_html.py)
+// calls the same render() with a small in-page model object.
 import workerSource from "gradviz:layout-worker";
 import { LayoutClient, blobWorkerFactory } from "./layout/client.js";
 import css from "./style.css";
@@ -8,10 +8,20 @@ import { mountApp } from "./ui/app.js";
 import { mountWatch } from "./watch/app.js";
 import watchCss from "./watch/watch.css";
 
+/** @typedef {import("./types.js").GraphTraits} GraphTraits */
+/** @typedef {import("./types.js").WatchTraits} WatchTraits */
+
+/**
+ * The traits render() reads before it knows which widget it draws: those of GraphWidget, and the
+ * `timeline` a MonitorWidget has (absent on a GraphWidget).
+ * @typedef {GraphTraits & {timeline?: WatchTraits["timeline"]}} AnyTraits
+ */
+
 // One layout worker per page, shared by every widget this bundle renders.
+/** @type {LayoutClient|null} */
 let client = null;
 
-/** @param {{model: any, el: HTMLElement}} props */
+/** @type {import("@anywidget/types").Render<AnyTraits>} */
 function render({ model, el }) {
   client ??= new LayoutClient(blobWorkerFactory(workerSource));
   client.warm();
@@ -21,11 +31,15 @@ function render({ model, el }) {
   const style = document.createElement("style");
   style.textContent = watch ? css + watchCss : css;
   el.append(style);
-  const cleanup = (watch ? mountWatch : mountApp)(el, model, client);
+  // The `timeline` test above tells the widgets apart; TS cannot narrow a model by a trait's value.
+  const cleanup = watch
+    ? mountWatch(el, /** @type {import("./types.js").WatchModel} */ (model), client)
+    : mountApp(el, model, client);
   return () => {
     cleanup();
     style.remove();
   };
 }
 
+/** @type {import("@anywidget/types").AnyWidget<AnyTraits>} */
 export default { render };

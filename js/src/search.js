@@ -22,8 +22,15 @@ const SEGMENT = 2;
 export function search(index, query, limit = 8) {
   const q = query.trim().toLowerCase();
   if (!q) return [];
+  /** @type {SearchHit[]} */
   const hits = [];
+  /**
+   * @param {SearchHit["type"]} type
+   * @param {string} id
+   * @param {(string|null|undefined)[]} keys
+   */
   const consider = (type, id, keys) => {
+    /** @type {SearchHit|null} */
     let best = null;
     for (const key of keys) {
       if (!key) continue;
@@ -39,6 +46,11 @@ export function search(index, query, limit = 8) {
   return hits.slice(0, limit);
 }
 
+/**
+ * @param {string} key
+ * @param {string} q
+ * @returns {number|null}
+ */
 function rankOf(key, q) {
   if (key === q) return EXACT;
   if (key.startsWith(q)) return PREFIX;

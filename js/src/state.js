@@ -1,5 +1,4 @@
 // Decoding of the binary traits (see js/STATE.md): float32 little-endian buffers.
-import { HIST_BINS } from "./types.js";
 
 /**
  * anywidget hands bytes traits over as a DataView; the standalone page may pass an
@@ -21,14 +20,16 @@ export function toFloat32(bytes) {
 }
 
 /**
- * The histogram row a summary points at, or null when there is none.
+ * The histogram row a summary points at, or null when there is none. `bins` is the graph's
+ * `hist_bins` (Python decides the bin count); a graph without it has no readable histogram.
  * @param {Float32Array} hists
  * @param {number|null|undefined} row
+ * @param {number|null|undefined} bins
  * @returns {Float32Array|null}
  */
-export function histRow(hists, row) {
-  if (row == null || row < 0) return null;
-  const start = row * HIST_BINS;
-  if (start + HIST_BINS > hists.length) return null;
-  return hists.subarray(start, start + HIST_BINS);
+export function histRow(hists, row, bins) {
+  if (row == null || row < 0 || bins == null || !Number.isInteger(bins) || bins <= 0) return null;
+  const start = row * bins;
+  if (start + bins > hists.length) return null;
+  return hists.subarray(start, start + bins);
 }

@@ -1,14 +1,95 @@
-// JSDoc mirror of the widget state. The contract is js/STATE.md; the Python side is
-// gradviz/view/_state.py (builds it) and gradviz/view/_widget.py (the synced traits).
-// Keep the three in step.
+// JSDoc mirror of the widget state, checked by `npm run typecheck` (tsc --checkJs). The contract is
+// js/STATE.md; the Python side is gradviz/view/_state.py (builds `graph`), gradviz/view/_widget.py
+// (the synced traits of GraphWidget), gradviz/view/_watch_state.py (builds the watch traits,
+// WATCH_TRAITS) and gradviz/view/_watch_widget.py (MonitorWidget). Keep them in step.
+//
+// The one piece of code here decodes the one wire type JSON cannot carry as is: numbers that may
+// be NaN or infinite (readNumber).
 
 /**
- * Synced traits of `GraphWidget` (gradviz/view/_widget.py).
- * @typedef {object} WidgetTraits
+ * A float from Python that may be non-finite. JSON has no NaN/Inf, so Python (`_num` in
+ * gradviz/view/_state.py) sends them as the strings "nan", "inf", "-inf"; null means "not computed".
+ * Read it with readNumber() before using it as a number.
+ * @typedef {number|"nan"|"inf"|"-inf"|null} WireNumber
+ */
+
+/**
+ * The number a WireNumber stands for: NaN, Infinity, -Infinity for the strings Python sends, null
+ * for "not computed" (and for anything that is not part of the contract).
+ * @param {WireNumber|undefined} x
+ * @returns {number|null}
+ */
+export function readNumber(x) {
+  if (typeof x === "number") return x;
+  if (x === "nan") return NaN;
+  if (x === "inf") return Infinity;
+  if (x === "-inf") return -Infinity;
+  return null;
+}
+
+/**
+ * Synced traits of `GraphWidget` (gradviz/view/_widget.py). Bytes traits arrive as DataViews, in
+ * the notebook (anywidget) as in the standalone page (gradviz/view/_html.py).
+ * @typedef {object} GraphTraits
  * @property {Graph} graph             py -> js
  * @property {DataView} edge_norms     py -> js: float32 LE, one per edge, NaN = not captured
- * @property {DataView} hists          py -> js: float32 LE, HIST_BINS per row
+ * @property {DataView} hists          py -> js: float32 LE, `graph.hist_bins` per row
  * @property {string} selected         js -> py: the clicked node id ("" = none)
+ */
+
+/**
+ * Synced traits of `MonitorWidget` (gradviz/view/_watch_widget.py; built by build_watch_state in
+ * gradviz/view/_watch_state.py, whose WATCH_TRAITS are the data traits below; contract: js/STATE.md,
+ * "Watch widget state"). The graph traits are those of GraphTraits, `{}` and empty bytes until the
+ * first backward is captured.
+ * @typedef {object} WatchTraits
+ * @property {WatchTimeline|EmptyObject} timeline  py -> js (`{}`: not a watch widget)
+ * @property {DataView} steps          py -> js: int32 LE, one per row
+ * @property {DataView} grad_norm      py -> js: float32 LE [rows, params], NaN = no value
+ * @property {DataView} param_norm     py -> js: float32 LE [rows, params]
+ * @property {DataView} update_ratio   py -> js: float32 LE [rows, params]
+ * @property {DataView} state          py -> js: uint8 [rows, params], see watch/states.js
+ * @property {Graph|EmptyObject} graph py -> js: the graph of the first backward, `{}` until captured
+ * @property {DataView} edge_norms     py -> js: as GraphTraits
+ * @property {DataView} hists          py -> js: as GraphTraits
+ * @property {number} step             js <-> py: selected row, -1 = the latest
+ * @property {string} selected         js -> py: the clicked parameter's name ("" = none)
+ */
+
+/**
+ * A JSON object with no keys (a Python `{}`).
+ * @typedef {Record<string, never>} EmptyObject
+ */
+
+/**
+ * The anywidget models of the two widgets.
+ * @typedef {import("@anywidget/types").AnyModel<GraphTraits>} GraphModel
+ * @typedef {import("@anywidget/types").AnyModel<WatchTraits>} WatchModel
+ */
+
+/**
+ * What a view needs of a model: anywidget's model, or a stand-in (the standalone page's, the watch
+ * view's graph panel's).
+ * @template {Record<string, any>} T
+ * @typedef {Pick<import("@anywidget/types").AnyModel<T>, "get"|"set"|"on"|"off"|"save_changes">} ModelLike
+ */
+
+/**
+ * The `timeline` trait of MonitorWidget.
+ * @typedef {object} WatchTimeline
+ * @property {number} version
+ * @property {string[]} names          columns, in model order
+ * @property {string[]} modules        module path of each column
+ * @property {(string|null)[]} nodes   graph node id of each column (null: not in the graph)
+ * @property {boolean[]} frozen        requires_grad False, per the first backward's graph
+ * @property {(boolean|null)[]} moves  did the optimizer change it at a measured step (null: unknown)
+ * @property {number} rows
+ * @property {number} every
+ * @property {number} stride
+ * @property {{step: number, name: string}|null} first_nonfinite
+ * @property {number} vanish           a finite grad norm below this is "vanishing"
+ * @property {number} explode          a jump above explode x the running median is "exploding"
+ * @property {boolean} live
  */
 
 /**
@@ -16,18 +97,35 @@
  */
 
 /**
+ * @typedef {object} GraphEdge
+ * @property {string} source
+ * @property {string} target
+ * @property {"grad"|"cut"|"birth"} kind
+ */
+
+/**
  * @typedef {object} Graph
  * @property {number} version
  * @property {string} kind
  * @property {string} title
- * @property {Record<string, string>} palette
- * @property {{severity: string, label: string}[]} legend
+ * @property {Record<string, string>} palette   CSS colours by severity and by part ("op", "loss", "cut", "leaf")
+ * @property {{severity: Severity, label: string}[]} legend
  * @property {GraphNode[]} nodes
- * @property {{source: string, target: string, kind: "grad"|"cut"|"birth"}[]} edges
+ * @property {GraphEdge[]} edges
  * @property {{path: string, type: string}[]} modules
  * @property {Verdict[]} verdicts
  * @property {string[]} notes
- * @property {{type: string, message: string, where: string|null, kind: string, explanation: string|null}|null} error
+ * @property {GraphError|null} error
+ * @property {number} hist_bins        bins per row of the `hists` trait
+ */
+
+/**
+ * @typedef {object} GraphError
+ * @property {string} type
+ * @property {string} message
+ * @property {string|null} where
+ * @property {string} kind             machine key; never shown
+ * @property {string|null} explanation
  */
 
 /**
@@ -39,25 +137,44 @@
  * @property {Severity|null} severity
  * @property {string|null} where
  * @property {string|null} code
- * @property {number|null} verdict
+ * @property {number|null} verdict     index into graph.verdicts
  * @property {TensorInfo|null} tensor
- * @property {{forward: string, inputs: number[][], outputs: number[][], grad_norm_in: number|null}|null} op
- * @property {{kind: "nan"|"inf", phase: string, op: string, detail: string, masked_by: string|null, masked_where: string|null}|null} [birth]
+ * @property {OpInfo|null} op
+ * @property {BirthInfo|null} birth
  * @property {boolean} [moduleInferred]   set by graph-index.js when `module` was placed, not traced
+ * @property {number|null} [firstVerdict] set by watch/graph-panel.js: the first pass's `verdict`
+ */
+
+/**
+ * @typedef {object} OpInfo
+ * @property {string|null} forward
+ * @property {number[][]} inputs
+ * @property {number[][]} outputs
+ * @property {WireNumber} grad_norm_in   norm of the gradient that reached this node
+ */
+
+/**
+ * @typedef {object} BirthInfo
+ * @property {"nan"|"inf"} kind
+ * @property {string} phase
+ * @property {string} op
+ * @property {string} detail
+ * @property {string|null} masked_by
+ * @property {string|null} masked_where
  */
 
 /**
  * @typedef {object} TensorInfo
  * @property {string} name
  * @property {number[]} shape
- * @property {string} dtype
- * @property {string} device
+ * @property {string|null} dtype
+ * @property {string|null} device
  * @property {boolean} requires_grad
  * @property {boolean} is_leaf
  * @property {string|null} grad_fn
  * @property {string} module
  * @property {Summary|null} value
- * @property {Summary|null} grad
+ * @property {Summary|null|undefined} grad   undefined: the view did not record it (the watch view)
  */
 
 /**
@@ -66,11 +183,12 @@
  * @property {string} dtype
  * @property {string} device
  * @property {number} numel
- * @property {number|null} min
- * @property {number|null} max
- * @property {number|null} mean
- * @property {number|null} std
- * @property {number|null} norm
+ * @property {WireNumber} min
+ * @property {WireNumber} max
+ * @property {WireNumber} mean
+ * @property {WireNumber} std
+ * @property {WireNumber} norm
+ * @property {boolean} norm_estimated   `norm` estimated from the sample (large weights)
  * @property {number|null} zeros
  * @property {number|null} nan
  * @property {number|null} inf
@@ -86,8 +204,6 @@
  * @property {string|null} where
  * @property {string} message
  * @property {string} fix
- * @property {number|null} grad_norm
+ * @property {WireNumber} grad_norm
  * @property {string|null} node
  */
-
-export const HIST_BINS = 16;

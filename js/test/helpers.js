@@ -5,11 +5,17 @@ import { fileURLToPath } from "node:url";
 
 const FIXTURE = resolve(dirname(fileURLToPath(import.meta.url)), "../../tests/browser/fixtures/small_model.json");
 
-/** The small model (two red parameters behind one .detach() cut): {graph, edgeNorms, hists}. */
+/** Bins per histogram row, as Python sends them in `graph.hist_bins` (gradviz/view/_state.py). */
+export const HIST_BINS = 16;
+
+/**
+ * The small model (two red parameters behind one .detach() cut): {graph, edgeNorms, hists}. A fixture
+ * written before Python sent `hist_bins` gets the bin count it was written with.
+ */
 export function smallModel() {
   const state = JSON.parse(readFileSync(FIXTURE, "utf8"));
   const bytes = (b64) => new DataView(Uint8Array.from(Buffer.from(b64, "base64")).buffer);
-  return { graph: state.graph, edgeNorms: bytes(state.edge_norms), hists: bytes(state.hists) };
+  return { graph: { hist_bins: HIST_BINS, ...state.graph }, edgeNorms: bytes(state.edge_norms), hists: bytes(state.hists) };
 }
 
 export const PALETTE = {
@@ -64,7 +70,7 @@ export function syntheticGraph({ blocks, parts = 4, opsPerPart = 3, withCut = tr
     }
   }
   edges.push({ source: prev, target: loss, kind: "grad" });
-  return { version: 1, kind: "trace", title: "synthetic", palette: PALETTE, legend: [], nodes, edges, modules, verdicts: [], notes: [], error: null };
+  return { version: 1, kind: "trace", title: "synthetic", palette: PALETTE, legend: [], nodes, edges, modules, verdicts: [], notes: [], error: null, hist_bins: HIST_BINS };
 }
 
 /**
@@ -103,7 +109,7 @@ export function checkpointGraph(blocks = 2) {
       }
     }
   }
-  return { version: 1, kind: "trace", title: "TinyGPT: 13 tensors checked, 12 will not learn", palette: PALETTE, legend: [], nodes, edges, modules, verdicts, notes: [], error: null };
+  return { version: 1, kind: "trace", title: "TinyGPT: 13 tensors checked, 12 will not learn", palette: PALETTE, legend: [], nodes, edges, modules, verdicts, notes: [], error: null, hist_bins: HIST_BINS };
 }
 
 /** The small model with a NaN born in its head's addmm (g4): a birth marker b0 pointing at it. */

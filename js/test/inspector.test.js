@@ -117,4 +117,41 @@ describe("inspector: births, groups, folds", async () => {
     expect(panel.textContent).toContain("11 blocks with the same structure (Block)");
     expect(panel.querySelectorAll(".gv-links .gv-link")).toHaveLength(11);
   });
+
+  it("shows NaN and Inf as they arrive over the wire (\"nan\", \"inf\", \"-inf\"), never as a sign", () => {
+    const { graph, hists } = smallModel();
+    const nanSummary = { shape: [4, 3], dtype: "float32", device: "cpu", numel: 12, min: "-inf", max: "inf", mean: "nan", std: "nan", norm: "nan", zeros: 0, nan: 3, inf: 2, sampled: false, hist: -1 };
+    const nodes = graph.nodes.map((n) => {
+      if (n.id === "p0") return { ...n, tensor: { ...n.tensor, grad: nanSummary } };
+      if (n.id === "g4") return { ...n, op: { ...n.op, grad_norm_in: "inf" } };
+      return n;
+    });
+    const verdicts = graph.verdicts.map((v, i) => (i === nodes.find((n) => n.id === "p0").verdict ? { ...v, grad_norm: "nan" } : v));
+    const index = indexGraph({ ...graph, nodes, verdicts });
+    const panel = document.createElement("aside");
+    const ctx = { index, hists: toFloat32(hists), reveal: vi.fn(), toggle: vi.fn(), isCollapsed: () => false };
+    renderInspector(panel, { type: "node", id: "p0" }, ctx);
+    const gradient = [...panel.querySelectorAll("section")].find((sec) => sec.querySelector("h4")?.textContent === "Gradient");
+    expect(gradient.textContent).toContain("min … max-Inf … Inf");
+    expect(gradient.textContent).toContain("mean ± stdNaN ± NaN");
+    expect(gradient.textContent).toContain("normNaN");
+    expect(panel.textContent).toContain("Grad normNaN");
+    renderInspector(panel, { type: "node", id: "g4" }, ctx);
+    expect(panel.textContent).toContain("grad norm inInf");
+  });
+
+  it("cuts histogram rows by the graph's hist_bins", () => {
+    const { graph } = smallModel();
+    const p0 = graph.nodes.find((n) => n.id === "p0");
+    const hists = new Float32Array(32).fill(1); // 32 counts: two rows of 16, or four of 8
+    const bars = (bins) => {
+      const nodes = graph.nodes.map((n) => (n.id === "p0" ? { ...n, tensor: { ...n.tensor, value: { ...p0.tensor.value, hist: 1 } } } : n));
+      const panel = document.createElement("aside");
+      renderInspector(panel, { type: "node", id: "p0" }, { index: indexGraph({ ...graph, nodes, hist_bins: bins }), hists, reveal: vi.fn(), toggle: vi.fn(), isCollapsed: () => false });
+      return panel.querySelectorAll(".gv-hist rect").length;
+    };
+    expect(bars(16)).toBe(16);
+    expect(bars(8)).toBe(8);
+    expect(bars(undefined)).toBe(0); // no bin count, no histogram
+  });
 });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { histRow, toFloat32 } from "../src/state.js";
-import { HIST_BINS } from "../src/types.js";
 
 describe("binary traits", () => {
   it("reads float32 little-endian from an unaligned DataView", () => {
@@ -17,10 +16,21 @@ describe("binary traits", () => {
     expect(toFloat32(null)).toHaveLength(0);
   });
 
-  it("slices a histogram row, or null for -1 and out of range", () => {
-    const hists = Float32Array.from({ length: 2 * HIST_BINS }, (_, i) => i);
-    expect([...histRow(hists, 1)]).toEqual(Array.from({ length: HIST_BINS }, (_, i) => HIST_BINS + i));
-    expect(histRow(hists, -1)).toBeNull();
-    expect(histRow(hists, 2)).toBeNull();
+  it("slices a histogram row of the graph's bin count, or null for -1 and out of range", () => {
+    const bins = 16;
+    const hists = Float32Array.from({ length: 2 * bins }, (_, i) => i);
+    expect([...histRow(hists, 1, bins)]).toEqual(Array.from({ length: bins }, (_, i) => bins + i));
+    expect(histRow(hists, -1, bins)).toBeNull();
+    expect(histRow(hists, 2, bins)).toBeNull();
+  });
+
+  it("takes the bin count from the state, not from a constant of its own", () => {
+    const hists = Float32Array.from({ length: 12 }, (_, i) => i);
+    expect([...histRow(hists, 1, 4)]).toEqual([4, 5, 6, 7]);
+    expect([...histRow(hists, 1, 6)]).toEqual([6, 7, 8, 9, 10, 11]);
+    expect(histRow(hists, 2, 6)).toBeNull(); // past the end
+    expect(histRow(hists, 0, undefined)).toBeNull(); // a graph without `hist_bins`: no histogram
+    expect(histRow(hists, 0, 0)).toBeNull();
+    expect(histRow(hists, 0, 2.5)).toBeNull();
   });
 });

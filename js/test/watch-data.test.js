@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MIN_ROW, lineAt, paintReduced, paintRows, rowAtX, rowHeight, tickRows, xOfRow } from "../src/watch/cells.js";
 import { cellGrid } from "../src/watch/grid.js";
 import { SPECIAL, cellColor } from "../src/watch/colors.js";
-import { appendsTo, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter, typedFrom } from "../src/watch/data.js";
+import { appendsTo, extendRange, float32From, int32From, nearestRow, niceRange, readWatch, rowAtOrAfter, uint8From } from "../src/watch/data.js";
 import { decade, yTicks } from "../src/watch/chart.js";
 import { drawnFlags, flagsOf, medianOf } from "../src/watch/flags.js";
 import { STATES, fakeModel, watchTraits } from "./watch-helpers.js";
@@ -14,12 +14,14 @@ describe("watch traits", () => {
     const buf = new ArrayBuffer(13);
     const view = new DataView(buf, 1, 12);
     [1.5, NaN, -2].forEach((x, i) => view.setFloat32(i * 4, x, true));
-    const out = typedFrom(view, Float32Array);
+    const out = float32From(view);
     expect([out[0], Number.isNaN(out[1]), out[2]]).toEqual([1.5, true, -2]);
-    const ints = new DataView(new ArrayBuffer(8));
+    const ints = new DataView(new ArrayBuffer(9), 1, 8);
     ints.setInt32(4, 70000, true);
-    expect([...typedFrom(ints, Int32Array)]).toEqual([0, 70000]);
-    expect(typedFrom(null, Uint8Array)).toHaveLength(0);
+    expect([...int32From(ints)]).toEqual([0, 70000]);
+    expect([...uint8From(Uint8Array.from([0, 3, 2]).subarray(1))]).toEqual([3, 2]);
+    expect(uint8From(null)).toHaveLength(0);
+    expect(float32From(new ArrayBuffer(6))).toHaveLength(1); // a partial element is not read
   });
 
   it("reads the frozen columns and whether the optimizer moved each, unknown when absent", () => {

@@ -240,6 +240,8 @@ describe("graph panel in the watch view", () => {
     await settle();
     model.set("step", 1);
     expect(badge()).toBe("NaN/Inf");
+    // refreshed in place: a parameter the first pass found ok adds no section (was the text "null")
+    expect(inspector().querySelector(".gv-watch-inspect").textContent).not.toContain("null");
     expect(inspector().querySelector(".gv-wt-verdict").dataset.health).toBe("nonfinite");
     expect(inspector().textContent).toContain("The gradient holds NaN or Inf at step 1");
     // a parameter the first pass found cut shows that cause too

@@ -5,14 +5,35 @@
 
 export const LAYOUT_TIMEOUT_MS = 20_000;
 
-/** A factory for classic workers started from the worker script's source text. */
+/**
+ * A factory for classic workers started from the worker script's source text.
+ * @param {string} source
+ * @returns {() => Worker}
+ */
 export function blobWorkerFactory(source) {
+  /** @type {string|null} */
   let url = null;
   return () => {
     url ??= URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
     return new Worker(url);
   };
 }
+
+/**
+ * A layout request: queued, then in flight (with an id and a timer).
+ * @typedef {object} Job
+ * @property {string} dot
+ * @property {(svg: string) => void} resolve
+ * @property {(err: Error) => void} reject
+ * @property {boolean} retried
+ * @property {number} [id]
+ * @property {ReturnType<typeof setTimeout>} [timer]
+ */
+
+/**
+ * The worker's answer (layout/worker.js).
+ * @typedef {{id: number, svg?: string, error?: string}} LayoutReply
+ */
 
 export class LayoutClient {
   /**
@@ -22,8 +43,11 @@ export class LayoutClient {
   constructor(spawn, timeoutMs = LAYOUT_TIMEOUT_MS) {
     this.spawn = spawn;
     this.timeoutMs = timeoutMs;
+    /** @type {Worker|null} */
     this.worker = null;
+    /** @type {Job[]} */
     this.queue = [];
+    /** @type {Job|null} */
     this.current = null;
     this.nextId = 1;
   }
@@ -58,29 +82,33 @@ export class LayoutClient {
   }
 
   #pump() {
-    if (this.current || !this.queue.length) return;
+    if (this.current) return;
     const job = this.queue.shift();
+    if (!job) return;
+    let worker;
     try {
-      this.#ensureWorker();
+      worker = this.#ensureWorker();
     } catch (err) {
-      job.reject(new Error(`Could not start the layout worker: ${err?.message ?? err}`));
+      job.reject(new Error(`Could not start the layout worker: ${err instanceof Error ? err.message : String(err)}`));
       this.#pump();
       return;
     }
     job.id = this.nextId++;
     job.timer = setTimeout(() => this.#timedOut(job), this.timeoutMs);
     this.current = job;
-    this.worker.postMessage({ id: job.id, dot: job.dot });
+    worker.postMessage({ id: job.id, dot: job.dot });
   }
 
+  /** @param {LayoutReply} reply */
   #settle({ id, svg, error }) {
     const job = this.current;
     if (!job || job.id !== id) return;
     this.#finish();
-    if (error === undefined) job.resolve(svg);
+    if (error === undefined) job.resolve(svg ?? "");
     else job.reject(new Error(error));
   }
 
+  /** @param {string} message */
   #crashed(message) {
     const job = this.current;
     this.#dropWorker();
@@ -90,6 +118,7 @@ export class LayoutClient {
     else this.queue.unshift({ ...job, retried: true });
   }
 
+  /** @param {Job} job */
   #timedOut(job) {
     if (this.current !== job) return;
     this.#dropWorker();
@@ -99,7 +128,7 @@ export class LayoutClient {
 
   /** Clear the request in flight; the next one starts after the caller has settled this one. */
   #finish() {
-    clearTimeout(this.current.timer);
+    clearTimeout(this.current?.timer);
     this.current = null;
     queueMicrotask(() => this.#pump());
   }

@@ -9,18 +9,23 @@ import { instance } from "@viz-js/viz";
  * @param {() => Promise<{renderString: (dot: string, options: object) => string}>} createInstance
  */
 export function createLayoutEngine(createInstance = instance) {
+  /** @type {{renderString: (dot: string, options: object) => string}|null} */
   let viz = null;
-  const render = (dot) => viz.renderString(dot, { format: "svg", engine: "dot" });
+  /**
+   * @param {{renderString: (dot: string, options: object) => string}} engine
+   * @param {string} dot
+   */
+  const render = (engine, dot) => engine.renderString(dot, { format: "svg", engine: "dot" });
   return {
     /** @param {string} dot @returns {Promise<string>} the SVG text */
     async layout(dot) {
       viz ??= await createInstance();
       try {
-        return render(dot);
+        return render(viz, dot);
       } catch {
         viz = null;
         viz = await createInstance();
-        return render(dot);
+        return render(viz, dot);
       }
     },
   };

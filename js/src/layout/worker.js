@@ -11,6 +11,6 @@ self.onmessage = async (event) => {
   try {
     self.postMessage({ id, svg: await engine.layout(dot) });
   } catch (err) {
-    self.postMessage({ id, error: String(err?.message ?? err) });
+    self.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }
 };

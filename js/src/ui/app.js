@@ -2,6 +2,7 @@
 import { normRangeOf, toDot } from "../dot.js";
 import { indexGraph } from "../graph-index.js";
 import { formatCount } from "../format.js";
+import { lookup } from "../lookup.js";
 import { search } from "../search.js";
 import { toFloat32 } from "../state.js";
 import {
@@ -31,11 +32,28 @@ const MIN_STAGE_PX = 320; // the inspector needs room even next to a tiny graph
 const VIEWPORT_SHARE = 0.8; // the graph and its toolbar take at most this share of the window's height
 const FOCUS_ELEMENTS = 12; // a first view considers at most this many problem items
 
+/** @typedef {import("../types.js").Graph} Graph */
+/** @typedef {import("../visible.js").ViewOptions} ViewOptions */
+/** @typedef {import("../visible.js").VisibleGraph} VisibleGraph */
+/** @typedef {import("./inspector.js").InspectTarget} InspectTarget */
+/** @typedef {{layout: (dot: string) => Promise<string>}} Layout */
+
+/**
+ * The traits the graph panel reads: GraphWidget's (types.js GraphTraits), or the watch view's copy
+ * of its graph traits (watch/graph-panel.js), whose graph is `{}` until the first backward.
+ * @typedef {object} PanelTraits
+ * @property {Graph|import("../types.js").EmptyObject} graph
+ * @property {DataView} edge_norms
+ * @property {DataView} hists
+ * @property {string} selected
+ */
+/** @typedef {import("../types.js").ModelLike<PanelTraits>} PanelModel */
+
 /**
  * Mount the widget in `el`. Returns the cleanup function anywidget calls on removal.
  * @param {HTMLElement} el
- * @param {{get: Function, set: Function, on: Function, off: Function, save_changes: Function}} model
- * @param {{layout: (dot: string) => Promise<string>}} layout
+ * @param {PanelModel} model
+ * @param {Layout} layout
  */
 export function mountApp(el, model, layout) {
   return mountGraph(el, model, layout).destroy;
@@ -43,9 +61,9 @@ export function mountApp(el, model, layout) {
 
 /**
  * @typedef {object} GraphOptions   what a host view (the watch view) adds to the graph panel
- * @property {(graph: object, hasNorms: boolean) => Node} [legend]  replaces the severity legend
+ * @property {(graph: Partial<Graph>, hasNorms: boolean) => Node} [legend]  replaces the severity legend
  * @property {(view: SvgView) => void} [onDraw]      after each drawing is shown (restyle nodes)
- * @property {(node: object) => Node|null} [inspectorExtra]  a section added to a node's inspector
+ * @property {(node: import("../types.js").GraphNode) => Node|null} [inspectorExtra]  a section added to a node's inspector
  * @property {number} [height]   fixed height of the graph area in px; default: follows the graph
  * @property {string} [exportName]  file name (no extension) of the SVG/PNG downloads
  *
@@ -59,25 +77,32 @@ export function mountApp(el, model, layout) {
  * The graph panel: toolbar, SVG view and inspector, driven by the `graph`, `edge_norms`,
  * `hists` and `selected` traits of `model`.
  * @param {HTMLElement} el
- * @param {{get: Function, set: Function, on: Function, off: Function, save_changes: Function}} model
- * @param {{layout: (dot: string) => Promise<string>}} layout
+ * @param {PanelModel} model
+ * @param {Layout} layout
  * @param {GraphOptions} [options]
  * @returns {GraphPanel}
  */
 export function mountGraph(el, model, layout, options = {}) {
   // Browser-only state: never synced back to Python (js/STATE.md). Only `selected` goes back.
   let index = indexGraph({ nodes: [], edges: [] });
+  /** @type {Float32Array} */
   let norms = new Float32Array(0);
+  /** @type {Float32Array} */
   let hists = new Float32Array(0);
+  /** @type {{min: number, max: number}|null} */
   let normRange = null;
-  /** @type {import("../visible.js").ViewOptions} */
+  /** @type {ViewOptions} */
   let shown = { collapsed: new Set(), problemsOnly: false, folds: new Set(), groups: new Set() };
-  let target = null; // what the inspector shows: {type: "node"|"module"|"fold"|"group", id}
-  let requested = null; // view options of the latest layout request that has not failed
-  let pending = null; // the layout request in flight, {focus}; results of older requests are dropped
+  /** @type {InspectTarget|null} what the inspector shows */
+  let target = null;
+  /** @type {ViewOptions|null} view options of the latest layout request that has not failed */
+  let requested = null;
+  /** @type {{focus: string|null}|null} the layout request in flight; results of older requests are dropped */
+  let pending = null;
   let draws = 0; // finished drawings, exposed as data-draws for tests and benchmarks
   let firstView = false; // the next drawing is the first of this graph: focus on what is wrong
-  let noticeTimer = 0;
+  /** @type {ReturnType<typeof setTimeout>|undefined} */
+  let noticeTimer;
 
   const problems = h("input", { type: "checkbox", onchange: () => onProblemsToggle() });
   const status = h("span", { class: "gv-status", "aria-live": "polite" });
@@ -135,7 +160,11 @@ export function mountGraph(el, model, layout, options = {}) {
     draw(visible, selected?.id ?? null);
   }
 
-  /** Apply new view options; refuses (with a notice) when the result would be too big to draw. */
+  /**
+   * Apply new view options; refuses (with a notice) when the result would be too big to draw.
+   * @param {ViewOptions} next
+   * @param {string|null} focus  DOT id to centre
+   */
   function setView(next, focus) {
     const visible = visibleGraph(index, next, norms);
     if (visible.items.length > MAX_VISIBLE_NODES) {
@@ -148,11 +177,18 @@ export function mountGraph(el, model, layout, options = {}) {
     }
     shown = next;
     problems.checked = shown.problemsOnly;
-    if (!(requested && sameView(requested, shown))) return draw(visible, focus);
+    if (!(requested && sameView(requested, shown))) {
+      draw(visible, focus); // reports its own failure (an overlay with "Try again")
+      return;
+    }
     if (pending) pending.focus = focus;
     else showFocus(focus);
   }
 
+  /**
+   * @param {VisibleGraph} visible
+   * @param {string|null} focus
+   */
   async function draw(visible, focus) {
     const request = { focus };
     pending = request;
@@ -173,7 +209,7 @@ export function mountGraph(el, model, layout, options = {}) {
       pending = null;
       requested = null;
       const retry = h("button", { type: "button", class: "gv-button", onclick: () => draw(visible, focus) }, "Try again");
-      return showOverlay(`Could not lay out the graph: ${err?.message ?? err}`, "error", retry);
+      return showOverlay(`Could not lay out the graph: ${err instanceof Error ? err.message : String(err)}`, "error", retry);
     } finally {
       clearTimeout(busy);
     }
@@ -198,21 +234,26 @@ export function mountGraph(el, model, layout, options = {}) {
 
   /** The drawn elements that show what is wrong, most telling first (markers, groups, problems). */
   function problemElements() {
+    /** @type {string[]} */
     const ids = [];
     for (const id of focusNodeIds(index)) {
       const drawn = drawnAs(index, shown, id);
       if (!ids.includes(drawn)) ids.push(drawn);
       if (ids.length >= FOCUS_ELEMENTS) break;
     }
-    return ids.map((id) => view.nodes.get(id)).filter(Boolean);
+    return ids.map((id) => view.nodes.get(id)).filter((g) => g !== undefined);
   }
 
-  /** Highlight what the inspector shows and centre `focus` (a DOT node or cluster id) if given. */
+  /**
+   * Highlight what the inspector shows and centre `focus` (a DOT node or cluster id) if given.
+   * @param {string|null} focus
+   */
   function showFocus(focus) {
     view.mark("gv-selected", targetIds());
     if (focus) view.centerOn(view.nodes.get(focus) ?? view.clusters.get(focus));
   }
 
+  /** @returns {string[]} */
   function targetIds() {
     if (target?.type === "node") return [drawnAs(index, shown, target.id)];
     if (target?.type === "module") {
@@ -223,6 +264,7 @@ export function mountGraph(el, model, layout, options = {}) {
     return [];
   }
 
+  /** @param {InspectTarget|null} next */
   function inspect(next) {
     target = next;
     renderInspector(panel, target, {
@@ -241,6 +283,7 @@ export function mountGraph(el, model, layout, options = {}) {
     view.mark("gv-selected", targetIds());
   }
 
+  /** @param {string} id */
   function onNode(id) {
     const module = moduleOfNodeId(index, id);
     if (module) return toggle(module.path);
@@ -251,6 +294,7 @@ export function mountGraph(el, model, layout, options = {}) {
     model.save_changes();
   }
 
+  /** @param {string} clusterId */
   function onClusterTitle(clusterId) {
     const uid = Number(clusterId.replace(/^cluster_/, ""));
     const m = index.byUid.get(uid);
@@ -261,30 +305,41 @@ export function mountGraph(el, model, layout, options = {}) {
     showNotice("Hold Ctrl (⌘ on a Mac) while scrolling to zoom, or click the graph first.", 2500);
   }
 
-  /** Expand a collapsed module (and any collapsed ancestor), or collapse an expanded one. */
+  /**
+   * Expand a collapsed module (and any collapsed ancestor), or collapse an expanded one.
+   * @param {string} path
+   */
   function toggle(path) {
-    const m = index.modules.get(path);
+    const m = lookup(index.modules, path);
     const expand = isCollapsedAt(shown.collapsed, path);
     const next = expand ? revealIn(index, shown, path) : { ...shown, collapsed: new Set([...shown.collapsed, path]) };
     setView(next, expand ? `cluster_${m.uid}` : moduleNodeId(m));
     inspect({ type: "module", id: path }); // after setView: its button reads the new collapsed state
   }
 
-  /** Fold a run of repeated blocks into one box (on), or draw each block as its own box (off). */
+  /**
+   * Fold a run of repeated blocks into one box (on), or draw each block as its own box (off).
+   * @param {string} id
+   * @param {boolean} on
+   */
   function setFold(id, on) {
-    const fold = index.foldById.get(id);
+    const fold = lookup(index.foldById, id);
     const folds = new Set(shown.folds);
     if (on) folds.add(id);
     else folds.delete(id);
     const collapsed = on ? shown.collapsed : unfold(index, shown.collapsed, fold);
-    const first = index.modules.get(fold.members[0]);
+    const first = lookup(index.modules, fold.members[0]);
     setView({ ...shown, folds, collapsed }, on ? id : moduleNodeId(first));
     inspect({ type: "fold", id });
   }
 
-  /** Draw a group of parameters as one box (on), or each parameter on its own (off). */
+  /**
+   * Draw a group of parameters as one box (on), or each parameter on its own (off).
+   * @param {string} id
+   * @param {boolean} on
+   */
   function setGroup(id, on) {
-    const group = index.groupById.get(id);
+    const group = lookup(index.groupById, id);
     const groups = new Set(shown.groups);
     if (on) groups.add(id);
     else groups.delete(id);
@@ -292,16 +347,20 @@ export function mountGraph(el, model, layout, options = {}) {
     inspect({ type: "group", id });
   }
 
-  /** Search result or inspector link: make the node or module visible, centre and select it. */
+  /**
+   * Search result or inspector link: make the node or module visible, centre and select it.
+   * @param {{type: "node"|"module", id: string}} hit
+   */
   function jumpTo(hit) {
     if (hit.type === "module") {
-      const m = index.modules.get(hit.id);
+      const m = lookup(index.modules, hit.id);
       const next = revealIn(index, shown, m.parent ?? "");
-      const folded = next.folds.has(index.foldOf.get(m.path)?.id) ? unfoldAround(next, m.path) : next;
+      const fold = index.foldOf.get(m.path);
+      const folded = fold && next.folds?.has(fold.id) ? unfoldAround(next, fold) : next;
       setView(folded, isCollapsedAt(folded.collapsed, m.path) ? moduleNodeId(m) : `cluster_${m.uid}`);
       return inspect({ type: "module", id: hit.id });
     }
-    const node = index.byId.get(hit.id);
+    const node = lookup(index.byId, hit.id);
     const keepFilter = shown.problemsOnly && problemNodeIds(index).has(node.id);
     inspect({ type: "node", id: node.id });
     model.set("selected", node.id);
@@ -309,9 +368,13 @@ export function mountGraph(el, model, layout, options = {}) {
     setView({ ...revealNode(index, shown, node.id), problemsOnly: keepFilter }, node.id);
   }
 
-  /** `options` with the fold that holds module `path` opened (its blocks drawn as boxes). */
-  function unfoldAround(options, path) {
-    const fold = index.foldOf.get(path);
+  /**
+   * `options` with `fold` opened (its blocks drawn as boxes).
+   * @param {ViewOptions} options
+   * @param {import("../graph-index.js").Fold} fold
+   * @returns {ViewOptions}
+   */
+  function unfoldAround(options, fold) {
     const folds = new Set(options.folds);
     folds.delete(fold.id);
     return { ...options, folds, collapsed: unfold(index, options.collapsed, fold) };
@@ -334,12 +397,18 @@ export function mountGraph(el, model, layout, options = {}) {
     setView(next, problems.checked && first ? drawnAs(index, next, first) : null);
   }
 
+  /**
+   * @param {string} text
+   * @param {"info"|"busy"|"error"} kind
+   * @param {...Node} extra
+   */
   function showOverlay(text, kind, ...extra) {
     overlay.hidden = false;
     overlay.className = `gv-overlay gv-overlay-${kind}`;
     overlay.replaceChildren(h("p", {}, text), ...extra);
   }
 
+  /** @param {string} text */
   function showNotice(text, ms = NOTICE_MS) {
     notice.textContent = text;
     notice.hidden = false;
@@ -369,20 +438,26 @@ export function mountGraph(el, model, layout, options = {}) {
     view.destroy();
     root.remove();
   };
+  /** @param {string} id */
   const reveal = (id) => {
     if (index.byId.has(id)) jumpTo({ type: "node", id });
   };
   return { destroy, reveal, view };
 }
 
-/** "gradviz-GPT": the model's name from the title ("GPT: 149 tensors checked, …"), file-name safe. */
+/**
+ * "gradviz-GPT": the model's name from the title ("GPT: 149 tensors checked, …"), file-name safe.
+ * @param {Partial<Graph>} graph
+ */
 function fileName(graph) {
   const model = String(graph?.title ?? "").split(":")[0].trim();
   const safe = model.replace(/[^\w.-]+/g, "_").slice(0, 60);
   return safe ? `gradviz-${safe}` : "gradviz-graph";
 }
 
+/** @param {Set<string>} a @param {Set<string>} b */
 const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
+/** @param {ViewOptions} a @param {ViewOptions} b */
 const sameView = (a, b) =>
   a.problemsOnly === b.problemsOnly &&
   sameSet(a.collapsed, b.collapsed) &&

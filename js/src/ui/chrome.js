@@ -1,7 +1,10 @@
 // The parts around the graph: title, notes and error banner, and the toolbar with search.
 import { h } from "./dom.js";
 
-/** Title, notes, and the banner for an exception raised during the trace. */
+/**
+ * Title, notes, and the banner for an exception raised during the trace.
+ * @param {Partial<import("../types.js").Graph>} graph  (`{}` for a watch graph not captured yet)
+ */
 export function header(graph) {
   const error = graph.error;
   return h(
@@ -27,11 +30,13 @@ export function header(graph) {
  */
 export function searchBox({ find, go }) {
   const results = h("ul", { class: "gv-results", role: "listbox", hidden: true });
+  /** @type {import("../search.js").SearchHit[]} */
   let hits = [];
   const close = () => {
     results.hidden = true;
     results.replaceChildren();
   };
+  /** @param {import("../search.js").SearchHit} hit */
   const choose = (hit) => {
     close();
     go(hit);
@@ -52,6 +57,7 @@ export function searchBox({ find, go }) {
       );
       results.hidden = !input.value.trim();
     },
+    /** @param {KeyboardEvent} e */
     onkeydown: (e) => {
       if (e.key === "Enter" && hits.length) choose(hits[0]);
       else if (e.key === "Escape") close();

@@ -2,10 +2,17 @@
 // as markup; this is how every name, path and source line reaches the page.
 
 /**
- * @param {string} tag
+ * What h() and append() take as children: nodes, text, nested lists; null, undefined, false and ""
+ * (the leftovers of `cond && child`) add nothing visible.
+ * @typedef {Node|string|number|null|undefined|false|Child[]} Child
+ */
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {Record<string, unknown>} [props]  `class`, `on<event>` listeners, other attributes
- * @param {...(Node|string|number|null|undefined|false|Array)} children
- * @returns {HTMLElement}
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -19,18 +26,30 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-/** Append children (flattened; null/false skipped; strings as text). */
+/**
+ * Append children (nested lists flattened; null/undefined/false skipped; strings as text).
+ * @template {Element} E
+ * @param {E} el
+ * @param {Child[]} children
+ * @returns {E}
+ */
 export function append(el, children) {
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : String(child));
+  for (const child of children) {
+    if (Array.isArray(child)) append(el, child);
+    else if (child !== null && child !== undefined && child !== false) el.append(child instanceof Node ? child : String(child));
   }
   return el;
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-/** An SVG element with attributes. */
+/**
+ * An SVG element with attributes.
+ * @template {keyof SVGElementTagNameMap} K
+ * @param {K} tag
+ * @param {Record<string, string|number|boolean>} [attrs]
+ * @returns {SVGElementTagNameMap[K]}
+ */
 export function s(tag, attrs = {}) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));

@@ -14,6 +14,10 @@ const PNG_MAX_PIXELS = 100e6;
  * @param {() => string} getName  file name without extension
  */
 export function exportButtons(getView, getName) {
+  /**
+   * @param {"svg"|"png"} kind
+   * @param {HTMLButtonElement} button
+   */
   const run = async (kind, button) => {
     const { svg, bounds } = getView() ?? {};
     if (!svg || !bounds) return;
@@ -26,6 +30,10 @@ export function exportButtons(getView, getName) {
       button.disabled = false;
     }
   };
+  /**
+   * @param {"svg"|"png"} kind
+   * @param {string} title
+   */
   const button = (kind, title) => {
     const b = h("button", { type: "button", class: "gv-button gv-export", title, onclick: () => run(kind, b) }, `⤓ ${kind.toUpperCase()}`);
     return b;
@@ -48,7 +56,8 @@ export function exportButtons(getView, getName) {
 export function svgSnapshot(svg, bounds) {
   const copy = /** @type {SVGSVGElement} */ (svg.cloneNode(true));
   const from = [...svg.querySelectorAll("*")];
-  const to = [...copy.querySelectorAll("*")];
+  // every element of the drawing is an SVG element (sanitize() in svg-view.js drops foreignObject)
+  const to = /** @type {SVGElement[]} */ ([...copy.querySelectorAll("*")]);
   from.forEach((el, i) => {
     const style = getComputedStyle(el);
     for (const prop of STYLED) {
@@ -69,16 +78,24 @@ export function svgSnapshot(svg, bounds) {
   return new XMLSerializer().serializeToString(copy);
 }
 
-/** The first opaque background colour behind `el`. */
+/**
+ * The first opaque background colour behind `el`.
+ * @param {Element} el
+ */
 function backgroundOf(el) {
-  for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+  for (let /** @type {Element|null} */ node = el; node && node.nodeType === 1; node = node.parentElement) {
     const color = getComputedStyle(node).backgroundColor;
     if (color && color !== "transparent" && !/rgba\(.*,\s*0\)$/.test(color)) return color;
   }
   return "#ffffff";
 }
 
-/** Rasterise an SVG document (PNG_SCALE x, smaller for huge drawings). */
+/**
+ * Rasterise an SVG document (PNG_SCALE x, smaller for huge drawings).
+ * @param {string} svgText
+ * @param {{w: number, h: number}} bounds
+ * @returns {Promise<Blob>}
+ */
 function pngOf(svgText, bounds) {
   const scale = Math.min(PNG_SCALE, PNG_MAX_SIDE / bounds.w, PNG_MAX_SIDE / bounds.h, Math.sqrt(PNG_MAX_PIXELS / (bounds.w * bounds.h)));
   return new Promise((resolve, reject) => {
@@ -87,7 +104,9 @@ function pngOf(svgText, bounds) {
       const canvas = document.createElement("canvas");
       canvas.width = Math.max(1, Math.round(bounds.w * scale));
       canvas.height = Math.max(1, Math.round(bounds.h * scale));
-      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+      const ctx = canvas.getContext("2d");
+      if (!ctx) return reject(new Error("the browser could not make a canvas for the PNG"));
+      ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
       canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the drawing is too large for a PNG"))), "image/png");
     };
     img.onerror = () => reject(new Error("the browser could not rasterise the drawing"));
@@ -95,6 +114,10 @@ function pngOf(svgText, bounds) {
   });
 }
 
+/**
+ * @param {Blob} blob
+ * @param {string} name
+ */
 function download(blob, name) {
   const url = URL.createObjectURL(blob);
   const a = h("a", { href: url, download: name, hidden: true });

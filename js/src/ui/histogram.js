@@ -1,4 +1,4 @@
-// The small bar chart of a summary's histogram row (HIST_BINS float32 counts).
+// The small bar chart of a summary's histogram row (`graph.hist_bins` float32 counts).
 import { formatNumber } from "../format.js";
 import { h, s } from "./dom.js";
 

@@ -3,12 +3,14 @@
 import { h } from "./dom.js";
 
 /**
- * @param {import("../types.js").Graph} graph
+ * @param {Partial<import("../types.js").Graph>} graph
  * @param {boolean} hasNorms  whether any edge norm was captured
  */
 export function legend(graph, hasNorms) {
   const palette = graph.palette ?? {};
+  /** @param {string|undefined} color */
   const swatch = (color, extra = "") => h("span", { class: `gv-swatch ${extra}`, style: `--gv-swatch: ${safeColor(color)}` });
+  /** @param {Node} mark @param {string} text */
   const entry = (mark, text) => h("span", { class: "gv-legend-item" }, mark, text);
   return h(
     "div",
@@ -23,9 +25,14 @@ export function legend(graph, hasNorms) {
   );
 }
 
+/** @param {Partial<import("../types.js").Graph>} graph */
 const hasBirths = (graph) => (graph.nodes ?? []).some((n) => n.kind === "birth");
 
-/** Palette values are meant to be CSS colours; anything else is dropped, not injected into style. */
+/**
+ * Palette values are meant to be CSS colours; anything else is dropped, not injected into style.
+ * @param {string|null|undefined} value
+ * @returns {string}
+ */
 export function safeColor(value) {
-  return /^#[0-9a-f]{3,8}$|^[a-z]+$/i.test(value ?? "") ? value : "transparent";
+  return value && /^#[0-9a-f]{3,8}$|^[a-z]+$/i.test(value) ? value : "transparent";
 }

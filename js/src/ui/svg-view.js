@@ -16,6 +16,18 @@ const ZOOM_PER_PIXEL = 0.0015;
 const DRAG_THRESHOLD = 4; // px of movement before a press counts as a pan, not a click
 const UNSAFE_ELEMENTS = "script, foreignObject, iframe";
 
+/** @typedef {{x: number, y: number, w: number, h: number}} Box   in viewBox units */
+
+/**
+ * A listener entry for add/removeEventListener, its event typed by the event's name.
+ * @template {keyof HTMLElementEventMap} K
+ * @param {K} type
+ * @param {(e: HTMLElementEventMap[K]) => void} fn
+ * @param {AddEventListenerOptions} [opts]
+ * @returns {[string, EventListener, AddEventListenerOptions|undefined]}
+ */
+const listener = (type, fn, opts) => [type, /** @type {EventListener} */ (fn), opts];
+
 export class SvgView {
   /**
    * @param {HTMLElement} host
@@ -24,38 +36,47 @@ export class SvgView {
   constructor(host, handlers) {
     this.host = host;
     this.handlers = handlers;
+    /** @type {SVGSVGElement|null} */
     this.svg = null;
     /** @type {Map<string, SVGGElement>} DOT id -> node group */
     this.nodes = new Map();
     /** @type {Map<string, SVGGElement>} DOT cluster id -> cluster group */
     this.clusters = new Map();
-    this.bounds = null; // the whole drawing, in viewBox units
-    this.box = null; // the current viewBox {x, y, w, h}
-    this.press = null; // pointer-down position while a drag may be starting
+    /** @type {Box|null} the whole drawing */
+    this.bounds = null;
+    /** @type {Box|null} the current viewBox */
+    this.box = null;
+    /** @type {{x: number, y: number, box: Box, scale: number, id: number}|null} pointer-down position while a drag may be starting */
+    this.press = null;
     this.moved = false;
     this.armed = false; // clicked: a plain wheel zooms until the pointer leaves the graph
 
     this.listeners = [
-      ["wheel", (e) => this.#onWheel(e), { passive: false }],
-      ["pointerdown", (e) => this.#onPointerDown(e)],
-      ["pointermove", (e) => this.#onPointerMove(e)],
-      ["pointerup", (e) => this.#onPointerUp(e)],
-      ["pointercancel", (e) => this.#onPointerUp(e)],
-      ["pointerleave", () => this.#arm(false)],
-      ["focusout", () => this.#arm(false)],
-      ["keydown", (e) => e.key === "Escape" && this.#arm(false)],
-      ["click", (e) => this.#onClick(e)],
+      listener("wheel", (e) => this.#onWheel(e), { passive: false }),
+      listener("pointerdown", (e) => this.#onPointerDown(e)),
+      listener("pointermove", (e) => this.#onPointerMove(e)),
+      listener("pointerup", () => this.#onPointerUp()),
+      listener("pointercancel", () => this.#onPointerUp()),
+      listener("pointerleave", () => this.#arm(false)),
+      listener("focusout", () => this.#arm(false)),
+      listener("keydown", (e) => e.key === "Escape" && this.#arm(false)),
+      listener("click", (e) => this.#onClick(e)),
     ];
     for (const [type, fn, opts] of this.listeners) host.addEventListener(type, fn, opts);
     // Keep the scale and the centre when the notebook is resized.
     this.resizer = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.#onResize()) : null;
     this.resizer?.observe(host);
+    /** @type {{width: number, height: number}|null} host size when the viewBox was set */
     this.size = null;
   }
 
-  /** Replace the drawing with `svgText` (Graphviz output). Throws if it does not parse. */
+  /**
+   * Replace the drawing with `svgText` (Graphviz output). Throws if it does not parse.
+   * @param {string} svgText
+   */
   show(svgText) {
     const doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
+    /** @type {Element} */
     const svg = doc.documentElement;
     if (svg.nodeName !== "svg" || doc.querySelector("parsererror")) throw new Error("Graphviz returned SVG that does not parse.");
     sanitize(svg);
@@ -65,7 +86,7 @@ export class SvgView {
     svg.setAttribute("class", "gv-svg");
     svg.setAttribute("role", "img");
 
-    this.svg = /** @type {SVGSVGElement} */ (document.importNode(svg, true));
+    this.svg = /** @type {SVGSVGElement} */ (document.importNode(svg, true)); // an <svg>: checked above
     this.nodes = titled(this.svg, "g.node");
     this.clusters = titled(this.svg, "g.cluster");
     this.bounds = { x, y, w, h };
@@ -73,7 +94,11 @@ export class SvgView {
     this.overview();
   }
 
-  /** Height in px that shows the drawing at the scale `fit` would use, within [min, max]. */
+  /**
+   * Height in px that shows the drawing at the scale `fit` would use, within [min, max].
+   * @param {number} min
+   * @param {number} max
+   */
   preferredHeight(min, max) {
     if (!this.bounds) return min;
     const { width } = this.#hostSize();
@@ -95,14 +120,15 @@ export class SvgView {
   /**
    * First view: the whole drawing when it is readable in view; otherwise `elements` (what is wrong) at
    * a readable scale: all of them if they fit together, else the first. Without elements, the overview.
-   * @param {Element[]} elements
+   * @param {SVGGraphicsElement[]} elements
    */
   focus(elements) {
     if (!this.bounds) return;
     const { w, h } = this.bounds;
     const { width, height } = this.#hostSize();
-    const boxes = elements.filter(Boolean).map((el) => this.#boxOf(el)).filter(Boolean);
+    const boxes = elements.map((el) => this.#boxOf(el)).filter((b) => b !== null);
     if (Math.min(width / w, height / h) >= MIN_SCALE || !boxes.length) return this.overview();
+    /** @param {Box} b */
     const pad = (b) => ({ x: b.x - FOCUS_PADDING, y: b.y - FOCUS_PADDING, w: b.w + 2 * FOCUS_PADDING, h: b.h + 2 * FOCUS_PADDING });
     let area = pad(union(boxes));
     if (Math.min(width / area.w, height / area.h) < MIN_SCALE) area = pad(boxes[0]);
@@ -120,15 +146,18 @@ export class SvgView {
     if (scale >= MIN_SCALE) return this.#showAt(x + w / 2, y + h / 2, scale);
     const vw = width / MIN_SCALE;
     const vh = height / MIN_SCALE;
-    const c = this.box ? this.#center() : { x: x + w / 2, y: y + vh / 2 };
+    const c = this.box ? this.#center(this.box) : { x: x + w / 2, y: y + vh / 2 };
     const cx = w > vw ? clamp(c.x, x + vw / 2, x + w - vw / 2) : x + w / 2;
     const cy = h > vh ? clamp(c.y, y + vh / 2, y + h - vh / 2) : y + h / 2;
     this.#showAt(cx, cy, MIN_SCALE);
   }
 
-  /** Centre `el` in view, zooming in to a readable scale if the view is zoomed far out. */
+  /**
+   * Centre `el` in view, zooming in to a readable scale if the view is zoomed far out.
+   * @param {SVGGraphicsElement|null|undefined} el
+   */
   centerOn(el, minScale = MIN_SCALE) {
-    const b = el && this.svg ? this.#boxOf(el) : null;
+    const b = el ? this.#boxOf(el) : null;
     if (!b) return;
     this.#showAt(b.x + b.w / 2, b.y + b.h / 2, Math.max(this.scale(), minScale, MIN_SCALE));
   }
@@ -140,7 +169,11 @@ export class SvgView {
     return Math.min(width / this.box.w, height / this.box.h);
   }
 
-  /** Put `className` on exactly the node groups whose ids are given. */
+  /**
+   * Put `className` on exactly the node groups whose ids are given.
+   * @param {string} className
+   * @param {Iterable<string>} ids
+   */
   mark(className, ids) {
     if (!this.svg) return;
     for (const el of this.svg.querySelectorAll(`.${className}`)) el.classList.remove(className);
@@ -157,11 +190,17 @@ export class SvgView {
     return { width: this.host.clientWidth || 600, height: this.host.clientHeight || 400 };
   }
 
-  #center() {
-    return { x: this.box.x + this.box.w / 2, y: this.box.y + this.box.h / 2 };
+  /** @param {Box} box */
+  #center(box) {
+    return { x: box.x + box.w / 2, y: box.y + box.h / 2 };
   }
 
-  /** View centred on (cx, cy) at `scale` px per unit, filling the host. */
+  /**
+   * View centred on (cx, cy) at `scale` px per unit, filling the host.
+   * @param {number} cx
+   * @param {number} cy
+   * @param {number} scale
+   */
   #showAt(cx, cy, scale) {
     const { width, height } = this.#hostSize();
     const s = clamp(scale, MIN_SCALE, MAX_SCALE);
@@ -170,6 +209,7 @@ export class SvgView {
     this.#setBox({ x: cx - w / 2, y: cy - h / 2, w, h });
   }
 
+  /** @param {Box} box */
   #setBox(box) {
     this.box = box;
     this.size = this.#hostSize();
@@ -181,12 +221,17 @@ export class SvgView {
     const { width, height } = this.#hostSize();
     if (width === this.size.width && height === this.size.height) return;
     const scale = Math.min(this.size.width / this.box.w, this.size.height / this.box.h);
-    const c = this.#center();
+    const c = this.#center(this.box);
     this.#showAt(c.x, c.y, scale);
   }
 
-  /** Bounding box of `el` in viewBox units (through any transforms Graphviz added). */
+  /**
+   * Bounding box of `el` in viewBox units (through any transforms Graphviz added).
+   * @param {SVGGraphicsElement} el
+   * @returns {Box|null}
+   */
   #boxOf(el) {
+    if (!this.svg) return null;
     const bb = el.getBBox();
     const [outer, inner] = [this.svg.getScreenCTM(), el.getScreenCTM()];
     if (!outer || !inner) return null; // not rendered (a hidden tab): nothing to measure
@@ -196,16 +241,24 @@ export class SvgView {
     return { x: Math.min(p.x, q.x), y: Math.min(p.y, q.y), w: Math.abs(q.x - p.x), h: Math.abs(q.y - p.y) };
   }
 
-  /** Viewport pixels -> viewBox units. */
-  #toSvg(clientX, clientY) {
-    return new DOMPoint(clientX, clientY).matrixTransform(this.svg.getScreenCTM().inverse());
+  /**
+   * Viewport pixels -> viewBox units (null: the drawing is not rendered).
+   * @param {SVGSVGElement} svg
+   * @param {number} clientX
+   * @param {number} clientY
+   */
+  #toSvg(svg, clientX, clientY) {
+    const ctm = svg.getScreenCTM();
+    return ctm && new DOMPoint(clientX, clientY).matrixTransform(ctm.inverse());
   }
 
+  /** @param {boolean} on */
   #arm(on) {
     this.armed = on;
     this.host.classList.toggle("gv-armed", on);
   }
 
+  /** @param {WheelEvent} e */
   #onWheel(e) {
     if (!this.svg || !this.box) return;
     if (!e.ctrlKey && !e.metaKey && !this.armed) {
@@ -218,18 +271,23 @@ export class SvgView {
     const scale = clamp(now / f, MIN_SCALE, MAX_SCALE);
     if (scale === now) return;
     const k = now / scale;
-    const p = this.#toSvg(e.clientX, e.clientY);
+    const p = this.#toSvg(this.svg, e.clientX, e.clientY);
+    if (!p) return;
     const { x, y, w, h } = this.box;
     this.#setBox({ x: p.x - (p.x - x) * k, y: p.y - (p.y - y) * k, w: w * k, h: h * k });
   }
 
+  /** @param {PointerEvent} e */
   #onPointerDown(e) {
     if (!this.svg || e.button !== 0) return;
     this.#arm(true);
-    this.press = { x: e.clientX, y: e.clientY, box: { ...this.box }, scale: this.svg.getScreenCTM().a, id: e.pointerId };
+    const ctm = this.svg.getScreenCTM();
+    if (!ctm || !this.box) return; // not rendered: nothing to pan
+    this.press = { x: e.clientX, y: e.clientY, box: { ...this.box }, scale: ctm.a, id: e.pointerId };
     this.moved = false;
   }
 
+  /** @param {PointerEvent} e */
   #onPointerMove(e) {
     if (!this.press) return;
     const dx = e.clientX - this.press.x;
@@ -247,6 +305,7 @@ export class SvgView {
     this.host.classList.remove("gv-panning");
   }
 
+  /** @param {MouseEvent} e */
   #onClick(e) {
     if (this.moved) {
       this.moved = false;
@@ -260,8 +319,13 @@ export class SvgView {
   }
 }
 
+/** @param {number} v @param {number} lo @param {number} hi */
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
+/**
+ * @param {Box[]} boxes
+ * @returns {Box}
+ */
 function union(boxes) {
   const x = Math.min(...boxes.map((b) => b.x));
   const y = Math.min(...boxes.map((b) => b.y));
@@ -270,13 +334,24 @@ function union(boxes) {
   return { x, y, w: right - x, h: bottom - y };
 }
 
+/** @param {Element} g */
 const titleOf = (g) => g.querySelector(":scope > title")?.textContent ?? "";
 
+/**
+ * Graphviz's node or cluster groups by their DOT id.
+ * @param {SVGSVGElement} svg
+ * @param {"g.node"|"g.cluster"} selector
+ * @returns {Map<string, SVGGElement>}
+ */
 function titled(svg, selector) {
-  return new Map([...svg.querySelectorAll(selector)].map((g) => [titleOf(g), g]));
+  const groups = /** @type {NodeListOf<SVGGElement>} */ (svg.querySelectorAll(selector)); // `g.…`: <g> elements
+  return new Map([...groups].map((g) => [titleOf(g), g]));
 }
 
-/** Defence in depth: Graphviz escapes label text, and nothing active may survive anyway. */
+/**
+ * Defence in depth: Graphviz escapes label text, and nothing active may survive anyway.
+ * @param {Element} svg
+ */
 function sanitize(svg) {
   for (const el of svg.querySelectorAll(UNSAFE_ELEMENTS)) el.remove();
   for (const el of [svg, ...svg.querySelectorAll("*")]) {

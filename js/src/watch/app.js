@@ -11,7 +11,7 @@ import { HEALTH_COLORS, SERIES, cellColor } from "./colors.js";
 import { appendsTo, at, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter } from "./data.js";
 import { drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
-import { HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
+import { HEALTH, HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
 import { Heatmap } from "./heatmap.js";
 import { graphLegend, watchLegend } from "./legend.js";
 import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
@@ -22,25 +22,45 @@ const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_rat
 const MAX_COMPARED = SERIES.length;
 const MEDIAN_COLOR = "#78909c"; // overridden by the theme (watch.css, .gv-chart-line[data-series])
 
+/** @typedef {"steps"|"graph"} Tab   the heatmap and charts, or the graph */
+/** @type {readonly Tab[]} */
+const TABS = ["steps", "graph"];
+
+/** @typedef {import("./data.js").LogRange} LogRange */
+/** @typedef {{columns: number[], chosen: boolean}} Plotted   the columns plotted; chosen: by the user */
+
 /**
  * @param {HTMLElement} el
- * @param {{get: Function, set: Function, on: Function, off: Function, save_changes: Function}} model
- * @param {{layout: (dot: string) => Promise<string>}} layout
+ * @param {import("../types.js").ModelLike<import("../types.js").WatchTraits>} model
+ * @param {import("../ui/app.js").Layout} layout
  * @returns {() => void} cleanup
  */
 export function mountWatch(el, model, layout) {
   // Browser-only state, never synced (only `step` and `selected` go back to Python):
   let data = readWatch({ get: () => undefined }); // decoded arrays
-  let seen = null; // log10 range of every finite norm so far (grows as rows arrive)
-  let range = null; // the colour scale: `seen` widened to whole decades
-  let chosen = { latest: true, step: null }; // the selected step by its training step number,
-  // so it survives downsampling (rows thinned out) while the `step` trait is a row index
+  /** @type {LogRange|null} log10 range of every finite norm so far (grows as rows arrive) */
+  let seen = null;
+  /** @type {LogRange|null} the colour scale: `seen` widened to whole decades */
+  let range = null;
+  /**
+   * @type {{latest: boolean, step: number|null}} the selected step by its training step number, so it
+   *   survives downsampling (rows thinned out) while the `step` trait is a row index
+   */
+  let chosen = { latest: true, step: null };
   let knownStep = -1; // the `step` trait value last acted on
-  let compared = []; // names plotted in the charts; the first is the `selected` parameter
-  let zoom = null; // {from, to, follow} in training steps; follow: keep showing the newest rows
-  let flags = new Map(); // column -> vanish/explode flags, for the plotted columns
-  let derived = null; // per-update summaries: worst health per column, medians, worst columns
-  let tab = "steps"; // "steps" (heatmap and charts) or "graph"
+  /** @type {string[]} names plotted in the charts; the first is the `selected` parameter */
+  let compared = [];
+  /** @type {{from: number, to: number, follow: boolean}|null} in training steps; follow: keep showing the newest rows */
+  let zoom = null;
+  /** @type {Map<number, import("./flags.js").Flag[]>} column -> vanish/explode flags, for the plotted columns */
+  let flags = new Map();
+  /**
+   * @type {{worst: ReturnType<typeof worstOverRun>, gradMedian: Float32Array, ratioMedian: Float32Array, worstColumns: number[]}|null}
+   *   per-update summaries: worst health per column, medians, worst columns
+   */
+  let derived = null;
+  /** @type {Tab} */
+  let tab = "steps";
   let reloadQueued = false;
 
   const title = h("div", { class: "gv-title" });
@@ -124,6 +144,7 @@ export function mountWatch(el, model, layout) {
     }
   }
 
+  /** @param {number} step  the `step` trait: a row, or -1 for the latest */
   function adoptStep(step) {
     knownStep = step;
     const row = step < 0 ? null : Math.min(step, data.rows - 1);
@@ -145,15 +166,22 @@ export function mountWatch(el, model, layout) {
     return hi > lo ? { lo, hi } : { lo: Math.max(0, hi - 1), hi: Math.max(1, hi) };
   }
 
+  /** @returns {Plotted} */
   function plottedColumns() {
     const columns = compared.map((name) => data.names.indexOf(name)).filter((c) => c >= 0);
     return columns.length ? { columns, chosen: true } : { columns: derived?.worstColumns ?? [], chosen: false };
   }
 
-  /** The series of a chart: the median over all parameters, then the plotted parameters. */
+  /**
+   * The series of a chart: the median over all parameters, then the plotted parameters.
+   * @param {"grad"|"ratio"} array
+   * @param {Plotted} plotted
+   * @returns {import("./series.js").Series[]}
+   */
   function chartSeries(array, { columns, chosen: picked }) {
-    const median = array === "grad" ? derived.gradMedian : derived.ratioMedian;
+    const median = (array === "grad" ? derived?.gradMedian : derived?.ratioMedian) ?? new Float32Array(data.rows).fill(NaN); // reload() computes them
     const what = array === "grad" ? "gradient norms" : "update ratios";
+    /** @type {import("./series.js").Series[]} */
     const series = [{ kind: "median", column: null, label: `median of the ${what}`, color: MEDIAN_COLOR, primary: false, values: median, states: null, flags: [] }];
     columns.forEach((column, i) =>
       series.push({
@@ -201,7 +229,9 @@ export function mountWatch(el, model, layout) {
 
   function renderHeader() {
     const t = data.timeline;
-    const sampling = [t.every > 1 && `a row every ${t.every} steps`, t.stride > 1 && `downsampled ×${t.stride}`].filter(Boolean);
+    const every = t.every ?? 1;
+    const stride = t.stride ?? 1;
+    const sampling = [every > 1 && `a row every ${every} steps`, stride > 1 && `downsampled ×${stride}`].filter(Boolean);
     title.replaceChildren();
     append(title, [
       `Gradient health · ${formatCount(data.params)} parameter${data.params === 1 ? "" : "s"} · ${formatCount(data.rows)} step${data.rows === 1 ? "" : "s"} recorded`,
@@ -228,10 +258,11 @@ export function mountWatch(el, model, layout) {
     if (row === null) return;
     const counts = stepCounts(data, row);
     stepLine.dataset.step = String(data.steps[row]);
-    const dots = Object.keys(counts).map((kind) => h("span", { class: "gv-wt-dot", style: `--gv-swatch: ${HEALTH_COLORS[kind]}`, title: HEALTH_LABEL[kind] }));
+    const dots = HEALTH.filter((kind) => counts[kind]).map((kind) => h("span", { class: "gv-wt-dot", style: `--gv-swatch: ${HEALTH_COLORS[kind]}`, title: HEALTH_LABEL[kind] }));
     append(stepLine, [h("span", { class: "gv-wt-dots", "aria-hidden": "true" }, dots), `step ${data.steps[row]}: ${countsText(counts, data.vanish)}`]);
   }
 
+  /** @param {Plotted} plotted */
   function renderSummary({ columns, chosen: picked }) {
     summary.replaceChildren();
     if (!data.rows) return;
@@ -248,7 +279,12 @@ export function mountWatch(el, model, layout) {
     }
     const column = columns[0];
     const list = flagsFor(column);
+    /** @param {import("./flags.js").Flag["kind"]} kind */
     const count = (kind) => list.filter((f) => f.kind === kind);
+    /**
+     * @param {import("./flags.js").Flag["kind"]} kind
+     * @param {string} word
+     */
     const describe = (kind, word) => {
       const hits = count(kind);
       return hits.length ? `${word} at ${formatCount(hits.length)} step${hits.length === 1 ? "" : "s"} (first: step ${data.steps[hits[0].row]})` : `never ${word}`;
@@ -260,16 +296,22 @@ export function mountWatch(el, model, layout) {
     ]);
   }
 
+  /** @param {number} column */
   function flagsFor(column) {
-    if (!flags.has(column)) flags.set(column, flagsOf(data, column, thresholds()));
-    return flags.get(column);
+    let list = flags.get(column);
+    if (!list) flags.set(column, (list = flagsOf(data, column, thresholds())));
+    return list;
   }
 
   function thresholds() {
     return { vanish: data.vanish, explode: Number(data.timeline.explode ?? 10) };
   }
 
-  /** Click on a row (or a graph node): select its parameter; `additive` adds it to the comparison. */
+  /**
+   * Click on a row (or a graph node): select its parameter; `additive` adds it to the comparison.
+   * @param {number} column
+   * @param {boolean} additive
+   */
   function select(column, additive, reveal = true) {
     const name = data.names[column];
     if (name === undefined) return;
@@ -281,22 +323,25 @@ export function mountWatch(el, model, layout) {
       model.set("selected", primary);
       model.save_changes();
     }
+    const node = data.nodes[column];
     if (primary === name) heatmap.reveal(column);
-    if (reveal && primary === name && data.nodes[column]) graph.reveal(data.nodes[column]);
+    if (reveal && primary === name && node) graph.reveal(node);
     renderAll();
   }
 
+  /** @param {number} column */
   function showInGraph(column) {
     showTab("graph");
     graph.reveal(data.nodes[column]);
   }
 
+  /** @param {Tab} next */
   function showTab(next) {
     const changed = next !== tab;
     tab = next;
     root.dataset.tab = tab;
-    for (const [name, button] of Object.entries(tabs)) {
-      button.setAttribute("aria-selected", String(name === tab));
+    for (const name of TABS) {
+      tabs[name].setAttribute("aria-selected", String(name === tab));
       panels[name].hidden = name !== tab;
     }
     if (tab === "graph") {
@@ -307,17 +352,20 @@ export function mountWatch(el, model, layout) {
     }
   }
 
+  /** @param {number} step  a row, or -1 for the latest */
   function setStep(step) {
     adoptStep(step);
     model.set("step", step);
     model.save_changes();
   }
 
+  /** @param {import("./cells.js").RowWindow|null} window */
   function setZoom(window) {
     zoom = window && data.rows ? { from: data.steps[window.lo], to: data.steps[window.hi - 1], follow: window.hi >= data.rows } : null;
     renderAll();
   }
 
+  /** @param {import("./data.js").FirstNonfinite} first */
   function showFirstNonfinite(first) {
     select(first.column, false);
     setStep(first.row);
@@ -325,6 +373,7 @@ export function mountWatch(el, model, layout) {
 
   /** Fill of each graph parameter node at the selected step. */
   function nodeColors() {
+    /** @type {Map<string, string>} */
     const colors = new Map();
     const row = currentRow();
     if (row === null) return colors;
@@ -334,7 +383,10 @@ export function mountWatch(el, model, layout) {
     return colors;
   }
 
-  /** The watch section of a graph node's inspector: what the selected step recorded for it. */
+  /**
+   * The watch section of a graph node's inspector: what the selected step recorded for it.
+   * @param {import("../types.js").GraphNode} node
+   */
   function inspectorSection(node) {
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;

@@ -4,29 +4,50 @@ import { formatNumber } from "../format.js";
 import { STATE, at } from "./data.js";
 import { countsText, stepCounts } from "./health.js";
 
-/** Tooltip lines of a heatmap line at `row`: a parameter's cell, or a band's counts. */
+/** @typedef {import("./data.js").WatchData} WatchData */
+/** @typedef {import("./tooltip.js").TipLine} TipLine */
+
+/**
+ * Tooltip lines of a heatmap line at `row`: a parameter's cell, or a band's counts.
+ * @param {WatchData} data
+ * @param {number} row
+ * @param {import("./rows.js").Line} line
+ * @returns {TipLine[]}
+ */
 export function describeLine(data, row, line) {
   if (line.kind === "param") return describeCell(data, row, line.column);
   const columns = line.node.columns;
   return [`step ${data.steps[row]}`, `${line.node.path} (${columns.length} parameters)`, countsText(stepCounts(data, row, columns), data.vanish)];
 }
 
-/** Tooltip lines of one cell: step, name, grad norm (or what stands instead), update ratio. */
+/**
+ * Tooltip lines of one cell: step, name, grad norm (or what stands instead), update ratio.
+ * @param {WatchData} data
+ * @param {number} row
+ * @param {number} column
+ * @returns {TipLine[]}
+ */
 export function describeCell(data, row, column) {
   const state = at(data, "state", row, column);
   const grad = at(data, "grad", row, column);
   const ratio = at(data, "ratio", row, column);
   const weight = at(data, "weight", row, column);
-  return [
+  /** @type {TipLine[]} */
+  const lines = [
     `step ${data.steps[row]}`,
     data.names[column],
     ["grad norm", gradText(state, grad)],
     ["update ratio", Number.isNaN(ratio) ? "– (not measured at this step)" : formatNumber(ratio)],
-    ...(Number.isNaN(weight) ? [] : [["weight norm", formatNumber(weight)]]),
   ];
+  if (!Number.isNaN(weight)) lines.push(["weight norm", formatNumber(weight)]);
+  return lines;
 }
 
-/** The grad norm of a cell as text: its value, or why there is none. */
+/**
+ * The grad norm of a cell as text: its value, or why there is none.
+ * @param {number} state  a STATE code
+ * @param {number} grad
+ */
 export function gradText(state, grad) {
   if (state === STATE.none) return "None (no gradient)";
   if (state === STATE.zero) return "0 (exactly zero)";

@@ -21,6 +21,8 @@ export const MAX_HEIGHT = 330;
  * @param {number} width
  * @param {import("./grid.js").Grid} grid
  * @param {{min: number, max: number}|null} range
+ * @param {number} from
+ * @param {number} to
  * @param {number[]} columns
  */
 export function paintRows(pixels, width, grid, range, from, to, columns) {
@@ -43,6 +45,12 @@ const RANK = new Uint8Array([2, 3, 1, 4]); // by state: none, zero, finite, nonf
 /**
  * Paint the rows of `window` reduced to `cols` pixel columns (cols < rows in the window) into
  * `pixels` (RGBA, `cols` wide, one pixel row per entry of `columns`).
+ * @param {Uint8ClampedArray} pixels
+ * @param {number} cols
+ * @param {import("./grid.js").Grid} grid
+ * @param {{min: number, max: number}|null} range
+ * @param {RowWindow} window
+ * @param {number[]} columns
  */
 export function paintReduced(pixels, cols, grid, range, { lo, hi }, columns) {
   const { width: w, state, grad } = grid;
@@ -65,10 +73,19 @@ export function paintReduced(pixels, cols, grid, range, { lo, hi }, columns) {
   });
 }
 
-/** Row height for `count` lines with `gaps` module gaps: as tall as fits MAX_HEIGHT, within [MIN_ROW, MAX_ROW]. */
+/**
+ * Row height for `count` lines with `gaps` module gaps: as tall as fits MAX_HEIGHT, within [MIN_ROW, MAX_ROW].
+ * @param {number} count
+ */
 export const rowHeight = (count, gaps = 0) => Math.max(MIN_ROW, Math.min(MAX_ROW, Math.floor((MAX_HEIGHT - gaps * GAP) / Math.max(1, count))));
 
-/** Index of the line under `y` (px from the top of the plot), or null in a gap or below the last. */
+/**
+ * Index of the line under `y` (px from the top of the plot), or null in a gap or below the last.
+ * @param {{top: number}[]} lines
+ * @param {number} rowH
+ * @param {number} y
+ * @returns {number|null}
+ */
 export function lineAt(lines, rowH, y) {
   let lo = 0;
   let hi = lines.length;
@@ -86,15 +103,26 @@ export function lineAt(lines, rowH, y) {
  * @typedef {{lo: number, hi: number}} RowWindow
  */
 
-/** The row at `x` px. */
+/**
+ * The row at `x` px.
+ * @param {number} x
+ * @param {number} width
+ * @param {RowWindow} window
+ */
 export const rowAtX = (x, width, { lo, hi }) => Math.max(lo, Math.min(hi - 1, lo + Math.floor((x / width) * (hi - lo))));
 
-/** The centre (px) of `row`'s column. */
+/**
+ * The centre (px) of `row`'s column.
+ * @param {number} row
+ * @param {number} width
+ * @param {RowWindow} window
+ */
 export const xOfRow = (row, width, { lo, hi }) => ((row - lo + 0.5) / (hi - lo)) * width;
 
 /**
  * Up to `count` tick rows with round step numbers across the window.
  * @param {Int32Array} steps
+ * @param {RowWindow} window
  * @returns {number[]} rows
  */
 export function tickRows(steps, { lo, hi }, count = 6) {
@@ -106,6 +134,7 @@ export function tickRows(steps, { lo, hi }, count = 6) {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const unit = [1, 2, 5, 10].map((m) => m * magnitude).find((u) => u >= raw) ?? raw;
   const every = Math.max(1, Math.round(unit));
+  /** @type {number[]} */
   const rows = [];
   let r = lo;
   for (let s = Math.ceil(first / every) * every; s <= last; s += every) {

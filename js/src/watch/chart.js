@@ -17,8 +17,35 @@ const MARK_PX = 6; // flags of one series closer than this (px) would overlap: t
 const LEGEND_LINES = 6;
 const MAX_TICKS = 5; // decade labels on the y axis, at most
 const INSET = 8; // left margin of the title and legend, as the heatmap's labels
+/** @type {Partial<Record<number, "none"|"zero"|"nonfinite">>} the states without a norm, by state */
 const STATE_KIND = { [STATE.none]: "none", [STATE.zero]: "zero", [STATE.nonfinite]: "nonfinite" };
+/** @type {Record<import("./flags.js").Flag["kind"], string>} */
 export const FLAG_COLORS = { explode: "#d32f2f", vanish: "#0277bd" };
+
+/** @typedef {import("./series.js").Series} Series */
+/** @typedef {import("./cells.js").RowWindow} RowWindow */
+/** @typedef {{min: number, max: number}} Domain   log10 extent of the y axis */
+/** @typedef {{x: number, y: number, w: number, h: number}} Plot   the plot area, px */
+
+/**
+ * What a chart draws.
+ * @typedef {object} ChartInput
+ * @property {import("./data.js").WatchData} data
+ * @property {Series[]} series
+ * @property {RowWindow} window
+ * @property {number|null} cursor
+ * @property {number} [vanish]  draw this threshold
+ * @property {number} [right]   px right of the plot (to line up with the heatmap)
+ */
+
+/**
+ * Where the series of one drawing go: its input, the plot area and the scales.
+ * @typedef {object} Frame
+ * @property {ChartInput} input
+ * @property {Plot} plot
+ * @property {(row: number) => number} x
+ * @property {(v: number) => number} y
+ */
 
 export class LineChart {
   /**
@@ -30,18 +57,21 @@ export class LineChart {
     this.svg = s("svg", { class: "gv-chart-svg", height: options.height, role: "img", "aria-label": options.title });
     this.el = h("div", { class: "gv-chart" }, this.svg);
     this.tooltip = new Tooltip(this.el);
+    /** @type {ChartInput|null} */
     this.input = null;
+    /** @type {Plot|null} */
+    this.plot = null;
+    /** @type {SVGLineElement|null} the step cursor */
+    this.cursor = null;
+    /** @type {SVGLineElement|null} the step under the pointer */
+    this.hoverLine = null;
     this.svg.addEventListener("pointermove", (e) => this.#onMove(e));
     this.svg.addEventListener("pointerleave", () => this.#onLeave());
     this.resize = typeof ResizeObserver === "function" ? new ResizeObserver(() => this.input && this.render(this.input)) : null;
     this.resize?.observe(this.el);
   }
 
-  /**
-   * @param {{data: import("./data.js").WatchData, series: import("./series.js").Series[],
-   *          window: {lo: number, hi: number}, cursor: number|null, vanish?: number, right?: number}} input
-   *   vanish: draw this threshold; right: px right of the plot (to line up with the heatmap)
-   */
+  /** @param {ChartInput} input */
   render(input) {
     this.input = input;
     const { data, series, window } = input;
@@ -52,11 +82,14 @@ export class LineChart {
     const plot = { x: GUTTER, y: PAD.top, w: width - GUTTER - (input.right ?? PAD.right), h: height - PAD.top - bottom };
     this.plot = plot;
     const domain = logDomain(series, window);
+    /** @param {number} v */
     const y = (v) => plot.y + plot.h - ((Math.log10(v) - domain.min) / (domain.max - domain.min)) * plot.h;
+    /** @param {number} row */
     const x = (row) => plot.x + xOfRow(row, plot.w, window);
-    this.svg.setAttribute("width", width);
+    this.svg.setAttribute("width", String(width));
     this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
 
+    /** @type {SVGElement[]} */
     const parts = [s("rect", { class: "gv-chart-frame", x: plot.x, y: plot.y, width: plot.w, height: plot.h })];
     for (const tick of yTicks(domain)) {
       const yk = y(tick.value);
@@ -71,10 +104,11 @@ export class LineChart {
       parts.push(s("line", { class: "gv-chart-vanish", x1: plot.x, x2: plot.x + plot.w, y1: yv, y2: yv }));
     }
     const ordered = [...series].sort((a, b) => Number(a.primary) - Number(b.primary)); // primary on top
+    const frame = { input, plot, x, y };
     let lane = 0;
     let drawn = 0;
     for (const line of ordered) {
-      const out = this.#series(line, x, y, line.states ? lane++ : -1);
+      const out = this.#series(frame, line, line.states ? lane++ : -1);
       drawn += out.points;
       parts.push(...out.parts);
     }
@@ -87,19 +121,24 @@ export class LineChart {
       const left = xf > plot.x + plot.w / 2; // near the right edge: the label reads leftwards from the line
       parts.push(text(left ? xf - 3 : xf + 3, plot.y - 4, label, "gv-first-nan-label", left ? "end" : "start"));
     }
-    this.cursor = s("line", { class: "gv-cursor", y1: plot.y, y2: plot.y + plot.h });
-    this.hoverLine = s("line", { class: "gv-chart-hover", y1: plot.y, y2: plot.y + plot.h, visibility: "hidden" });
-    parts.push(this.cursor, this.hoverLine, ...this.#gutter(series));
+    const cursor = s("line", { class: "gv-cursor", y1: plot.y, y2: plot.y + plot.h });
+    const hoverLine = s("line", { class: "gv-chart-hover", y1: plot.y, y2: plot.y + plot.h, visibility: "hidden" });
+    this.cursor = cursor;
+    this.hoverLine = hoverLine;
+    parts.push(cursor, hoverLine, ...this.#gutter(series));
     this.svg.replaceChildren(...parts);
     this.setCursor(input.cursor);
   }
 
-  /** Move the step cursor without redrawing the lines (the slider calls this on every input). */
+  /**
+   * Move the step cursor without redrawing the lines (the slider calls this on every input).
+   * @param {number|null} row
+   */
   setCursor(row) {
-    if (!this.input || !this.cursor) return;
+    if (!this.input || !this.cursor || !this.plot) return;
     const { window } = this.input;
     const shown = row !== null && row >= window.lo && row < window.hi;
-    const xc = shown ? this.plot.x + xOfRow(row, this.plot.w, window) : -10;
+    const xc = String(shown ? this.plot.x + xOfRow(row, this.plot.w, window) : -10);
     this.cursor.setAttribute("x1", xc);
     this.cursor.setAttribute("x2", xc);
     this.cursor.setAttribute("visibility", shown ? "visible" : "hidden");
@@ -109,23 +148,35 @@ export class LineChart {
     this.resize?.disconnect();
   }
 
-  /** One series: its path, markers, flags and state ticks. */
-  #series(line, x, y, lane) {
-    const { window } = this.input;
+  /**
+   * One series: its path, markers, flags and state ticks.
+   * @param {Frame} frame
+   * @param {Series} line
+   * @param {number} lane   its lane of state ticks (-1: none)
+   * @returns {{parts: SVGElement[], points: number}}
+   */
+  #series(frame, line, lane) {
+    const { input, plot, x, y } = frame;
+    const { window } = input;
     const { measured } = this.options;
     const v = line.values;
+    /** @param {number} row */
     const has = (row) => row >= window.lo && row < window.hi && v[row] > 0 && Number.isFinite(v[row]);
+    /** @type {Record<string, string|number>} */
     const tag = line.column === null ? { "data-series": line.kind } : { "data-column": line.column };
+    /** @type {SVGElement[]} */
     const parts = [];
+    /** @type {number[]} */
     const points = [];
     for (let row = window.lo; row < window.hi; row++) if (has(row)) points.push(row);
-    const d = pathOf(points, has, x, (row) => y(v[row]), window.hi - window.lo > this.plot.w);
+    const d = pathOf(points, has, x, (row) => y(v[row]), window.hi - window.lo > plot.w);
     const width = line.primary ? 2 : 1.25;
-    const dash = line.kind === "median" ? "5 3" : null;
-    parts.push(s("path", { class: "gv-chart-line", d, stroke: line.color, "stroke-width": width, ...(dash && { "stroke-dasharray": dash }), ...tag }));
+    /** @type {Record<string, string>} */
+    const dash = line.kind === "median" ? { "stroke-dasharray": "5 3" } : {};
+    parts.push(s("path", { class: "gv-chart-line", d, stroke: line.color, "stroke-width": width, ...dash, ...tag }));
     // A marker where a point stands alone (no line reaches it: a ratio measured between unmeasured
     // rows), and on every point when they are few enough to tell apart.
-    const few = points.length < this.plot.w / 12;
+    const few = points.length < plot.w / 12;
     for (const row of points) {
       if (!few && (has(row - 1) || has(row + 1))) continue;
       parts.push(s("circle", { class: "gv-chart-point", cx: x(row), cy: y(v[row]), r: line.primary ? 2.5 : 2, fill: line.color, "data-row": row, ...tag }));
@@ -134,7 +185,7 @@ export class LineChart {
       // a measured value of exactly 0 (the weights did not change) has no place on a log scale
       for (let row = window.lo; row < window.hi; row++) {
         if (v[row] !== 0) continue;
-        parts.push(s("circle", { class: "gv-chart-zero", cx: x(row), cy: this.plot.y + this.plot.h - 3, r: 2.5, stroke: line.color, fill: "none", "data-row": row, ...tag }));
+        parts.push(s("circle", { class: "gv-chart-zero", cx: x(row), cy: plot.y + plot.h - 3, r: 2.5, stroke: line.color, fill: "none", "data-row": row, ...tag }));
       }
     }
     const taken = new Set(); // one flag of a kind per few pixels: more would only overlap
@@ -143,31 +194,18 @@ export class LineChart {
       const bucket = `${flag.kind}${Math.round(x(flag.row) / MARK_PX)}`;
       if (taken.has(bucket)) continue;
       taken.add(bucket);
-      parts.push(flagMark({ ...flag, step: this.input.data.steps[flag.row] }, x(flag.row), y(v[flag.row]), line));
+      parts.push(flagMark({ ...flag, step: input.data.steps[flag.row] }, x(flag.row), y(v[flag.row]), line));
     }
-    if (line.states && lane >= 0) parts.push(...this.#stateTicks(line, x, lane));
+    if (line.states && lane >= 0) parts.push(...stateTicks(frame, line, line.states, lane));
     return { parts, points: points.length };
   }
 
-  /** Ticks in the series' own lane under the plot where its gradient was zero, NaN/Inf or missing. */
-  #stateTicks(line, x, lane) {
-    const { window, data } = this.input;
-    const y0 = this.plot.y + this.plot.h + 1 + lane * LANE;
-    const out = [];
-    const taken = new Set(); // one tick of a kind per pixel
-    for (let row = window.lo; row < window.hi; row++) {
-      const kind = STATE_KIND[line.states[row]];
-      if (!kind || (kind === "none" && data.frozen[line.column])) continue;
-      const bucket = `${kind}${Math.round(x(row))}`;
-      if (taken.has(bucket)) continue;
-      taken.add(bucket);
-      out.push(s("rect", { class: `gv-chart-state gv-state-${kind}`, x: x(row) - 1, y: y0, width: 2, height: LANE - 1, fill: SPECIAL[kind], stroke: line.color, "stroke-width": 0.5, "data-column": line.column, "data-row": row }));
-    }
-    return out;
-  }
-
-  /** Title, then one legend line per series (names as SVG text nodes). */
+  /**
+   * Title, then one legend line per series (names as SVG text nodes).
+   * @param {Series[]} series
+   */
   #gutter(series) {
+    /** @type {SVGElement[]} */
     const out = [text(INSET, 12, this.options.title, "gv-chart-title")];
     series.slice(0, LEGEND_LINES).forEach((line, i) => {
       const yl = 30 + i * 15;
@@ -180,18 +218,21 @@ export class LineChart {
     return out;
   }
 
+  /** @param {PointerEvent} e */
   #onMove(e) {
-    if (!this.input?.data.rows || !this.plot) return;
+    const { input, plot, hoverLine } = this;
+    if (!input?.data.rows || !plot || !hoverLine) return;
     const box = this.svg.getBoundingClientRect();
-    const px = e.clientX - box.left - this.plot.x;
-    if (px < 0 || px > this.plot.w) return this.#onLeave();
-    const row = rowAtX(px, this.plot.w, this.input.window);
-    const xr = this.plot.x + xOfRow(row, this.plot.w, this.input.window);
-    this.hoverLine.setAttribute("x1", xr);
-    this.hoverLine.setAttribute("x2", xr);
-    this.hoverLine.setAttribute("visibility", "visible");
-    const { data, series } = this.input;
+    const px = e.clientX - box.left - plot.x;
+    if (px < 0 || px > plot.w) return this.#onLeave();
+    const row = rowAtX(px, plot.w, input.window);
+    const xr = String(plot.x + xOfRow(row, plot.w, input.window));
+    hoverLine.setAttribute("x1", xr);
+    hoverLine.setAttribute("x2", xr);
+    hoverLine.setAttribute("visibility", "visible");
+    const { data, series } = input;
     const missing = this.options.measured ? "not measured" : "–";
+    /** @type {import("./tooltip.js").TipLine[]} */
     const lines = series.map((line) => [line.label, Number.isNaN(line.values[row]) ? missing : formatNumber(line.values[row])]);
     this.tooltip.show(e.clientX, e.clientY, [`step ${data.steps[row]}`, ...lines]);
   }
@@ -203,13 +244,44 @@ export class LineChart {
 }
 
 /**
+ * Ticks in a series' own lane under the plot where its gradient was zero, NaN/Inf or missing.
+ * @param {Frame} frame
+ * @param {Series} line
+ * @param {Uint8Array} states   its `states`
+ * @param {number} lane
+ * @returns {SVGElement[]}
+ */
+function stateTicks({ input, plot, x }, line, states, lane) {
+  const { window, data } = input;
+  const y0 = plot.y + plot.h + 1 + lane * LANE;
+  /** @type {SVGElement[]} */
+  const out = [];
+  const taken = new Set(); // one tick of a kind per pixel
+  for (let row = window.lo; row < window.hi; row++) {
+    const kind = STATE_KIND[states[row]];
+    if (!kind || (kind === "none" && line.column !== null && data.frozen[line.column])) continue;
+    const bucket = `${kind}${Math.round(x(row))}`;
+    if (taken.has(bucket)) continue;
+    taken.add(bucket);
+    out.push(s("rect", { class: `gv-chart-state gv-state-${kind}`, x: x(row) - 1, y: y0, width: 2, height: LANE - 1, fill: SPECIAL[kind], stroke: line.color, "stroke-width": 0.5, "data-column": String(line.column), "data-row": row }));
+  }
+  return out;
+}
+
+/**
  * The SVG path through `points` (rows), broken where a row between two points has no value. With
  * more rows than pixels (`dense`), each pixel column keeps only its lowest and highest point, in row
  * order: the same drawing from far fewer points.
+ * @param {number[]} points   rows with a value, in order
+ * @param {(row: number) => boolean} has
+ * @param {(row: number) => number} x
+ * @param {(row: number) => number} y
+ * @param {boolean} dense
  */
 export function pathOf(points, has, x, y, dense) {
   let d = "";
-  let bucket = null; // {px, rows: [lowest, highest]} of the pixel column being filled
+  /** @type {{px: number, rows: [number, number], pen: string}|null} the pixel column being filled: its lowest and highest row */
+  let bucket = null;
   const flush = () => {
     if (!bucket) return;
     const [a, b] = bucket.rows;
@@ -240,7 +312,12 @@ export function pathOf(points, has, x, y, dense) {
   return d;
 }
 
-/** log10 extent of the positive finite values of `series` in the window, padded, at least one decade. */
+/**
+ * log10 extent of the positive finite values of `series` in the window, padded, at least one decade.
+ * @param {{values: Float32Array}[]} series
+ * @param {RowWindow} window
+ * @returns {Domain}
+ */
 export function logDomain(series, { lo, hi }) {
   let min = Infinity;
   let max = -Infinity;
@@ -261,11 +338,14 @@ export function logDomain(series, { lo, hi }) {
 
 /**
  * Ticks of a log10 domain: powers of ten (every few when many), with 2x and 5x when few.
+ * @param {Domain} domain
  * @returns {{value: number, label: string}[]}
  */
 export function yTicks(domain) {
   const every = Math.max(1, Math.ceil((domain.max - domain.min) / MAX_TICKS));
+  /** @param {number} k */
   const pow = (k) => Number(`1e${k}`); // exact, unlike 10 ** k
+  /** @param {number} v */
   const inside = (v) => Math.log10(v) >= domain.min && Math.log10(v) <= domain.max;
   const ticks = [];
   for (let k = Math.floor(domain.max); k >= domain.min; k -= every) ticks.push({ value: pow(k), label: decade(k) });
@@ -276,10 +356,19 @@ export function yTicks(domain) {
   return ticks;
 }
 
-/** "0.01", "1", "1000", "1e-5": a power of ten as a tick label. */
+/**
+ * "0.01", "1", "1000", "1e-5": a power of ten as a tick label.
+ * @param {number} k
+ */
 export const decade = (k) => (k >= -2 && k <= 3 ? String(Number((10 ** k).toFixed(Math.max(0, -k)))) : `1e${k}`);
 
-/** A flag on its own series' point: ▲ above it (exploding), ▼ below it (vanishing), in the series' colour. */
+/**
+ * A flag on its own series' point: ▲ above it (exploding), ▼ below it (vanishing), in the series' colour.
+ * @param {import("./flags.js").Flag & {more?: number, step: number}} flag
+ * @param {number} x
+ * @param {number} y
+ * @param {Series} line
+ */
 function flagMark(flag, x, y, line) {
   const up = flag.kind === "explode";
   const d = up ? `M${x - 4},${y - 4}L${x + 4},${y - 4}L${x},${y - 11}Z` : `M${x - 4},${y + 4}L${x + 4},${y + 4}L${x},${y + 11}Z`;
@@ -288,11 +377,17 @@ function flagMark(flag, x, y, line) {
     : `vanishing: ${formatNumber(flag.value)} < the threshold${flag.more ? `, and on the ${flag.more} recorded steps after it` : ""}`;
   const title = s("title");
   title.textContent = `step ${flag.step} · ${line.label} · ${why}`;
-  const mark = s("path", { class: `gv-flag gv-flag-${flag.kind}`, d, fill: line.color, stroke: FLAG_COLORS[flag.kind], "stroke-width": 1.5, "data-row": flag.row, "data-column": line.column });
+  const mark = s("path", { class: `gv-flag gv-flag-${flag.kind}`, d, fill: line.color, stroke: FLAG_COLORS[flag.kind], "stroke-width": 1.5, "data-row": flag.row, "data-column": String(line.column) });
   mark.append(title);
   return mark;
 }
 
+/**
+ * @param {number} x
+ * @param {number} y
+ * @param {string} content
+ * @param {string} cls
+ */
 function text(x, y, content, cls, anchor = "start") {
   const el = s("text", { x, y, class: cls, "text-anchor": anchor });
   el.textContent = content;

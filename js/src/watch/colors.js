@@ -14,6 +14,10 @@ export const SPECIAL = Object.freeze({
 export const SCALE = ["#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#253494", "#081d58"];
 
 const LUT_SIZE = 256;
+/**
+ * @param {string} hex  "#rrggbb"
+ * @returns {number[]}
+ */
 const rgbOf = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 
 /** RGB of the scale at t in [0, 1], as LUT_SIZE precomputed entries. */
@@ -29,18 +33,23 @@ const LUT = (() => {
   return out;
 })();
 
-const SPECIAL_RGB = { [STATE.none]: rgbOf(SPECIAL.none), [STATE.zero]: rgbOf(SPECIAL.zero), [STATE.nonfinite]: rgbOf(SPECIAL.nonfinite) };
+const ZERO_RGB = rgbOf(SPECIAL.zero);
+const NONFINITE_RGB = rgbOf(SPECIAL.nonfinite);
+/** @type {Partial<Record<number, number[]>>} RGB of the states that have no norm, by state */
+const SPECIAL_RGB = { [STATE.none]: rgbOf(SPECIAL.none), [STATE.zero]: ZERO_RGB, [STATE.nonfinite]: NONFINITE_RGB };
 
 /**
  * Write the RGB of a cell into `out` at `offset` (alpha is left to the caller).
  * @param {number} state  0 none, 1 zero, 2 finite, 3 NaN/Inf
  * @param {number} norm
  * @param {{min: number, max: number}|null} range  log10 range of the scale
+ * @param {{[i: number]: number}} out  RGB(A) values
+ * @param {number} offset
  */
 export function cellRgb(state, norm, range, out, offset) {
   const special = SPECIAL_RGB[state];
   if (special || !(norm > 0) || !range) {
-    const rgb = special ?? SPECIAL_RGB[norm === 0 ? STATE.zero : STATE.nonfinite];
+    const rgb = special ?? (norm === 0 ? ZERO_RGB : NONFINITE_RGB);
     out[offset] = rgb[0];
     out[offset + 1] = rgb[1];
     out[offset + 2] = rgb[2];
@@ -53,7 +62,12 @@ export function cellRgb(state, norm, range, out, offset) {
   out[offset + 2] = LUT[i + 2];
 }
 
-/** The CSS colour (#rrggbb) of a cell. */
+/**
+ * The CSS colour (#rrggbb) of a cell.
+ * @param {number} state
+ * @param {number} norm
+ * @param {{min: number, max: number}|null} range
+ */
 export function cellColor(state, norm, range) {
   const rgb = [0, 0, 0];
   cellRgb(state, norm, range, rgb, 0);
@@ -63,13 +77,19 @@ export function cellColor(state, norm, range) {
 /** A CSS gradient of the scale, for the legend's colour bar. */
 export const scaleGradient = () => `linear-gradient(to right, ${SCALE.join(", ")})`;
 
-/** Dark or white text, whichever reads better on `hex`. */
+/**
+ * Dark or white text, whichever reads better on `hex`.
+ * @param {string} hex  "#rrggbb"
+ */
 export function inkOn(hex) {
   const [r, g, b] = rgbOf(hex).map((v) => v / 255);
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 ? "#263238" : "#ffffff";
 }
 
-/** Badge colours of each health kind (health.js): white text on each has a contrast of 4.5:1 or more. */
+/**
+ * Badge colours of each health kind (health.js): white text on each has a contrast of 4.5:1 or more.
+ * @type {Readonly<Record<import("./health.js").Health, string>>}
+ */
 export const HEALTH_COLORS = Object.freeze({
   learn: "#2e7d32", // the trace palette's "ok"
   vanishing: "#01579b",

@@ -4,33 +4,19 @@
 import { moduleTree } from "./rows.js";
 import { STATE } from "./states.js";
 
+/** @typedef {import("../types.js").WatchTraits} WatchTraits */
+/** @typedef {import("../types.js").WatchTimeline} WatchTimeline */
+
 /**
- * Synced traits of `MonitorWidget` (gradviz/view/_watch_widget.py; contract: js/STATE.md, "Watch
- * widget state"). The graph traits are those of `WidgetTraits` (../types.js), `{}` until captured.
- * @typedef {object} WatchTraits
- * @property {WatchTimeline} timeline  py -> js
- * @property {DataView} steps          py -> js: int32 LE, one per row
- * @property {DataView} grad_norm      py -> js: float32 LE [rows, params], NaN = no value
- * @property {DataView} param_norm     py -> js: float32 LE [rows, params]
- * @property {DataView} update_ratio   py -> js: float32 LE [rows, params]
- * @property {DataView} state          py -> js: uint8 [rows, params], see STATE
- * @property {number} step             js <-> py: selected row, -1 = the latest
- * @property {string} selected         js -> py: the clicked parameter's name ("" = none)
- *
- * @typedef {object} WatchTimeline
- * @property {number} version
- * @property {string[]} names
- * @property {string[]} modules
- * @property {(string|null)[]} nodes
- * @property {boolean[]} [frozen]
- * @property {(boolean|null)[]} [moves]
- * @property {number} rows
- * @property {number} every
- * @property {number} stride
- * @property {{step: number, name: string}|null} first_nonfinite
- * @property {number} vanish
- * @property {number} explode
- * @property {boolean} live
+ * What readWatch reads the traits from: the widget's model, or a stand-in (a trait not set yet reads
+ * undefined).
+ * @typedef {{get: <K extends keyof WatchTraits>(key: K) => WatchTraits[K]|undefined}} WatchSource
+ */
+
+/**
+ * A bytes trait as it arrives (anywidget and the standalone page: a DataView; tests may pass an
+ * ArrayBuffer or a typed array).
+ * @typedef {DataView|ArrayBuffer|ArrayBufferView|null|undefined} Bytes
  */
 
 export { STATE };
@@ -38,28 +24,58 @@ export { STATE };
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * A typed array copied out of a bytes trait (anywidget: DataView; the page: DataView; tests:
- * ArrayBuffer or a typed array). Little-endian on the wire, whatever the alignment.
- * @template {Float32ArrayConstructor|Int32ArrayConstructor|Uint8ArrayConstructor} T
- * @param {DataView|ArrayBuffer|ArrayBufferView|null|undefined} bytes
- * @param {T} Type
- * @returns {InstanceType<T>}
+ * @param {Bytes} bytes
+ * @returns {DataView}
  */
-export function typedFrom(bytes, Type) {
-  if (!bytes) return new Type(0);
-  const buffer = ArrayBuffer.isView(bytes) ? bytes.buffer : bytes;
-  const offset = ArrayBuffer.isView(bytes) ? bytes.byteOffset : 0;
-  const length = Math.floor((ArrayBuffer.isView(bytes) ? bytes.byteLength : bytes.byteLength) / Type.BYTES_PER_ELEMENT);
-  const size = Type.BYTES_PER_ELEMENT;
-  if (LITTLE_ENDIAN || size === 1) return new Type(buffer.slice(offset, offset + length * size));
-  const view = new DataView(buffer, offset, length * size);
-  const read = Type === Float32Array ? (i) => view.getFloat32(i * 4, true) : (i) => view.getInt32(i * 4, true);
-  return Type.from({ length }, (_, i) => read(i));
+function viewOf(bytes) {
+  if (!bytes) return new DataView(new ArrayBuffer(0));
+  return ArrayBuffer.isView(bytes) ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new DataView(bytes);
+}
+
+/**
+ * A copy of the first `n` bytes of `view` (aligned, whatever the alignment of `view`).
+ * @param {DataView} view
+ * @param {number} n
+ */
+const copyOf = (view, n) => view.buffer.slice(view.byteOffset, view.byteOffset + n);
+
+/**
+ * Float32 values copied out of a bytes trait: little-endian on the wire, whatever the alignment.
+ * @param {Bytes} bytes
+ * @returns {Float32Array}
+ */
+export function float32From(bytes) {
+  const view = viewOf(bytes);
+  const length = Math.floor(view.byteLength / 4);
+  if (LITTLE_ENDIAN) return new Float32Array(copyOf(view, length * 4));
+  return Float32Array.from({ length }, (_, i) => view.getFloat32(i * 4, true));
+}
+
+/**
+ * Int32 values copied out of a bytes trait: little-endian on the wire, whatever the alignment.
+ * @param {Bytes} bytes
+ * @returns {Int32Array}
+ */
+export function int32From(bytes) {
+  const view = viewOf(bytes);
+  const length = Math.floor(view.byteLength / 4);
+  if (LITTLE_ENDIAN) return new Int32Array(copyOf(view, length * 4));
+  return Int32Array.from({ length }, (_, i) => view.getInt32(i * 4, true));
+}
+
+/**
+ * Bytes of a bytes trait, copied.
+ * @param {Bytes} bytes
+ * @returns {Uint8Array}
+ */
+export function uint8From(bytes) {
+  const view = viewOf(bytes);
+  return new Uint8Array(copyOf(view, view.byteLength));
 }
 
 /**
  * @typedef {object} WatchData
- * @property {Record<string, any>} timeline
+ * @property {Partial<WatchTimeline>} timeline   as sent (`{}`: nothing recorded)
  * @property {string[]} names
  * @property {string[]} modules
  * @property {(string|null)[]} nodes      graph node id of each column
@@ -75,27 +91,36 @@ export function typedFrom(bytes, Type) {
  * @property {Uint8Array} state           [rows, params]
  * @property {ReturnType<typeof moduleTree>} tree   columns grouped by module (rows.js)
  * @property {number[]} order             display row -> column (grouped by module)
- * @property {{step: number, name: string, row: number, column: number}|null} firstNonfinite
+ * @property {FirstNonfinite|null} firstNonfinite
+ *
+ * @typedef {{step: number, name: string, row: number, column: number}} FirstNonfinite
+ *   where the run's first NaN/Inf gradient is drawn (column -1: not a watched name)
+ *
+ * @typedef {{min: number, max: number}} LogRange   a log10 range of gradient norms
  */
 
 /**
- * @param {{get: (key: string) => any}} model
+ * @param {WatchSource} model
  * @returns {WatchData}
  */
 export function readWatch(model) {
+  /** @type {Partial<WatchTimeline>} */
   const timeline = model.get("timeline") ?? {};
   const names = (timeline.names ?? []).map(String);
   const params = names.length;
   const modules = names.map((n, i) => String(timeline.modules?.[i] ?? moduleOf(n)));
   const nodes = names.map((_, i) => timeline.nodes?.[i] ?? null);
   const frozen = names.map((_, i) => timeline.frozen?.[i] === true);
-  const moves = names.map((_, i) => (typeof timeline.moves?.[i] === "boolean" ? timeline.moves[i] : null));
+  const moves = names.map((_, i) => {
+    const moved = timeline.moves?.[i];
+    return typeof moved === "boolean" ? moved : null;
+  });
   const vanish = Number(timeline.vanish ?? 1e-7);
-  const steps = typedFrom(model.get("steps"), Int32Array);
-  const grad = typedFrom(model.get("grad_norm"), Float32Array);
-  const weight = typedFrom(model.get("param_norm"), Float32Array);
-  const ratio = typedFrom(model.get("update_ratio"), Float32Array);
-  const state = typedFrom(model.get("state"), Uint8Array);
+  const steps = int32From(model.get("steps"));
+  const grad = float32From(model.get("grad_norm"));
+  const weight = float32From(model.get("param_norm"));
+  const ratio = float32From(model.get("update_ratio"));
+  const state = uint8From(model.get("state"));
   // Rows every array holds in full: a half-synced update never reads past an array's end.
   let rows = Math.min(Number(timeline.rows ?? steps.length), steps.length);
   if (params) rows = Math.min(rows, Math.floor(grad.length / params), Math.floor(state.length / params));
@@ -106,10 +131,18 @@ export function readWatch(model) {
   return { ...data, firstNonfinite: locateFirstNonfinite(data, timeline.first_nonfinite) };
 }
 
-/** Module path of a parameter name (as Python's module_of): all but the last dotted part. */
+/**
+ * Module path of a parameter name (as Python's module_of): all but the last dotted part.
+ * @param {string} name
+ */
 export const moduleOf = (name) => (name.includes(".") ? name.slice(0, name.lastIndexOf(".")) : "");
 
-/** Where `first_nonfinite` sits: the first row at or after its step (it may have been downsampled away). */
+/**
+ * Where `first_nonfinite` sits: the first row at or after its step (it may have been downsampled away).
+ * @param {Pick<WatchData, "rows"|"steps"|"names">} data
+ * @param {{step: number, name: string}|null|undefined} first
+ * @returns {FirstNonfinite|null}
+ */
 function locateFirstNonfinite(data, first) {
   if (!first || !data.rows) return null;
   const row = rowAtOrAfter(data, first.step);
@@ -117,7 +150,12 @@ function locateFirstNonfinite(data, first) {
   return { step: first.step, name: String(first.name), row, column: data.names.indexOf(String(first.name)) };
 }
 
-/** The first row whose step is >= `step`, or null when every row is earlier. */
+/**
+ * The first row whose step is >= `step`, or null when every row is earlier.
+ * @param {Pick<WatchData, "rows"|"steps">} data
+ * @param {number} step
+ * @returns {number|null}
+ */
 export function rowAtOrAfter(data, step) {
   let lo = 0;
   let hi = data.rows;
@@ -129,7 +167,12 @@ export function rowAtOrAfter(data, step) {
   return lo < data.rows ? lo : null;
 }
 
-/** The row whose step is closest to `step` (ties: the earlier row); null when there is no row. */
+/**
+ * The row whose step is closest to `step` (ties: the earlier row); null when there is no row.
+ * @param {Pick<WatchData, "rows"|"steps">} data
+ * @param {number} step
+ * @returns {number|null}
+ */
 export function nearestRow(data, step) {
   if (!data.rows) return null;
   const after = rowAtOrAfter(data, step) ?? data.rows - 1;
@@ -139,7 +182,9 @@ export function nearestRow(data, step) {
 
 /**
  * log10 range of the finite, non-zero gradient norms in rows [from, rows), merged into `prev`.
- * @returns {{min: number, max: number}|null}
+ * @param {LogRange|null} prev
+ * @param {WatchData} data
+ * @returns {LogRange|null}
  */
 export function extendRange(prev, data, from = 0) {
   let min = prev ? prev.min : Infinity;
@@ -154,7 +199,11 @@ export function extendRange(prev, data, from = 0) {
   return min <= max ? { min, max } : null;
 }
 
-/** The colour range drawn: whole decades around `range`, at least one decade wide. */
+/**
+ * The colour range drawn: whole decades around `range`, at least one decade wide.
+ * @param {LogRange|null} range
+ * @returns {LogRange|null}
+ */
 export function niceRange(range) {
   if (!range) return null;
   const min = Math.floor(range.min);
@@ -164,6 +213,8 @@ export function niceRange(range) {
 /**
  * True when `next` only appends rows to `prev`: same columns, and `prev`'s rows are unchanged
  * (a downsampled history, whose rows were thinned out, is not an append).
+ * @param {WatchData|null} prev
+ * @param {WatchData} next
  */
 export function appendsTo(prev, next) {
   if (!prev || prev.params !== next.params || next.rows < prev.rows) return false;
@@ -172,5 +223,12 @@ export function appendsTo(prev, next) {
   return true;
 }
 
-/** Value of column `c` at `row` in one of the [rows, params] arrays. */
+/**
+ * Value of column `c` at `row` in one of the [rows, params] arrays.
+ * @param {WatchData} data
+ * @param {"grad"|"weight"|"ratio"|"state"} array
+ * @param {number} row
+ * @param {number} c
+ * @returns {number}
+ */
 export const at = (data, array, row, c) => data[array][row * data.params + c];

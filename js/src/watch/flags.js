@@ -10,11 +10,10 @@ export const MEDIAN_WINDOW = 50;
 export const MIN_HISTORY = 5;
 
 /**
- * @typedef {object} Flag
- * @property {number} row
- * @property {"vanish"|"explode"} kind
- * @property {number} value     the grad norm
- * @property {number} [median]  the running median it jumped from (explode)
+ * A flag at `row`: `value` is the grad norm; an exploding one also has the running median it jumped from.
+ * @typedef {{row: number, kind: "vanish", value: number}} VanishFlag
+ * @typedef {{row: number, kind: "explode", value: number, median: number}} ExplodeFlag
+ * @typedef {VanishFlag|ExplodeFlag} Flag
  */
 
 /**
@@ -24,14 +23,17 @@ export const MIN_HISTORY = 5;
  * @returns {Flag[]}
  */
 export function flagsOf(data, column, { vanish, explode }) {
+  /** @type {Flag[]} */
   const flags = [];
+  /** @type {number[]} */
   const window = [];
+  const limit = Math.fround(vanish); // as health.js (limitOf): the norms are float32
   for (let row = 0; row < data.rows; row++) {
     const i = row * data.params + column;
     if (data.state[i] !== STATE.finite) continue;
     const value = data.grad[i];
     if (!(value > 0) || !Number.isFinite(value)) continue;
-    if (value < vanish) flags.push({ row, kind: "vanish", value });
+    if (value < limit) flags.push({ row, kind: "vanish", value });
     if (window.length >= MIN_HISTORY) {
       const median = medianOf(window);
       if (value > explode * median) flags.push({ row, kind: "explode", value, median });
@@ -44,6 +46,10 @@ export function flagsOf(data, column, { vanish, explode }) {
 
 const scratch = new Float64Array(MEDIAN_WINDOW);
 
+/**
+ * Median of `values` (left unchanged).
+ * @param {number[]} values
+ */
 export function medianOf(values) {
   const n = values.length;
   const a = n <= scratch.length ? scratch : new Float64Array(n);
@@ -59,7 +65,9 @@ export function medianOf(values) {
  * @returns {(Flag & {more?: number})[]}
  */
 export function drawnFlags(flags) {
+  /** @type {(Flag & {more?: number})[]} */
   const out = [];
+  /** @type {{last: number, flag: VanishFlag & {more: number}}|null} */
   let run = null;
   for (const flag of flags) {
     if (flag.kind !== "vanish") {

@@ -12,28 +12,37 @@ import { mountGraph } from "../ui/app.js";
 import { h } from "../ui/dom.js";
 import { inkOn } from "./colors.js";
 
+/** @typedef {import("../types.js").Graph} Graph */
+/** @typedef {import("../types.js").GraphNode} GraphNode */
+/** @typedef {import("../ui/app.js").PanelTraits} PanelTraits */
+
 /**
  * @typedef {object} GraphHooks
  * @property {() => Map<string, string>} colors      node id -> fill at the selected step
  * @property {(nodeId: string) => void} selectNode   a node was clicked or revealed
- * @property {(node: object) => Node[]|null} inspect  the watch section of a node's inspector
- * @property {(graph: object) => Node} legend
+ * @property {(node: GraphNode) => Node[]|null} inspect  the watch section of a node's inspector
+ * @property {(graph: Partial<Graph>) => Node} legend
  */
 
 /**
  * @param {HTMLElement} host
- * @param {{get: Function, set: Function, on: Function, off: Function, save_changes: Function}} model
- * @param {{layout: (dot: string) => Promise<string>}} layout
+ * @param {import("../types.js").ModelLike<import("../types.js").WatchTraits>} model
+ * @param {import("../ui/app.js").Layout} layout
  * @param {GraphHooks} hooks
  */
 export function watchGraph(host, model, layout, hooks) {
+  /** @type {import("../ui/app.js").GraphPanel|null} */
   let panel = null;
   let shown = false; // mounted only once visible: a hidden panel has no size to fit a drawing in
+  /** @type {string|null} */
   let pendingReveal = null;
   let selectedNode = ""; // browser-only: the watch model's `selected` is a parameter name
-  let extra = null; // {node, el}: the inspector section shown now, refreshed in place
-  let source = null; // the graph trait the view below was made from
-  let view = null;
+  /** @type {{node: GraphNode, el: HTMLElement}|null} the inspector section shown now, refreshed in place */
+  let extra = null;
+  /** @type {PanelTraits["graph"]|undefined} the graph trait the view below was made from */
+  let source;
+  /** @type {PanelTraits["graph"]} */
+  let view = {};
   const placeholder = h("div", { class: "gv-graph-wait" }, "The autograd graph appears here after the first backward pass.");
   host.append(placeholder);
 
@@ -42,24 +51,38 @@ export function watchGraph(host, model, layout, hooks) {
     const graph = model.get("graph");
     if (graph !== source) {
       source = graph;
-      view = graph && Array.isArray(graph.nodes) ? withoutVerdicts(graph) : graph;
+      view = isGraph(graph) ? withoutVerdicts(graph) : graph;
     }
     return view;
   }
 
-  // The graph panel's model: graph traits from the watch model, `selected` kept here.
+  /**
+   * The graph panel's model: graph traits from the watch model, `selected` kept here.
+   * @type {import("../ui/app.js").PanelModel}
+   */
   const graphModel = {
-    get: (key) => (key === "selected" ? selectedNode : key === "graph" ? graphView() : model.get(key)),
-    set: (key, value) => {
-      if (key !== "selected") return;
+    get(key) {
+      // each branch reads the trait named `key`, which TS cannot follow through the comparisons
+      return /** @type {PanelTraits[typeof key]} */ (key === "selected" ? selectedNode : key === "graph" ? graphView() : model.get(key));
+    },
+    set(key, value) {
+      if (key !== "selected" || typeof value !== "string") return;
       selectedNode = value;
       hooks.selectNode(value);
     },
-    on: (event, fn) => model.on(event, fn),
-    off: (event, fn) => model.off(event, fn),
+    // `fn`: anywidget's EventHandler type, whose arguments depend on the event
+    /** @param {string} event @param {(...args: any[]) => void} fn */
+    on(event, fn) {
+      model.on(event, fn);
+    },
+    /** @param {string} event @param {(...args: any[]) => void} fn */
+    off(event, fn) {
+      model.off(event, fn);
+    },
     save_changes() {},
   };
 
+  /** @type {import("../ui/app.js").GraphOptions} */
   const options = {
     legend: (graph) => hooks.legend(graph),
     onDraw: () => recolor(),
@@ -73,8 +96,7 @@ export function watchGraph(host, model, layout, hooks) {
   };
 
   function mountIfReady() {
-    const graph = model.get("graph");
-    if (panel || !shown || !graph || !Array.isArray(graph.nodes)) return;
+    if (panel || !shown || !isGraph(model.get("graph"))) return;
     placeholder.remove();
     panel = mountGraph(host, graphModel, layout, options);
     if (pendingReveal) panel.reveal(pendingReveal);
@@ -87,7 +109,7 @@ export function watchGraph(host, model, layout, hooks) {
     for (const [id, color] of hooks.colors()) {
       const g = panel.view.nodes.get(id);
       const shape = g?.querySelector("polygon, path");
-      if (!shape) continue;
+      if (!g || !shape) continue;
       shape.setAttribute("fill", color);
       for (const t of g.querySelectorAll("text")) t.setAttribute("fill", inkOn(color));
     }
@@ -95,7 +117,7 @@ export function watchGraph(host, model, layout, hooks) {
 
   /** Rebuild the inspector's watch section in place (the rest of the inspector stays). */
   function refreshInspector() {
-    if (!extra?.el.isConnected) return;
+    if (!extra || !extra.el.isConnected) return;
     extra.el.replaceChildren(...(hooks.inspect(extra.node) ?? []));
   }
 
@@ -111,7 +133,10 @@ export function watchGraph(host, model, layout, hooks) {
     get mounted() {
       return panel !== null;
     },
-    /** Select node `id` in the graph (reveal and centre it), unless it is already selected. */
+    /**
+     * Select node `id` in the graph (reveal and centre it), unless it is already selected.
+     * @param {string|null} id
+     */
     reveal(id) {
       if (!id || id === selectedNode) return;
       if (panel) panel.reveal(id);
@@ -126,10 +151,23 @@ export function watchGraph(host, model, layout, hooks) {
 }
 
 /**
+ * True for a captured graph (the trait is `{}` until the first backward).
+ * @param {Graph|import("../types.js").EmptyObject|null|undefined} graph
+ * @returns {graph is Graph}
+ */
+const isGraph = (graph) => !!graph && Array.isArray(graph.nodes);
+
+/**
  * A copy of `graph` whose parameter nodes have no verdict (kept as `firstVerdict`) and no gradient
  * summary, titled for what it is: a graph made for a trace carries a verdict count in its title.
+ * @param {Graph} graph
+ * @returns {Graph}
  */
 export function withoutVerdicts(graph) {
+  /**
+   * @param {GraphNode} n
+   * @returns {GraphNode}
+   */
   const strip = (n) => ({ ...n, verdict: null, firstVerdict: n.verdict ?? null, tensor: n.tensor && { ...n.tensor, grad: undefined } });
   const model = (graph.modules ?? []).find((m) => m.path === "")?.type;
   const title = `${model ? `${model}: a` : "A"}utograd graph of the first backward pass`;

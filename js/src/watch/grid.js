@@ -3,6 +3,7 @@
 // (NaN/Inf, then zero, then a missing gradient; a frozen parameter's None does not count), else the
 // geometric mean of their finite norms. Bands are computed bottom-up from their sub-bands, so a
 // row costs one pass over the parameters, and only new rows are computed when rows are appended.
+import { lookup } from "../lookup.js";
 import { STATE } from "./states.js";
 
 const RANK_OF = new Uint8Array([1, 2, 0, 3]); // by state: none, zero, finite, nonfinite
@@ -12,6 +13,7 @@ const STATE_OF = [STATE.finite, STATE.none, STATE.zero, STATE.nonfinite]; // by 
  * @typedef {object} Grid
  * @property {number} width      parameters + bands
  * @property {number} rows
+ * @property {number} capacity   rows the arrays hold
  * @property {Uint8Array} state  [capacity, width]
  * @property {Float32Array} grad [capacity, width]
  * @property {number[]} sources  image row -> grid column: parameters in display order, then bands
@@ -33,8 +35,9 @@ export function cellGrid(data, prev, from) {
   let grid = prev && prev.key === key ? prev : null;
   if (!grid || data.rows > grid.capacity) {
     const capacity = Math.max(64, data.rows, 2 * (grid?.capacity ?? 0));
-    const next = { width, rows: 0, capacity, key, state: new Uint8Array(capacity * width), grad: new Float32Array(capacity * width) };
-    next.sources = [...tree.order, ...bands.map((_, b) => params + b)];
+    const sources = [...tree.order, ...bands.map((_, b) => params + b)];
+    /** @type {Grid} */
+    const next = { width, rows: 0, capacity, key, state: new Uint8Array(capacity * width), grad: new Float32Array(capacity * width), sources };
     if (grid) {
       next.state.set(grid.state.subarray(0, grid.rows * width));
       next.grad.set(grid.grad.subarray(0, grid.rows * width));
@@ -42,30 +45,49 @@ export function cellGrid(data, prev, from) {
     }
     grid = next;
   }
-  const start = grid === prev ? Math.min(from, prev.rows) : Math.min(from, grid.rows);
+  const start = Math.min(from, grid.rows); // `grid` is `prev` or holds its rows
   fill(grid, data, planOf(tree, params), start);
   grid.rows = data.rows;
   return grid;
 }
 
-/** Bands bottom-up: each with its own parameter columns and its sub-bands (grid columns). */
+/**
+ * A band's grid column, its own parameter columns and its sub-bands' grid columns.
+ * @typedef {{column: number, columns: number[], sub: number[]}} BandPlan
+ */
+
+/**
+ * Bands bottom-up: each with its own parameter columns and its sub-bands (grid columns).
+ * @param {import("./rows.js").ModuleTree} tree
+ * @param {number} params
+ * @returns {BandPlan[]}
+ */
 function planOf(tree, params) {
   const index = new Map(tree.bands.map((b, i) => [b, i]));
+  /** @type {BandPlan[]} */
   const plan = [];
+  /** @param {import("./rows.js").ModuleNode} n */
   const visit = (n) => {
     const columns = [...n.own];
+    /** @type {number[]} */
     const sub = [];
     for (const child of n.children) {
-      if (child.band) sub.push(params + index.get(child));
+      if (child.band) sub.push(params + lookup(index, child));
       else columns.push(...child.columns);
       if (child.band || child.children.length) visit(child);
     }
-    if (n.band) plan.push({ column: params + index.get(n), columns, sub });
+    if (n.band) plan.push({ column: params + lookup(index, n), columns, sub });
   };
   visit(tree.root);
   return plan;
 }
 
+/**
+ * @param {Grid} grid
+ * @param {import("./data.js").WatchData} data
+ * @param {BandPlan[]} plan
+ * @param {number} from  first row to compute
+ */
 function fill(grid, data, plan, from) {
   const { params, frozen } = data;
   const w = grid.width;

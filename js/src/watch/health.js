@@ -4,12 +4,23 @@
 // leaving its weights unchanged; "all learn" only when every parameter does; frozen apart.
 import { STATE } from "./states.js";
 
-/** Health kinds, ordered from healthy to worst (the order a run's worst is taken in). */
+/** @typedef {import("./data.js").WatchData} WatchData */
+/** @typedef {"learn"|"vanishing"|"unchanged"|"frozen"|"none"|"zero"|"nonfinite"} Health */
+/** @typedef {Partial<Record<Health, number>>} HealthCounts   only the kinds present */
+
+/**
+ * Health kinds, ordered from healthy to worst (the order a run's worst is taken in).
+ * @type {readonly Health[]}
+ */
 export const HEALTH = Object.freeze(["learn", "vanishing", "unchanged", "frozen", "none", "zero", "nonfinite"]);
 
-/** The order counts are written in: learning first, then problems (worst first), frozen last. */
+/**
+ * The order counts are written in: learning first, then problems (worst first), frozen last.
+ * @type {readonly Health[]}
+ */
 const TEXT_ORDER = ["learn", "nonfinite", "zero", "none", "unchanged", "vanishing", "frozen"];
 
+/** @type {Record<Health, string>} */
 const PHRASE = {
   learn: "learn",
   vanishing: "vanishing",
@@ -20,7 +31,10 @@ const PHRASE = {
   nonfinite: "with NaN/Inf gradients",
 };
 
-/** Short labels (badges, legend). */
+/**
+ * Short labels (badges, legend).
+ * @type {Readonly<Record<Health, string>>}
+ */
 export const HEALTH_LABEL = Object.freeze({
   learn: "learns",
   vanishing: "vanishing",
@@ -31,61 +45,107 @@ export const HEALTH_LABEL = Object.freeze({
   nonfinite: "NaN/Inf",
 });
 
-/** Index into HEALTH of one cell (the loops below call this per cell: keep it cheap). */
-function code(state, grad, frozen, moved, vanish) {
+/**
+ * Index into HEALTH of one cell (the loops below call this per cell: keep it cheap).
+ * @param {number} state   a STATE code
+ * @param {number} grad    the float32 norm
+ * @param {boolean} frozen
+ * @param {boolean|null} moved
+ * @param {number} limit   the vanishing threshold as a float32 (limitOf)
+ */
+function code(state, grad, frozen, moved, limit) {
   if (state === STATE.nonfinite) return 6;
   if (state === STATE.zero) return 5;
   if (state === STATE.none) return frozen ? 3 : 4;
-  if (grad < vanish) return 1;
+  if (grad < limit) return 1;
   return moved === false ? 2 : 0;
 }
 
 /**
+ * The vanishing threshold the norms are compared with: `vanish` rounded to float32, as Python
+ * compares (numpy casts the Python float to the float32 array's dtype), so that a norm recorded as
+ * exactly float32(vanish) is not vanishing on one side and vanishing on the other.
+ * @param {Pick<WatchData, "vanish">} data
+ */
+export const limitOf = (data) => Math.fround(data.vanish);
+
+/**
  * Health of column `c` at `row`.
- * @param {import("./data.js").WatchData} data
- * @returns {string} one of HEALTH
+ * @param {WatchData} data
+ * @param {number} row
+ * @param {number} c
+ * @returns {Health}
  */
 export function healthAt(data, row, c) {
   const i = row * data.params + c;
-  return HEALTH[code(data.state[i], data.grad[i], data.frozen[c], data.moves[c], data.vanish)];
+  return HEALTH[code(data.state[i], data.grad[i], data.frozen[c], data.moves[c], limitOf(data))];
 }
 
-/** {kind: count} of the columns (default: all) at `row`. */
+/**
+ * {kind: count} of the columns (default: all) at `row`; kinds with no column are left out.
+ * @param {WatchData} data
+ * @param {number} row
+ * @param {number[]|null} [columns]
+ * @returns {HealthCounts}
+ */
 export function stepCounts(data, row, columns = null) {
   const tally = new Uint32Array(HEALTH.length);
   const n = columns ? columns.length : data.params;
   const base = row * data.params;
+  const limit = limitOf(data);
   for (let k = 0; k < n; k++) {
     const c = columns ? columns[k] : k;
-    tally[code(data.state[base + c], data.grad[base + c], data.frozen[c], data.moves[c], data.vanish)]++;
+    tally[code(data.state[base + c], data.grad[base + c], data.frozen[c], data.moves[c], limit)]++;
   }
-  return Object.fromEntries(HEALTH.map((kind, i) => [kind, tally[i]]).filter(([, count]) => count));
+  /** @type {HealthCounts} */
+  const counts = {};
+  HEALTH.forEach((kind, i) => {
+    if (tally[i]) counts[kind] = tally[i];
+  });
+  return counts;
 }
 
-/** "3 learn", "1 learns", "2 with zero gradients", "1 vanishing (norm < 1e-7)". */
+/**
+ * "3 learn", "1 learns", "2 with zero gradients", "1 vanishing (norm < 1e-7)".
+ * @param {Health} kind
+ * @param {number} n
+ * @param {number} vanish
+ */
 export function phrase(kind, n, vanish) {
   const text = kind === "vanishing" ? `vanishing (norm < ${vanish})` : PHRASE[kind];
   return `${n} ${text}${kind === "learn" && n === 1 ? "s" : ""}`;
 }
 
-/** "27 learn, 1 frozen"; "all 28 learn" only when every parameter learns. */
+/**
+ * "27 learn, 1 frozen"; "all 28 learn" only when every parameter learns.
+ * @param {HealthCounts} counts
+ * @param {number} vanish
+ */
 export function countsText(counts, vanish) {
-  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const total = HEALTH.reduce((sum, k) => sum + (counts[k] ?? 0), 0);
   if (total && counts.learn === total) return total > 1 ? `all ${total} learn` : "it learns";
-  return TEXT_ORDER.filter((k) => counts[k]).map((k) => phrase(k, counts[k], vanish)).join(", ") || "no parameter";
+  return (
+    TEXT_ORDER.flatMap((k) => {
+      const n = counts[k];
+      return n ? [phrase(k, n, vanish)] : [];
+    }).join(", ") || "no parameter"
+  );
 }
 
 /**
- * The worst health each column reached over the run, and the first row it reached it.
- * @returns {{kind: string, row: number}[]}
+ * The worst health each column reached over the run, and the first row it reached it (-1: learns
+ * at every row).
+ * @param {WatchData} data
+ * @returns {{kind: Health, row: number}[]}
  */
 export function worstOverRun(data) {
-  const { params, state, grad, frozen, moves, vanish } = data;
+  const { params, state, grad, frozen, moves } = data;
+  const limit = limitOf(data);
   const worst = new Uint8Array(params);
   const first = new Int32Array(params).fill(-1);
   for (let row = 0, i = 0; row < data.rows; row++) {
     for (let c = 0; c < params; c++, i++) {
-      const k = code(state[i], grad[i], frozen[c], moves[c], vanish);
+      const k = code(state[i], grad[i], frozen[c], moves[c], limit);
       if (k > worst[c]) {
         worst[c] = k;
         first[c] = row;
@@ -95,7 +155,10 @@ export function worstOverRun(data) {
   return Array.from(worst, (k, c) => ({ kind: HEALTH[k], row: first[c] }));
 }
 
-/** The whole run in one line, as Python's run_text: each column counted by the worst it reached. */
+/**
+ * The whole run in one line, as Python's run_text: each column counted by the worst it reached.
+ * @param {WatchData} data
+ */
 export function runText(data, worst = worstOverRun(data)) {
   if (!data.rows) return "no step recorded yet";
   const over = `over ${data.rows} recorded step${data.rows === 1 ? "" : "s"}: `;
@@ -112,7 +175,12 @@ export function runText(data, worst = worstOverRun(data)) {
   return over + parts.join(", ");
 }
 
-/** One sentence on a cell: what the step recorded for this parameter, in words. */
+/**
+ * One sentence on a cell: what the step recorded for this parameter, in words.
+ * @param {Health} kind
+ * @param {WatchData} data
+ * @param {number} row
+ */
 export function healthSentence(kind, data, row) {
   const vanish = data.vanish;
   switch (kind) {

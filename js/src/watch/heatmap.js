@@ -17,6 +17,14 @@ const FIRST_VIEW_LINES = 40; // bands open level by level while the rows stay wi
 const INDENT = 12; // px per band level
 const CHAR_PX = 6.4; // average width of an 11 px label character, to clip long names
 
+/** @typedef {import("./data.js").WatchData} WatchData */
+/** @typedef {import("./cells.js").RowWindow} RowWindow */
+/** @typedef {import("./rows.js").Line} Line */
+/**
+ * What the heatmap shows of the data: the rows, the step cursor, the selected and compared columns.
+ * @typedef {{window: RowWindow, cursor: number|null, selected: number|null, compared: Set<number>}} HeatmapView
+ */
+
 export class Heatmap {
   /**
    * @param {{select: (column: number, additive: boolean) => void,
@@ -24,23 +32,32 @@ export class Heatmap {
    */
   constructor(actions) {
     this.actions = actions;
+    /** @type {WatchData|null} */
     this.data = null;
+    /** @type {{min: number, max: number}|null} */
     this.range = null;
+    /** @type {HeatmapView} */
     this.view = { window: { lo: 0, hi: 1 }, cursor: null, selected: null, compared: new Set() };
-    this.expanded = new Set(); // band paths shown open (browser-only state)
+    /** @type {Set<string>} band paths shown open (browser-only state) */
+    this.expanded = new Set();
     this.treeKey = ""; // names the expanded set belongs to
+    /** @type {Line[]} */
     this.lines = [];
     this.rowH = 0;
     this.height = 0;
-    this.grid = null; // cells of parameters and bands (grid.js)
+    /** @type {import("./grid.js").Grid|null} cells of parameters and bands */
+    this.grid = null;
     this.imageKey = ""; // the lines the images were painted for
-    this.imageColumns = []; // grid column of each image row (one per drawn line)
+    /** @type {number[]} grid column of each image row (one per drawn line) */
+    this.imageColumns = [];
     this.pixels = new Uint8ClampedArray(0);
     this.capacity = 0; // rows the cell image can hold before it is reallocated
     this.dirty = 0; // rows from here on are not painted into the full-resolution image yet
     this.labelsKey = "";
-    this.press = null; // {x, moved} while a press may become a range selection
-    this.hover = null; // {row, line} under the pointer
+    /** @type {{x: number, moved: boolean}|null} while a press may become a range selection */
+    this.press = null;
+    /** @type {{row: number, line: number}|null} the cell under the pointer */
+    this.hover = null;
 
     this.canvas = h("canvas", { class: "gv-hm-canvas", "aria-label": "Gradient norm heatmap: parameters by steps" });
     this.brush = h("div", { class: "gv-hm-brush", hidden: true });
@@ -54,6 +71,12 @@ export class Heatmap {
     this.reduced = { canvas: document.createElement("canvas"), key: "" }; // the window at screen resolution
     this.version = 0; // bumped by every setData, part of the reduced image's key
 
+    /**
+     * @template {keyof HTMLElementEventMap} K
+     * @param {K} type
+     * @param {(e: HTMLElementEventMap[K]) => void} fn
+     * @param {AddEventListenerOptions} [opts]
+     */
     const on = (type, fn, opts) => this.canvas.addEventListener(type, fn, opts);
     on("pointermove", (e) => this.#onMove(e));
     on("pointerleave", () => this.#onLeave());
@@ -69,6 +92,9 @@ export class Heatmap {
    * New data. `kept`: rows at the start that are unchanged since the previous data (0: none, the
    * history was thinned out or its columns changed). Only the rows after them are computed, and, if
    * the colour scale is the same, painted.
+   * @param {WatchData} data
+   * @param {{min: number, max: number}|null} range
+   * @param {number} kept
    */
   setData(data, range, kept) {
     this.version++;
@@ -85,27 +111,33 @@ export class Heatmap {
     this.dirty = Math.min(this.dirty, from);
   }
 
-  /** @param {{window: import("./cells.js").RowWindow, cursor: number|null, selected: number|null, compared: Set<number>}} view */
+  /** @param {HeatmapView} view */
   render(view) {
     this.view = view;
     this.#layout();
     this.draw();
   }
 
-  /** Open or close band `path`. */
+  /**
+   * Open or close band `path`.
+   * @param {string} path
+   */
   toggle(path) {
     if (this.expanded.has(path)) this.expanded.delete(path);
     else this.expanded.add(path);
     this.render(this.view);
   }
 
-  /** Open the bands above `column` and scroll its row into view. */
+  /**
+   * Open the bands above `column` and scroll its row into view.
+   * @param {number} column
+   */
   reveal(column) {
     if (!this.data) return;
     const before = this.expanded.size;
     for (const path of bandsAbove(this.data.tree, column)) this.expanded.add(path);
     if (this.expanded.size !== before) this.render(this.view);
-    const line = this.lines.find((l) => l.column === column);
+    const line = this.lines.find((l) => l.kind === "param" && l.column === column);
     if (!line) return;
     const top = line.top;
     const box = this.scroll;
@@ -119,8 +151,8 @@ export class Heatmap {
 
   /** Redraw the canvas from the cell image and the view (cheap: call on every change). */
   draw() {
-    const data = this.data;
-    if (!data) return;
+    const { data, grid } = this;
+    if (!data || !grid) return;
     const { window, cursor, selected, compared } = this.view;
     this.canvas.dataset.lo = String(window.lo);
     this.canvas.dataset.hi = String(window.hi);
@@ -135,18 +167,21 @@ export class Heatmap {
     if (!data.rows || !data.params) return;
     const cols = Math.round(width * dpr);
     const reduced = window.hi - window.lo > cols;
-    if (!reduced) this.#paint(); // the full-resolution image is painted only when it is shown
+    if (!reduced) this.#paint(data, grid); // the full-resolution image is painted only when it is shown
     const ctx = this.canvas.getContext?.("2d");
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = false;
     const rowH = this.rowH;
-    const [source, x0, span] = reduced ? [this.#reducedImage(cols), 0, cols] : [this.offscreen, window.lo, window.hi - window.lo];
+    const [source, x0, span] = reduced ? [this.#reducedImage(grid, cols), 0, cols] : [this.offscreen, window.lo, window.hi - window.lo];
     for (const run of runsOf(this.lines)) {
       ctx.drawImage(source, x0, run.first, span, run.count, 0, run.top, width, run.count * rowH);
     }
     const ink = themeColors(this.el);
-    const lineOf = (column) => this.lines.find((l) => l.column === column) ?? this.lines.find((l) => l.kind === "band" && !this.expanded.has(l.node.path) && l.node.columns.includes(column));
+    /** @param {number} column  its own row, or the closed band it is in */
+    const lineOf = (column) =>
+      this.lines.find((l) => l.kind === "param" && l.column === column) ??
+      this.lines.find((l) => l.kind === "band" && !this.expanded.has(l.node.path) && l.node.columns.includes(column));
     for (const column of compared) {
       const line = column !== selected && lineOf(column);
       if (line) outline(ctx, 0, line.top, rowH, width, ink.compare, 1);
@@ -158,10 +193,11 @@ export class Heatmap {
       vline(ctx, xOfRow(first.row, width, window), height, SPECIAL.nonfinite, ink.halo, [4, 3]);
     }
     if (cursor !== null && cursor >= window.lo && cursor < window.hi) vline(ctx, xOfRow(cursor, width, window), height, ink.cursor, ink.halo);
-    const hover = this.hover && this.lines[this.hover.line];
-    if (hover) {
-      const hx = ((this.hover.row - window.lo) / (window.hi - window.lo)) * width;
-      outline(ctx, hx, hover.top, rowH, Math.max(2, width / (window.hi - window.lo)), ink.cursor, 1);
+    const hover = this.hover;
+    const hovered = hover && this.lines[hover.line];
+    if (hover && hovered) {
+      const hx = ((hover.row - window.lo) / (window.hi - window.lo)) * width;
+      outline(ctx, hx, hovered.top, rowH, Math.max(2, width / (window.hi - window.lo)), ink.cursor, 1);
     }
   }
 
@@ -172,25 +208,32 @@ export class Heatmap {
   // Both images hold one pixel row per drawn line (this.lines), from the grid's columns: a closed
   // band costs one row, and the cells of hidden rows are never painted.
 
-  /** More rows than pixels: each pixel column shows the most telling of its rows (cells.js). */
-  #reducedImage(cols) {
+  /**
+   * More rows than pixels: each pixel column shows the most telling of its rows (cells.js).
+   * @param {import("./grid.js").Grid} grid
+   * @param {number} cols
+   */
+  #reducedImage(grid, cols) {
     const { window } = this.view;
     const key = `${this.version} ${window.lo} ${window.hi} ${cols} ${this.imageKey}`;
     const { canvas } = this.reduced;
     if (this.reduced.key === key) return canvas;
     const n = this.imageColumns.length;
     const pixels = new Uint8ClampedArray(cols * n * 4);
-    paintReduced(pixels, cols, this.grid, this.range, window, this.imageColumns);
+    paintReduced(pixels, cols, grid, this.range, window, this.imageColumns);
     canvas.width = cols;
     canvas.height = n;
-    canvas.getContext("2d").putImageData(new ImageData(pixels, cols, n), 0, 0);
+    canvas.getContext("2d")?.putImageData(new ImageData(pixels, cols, n), 0, 0);
     this.reduced.key = key;
     return canvas;
   }
 
-  /** Paint the rows not painted yet into the full-resolution image and upload just those columns. */
-  #paint() {
-    const data = this.data;
+  /**
+   * Paint the rows not painted yet into the full-resolution image and upload just those columns.
+   * @param {WatchData} data
+   * @param {import("./grid.js").Grid} grid
+   */
+  #paint(data, grid) {
     const n = this.imageColumns.length;
     if (data.rows > this.capacity || this.pixels.length !== this.capacity * n * 4) {
       this.capacity = Math.max(64, data.rows, 2 * this.capacity);
@@ -199,7 +242,7 @@ export class Heatmap {
     }
     let from = this.dirty;
     if (from >= data.rows) return;
-    paintRows(this.pixels, this.capacity, this.grid, this.range, from, data.rows, this.imageColumns);
+    paintRows(this.pixels, this.capacity, grid, this.range, from, data.rows, this.imageColumns);
     this.dirty = data.rows;
     this.canvas.dataset.painted = `${from}-${data.rows}`; // rows painted last (tests, benchmarks)
     if (!n) return;
@@ -216,12 +259,13 @@ export class Heatmap {
 
   /** Lines, geometry and the label column (rebuilt only when names, bands or sizes change). */
   #layout() {
-    const data = this.data;
+    const { data, grid } = this;
+    if (!data || !grid) return;
     this.lines = displayLines(data.tree, this.expanded);
     const imageKey = this.lines.map((l) => l.source).join();
     if (imageKey !== this.imageKey) {
       this.imageKey = imageKey;
-      this.imageColumns = this.lines.map((l) => this.grid.sources[l.source]);
+      this.imageColumns = this.lines.map((l) => grid.sources[l.source]);
       this.dirty = 0; // other lines: the full-resolution image is painted again
     }
     this.rowH = rowHeight(this.lines.length, this.lines.filter((l) => l.gap).length);
@@ -231,18 +275,21 @@ export class Heatmap {
     if (key !== this.labelsKey) {
       this.labelsKey = key;
       this.gutter.style.height = `${this.height}px`;
-      this.gutter.replaceChildren(...this.lines.map((line) => this.#label(line)));
+      this.gutter.replaceChildren(...this.lines.map((line) => this.#label(data, line)));
     }
     const { selected, compared } = this.view;
     for (const b of this.gutter.querySelectorAll(".gv-hm-label")) {
-      const c = Number(b.dataset.column);
+      const c = Number(b.getAttribute("data-column"));
       b.classList.toggle("gv-selected", c === selected);
       b.classList.toggle("gv-compared", c !== selected && compared.has(c));
     }
   }
 
-  #label(line) {
-    const data = this.data;
+  /**
+   * @param {WatchData} data
+   * @param {Line} line
+   */
+  #label(data, line) {
     const indent = 6 + line.depth * INDENT;
     const style = `top: ${line.top}px; height: ${this.rowH}px; line-height: ${this.rowH}px; padding-left: ${indent}px`;
     const room = Math.max(8, Math.floor((GUTTER - indent - 14) / CHAR_PX));
@@ -264,12 +311,17 @@ export class Heatmap {
     const prefix = text.length > own.length && text.endsWith(own) ? text.slice(0, text.length - own.length) : "";
     return h(
       "button",
-      { type: "button", class: "gv-hm-label", style, title: name, "data-column": line.column, onclick: (e) => this.actions.select(line.column, additive(e)) },
+      { type: "button", class: "gv-hm-label", style, title: name, "data-column": line.column, onclick: (/** @type {MouseEvent} */ e) => this.actions.select(line.column, additive(e)) },
       prefix && h("span", { class: "gv-hm-prefix" }, prefix),
       prefix ? text.slice(prefix.length) : text,
     );
   }
 
+  /**
+   * The cell under the pointer: its row and the index of its line.
+   * @param {MouseEvent} e
+   * @returns {{row: number, line: number}|null}
+   */
   #cellAt(e) {
     const data = this.data;
     if (!data?.rows) return null;
@@ -279,16 +331,17 @@ export class Heatmap {
     return { row: rowAtX(e.clientX - box.left, box.width || 1, this.view.window), line };
   }
 
+  /** @param {PointerEvent} e */
   #onMove(e) {
     if (this.press) {
       const dx = e.clientX - this.press.x;
       if (Math.abs(dx) >= DRAG_THRESHOLD) this.press.moved = true;
-      if (this.press.moved) return this.#showBrush(e.clientX);
+      if (this.press.moved) return this.#showBrush(this.press, e.clientX);
     }
     const cell = this.#cellAt(e);
     this.hover = cell;
     this.draw();
-    if (!cell) return this.tooltip.hide();
+    if (!cell || !this.data) return this.tooltip.hide();
     this.tooltip.show(e.clientX, e.clientY, describeLine(this.data, cell.row, this.lines[cell.line]));
   }
 
@@ -298,12 +351,14 @@ export class Heatmap {
     this.draw();
   }
 
+  /** @param {PointerEvent} e */
   #onDown(e) {
     if (e.button !== 0 || !this.data?.rows) return;
     this.press = { x: e.clientX, moved: false };
     this.canvas.setPointerCapture?.(e.pointerId);
   }
 
+  /** @param {PointerEvent} e */
   #onUp(e) {
     const press = this.press;
     this.press = null;
@@ -321,15 +376,22 @@ export class Heatmap {
     this.actions.zoom({ lo: Math.min(a, b), hi: Math.max(a, b) + 1 });
   }
 
-  #showBrush(x) {
+  /**
+   * @param {{x: number}} press  where the press started
+   * @param {number} x           where the pointer is
+   */
+  #showBrush(press, x) {
     const box = this.canvas.getBoundingClientRect();
-    const [a, b] = [this.press.x, x].map((v) => Math.max(0, Math.min(box.width, v - box.left))).sort((p, q) => p - q);
+    const [a, b] = [press.x, x].map((v) => Math.max(0, Math.min(box.width, v - box.left))).sort((p, q) => p - q);
     Object.assign(this.brush.style, { left: `${a}px`, width: `${b - a}px`, height: `${this.height}px` });
     this.brush.hidden = false;
     this.tooltip.hide();
   }
 
-  /** Ctrl/Cmd + wheel (or a pinch) zooms the step axis around the pointer; Shift + wheel pans it. */
+  /**
+   * Ctrl/Cmd + wheel (or a pinch) zooms the step axis around the pointer; Shift + wheel pans it.
+   * @param {WheelEvent} e
+   */
   #onWheel(e) {
     const rows = this.data?.rows ?? 0;
     const sideways = e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY);
@@ -350,8 +412,12 @@ export class Heatmap {
   }
 }
 
-/** Consecutive lines with no gap between them: one drawImage each. */
+/**
+ * Consecutive lines with no gap between them: one drawImage each.
+ * @param {Line[]} lines
+ */
 function runsOf(lines) {
+  /** @type {{first: number, top: number, count: number}[]} */
   const runs = [];
   lines.forEach((line, i) => {
     const last = runs[runs.length - 1];
@@ -361,14 +427,23 @@ function runsOf(lines) {
   return runs;
 }
 
+/** @param {MouseEvent} e */
 const additive = (e) => e.shiftKey || e.ctrlKey || e.metaKey;
 
-/** "…layers.11.attn": the end of a long name, which tells names apart. */
+/**
+ * "…layers.11.attn": the end of a long name, which tells names apart.
+ * @param {string} text
+ * @param {number} max
+ */
 const clipStart = (text, max) => (text.length <= max ? text : `…${text.slice(text.length - max + 1)}`);
 
-/** Canvas colours from the theme (CSS variables of watch.css), read at each draw. */
+/**
+ * Canvas colours from the theme (CSS variables of watch.css), read at each draw.
+ * @param {Element} el
+ */
 function themeColors(el) {
   const css = globalThis.getComputedStyle?.(el);
+  /** @param {string} name @param {string} fallback */
   const get = (name, fallback) => css?.getPropertyValue(name).trim() || fallback;
   return {
     cursor: get("--gv-wt-cursor", "#263238"),
@@ -378,6 +453,15 @@ function themeColors(el) {
   };
 }
 
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {number} x
+ * @param {number} y
+ * @param {number} height
+ * @param {number} width
+ * @param {string} color
+ * @param {number} lineWidth
+ */
 function outline(ctx, x, y, height, width, color, lineWidth) {
   ctx.strokeStyle = color;
   ctx.lineWidth = lineWidth;
@@ -385,6 +469,14 @@ function outline(ctx, x, y, height, width, color, lineWidth) {
   ctx.strokeRect(x + lineWidth / 2, y + lineWidth / 2, width - lineWidth, height - lineWidth);
 }
 
+/**
+ * @param {CanvasRenderingContext2D} ctx
+ * @param {number} x
+ * @param {number} height
+ * @param {string} color
+ * @param {string} halo
+ * @param {number[]} [dash]
+ */
 function vline(ctx, x, height, color, halo, dash = []) {
   ctx.lineWidth = 3;
   ctx.strokeStyle = halo;

@@ -5,7 +5,9 @@ import { safeColor } from "../ui/legend.js";
 import { FLAG_COLORS, decade } from "./chart.js";
 import { SPECIAL, scaleGradient } from "./colors.js";
 
+/** @param {string} color */
 const swatch = (color) => h("span", { class: "gv-swatch", style: `--gv-swatch: ${color}` });
+/** @param {Node} mark @param {string} text */
 const entry = (mark, text) => h("span", { class: "gv-legend-item" }, mark, text);
 
 /**
@@ -36,7 +38,10 @@ export function watchLegend(range, { vanish, explode }) {
   );
 }
 
-/** The graph panel's key: parameters take the heatmap's colours at the selected step. */
+/**
+ * The graph panel's key: parameters take the heatmap's colours at the selected step.
+ * @param {Partial<import("../types.js").Graph>} graph
+ */
 export function graphLegend(graph) {
   const palette = graph.palette ?? {};
   return h(

@@ -3,6 +3,7 @@
 // the worst of its parameters at each step (grid.js), so a closed band still shows a NaN or a dead layer.
 // Modules without submodules (a Linear's weight and bias) are not bands: their parameters are
 // rows, with a small gap between modules. Pure functions; the heatmap draws what they return.
+import { lookup } from "../lookup.js";
 
 /**
  * @typedef {object} ModuleNode
@@ -13,15 +14,21 @@
  * @property {boolean} band      a collapsible band (holds submodules and at least two parameters)
  * @property {number} depth      bands above it
  *
- * @typedef {object} Line   one drawn row of the heatmap
- * @property {"band"|"param"} kind
+ * @typedef {object} ModuleTree
+ * @property {ModuleNode} root
+ * @property {ModuleNode[]} bands   in display order
+ * @property {number[]} order       display row of each parameter -> column
+ *
+ * @typedef {object} LineBase   one drawn row of the heatmap
  * @property {number} depth      indentation level
  * @property {number} source     row of the cell image (params first, in display order, then bands)
- * @property {number} [column]   param lines
- * @property {ModuleNode} [node] band lines
  * @property {string} module    the module it belongs to (a band: its own path)
  * @property {boolean} gap       a module boundary above it (drawn as a small gap)
  * @property {number} top        px
+ *
+ * @typedef {LineBase & {kind: "band", node: ModuleNode}} BandLine     a module band's header row
+ * @typedef {LineBase & {kind: "param", column: number}} ParamLine     a parameter's row
+ * @typedef {BandLine|ParamLine} Line
  */
 
 /**
@@ -29,11 +36,15 @@
  * submodule is skipped (its child takes its place), so wrappers add no empty levels.
  * The root is the model ("" unless the model only wraps one container).
  * @param {string[]} modules  module path of each column
- * @returns {{root: ModuleNode, bands: ModuleNode[], order: number[]}}
- *   order: display row of each parameter -> column; bands in display order
+ * @returns {ModuleTree}
  */
 export function moduleTree(modules) {
+  /** @type {Map<string, ModuleNode>} */
   const nodes = new Map();
+  /**
+   * @param {string} path
+   * @returns {ModuleNode}
+   */
   const node = (path) => {
     let n = nodes.get(path);
     if (n) return n;
@@ -44,12 +55,14 @@ export function moduleTree(modules) {
   };
   node("");
   modules.forEach((m, column) => node(m).own.push(column));
-  let root = compress(nodes.get(""));
+  let root = compress(lookup(nodes, ""));
   // A model that only wraps one container (`model.net.…`): that container is the top level.
   while (!root.own.length && root.children.length === 1 && root.children[0].children.length) root = { ...root.children[0], band: false };
+  /** @type {number[]} */
   const order = [];
+  /** @type {ModuleNode[]} */
   const bands = [];
-  (function visit(n, depth) {
+  (/** @param {ModuleNode} n @param {number} depth */ function visit(n, depth) {
     n.depth = depth;
     n.columns = [];
     const start = order.length;
@@ -58,15 +71,20 @@ export function moduleTree(modules) {
     for (const child of n.children) visit(child, n.path === "" ? 0 : inner);
     n.columns = order.slice(start);
   })(root, 0);
-  (function collect(n) {
+  (/** @param {ModuleNode} n */ function collect(n) {
     if (n.band) bands.push(n);
     n.children.forEach(collect);
   })(root);
   return { root, bands, order };
 }
 
+/** @param {string} path */
 const parentOf = (path) => (path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "");
 
+/**
+ * @param {ModuleNode} n
+ * @returns {ModuleNode}
+ */
 function compress(n) {
   n.children = n.children.map(compress).map((child) => {
     let c = child;
@@ -77,13 +95,20 @@ function compress(n) {
   return n;
 }
 
+/**
+ * @param {ModuleNode} n
+ * @returns {number}
+ */
 const countOf = (n) => n.own.length + n.children.reduce((sum, c) => sum + countOf(c), 0);
 
 /**
  * The bands to open first: whole levels of the tree, as long as the rows stay within `budget`.
+ * @param {ModuleTree} tree
+ * @param {number} budget
  * @returns {Set<string>} expanded band paths
  */
 export function initialExpanded(tree, budget) {
+  /** @type {Set<string>} */
   const expanded = new Set();
   let level = tree.bands.filter((b) => b.depth === 0);
   while (level.length) {
@@ -97,35 +122,54 @@ export function initialExpanded(tree, budget) {
 
 /**
  * The rows drawn for the `expanded` bands, top to bottom (without geometry).
- * @param {{root: ModuleNode, order: number[], bands: ModuleNode[]}} tree
+ * @param {ModuleTree} tree
  * @param {Set<string>} expanded
  * @returns {Line[]}
  */
 export function displayLines(tree, expanded) {
   const sourceOf = new Map(tree.order.map((column, i) => [column, i]));
   const bandSource = new Map(tree.bands.map((b, i) => [b, tree.order.length + i]));
+  /** @type {Line[]} */
   const lines = [];
+  /**
+   * @param {{kind: "band", depth: number, source: number, node: ModuleNode}|{kind: "param", depth: number, source: number, column: number}} line
+   * @param {string} module
+   */
   const push = (line, module) => {
     const prev = lines[lines.length - 1];
-    line.gap = !!prev && prev.module !== module && !(prev.kind === "band" && expanded.has(prev.module)); // not under its own header
-    lines.push({ ...line, module, top: 0 });
+    const gap = !!prev && prev.module !== module && !(prev.kind === "band" && expanded.has(prev.module)); // not under its own header
+    lines.push({ ...line, module, gap, top: 0 });
   };
+  /**
+   * @param {ModuleNode} n
+   * @param {number} depth
+   */
   const visit = (n, depth) => {
     if (n.band) {
-      push({ kind: "band", depth, source: bandSource.get(n), node: n }, n.path);
+      push({ kind: "band", depth, source: lookup(bandSource, n), node: n }, n.path);
       if (!expanded.has(n.path)) return;
       depth += 1;
     }
-    for (const column of n.own) push({ kind: "param", depth, source: sourceOf.get(column), column }, n.path);
+    for (const column of n.own) push({ kind: "param", depth, source: lookup(sourceOf, column), column }, n.path);
     for (const child of n.children) visit(child, depth);
   };
   visit(tree.root, 0);
   return lines;
 }
 
-/** The band paths to expand so that `column` is drawn as its own row. */
+/**
+ * The band paths to expand so that `column` is drawn as its own row.
+ * @param {ModuleTree} tree
+ * @param {number} column
+ * @returns {string[]}
+ */
 export function bandsAbove(tree, column) {
+  /** @type {string[]} */
   const path = [];
+  /**
+   * @param {ModuleNode} n
+   * @returns {boolean}
+   */
   const find = (n) => {
     if (!n.columns.includes(column)) return false;
     if (n.band) path.push(n.path);
@@ -135,7 +179,13 @@ export function bandsAbove(tree, column) {
   return path;
 }
 
-/** Row geometry: each line `rowH` px, plus `gap` px above lines that start a module. */
+/**
+ * Row geometry: each line `rowH` px, plus `gap` px above lines that start a module.
+ * @param {Line[]} lines
+ * @param {number} rowH
+ * @param {number} gap
+ * @returns {number} the total height
+ */
 export function placeLines(lines, rowH, gap) {
   let y = 0;
   for (const line of lines) {

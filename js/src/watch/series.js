@@ -3,6 +3,8 @@
 // Pure functions over WatchData.
 import { STATE, at } from "./data.js";
 
+/** @typedef {import("./data.js").WatchData} WatchData */
+
 /** Parameters plotted before a row is clicked. */
 export const WORST_COUNT = 3;
 const MAX_SCORED_ROWS = 512; // rows sampled (evenly) when ranking parameters in a long run
@@ -22,6 +24,10 @@ const MAX_SCORED_ROWS = 512; // rows sampled (evenly) when ranking parameters in
 /**
  * Values of column `c` of `array` ("grad" or "ratio") over every row. A gradient norm is drawn only
  * where the gradient is finite (None, zero and NaN have their own marks); a ratio where it was measured.
+ * @param {WatchData} data
+ * @param {"grad"|"ratio"} array
+ * @param {number} c
+ * @returns {Float32Array}
  */
 export function columnValues(data, array, c) {
   const values = new Float32Array(data.rows);
@@ -32,6 +38,12 @@ export function columnValues(data, array, c) {
   return values;
 }
 
+/**
+ * The gradient's state at each row of column `c`.
+ * @param {WatchData} data
+ * @param {number} c
+ * @returns {Uint8Array}
+ */
 export function columnStates(data, c) {
   const states = new Uint8Array(data.rows);
   for (let row = 0; row < data.rows; row++) states[row] = at(data, "state", row, c);
@@ -41,6 +53,9 @@ export function columnStates(data, c) {
 /**
  * The median over the parameters at each row: of the finite gradient norms, or of the measured
  * update ratios. NaN where no parameter has a value (a ratio: the rows where nothing was measured).
+ * @param {WatchData} data
+ * @param {"grad"|"ratio"} array
+ * @returns {Float32Array}
  */
 export function medianValues(data, array) {
   const { params, state } = data;
@@ -58,7 +73,11 @@ export function medianValues(data, array) {
   return values;
 }
 
-/** Median of a[0..n) in linear time (quickselect; reorders `a`). */
+/**
+ * Median of a[0..n) in linear time (quickselect; reorders `a`).
+ * @param {Float32Array|Float64Array} a
+ * @param {number} n
+ */
 export function median(a, n) {
   const mid = n >> 1;
   const hi = select(a, 0, n - 1, mid);
@@ -68,6 +87,13 @@ export function median(a, n) {
   return (lo + hi) / 2;
 }
 
+/**
+ * The k-th smallest of a[left..right] (reorders that range).
+ * @param {Float32Array|Float64Array} a
+ * @param {number} left
+ * @param {number} right
+ * @param {number} k
+ */
 function select(a, left, right, k) {
   while (right > left) {
     const pivot = a[(left + right) >> 1];
@@ -95,7 +121,9 @@ function select(a, left, right, k) {
  * The `count` parameters whose gradients stray furthest from the rest: any NaN/Inf first, then
  * exactly zero, then missing (frozen parameters aside), then the largest distance in decades from
  * the median norm at any step (vanishing and exploding alike). Ties keep model order.
+ * @param {WatchData} data
  * @param {Float32Array} median  medianValues(data, "grad")
+ * @returns {number[]} columns
  */
 export function worstColumns(data, median, count = WORST_COUNT) {
   const { params, rows, state, grad, frozen } = data;
@@ -115,6 +143,7 @@ export function worstColumns(data, median, count = WORST_COUNT) {
       if (v > score[c]) score[c] = v;
     }
   }
+  /** @type {{c: number, v: number}[]} */
   const ranked = [];
   score.forEach((v, c) => v >= 0 && ranked.push({ c, v }));
   ranked.sort((a, b) => b.v - a.v || a.c - b.c);

@@ -8,6 +8,7 @@ import { STATE, at } from "./data.js";
 const WIDTH = 176;
 const HEIGHT = 44;
 const TICKS = 4; // px band under the line for the states without a norm
+/** @type {Partial<Record<number, "none"|"zero"|"nonfinite">>} the states without a norm, by state */
 const STATE_CLASS = { [STATE.none]: "none", [STATE.zero]: "zero", [STATE.nonfinite]: "nonfinite" };
 
 /**
@@ -19,6 +20,7 @@ export function sparkline(data, column, cursor) {
   const svg = s("svg", { class: "gv-spark", width: WIDTH, height: HEIGHT, viewBox: `0 0 ${WIDTH} ${HEIGHT}`, "data-column": column });
   const rows = data.rows;
   if (!rows) return svg;
+  /** @param {number} row */
   const x = (row) => ((row + 0.5) / rows) * WIDTH;
   let min = Infinity;
   let max = -Infinity;
@@ -30,14 +32,18 @@ export function sparkline(data, column, cursor) {
   }
   if (max - min < 1e-9) [min, max] = [min - 0.5, max + 0.5];
   const plotH = HEIGHT - TICKS - 3;
+  /** @param {number} v */
   const y = (v) => 1 + plotH - ((Math.log10(v) - min) / (max - min)) * (plotH - 1);
 
   let d = "";
   let pen = "M";
-  let run = null; // a run of rows in one non-finite state: {state, from}
+  /** @type {{state: number, from: number}|null} a run of rows in one state without a norm */
+  let run = null;
+  /** @param {number} end */
   const closeRun = (end) => {
     if (!run) return;
-    svg.append(s("rect", { class: `gv-spark-${STATE_CLASS[run.state]}`, x: (run.from / rows) * WIDTH, y: HEIGHT - TICKS, width: Math.max(1, ((end - run.from) / rows) * WIDTH), height: TICKS, fill: SPECIAL[STATE_CLASS[run.state]] }));
+    const kind = STATE_CLASS[run.state];
+    if (kind) svg.append(s("rect", { class: `gv-spark-${kind}`, x: (run.from / rows) * WIDTH, y: HEIGHT - TICKS, width: Math.max(1, ((end - run.from) / rows) * WIDTH), height: TICKS, fill: SPECIAL[kind] }));
     run = null;
   };
   for (let row = 0; row < rows; row++) {

@@ -13,14 +13,17 @@ import { sparkline } from "./sparkline.js";
  * @param {import("./data.js").WatchData} data
  * @param {number|null} row   the selected row (null: nothing recorded)
  * @param {number} column
- * @param {{cause: string, message: string, where: string|null, fix: string}|null} verdict  of the first pass
+ * @param {import("../types.js").Verdict|null} verdict  of the first pass
  * @returns {Node[]}
  */
 export function stepSection(data, row, column, verdict) {
   if (!data.rows || row === null) return [h("p", { class: "gv-muted" }, "No step recorded yet.")];
   const kind = healthAt(data, row, column);
+  /** @param {string} label @param {string} text */
   const value = (label, text) => h("tr", {}, h("th", {}, label), h("td", {}, text));
+  /** @param {number} v */
   const measured = (v) => (Number.isNaN(v) ? "– (not measured at this step)" : formatNumber(v));
+  const first = firstPass(verdict);
   return [
     h(
       "div",
@@ -42,13 +45,17 @@ export function stepSection(data, row, column, verdict) {
     ),
     h("h4", {}, "Gradient norm over steps"),
     sparkline(data, column, row),
-    firstPass(verdict),
+    ...(first ? [first] : []),
   ];
 }
 
-/** What the first backward pass found, when it was a problem: it explains a None at every step. */
+/**
+ * What the first backward pass found, when it was a problem: it explains a None at every step.
+ * @param {import("../types.js").Verdict|null} verdict
+ */
 function firstPass(verdict) {
   if (!verdict || verdict.cause === "ok") return null;
+  /** @param {string} label @param {Node} value */
   const row = (label, value) => h("div", { class: "gv-row" }, h("span", { class: "gv-label" }, label), value);
   return h(
     "section",

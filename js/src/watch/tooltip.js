@@ -4,6 +4,8 @@ import { h } from "../ui/dom.js";
 
 const OFFSET = 14;
 
+/** @typedef {string|[string, string]} TipLine   a title line, or a label and its value */
+
 export class Tooltip {
   /** @param {HTMLElement} host  positioned ancestor the box is placed in */
   constructor(host) {
@@ -12,7 +14,12 @@ export class Tooltip {
     host.append(this.el);
   }
 
-  /** Show `lines` ([label, value] pairs or plain strings) at the viewport point (x, y). */
+  /**
+   * Show `lines` ([label, value] pairs or plain strings) at the viewport point (x, y).
+   * @param {number} x
+   * @param {number} y
+   * @param {TipLine[]} lines
+   */
   show(x, y, lines) {
     this.el.replaceChildren(
       ...lines.map((line) =>
