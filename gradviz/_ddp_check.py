@@ -12,9 +12,15 @@ no_grad, argmax, ...) and the line. From a ``watch`` (a Monitor, a
 History or an opened run) it reports the parameters that got a gradient on some recorded steps and not on
 others (a branch, a mixture-of-experts route): DDP needs ``find_unused_parameters=True`` for those.
 
->>> with gradviz.trace(model) as t:  # doctest: +SKIP
-...     loss_fn(model(x), y).backward()
->>> print(gradviz.ddp_check(t))  # doctest: +SKIP
+>>> import torch, gradviz
+>>> model = torch.nn.ModuleDict({"enc": torch.nn.Linear(3, 3), "aux": torch.nn.Linear(3, 1)})
+>>> with gradviz.trace(model) as t:
+...     model["enc"](torch.ones(2, 3)).sum().backward()
+>>> print(gradviz.ddp_check(t))  # doctest: +ELLIPSIS
+DDP check: DistributedDataParallel(find_unused_parameters=False) would raise at the second step: ...
+  aux.weight  unused
+  aux.bias    unused
+...
 """
 
 from __future__ import annotations

@@ -1,9 +1,18 @@
 """``gradviz.open``: a run recorded by ``gradviz.watch(..., log_dir=...)``, in a notebook.
 
->>> run = gradviz.open("runs/exp1")  # doctest: +SKIP
->>> run                               # doctest: +SKIP
-(the watch widget; while the script still writes, it grows every second or so)
->>> run.history.grad_norm[-1]         # doctest: +SKIP
+>>> import tempfile, torch, gradviz
+>>> log_dir = tempfile.mkdtemp()                        # in a script: gradviz.watch(..., log_dir="runs/exp1")
+>>> model = torch.nn.Linear(3, 1)
+>>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+>>> with gradviz.watch(model, optimizer=opt, log_dir=log_dir):
+...     for _ in range(3):
+...         opt.zero_grad(); model(torch.ones(2, 3)).sum().backward(); opt.step()
+>>> run = gradviz.open(log_dir)                         # later, in a notebook
+>>> run.history.grad_norm.shape                         # 3 steps x 2 parameters
+(3, 2)
+
+As a cell's last expression, ``run`` is the watch widget; while the script still writes, it grows every
+second or so.
 
 The files are read, never written, so a run can be opened while its script is writing it, or after the
 script died (every record written before the crash is there; see :mod:`gradviz.runlog._format`). A run

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -77,16 +79,21 @@ class Trace:
         self._session.start()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         session, self._session = self._session, None
         if session is None:
             return False
         self._capture = session.stop(exc)
         self._verdicts = decide(self._capture)
         if exc is not None and isinstance(exc, Exception):
-            note = note_for(self._capture, self._verdicts)
+            note = note_for(self._capture)
             if note is not None:
-                exc.add_note(note)
+                if sys.version_info >= (3, 11):
+                    exc.add_note(note)
+                else:  # no add_note before 3.11: the note goes where it would (3.10's tracebacks omit it)
+                    vars(exc).setdefault("__notes__", []).append(note)
         return False
 
     # -- results ---------------------------------------------------------------------------------------
@@ -167,7 +174,7 @@ def trace(
 
     >>> import torch, gradviz
     >>> lin = torch.nn.Linear(2, 1)
-    >>> lin.bias.requires_grad_(False)
+    >>> _ = lin.bias.requires_grad_(False)
     >>> with gradviz.trace(lin) as t:
     ...     lin(torch.ones(1, 2)).sum().backward()
     >>> t.verdicts["weight"].cause, t.verdicts["bias"].cause

@@ -160,8 +160,8 @@ def reentrant_checkpoint(model, opt):
     loss.backward()
 
 
-def head_only_sgd(model: nn.Module) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.head.parameters(), lr=0.1)
+def head_only_sgd(model: nn.ModuleDict) -> torch.optim.Optimizer:
+    return torch.optim.SGD(model["head"].parameters(), lr=0.1)
 
 
 @demo("none", {"encoder.*": "not_in_optimizer", "head.*": "ok"}, build=encoder_head, optimizer=head_only_sgd)

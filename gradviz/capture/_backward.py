@@ -173,7 +173,7 @@ class BackwardCalls:
         }
         if self.first:
             self.first = False
-            norms, _ = norms_and_states([grad_of(w.tensor) for w in stale])
+            norms, _ = norms_and_states([g for w in stale if (g := grad_of(w.tensor)) is not None])
             for w, norm in zip(stale, norms, strict=True):
                 w.target.grad_before = norm
         return {w.target.index for w in stale}

@@ -27,9 +27,14 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeGuard
 
 import torch
 import torch.distributed as dist
+
+if TYPE_CHECKING:
+    from torch.distributed import ProcessGroup
+    from torch.distributed.tensor import DTensor
 
 __all__ = [
     "any_sharded",
@@ -76,7 +81,9 @@ def records_on(ranks: int | Sequence[int] | str | None, this_rank: int | None = 
         return True
     if isinstance(ranks, str):
         raise ValueError(f"ranks must be an int, a list of ints or 'all', got {ranks!r}.")
-    if isinstance(ranks, int) and not isinstance(ranks, bool):
+    if isinstance(ranks, bool):  # an int, but not a rank
+        raise ValueError(f"ranks must be an int, a list of ints or 'all', got {ranks!r}.")
+    if isinstance(ranks, int):
         return r == ranks
     try:
         chosen = {int(x) for x in ranks}
@@ -85,7 +92,7 @@ def records_on(ranks: int | Sequence[int] | str | None, this_rank: int | None = 
     return r in chosen
 
 
-def is_sharded(t: object) -> bool:
+def is_sharded(t: object) -> TypeGuard[DTensor]:
     """Whether ``t`` is a DTensor (its values are spread over ranks)."""
     module = sys.modules.get("torch.distributed.tensor")
     return module is not None and isinstance(t, module.DTensor)
@@ -111,12 +118,12 @@ def full_norms(tensors: Sequence[torch.Tensor], acc: torch.dtype | None = None) 
             out[i] = n
     # Tensors whose shards spread over the same process groups share one vector. Keyed by the groups, not
     # the mesh: each fully_shard() call makes its own DeviceMesh object over the same group.
-    groups: dict[tuple[int, ...], tuple[list[object], list[int], list[torch.Tensor]]] = {}
-    mesh_groups: dict[tuple[int, tuple[int, ...]], list[object]] = {}
-    for i, t in enumerate(tensors):
-        if out[i] is not None:
+    groups: dict[tuple[int, ...], tuple[list[ProcessGroup], list[int], list[torch.Tensor]]] = {}
+    mesh_groups: dict[tuple[int, tuple[int, ...]], list[ProcessGroup]] = {}
+    for i, tensor in enumerate(tensors):
+        if out[i] is not None or not is_sharded(tensor):  # a plain tensor: its norm is in already
             continue
-        t = _without_partial(t)
+        t = _without_partial(tensor)
         mesh = t.device_mesh
         dims = tuple(d for d, p in enumerate(t.placements) if p.is_shard())
         pgs = mesh_groups.get((id(mesh), dims))
@@ -128,7 +135,7 @@ def full_norms(tensors: Sequence[torch.Tensor], acc: torch.dtype | None = None) 
     for pgs, index, local in groups.values():
         squares = _exact_local_norms(local).square()
         for pg in pgs:
-            dist.all_reduce(squares, op=dist.ReduceOp.SUM, group=pg)  # type: ignore[arg-type]
+            dist.all_reduce(squares, op=dist.ReduceOp.SUM, group=pg)
         full = squares.sqrt()
         for j, i in enumerate(index):
             dtype = acc if acc is not None else tensors[i].dtype
@@ -159,19 +166,20 @@ def _by_acc(tensors: list[torch.Tensor], acc: list[torch.dtype | None]) -> list[
     return out  # type: ignore[return-value]
 
 
-def _without_partial(t: torch.Tensor) -> torch.Tensor:
+def _without_partial(t: DTensor) -> DTensor:
     """A DTensor with Partial placements made whole (one collective); others as they are."""
-    if not any(p.is_partial() for p in t.placements):  # type: ignore[attr-defined]
+    if not any(p.is_partial() for p in t.placements):
         return t
     from torch.distributed.tensor import Replicate
 
-    placements = [Replicate() if p.is_partial() else p for p in t.placements]  # type: ignore[attr-defined]
-    return t.redistribute(placements=placements)  # type: ignore[attr-defined]
+    placements = [Replicate() if p.is_partial() else p for p in t.placements]
+    return t.redistribute(placements=placements)
 
 
 def _exact_local_norms(local: list[torch.Tensor]) -> torch.Tensor:
     """float64 norms of ``local``: those that are 0 or not finite rechecked by their peak |value|."""
     acc = [torch.float32 if t.dtype in _LOW_PRECISION else None for t in local]
+    raw: Sequence[torch.Tensor]
     if len(set(acc)) == 1:
         raw = torch._foreach_norm(local, 2, dtype=acc[0])
     else:

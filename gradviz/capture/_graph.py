@@ -227,9 +227,9 @@ def _derivable(nodes: list[GraphNode], passes: Callable[[int], bool] | None) -> 
         if not viewlike and not (node.name in PASS_THROUGH and passes and node.op >= 0 and passes(node.op)):
             continue
         for child_id in node.next:
-            child = int(child_id[1:])
-            if parents.get(child_id) == 1 and not nodes[child].leaf_name:  # a plain leaf has no norm
-                out[i] = child
+            index = int(child_id[1:])
+            if parents.get(child_id) == 1 and not nodes[index].leaf_name:  # a plain leaf has no norm
+                out[i] = index
                 break
     return out
 
@@ -247,8 +247,10 @@ def _norm_hook(slots: list[Any], i: int):
             return
         if len(norms) == 1:
             slots[i] = norms[0]
-        elif all(isinstance(n, float) for n in norms):
-            slots[i] = sum(n * n for n in norms) ** 0.5  # type: ignore[operator]
+            return
+        floats = [n for n in norms if isinstance(n, float)]
+        if len(floats) == len(norms):
+            slots[i] = sum(n * n for n in floats) ** 0.5
         else:
             slots[i] = torch.linalg.vector_norm(torch.stack([torch.as_tensor(n).double() for n in norms]))
 

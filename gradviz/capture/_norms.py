@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.nn.parameter import UninitializedTensorMixin
+from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-defined]  # not in parameter.pyi
 
 from gradviz.capture._distributed import any_sharded, full_norms, is_sharded
 from gradviz.records import GradState
@@ -56,7 +56,9 @@ def _dense(t: torch.Tensor) -> torch.Tensor:
     return t.coalesce().values() if t.is_sparse else t
 
 
-def device_norms(tensors: Sequence[torch.Tensor], acc: torch.dtype | None) -> Sequence[torch.Tensor]:
+def device_norms(
+    tensors: Sequence[torch.Tensor], acc: torch.dtype | None
+) -> list[torch.Tensor] | tuple[torch.Tensor, ...]:
     """L2 norms as 0-d tensors on the tensors' device, one batched call (``acc`` as ``_foreach_norm``'s
     dtype). DTensors get the norm of the full tensor (a collective: call it on every rank). The tensors must
     share a device and dtype and be :func:`readable`. Not exact: see :func:`settle`."""
@@ -86,7 +88,7 @@ def settle(norms: np.ndarray, tensors: Sequence[torch.Tensor], positions: Sequen
     suspects = np.flatnonzero(state != GradState.finite)
     if any_sharded(tensors):  # full_norms of shards are already exact (float64, rechecked per shard)
         return state
-    sus = [_dense(tensors[i]) for i in suspects]
+    sus = [_dense(tensors[int(i)]) for i in suspects]
     nonempty = [j for j, s in enumerate(sus) if s.numel()]
     peaks = np.zeros(len(sus))
     if nonempty:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
+from typing import overload
 
 import torch
 
@@ -92,9 +93,9 @@ class OpLog(OpRecords):
         except (RuntimeError, ValueError):  # a lazy module's uninitialized parameter has no shape yet
             del dims[start + 2 :]
             for t in (*inputs, *outputs):
-                shape = _shape(t)
-                dims.append(len(shape))
-                dims.extend(shape)
+                known = _shape(t)
+                dims.append(len(known))
+                dims.extend(known)
 
     def op_of_node(self, sequence_nr: int) -> int:
         """Index of the op whose call created the autograd node with this sequence number (-1: none).
@@ -127,7 +128,11 @@ class OpLog(OpRecords):
             return None
         return SITES[self._caller[index] or self._site[index]]
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Op: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Op]: ...
+    def __getitem__(self, index: int | slice) -> Op | list[Op]:
         if isinstance(index, slice):
             return [self._op(i) for i in range(*index.indices(len(self)))]
         if index < 0:

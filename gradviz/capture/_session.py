@@ -336,7 +336,7 @@ def read_final_state(
     cap: Capture,
     watched: list[_targets.Watched],
     optimizer: Any,
-    known: dict[int, tuple[torch.Tensor, int, float | None, int]] | None = None,
+    known: dict[int, tuple[torch.Tensor, int, float | None, GradState]] | None = None,
 ) -> None:
     """Read each target's final requires_grad, gradient and optimizer membership (batched norms).
     ``known`` holds norms measured after the last backward; a gradient unchanged since is not re-read."""
@@ -358,7 +358,7 @@ def read_final_state(
         target.requires_grad = t.requires_grad
         target.in_optimizer = None if in_opt is None else id(t) in in_opt
         if g is None:
-            target.grad_norm, target.grad_state = None, 0
+            target.grad_norm, target.grad_state = None, GradState.none
         elif unchanged(g):
             target.grad_norm, target.grad_state = known[id(g)][2], known[id(g)][3]
         else:

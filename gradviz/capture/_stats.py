@@ -8,10 +8,11 @@ That keeps the end of a trace cheap (one slice and one copy per tensor) and hold
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.nn.parameter import UninitializedTensorMixin
+from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-defined]  # not in parameter.pyi
 
 from gradviz.capture._distributed import is_sharded
 from gradviz.records import TensorSummary
@@ -77,7 +78,7 @@ def settle_zero(summary: TensorSummary, t: torch.Tensor) -> None:
 
 
 def sample_many(
-    tensors: list[torch.Tensor | None], norms: list[float | None], estimate: bool = False
+    tensors: Sequence[torch.Tensor | None], norms: Sequence[float | None], estimate: bool = False
 ) -> list[TensorSummary | None]:
     """:func:`sample` of many tensors (None stays None), batched: each plain floating tensor gives a strided
     view of at most ``SAMPLE_SIZE`` elements, and the views of one dtype go to the host in a single copy

@@ -131,7 +131,8 @@ def _derived(tensor: torch.Tensor, registered: set[int], limit: int = 256) -> bo
     """Whether a non-leaf attribute is recomputed from registered parameters only (the weight that
     ``torch.nn.utils.prune`` or the legacy ``weight_norm`` rebuild before each forward): not a hidden leaf.
     A ``.to()`` copy of a Parameter that is not itself registered hides that leaf: not derived."""
-    stack, seen, leaves = [tensor.grad_fn], set(), 0
+    stack, leaves = [tensor.grad_fn], 0
+    seen: set[int] = set()
     while stack and len(seen) < limit:
         fn = stack.pop()
         if fn is None or id(fn) in seen:

@@ -243,7 +243,8 @@ class Tracer(TorchFunctionMode):
         if function is not None:  # inside autograd.Function.forward: retracted if apply() links it
             # apply() made the Function's node (its ctx) just before running forward, which makes no
             # nodes of its own (gradients are off): that node's number is the counter's last value
-            self.cap.functions.setdefault(_next_node_nr() - 1, function[0])
+            if function[0] is not None:  # no user line above apply(): nothing to record (get() gives None)
+                self.cap.functions.setdefault(_next_node_nr() - 1, function[0])
             return Cause.no_grad, CutHow.in_function, where, op_site
         if _is_inference():
             return Cause.no_grad, CutHow.inference_mode, where, op_site

@@ -6,7 +6,7 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 # NOTE [numerics unchanged]
 # Every tensor op here runs under torch.no_grad() and writes only to buffers this module owns (the
 # snapshots). Parameters and gradients are read, never written; every hook returns None. Training with and
-# without a Recorder is bitwise identical (tests/test_watch.py checks it).
+# without a Recorder is bitwise identical (tests/api/test_watch.py checks it).
 
 # NOTE [cost of a recorded step]
 # For parameters holding N values in total, per device and dtype group:
@@ -63,7 +63,7 @@ class _Part:
     group: _Group
     have: list[int]  # positions in group.index whose .grad was not None
     grads: list[torch.Tensor]
-    grad_norms: Sequence[torch.Tensor]
+    grad_norms: list[torch.Tensor] | tuple[torch.Tensor, ...]  # a list or tuple, as torch.stack takes
     param_norms: Sequence[torch.Tensor] = ()
     planned: list[int] = field(default_factory=list)  # positions snapshotted before the update
     updated: list[int] = field(default_factory=list)  # positions whose update was measured

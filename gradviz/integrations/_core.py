@@ -20,8 +20,9 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
+import torch
 from torch import nn
 
 from gradviz._trace import Trace, trace
@@ -36,6 +37,12 @@ logger = logging.getLogger("gradviz")
 
 REPORT_FILE = "first_step.txt"
 PAGE_FILE = "first_step.html"
+
+
+class _WatchArgs(TypedDict):
+    every: int
+    weights_every: int | None
+    max_steps: int | None
 
 
 class _Groups:
@@ -61,7 +68,7 @@ class CallbackRun:
     ) -> None:
         if isinstance(recheck_steps, bool) or not isinstance(recheck_steps, int) or recheck_steps < 1:
             raise ValueError(f"recheck_steps must be an int >= 1, got {recheck_steps!r}.")
-        self._watch_kwargs = {"every": every, "weights_every": weights_every, "max_steps": max_steps}
+        self._watch_kwargs = _WatchArgs(every=every, weights_every=weights_every, max_steps=max_steps)
         self._params = params
         self.trace_first_step = trace_first_step
         self._log_dir_arg = log_dir
@@ -100,7 +107,7 @@ class CallbackRun:
         in_optimizer = {id(p) for opt in optimizers for g in opt.param_groups for p in g["params"]}
         named = list(model.named_parameters())
         self._meant_to_train = adapter_parameters(model) | {n for n, p in named if id(p) in in_optimizer}
-        t = trace(model, optimizer)
+        t = trace(model, cast("torch.optim.Optimizer | None", optimizer))  # _Groups: trace reads param_groups
         t.__enter__()
         self._running = t
         _dangling.register(self)

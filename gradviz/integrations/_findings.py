@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import operator
 import textwrap
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 from torch import nn
@@ -38,10 +40,11 @@ def adapter_parameters(model: nn.Module) -> set[str]:
         if not isinstance(layer_names, (tuple, list)):
             continue
         try:
-            active = module.active_adapters
+            # PEFT declares a name or a list of names (torch types a module's attributes as Tensor | Module)
+            declared = cast("str | Sequence[str] | None", module.active_adapters)
         except Exception:  # a half-built adapter layer: nothing to claim
             continue
-        active = [active] if isinstance(active, str) else list(active or ())
+        active = [declared] if isinstance(declared, str) else list(declared or ())
         for layer_name in layer_names:
             try:
                 container = operator.attrgetter(layer_name)(module)

@@ -27,6 +27,7 @@ import argparse
 import ast
 import shlex
 import sys
+from types import FrameType
 from typing import Any
 
 import torch
@@ -82,7 +83,7 @@ class GradvizMagics:
         """The execution count of the cell running this magic, read from the cell's own frame (IPython
         increments ``execution_count`` before or after running a cell depending on its version)."""
         cells = getattr(self.shell.compile, "_filename_map", {})
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             number = cells.get(frame.f_code.co_filename)
             if number is not None:
@@ -176,7 +177,8 @@ def _names_in(code: str) -> tuple[set[str], set[str]]:
         tree = ast.parse(code)
     except SyntaxError:
         return set(), set()
-    read, assigned = set(), set()
+    read: set[str] = set()
+    assigned: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (assigned if isinstance(node.ctx, ast.Store) else read).add(node.id)

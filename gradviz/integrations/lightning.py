@@ -12,10 +12,15 @@ With both packages installed, use the callback of the one whose ``Trainer`` you 
 
 from __future__ import annotations
 
-try:
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the checker sees one of the two (the same class, packaged twice)
     from lightning.pytorch import Callback
-except ImportError:  # only the standalone pytorch_lightning package is installed
-    from pytorch_lightning import Callback
+else:
+    try:
+        from lightning.pytorch import Callback
+    except ImportError:  # only the standalone pytorch_lightning package is installed
+        from pytorch_lightning import Callback
 
 from gradviz.integrations._lightning_impl import LightningGradviz
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gradviz.records import ERROR_KINDS, Capture, Cut, ErrorKind, Verdict
+from gradviz.records import ERROR_KINDS, Capture, Cut, ErrorKind
 from gradviz.verdicts._messages import cut_clause, error_clause, error_fix
 
 
-def note_for(cap: Capture, verdicts: dict[str, Verdict]) -> str | None:
+def note_for(cap: Capture) -> str | None:
     """Text for ``exc.add_note``, or None when gradviz has nothing to add."""
     err = cap.error
     if err is None:

@@ -52,7 +52,7 @@ def to_dot(graph: dict, edge_norms: bytes = b"") -> str:
         for prefix in _prefixes(path):
             clusters.setdefault(prefix, graphviz.Digraph(f"cluster_{len(clusters)}"))
     for node in graph["nodes"]:
-        owner = clusters.get(node["module"]) if node["module"] else dot
+        owner = clusters[node["module"]] if node["module"] else dot  # every module path has its cluster
         owner.node(node["id"], **_node_attrs(node, palette))
     for path in sorted(clusters, key=lambda p: -p.count(".")):  # innermost first, then nest them
         sub = clusters[path]

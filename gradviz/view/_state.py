@@ -28,6 +28,8 @@ from gradviz.records import (
 )
 from gradviz.view._report import summary_line
 
+STATE_VERSION = 1  # of the graph state (js/STATE.md); a change bumps it and goes in CHANGELOG.md
+
 PALETTE = {
     "ok": "#2e7d32",
     "red": "#d32f2f",
@@ -124,7 +126,7 @@ class _Builder:
         self._cuts(root_ids)
         self._births()
         graph = {
-            "version": 1,
+            "version": STATE_VERSION,
             "kind": "trace",
             "title": summary_line(cap, self.verdicts),
             "palette": PALETTE,
@@ -318,7 +320,7 @@ def _common_module(paths: list[str]) -> str:
 
 
 def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, **fields: object) -> dict:
-    node = {
+    node: dict[str, object] = {
         "id": node_id,
         "kind": kind,
         "label": label,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Mapping
+from typing import cast
 
 from gradviz.view._html import write_page
 from gradviz.view._watch_state import WATCH_TRAITS
@@ -24,7 +26,9 @@ def write_watch_html(path: str | os.PathLike[str], state: dict[str, object], tit
     if missing:
         raise ValueError(f"state lacks {', '.join(missing)}; pass the dict that build_watch_state() returns.")
     values = {key: state[key] for key in _JSON_TRAITS}
-    buffers = {key: state[key] for key in WATCH_TRAITS if key not in _JSON_TRAITS}
+    # build_watch_state's other traits are bytes, its timeline a dict (the state is typed loosely, as traits)
+    buffers = {key: cast(bytes, state[key]) for key in WATCH_TRAITS if key not in _JSON_TRAITS}
+    timeline = cast("Mapping[str, object]", values["timeline"])
     # A page is a snapshot: nothing records into it any more.
-    values["timeline"] = {**values["timeline"], "live": False}
+    values["timeline"] = {**timeline, "live": False}
     return write_page(path, {**values, "step": -1, "selected": ""}, buffers, title)
