@@ -207,7 +207,7 @@ def _created(t: Target, where: Site | None) -> tuple[str, str]:
 
 def _unregistered(t: Target) -> tuple[str, str]:
     n = t.name
-    got = f"It gets a gradient{norm(t.grad_norm)}, but" if t.grad_norm is not None else "It is"
+    got = f"It gets a gradient{norm(t.grad_norm)}, but it is" if t.grad_norm is not None else "It is"
     if t.unregistered_how == "copy":
         return (
             f"{n} is a copy of a Parameter (made with .to() / arithmetic), not a leaf: the optimizer "
@@ -224,12 +224,12 @@ def _unregistered(t: Target) -> tuple[str, str]:
             what = "parameters"
         holder = "a module kept" if t.module_held else "a tensor kept"
         return (
-            f"{n} belongs to {holder} in a plain Python {container}. {got} it is not a registered parameter, "
+            f"{n} belongs to {holder} in a plain Python {container}. {got} not a registered parameter, "
             "so model.parameters() and the optimizer never see it.",
             f"Store those {what} in an {box}.",
         )
     return (
-        f"{n} is a plain tensor attribute with requires_grad=True. {got} it is not an nn.Parameter, so "
+        f"{n} is a plain tensor attribute with requires_grad=True. {got} not an nn.Parameter, so "
         "model.parameters() and the optimizer never see it.",
         f"Wrap it: `self.{n.rpartition('.')[2]} = nn.Parameter(...)`.",
     )

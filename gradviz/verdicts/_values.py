@@ -72,12 +72,15 @@ def nonfinite(t: Target, birth: Birth | None, cap: Capture) -> tuple[str, str]:
     kind = _kind(t.delivered_norm)
     if birth is None:
         return (
-            f"{t.name} received a {kind} gradient; where it was born was not "
+            f"{t.name} received {_a(kind)} gradient; where it was born was not "
             "located (the per-node gradient norms were not recorded, or the graph was not drawn that far).",
             "Guard divisions, sqrt and log (clamp / add an epsilon), lower the learning rate, or clip "
             "gradients.",
         )
-    return f"{t.name} received a {kind} gradient: {born(birth, cap)}.", fix_for(birth)
+    became = ""
+    if birth.kind == "inf" and kind == "NaN":  # sqrt'(0) = inf, then 0 x inf through a square
+        became = " (Inf there; it became NaN on its way to the parameter, where 0 × Inf = NaN)"
+    return f"{t.name} received {_a(kind)} gradient: {born(birth, cap)}{became}.", fix_for(birth)
 
 
 def nonfinite_loss(t: Target, kind: str, birth: Birth | None, cap: Capture) -> tuple[str, str]:
@@ -163,6 +166,10 @@ def fix_for(birth: Birth) -> str:
         "Values overflow: lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), use a "
         "loss scale or bf16/fp32 for that op, and check the inputs' scale."
     )
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind == "Inf" else f"a {kind}"
 
 
 def _kind(value: float | None) -> str:

@@ -1,0 +1,697 @@
+"""The message builder (``explain``): words for every kind of evidence the rules hand it, every way a cut
+cuts, every reason a gradient is zero, and the sentence on a .grad left from before the trace.
+
+The tables below are checked against the unions and enums they cover, so a new evidence type, CutHow
+member or zero mechanism without its words fails here, never in front of a user.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, cast, get_args, get_type_hints
+
+import pytest
+
+from gradviz.records import Capture, Carried, Cause, CutHow, ErrorKind, GradState, Target
+from gradviz.verdicts._evidence import (
+    Born,
+    Cleared,
+    Created,
+    CutPath,
+    Evidence,
+    LossNonfinite,
+    NoGradField,
+    Nothing,
+    Raised,
+    Unreadable,
+    ZeroKind,
+    ZeroWhy,
+)
+from gradviz.verdicts._messages import explain
+
+W = "enc.weight"
+BIT = 1
+
+
+def assert_plain_sentences(message: str, fix: str, name: str = W) -> None:
+    """One or more plain sentences that name the target, and a fix; no enum reprs, no holes, no stutter."""
+    assert name in message, message
+    assert message.endswith("."), message
+    assert fix.strip() and fix.endswith("."), fix
+    for text in (message, fix):
+        prose = re.sub(r"`[^`]*`", "`code`", text)  # the user's code and snippets may hold anything
+        assert not re.search(r"\b(Cause|CutHow|ErrorKind|GradState)\.", prose), text
+        assert "  " not in prose and " ," not in prose, text
+        assert not re.search(r"(?<!\.)\.\.(?!\.)|\s\.(\s|$)", prose), text  # a doubled or stray full stop
+        assert "{" not in prose and "}" not in prose, text  # no unformatted placeholder
+        assert not re.search(r"\b(\w+ \w+) \1\b", prose, re.IGNORECASE), text  # no stutter ("it is it is")
+
+
+@dataclass
+class Case:
+    cause: Cause
+    target: Target
+    evidence: Any
+    cap: Capture
+    words: tuple[str, ...]  # in the message
+    fix: str  # in the fix
+
+
+def _nothing(make) -> Case:
+    return Case(
+        Cause.unused,
+        make.target(),
+        Nothing(),
+        make.capture(backward_calls=1),
+        ("enc.weight was never used in the forward pass that produced the loss.",),
+        "Call the submodule",
+    )
+
+
+def _created(make) -> Case:
+    where = make.site(5, "y = self.lazy(x)")
+    return Case(
+        Cause.not_in_optimizer,
+        make.target(created=where, in_optimizer=False),
+        Created(where),
+        make.capture(),
+        ("enc.weight was created during the traced forward (first used at model.py:5 (`y = self.lazy(x)`))",),
+        "Build the optimizer after the first forward",
+    )
+
+
+def _cleared(make) -> Case:
+    return Case(
+        Cause.cleared,
+        make.got(norm=2.0, grad_state=GradState.none, grad_norm=None),
+        Cleared(make.site(20, "opt.zero_grad()")),
+        make.capture(),
+        ("enc.weight received a gradient (norm 2), then the call at model.py:20 (`opt.zero_grad()`)",),
+        "before zero_grad()",
+    )
+
+
+def _cut_path(make) -> Case:
+    return Case(
+        Cause.detach,
+        make.target(),
+        CutPath(make.cut(Cause.detach, BIT, 12, "h = h.detach()")),
+        make.capture(),
+        ("enc.weight gets no gradient: its only path to the loss goes through .detach() at model.py:12",),
+        "Remove the .detach()",
+    )
+
+
+def _raised(make) -> Case:
+    return Case(
+        Cause.error,
+        make.target(failed=True),
+        Raised(make.error(ErrorKind.non_scalar, "grad can be implicitly created only for scalar outputs")),
+        make.capture(),
+        (
+            "enc.weight got no gradient because the backward raised: backward() at model.py:30 was called on "
+            "a non-scalar tensor",
+        ),
+        "Reduce the loss to a scalar",
+    )
+
+
+def _born(make) -> Case:
+    sqrt = make.birth("nan", "backward", "sqrt", 11, "d = (a - b).norm()", detail="divides by sqrt(0)")
+    return Case(
+        Cause.nonfinite,
+        make.got(delivered=GradState.nonfinite, grad_state=GradState.nonfinite, norm=math.nan),
+        Born(sqrt),
+        make.capture(),
+        (
+            "enc.weight received a NaN gradient: it was born in the backward of sqrt at model.py:11 "
+            "(`d = (a - b).norm()`) — divides by sqrt(0).",
+        ),
+        "Add an epsilon inside",
+    )
+
+
+def _loss_nonfinite(make) -> Case:
+    return Case(
+        Cause.nonfinite,
+        make.got(norm=1.5),
+        LossNonfinite("nan", None),
+        make.capture(),
+        ("The loss is NaN, and enc.weight takes part in computing it: its gradient (norm 1.5) is finite",),
+        "guard it",
+    )
+
+
+def _no_grad_field(make) -> Case:
+    return Case(
+        Cause.ok,
+        make.target(reached=True),
+        NoGradField("no_backward"),
+        make.capture(),
+        ("enc.weight reaches the output, but no backward() ran inside the trace.",),
+        "loss.backward()",
+    )
+
+
+def _unreadable(make) -> Case:
+    return Case(
+        Cause.ok,
+        make.got(delivered=GradState.unknown, grad_state=GradState.unknown, norm=None),
+        Unreadable(),
+        make.capture(),
+        ("enc.weight received a gradient, but its values cannot be read here",),
+        "where its values exist",
+    )
+
+
+def _zero_why(make) -> Case:
+    return Case(
+        Cause.zero,
+        make.got(delivered=GradState.zero, grad_state=GradState.zero, norm=0.0),
+        ZeroWhy("step", make.site(14, "q = h.round()"), "round"),
+        make.capture(),
+        ("round at model.py:14 (`q = h.round()`) is a step function",),
+        "straight-through estimator",
+    )
+
+
+EVIDENCE_CASES = {
+    Nothing: _nothing,
+    Created: _created,
+    Cleared: _cleared,
+    CutPath: _cut_path,
+    Raised: _raised,
+    Born: _born,
+    LossNonfinite: _loss_nonfinite,
+    NoGradField: _no_grad_field,
+    Unreadable: _unreadable,
+    ZeroWhy: _zero_why,
+}
+
+
+def test_every_evidence_type_has_a_case() -> None:
+    assert set(EVIDENCE_CASES) == set(get_args(Evidence))
+
+
+@pytest.mark.parametrize("kind", get_args(Evidence), ids=lambda kind: kind.__name__)
+def test_every_evidence_type_has_words(make, kind) -> None:
+    case = EVIDENCE_CASES[kind](make)  # a KeyError here: a new evidence type without a case above
+    assert isinstance(case.evidence, kind)
+    message, fix = explain(case.cause, case.target, case.evidence, case.cap)
+    assert_plain_sentences(message, fix)
+    for words in case.words:
+        assert words in message
+    assert case.fix in fix
+
+
+def test_evidence_outside_the_union_reaches_unreachable(make) -> None:
+    stranger = cast(Evidence, object())
+    with pytest.raises(AssertionError, match="gradviz has no words for <object object at"):
+        explain(Cause.ok, make.target(), stranger, make.capture())
+
+
+@pytest.mark.parametrize("cause", [Cause.detach, Cause.zero, Cause.nonfinite, Cause.cleared, Cause.error])
+def test_a_cause_that_needs_evidence_refuses_nothing(make, cause) -> None:
+    with pytest.raises(ValueError, match=f"the cause '{cause.value}' needs evidence"):
+        explain(cause, make.target(), Nothing(), make.capture())
+
+
+# -- Nothing: the causes whose words come from the target's own record ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cause", "fields", "words", "fix"),
+    [
+        (
+            Cause.ok,
+            {"delivered_norm": 1.5},
+            "enc.weight received a finite, non-zero gradient (norm 1.5).",
+            "Nothing",
+        ),
+        (
+            Cause.frozen,
+            {"requires_grad": False},
+            "enc.weight has requires_grad=False",
+            "requires_grad_(True)",
+        ),
+        (Cause.unused, {}, "enc.weight was never used in the forward pass", "DDP also rejects unused"),
+        (
+            Cause.unregistered,
+            {"kind": "unregistered", "grad_norm": 0.5},
+            "plain tensor attribute",
+            "nn.Parameter",
+        ),
+        (Cause.not_in_optimizer, {"grad_norm": 0.5}, "no optimizer param group holds it", "param group"),
+    ],
+    ids=["ok", "frozen", "unused", "unregistered", "not_in_optimizer"],
+)
+def test_nothing_words_come_from_the_target(make, cause, fields, words, fix) -> None:
+    message, fixed = explain(cause, make.target(**fields), Nothing(), make.capture(backward_calls=1))
+    assert_plain_sentences(message, fixed)
+    assert words in message and fix in fixed
+
+
+@pytest.mark.parametrize(
+    ("how", "held", "words", "fix"),
+    [
+        (
+            "attribute",
+            True,
+            "model.scale is a plain tensor attribute with requires_grad=True.",
+            "self.scale =",
+        ),
+        ("list", True, "belongs to a module kept in a plain Python list.", "nn.ModuleList"),
+        ("dict", True, "belongs to a module kept in a plain Python dict.", "nn.ModuleDict"),
+        ("list", False, "belongs to a tensor kept in a plain Python list.", "nn.ParameterList"),
+        ("dict", False, "belongs to a tensor kept in a plain Python dict.", "nn.ParameterDict"),
+        (
+            "copy",
+            True,
+            "is a copy of a Parameter (made with .to() / arithmetic), not a leaf",
+            "model.to(device)",
+        ),
+    ],
+    ids=["attribute", "module-list", "module-dict", "tensor-list", "tensor-dict", "copy"],
+)
+def test_unregistered_says_how_it_is_held(make, how, held, words, fix) -> None:
+    t = make.target("model.scale", kind="unregistered", unregistered_how=how, module_held=held, grad_norm=0.5)
+    message, fixed = explain(Cause.unregistered, t, Nothing(), make.capture())
+    assert_plain_sentences(message, fixed, "model.scale")
+    assert words in message and fix in fixed
+    if how != "copy":
+        assert "It gets a gradient (norm 0.5), but it is not" in message
+
+
+@pytest.mark.parametrize("how", ["attribute", "list"])
+def test_unregistered_without_a_gradient_reads_plainly(make, how) -> None:
+    t = make.target("model.scale", kind="unregistered", unregistered_how=how)
+    message, fix = explain(Cause.unregistered, t, Nothing(), make.capture())
+    assert_plain_sentences(message, fix, "model.scale")
+    assert re.search(r"\. It is not (an nn\.Parameter|a registered parameter)", message), message
+
+
+# -- NoGradField ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("why", get_args(get_type_hints(NoGradField)["why"]))
+def test_no_grad_field_words_per_case(make, why) -> None:
+    words = {
+        "no_backward": "enc.weight reaches the output, but no backward() ran inside the trace.",
+        "not_leaf": "enc.weight is not a leaf: a gradient flows through it, but its .grad is not kept",
+        "watch": "its gradient norms over the steps are in the timeline",
+    }
+    message, fix = explain(Cause.ok, make.target(reached=True), NoGradField(why), make.capture())
+    assert_plain_sentences(message, fix)
+    assert words[why] in message
+
+
+# -- ZeroWhy ----------------------------------------------------------------------------------------------
+
+HEAD = "enc.weight received a gradient that is exactly zero everywhere: "
+ZERO_WORDS: dict[str, tuple[dict[str, Any], str, str]] = {
+    "cancel": (
+        {"paths": 3},
+        "it reaches the loss by 3 paths whose gradients add up to exactly zero",
+        "f(x) - f(x)",
+    ),
+    "zero_weight": (
+        {"weight": "proj.weight"},
+        "proj.weight is all zeros, and the op at model.py:14 (`y = op(h)`) multiplies the gradient flowing "
+        "back "
+        "to enc.weight by it.",
+        "Initialise proj.weight",
+    ),
+    "dead_relu": (
+        {"units": 16},
+        "the op at model.py:14 (`y = op(h)`) outputs 0 for every input of the batch: all 16 of its units are "
+        "dead",
+        "LeakyReLU",
+    ),
+    "step": ({}, "op at model.py:14 (`y = op(h)`) is a step function", "straight-through"),
+    "where": (
+        {},
+        "op at model.py:14 (`y = op(h)`) selects the other value at every position",
+        "the condition",
+    ),
+    "mul": ({}, "the multiplication at model.py:14 (`y = op(h)`) scales it by a factor that is zero", "mask"),
+    "discarded": (
+        {},
+        "op at model.py:14 (`y = op(h)`) passes back no gradient — the values computed from enc.weight are "
+        "discarded",
+        "the loss does not depend on the part of its input that comes from enc.weight",
+    ),
+    "unknown": ({}, "the per-node gradient norms that would locate it were not recorded", "node_norms=True"),
+}
+
+
+def test_every_zero_mechanism_has_words() -> None:
+    assert set(ZERO_WORDS) == set(get_args(ZeroKind))
+
+
+@pytest.mark.parametrize("kind", get_args(ZeroKind))
+def test_zero_words_per_mechanism(make, kind) -> None:
+    fields, words, fix = ZERO_WORDS[kind]
+    t = make.got(delivered=GradState.zero, grad_state=GradState.zero, norm=0.0)
+    why = ZeroWhy(kind, make.site(14, "y = op(h)"), "op", **fields)
+    message, fixed = explain(Cause.zero, t, why, make.capture())
+    assert_plain_sentences(message, fixed)
+    assert message.startswith(HEAD) and words in message and fix in fixed
+
+
+def test_zero_weight_by_design_says_it_learns_from_the_next_step(make) -> None:
+    t = make.got("lora_A.weight", delivered=GradState.zero, grad_state=GradState.zero, norm=0.0)
+    why = ZeroWhy("zero_weight", make.site(14), "linear", weight="lora_B.weight", by_design=True)
+    message, fix = explain(Cause.zero, t, why, make.capture())
+    assert_plain_sentences(message, fix, "lora_A.weight")
+    assert "That is by design (lora_B.weight starts at zero so the adapter begins as a no-op)" in message
+    assert "lora_A.weight gets gradients from the next step on" in message
+    assert (
+        fix.startswith("Nothing to fix if this is the first step")
+        and "lora_B.weight is in the optimizer" in fix
+    )
+
+
+# -- CutPath: every way a cut cuts -------------------------------------------------------------------------
+
+CUT_WORDS: dict[CutHow, tuple[dict[str, Any], str, str]] = {
+    CutHow.op: (
+        {"kind": Cause.detach, "op": "detach", "code": "h = h.detach()"},
+        "its only path to the loss goes through .detach() at model.py:12 (`h = h.detach()`), which cuts the "
+        "gradient.",
+        "Remove the .detach()",
+    ),
+    CutHow.rebuilt: (
+        {"kind": Cause.escaped, "op": "tensor", "code": "t = torch.tensor([a, b])"},
+        "its values were copied into a new tensor by torch.tensor() at model.py:12 (`t = torch.tensor([a, "
+        "b])`), "
+        "which has no history.",
+        "torch.stack / torch.cat",
+    ),
+    CutHow.after_detach: (
+        {"kind": Cause.escaped, "op": "numpy", "code": "a = h.detach().numpy()"},
+        "its value left torch through .numpy() at model.py:12 (`a = h.detach().numpy()`) and came back as a "
+        "new "
+        "tensor with no history.",
+        "use .item()/.numpy() only for logging",
+    ),
+    CutHow.reentrant: (
+        {"kind": Cause.checkpoint, "op": "linear", "code": "h = checkpoint(self.enc, x)"},
+        "it runs inside a reentrant torch.utils.checkpoint at model.py:12 (`h = checkpoint(self.enc, x)`) "
+        "whose "
+        "inputs do not require grad",
+        "use_reentrant=False",
+    ),
+    CutHow.in_function: (
+        {"kind": Cause.no_grad, "op": "linear", "code": "y = self.enc(x)"},
+        "ran with gradient tracking off at model.py:12 (`y = self.enc(x)`) (inside a custom "
+        "autograd.Function's "
+        "forward, without being passed to apply()).",
+        "torch.no_grad()",
+    ),
+    CutHow.inference_mode: (
+        {"kind": Cause.no_grad, "op": "linear", "code": "y = self.enc(x)"},
+        "ran with gradient tracking off at model.py:12 (`y = self.enc(x)`) (inside torch.inference_mode()).",
+        "inference_mode() block",
+    ),
+    CutHow.grad_switch: (
+        {"kind": Cause.no_grad, "op": "linear", "code": "with torch.no_grad():", "op_line": 13},
+        "its only path to the loss ran with gradient tracking off: `with torch.no_grad():` at model.py:12 "
+        "turned "
+        "it off around `h = self.enc(x)` at model.py:13.",
+        "Move that computation out of the torch.no_grad()",
+    ),
+    CutHow.returns_none: (
+        {"kind": Cause.non_differentiable, "op": "Clip", "code": "y = Clip.apply(h)"},
+        "the backward of the custom autograd.Function Clip (applied at model.py:12 (`y = Clip.apply(h)`)) "
+        "returns None for the input that depends on it, so nothing arrives.",
+        "Return a gradient for that input from Clip.backward",
+    ),
+    CutHow.no_gradient_out: (
+        {"kind": Cause.non_differentiable, "op": "index_put", "code": "y = x.index_put(i, h)"},
+        "the backward of index_put at model.py:12 (`y = x.index_put(i, h)`) passes none to the input that "
+        "depends "
+        "on it.",
+        "differentiable in that input",
+    ),
+}
+
+
+def _cut_of(make, how: CutHow, kind: Cause, op: str, code: str, op_line: int | None = None):
+    cut = make.cut(kind, BIT, 12, code, op=op, how=how)
+    if op_line is not None:
+        cut.op_site = make.site(op_line, "h = self.enc(x)")
+    return cut
+
+
+def test_every_cut_how_has_words() -> None:
+    assert set(CUT_WORDS) == set(CutHow)
+
+
+@pytest.mark.parametrize("how", list(CutHow), ids=str)
+def test_cut_words_per_how(make, how) -> None:
+    fields, words, fix = CUT_WORDS[how]
+    cut = _cut_of(make, how, **fields)
+    message, fixed = explain(cut.kind, make.target(), CutPath(cut), make.capture())
+    assert_plain_sentences(message, fixed)
+    assert message.startswith("enc.weight gets no gradient: ")
+    assert words in message and fix in fixed
+
+
+def test_each_cut_how_says_something_of_its_own(make) -> None:
+    messages = set()
+    for how, (fields, _, _) in CUT_WORDS.items():
+        cut = _cut_of(make, how, **fields)
+        messages.add(explain(cut.kind, make.target(), CutPath(cut), make.capture())[0])
+    assert len(messages) == len(CutHow)
+
+
+def test_a_grad_switch_in_library_code_says_so(make) -> None:
+    cut = make.cut(Cause.no_grad, BIT, 12, "out = pipe(x)", op="linear", how=CutHow.grad_switch)
+    cut.op_site = make.site(88, "x = self.proj(x)", library=True)
+    message, _ = explain(Cause.no_grad, make.target(), CutPath(cut), make.capture())
+    assert (
+        "`out = pipe(x)` at model.py:12 turned it off around `x = self.proj(x)` at "
+        "/venv/site-packages/lib/layers.py:88 (library code)." in message
+    )
+
+
+def test_a_grad_switch_without_code_names_no_grad(make) -> None:
+    cut = make.cut(Cause.no_grad, BIT, 12, op="linear", how=CutHow.grad_switch)
+    message, _ = explain(Cause.no_grad, make.target(), CutPath(cut), make.capture())
+    assert message == (
+        "enc.weight gets no gradient: its only path to the loss ran with gradient tracking off: "
+        "`torch.no_grad()` at model.py:12 turned it off."
+    )
+
+
+@pytest.mark.parametrize(("library", "where"), [(False, "the op"), (True, "in library code")])
+def test_a_cut_whose_op_is_on_another_line_names_both(make, library, where) -> None:
+    cut = make.cut(Cause.detach, BIT, 12, "z = encode(x)")
+    cut.op_site = make.site(40, "return h.detach()", library=library)
+    message, _ = explain(Cause.detach, make.target(), CutPath(cut), make.capture())
+    assert f"; {where}: detach at {cut.op_site.where} (`return h.detach()`)." in message
+
+
+def test_a_cut_at_an_unknown_line_still_reads(make) -> None:
+    cut = make.cut(Cause.non_differentiable, BIT, None, op="argmax")
+    message, fix = explain(Cause.non_differentiable, make.target(), CutPath(cut), make.capture())
+    assert_plain_sentences(message, fix)
+    assert message == (
+        "enc.weight gets no gradient: its only path to the loss goes through argmax, which has no gradient."
+    )
+
+
+# -- Born / LossNonfinite: where a NaN or Inf was born, and the fix that fits the op ----------------------
+
+
+def _nan_target(make):
+    return make.got(delivered=GradState.nonfinite, grad_state=GradState.nonfinite, norm=math.nan)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        (
+            {"phase": "forward", "op_name": "log", "detail": ""},
+            "received a NaN gradient: the forward of log at model.py:9 (`y = f(h)`) produced NaN.",
+        ),
+        (
+            {
+                "phase": "forward",
+                "op_name": "exp",
+                "detail": "by overflow: values grew beyond the dtype's range",
+            },
+            "the forward of exp at model.py:9 (`y = f(h)`) produced NaN by overflow: values grew beyond",
+        ),
+        (
+            {"phase": "forward", "op_name": "log", "detail": "", "masked_by": 1},
+            "produced NaN; torch.where at model.py:10 hid it from the output, but its backward still "
+            "multiplies by "
+            "it (0 × NaN = NaN).",
+        ),
+        (
+            {"phase": "backward", "op_name": "sqrt", "detail": ""},
+            "it was born in the backward of sqrt at model.py:9 (`y = f(h)`), which turned a finite gradient "
+            "into "
+            "NaN.",
+        ),
+        (
+            {"phase": "backward", "op_name": "sqrt", "detail": "", "masked_by": 1},
+            "; the torch.where at model.py:10 above it sends that branch a zero gradient.",
+        ),
+        (
+            {"phase": "input", "op_name": "linear", "detail": ""},
+            "NaN came in from outside the traced code: the input of linear at model.py:9 (`y = f(h)`) "
+            "already held "
+            "it",
+        ),
+        (
+            {
+                "phase": "input",
+                "op_name": "linear",
+                "detail": "the parameter enc.weight already held NaN/Inf",
+            },
+            "the parameter enc.weight already held NaN/Inf; linear at model.py:9 (`y = f(h)`) read it.",
+        ),
+    ],
+    ids=[
+        "forward",
+        "forward-detail",
+        "forward-masked",
+        "backward",
+        "backward-masked",
+        "input",
+        "input-parameter",
+    ],
+)
+def test_born_says_where_and_how(make, fields, words) -> None:
+    ops = [make.op(0, "log", 9), make.op(1, "where", 10, "y = torch.where(m, y, 0)")]
+    birth = make.birth("nan", line=9, code="y = f(h)", **fields)
+    message, fix = explain(Cause.nonfinite, _nan_target(make), Born(birth), make.capture(ops=ops))
+    assert_plain_sentences(message, fix)
+    assert words in message
+
+
+def test_born_in_library_code_names_the_library_line(make) -> None:
+    birth = make.birth(
+        "nan", "forward", "div", 9, "y = attn(q, k)", op_site=make.site(77, "s = a / b", library=True)
+    )
+    message, _ = explain(Cause.nonfinite, _nan_target(make), Born(birth), make.capture())
+    assert (
+        "received a NaN gradient: the forward of div at model.py:9 (`y = attn(q, k)`) "
+        "(in /venv/site-packages/lib/layers.py:77 (`s = a / b`)) produced NaN." in message
+    )
+
+
+@pytest.mark.parametrize(
+    ("op_name", "fields", "fix"),
+    [
+        ("sqrt", {}, "Add an epsilon inside"),
+        ("cdist", {}, "Add an epsilon inside"),
+        ("log", {}, "Clamp the input away from zero and negatives"),
+        ("div", {}, "Guard the denominator"),
+        ("softmax", {}, "Leave at least one position unmasked"),
+        ("pow", {}, "Add an epsilon to the base before a fractional power"),
+        ("acos", {}, "Clamp the input inside the domain"),
+        ("mm", {}, "Values overflow: lower the learning rate"),
+        ("log", {"detail": "by overflow: values grew"}, "Values overflow"),
+        ("log", {"masked_by": 0}, "Use the double-where pattern"),
+        ("log", {"phase": "input"}, "Check the data for NaN/Inf"),
+    ],
+    ids=["sqrt", "cdist", "log", "div", "softmax", "pow", "acos", "other", "overflow", "masked", "input"],
+)
+def test_the_fix_fits_the_op_where_it_was_born(make, op_name, fields, fix) -> None:
+    fields = {"phase": "forward", **fields}
+    birth = make.birth("nan", op_name=op_name, line=9, **fields)
+    _, fixed = explain(
+        Cause.nonfinite, _nan_target(make), Born(birth), make.capture(ops=[make.op(0, "where", 9)])
+    )
+    assert fixed.startswith(fix)
+
+
+@pytest.mark.parametrize(("value", "word"), [("nan", "NaN"), ("inf", "Inf")])
+def test_a_nonfinite_loss_says_which_and_where(make, value, word) -> None:
+    birth = make.birth(value, "forward", "softmax", 7, "p = scores.softmax(-1)")
+    message, fix = explain(Cause.nonfinite, make.got(norm=1.5), LossNonfinite(value, birth), make.capture())
+    assert_plain_sentences(message, fix)
+    assert message.startswith(f"The loss is {word}, and enc.weight takes part in computing it")
+    assert message.endswith(
+        f"The forward of softmax at model.py:7 (`p = scores.softmax(-1)`) produced {word}."
+    )
+    assert fix.startswith("Leave at least one position unmasked")
+
+
+# -- Raised: the error's clause, inside the verdict's sentence ---------------------------------------------
+
+
+def test_raised_graph_freed_by_carried_state_names_the_carried_tensor(make) -> None:
+    carried = Carried(op=0, site=make.site(21, "h = self.cell(x, h)"), shape=(4, 8), made_by="TanhBackward0")
+    err = make.error(ErrorKind.graph_freed, blame=carried.site, blame_op="carried")
+    message, fix = explain(
+        Cause.error, make.target(failed=True), Raised(err), make.capture(carried=[carried])
+    )
+    assert_plain_sentences(message, fix)
+    assert message == (
+        "enc.weight got no gradient because the backward raised: backward reached into the graph of an "
+        "earlier "
+        "step, which is already freed: the tensor used at model.py:21 (`h = self.cell(x, h)`) (4×8, made by "
+        "TanhBackward0) carries its autograd history from before this step (state carried across steps "
+        "without "
+        ".detach())."
+    )
+    assert fix.startswith("Detach the carried state where it enters the new step")
+
+
+# -- a .grad that already held a value when the traced backward began --------------------------------------
+
+
+def test_stale_zero_tensor_from_zero_grad_without_set_to_none(make) -> None:
+    message, _ = explain(
+        Cause.unused, make.target(grad_before=0.0), Nothing(), make.capture(backward_calls=1)
+    )
+    assert message.endswith(
+        " Its .grad is a zero tensor from before the trace (zero_grad(set_to_none=False)): this backward "
+        "added "
+        "nothing to it."
+    )
+
+
+def test_stale_zero_tensor_is_the_normal_start_of_a_step_when_a_gradient_came(make) -> None:
+    message, _ = explain(Cause.ok, make.got(norm=1.5, grad_before=0.0), Nothing(), make.capture())
+    assert message == "enc.weight received a finite, non-zero gradient (norm 1.5)."
+
+
+def test_stale_gradient_this_backward_added_to(make) -> None:
+    message, _ = explain(Cause.ok, make.got(norm=1.5, grad_before=0.5), Nothing(), make.capture())
+    assert message == (
+        "enc.weight received a finite, non-zero gradient (norm 1.5). Its .grad already held a gradient (norm "
+        "0.5) from before the trace, and this one was added to it (no zero_grad() since the last step?)."
+    )
+
+
+def test_stale_gradient_added_to_also_when_the_value_is_wrong(make) -> None:
+    t = _nan_target(make)
+    t.grad_before = 0.5
+    message, _ = explain(Cause.nonfinite, t, Born(None), make.capture())
+    assert (
+        "Its .grad already held a gradient (norm 0.5) from before the trace, and this one was added"
+        in message
+    )
+
+
+def test_stale_gradient_when_nothing_arrived_is_old(make) -> None:
+    cut = CutPath(make.cut(Cause.detach, BIT, 12))
+    message, _ = explain(Cause.detach, make.target(grad_before=0.5), cut, make.capture())
+    assert message.endswith(
+        " Its .grad holds a gradient (norm 0.5) left from before the trace: that value is old, this backward "
+        "added nothing to it."
+    )
+
+
+@pytest.mark.parametrize("before", [0.0, 0.5])
+def test_no_stale_sentence_for_a_frozen_tensor(make, before) -> None:
+    t = make.target(requires_grad=False, grad_before=before)
+    message, _ = explain(Cause.frozen, t, Nothing(), make.capture())
+    assert "from before the trace" not in message
