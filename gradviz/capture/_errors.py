@@ -100,7 +100,7 @@ def blame_inplace(message: str, events: list[Inplace]) -> Inplace | None:
 
 def _op_family(node_name: str) -> str:
     """Torch's message says "Sigmoid" where the node is "SigmoidBackward0": the same op."""
-    return re.sub(r"Backward\d*$", "", node_name)
+    return re.sub(r"Backward\d*$", "", node_name).lower()
 
 
 def _first_line(message: str) -> str:

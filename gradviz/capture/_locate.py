@@ -102,13 +102,48 @@ class _Graph(GraphIndex):
         self._made: dict[str, int] = {}
 
     def source(self, start: str) -> GraphNode | None:
-        """From a node with a non-finite incoming gradient, towards the loss: the first node whose incoming
-        gradient is finite (its backward made the NaN/Inf). The walk goes on only through non-finite ones."""
-        return self.towards_loss(
-            start,
-            stop=lambda n: n.grad_norm is not None and math.isfinite(n.grad_norm),
-            through=lambda n: n.grad_norm is not None,
-        )
+        """The node whose backward made the non-finite gradient arriving at ``start``.
+
+        # NOTE [follow the non-finite edges]
+        # A node's recorded norm is of its incoming gradient, the sum of what its parents sent. Walking up
+        # from ``start``, the non-finite value came through a parent whose own incoming gradient is
+        # non-finite, if there is one: the walk goes up through those only (a parameter used on several
+        # paths has finite parents on the paths that carried no NaN; they are not where it was born). A
+        # non-finite node none of whose parents is non-finite got it from the backward of one of them: the
+        # births. Of several, the one autograd ran first (the latest in the forward) is where it began; at
+        # one node, a parent whose backward can make NaN/Inf (sqrt, log, div, ...) or whose incoming
+        # gradient is zero (0 x inf) is preferred over one that cannot.
+        """
+        if start not in self.by_id:
+            return None
+        births: list[GraphNode] = []
+        seen = {start}
+        queue = [start]
+        while queue:
+            node_id = queue.pop()
+            parents = [self.by_id[p] for p in self.parents.get(node_id, ())]
+            bad = [p for p in parents if p.grad_norm is not None and not math.isfinite(p.grad_norm)]
+            if bad:
+                for p in bad:
+                    if p.id not in seen:
+                        seen.add(p.id)
+                        queue.append(p.id)
+                continue
+            finite = [p for p in parents if p.grad_norm is not None]
+            if finite:
+                births.append(max(finite, key=self._birth_rank))
+        return max(births, key=self._time_rank) if births else None
+
+    def _birth_rank(self, node: GraphNode) -> tuple[bool, int]:
+        op = self.op_of.get(node.id, -1)
+        name = self.cap.ops[op].name if op >= 0 and node.op >= 0 else op_name_of(node.name)
+        can_make = name.strip("_").removesuffix("_") in _BACKWARD_DETAIL or node.grad_norm == 0
+        return can_make, self._time_rank(node)
+
+    def _time_rank(self, node: GraphNode) -> int:
+        """Larger for nodes autograd runs earlier: made later in the forward."""
+        op = self.op_of.get(node.id, -1)
+        return op if op >= 0 else node.seq
 
     def birth(self, node: GraphNode, op: int) -> int:
         """The backward birth at ``node`` (one per node)."""

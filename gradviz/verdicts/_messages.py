@@ -337,6 +337,11 @@ def error_clause(err: ErrorInfo, cap: Capture) -> str:
     match err.kind:
         case ErrorKind.leaf_inplace:
             return f"{op} modified a leaf that requires grad"
+        case ErrorKind.inplace_saved if not err.blame_op:
+            return (
+                "a tensor autograd had saved for backward was modified in place by an op gradviz did not see "
+                "(before the traced block, or inside code the tracer cannot see, such as TorchScript)"
+            )
         case ErrorKind.inplace_saved:
             return f"{op} modified a tensor autograd had saved for backward"
         case ErrorKind.inference_saved:

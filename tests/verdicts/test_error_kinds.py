@@ -330,12 +330,6 @@ def test_note_for_a_modified_saved_tensor_names_the_in_place_line(make) -> None:
     assert "Sigmoid" not in note
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="error_clause falls back to err.site for the in-place line: when no in-place op was found, the "
-    "verdict and the note say 'an in-place op at model.py:30 (`loss.backward()`)', naming the backward() "
-    "call as the in-place op",
-)
 def test_a_modified_saved_tensor_without_a_culprit_does_not_blame_the_backward_line(make) -> None:
     err = make.error(ErrorKind.inplace_saved, TORCH_MESSAGES[ErrorKind.inplace_saved][0], blame=None)
     cap = make.capture(make.target(failed=True), error=err, backward_calls=1)
