@@ -61,6 +61,10 @@ class DDPCheck:
             what = "every parameter that requires grad got a gradient"
             if self.source == "watch":
                 what = "every watched parameter got a gradient on every recorded step"
+            elif self.notes:  # some were not asked for: say what is known, and how they are told apart
+                return "\n".join(
+                    ["DDP check: every parameter a backward was asked for got a gradient.", *self.notes]
+                )
             return f"DDP check: {what}; DistributedDataParallel runs with find_unused_parameters=False."
         lines: list[str] = []
         if self.rejected:
@@ -146,12 +150,26 @@ def _from_trace(t: object) -> DDPCheck:
     def missing(target) -> bool:  # no backward: judged by the forward output's graph
         return not target.delivered if ran else not target.reached
 
-    rejected = {
-        target.name: verdicts[target.name]
+    candidates = [
+        target
         for target in capture.targets
         if target.kind == "parameter" and target.requires_grad and missing(target) and target.name in verdicts
-    }
+    ]
+    # left out on purpose by backward(inputs=...) / autograd.grad: a step of another part's (a GAN's
+    # generator step through its discriminator), not a parameter the model forgot to use
+    asked_not = [t for t in candidates if t.not_requested is not None]
+    rejected = {t.name: verdicts[t.name] for t in candidates if t.not_requested is None}
     notes = []
+    if asked_not:
+        names = ", ".join(t.name for t in asked_not[:4]) + (
+            f" (+{len(asked_not) - 4} more)" if len(asked_not) > 4 else ""
+        )
+        site = asked_not[0].not_requested
+        notes.append(
+            f"{names}: not asked for by the backward at {site.where if site else 'its call'} (inputs= / "
+            "autograd.grad), so not counted. If that module is wrapped in DDP, keep its gradients out of "
+            "this step: freeze it for the step (requires_grad_(False)) or run it under its no_sync()."
+        )
     if capture.backward_calls == 0:
         notes.append("No backward() ran inside the trace: judged from the graph of the forward output.")
     return DDPCheck(rejected=rejected, source="trace", notes=notes)

@@ -82,9 +82,17 @@ def test_torch_truth(sc: Scenario):
             f"{sc.name}: LOSS_NONFINITE, but run() returned no non-finite 'loss': {loss!r}"
         )
 
+    for name in sc.consumed:  # an optimizer step inside backward took the gradient: it was real
+        norm = getattr(resolve(subject, name), "consumed_norm", None)
+        assert norm is not None and 0 < norm < float("inf"), (
+            f"{sc.name}: no finite gradient consumed for {name}"
+        )
+
     # EXPECT must agree with the truth: the cause of each name allows the grad state torch produced.
     for name, exp in sc.expect.items():
         allowed = CAUSE_GRADS[exp.cause]
+        if name in sc.consumed:
+            allowed = frozenset({"none"})
         if sc.loss_nonfinite and exp.cause == "nonfinite":
             allowed = frozenset({"nonfinite", "nonzero", "zero"})  # the loss is what is not finite
         assert allowed is None or actual[name] in allowed, (

@@ -50,6 +50,10 @@ class _TracerView(Protocol):
 
     def op_of_node(self, sequence_nr: int) -> int: ...
 
+    def returned_gradients(
+        self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
+    ) -> None: ...
+
 
 class Owner(Protocol):
     """What a backward call needs of the session that owns it (``capture._session.Session``)."""
@@ -139,8 +143,16 @@ class BackwardCalls:
             walk.finish()
             self._absorb(walk)
             self._after(walk, stale, arrived)
+            asked = _asked_for(func, name, args, kwargs)
+            if asked is not None:
+                self._not_requested(walk, asked, site)
             if name == "grad" and result is not None:
                 self._returned(_grad_inputs(args, kwargs), result)
+                grads = [
+                    g for g in (result if isinstance(result, (tuple, list)) else (result,)) if g is not None
+                ]
+                graph = bool(kwargs.get("create_graph", args[4] if len(args) > 4 else False))
+                s.tracer.returned_gradients(roots, grads, graph, site)
             if failed:  # what this backward should have delivered and did not: lost to its error
                 for w in s.watched:
                     t = w.target
@@ -210,9 +222,15 @@ class BackwardCalls:
         have = []
         for w in fresh:
             g = grad_of(w.tensor)
-            if g is None:
-                continue
             raw = arrived.get(w.target.index, _NOT)
+            if g is None:
+                if raw is not _NOT and raw is not None:
+                    # it arrived and .grad is None as backward returns: a hook consumed it (an optimizer
+                    # step in register_post_accumulate_grad_hook, which then sets p.grad = None)
+                    norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+                    w.target.consumed = True
+                    self._deliver(w.target, state_of(norm), norm)
+                continue
             if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None:
                 have.append((w, g))  # not seen by a hook (or not on the CPU): measured now, batched
                 continue
@@ -253,6 +271,13 @@ class BackwardCalls:
                 w = s.watched[node.target]
                 if not (w.tensor.is_leaf or w.tensor.retains_grad) and node.grad_norm is not None:
                     self._deliver(w.target, state_of(node.grad_norm), node.grad_norm)
+
+    def _not_requested(self, walk: _graph.Walk, asked: set[int], site: Site | None) -> None:
+        """A backward asked for some inputs only: the targets it reached and was not asked for."""
+        for w in self.s.watched:
+            t = w.target
+            if walk.reached >> t.index & 1 and id(w.tensor) not in asked and t.not_requested is None:
+                t.not_requested = site
 
     def _got(self, target, arrived: dict[int, Any]) -> bool:
         """Whether this backward delivered anything to ``target`` (its .grad was filled, or its hook saw a
@@ -315,6 +340,22 @@ def _root_tensors(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     if isinstance(first, (list, tuple)):
         return [t for t in first if isinstance(t, torch.Tensor)]
     return []
+
+
+def _asked_for(func: Any, name: str, args: tuple, kwargs: dict) -> set[int] | None:
+    """ids of the tensors a call asked gradients for: ``autograd.grad``'s inputs, ``backward(inputs=...)``;
+    None when it asked for every leaf (a plain ``backward()``)."""
+    if name == "grad":
+        return {id(unwrap_functorch(t)) for t in _grad_inputs(args, kwargs)}
+    inputs = kwargs.get("inputs")
+    # autograd.backward(tensors, grad_tensors, retain, create, grad_variables, inputs);
+    # Tensor.backward(self, gradient, retain, create, inputs)
+    position = 5 if func is torch.autograd.backward else 4
+    if inputs is None and len(args) > position:
+        inputs = args[position]
+    if inputs is None:
+        return None
+    return {id(t) for t in ([inputs] if isinstance(inputs, torch.Tensor) else inputs)}
 
 
 def _grad_inputs(args: tuple, kwargs: dict) -> list[torch.Tensor]:

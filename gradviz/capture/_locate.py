@@ -206,6 +206,8 @@ def locate_blocks(cap: Capture) -> None:
             continue
         if not target.is_leaf or not target.requires_grad or target.kind == "unregistered":
             continue
+        if target.not_requested is not None:  # the backward was asked for other inputs: nothing is owed
+            continue
         if measured:
             node = graph.towards_loss(target.node, lambda n: n.grad_norm is not None)
         else:

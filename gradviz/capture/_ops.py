@@ -13,6 +13,7 @@ class Kind(Enum):
     DATA = "data"  # the .data getter
     ESCAPE = "escape"  # the value leaves torch: .item(), .tolist(), .numpy(), float(t), ...
     CREATE = "create"  # a tensor made from Python data: torch.tensor, as_tensor, new_tensor, ...
+    FACTORY = "factory"  # a new tensor shaped like its input, whose values do not depend on it (randn_like)
     BACKWARD = "backward"  # Tensor.backward, torch.autograd.backward, torch.autograd.grad
     GRAD_SET = "grad_set"  # p.grad = ... (zero_grad(set_to_none=True) does this)
     GRAD_MODE = "grad_mode"  # torch._C._set_grad_enabled: entering/leaving no_grad & co.
@@ -22,6 +23,13 @@ _ESCAPES = frozenset(
     {"item", "tolist", "numpy", "__array__", "__float__", "__int__", "__index__", "__complex__"}
 )
 _CREATES = frozenset({"tensor", "as_tensor", "asarray", "new_tensor", "from_numpy", "scalar_tensor"})
+# Only the input's shape, dtype and device reach the result: no value flows, so no cut can be there.
+_FACTORIES = frozenset(
+    {
+        "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+        "new_zeros", "new_ones", "new_empty", "new_full", "new_empty_strided",
+    }
+)  # fmt: skip
 # fmt: off
 _SKIPS = frozenset([
     "size", "dim", "numel", "stride", "is_contiguous", "data_ptr", "element_size", "storage_offset",
@@ -64,6 +72,8 @@ def classify(func: object) -> tuple[str, Kind]:
         return name, Kind.ESCAPE
     if name in _CREATES:
         return name, Kind.CREATE
+    if name in _FACTORIES:
+        return name, Kind.FACTORY
     if name in ("backward", "grad"):
         return name, Kind.BACKWARD
     if name == "_set_grad_enabled":

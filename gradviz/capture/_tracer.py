@@ -125,7 +125,7 @@ class Tracer(TorchFunctionMode):
         # appends of atoms to the columnar log (see NOTE [no tracked survivors] in _oplog.py).
         lineage = self.lineage
         entries = lineage.entries
-        inputs = tensors_in(args, kwargs)
+        inputs = tensors_in(args, kwargs) if kind is not Kind.FACTORY else []
         values = grads = 0
         cuts: tuple[int, ...] = ()
         external = None  # inputs from outside the targets' lineage (data, buffers) not seen before
@@ -230,6 +230,31 @@ class Tracer(TorchFunctionMode):
             (seq_start, seq_end),
         )
         return out
+
+    def returned_gradients(
+        self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
+    ) -> None:
+        """autograd.grad returned ``grads``: their values depend on what the roots depend on, and only with
+        ``create_graph=True`` do they carry a graph back to it. Without it, a loss computed from them
+        (a gradient penalty) reaches none of those parameters through them: that call is the cut."""
+        values = grads_bits = 0
+        cuts: tuple[int, ...] = ()
+        for r in roots:
+            entry = self.lineage.get(r)
+            if entry is not None:
+                values |= entry[1]
+                grads_bits |= entry[2]
+                cuts = merge(cuts, entry[3])
+        if not values:
+            return
+        if not graph and grads_bits:
+            index = len(self.log) - 1
+            lost = self._cut(
+                "autograd.grad", Cause.no_grad, CutHow.grad_without_graph, site, grads_bits, index
+            )
+            cuts, grads_bits = merge(cuts, (lost,)), 0
+        for g in grads:
+            self.lineage.set(g, values, grads_bits if g.requires_grad else 0, cuts, len(self.log) - 1)
 
     def _producer(self, t: torch.Tensor) -> int:
         entry = self.lineage.get(t)

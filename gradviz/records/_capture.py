@@ -75,6 +75,10 @@ class Target:
     delivered: GradState = GradState.none
     delivered_norm: float | None = None
     returned: bool = False  # autograd.grad / torch.func returned its gradient instead of storing it
+    consumed: bool = False  # a hook took its gradient during backward (an optimizer step fused into it)
+    # a backward that reached it was asked for other inputs (``backward(inputs=...)``, ``autograd.grad``):
+    # the call's line (None: every backward that reached it was asked for it)
+    not_requested: Site | None = None
     failed: bool = False  # a backward that raised should have delivered to it and did not
     grad_before: float | None = None  # norm of a .grad already there when the trace's first backward began
     grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)
@@ -161,6 +165,8 @@ class CutHow(str, enum.Enum):
     in_function = "in_function"  # no_grad: inside a custom autograd.Function's forward, not passed to apply
     inference_mode = "inference_mode"  # no_grad: inside torch.inference_mode()
     grad_switch = "grad_switch"  # no_grad: ``site`` is the user's switch; ``op_site`` the op it covered
+    # no_grad: a gradient that autograd.grad returned without create_graph=True (it carries no graph)
+    grad_without_graph = "grad_without_graph"
     returns_none = "returns_none"  # blocked: a custom Function's backward returned None for it
     no_gradient_out = "no_gradient_out"  # blocked: an op's backward passed no gradient to that input
 

@@ -25,6 +25,7 @@ class Cause(str, enum.Enum):
     checkpoint = "checkpoint"
     unregistered = "unregistered"
     not_in_optimizer = "not_in_optimizer"
+    not_requested = "not_requested"
     cleared = "cleared"
     zero = "zero"
     nonfinite = "nonfinite"
@@ -38,6 +39,8 @@ class Cause(str, enum.Enum):
         """Colour class used by every view: ok, frozen, zero, nonfinite, or red (will not learn)."""
         if self in (Cause.ok, Cause.frozen, Cause.zero, Cause.nonfinite):
             return str(self.value)
+        if self is Cause.not_requested:  # left out on purpose, like a frozen parameter
+            return "frozen"
         return "red"
 
 

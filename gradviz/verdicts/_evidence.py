@@ -15,11 +15,13 @@ from gradviz.records import Birth, Cut, ErrorInfo, Site
 __all__ = [
     "Born",
     "Cleared",
+    "Consumed",
     "Created",
     "CutPath",
     "Evidence",
     "LossNonfinite",
     "NoGradField",
+    "NotRequested",
     "Nothing",
     "Raised",
     "Unreadable",
@@ -43,6 +45,18 @@ class Created:
 @dataclass(frozen=True)
 class Cleared:
     """A gradient arrived, then was removed or zeroed (``site``: the call that did, None if unseen)."""
+
+    site: Site | None
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A gradient arrived and a hook took it during backward (``.grad`` is None afterwards by design)."""
+
+
+@dataclass(frozen=True)
+class NotRequested:
+    """A backward reached it but was asked for other inputs; ``site`` is that call."""
 
     site: Site | None
 
@@ -105,7 +119,18 @@ class ZeroWhy:
 
 
 Evidence = (
-    Nothing | Created | Cleared | CutPath | Raised | Born | LossNonfinite | NoGradField | Unreadable | ZeroWhy
+    Nothing
+    | Created
+    | Cleared
+    | Consumed
+    | NotRequested
+    | CutPath
+    | Raised
+    | Born
+    | LossNonfinite
+    | NoGradField
+    | Unreadable
+    | ZeroWhy
 )
 
 

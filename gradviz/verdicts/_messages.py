@@ -7,12 +7,14 @@ from gradviz.verdicts import _values
 from gradviz.verdicts._evidence import (
     Born,
     Cleared,
+    Consumed,
     Created,
     CutPath,
     Evidence,
     LossNonfinite,
     NoGradField,
     Nothing,
+    NotRequested,
     Raised,
     Unreadable,
     ZeroWhy,
@@ -64,6 +66,21 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
                 "read.",
                 "Read or log gradients after backward() and before zero_grad(); zero_grad belongs at the "
                 "start of the next step (set_to_none=True is the default, so .grad becomes None).",
+            )
+        case Consumed():
+            return (
+                f"{t.name} received a finite, non-zero gradient{norm(t.delivered_norm)}, which a hook took "
+                "during backward (an optimizer step fused into backward with "
+                "register_post_accumulate_grad_hook): .grad is None afterwards by design.",
+                "Nothing to fix.",
+            )
+        case NotRequested(site):
+            return (
+                f"{t.name} was not asked for: the backward{at(site)}{code(site)} reached it but computed "
+                "gradients only for the inputs it was given (inputs= / torch.autograd.grad), and it is not "
+                "among them.",
+                "Nothing to fix if that is intended (a GAN's generator step, an inner loop); if it should "
+                "learn from this loss, add it to inputs= (or call backward() without inputs=).",
             )
         case CutPath(cut):
             return _cut(t, cut)
@@ -270,6 +287,12 @@ _CUT_TEXT: dict[Cause | str, tuple[str, str]] = {
         "model.enable_input_require_grads() for Hugging Face models).",
     ),
 }
+_GRAD_WITHOUT_GRAPH = (
+    "{path} goes through the gradient torch.autograd.grad returned{at}{code}: without create_graph=True "
+    "that gradient carries no graph",
+    "Pass create_graph=True to torch.autograd.grad: a loss computed from a gradient (a gradient penalty, a "
+    "path-length regulariser) needs the gradient's own graph.",
+)
 _NO_GRAD_DETAIL = {
     CutHow.inference_mode: " (inside torch.inference_mode())",
     CutHow.in_function: " (inside a custom autograd.Function's forward, without being passed to apply())",
@@ -286,7 +309,10 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
         if cut.op_site is not None and cut.op_site.library:
             text += " (library code)"
         return text, _CUT_TEXT[Cause.no_grad][1]
-    what, fix = _CUT_TEXT["rebuilt" if cut.how is CutHow.rebuilt else cut.kind]
+    if cut.how is CutHow.grad_without_graph:
+        what, fix = _GRAD_WITHOUT_GRAPH
+    else:
+        what, fix = _CUT_TEXT["rebuilt" if cut.how is CutHow.rebuilt else cut.kind]
     text = what.format(
         path=path, at=at(cut.site), code=code(cut.site), detail=_NO_GRAD_DETAIL.get(cut.how, ""), op=cut.op
     )

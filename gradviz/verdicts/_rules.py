@@ -8,16 +8,18 @@ never merely a ``.grad`` that exists: it may be a value from an earlier step.
 
 from __future__ import annotations
 
-from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, GradState, Site, Target, Verdict
+from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, CutHow, GradState, Site, Target, Verdict
 from gradviz.verdicts._evidence import (
     Born,
     Cleared,
+    Consumed,
     Created,
     CutPath,
     Evidence,
     LossNonfinite,
     NoGradField,
     Nothing,
+    NotRequested,
     Raised,
     Unreadable,
 )
@@ -66,8 +68,13 @@ class _Context:
             # the value left torch (.numpy(), .item()) and came back as a tensor the tracer cannot link
             found = [cut for cut in self.escape_cuts if cut.lost & bit]
         if not found and self.root_values & bit:
-            # lineage lost track of it: any cut of this target explains it
-            found = [cut for cut in self.cap.cuts if cut.lost & bit and not cut.retracted]
+            # lineage lost track of it: any cut of this target explains it (but a gradient returned without
+            # a graph cuts only the losses computed from it, which root_cuts already name)
+            found = [
+                cut
+                for cut in self.cap.cuts
+                if cut.lost & bit and not cut.retracted and cut.how is not CutHow.grad_without_graph
+            ]
         if not found:
             return None
         return min(found, key=lambda cut: _CUT_ORDER.get(cut.kind, 5))
@@ -110,8 +117,10 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         # the step raised before this gradient could arrive: the error is why, whatever else is wrong
         return Cause.error, err.blame or err.site, Raised(err)
     cut = ctx.cut_for(t.bit)
-    if cut is not None:
+    if cut is not None:  # a loss depends on it, and every path to that loss was cut: the cut says why
         return cut.kind, cut.site, CutPath(cut)
+    if t.not_requested is not None:  # a backward reached it and was asked for other inputs
+        return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
     if err is not None:
         return Cause.error, err.blame or err.site, Raised(err)
     if t.reached and (not cap.backward_calls or not t.is_leaf or cap.source == "watch"):
@@ -126,6 +135,8 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
 def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     """A gradient arrived: was it kept, and is it usable?"""
     kept = t.grad_state
+    if t.consumed and kept == GradState.none and t.delivered in (GradState.finite, GradState.unknown):
+        return Cause.ok, None, Consumed()
     if not t.returned and t.is_leaf and kept in (GradState.none, GradState.zero) and kept != t.delivered:
         site = ctx.last_clear(t.bit)
         if site is not None or kept == GradState.none:

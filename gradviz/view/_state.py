@@ -76,6 +76,8 @@ def short_where(site: Site | None) -> str:
 def cut_label(cut: Cut) -> str:
     if cut.kind == "escaped":
         op = f".{cut.op}()"
+    elif cut.how is CutHow.grad_without_graph:
+        op = "autograd.grad without create_graph"
     elif cut.kind == "no_grad" and cut.how is CutHow.inference_mode:
         op = "inference_mode"
     else:
@@ -113,8 +115,9 @@ class _Builder:
 
     def build(self) -> tuple[dict, bytes, bytes]:
         cap = self.cap
-        root_ids = {r.node for r in cap.roots if r.node}
         by_id = {n.id: n for n in cap.graph}
+        # roots of the drawn graph (the graph is the last backward's: an earlier call's root is not in it)
+        root_ids = {r.node for r in cap.roots if r.node and r.node in by_id}
         self.op_of = inherited_ops(cap.graph, by_id)
         for node in cap.graph:
             self.nodes.append(self._graph_node(node, node.id in root_ids))

@@ -25,6 +25,9 @@ cases where ``.grad`` already holds a value from an earlier step): the torch tru
 of the traced model set to None as the traced block begins, as on a fresh copy.
 ``MESSAGE = {"weight": ["from before the trace", ...]}``: substrings each verdict's message or fix must
 contain (compared lowercase; a tuple means "any one of these").
+``CONSUMED = ["w", ...]``: an optimizer step fused into backward (``register_post_accumulate_grad_hook``)
+took these gradients and set ``.grad`` to None: GRADS says "none", EXPECT may say "ok", and the truth test
+checks that the hook saw a finite, non-zero gradient (it stores its norm as ``p.consumed_norm``).
 ``LOSS_NONFINITE = True``: the loss is NaN/Inf although some gradients are finite; ``run`` returns a dict
 holding the loss under ``"loss"``, and a ``nonfinite`` verdict may then go with a finite gradient.
 
@@ -66,6 +69,7 @@ CAUSES = frozenset(
         "checkpoint",
         "unregistered",
         "not_in_optimizer",
+        "not_requested",
         "cleared",
         "zero",
         "nonfinite",
@@ -86,6 +90,7 @@ CAUSE_GRADS: dict[str, frozenset[str] | None] = {
     "checkpoint": frozenset({"none"}),
     "unregistered": None,
     "not_in_optimizer": frozenset({"nonzero"}),
+    "not_requested": frozenset({"none"}),
     "cleared": frozenset({"none"}),
     "zero": frozenset({"zero"}),
     "nonfinite": frozenset({"nonfinite"}),
@@ -139,6 +144,7 @@ class Scenario:
     fresh: bool = False
     message: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     loss_nonfinite: bool = False
+    consumed: frozenset[str] = frozenset()
 
     def run(self, trace: Callable[..., Any]) -> Any:
         return self.module.run(trace)
@@ -290,6 +296,7 @@ def load(path: Path) -> Scenario:
         fresh=bool(getattr(module, "FRESH", False)),
         message=message,
         loss_nonfinite=bool(getattr(module, "LOSS_NONFINITE", False)),
+        consumed=frozenset(getattr(module, "CONSUMED", ())),
     )
 
 

@@ -18,12 +18,14 @@ from gradviz.records import Capture, Carried, Cause, CutHow, ErrorKind, GradStat
 from gradviz.verdicts._evidence import (
     Born,
     Cleared,
+    Consumed,
     Created,
     CutPath,
     Evidence,
     LossNonfinite,
     NoGradField,
     Nothing,
+    NotRequested,
     Raised,
     Unreadable,
     ZeroKind,
@@ -90,6 +92,28 @@ def _cleared(make) -> Case:
         make.capture(),
         ("enc.weight received a gradient (norm 2), then the call at model.py:20 (`opt.zero_grad()`)",),
         "before zero_grad()",
+    )
+
+
+def _consumed(make) -> Case:
+    return Case(
+        Cause.ok,
+        make.got(norm=2.0, grad_state=GradState.none, grad_norm=None, consumed=True),
+        Consumed(),
+        make.capture(),
+        ("enc.weight received a finite, non-zero gradient (norm 2), which a hook took during backward",),
+        "Nothing to fix.",
+    )
+
+
+def _not_requested(make) -> Case:
+    return Case(
+        Cause.not_requested,
+        make.target(),
+        NotRequested(make.site(30, "loss.backward(inputs=g_params)")),
+        make.capture(),
+        ("enc.weight was not asked for: the backward at model.py:30 (`loss.backward(inputs=g_params)`)",),
+        "add it to inputs=",
     )
 
 
@@ -181,6 +205,8 @@ EVIDENCE_CASES = {
     Nothing: _nothing,
     Created: _created,
     Cleared: _cleared,
+    Consumed: _consumed,
+    NotRequested: _not_requested,
     CutPath: _cut_path,
     Raised: _raised,
     Born: _born,
@@ -421,6 +447,13 @@ CUT_WORDS: dict[CutHow, tuple[dict[str, Any], str, str]] = {
         "turned "
         "it off around `h = self.enc(x)` at model.py:13.",
         "Move that computation out of the torch.no_grad()",
+    ),
+    CutHow.grad_without_graph: (
+        {"kind": Cause.no_grad, "op": "autograd.grad", "code": "(g,) = torch.autograd.grad(out.sum(), x)"},
+        "its only path to the loss goes through the gradient torch.autograd.grad returned at model.py:12 "
+        "(`(g,) = torch.autograd.grad(out.sum(), x)`): without create_graph=True that gradient carries no "
+        "graph.",
+        "Pass create_graph=True",
     ),
     CutHow.returns_none: (
         {"kind": Cause.non_differentiable, "op": "Clip", "code": "y = Clip.apply(h)"},

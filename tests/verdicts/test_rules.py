@@ -46,6 +46,7 @@ def test_every_cause_has_a_test_below() -> None:
         Cause.checkpoint,
         Cause.unregistered,
         Cause.not_in_optimizer,
+        Cause.not_requested,
         Cause.cleared,
         Cause.zero,
         Cause.nonfinite,
@@ -62,6 +63,34 @@ def test_ok_a_finite_gradient_that_arrived_and_was_kept(make) -> None:
     assert v.cause is Cause.ok and v.ok and v.where is None and v.grad_norm == 1.5
     assert v.message == "enc.weight received a finite, non-zero gradient (norm 1.5)."
     assert v.fix == "Nothing to fix."
+
+
+def test_ok_a_gradient_a_hook_consumed_during_backward_is_not_cleared(make) -> None:
+    t = make.got(consumed=True, grad_state=GradState.none, grad_norm=None, norm=0.5)
+    v = verdict(make.capture(t, backward_calls=1))
+    assert v.cause is Cause.ok and v.where is None
+    assert "which a hook took during backward" in v.message and v.fix == "Nothing to fix."
+
+
+def test_not_requested_names_the_call_that_asked_for_other_inputs(make) -> None:
+    call = make.site(30, "loss.backward(inputs=g_params)")
+    t = make.target(reached=True, not_requested=call)
+    v = verdict(make.capture(t, backward_calls=1))
+    assert v.cause is Cause.not_requested and v.where == "model.py:30"
+    assert "not asked for" in v.message and "inputs=" in v.fix
+
+
+def test_a_cut_on_the_path_to_a_loss_beats_not_requested(make) -> None:
+    """A gradient penalty: autograd.grad(out, x) reached the weights without asking for them, and the loss
+    computed from its gradient (returned without create_graph) is cut from them: the cut is why."""
+    call = make.site(24, "(g,) = torch.autograd.grad(out.sum(), x)")
+    cut = make.cut(
+        Cause.no_grad, BIT, 24, "(g,) = torch.autograd.grad(out.sum(), x)", how=CutHow.grad_without_graph
+    )
+    t = make.target(reached=True, not_requested=call)
+    cap = make.capture(t, cuts=[cut], roots=[make.root(values=BIT, cuts=(0,))], backward_calls=2)
+    v = verdict(cap)
+    assert v.cause is Cause.no_grad and v.where == "model.py:24" and "create_graph=True" in v.fix
 
 
 def test_ok_a_gradient_returned_by_autograd_grad_is_not_cleared(make) -> None:
