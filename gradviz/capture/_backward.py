@@ -38,10 +38,14 @@ class BackwardMarks:
 
     roots: set[int] = field(default_factory=set)  # ids of tensors backward() was called on
     grads: dict[int, int] = field(default_factory=dict)  # id(target's .grad) -> target index, after backward
+    # ops before this index made tensors whose graph a backward freed (it ran without retain_graph): one
+    # of those used by a later op carries a freed graph into a new forward (an RNN state not detached)
+    freed_at: int = 0
 
     def clear(self) -> None:
         self.roots.clear()
         self.grads.clear()
+        self.freed_at = 0
 
 
 class _TracerView(Protocol):
@@ -133,6 +137,8 @@ class BackwardCalls:
         failed = False
         try:
             result = func(*args, **kwargs)
+            if not _retains_graph(func, name, args, kwargs):
+                self.marks_for_tracer.freed_at = len(s.tracer.log)
             return result
         except Exception as exc:
             failed = True
@@ -340,6 +346,17 @@ def _root_tensors(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     if isinstance(first, (list, tuple)):
         return [t for t in first if isinstance(t, torch.Tensor)]
     return []
+
+
+def _retains_graph(func: Any, name: str, args: tuple, kwargs: dict) -> bool:
+    """Whether a backward call keeps its graph's saved tensors (retain_graph defaults to create_graph)."""
+    # autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph);
+    # autograd.backward(tensors, grad_tensors, retain_graph, create_graph) and
+    # Tensor.backward(self, gradient, retain_graph, create_graph)
+    retain, create = (3, 4) if name == "grad" else (2, 3)
+    create_graph = kwargs.get("create_graph", args[create] if len(args) > create else False)
+    retain_graph = kwargs.get("retain_graph", args[retain] if len(args) > retain else None)
+    return bool(create_graph if retain_graph is None else retain_graph)
 
 
 def _asked_for(func: Any, name: str, args: tuple, kwargs: dict) -> set[int] | None:

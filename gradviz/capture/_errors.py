@@ -70,7 +70,7 @@ def classify_backward_error(
         if again:
             blame_op = "second backward"
         elif cap.carried:
-            blame, blame_op = cap.carried[0].site, "carried"
+            blame, blame_op = cap.carried[-1].site, "carried"  # the latest: the forward that failed
     return ErrorInfo(
         type=type(exc).__name__,
         message=_first_line(message),

@@ -147,9 +147,11 @@ class Tracer(TorchFunctionMode):
                         self._external.add(id(t))
                         external = [t] if external is None else [*external, t]
                     continue
-            _, v, g, c, _ = entry
+            _, v, g, c, made_by = entry
             if v and not g and t.grad_fn is not None:
                 g, c = self._revive(t, v, c)
+            if 0 <= made_by < self.marks.freed_at and g and id(t) not in self._carried:
+                self._maybe_carried(t, made_by)
             values |= v
             grads |= g
             if c:
@@ -334,11 +336,12 @@ class Tracer(TorchFunctionMode):
         self.cap.cuts.append(cut)
         return cut.index
 
-    def _maybe_carried(self, t: torch.Tensor) -> None:
-        """A tensor with autograd history from before the trace (state carried across steps)."""
+    def _maybe_carried(self, t: torch.Tensor, made_by: int = -1) -> None:
+        """A tensor with autograd history from before the trace, or made before a backward that freed its
+        graph (``made_by``: the op that made it): state carried across steps."""
         self._carried.add(id(t))
         fn = t.grad_fn
-        if fn is not None and fn._sequence_nr() < self._start_seq:
+        if fn is not None and (made_by >= 0 or fn._sequence_nr() < self._start_seq):
             self.cap.carried.append(
                 Carried(
                     op=len(self.log),

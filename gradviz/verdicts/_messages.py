@@ -391,7 +391,7 @@ def _error(t: Target, err: ErrorInfo, cap: Capture) -> tuple[str, str]:
 
 def _graph_freed(err: ErrorInfo, cap: Capture) -> str:
     if err.blame_op == "carried" and cap.carried:
-        c = cap.carried[0]
+        c = next((c for c in reversed(cap.carried) if c.site == err.blame), cap.carried[-1])
         shape = "×".join(map(str, c.shape)) or "scalar"
         return (
             f"backward reached into the graph of an earlier step, which is already freed: the tensor used"
