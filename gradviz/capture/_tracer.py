@@ -95,6 +95,8 @@ class Tracer(TorchFunctionMode):
         self._start_seq = _next_node_nr()  # nodes numbered below this were made before the trace
         self._carried: set[int] = set()  # ids of tensors from before the trace already recorded
         self._external: set[int] = set()  # ids of inputs from outside the lineage already checked
+        # what left torch so far: (fingerprint, targets its value depends on, cuts on its lineage)
+        self._prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]] = []
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -147,11 +149,11 @@ class Tracer(TorchFunctionMode):
                         self._external.add(id(t))
                         external = [t] if external is None else [*external, t]
                     continue
-            _, v, g, c, made_by = entry
+            _, v, g, c, maker = entry
             if v and not g and t.grad_fn is not None:
                 g, c = self._revive(t, v, c)
-            if 0 <= made_by < self.marks.freed_at and g and id(t) not in self._carried:
-                self._maybe_carried(t, made_by)
+            if 0 <= maker < self.marks.freed_at and g and id(t) not in self._carried:
+                self._maybe_carried(t, maker)
             values |= v
             grads |= g
             if c:
@@ -166,6 +168,11 @@ class Tracer(TorchFunctionMode):
         elif kind is Kind.CREATE and self.cap.escaped and not grads:
             values |= self.cap.escaped
             cuts = merge(cuts, self.cap.escape_cuts)
+        elif self._prints and kind is Kind.OP:
+            back, back_cuts = self._came_back(external, args, kwargs)
+            if back:
+                values |= back
+                cuts = merge(cuts, back_cuts)
         # NOTE [writes are seen by their versions] An op may write into its inputs whatever its name says:
         # relu(h, inplace=True), dropout(..., inplace), add(a, b, out=a), embedding with max_norm (renorms
         # its weight). Every write bumps the tensor's version counter: that, not a list of names, is what
@@ -454,6 +461,42 @@ class Tracer(TorchFunctionMode):
             cuts = merge(cuts, (self._cut(name, Cause.escaped, CutHow.op, where, grads, index, op_site),))
         self.cap.escaped |= values
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
+        if inputs:
+            shown = _fingerprint(inputs[0])
+            if shown is not None:
+                self._prints.append((shown, values, cuts))
+
+    def _came_back(
+        self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
+    ) -> tuple[int, tuple[int, ...]]:
+        """Values that left torch and come back in this op's arguments: a new tensor with the values of an
+        escaped one (``torch.from_numpy(np.array(h.tolist()))``), or the very number ``.item()`` gave.
+
+        # NOTE [escaped means it came back]
+        # A value that left torch (``.item()``, ``.tolist()``, ``.numpy()``) cuts the gradient only if it
+        # comes back into the loss; logging it cuts nothing. ``torch.tensor(...)`` is linked to every
+        # escape (CREATE ops); a tensor torch made without the tracer seeing it (``from_numpy``) or a
+        # Python number is recognised: a tensor first seen after the escape with the escaped tensor's shape
+        # (its values may have gone through numpy: np.tanh(h.numpy())), a number by its value. A number
+        # changed in Python before it comes back cannot be followed: the verdict says so.
+        """
+        values = 0
+        cuts: tuple[int, ...] = ()
+        for t in external or ():
+            if t.requires_grad or not t.is_floating_point() or t.numel() < 2:
+                continue
+            for (shape, _), v, c in self._prints:
+                if shape == tuple(t.shape):
+                    values |= v
+                    cuts = merge(cuts, c)
+                    self.lineage.set(t, v, 0, c, len(self.log))
+        numbers = [a for a in (*args, *kwargs.values()) if type(a) is float and a not in (0.0, 1.0, -1.0)]
+        for a in numbers:
+            for (_, sample), v, c in self._prints:
+                if sample == (a,):
+                    values |= v
+                    cuts = merge(cuts, c)
+        return values, cuts
 
     def _grad_set(self, args: tuple) -> None:
         if len(args) < 2 or args[1] is not None:
@@ -469,6 +512,19 @@ class Tracer(TorchFunctionMode):
             low = new & -new
             targets[low.bit_length() - 1].first_use = index
             new ^= low
+
+
+def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    """Shape and up to 8 evenly spread elements, as doubles (float32 values read back exactly): enough to
+    know an escaped tensor's values when they come back. None for values too plain to tell apart (a
+    tensor of one repeated value, a 0 or 1, integers)."""
+    if not (t.is_floating_point() and t.numel()) or t.layout != torch.strided or t.device.type == "meta":
+        return None
+    flat = t.detach().reshape(-1)
+    sample = tuple(flat[:: max(1, flat.numel() // 8)][:8].double().cpu().tolist())
+    if len(set(sample)) < 2 and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0)):
+        return None
+    return tuple(t.shape), sample
 
 
 def _versions(tensors: list[torch.Tensor]) -> list[int]:

@@ -195,6 +195,16 @@ def _unused(t: Target, cap: Capture) -> tuple[str, str]:
         )
     if used is not None:
         site = used.caller or used.site
+        left = next((c for c in cap.cuts if c.kind is Cause.escaped and c.lost & t.bit), None)
+        if left is not None:  # see NOTE [escaped means it came back] in capture/_tracer.py
+            return (
+                f"{n} was used{at(site)}, but nothing computed from it reached the loss: its value left "
+                f"torch through .{left.op}(){at(left.site)}{code(left.site)} and gradviz saw nothing of it "
+                "come back (for logging, that is fine).",
+                "If that value is meant to feed the loss (through Python arithmetic gradviz cannot follow), "
+                "keep the computation in torch tensors instead; if it is only logged, this parameter is "
+                "simply not used by the loss.",
+            )
         return (
             f"{n} was used{at(site)}, but nothing computed from it reached the loss.",
             "Make sure that result feeds the loss (or drop the parameter if it is not needed).",

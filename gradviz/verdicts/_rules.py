@@ -59,14 +59,10 @@ class _Context:
                 cut = cap.cuts[i]
                 if not cut.retracted and cut not in self.root_cuts:
                     self.root_cuts.append(cut)
-        self.escape_cuts = [cap.cuts[i] for i in cap.escape_cuts if not cap.cuts[i].retracted]
 
     def cut_for(self, bit: int) -> Cut | None:
         """The cut that explains why a target's value reached the loss without its gradient."""
         found = [cut for cut in self.root_cuts if cut.lost & bit]
-        if not found and not self.root_values & bit and self.cap.escaped & bit:
-            # the value left torch (.numpy(), .item()) and came back as a tensor the tracer cannot link
-            found = [cut for cut in self.escape_cuts if cut.lost & bit]
         if not found and self.root_values & bit:
             # lineage lost track of it: any cut of this target explains it (but a gradient returned without
             # a graph cuts only the losses computed from it, which root_cuts already name)

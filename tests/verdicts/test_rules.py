@@ -605,12 +605,12 @@ def test_a_cut_on_the_loss_path_is_the_cause(make, kind, op, how, code, words, f
     assert fix in v.fix
 
 
-def test_escaped_through_item_is_found_through_the_escape_cuts(make) -> None:
-    """The value left torch (.item()) and came back as a new tensor the lineage cannot link to the loss."""
+def test_escaped_is_the_cause_when_the_value_came_back_into_the_loss(make) -> None:
+    """The value left torch (.item()) and came back into the loss: the loss's lineage holds the escape."""
     cap = make.capture(
         make.target(),
         cuts=[make.cut(Cause.escaped, BIT, 8, "s = h.sum().item()", op="item")],
-        roots=[make.root(0)],
+        roots=[make.root(BIT, cuts=(0,))],
         escaped=BIT,
         escape_cuts=(0,),
         backward_calls=1,
@@ -622,6 +622,25 @@ def test_escaped_through_item_is_found_through_the_escape_cuts(make) -> None:
         "(`s = h.sum().item()`) and came back as a new tensor with no history."
     )
     assert v.fix.startswith("Keep the computation in torch tensors")
+
+
+def test_a_value_only_logged_with_item_is_unused_and_says_where_it_left(make) -> None:
+    """Nothing came back: the loss does not depend on it (NOTE [escaped means it came back])."""
+    used = make.op(0, "linear", 6, "a = self.aux(h)")
+    cap = make.capture(
+        make.target(first_use=0),
+        cuts=[make.cut(Cause.escaped, BIT, 8, "log(a.mean().item())", op="item")],
+        roots=[make.root(0)],
+        escaped=BIT,
+        escape_cuts=(0,),
+        ops=[used],
+        backward_calls=1,
+    )
+    v = verdict(cap)
+    assert v.cause is Cause.unused and v.where is None
+    assert (
+        "left torch through .item() at model.py:8" in v.message and "for logging, that is fine" in v.message
+    )
 
 
 def test_a_cut_the_lineage_lost_track_of_still_explains(make) -> None:
