@@ -115,6 +115,8 @@ class ZeroWhy:
     weight: str = ""  # zero_weight: the name of the all-zero weight
     by_design: bool = False  # zero_weight: a weight that starts at zero on purpose (LoRA's B)
     paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
+    via: tuple[str, ...] = ()  # cancel: each path, by the op nearest the parameter ("rsample at f.py:9")
+    rejoin: Site | None = None  # cancel: the line where the paths meet again on the way to the loss
     units: int = 0  # dead_relu: the units (last dimension) of the ReLU's output, all dead on this batch
 
 

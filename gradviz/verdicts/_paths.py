@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gradviz.records import GraphIndex, GraphNode, Target
 from gradviz.verdicts._evidence import ZeroWhy
+from gradviz.verdicts._text import at
 
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
 _STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
@@ -36,7 +37,16 @@ class ZeroGraph(GraphIndex):
             return ZeroWhy("unknown")
         live = [p for p in self.parents.get(zero.id, ()) if self.by_id[p].grad_norm not in (None, 0.0)]
         if len(live) >= 2:
-            return ZeroWhy("cancel", self.site_of(zero) or self.site_of(source), paths=len(live))
+            # where: the parameter's own use (the line to look at); the paths and where they rejoin follow
+            used = self.cap.ops.user_site(t.first_use) if t.first_use >= 0 else None
+            via = tuple(f"{self.op_name(self.by_id[p])}{at(self.site_of(self.by_id[p]))}" for p in live)
+            return ZeroWhy(
+                "cancel",
+                used or self.site_of(zero) or self.site_of(source),
+                paths=len(live),
+                via=via,
+                rejoin=self.site_of(self._rejoin(live)),
+            )
         site, op = self.site_of(source), self.op_name(source)
         weight = self._zero_weight(source, exclude=t.index)
         if weight is not None:
@@ -55,6 +65,19 @@ class ZeroGraph(GraphIndex):
         if name.startswith("MulBackward"):
             return ZeroWhy("mul", site, op)
         return ZeroWhy("discarded", site, op)
+
+    def _rejoin(self, starts: list[str]) -> GraphNode | None:
+        """The first node towards the loss that every one of ``starts`` leads to: where paths rejoin."""
+        reach: list[dict[str, int]] = []
+        for start in starts:
+            depth = {start: 0}
+            for parent, child in self.ancestors(start):
+                depth.setdefault(parent.id, depth[child.id] + 1)
+            reach.append(depth)
+        common = set(reach[0]).intersection(*reach[1:])
+        if not common:
+            return None
+        return self.by_id[min(common, key=lambda n: max(r[n] for r in reach))]
 
     def _zero_weight(self, source: GraphNode, exclude: int) -> str | None:
         """A target whose value is all zeros among ``source``'s inputs (through views and transposes)."""

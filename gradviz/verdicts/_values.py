@@ -26,10 +26,15 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
             f"Initialise {why.weight} with non-zero values (or check what zeroed it).",
         )
     if why.kind == "cancel":
+        named = list(dict.fromkeys(why.via))
+        paths = f" (one through {', one through '.join(named)})" if len(named) >= 2 else ""
+        rejoin = f" where they meet again{at(why.rejoin)}{code(why.rejoin)}" if why.rejoin else ""
         return (
-            f"{head}: it reaches the loss by {why.paths} paths whose gradients add up to exactly zero "
-            f"(they cancel){where}.",
-            "Check the formula: the loss does not depend on it where it is used (e.g. f(x) - f(x)).",
+            f"{head}: from where it is used{where}, it reaches the loss by {why.paths} paths{paths} whose "
+            f"gradients add up to exactly zero{rejoin} (they cancel).",
+            "Check the formula: the loss does not depend on this value (e.g. f(x) - f(x), or log_prob of a "
+            "sample reparameterised from the same mean); if it should learn, one path must not cancel the "
+            "other.",
         )
     if why.kind == "dead_relu":
         units = f"all {why.units} of its units are" if why.units > 1 else "its units are"

@@ -467,8 +467,34 @@ def test_zero_by_cancelling_paths(make) -> None:
     ops = [make.op(0, "mul", 10, "a = w * x"), make.op(1, "mul", 11, "b = w * x"), make.op(2, "sub", 12)]
     v = verdict(make.capture(zero_target(make), ops=ops, graph=graph, backward_calls=1))
     assert v.cause is Cause.zero and v.where == "model.py:10"
-    assert "it reaches the loss by 2 paths whose gradients add up to exactly zero (they cancel)" in v.message
+    assert (
+        "it reaches the loss by 2 paths (one through mul at model.py:10, one through mul at model.py:11) whose "
+        "gradients add up to exactly zero where they meet again at model.py:12 (they cancel)"
+    ) in v.message
     assert "f(x) - f(x)" in v.fix
+
+
+def test_zero_by_cancelling_paths_is_where_the_parameter_is_used(make) -> None:
+    """log_prob(rsample()) of a mean: where is the mean's line (first use), not where the paths meet."""
+    graph = [
+        GraphNode("loss", "SubBackward0", ["a", "b"], op=3, grad_norm=1.0),
+        GraphNode("a", "MulBackward0", ["lin"], op=1, grad_norm=1.0),
+        GraphNode("b", "AddBackward0", ["lin"], op=2, grad_norm=1.0),
+        GraphNode("lin", "AddmmBackward0", ["acc"], op=0, grad_norm=0.0),
+        GraphNode("acc", "AccumulateGrad", [], target=0, grad_norm=0.0),
+    ]
+    ops = [
+        make.op(0, "linear", 9, "mean = self.mean_head(x)"),
+        make.op(1, "mul", 11, "return d.log_prob(d.rsample())"),
+        make.op(2, "add", 11, "return d.log_prob(d.rsample())"),
+        make.op(3, "sub", 11, "return d.log_prob(d.rsample())"),
+    ]
+    t = zero_target(make)
+    t.first_use = 0
+    v = verdict(make.capture(t, ops=ops, graph=graph, backward_calls=1))
+    assert v.cause is Cause.zero and v.where == "model.py:9"
+    assert "from where it is used at model.py:9 (`mean = self.mean_head(x)`)" in v.message
+    assert "one through mul at model.py:11, one through add at model.py:11" in v.message
 
 
 def weight_graph(make, zero_name: str, target_name: str = W, numel: int = 16):
