@@ -468,8 +468,8 @@ def test_zero_by_cancelling_paths(make) -> None:
     v = verdict(make.capture(zero_target(make), ops=ops, graph=graph, backward_calls=1))
     assert v.cause is Cause.zero and v.where == "model.py:10"
     assert (
-        "it reaches the loss by 2 paths (one through mul at model.py:10, one through mul at model.py:11) whose "
-        "gradients add up to exactly zero where they meet again at model.py:12 (they cancel)"
+        "it reaches the loss by 2 paths (one through mul at model.py:10, one through mul at model.py:11) "
+        "whose gradients add up to exactly zero where they meet again at model.py:12 (they cancel)"
     ) in v.message
     assert "f(x) - f(x)" in v.fix
 
