@@ -118,7 +118,7 @@ def _unregistered(
                     continue
                 path = f"{prefix}.{attr}" if prefix else attr
                 if value.grad_fn is not None:
-                    if not _derived(value, registered):  # prune / weight_norm recompute from parameters
+                    if _hides_a_leaf(value, registered):  # not prune/weight_norm, not a kept activation
                         yield path, value, "copy", prefix, False
                 else:  # a plain tensor, or a Parameter stored around nn.Module (object.__setattr__)
                     yield path, value, "attribute", prefix, False
@@ -127,25 +127,30 @@ def _unregistered(
                 yield from _in_container(path, value, registered, prefix, names)
 
 
-def _derived(tensor: torch.Tensor, registered: set[int], limit: int = 256) -> bool:
-    """Whether a non-leaf attribute is recomputed from registered parameters only (the weight that
-    ``torch.nn.utils.prune`` or the legacy ``weight_norm`` rebuild before each forward): not a hidden leaf.
-    A ``.to()`` copy of a Parameter that is not itself registered hides that leaf: not derived."""
-    stack, leaves = [tensor.grad_fn], 0
+def _hides_a_leaf(tensor: torch.Tensor, registered: set[int], limit: int = 256) -> bool:
+    """Whether a non-leaf attribute is a copy of a Parameter that hides its leaf (``self.w = p.to(dev)``,
+    where ``p`` itself is stored nowhere): its whole graph leads to leaves that require grad, none of them
+    registered. A tensor recomputed from registered parameters (``torch.nn.utils.prune``, the legacy
+    ``weight_norm``) or an activation kept from a forward (Grad-CAM's ``self.features = x``) leads to the
+    model's own parameters: not a copy. A graph larger than ``limit`` nodes is never claimed to be a copy
+    (a copy's graph is a node or two): a bounded search says nothing about what it did not see."""
+    stack = [tensor.grad_fn]
     seen: set[int] = set()
-    while stack and len(seen) < limit:
+    hidden = own = False
+    while stack:
+        if len(seen) >= limit:
+            return False  # not walked to the end: no claim
         fn = stack.pop()
         if fn is None or id(fn) in seen:
             continue
         seen.add(id(fn))
         variable = getattr(fn, "variable", None)
         if variable is not None:
-            if id(variable) not in registered:
-                return False
-            leaves += 1
+            own |= id(variable) in registered
+            hidden |= id(variable) not in registered
             continue
         stack.extend(child for child, _ in fn.next_functions)
-    return leaves > 0 and not stack
+    return hidden and not own
 
 
 def _in_container(
