@@ -53,12 +53,14 @@ class Session:
         self._wrapper = model if isinstance(model, nn.Module) else None
         self._optimizer = optimizer
         self.node_norms = node_norms
+        self._opaque: dict[int, int] = {}  # id(TorchScript module) -> bitset of the targets it holds
         self._module_names: dict[int, str] = {}
         self._root_output: Any = None  # weakref to the last output of the model's forward
         self._output_root: Root | None = None  # its lineage: the root when no backward() runs
         if self._model is not None:
             self.watched, self._module_names, modules = _targets.scan(self._model)
             self._module_names[id(model)] = ""  # a DDP wrapper's own ops belong to the top level
+            self._opaque = _targets.opaque_modules(modules, self.watched)
             self.cap.modules = {n: type(m).__name__ for n, m in modules}
             self.cap.model_name = type(self._model).__name__
         elif model is not None:
@@ -172,6 +174,9 @@ class Session:
             self.tracer.callers.pop()
         if self._running:
             self._running.pop()
+        opaque = self._opaque.get(id(module))
+        if opaque is not None:
+            self.tracer.opaque_output(opaque, args, output)
         if (module is self._model or module is self._wrapper) and isinstance(output, torch.Tensor):
             self._root_output = weakref.ref(output)
             # (no torch op here: module hooks run under the tracer, which would record them)

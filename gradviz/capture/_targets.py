@@ -168,3 +168,24 @@ def _in_container(
                     yield f"{item_path}.{name}", param, how, f"{item_path}.{name}".rpartition(".")[0], True
         elif isinstance(value, torch.Tensor) and value.requires_grad and id(value) not in registered:
             yield item_path, value, how, owner, False
+
+
+def opaque_modules(modules: list[tuple[str, nn.Module]], watched: list[Watched]) -> dict[int, int]:
+    """TorchScript modules (outermost ones) -> bitset of the targets they hold. Ops inside them run in the
+    TorchScript interpreter, out of the tracer's sight: only their call and output are seen. Marks those
+    targets' ``opaque`` with the module's path."""
+    index_of = {id(w.tensor): w.target.index for w in watched}
+    found: dict[int, int] = {}
+    outer: list[str] = []
+    for path, module in modules:
+        if not isinstance(module, torch.jit.ScriptModule) or any(path.startswith(o + ".") for o in outer):
+            continue
+        outer.append(path)
+        bits = 0
+        for p in module.parameters():
+            index = index_of.get(id(p))
+            if index is not None:
+                bits |= 1 << index
+                watched[index].target.opaque = path
+        found[id(module)] = bits
+    return found

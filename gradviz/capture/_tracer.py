@@ -240,6 +240,25 @@ class Tracer(TorchFunctionMode):
         )
         return out
 
+    def opaque_output(self, targets: int, args: Any, output: Any) -> None:
+        """A TorchScript module returned ``output``: the tracer saw none of the ops inside it. Its outputs
+        depend on what its inputs depend on and on the parameters it holds (``targets``), through autograd
+        where they require grad. Module hooks run inside the mode: no torch op here."""
+        values = targets
+        grads = 0
+        cuts: tuple[int, ...] = ()
+        for t in tensors_in(args if isinstance(args, tuple) else (args,), {}):
+            entry = self.lineage.get(t)
+            if entry is not None:
+                values |= entry[1]
+                grads |= entry[2]
+                cuts = merge(cuts, entry[3])
+        index = max(len(self.log) - 1, 0)  # never -1, which marks a target's own entry
+        if targets & ~self._used:
+            self._first_use(targets & ~self._used, index)
+        for o in tensors_out(output):
+            self.lineage.set(o, values, (grads | targets) if o.requires_grad else 0, cuts, index)
+
     def returned_gradients(
         self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
     ) -> None:

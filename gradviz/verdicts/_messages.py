@@ -28,7 +28,17 @@ __all__ = ["cut_clause", "error_fix", "explain"]
 def explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple[str, str]:
     """(message, fix) for target ``t``, given the cause the rules decided and their evidence."""
     message, fix = _explain(cause, t, evidence, cap)
-    return message + _stale(cause, t), fix
+    return message + _stale(cause, t) + _opaque(cause, t), fix
+
+
+def _opaque(cause: Cause, t: Target) -> str:
+    """What cannot be seen inside a TorchScript module."""
+    if not t.opaque or cause in (Cause.ok, Cause.frozen, Cause.unregistered, Cause.not_requested):
+        return ""
+    return (
+        f" ({t.opaque} runs as TorchScript: gradviz sees it called and what it returns, not the ops inside "
+        "it; a cut or a NaN inside it is reported at its call.)"
+    )
 
 
 def _stale(cause: Cause, t: Target) -> str:
