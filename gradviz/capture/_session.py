@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 import weakref
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -94,6 +95,7 @@ class Session:
 
     def start(self) -> None:
         try:
+            self._handles.append(_QuietCompileHookWarning())
             self._handles.append(register_module_forward_pre_hook(self._enter_module))
             self._handles.append(register_module_forward_hook(self._leave_module, always_call=True))
             if self._model is not None:
@@ -156,8 +158,8 @@ class Session:
     # -- module path (see NOTE [one thread]) ---------------------------------------------------------------
 
     def _enter_module(self, module: nn.Module, args: Any) -> None:
-        if threading.get_ident() != self._thread:
-            return
+        if torch.compiler.is_compiling() or threading.get_ident() != self._thread:
+            return  # see NOTE [invisible to torch.compile] in _tracer.py
         name = self._module_names.get(id(module))
         tracer = self.tracer
         tracer.modules.append(type(module).__name__ if name is None else name)
@@ -166,7 +168,7 @@ class Session:
         self._running.append(module)
 
     def _leave_module(self, module: nn.Module, args: Any, output: Any) -> None:
-        if threading.get_ident() != self._thread:
+        if torch.compiler.is_compiling() or threading.get_ident() != self._thread:
             return
         if self.tracer.modules:
             self.tracer.modules.pop()
@@ -185,7 +187,7 @@ class Session:
     def _registered(self, module: nn.Module, name: str, param: Any) -> None:
         """A Parameter assigned to a module during the trace (``self.w = nn.Parameter(...)`` in forward):
         the line that made it (see ``_adopt_created``)."""
-        if threading.get_ident() == self._thread and param is not None:
+        if not torch.compiler.is_compiling() and threading.get_ident() == self._thread and param is not None:
             self._new_params[id(param)] = user_site()
 
     # -- roots and targets -------------------------------------------------------------------------------
@@ -392,3 +394,22 @@ def _variable_name(tensor: torch.Tensor) -> str | None:
                         if param is tensor:
                             return f"{key}.{name}"
     return None
+
+
+class _QuietCompileHookWarning:
+    """While a trace runs, torch.compile(module) warns that global module hooks exist: they are gradviz's
+    own, made invisible to dynamo (NOTE [invisible to torch.compile] in _tracer.py), and the warning would
+    land in the user's cell. This filter is added at the trace's start and removed at its end (a handle)."""
+
+    def __init__(self) -> None:
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Using `torch\.compile\(module\)` when there are global hooks",
+            category=UserWarning,
+        )
+        self._filter = warnings.filters[0]
+
+    def remove(self) -> None:
+        with contextlib.suppress(ValueError):
+            cast(list, warnings.filters).remove(self._filter)  # a list at run time, typed as a Sequence
+        warnings._filters_mutated()  # type: ignore[attr-defined]  # drop the registries' cached decisions

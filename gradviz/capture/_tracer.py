@@ -29,6 +29,14 @@ _next_node_nr = torch._C._autograd._get_sequence_nr
 _SITES = _frames.SITES
 _CALLER = _frames.CALLER
 _is_inference = torch.is_inference_mode_enabled
+# NOTE [invisible to torch.compile]
+# While dynamo compiles, everything gradviz runs in the user's step (this mode, the module hooks) must be
+# a no-op it can read through: dynamo constant-folds is_compiling() to True, so these functions trace to
+# nothing, add no graph break and no guard on gradviz's state, and the compiled program is the one the
+# user runs untraced. At run time the compiled region executes as one unit: the tracer sees its call and
+# its outputs, not the ops inside (like TorchScript), and what reaches the loss is read from the autograd
+# graph its outputs carry.
+_is_compiling = torch.compiler.is_compiling
 _Parameter = torch.nn.Parameter
 # functional ops whose in-place switch is a positional argument (nn.Dropout calls F.dropout(x, p, training,
 # inplace)): only for naming the write in messages, never for detecting it
@@ -103,6 +111,8 @@ class Tracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if kwargs is None:
             kwargs = {}
+        if _is_compiling():  # NOTE [invisible to torch.compile]
+            return func(*args, **kwargs)
         info = self._kinds.get(func)
         if info is None:
             info = self._kinds[func] = classify(func)
