@@ -208,6 +208,8 @@ def locate_blocks(cap: Capture) -> None:
             continue
         if target.not_requested is not None:  # the backward was asked for other inputs: nothing is owed
             continue
+        if target.opaque_how == "torch.compile":  # the rules say what is known of compiled code
+            continue
         if measured:
             node = graph.towards_loss(target.node, lambda n: n.grad_norm is not None)
         else:

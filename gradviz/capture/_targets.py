@@ -7,6 +7,7 @@ Parameter): those get gradients the optimizer never sees. A dict contributes its
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -26,10 +27,15 @@ class Watched:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The user's model inside DistributedDataParallel / DataParallel, so names read as they wrote them."""
-    wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel)
+    """The user's model inside DistributedDataParallel / DataParallel and ``torch.compile``'s
+    OptimizedModule (in any order), so names read as they wrote them (no ``module.``, no ``_orig_mod.``)."""
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # not imported: nothing was compiled
+    compiled: tuple[type, ...] = (eval_frame.OptimizedModule,) if eval_frame is not None else ()
+    wrappers = (nn.parallel.DistributedDataParallel, nn.DataParallel, *compiled)
     while isinstance(model, wrappers):
-        model = model.module
+        inner = model._orig_mod if isinstance(model, compiled) else model.module
+        assert isinstance(inner, nn.Module)
+        model = inner
     return model
 
 
@@ -186,6 +192,26 @@ def opaque_modules(modules: list[tuple[str, nn.Module]], watched: list[Watched])
             index = index_of.get(id(p))
             if index is not None:
                 bits |= 1 << index
-                watched[index].target.opaque = path
+                watched[index].target.opaque, watched[index].target.opaque_how = path, "TorchScript"
         found[id(module)] = bits
     return found
+
+
+def mark_compiled(model: nn.Module, modules: list[tuple[str, nn.Module]], watched: list[Watched]) -> None:
+    """Targets held by torch.compile'd code: the model passed compiled (``torch.compile(model)``, unwrapped
+    before the scan) and every module compiled in place (``module.compile()``) or held compiled. Their ops
+    run as compiled code, out of the tracer's sight (NOTE [invisible to torch.compile] in _tracer.py)."""
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
+    wrapper = eval_frame.OptimizedModule if eval_frame is not None else ()
+    index_of = {id(w.tensor): w.target.index for w in watched}
+    compiled = (
+        [("", model)] if isinstance(model, wrapper) or getattr(model, "_compiled_call_impl", None) else []
+    )
+    compiled += [
+        (p, m) for p, m in modules if isinstance(m, wrapper) or getattr(m, "_compiled_call_impl", None)
+    ]
+    for path, module in compiled:
+        for p in module.parameters():
+            index = index_of.get(id(p))
+            if index is not None and not watched[index].target.opaque:
+                watched[index].target.opaque, watched[index].target.opaque_how = path, "torch.compile"

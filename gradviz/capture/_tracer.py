@@ -37,6 +37,7 @@ _is_inference = torch.is_inference_mode_enabled
 # its outputs, not the ops inside (like TorchScript), and what reaches the loss is read from the autograd
 # graph its outputs carry.
 _is_compiling = torch.compiler.is_compiling
+_UNSEEN_LIMIT = 20_000  # autograd nodes walked for a tensor made out of sight (deep chains: see _graph.py)
 _Parameter = torch.nn.Parameter
 # functional ops whose in-place switch is a positional argument (nn.Dropout calls F.dropout(x, p, training,
 # inplace)): only for naming the write in messages, never for detecting it
@@ -377,7 +378,9 @@ class Tracer(TorchFunctionMode):
         graph (``made_by``: the op that made it): state carried across steps."""
         self._carried.add(id(t))
         fn = t.grad_fn
-        if fn is not None and (made_by >= 0 or fn._sequence_nr() < self._start_seq):
+        if fn is None:
+            return
+        if made_by >= 0 or fn._sequence_nr() < self._start_seq:
             self.cap.carried.append(
                 Carried(
                     op=len(self.log),
@@ -386,6 +389,37 @@ class Tracer(TorchFunctionMode):
                     made_by=type(fn).__name__,
                 )
             )
+        else:
+            self._unseen(t, fn)
+
+    def _unseen(self, t: torch.Tensor, fn: Any) -> None:
+        """A tensor with a graph, made during the trace by code the tracer did not see (a torch.compile'd
+        region, an op of a C++ extension): the targets its graph reaches through autograd are what its value
+        is known to depend on (see NOTE [invisible to torch.compile]). A walk past ``_UNSEEN_LIMIT`` nodes
+        stops there: what it did not see is not claimed."""
+        index_of = self.lineage.targets
+        bits = 0
+        seen: set[int] = set()
+        stack = [fn]
+        while stack and len(seen) < _UNSEEN_LIMIT:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if variable is not None:
+                index = index_of.get(id(variable))
+                if index is not None:
+                    bits |= 1 << index
+                continue
+            stack.extend(child for child, _ in node.next_functions)
+        if bits:
+            self.lineage.set(t, bits, bits, (), max(len(self.log) - 1, 0))
+            site = None
+            for target in self.cap.targets:
+                if bits >> target.index & 1 and target.opaque_how and target.opaque_site is None:
+                    site = site or _frames.user_site()
+                    target.opaque_site = site
 
     def _revive(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         """A tensor recorded as cut now has a grad_fn: an autograd.Function (or reentrant checkpoint)

@@ -76,7 +76,11 @@ class Target:
     delivered_norm: float | None = None
     returned: bool = False  # autograd.grad / torch.func returned its gradient instead of storing it
     consumed: bool = False  # a hook took its gradient during backward (an optimizer step fused into it)
-    opaque: str = ""  # the TorchScript module it belongs to: ops inside it are not seen, only its call
+    # the module it belongs to whose ops the tracer cannot see: ``opaque_how`` is "TorchScript" or
+    # "torch.compile"; ``opaque_site`` the user's line where that code's output was first seen
+    opaque: str = ""
+    opaque_how: str = ""
+    opaque_site: Site | None = None
     # a backward that reached it was asked for other inputs (``backward(inputs=...)``, ``autograd.grad``):
     # the call's line (None: every backward that reached it was asked for it)
     not_requested: Site | None = None

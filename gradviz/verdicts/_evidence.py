@@ -19,6 +19,7 @@ __all__ = [
     "Created",
     "CutPath",
     "Evidence",
+    "Hidden",
     "LossNonfinite",
     "NoGradField",
     "NotRequested",
@@ -58,6 +59,16 @@ class Consumed:
 class NotRequested:
     """A backward reached it but was asked for other inputs; ``site`` is that call."""
 
+    site: Site | None
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """No gradient reached it, and it belongs to code the tracer cannot see inside (``how``: "torch.compile"
+    or "TorchScript", module ``path``): why is hidden there; ``site`` is where that code's output was seen."""
+
+    how: str
+    path: str
     site: Site | None
 
 
@@ -127,6 +138,7 @@ Evidence = (
     | Consumed
     | NotRequested
     | CutPath
+    | Hidden
     | Raised
     | Born
     | LossNonfinite

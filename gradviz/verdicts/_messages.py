@@ -11,6 +11,7 @@ from gradviz.verdicts._evidence import (
     Created,
     CutPath,
     Evidence,
+    Hidden,
     LossNonfinite,
     NoGradField,
     Nothing,
@@ -33,7 +34,13 @@ def explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple[
 
 def _opaque(cause: Cause, t: Target) -> str:
     """What cannot be seen inside a TorchScript module."""
-    if not t.opaque or cause in (Cause.ok, Cause.frozen, Cause.unregistered, Cause.not_requested):
+    if not t.opaque or cause in (
+        Cause.ok,
+        Cause.frozen,
+        Cause.unregistered,
+        Cause.not_requested,
+        Cause.non_differentiable,
+    ):
         return ""
     return (
         f" ({t.opaque} runs as TorchScript: gradviz sees it called and what it returns, not the ops inside "
@@ -94,6 +101,18 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
             )
         case CutPath(cut):
             return _cut(t, cut)
+        case Hidden(how, path, site):
+            code_kind = "torch.compile'd code" if how == "torch.compile" else "TorchScript"
+            where = f" ({path})" if path else ""
+            return (
+                f"{t.name} gets no gradient: it belongs to {code_kind}{where}, whose ops gradviz cannot see, "
+                f"and the gradient coming back through its output{at(site)}{code(site)} reaches everything "
+                "but it. Inside that code its path is cut (.detach(), .data, no_grad, argmax, an integer "
+                "index) or it is not used.",
+                "Trace this step once on the uncompiled model (gradviz.trace(model) before torch.compile / "
+                "model.compile(), or the module before torch.jit.script) to see the line; what torch "
+                "computes is the same.",
+            )
         case Raised(error):
             return _error(t, error, cap)
         case Born(birth):

@@ -16,6 +16,7 @@ from gradviz.verdicts._evidence import (
     Created,
     CutPath,
     Evidence,
+    Hidden,
     LossNonfinite,
     NoGradField,
     Nothing,
@@ -75,6 +76,9 @@ class _Context:
             return None
         return min(found, key=lambda cut: _CUT_ORDER.get(cut.kind, 5))
 
+    def first_root_site(self) -> Site | None:
+        return next((r.site for r in self.cap.roots if r.site is not None), None)
+
     def last_clear(self, bit: int) -> Site | None:
         for clear in reversed(self.cap.clears):
             if clear.targets & bit:
@@ -117,6 +121,13 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return cut.kind, cut.site, CutPath(cut)
     if t.not_requested is not None:  # a backward reached it and was asked for other inputs
         return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
+    if t.opaque_how and (
+        t.reached or t.first_use >= 0 or t.opaque_site is not None or ctx.root_values & t.bit
+    ):
+        # its code ran out of sight (compiled, TorchScript) and no gradient came back from it: the cut or the
+        # disuse is inside, where gradviz cannot point (NOTE [invisible to torch.compile])
+        site = t.opaque_site or ctx.first_root_site()
+        return Cause.non_differentiable, site, Hidden(t.opaque_how, t.opaque, site)
     if err is not None:
         return Cause.error, err.blame or err.site, Raised(err)
     if t.reached and (not cap.backward_calls or not t.is_leaf or cap.source == "watch"):

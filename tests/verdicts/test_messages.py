@@ -22,6 +22,7 @@ from gradviz.verdicts._evidence import (
     Created,
     CutPath,
     Evidence,
+    Hidden,
     LossNonfinite,
     NoGradField,
     Nothing,
@@ -117,6 +118,20 @@ def _not_requested(make) -> Case:
     )
 
 
+def _hidden(make) -> Case:
+    return Case(
+        Cause.non_differentiable,
+        make.target(opaque="enc", opaque_how="torch.compile"),
+        Hidden("torch.compile", "enc", make.site(22, "out = model(x)")),
+        make.capture(),
+        (
+            "enc.weight gets no gradient: it belongs to torch.compile'd code (enc), whose ops gradviz cannot "
+            "see, and the gradient coming back through its output at model.py:22 (`out = model(x)`)",
+        ),
+        "before torch.compile",
+    )
+
+
 def _cut_path(make) -> Case:
     return Case(
         Cause.detach,
@@ -208,6 +223,7 @@ EVIDENCE_CASES = {
     Consumed: _consumed,
     NotRequested: _not_requested,
     CutPath: _cut_path,
+    Hidden: _hidden,
     Raised: _raised,
     Born: _born,
     LossNonfinite: _loss_nonfinite,
