@@ -62,7 +62,9 @@ class Session:
             self.watched, self._module_names, modules = _targets.scan(self._model)
             self._module_names[id(model)] = ""  # a DDP wrapper's own ops belong to the top level
             self._opaque = _targets.opaque_modules(modules, self.watched)
-            _targets.mark_compiled(self._wrapper or self._model, modules, self.watched)
+            _targets.mark_compiled(
+                self._wrapper if self._wrapper is not None else self._model, modules, self.watched
+            )
             self.cap.modules = {n: type(m).__name__ for n, m in modules}
             self.cap.model_name = type(self._model).__name__
         elif model is not None:
