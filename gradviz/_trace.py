@@ -14,8 +14,8 @@ from torch import nn
 
 from gradviz import view
 from gradviz._args import check_flag, check_optimizer
-from gradviz.capture import Session, from_model, unwrap
-from gradviz.records import Capture, Verdict
+from gradviz.capture import FailSafe, Session, from_model, unwrap
+from gradviz.records import Capture, Cause, Verdict
 from gradviz.verdicts import decide, note_for
 
 
@@ -85,10 +85,14 @@ class Trace:
         session, self._session = self._session, None
         if session is None:
             return False
-        self._capture = session.stop(exc)
-        self._verdicts = decide(self._capture)
+        self._capture = session.stop(exc)  # never raises gradviz's own errors (NOTE [fail-safe])
+        self._verdicts = decide_safely(self._capture)
         if exc is not None and isinstance(exc, Exception):
-            note = note_for(self._capture)
+            try:
+                note = note_for(self._capture)
+            except Exception as internal:  # the user's exception goes on unchanged
+                FailSafe().fail(internal, "exception note")
+                note = None
             if note is not None:
                 if sys.version_info >= (3, 11):
                     exc.add_note(note)
@@ -135,12 +139,16 @@ class Trace:
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+        try:
+            bundle = self.widget()._repr_mimebundle_(include=include, exclude=exclude)
+            text = self.report()
+        except Exception as internal:  # NOTE [fail-safe]: a cell that displays a trace never fails
+            FailSafe().fail(internal, "view")
+            return {"text/plain": _plain_listing(self)}
         if isinstance(bundle, tuple):  # (data, metadata)
             data, meta = bundle
-            data = {**data, "text/plain": self.report()}
-            return data, meta
-        return {**(bundle or {}), "text/plain": self.report()}
+            return {**data, "text/plain": text}, meta
+        return {**(bundle or {}), "text/plain": text}
 
     def to_dot(self) -> str:
         """Graphviz DOT source of the graph (render it with the `graphviz` package if `dot` is installed)."""
@@ -181,3 +189,38 @@ def trace(
     (<Cause.ok: 'ok'>, <Cause.frozen: 'frozen'>)
     """
     return Trace(model, optimizer, node_norms=node_norms)
+
+
+def decide_safely(capture: Capture) -> dict[str, Verdict]:
+    """The verdicts; if the rules themselves fail, each says so and what is known (NOTE [fail-safe])."""
+    try:
+        return decide(capture)
+    except Exception as internal:
+        failsafe = FailSafe()
+        failsafe.fail(internal, "verdict rules")
+        capture.failure = capture.failure or failsafe.describe()
+    try:
+        return decide(capture)  # with a failure recorded, every verdict says only what is known
+    except Exception:
+        return {
+            t.name: Verdict(
+                t.name,
+                Cause.unknown,
+                None,
+                f"gradviz could not decide for {t.name}: {capture.failure}.",
+                "Check this parameter's .grad by hand, and please report the error.",
+                t.grad_norm,
+            )
+            for t in capture.targets
+            if t.kind != "replaced"
+        }
+
+
+def _plain_listing(t: Trace) -> str:
+    """The verdicts as bare lines, for when the view itself failed."""
+    try:
+        return "\n".join(
+            f"{name}: {v.cause.value} {v.where or ''}".rstrip() for name, v in t.verdicts.items()
+        )
+    except Exception:
+        return "<gradviz.Trace: gradviz could not show this trace; see the warning>"

@@ -13,6 +13,7 @@ as plain records of the ground floor (``gradviz.records``), and holds no tensor,
 """
 
 from gradviz.capture._distributed import any_sharded, model_name, rank, records_on, world_size
+from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._loss import capture_graph, capture_loss, read_values
 from gradviz.capture._optim import optimizer_params, shown
 from gradviz.capture._session import Session
@@ -20,6 +21,7 @@ from gradviz.capture._targets import from_model, unwrap
 from gradviz.capture._watch import Recorder
 
 __all__ = [
+    "FailSafe",
     "Recorder",
     "Session",
     "any_sharded",

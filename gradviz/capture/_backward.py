@@ -22,6 +22,7 @@ import torch
 
 from gradviz.capture import _graph
 from gradviz.capture._errors import classify_backward_error
+from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._norms import node_norm, norms_and_states
 from gradviz.capture._oplog import OpLog
@@ -54,6 +55,8 @@ class _TracerView(Protocol):
 
     def op_of_node(self, sequence_nr: int) -> int: ...
 
+    def run(self, func: Any, args: tuple, kwargs: dict) -> Any: ...
+
     def returned_gradients(
         self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
     ) -> None: ...
@@ -63,6 +66,7 @@ class Owner(Protocol):
     """What a backward call needs of the session that owns it (``capture._session.Session``)."""
 
     cap: Capture
+    failsafe: FailSafe
     node_norms: bool
     watched: list[Watched]
     tracer: _TracerView
@@ -125,9 +129,10 @@ class BackwardCalls:
             s.target_map(),
             s.tracer.op_of_node,
             hook_norms=s.node_norms,
-            watch=lambda index: _arrival_hook(arrived, index),
+            watch=lambda index: _arrival_hook(arrived, index, s.failsafe),
             fn_targets=self._fn_targets(),
             passes=s.tracer.log.same_shapes,
+            failsafe=s.failsafe,
         )
         for r, node in zip(roots, walk.roots, strict=True):
             self.marks_for_tracer.roots.add(id(r))
@@ -136,38 +141,46 @@ class BackwardCalls:
         before = {w.target.index: w.target.delivered for w in s.watched}
         failed = False
         try:
-            result = func(*args, **kwargs)
+            result = s.tracer.run(func, args, kwargs)
             if not _retains_graph(func, name, args, kwargs):
                 self.marks_for_tracer.freed_at = len(s.tracer.log)
             return result
         except Exception as exc:
             failed = True
             if s.cap.error is None:
-                s.cap.error = classify_backward_error(exc, site, s.cap, again)
+                try:
+                    s.cap.error = classify_backward_error(exc, site, s.cap, again)
+                except Exception as internal:  # NOTE [fail-safe]: the user's error goes on unchanged
+                    s.failsafe.fail(internal, "error classifier")
             raise
         finally:
-            walk.finish()
-            self._absorb(walk)
-            self._after(walk, stale, arrived)
-            asked = _asked_for(func, name, args, kwargs)
-            if asked is not None:
-                self._not_requested(walk, asked, site)
-            if name == "grad" and result is not None:
-                self._returned(_grad_inputs(args, kwargs), result)
-                grads = [
-                    g for g in (result if isinstance(result, (tuple, list)) else (result,)) if g is not None
-                ]
-                graph = bool(kwargs.get("create_graph", args[4] if len(args) > 4 else False))
-                s.tracer.returned_gradients(roots, grads, graph, site)
-            if failed:  # what this backward should have delivered and did not: lost to its error
-                for w in s.watched:
-                    t = w.target
-                    if (
-                        walk.reached >> t.index & 1
-                        and t.delivered == before[t.index]
-                        and not self._got(t, arrived)
-                    ):
-                        t.failed = True
+            try:
+                walk.finish()
+                self._absorb(walk)
+                self._after(walk, stale, arrived)
+                asked = _asked_for(func, name, args, kwargs)
+                if asked is not None:
+                    self._not_requested(walk, asked, site)
+                if name == "grad" and result is not None:
+                    self._returned(_grad_inputs(args, kwargs), result)
+                    grads = [
+                        g
+                        for g in (result if isinstance(result, (tuple, list)) else (result,))
+                        if g is not None
+                    ]
+                    graph = bool(kwargs.get("create_graph", args[4] if len(args) > 4 else False))
+                    s.tracer.returned_gradients(roots, grads, graph, site)
+                if failed:  # what this backward should have delivered and did not: lost to its error
+                    for w in s.watched:
+                        t = w.target
+                        if (
+                            walk.reached >> t.index & 1
+                            and t.delivered == before[t.index]
+                            and not self._got(t, arrived)
+                        ):
+                            t.failed = True
+            except Exception as internal:  # NOTE [fail-safe]: never in place of the user's error or result
+                s.failsafe.fail(internal, "backward bookkeeping")
 
     # -- before --------------------------------------------------------------------------------------------
 
@@ -318,7 +331,7 @@ class BackwardCalls:
     def _functorch(self, func, name: str, args: tuple, kwargs: dict):
         """autograd inside a functorch transform (``torch.func.grad``): its graph and hooks belong to the
         transform; only which targets got a gradient back is recorded."""
-        result = func(*args, **kwargs)
+        result = self.s.tracer.run(func, args, kwargs)
         self.s.cap.backward_calls += 1
         if name == "grad":
             self._returned(_grad_inputs(args, kwargs), result)
@@ -330,11 +343,14 @@ def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     return t.grad if t.is_leaf or t.retains_grad else None
 
 
-def _arrival_hook(arrived: dict[int, Any], index: int):
+def _arrival_hook(arrived: dict[int, Any], index: int, failsafe: FailSafe):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-        g = grad_outputs[0] if grad_outputs else None
-        if g is not None:
-            arrived[index] = node_norm(g)
+        try:
+            g = grad_outputs[0] if grad_outputs else None
+            if g is not None:
+                arrived[index] = node_norm(g)
+        except Exception as exc:  # NOTE [fail-safe]: a hook that raised would break the user's backward
+            failsafe.fail(exc, "backward hook")
 
     return hook
 

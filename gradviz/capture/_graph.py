@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._norms import node_norm
 from gradviz.records import GraphNode
 
@@ -119,6 +120,7 @@ def walk(
     watch: Callable[[int], Callable[[tuple], None] | None] | None = None,
     fn_targets: dict[int, tuple[Any, int]] | None = None,
     passes: Callable[[int], bool] | None = None,
+    failsafe: FailSafe | None = None,
 ) -> Walk:
     """Breadth-first from each root's grad_fn. ``targets`` maps id(tensor) -> (tensor, target index);
     ``op_of_node`` maps a node's sequence number to the index of the forward op that created it.
@@ -197,20 +199,24 @@ def walk(
         too_deep=too_deep,
         accumulators=accumulators,
     )
-    if watch is not None:
-        for target, i in accumulators.items():
-            hook = watch(target)
-            if hook is not None:
-                result.handles.append(live[i].register_prehook(hook))
-    if hook_norms and len(nodes) <= HOOK_LIMIT:
-        result.norms = [None] * len(nodes)
-        result.derived = _derivable(nodes, passes)
-        # a leaf's incoming gradient is the one it accumulates: its norm comes from what it received
-        result.handles.extend(
-            fn.register_prehook(_norm_hook(result.norms, i))
-            for i, fn in enumerate(live)
-            if nodes[i].name != "AccumulateGrad" and i not in result.derived
-        )
+    try:
+        if watch is not None:
+            for target, i in accumulators.items():
+                hook = watch(target)
+                if hook is not None:
+                    result.handles.append(live[i].register_prehook(hook))
+        if hook_norms and len(nodes) <= HOOK_LIMIT:
+            result.norms = [None] * len(nodes)
+            result.derived = _derivable(nodes, passes)
+            # a leaf's incoming gradient is the one it accumulates: its norm comes from what it received
+            result.handles.extend(
+                fn.register_prehook(_norm_hook(result.norms, i, failsafe))
+                for i, fn in enumerate(live)
+                if nodes[i].name != "AccumulateGrad" and i not in result.derived
+            )
+    except BaseException:  # no hook outlives a walk that did not finish (NOTE [fail-safe])
+        result.finish()
+        raise
     return result
 
 
@@ -234,8 +240,16 @@ def _derivable(nodes: list[GraphNode], passes: Callable[[int], bool] | None) -> 
     return out
 
 
-def _norm_hook(slots: list[Any], i: int):
+def _norm_hook(slots: list[Any], i: int, failsafe: FailSafe | None):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
+        try:
+            norm(grad_outputs)
+        except Exception as exc:  # NOTE [fail-safe]: a hook that raised would break the user's backward
+            if failsafe is None:
+                raise
+            failsafe.fail(exc, "backward hook")
+
+    def norm(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
         if len(grad_outputs) == 1:  # most nodes: one output, one incoming gradient
             g = grad_outputs[0]
             if g is not None:

@@ -31,6 +31,7 @@ from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, BackwardMarks, grad_of
 from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
+from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._frames import caller_of_module, refresh_notebook_sites, user_frame, user_site
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
@@ -80,6 +81,7 @@ class Session:
         self._unnamed: list[int] = []  # adopted tensors whose variable was not found when first used
         self._running: list[nn.Module] = []  # modules whose forward is running, innermost last
         self._thread = threading.get_ident()
+        self.failsafe = FailSafe()
         self._marks = BackwardMarks()
         self._backward = BackwardCalls(self, self._marks)
         self.tracer = Tracer(
@@ -87,6 +89,7 @@ class Session:
             self.lineage,
             on_backward=self._backward,
             marks=self._marks,
+            failsafe=self.failsafe,
             on_leaf=self._adopt if model is None else None,
             on_param=self._adopt_stand_in if isinstance(model, nn.Module) else None,
             targets=self._used_targets,
@@ -117,23 +120,29 @@ class Session:
         finally:
             self._remove_hooks()
         try:
-            self._settle_error(exc)
-            if self.tracer.finite is not None:
-                self.tracer.finite.settle()
-            if not self.cap.backward_calls:
-                self._walk_output()
-            self._name_unnamed()
-            self._adopt_created()
+            if not self.failsafe.broken:
+                self._settle_error(exc)
+                if self.tracer.finite is not None:
+                    self.tracer.finite.settle()
+                if not self.cap.backward_calls:
+                    self._walk_output()
+                self._name_unnamed()
+                self._adopt_created()
+            # what is known even after a failure: each target's .grad as the trace ends
             read_final_state(self.cap, self.watched, self._optimizer, self._backward.known)
             self.tracer.finish()
-            locate_births(self.cap)
-            locate_blocks(self.cap)
-            mark_forward_births(self.cap)
+            if not self.failsafe.broken:
+                locate_births(self.cap)
+                locate_blocks(self.cap)
+                mark_forward_births(self.cap)
+        except Exception as internal:  # NOTE [fail-safe]
+            self.failsafe.fail(internal, "end of the trace")
         finally:
             self.tracer.finish()
             if self.tracer.finite is not None:
                 self.tracer.finite.clear()
             self._release()
+        self.cap.failure = self.failsafe.describe()
         return self.cap
 
     def _remove_hooks(self) -> None:
@@ -161,8 +170,14 @@ class Session:
     # -- module path (see NOTE [one thread]) ---------------------------------------------------------------
 
     def _enter_module(self, module: nn.Module, args: Any) -> None:
-        if torch.compiler.is_compiling() or threading.get_ident() != self._thread:
+        if torch.compiler.is_compiling() or threading.get_ident() != self._thread or self.failsafe.broken:
             return  # see NOTE [invisible to torch.compile] in _tracer.py
+        try:
+            self._entering(module)
+        except Exception as exc:  # NOTE [fail-safe]
+            self.failsafe.fail(exc, "module hooks")
+
+    def _entering(self, module: nn.Module) -> None:
         name = self._module_names.get(id(module))
         tracer = self.tracer
         tracer.modules.append(type(module).__name__ if name is None else name)
@@ -171,8 +186,14 @@ class Session:
         self._running.append(module)
 
     def _leave_module(self, module: nn.Module, args: Any, output: Any) -> None:
-        if torch.compiler.is_compiling() or threading.get_ident() != self._thread:
+        if torch.compiler.is_compiling() or threading.get_ident() != self._thread or self.failsafe.broken:
             return
+        try:
+            self._leaving(module, args, output)
+        except Exception as exc:  # NOTE [fail-safe]
+            self.failsafe.fail(exc, "module hooks")
+
+    def _leaving(self, module: nn.Module, args: Any, output: Any) -> None:
         if self.tracer.modules:
             self.tracer.modules.pop()
         if self.tracer.callers:

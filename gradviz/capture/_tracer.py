@@ -16,6 +16,7 @@ from torch.overrides import TorchFunctionMode
 from gradviz.capture import _frames
 from gradviz.capture._backward import BackwardMarks
 from gradviz.capture._errors import classify_forward_error
+from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FINITE_SAFE, RISKY, FiniteWatch
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
 from gradviz.capture._norms import FULL_PRECISION
@@ -37,6 +38,8 @@ _is_inference = torch.is_inference_mode_enabled
 # its outputs, not the ops inside (like TorchScript), and what reaches the loss is read from the autograd
 # graph its outputs carry.
 _is_compiling = torch.compiler.is_compiling
+_PENDING = object()  # the op has not been called yet
+_RUNNING = object()  # the op is running: an exception now is the user's own
 _UNSEEN_LIMIT = 20_000  # autograd nodes walked for a tensor made out of sight (deep chains: see _graph.py)
 _Parameter = torch.nn.Parameter
 # functional ops whose in-place switch is a positional argument (nn.Dropout calls F.dropout(x, p, training,
@@ -77,6 +80,7 @@ class Tracer(TorchFunctionMode):
         lineage: Lineage,
         on_backward: Callable[[Any, str, tuple, dict, Site | None], Any],
         marks: BackwardMarks,
+        failsafe: FailSafe,
         on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
         on_param: Callable[[torch.Tensor], bool] | None = None,
         check_finite: bool = True,
@@ -89,6 +93,8 @@ class Tracer(TorchFunctionMode):
         # per running module: the user's line that called it, or the enclosing one's (0: none known)
         self.callers: list[int] = []
         self.marks = marks  # what the backwards so far left: their roots, the targets' .grad objects
+        self.failsafe = failsafe
+        self.ran: Any = _PENDING  # the current op: not called yet, running, or its result
         self._on_backward = on_backward
         self._on_leaf = on_leaf  # trace() with nothing to watch: adopt leaves requiring grad
         # a Parameter the model swapped in for a watched one (FSDP2 unshards into new Parameters)
@@ -112,23 +118,41 @@ class Tracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         if kwargs is None:
             kwargs = {}
-        if _is_compiling():  # NOTE [invisible to torch.compile]
+        if _is_compiling() or self.failsafe.error is not None:  # NOTE [invisible to torch.compile]
             return func(*args, **kwargs)
+        self.ran = _PENDING
+        try:
+            return self._dispatch(func, args, kwargs)
+        except Exception as exc:  # NOTE [fail-safe]
+            ran = self.ran
+            if ran is _RUNNING:
+                raise  # the op itself raised: the user's error (recorded on the way out)
+            self.failsafe.fail(exc, "forward tracer")
+            return func(*args, **kwargs) if ran is _PENDING else ran
+
+    def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        """Call the user's op, marking it running (see ``__torch_function__``)."""
+        self.ran = _RUNNING
+        out = func(*args, **kwargs)
+        self.ran = out
+        return out
+
+    def _dispatch(self, func: Any, args: tuple, kwargs: dict) -> Any:
         info = self._kinds.get(func)
         if info is None:
             info = self._kinds[func] = classify(func)
         name, kind = info
         if kind is Kind.SKIP:
-            return func(*args, **kwargs)
+            return self.run(func, args, kwargs)
         if kind is Kind.BACKWARD:
             return self._on_backward(func, name, args, kwargs, _frames.user_site())
         if kind is Kind.GRAD_SET:  # p.grad = ...: a clear when set to None; never a use of p
             self._grad_set(args)
-            return func(*args, **kwargs)
+            return self.run(func, args, kwargs)
         if kind is Kind.GRAD_MODE:
             if args and not args[0]:
                 self._grad_off = _frames.user_sites()
-            return func(*args, **kwargs)
+            return self.run(func, args, kwargs)
         return self._op(func, name, kind, args, kwargs)
 
     # -- ordinary ops ----------------------------------------------------------------------------------
@@ -191,10 +215,13 @@ class Tracer(TorchFunctionMode):
         versions = _versions(inputs) if kind is Kind.OP else None
         seq_start = _next_node_nr()
         try:
-            out = func(*args, **kwargs)
+            out = self.run(func, args, kwargs)
         except Exception as exc:
             if self.cap.error is None:
-                self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.op_site)
+                try:
+                    self.cap.error = classify_forward_error(exc, name, site, inputs, lineage, self.op_site)
+                except Exception as internal:  # NOTE [fail-safe]: the user's error goes on unchanged
+                    self.failsafe.fail(internal, "error classifier")
             raise
         seq_end = _next_node_nr()
         index = len(self.log)

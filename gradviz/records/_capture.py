@@ -325,6 +325,9 @@ class Capture:
     functions: dict[int, Site] = field(default_factory=dict)  # autograd sequence nr -> Function.apply line
     op_taint: dict[int, int] = field(default_factory=dict)  # op index -> birth index of a NaN/Inf it carried
     notes: list[str] = field(default_factory=list)
+    # gradviz's own error, when one stopped the recording (NOTE [fail-safe] in capture/_failsafe.py): then
+    # only each target's final .grad is known, and the verdicts say so
+    failure: str = ""
 
     def names(self, bits: int) -> list[str]:
         return [t.name for t in self.targets if bits >> t.index & 1]

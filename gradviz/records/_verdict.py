@@ -30,6 +30,7 @@ class Cause(str, enum.Enum):
     zero = "zero"
     nonfinite = "nonfinite"
     error = "error"
+    unknown = "unknown"  # gradviz could not decide (its own error stopped the recording): see the message
 
     def __str__(self) -> str:  # "detach", not "Cause.detach", in reports and f-strings
         return self.value
@@ -39,7 +40,7 @@ class Cause(str, enum.Enum):
         """Colour class used by every view: ok, frozen, zero, nonfinite, or red (will not learn)."""
         if self in (Cause.ok, Cause.frozen, Cause.zero, Cause.nonfinite):
             return str(self.value)
-        if self is Cause.not_requested:  # left out on purpose, like a frozen parameter
+        if self in (Cause.not_requested, Cause.unknown):  # not judged as a problem: grey, like frozen
             return "frozen"
         return "red"
 

@@ -25,6 +25,7 @@ __all__ = [
     "NotRequested",
     "Nothing",
     "Raised",
+    "Undecided",
     "Unreadable",
     "ZeroWhy",
     "unreachable",
@@ -60,6 +61,13 @@ class NotRequested:
     """A backward reached it but was asked for other inputs; ``site`` is that call."""
 
     site: Site | None
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """gradviz's own error stopped the recording (``failure`` says which): only the final .grad is known."""
+
+    failure: str
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ Evidence = (
     | Born
     | LossNonfinite
     | NoGradField
+    | Undecided
     | Unreadable
     | ZeroWhy
 )

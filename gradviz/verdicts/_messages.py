@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, CutHow, ErrorInfo, ErrorKind, Site, Target
+from gradviz.records import (
+    ERROR_KINDS,
+    Capture,
+    Cause,
+    Cut,
+    CutHow,
+    ErrorInfo,
+    ErrorKind,
+    GradState,
+    Site,
+    Target,
+)
 from gradviz.verdicts import _values
 from gradviz.verdicts._evidence import (
     Born,
@@ -17,6 +28,7 @@ from gradviz.verdicts._evidence import (
     Nothing,
     NotRequested,
     Raised,
+    Undecided,
     Unreadable,
     ZeroWhy,
     unreachable,
@@ -123,6 +135,20 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
             return _values.zero(t, evidence, cap)
         case NoGradField(why):
             return _no_grad_field(t, why)
+        case Undecided(failure):
+            held = {
+                GradState.none: "None",
+                GradState.zero: "exactly zero",
+                GradState.finite: f"a finite, non-zero gradient{norm(t.grad_norm)}",
+                GradState.nonfinite: "a NaN/Inf gradient",
+                GradState.unknown: "a gradient whose values cannot be read here",
+            }[t.grad_state]
+            return (
+                f"gradviz could not decide why for {t.name}: {failure}, so it stopped recording. What is "
+                f"known: when the trace ended, its .grad held {held}.",
+                "Your step ran as it does without gradviz. Please report the error (the warning shows it); "
+                "until then, check this parameter's .grad by hand.",
+            )
         case Unreadable():
             return (
                 f"{t.name} received a gradient, but its values cannot be read here (a meta tensor, or inside "

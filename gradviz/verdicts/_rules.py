@@ -22,6 +22,7 @@ from gradviz.verdicts._evidence import (
     Nothing,
     NotRequested,
     Raised,
+    Undecided,
     Unreadable,
 )
 from gradviz.verdicts._messages import explain
@@ -103,6 +104,8 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     cap = ctx.cap
     if not t.requires_grad:
         return Cause.frozen, None, Nothing()
+    if cap.failure:  # NOTE [fail-safe]: the record is partial; say what is known, decide nothing
+        return Cause.unknown, None, Undecided(cap.failure)
     if t.kind == "unregistered":
         return Cause.unregistered, None, Nothing()
     if t.created is not None and (t.replaced or t.in_optimizer is False):

@@ -74,6 +74,7 @@ CAUSES = frozenset(
         "zero",
         "nonfinite",
         "error",
+        "unknown",
     }
 )
 # What plain torch must show for a tensor with each cause (None: any state; e.g. an unregistered tensor
@@ -95,6 +96,7 @@ CAUSE_GRADS: dict[str, frozenset[str] | None] = {
     "zero": frozenset({"zero"}),
     "nonfinite": frozenset({"nonfinite"}),
     "error": frozenset({"none"}),
+    "unknown": None,
 }
 
 _MARKER = re.compile(r"^#\s*@([A-Za-z_]\w*)\b")

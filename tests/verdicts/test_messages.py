@@ -28,6 +28,7 @@ from gradviz.verdicts._evidence import (
     Nothing,
     NotRequested,
     Raised,
+    Undecided,
     Unreadable,
     ZeroKind,
     ZeroWhy,
@@ -115,6 +116,21 @@ def _not_requested(make) -> Case:
         make.capture(),
         ("enc.weight was not asked for: the backward at model.py:30 (`loss.backward(inputs=g_params)`)",),
         "add it to inputs=",
+    )
+
+
+def _undecided(make) -> Case:
+    return Case(
+        Cause.unknown,
+        make.got(norm=2.0),
+        Undecided("gradviz's forward tracer failed (KeyError: 3)"),
+        make.capture(),
+        (
+            "gradviz could not decide why for enc.weight: gradviz's forward tracer failed (KeyError: 3), so "
+            "it stopped recording. What is known: when the trace ended, its .grad held a finite, non-zero "
+            "gradient (norm 2).",
+        ),
+        "check this parameter's .grad by hand",
     )
 
 
@@ -224,6 +240,7 @@ EVIDENCE_CASES = {
     NotRequested: _not_requested,
     CutPath: _cut_path,
     Hidden: _hidden,
+    Undecided: _undecided,
     Raised: _raised,
     Born: _born,
     LossNonfinite: _loss_nonfinite,

@@ -51,8 +51,21 @@ def test_every_cause_has_a_test_below() -> None:
         Cause.zero,
         Cause.nonfinite,
         Cause.error,
+        Cause.unknown,
     }
     assert covered == set(Cause)
+
+
+def test_unknown_when_gradviz_failed_says_only_the_final_grad(make) -> None:
+    """NOTE [fail-safe]: a recording stopped by gradviz's own error decides nothing but frozen."""
+    cap = make.capture(
+        make.got(norm=1.0, grad_norm=1.0), failure="gradviz's module hooks failed (KeyError: 3)"
+    )
+    v = verdict(cap)
+    assert v.cause is Cause.unknown and v.where is None
+    assert "module hooks failed" in v.message and "finite, non-zero gradient" in v.message
+    frozen = make.capture(make.target(requires_grad=False), failure="gradviz's module hooks failed")
+    assert verdict(frozen).cause is Cause.frozen
 
 
 # -- ok ---------------------------------------------------------------------------------------------------
