@@ -69,6 +69,13 @@ def watch(
     passes accumulated into one step count as one (their sum, as the optimizer sees it). Each cell keeps the
     gradient's state apart from its norm: None, exactly zero, finite or non-finite (see ``mon.history``).
 
+    Optimizers that take a closure (``opt.step(closure)``: LBFGS, SAM-style two-pass steps, any optimizer
+    called with one) compute the gradients inside ``step()``: the row then holds the gradients of the
+    closure's *last* evaluation in that step, the ones the step's final update was made from (SAM: the
+    second pass, at the perturbed weights; LBFGS: with ``max_iter=1`` its one evaluation, with more the last
+    of them, as ``.grad`` holds it when ``step()`` returns). The weight norms and update ratios still span
+    the whole step.
+
     - ``every=N``: record steps 0, N, 2N, ...; the other steps cost one integer test.
     - ``weights_every=K``: on every K-th recorded step also measure the weight norms ‖w‖ and the update
       ratios ‖w_after - w_before‖ / ‖w_before‖ across the optimizer step (NaN on the other rows).
@@ -82,9 +89,10 @@ def watch(
       ``gradviz/_runlog.py``, 5 bytes per parameter per step); ``gradviz.open(log_dir)`` shows them in a
       notebook, also while the run is still writing. The files are fsync'd every ``flush_secs`` seconds:
       a crash of the machine loses at most that interval, a killed process nothing already recorded.
-    - Distributed training (DDP, FSDP2's ``fully_shard``): pass the wrapped model; names are those of the
-      model inside (no ``module.``). Norms are read after DDP's all-reduce; sharded (DTensor) parameters
-      get the norms of their full gradients, from the local shards and one all_reduce of a vector per step.
+    - Distributed training (DDP, FSDP2's ``fully_shard``) and ``torch.compile``: pass the wrapped model;
+      names are those of the model inside (no ``module.``, no ``_orig_mod.``). Norms are read after DDP's
+      all-reduce; sharded (DTensor) parameters get the norms of their full gradients, from the local shards
+      and one all_reduce of a vector per step.
       ``ranks``: which ranks record (keep a history, write ``log_dir``, show the widget): ``0`` (default),
       an int, a list of ints, or ``"all"`` (rank r > 0 writes ``log_dir/rank<r>``). The other ranks keep
       nothing; with sharded parameters they still compute the norms with the others (a collective).
@@ -95,8 +103,13 @@ def watch(
     is why it is sparse by default; the snapshot is one extra copy of the parameters the optimizer updates,
     kept for the whole run. Numerics are unchanged: training is bitwise identical with and without ``watch``.
 
-    Use it as a context manager, or call ``close()``: either way every hook is removed. A new ``watch`` of
-    the same model or optimizer closes the one before it (re-running a notebook cell), with a notice.
+    No hook is put on the model: until the first backward, a process-wide forward hook picks the model out
+    by identity (``torch.compile(model)``: a hook on the compiled wrapper instead; a model holding compiled
+    submodules: a hook on the model, which does nothing in its copies). So ``copy.deepcopy(model)`` (an
+    EMA, a target network), ``pickle.dumps(model)`` and ``torch.save(model)`` work at any time, and the
+    copy is not watched. Use it as a context manager, or call ``close()``: either way every hook is removed.
+    A new ``watch`` of the same model or optimizer closes the one before it (re-running a notebook cell),
+    with a notice.
     A write to ``log_dir`` that fails (full disk, quota, read-only directory) warns once and the training
     goes on; the monitor keeps recording in memory.
     """

@@ -5,8 +5,10 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 
 # NOTE [numerics unchanged]
 # Every tensor op here runs under torch.no_grad() and writes only to buffers this module owns (the
-# snapshots). Parameters and gradients are read, never written; every hook returns None. Training with and
-# without a Recorder is bitwise identical (tests/api/test_watch.py checks it).
+# snapshots). Parameters and gradients are read, never written; every hook returns None, except the step
+# pre-hook of a step given a closure, which hands step() the same closure wrapped (it returns what the
+# closure returns; NOTE [closure steps]). Training with and without a Recorder is bitwise identical
+# (tests/api/test_watch.py and tests/api/test_watch_setups.py check it).
 
 # NOTE [cost of a recorded step]
 # For parameters holding N values in total, per device and dtype group:
@@ -20,15 +22,54 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 # updates, kept between weight steps (re-allocating it costs more than the copy).
 # A second, small host copy happens only when some gradient norm is 0 or not finite (see _norms.settle).
 # Steps that are not recorded (every=N) cost one modulo.
+
+# NOTE [closure steps]
+# An optimizer that takes a closure (LBFGS, SAM-style two-pass steps, any step(closure)) computes the
+# gradients inside step(), after the step pre-hook: reading .grad there would read the previous step's
+# (or None at step 0). So when the pre-hook sees a closure among step()'s arguments, it hands step() a
+# wrapper of it for that call only (a step pre-hook may return new args): the wrapper runs the closure and
+# then measures the gradients, and the post-hook records the row. Nothing depends on the optimizer's class.
+# A step may evaluate its closure several times (LBFGS: up to max_iter times, more with a line search;
+# SAM: at w, then at w + e). The row holds the LAST evaluation: it is what the update that ends the step
+# was computed from in a two-pass step (SAM's base step uses the gradient at w + e; the first pass only
+# finds e), it is what .grad holds when step() returns, so what a manual mon.step() after the update, the
+# Trainer and Lightning callbacks and the user's own `p.grad.norm()` after step() read, and with LBFGS's
+# max_iter=1 (the stochastic setting) it is the only one. Each evaluation is measured on the device
+# (one _foreach_norm, no host copy); an earlier one's norms are dropped when the next starts.
+# The weight norms and the update are still measured across the whole step (before and after step()).
+
+# NOTE [hooks on the model]
+# Nothing gradviz needs is registered on the user's module: whatever is there is copied by
+# copy.deepcopy(model) (an EMA, a target network) and pickled by torch.save(model) / pickle.dumps(model),
+# and a bound method of an object holding weakrefs cannot be pickled at all. The one module hook watch
+# needs (the model's forward, to find the first backward's graph) is a process-wide forward hook
+# (register_module_forward_hook), live only until the first backward or close(), that looks the module up
+# by identity in a registry of weak references: a copy is another module, so it is not watched.
+# Exception: dynamo guards on the global hooks, so every region compiled while that hook is live compiles
+# once more after it is removed (and torch.compile(module) warns on each call that global hooks exist:
+# filtered while gradviz's is live, _QuietCompileWarning). So a model that is or holds a compiled module
+# gets a hook on the model itself instead, a module-level function looking up the same registry: for
+# torch.compile(m) it sits on the OptimizedModule, outside the compiled code, and its copies and pickles are
+# rebuilt from the inner module alone; a model holding compiled parts keeps that function, inert, in copies
+# made before its first backward. A model compiled after watch() (mon = watch(model); model =
+# torch.compile(model)) is heard through its wrapper's forward, and compiles once more after the first
+# backward.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import torch
+from torch.nn.modules.module import register_module_forward_hook
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
@@ -70,13 +111,24 @@ class _Part:
     update_norms: Sequence[torch.Tensor] = ()
 
 
+@dataclass
+class _Open:
+    """The optimizer step between its pre- and post-hook (kept if ``step()`` raises)."""
+
+    step: int
+    groups: list[_Group] | None  # the layout of a weight step (None: the gradients' own layout)
+    weights: list[tuple[Sequence[torch.Tensor], list[int]]]  # per group: weight norms, positions snapshotted
+    parts: list[_Part] | None  # the gradients' norms (None: a closure step not evaluated yet)
+
+
 class Recorder:
     """Hooks on an optimizer (or manual ``step()`` calls) that record gradient norms per step.
 
     ``params`` are the watched tensors, ``names`` their names. With an optimizer, a step pre-hook reads
-    ``.grad`` (all backward passes since the last step, summed by autograd); on weight steps it also reads
-    the weights and snapshots them, and a post-hook measures the update. Without one, :meth:`step` reads
-    the gradients, and on weight steps the update since the previous call.
+    ``.grad`` (all backward passes since the last step, summed by autograd); when ``step()`` is given a
+    closure, the gradients of its last evaluation instead (NOTE [closure steps]). On weight steps the
+    pre-hook also reads the weights and snapshots them, and a post-hook measures the update. Without an
+    optimizer, :meth:`step` reads the gradients, and on weight steps the update since the previous call.
     ``on_first_backward(node)`` is called once, when the first backward pass reaches the model's output
     node (the node itself, while the graph below it is still intact).
     """
@@ -105,15 +157,13 @@ class Recorder:
         self.optimizer = optimizer
         self._on_first_backward = on_first_backward
         self.on_recorded: Callable[[], None] | None = None  # after each recorded row (the live widget)
-        self._pending: tuple[int, list[_Part]] | None = None
+        self._open: _Open | None = None
         self._snapshots: dict[_Key, list[torch.Tensor]] = {}
         self._groups_cache: list[_Group] | None = None
         self._all_finite = np.full(len(params), GradState.finite, np.uint8)
         self._handles: list[RemovableHandle] = []
         self._node_handle: RemovableHandle | None = None
-        self._forward_handle: RemovableHandle | None = (
-            model.register_forward_hook(self._on_forward) if active else None
-        )
+        self._listening: _Listening | None = _Listening(model, self) if active else None
         if optimizer is not None:
             self._handles.append(optimizer.register_step_pre_hook(self._pre_step))
             self._handles.append(optimizer.register_step_post_hook(self._post_step))
@@ -129,33 +179,94 @@ class Recorder:
 
     # -- hooks -------------------------------------------------------------------------------------------
 
-    def _pre_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
-        if self._pending is not None:  # the previous optimizer.step() raised: keep what was measured
-            self._finish(*self._pending)
-            self._pending = None
+    def _pre_step(
+        self, optimizer: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        self._close_open()  # the previous optimizer.step() raised: keep what was measured
         step = self.step_count
         self.step_count += 1
         if step % self.every or not self.active:
-            return
-        with torch.no_grad():
-            if not self.weighs(step):
+            return None
+        closure = _closure(args, kwargs)
+        weighs = self.weighs(step)
+        if closure is None and not weighs:
+            with torch.no_grad():
                 self._record_gradients(step)
-                return
-            groups = self._layout(fresh=True)
-            parts = self._measure(groups)
-            for part, planned in zip(parts, self._snapshot(groups, self._in_optimizer), strict=True):
-                part.param_norms = device_norms(self._tensors(part.group), part.group.acc)
-                part.planned = planned
-        self._pending = (step, parts)
+            return None
+        open_ = _Open(step, None, [], None)
+        with torch.no_grad():
+            if weighs:
+                open_.groups = groups = self._layout(fresh=True)
+                planned = self._snapshot(groups, self._in_optimizer)
+                open_.weights = [
+                    (device_norms(self._tensors(g), g.acc), chosen)
+                    for g, chosen in zip(groups, planned, strict=True)
+                ]
+            if closure is None:
+                open_.parts = self._measure_open(open_)
+        self._open = open_
+        if closure is None:
+            return None
+        return _with_closure(args, kwargs, self._evaluating(open_, closure))
+
+    def _evaluating(self, open_: _Open, closure: Callable[..., Any]) -> Callable[..., Any]:
+        """``closure``, measuring the gradients after each evaluation (NOTE [closure steps])."""
+
+        def evaluate(*args: Any, **kwargs: Any) -> Any:
+            if self._open is not open_:  # called after its step() ended: nothing to record
+                return closure(*args, **kwargs)
+            open_.parts = None  # an earlier evaluation's gradients are not kept alive through this one
+            try:
+                result = closure(*args, **kwargs)
+            except BaseException:
+                # keep what its backward computed (a closure raising on a bad loss); the error is the user's
+                with contextlib.suppress(Exception):
+                    self._measured(open_)
+                raise
+            self._measured(open_)
+            return result
+
+        return evaluate
+
+    def _measured(self, open_: _Open) -> None:
+        if self._open is open_:
+            with torch.no_grad():
+                open_.parts = self._measure_open(open_)
 
     def _post_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
-        if self._pending is None:
+        open_, self._open = self._open, None
+        if open_ is None:
             return
-        (step, parts), self._pending = self._pending, None
         with torch.no_grad():
-            for part in parts:
-                self._measure_update(part, part.planned)
-        self._finish(step, parts)
+            if open_.parts is None:  # a closure the step never called: the gradients it was given
+                open_.parts = self._measure_open(open_)
+            if open_.weights:
+                for part, (_, planned) in zip(open_.parts, open_.weights, strict=True):
+                    self._measure_update(part, planned)
+        self._finish_open(open_)
+
+    def _close_open(self) -> None:
+        """Record a step whose ``optimizer.step()`` raised: its gradients and weights, no update."""
+        open_, self._open = self._open, None
+        if open_ is not None and open_.parts is not None:  # (a closure never evaluated: no gradients used)
+            self._finish_open(open_)
+
+    def _measure_open(self, open_: _Open) -> list[_Part]:
+        """The gradients' norms now, in the step's layout (a weight step's, else the last weight step's)."""
+        return self._measure(open_.groups if open_.groups is not None else self._layout(fresh=False))
+
+    def _finish_open(self, open_: _Open) -> None:
+        assert open_.parts is not None
+        if open_.weights:
+            for part, (norms, planned) in zip(open_.parts, open_.weights, strict=True):
+                part.param_norms, part.planned = norms, planned
+        if open_.groups is not None:
+            self._finish(open_.step, open_.parts)
+            return
+        try:  # as _record_gradients: a stale layout fails when the norms are stacked
+            self._finish(open_.step, open_.parts)
+        except RuntimeError:  # parameters moved to another device or dtype since: group them again
+            self._finish(open_.step, self._measure(self._layout(fresh=True)))
 
     def step(self) -> None:
         """Manual step boundary: record the gradients now, and on weight steps the update since the last."""
@@ -174,7 +285,8 @@ class Recorder:
             if self.weighs(step + 1):
                 self._snapshot(self._layout(fresh=True), self._all)
 
-    def _on_forward(self, module: torch.nn.Module, args: object, output: object) -> None:
+    def _on_forward(self, output: object) -> None:
+        """After each forward of the model until the first backward (NOTE [hooks on the model])."""
         tensors = (t for t in tree_leaves(output) if isinstance(t, torch.Tensor))
         root = next((t.grad_fn for t in tensors if t.grad_fn is not None), None)
         if root is None:
@@ -189,17 +301,17 @@ class Recorder:
         self._on_first_backward(node)
 
     def _remove_graph_hooks(self) -> None:
-        for handle in (self._forward_handle, self._node_handle):
-            if handle is not None:
-                handle.remove()
-        self._forward_handle = self._node_handle = None
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            listening.remove()
+        if self._node_handle is not None:
+            self._node_handle.remove()
+        self._node_handle = None
 
     def close(self) -> None:
         """Record a step left half-done by a raising ``optimizer.step()``, remove every hook."""
         try:
-            if self._pending is not None:
-                pending, self._pending = self._pending, None
-                self._finish(*pending)
+            self._close_open()
         finally:
             self._remove_graph_hooks()
             for handle in self._handles:
@@ -337,3 +449,117 @@ class Recorder:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = delta / weight
         self.buffer.append(step, grad, state, weight, ratio)
+
+
+# -- a closure given to optimizer.step() (NOTE [closure steps]) -------------------------------------------
+
+
+def _closure(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., Any] | None:
+    """The closure ``optimizer.step`` was called with, if any (``args[0]`` is the optimizer itself)."""
+    found = args[1] if len(args) > 1 else kwargs.get("closure")
+    return found if callable(found) and not isinstance(found, torch.Tensor) else None
+
+
+def _with_closure(
+    args: tuple[Any, ...], kwargs: dict[str, Any], closure: Callable[..., Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``step()``'s arguments with its closure replaced (where it was given: positionally or by name)."""
+    if len(args) > 1:
+        return (args[0], closure, *args[2:]), kwargs
+    return args, {**kwargs, "closure": closure}
+
+
+# -- the model's forward passes until the first backward (NOTE [hooks on the model]) -----------------------
+
+_LISTENING: dict[int, _Listening] = {}  # id(model) -> the recorder waiting for that model's first backward
+_LOCK = threading.RLock()  # an RLock: a weakref callback may run (garbage collection) while it is held
+# the process-wide forward hook and its warning filter, while anyone listens through it
+_GLOBAL_HOOK: list[RemovableHandle | _QuietCompileWarning] = []
+
+
+class _Listening:
+    """A recorder hearing its model's forward passes: weak references only, so the registry keeps neither
+    alive (either one collected ends it)."""
+
+    def __init__(self, model: torch.nn.Module, recorder: Recorder) -> None:
+        self.key = id(model)
+        self.model = weakref.ref(model, self._gone)
+        self.recorder = weakref.ref(recorder, self._gone)
+        self._own: RemovableHandle | None = None
+        compiled = _holds_compiled(model)
+        with _LOCK:
+            previous = _LISTENING.get(self.key)
+            if previous is not None:
+                previous.remove()  # one recorder per model (watch closes the previous one anyway)
+            if compiled:
+                self._own = model.register_forward_hook(_on_watched_forward)
+            elif not _GLOBAL_HOOK:
+                _GLOBAL_HOOK.append(register_module_forward_hook(_on_watched_forward))
+                _GLOBAL_HOOK.append(_QuietCompileWarning())
+            _LISTENING[self.key] = self
+
+    def _gone(self, ref: object) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        with _LOCK:
+            if _LISTENING.get(self.key) is self:
+                del _LISTENING[self.key]
+            if self._own is not None:
+                self._own.remove()
+                self._own = None
+            if _GLOBAL_HOOK and not any(entry._own is None for entry in _LISTENING.values()):
+                while _GLOBAL_HOOK:
+                    _GLOBAL_HOOK.pop().remove()
+
+
+class _QuietCompileWarning:
+    """While the process-wide hook is live, torch.compile(module) warns on each call that global module hooks
+    exist: that hook is gradviz's, it does nothing while dynamo compiles and hears a compiled wrapper's
+    output, and the warning would land in the user's cell. Filtered from then until the hook is removed
+    (as the trace does for its own hooks, gradviz/capture/_session.py)."""
+
+    def __init__(self) -> None:
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Using `torch\.compile\(module\)` when there are global hooks",
+            category=UserWarning,
+        )
+        self._filter = warnings.filters[0]
+
+    def remove(self) -> None:
+        with contextlib.suppress(ValueError):
+            cast("list[Any]", warnings.filters).remove(self._filter)  # a list at run time, typed a Sequence
+        mutated = getattr(warnings, "_filters_mutated", None)  # private, renamed in Python 3.14
+        if mutated is not None:
+            mutated()  # drop the registries' cached decisions
+
+
+def _on_watched_forward(module: torch.nn.Module, args: object, output: object) -> None:
+    """After every module's forward while a recorder listens: hands the watched models' outputs over."""
+    if torch.compiler.is_compiling():  # traced by dynamo inside a compiled region: nothing to do
+        return
+    entry = _LISTENING.get(id(module))
+    if entry is None:  # torch.compile(model) made after watch(model): its inner call runs compiled, unheard
+        inner = module._modules.get("_orig_mod")
+        if inner is None:
+            return
+        entry, module = _LISTENING.get(id(inner)), inner
+    if entry is None or entry.model() is not module:
+        return
+    recorder = entry.recorder()
+    if recorder is not None:
+        recorder._on_forward(output)
+
+
+def _holds_compiled(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is, or holds, a module compiled by ``torch.compile`` (an OptimizedModule, or one
+    whose ``compile()`` was called)."""
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # not imported: nothing was compiled
+    if eval_frame is None:
+        return False
+    compiled = eval_frame.OptimizedModule
+    return any(
+        isinstance(m, compiled) or getattr(m, "_compiled_call_impl", None) is not None
+        for m in model.modules()
+    )

@@ -8,9 +8,10 @@ A framework adapter (``transformers.py``, ``lightning.py``) calls, in this order
     after_step()                     after every optimizer update, before the gradients are zeroed
     close(exc=None)                  training ended (or raised)
 
-``after_step`` feeds ``Monitor.step()``: the monitor takes no optimizer hooks here, because Lightning
-runs ``training_step`` and ``backward`` inside ``optimizer.step(closure)`` (a step pre-hook would see
-the previous step's gradients) and Accelerate wraps the optimizer the Trainer steps.
+``after_step`` feeds ``Monitor.step()``: the monitor takes no optimizer hooks here, because Accelerate
+wraps the optimizer the Trainer steps. Lightning runs ``training_step`` and ``backward`` inside
+``optimizer.step(closure)``: read after the update, ``.grad`` holds the closure's last evaluation, the one
+``watch`` records for closure steps too (NOTE [closure steps] in ``gradviz/capture/_watch.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook
 
 from gradviz._trace import Trace, trace
 from gradviz._watch import Monitor, watch
@@ -80,6 +83,7 @@ class CallbackRun:
         self._model_name = ""
         self._running: Trace | None = None
         self._forward_handle: Any = None
+        self._traced_model: weakref.ref[nn.Module] | None = None
         self._meant_to_train: set[str] = set()
         self._recheck: dict[str, Verdict] = {}
         self._pending = False
@@ -112,9 +116,15 @@ class CallbackRun:
         self._running = t
         _dangling.register(self)
         # A forward that raises ends the trace there, so the exception leaves the model with gradviz's note.
-        self._forward_handle = model.register_forward_hook(self._forward_done, always_call=True)
+        # A process-wide hook that picks the model out by identity, not a hook on the model: a copy of the
+        # model made meanwhile (an EMA, torch.save(model)) must not carry it (NOTE [hooks on the model] in
+        # gradviz/capture/_watch.py). The trace's own module hooks are process-wide too.
+        self._traced_model = weakref.ref(model)
+        self._forward_handle = register_module_forward_hook(self._forward_done, always_call=True)
 
     def _forward_done(self, module: nn.Module, args: Any, output: Any) -> None:
+        if torch.compiler.is_compiling() or self._traced_model is None or module is not self._traced_model():
+            return  # (dynamo reads through it while compiling, as through the trace's hooks)
         exc = sys.exc_info()[1]
         if exc is not None and self._running is not None:
             self.end_trace(exc)
@@ -127,6 +137,7 @@ class CallbackRun:
         if self._forward_handle is not None:
             self._forward_handle.remove()
             self._forward_handle = None
+        self._traced_model = None
         _dangling.unregister(self)
         error = exc if isinstance(exc, Exception) else None
         t.__exit__(type(error) if error else None, error, error.__traceback__ if error else None)
