@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
 import weakref
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,6 +28,7 @@ from torch.nn.modules.module import (
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, BackwardMarks, grad_of
+from gradviz.capture._compiled import QuietCompileWarning
 from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
 from gradviz.capture._failsafe import FailSafe
@@ -101,7 +101,7 @@ class Session:
 
     def start(self) -> None:
         try:
-            self._handles.append(_QuietCompileHookWarning())
+            self._handles.append(QuietCompileWarning())
             self._handles.append(register_module_forward_pre_hook(self._enter_module))
             self._handles.append(register_module_forward_hook(self._leave_module, always_call=True))
             if self._model is not None:
@@ -418,22 +418,3 @@ def _variable_name(tensor: torch.Tensor) -> str | None:
                         if param is tensor:
                             return f"{key}.{name}"
     return None
-
-
-class _QuietCompileHookWarning:
-    """While a trace runs, torch.compile(module) warns that global module hooks exist: they are gradviz's
-    own, made invisible to dynamo (NOTE [invisible to torch.compile] in _tracer.py), and the warning would
-    land in the user's cell. This filter is added at the trace's start and removed at its end (a handle)."""
-
-    def __init__(self) -> None:
-        warnings.filterwarnings(
-            "ignore",
-            message=r"Using `torch\.compile\(module\)` when there are global hooks",
-            category=UserWarning,
-        )
-        self._filter = warnings.filters[0]
-
-    def remove(self) -> None:
-        with contextlib.suppress(ValueError):
-            cast(list, warnings.filters).remove(self._filter)  # a list at run time, typed as a Sequence
-        warnings._filters_mutated()  # type: ignore[attr-defined]  # drop the registries' cached decisions

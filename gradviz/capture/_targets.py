@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gradviz.capture._compiled import compiled_wrapper_type
 from gradviz.capture._optim import optimizer_params
 from gradviz.records import Target
 
@@ -201,8 +202,7 @@ def mark_compiled(model: nn.Module, modules: list[tuple[str, nn.Module]], watche
     """Targets held by torch.compile'd code: the model passed compiled (``torch.compile(model)``, unwrapped
     before the scan) and every module compiled in place (``module.compile()``) or held compiled. Their ops
     run as compiled code, out of the tracer's sight (NOTE [invisible to torch.compile] in _tracer.py)."""
-    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
-    wrapper = eval_frame.OptimizedModule if eval_frame is not None else ()
+    wrapper = compiled_wrapper_type()
     index_of = {id(w.tensor): w.target.index for w in watched}
     compiled = (
         [("", model)] if isinstance(model, wrapper) or getattr(model, "_compiled_call_impl", None) else []

@@ -47,7 +47,8 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 # by identity in a registry of weak references: a copy is another module, so it is not watched.
 # Exception: dynamo guards on the global hooks, so every region compiled while that hook is live compiles
 # once more after it is removed (and torch.compile(module) warns on each call that global hooks exist:
-# filtered while gradviz's is live, _QuietCompileWarning). So a model that is or holds a compiled module
+# filtered while gradviz's is live, _compiled.QuietCompileWarning; the registry: _listen.py). So a model
+# that is or holds a compiled module
 # gets a hook on the model itself instead, a module-level function looking up the same registry: for
 # torch.compile(m) it sits on the OptimizedModule, outside the compiled code, and its copies and pickles are
 # rebuilt from the inner module alone; a model holding compiled parts keeps that function, inert, in copies
@@ -59,21 +60,17 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 from __future__ import annotations
 
 import contextlib
-import sys
-import threading
-import warnings
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.modules.module import register_module_forward_hook
 from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._listen import Listening
 from gradviz.capture._norms import device_norms, settle
 from gradviz.records import GradState, StepBuffer
 
@@ -163,7 +160,7 @@ class Recorder:
         self._all_finite = np.full(len(params), GradState.finite, np.uint8)
         self._handles: list[RemovableHandle] = []
         self._node_handle: RemovableHandle | None = None
-        self._listening: _Listening | None = _Listening(model, self) if active else None
+        self._listening: Listening | None = Listening(model, self) if active else None
         if optimizer is not None:
             self._handles.append(optimizer.register_step_pre_hook(self._pre_step))
             self._handles.append(optimizer.register_step_post_hook(self._post_step))
@@ -467,99 +464,3 @@ def _with_closure(
     if len(args) > 1:
         return (args[0], closure, *args[2:]), kwargs
     return args, {**kwargs, "closure": closure}
-
-
-# -- the model's forward passes until the first backward (NOTE [hooks on the model]) -----------------------
-
-_LISTENING: dict[int, _Listening] = {}  # id(model) -> the recorder waiting for that model's first backward
-_LOCK = threading.RLock()  # an RLock: a weakref callback may run (garbage collection) while it is held
-# the process-wide forward hook and its warning filter, while anyone listens through it
-_GLOBAL_HOOK: list[RemovableHandle | _QuietCompileWarning] = []
-
-
-class _Listening:
-    """A recorder hearing its model's forward passes: weak references only, so the registry keeps neither
-    alive (either one collected ends it)."""
-
-    def __init__(self, model: torch.nn.Module, recorder: Recorder) -> None:
-        self.key = id(model)
-        self.model = weakref.ref(model, self._gone)
-        self.recorder = weakref.ref(recorder, self._gone)
-        self._own: RemovableHandle | None = None
-        compiled = _holds_compiled(model)
-        with _LOCK:
-            previous = _LISTENING.get(self.key)
-            if previous is not None:
-                previous.remove()  # one recorder per model (watch closes the previous one anyway)
-            if compiled:
-                self._own = model.register_forward_hook(_on_watched_forward)
-            elif not _GLOBAL_HOOK:
-                _GLOBAL_HOOK.append(register_module_forward_hook(_on_watched_forward))
-                _GLOBAL_HOOK.append(_QuietCompileWarning())
-            _LISTENING[self.key] = self
-
-    def _gone(self, ref: object) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        with _LOCK:
-            if _LISTENING.get(self.key) is self:
-                del _LISTENING[self.key]
-            if self._own is not None:
-                self._own.remove()
-                self._own = None
-            if _GLOBAL_HOOK and not any(entry._own is None for entry in _LISTENING.values()):
-                while _GLOBAL_HOOK:
-                    _GLOBAL_HOOK.pop().remove()
-
-
-class _QuietCompileWarning:
-    """While the process-wide hook is live, torch.compile(module) warns on each call that global module hooks
-    exist: that hook is gradviz's, it does nothing while dynamo compiles and hears a compiled wrapper's
-    output, and the warning would land in the user's cell. Filtered from then until the hook is removed
-    (as the trace does for its own hooks, gradviz/capture/_session.py)."""
-
-    def __init__(self) -> None:
-        warnings.filterwarnings(
-            "ignore",
-            message=r"Using `torch\.compile\(module\)` when there are global hooks",
-            category=UserWarning,
-        )
-        self._filter = warnings.filters[0]
-
-    def remove(self) -> None:
-        with contextlib.suppress(ValueError):
-            cast("list[Any]", warnings.filters).remove(self._filter)  # a list at run time, typed a Sequence
-        mutated = getattr(warnings, "_filters_mutated", None)  # private, renamed in Python 3.14
-        if mutated is not None:
-            mutated()  # drop the registries' cached decisions
-
-
-def _on_watched_forward(module: torch.nn.Module, args: object, output: object) -> None:
-    """After every module's forward while a recorder listens: hands the watched models' outputs over."""
-    if torch.compiler.is_compiling():  # traced by dynamo inside a compiled region: nothing to do
-        return
-    entry = _LISTENING.get(id(module))
-    if entry is None:  # torch.compile(model) made after watch(model): its inner call runs compiled, unheard
-        inner = module._modules.get("_orig_mod")
-        if inner is None:
-            return
-        entry, module = _LISTENING.get(id(inner)), inner
-    if entry is None or entry.model() is not module:
-        return
-    recorder = entry.recorder()
-    if recorder is not None:
-        recorder._on_forward(output)
-
-
-def _holds_compiled(model: torch.nn.Module) -> bool:
-    """Whether ``model`` is, or holds, a module compiled by ``torch.compile`` (an OptimizedModule, or one
-    whose ``compile()`` was called)."""
-    eval_frame = sys.modules.get("torch._dynamo.eval_frame")  # not imported: nothing was compiled
-    if eval_frame is None:
-        return False
-    compiled = eval_frame.OptimizedModule
-    return any(
-        isinstance(m, compiled) or getattr(m, "_compiled_call_impl", None) is not None
-        for m in model.modules()
-    )
