@@ -40,13 +40,18 @@ class BackwardMarks:
     roots: set[int] = field(default_factory=set)  # ids of tensors backward() was called on
     grads: dict[int, int] = field(default_factory=dict)  # id(target's .grad) -> target index, after backward
     # ops before this index made tensors whose graph a backward freed (it ran without retain_graph): one
-    # of those used by a later op carries a freed graph into a new forward (an RNN state not detached)
+    # of those whose node that backward walked, used by a later op, carries a freed graph into a new
+    # forward (an RNN state not detached); ``freed_by`` is that backward's line
     freed_at: int = 0
+    freed_nodes: frozenset[int] = frozenset()  # id() of the nodes it freed (compared, never dereferenced)
+    freed_by: Site | None = None
 
     def clear(self) -> None:
         self.roots.clear()
         self.grads.clear()
         self.freed_at = 0
+        self.freed_nodes = frozenset()
+        self.freed_by = None
 
 
 class _TracerView(Protocol):
@@ -134,22 +139,28 @@ class BackwardCalls:
             passes=s.tracer.log.same_shapes,
             failsafe=s.failsafe,
         )
+        asked = _asked_for(func, name, args, kwargs)
         for r, node in zip(roots, walk.roots, strict=True):
             self.marks_for_tracer.roots.add(id(r))
-            s.cap.roots.append(s.root(r, site, node, call))
+            root = s.root(r, site, node, call)
+            root.asked_all = asked is None
+            s.cap.roots.append(root)
         result = None
         before = {w.target.index: w.target.delivered for w in s.watched}
         failed = False
         try:
             result = s.tracer.run(func, args, kwargs)
             if not _retains_graph(func, name, args, kwargs):
-                self.marks_for_tracer.freed_at = len(s.tracer.log)
+                marks = self.marks_for_tracer
+                marks.freed_at, marks.freed_by = len(s.tracer.log), site
+                marks.freed_nodes = marks.freed_nodes | walk.node_ids
             return result
         except Exception as exc:
             failed = True
             if s.cap.error is None:
                 try:
-                    s.cap.error = classify_backward_error(exc, site, s.cap, again)
+                    freed_by = self.marks_for_tracer.freed_by
+                    s.cap.error = classify_backward_error(exc, site, s.cap, again, freed_by)
                 except Exception as internal:  # NOTE [fail-safe]: the user's error goes on unchanged
                     s.failsafe.fail(internal, "error classifier")
             raise
@@ -158,7 +169,6 @@ class BackwardCalls:
                 walk.finish()
                 self._absorb(walk)
                 self._after(walk, stale, arrived)
-                asked = _asked_for(func, name, args, kwargs)
                 if asked is not None:
                     self._not_requested(walk, asked, site)
                 if name == "grad" and result is not None:

@@ -54,9 +54,10 @@ def classify_forward_error(
 
 
 def classify_backward_error(
-    exc: BaseException, site: Site | None, cap: Capture, again: bool = False
+    exc: BaseException, site: Site | None, cap: Capture, again: bool = False, freed_by: Site | None = None
 ) -> ErrorInfo:
-    """``again``: this backward's loss had already been backpropagated inside the trace."""
+    """``again``: this backward's loss had already been backpropagated inside the trace; ``freed_by``: the
+    line of the last backward that ran without retain_graph (it freed the graph's saved tensors)."""
     message = str(exc)
     kind = error_kind_of(message)
     blame, blame_op = site, ""
@@ -67,10 +68,10 @@ def classify_backward_error(
     elif kind is ErrorKind.graph_freed:
         # Most often state carried across steps without .detach() (an RNN hidden state, a running
         # buffer): backward walks on into the previous step's graph, whose buffers are freed.
-        if again:
-            blame_op = "second backward"
-        elif cap.carried:
+        if cap.carried and not again:
             blame, blame_op = cap.carried[-1].site, "carried"  # the latest: the forward that failed
+        elif freed_by is not None:  # two losses through one graph: the first backward freed it
+            blame, blame_op = freed_by, "second backward" if again else "freed by"
     return ErrorInfo(
         type=type(exc).__name__,
         message=_first_line(message),

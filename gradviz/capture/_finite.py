@@ -158,6 +158,7 @@ class FiniteWatch:
         if tainted:
             self.propagate(index, inputs, outputs)
 
+    @torch.no_grad()
     def check_external(self, name: str, index: int, tensors: list[_Tensor], site) -> None:
         """Inputs from outside the targets' lineage (the batch, buffers), each summed once per trace: a NaN in
         the data is born there, at the first op that reads it, whatever that op is."""
@@ -175,6 +176,7 @@ class FiniteWatch:
                 born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
                 self.tainted[id(t)] = (_ref(t), born)
 
+    @torch.no_grad()  # nothing here may save a tensor for backward (a checkpoint counts what is saved)
     def propagate(self, index: int, inputs: list[_Tensor], outputs: list[_Tensor]) -> None:
         """An op that was not summed (a view, a copy) or whose outputs are finite: pass taints on to its
         outputs if they are non-finite views of a tainted value; note the op took a tainted value."""
@@ -198,6 +200,7 @@ class FiniteWatch:
                 return hit[1]
         return -1
 
+    @torch.no_grad()  # as propagate: the rare path must not add to what the user's forward saves
     def _nonfinite(self, name, index, args, inputs, outputs, site, inplace=False) -> None:
         _set_grad_was = _grad_on()
         _set_grad(False)

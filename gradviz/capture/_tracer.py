@@ -187,7 +187,14 @@ class Tracer(TorchFunctionMode):
             _, v, g, c, maker = entry
             if v and not g and t.grad_fn is not None:
                 g, c = self._revive(t, v, c)
-            if 0 <= maker < self.marks.freed_at and g and id(t) not in self._carried:
+            # made before a backward that freed its own node: state carried into a new forward
+            marks = self.marks
+            if (
+                0 <= maker < marks.freed_at
+                and g
+                and id(t) not in self._carried
+                and id(t.grad_fn) in marks.freed_nodes
+            ):
                 self._maybe_carried(t, maker)
             values |= v
             grads |= g

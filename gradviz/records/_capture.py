@@ -251,6 +251,7 @@ class Root:
     call: str = "backward"  # "backward" | "autograd.grad"
     nonfinite: str = ""  # "nan" | "inf" when the root's value was not finite
     birth: int = -1  # index into Capture.births of where that value was born
+    asked_all: bool = True  # its call computed gradients for every leaf (not backward(inputs=) / grad)
 
 
 @dataclass

@@ -96,11 +96,15 @@ ERROR_KINDS: Mapping[ErrorKind, ErrorText] = {
         ),
         fix="Run a fresh forward for each backward, or pass retain_graph=True to the first backward.",
         fix_by_blame={
+            "freed by": (
+                "Pass retain_graph=True to the first backward (the line above), or add the losses and call "
+                "backward() once on their sum."
+            ),
             "carried": (
                 "Detach the carried state where it enters the new step (`h = h.detach()`, as truncated "
                 "BPTT does); retain_graph=True would only make every step backpropagate through all "
                 "earlier ones."
-            )
+            ),
         },
     ),
     ErrorKind.non_scalar: ErrorText(

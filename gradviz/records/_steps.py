@@ -19,10 +19,19 @@ class StepBuffer:
     dropped and from then on only every 2nd (then 4th, 8th, ...) recorded step is kept. The history always
     spans the whole run, at a resolution that halves each time it fills. Memory: ``max_steps`` x params
     x 13 bytes. ``max_steps=None`` keeps every row (memory grows with the run).
+
+    ``capacity``: rows allocated at once (default: 64, or ``max_steps`` if fewer); 0 allocates nothing
+    before the first row (a reader that must not trust a header's parameter count).
     """
 
     def __init__(
-        self, names: list[str], max_steps: int | None, every: int = 1, weights_every: int | None = None
+        self,
+        names: list[str],
+        max_steps: int | None,
+        every: int = 1,
+        weights_every: int | None = None,
+        *,
+        capacity: int = 64,
     ) -> None:
         self.names = list(names)
         self.max_steps = max_steps
@@ -32,7 +41,9 @@ class StepBuffer:
         self.n = 0
         self.seen = 0  # recorded steps offered, kept or not
         self.first_nonfinite: tuple[int, str] | None = None
-        self._steps, self._rows = self._new_rows(min(max_steps, 64) if max_steps is not None else 64)
+        self._steps, self._rows = self._new_rows(
+            min(max_steps, capacity) if max_steps is not None else capacity
+        )
 
     def _new_rows(self, capacity: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         p = len(self.names)
@@ -42,7 +53,7 @@ class StepBuffer:
 
     def _grow(self, rows: int = 0) -> None:
         """Double the capacity (to at least ``rows`` more than are kept), up to ``max_steps``."""
-        capacity = max(2 * len(self._steps), self.n + rows)
+        capacity = max(2 * len(self._steps), self.n + max(rows, 1))
         if self.max_steps is not None:
             capacity = min(capacity, self.max_steps)
         steps, columns = self._new_rows(capacity)
@@ -89,8 +100,10 @@ class StepBuffer:
         self.n += 1
 
     def reserve(self, rows: int) -> None:
-        """Make room for ``rows`` more rows in one allocation (when many are about to be offered)."""
-        if self.max_steps is None and self.n + rows > len(self._steps):
+        """Make room for ``rows`` more rows in one allocation (when many are about to be offered), up to
+        ``max_steps``."""
+        full = self.max_steps is not None and len(self._steps) >= self.max_steps
+        if self.n + rows > len(self._steps) and not full:
             self._grow(rows)
 
     def extend(

@@ -1,7 +1,8 @@
 """The two JSON files of a recorded run, checked: ``header.json`` (every field), ``graph.json`` (its shape).
 
-A run folder may come from anyone (see ``gradviz/_runread.py``): a wrong field is a ValueError that names
-it and says what was expected and what was found.
+A run folder may come from anyone (see ``gradviz/runlog/_reader.py``): a wrong field is a ValueError that
+names it and says what was expected and what was found. Both files are parsed by ``gradviz/runlog/_json.py``
+(bounded nesting; no NaN, no endless integer, no lone surrogate).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import json
 import os
 
 from gradviz.runlog._format import FORMAT, HEADER, VERSION, grads_dtype, weights_dtype
+from gradviz.runlog._json import Unreadable, parse
 
 __all__ = ["check_graph", "check_header"]
+
+_INT64_MAX = (1 << 63) - 1
 
 
 def check_header(data: bytes, where: str) -> dict:
@@ -25,11 +29,11 @@ def check_header(data: bytes, where: str) -> dict:
     if not data.strip():
         raise bad("is empty")
     try:
-        header = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise bad(f"is not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise bad(f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        header = parse(data)
+    except Unreadable as e:
+        raise bad(f"field {e.key!r} {e.problem}" if e.key is not None else e.problem) from None
+    except ValueError as e:
+        raise bad(str(e)) from None
     if not isinstance(header, dict):
         raise bad(f"holds a JSON {_json_kind(header)}, not an object with format, version, names, ...")
     if header.get("format") != FORMAT or header.get("version") != VERSION:
@@ -46,15 +50,15 @@ def check_header(data: bytes, where: str) -> dict:
             raise bad(f"field {key!r} should be {expected}, got {_shown(value)}")
         return value
 
-    def count(minimum: int):
-        return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+    def count(minimum: int):  # an int64, as the records' step
+        return lambda v: isinstance(v, int) and not isinstance(v, bool) and minimum <= v <= _INT64_MAX
 
     field("names", "a list of parameter names (str)", lambda v: isinstance(v, list))
     for i, name in enumerate(header["names"]):
         if not isinstance(name, str):
             raise bad(f"field 'names' should hold str, got {_shown(name)} at index {i}")
-    field("every", "an int >= 1", count(1))
-    field("weights_every", "an int >= 1 or null", lambda v: v is None or count(1)(v))
+    field("every", "an int >= 1 (an int64)", count(1))
+    field("weights_every", "an int >= 1 (an int64) or null", lambda v: v is None or count(1)(v))
     p = len(header["names"])
     for key, dtype in (("grads", grads_dtype(p)), ("weights", weights_dtype(p))):
         files = field(key, 'an object {"file": name, "record_bytes": int}', lambda v: isinstance(v, dict))
@@ -72,8 +76,8 @@ def check_header(data: bytes, where: str) -> dict:
     for key, expected, ok in (
         ("model", "a str", lambda v: isinstance(v, str)),
         ("optimizer", "a str or null", lambda v: v is None or isinstance(v, str)),
-        ("rank", "an int >= 0", count(0)),
-        ("world_size", "an int >= 1", count(1)),
+        ("rank", "an int >= 0 (an int64)", count(0)),
+        ("world_size", "an int >= 1 (an int64)", count(1)),
         ("created", "a str", lambda v: isinstance(v, str)),
     ):
         if key in header:  # written by every version, but only shown: not required
@@ -83,9 +87,9 @@ def check_header(data: bytes, where: str) -> dict:
 
 def check_graph(data: bytes) -> tuple[dict, bytes, bytes]:
     try:
-        saved = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"not valid JSON ({e})") from None
+        saved = parse(data)
+    except ValueError as e:
+        raise ValueError(f"it {e}") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("graph"), dict):
         raise ValueError('expected an object {"graph": {...}, "edge_norms": base64, "hists": base64}')
     graph = saved["graph"]

@@ -1,18 +1,27 @@
-"""Reading a recorded run (the format is in ``gradviz/_runlog.py``), from a folder that may come from anyone.
+"""Reading a recorded run (the format is in ``gradviz/runlog/_format.py``), from a folder that may come from
+anyone.
 
 # NOTE [untrusted run folders]
 # A run folder may be downloaded, shared or crafted, so the reader trusts nothing in it:
 # - It opens only regular files whose real path (symlinks resolved) lies inside the folder: header.json,
 #   graph.json and the two record files the header names. A FIFO, a device or a directory is refused
 #   without blocking (opened with O_NONBLOCK, then fstat).
-# - header.json and graph.json are read up to a size limit; record files up to the size fstat gave when
-#   the refresh began, a chunk of _CHUNK bytes at a time. Rows go straight into a StepBuffer (max_steps
-#   rows, as watch keeps them), so memory is a chunk plus the rows kept, whatever the size of the files.
-# - Every header field is checked (gradviz/_runheader.py); a wrong one raises ValueError naming it.
+# - header.json and graph.json are read up to a size limit and parsed in bounded nesting, without NaN,
+#   endless integers or lone surrogates (gradviz/runlog/_json.py). Every header field is checked
+#   (gradviz/runlog/_header.py); a wrong one raises ValueError naming it. A graph.json that fails is left
+#   out, and why is said (``problems``, shown by ``gradviz.open``'s repr).
+# - Nothing is allocated from the header's counts: a header may name millions of parameters over
+#   no records. Rows are allocated as records are read (with ``max_steps=None``, the rest of the file's
+#   rows at once when the first records arrive), so memory is bounded by what the files hold.
+# - Record files are read up to the size fstat gave when the refresh began, a chunk of _CHUNK bytes at a
+#   time. Rows go straight into a StepBuffer (max_steps rows, as watch keeps them), so memory is a chunk
+#   plus the rows kept, whatever the size of the files.
 # - Bytes inserted into or cut out of the middle of a record file shift every record after them: the
-#   reader then searches, byte by byte, for the next record whose crc32 matches (and whose step could
-#   follow the last one read), and counts the bytes it skipped. A stretch with no intact record after
-#   it is left unread (it may be a record still being written) and counted in ``unread_bytes``.
+#   reader then searches for the first position after them where a record's crc32 matches (and whose
+#   step could follow the last one read), and counts the bytes it skipped. The search takes _SCAN bytes
+#   at a time, at about the speed of reading intact records however the bytes are crafted
+#   (gradviz/runlog/_scan.py). A stretch with no intact record after it is left unread (it may be a
+#   record still being written) and counted in ``unread_bytes``; it is not searched again.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import numpy as np
 from gradviz.records import History, StepBuffer
 from gradviz.runlog._format import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
 from gradviz.runlog._header import check_graph, check_header
+from gradviz.runlog._scan import first_intact
 
 __all__ = ["RunReader"]
 
@@ -73,7 +83,10 @@ class RunReader:
         self.header = check_header(data, self._where)
         self.names: list[str] = list(self.header["names"])
         p = len(self.names)
-        self.buffer = StepBuffer(self.names, max_steps, self.header["every"], self.header["weights_every"])
+        # nothing allocated from the header's counts: rows come with the records read (see the note)
+        self.buffer = StepBuffer(
+            self.names, max_steps, self.header["every"], self.header["weights_every"], capacity=0
+        )
         self._grads = _Records(self.header["grads"]["file"], grads_dtype(p))
         self._weights = _Records(self.header["weights"]["file"], weights_dtype(p))
         for records in (self._grads, self._weights):  # refuse a bad record file now, not in a poller
@@ -140,14 +153,16 @@ class RunReader:
                 grads = self._open(self._grads.name, "record file")
                 if grads is not None:
                     stack.callback(os.close, grads[0])
-                    self.buffer.reserve((grads[1] - self._grads.offset) // self._grads.size)
                     weights = self._open(self._weights.name, "record file")
                     more: Iterator[np.ndarray] = iter(())
                     if weights is not None:
                         stack.callback(os.close, weights[0])
                         more = stack.enter_context(contextlib.closing(self._weights.read(*weights)))
                     chunks = stack.enter_context(contextlib.closing(self._grads.read(*grads)))
-                    for chunk in chunks:
+                    for i, chunk in enumerate(chunks):
+                        if i == 0:  # records are there: room for them and the rest of the file at once
+                            rest = max(0, grads[1] - self._grads.offset) // self._grads.size
+                            self.buffer.reserve(len(chunk) + rest)
                         self._take(chunk, more)
                         if self.ended:
                             break
@@ -295,7 +310,7 @@ class _Records:
             data = _pread(fd, min(_SCAN + size - 1, end - start), start)
             if len(data) < size:
                 break
-            at = _first_intact(data, size, self.last_step)
+            at = first_intact(data, size, self.last_step, _STEP_SPAN)
             if at is not None:
                 return start + at
             start += len(data) - size + 1
@@ -309,26 +324,6 @@ def _intact(data: bytes, whole: int, size: int) -> np.ndarray:
     stored = rows[:, -4:].copy().view("<u4").reshape(whole)
     computed = np.fromiter((zlib.crc32(row) for row in rows[:, :-4]), np.uint32, whole)
     return computed == stored
-
-
-def _first_intact(data: bytes, size: int, last_step: int) -> int | None:
-    """First position in ``data`` where a whole intact record starts, whose step could follow
-    ``last_step`` (or is the end marker); None if there is none."""
-    count = len(data) - size + 1
-    steps = np.ndarray((count,), "<i8", buffer=data, strides=(1,))  # the int64 at every byte position
-    plausible = (steps == END_STEP) | ((steps > last_step) & (steps <= last_step + _STEP_SPAN))
-    candidates = np.flatnonzero(plausible)
-    if len(candidates):  # an all-zero record is never intact (crc32 of zeros is not 0): skip those fast
-        nonzero = np.flatnonzero(np.frombuffer(data, np.uint8))
-        k = np.searchsorted(nonzero, candidates)
-        inside = k < len(nonzero)
-        inside[inside] = nonzero[k[inside]] < candidates[inside] + size
-        candidates = candidates[inside]
-    view = memoryview(data)
-    for at in candidates.tolist():
-        if zlib.crc32(view[at : at + size - 4]) == int.from_bytes(view[at + size - 4 : at + size], "little"):
-            return at
-    return None
 
 
 def _pread(fd: int, n: int, offset: int) -> bytes:

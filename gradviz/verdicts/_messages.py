@@ -464,5 +464,13 @@ def _graph_freed(err: ErrorInfo, cap: Capture) -> str:
             "before this step (state carried across steps without .detach())"
         )
     if err.blame_op == "second backward":
-        return f"backward ran a second time through the same graph{at(err.site)}, whose buffers were freed"
+        return (
+            f"backward ran a second time through the same graph{at(err.site)}, whose buffers the backward"
+            f"{at(err.blame)} had freed"
+        )
+    if err.blame_op == "freed by":
+        return (
+            f"the backward{at(err.site)} ran through a graph whose saved tensors the backward{at(err.blame)}"
+            f"{code(err.blame)} had already freed (it ran without retain_graph=True)"
+        )
     return "backward ran a second time through a graph that was already freed"

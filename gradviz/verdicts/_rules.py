@@ -50,13 +50,13 @@ class _Context:
         self.cap = cap
         self.graph = ZeroGraph(cap)
         self.root_values = 0
+        self.full_root_values = 0  # of roots whose call asked for every leaf's gradient
         self.root_cuts: list[Cut] = []
-        self.loss_birth = -1
-        self.loss_nonfinite: str = ""
+        self.nonfinite_roots = [root for root in cap.roots if root.nonfinite]
         for root in cap.roots:
             self.root_values |= root.values
-            if root.nonfinite and not self.loss_nonfinite:
-                self.loss_nonfinite, self.loss_birth = root.nonfinite, root.birth
+            if root.asked_all:
+                self.full_root_values |= root.values
             for i in root.cuts:
                 cut = cap.cuts[i]
                 if not cut.retracted and cut not in self.root_cuts:
@@ -119,6 +119,9 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     if err is not None and not ERROR_KINDS[err.kind].caused_by_cut:
         # the step raised before this gradient could arrive: the error is why, whatever else is wrong
         return Cause.error, err.blame or err.site, Raised(err)
+    if t.not_requested is not None and not ctx.full_root_values & t.bit:
+        # only calls that were asked for other inputs reached it: that is why, whatever cuts other paths
+        return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
     cut = ctx.cut_for(t.bit)
     if cut is not None:  # a loss depends on it, and every path to that loss was cut: the cut says why
         return cut.kind, cut.site, CutPath(cut)
@@ -145,22 +148,30 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
 def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     """A gradient arrived: was it kept, and is it usable?"""
     kept = t.grad_state
-    if t.consumed and kept == GradState.none and t.delivered in (GradState.finite, GradState.unknown):
-        return Cause.ok, None, Consumed()
-    if not t.returned and t.is_leaf and kept in (GradState.none, GradState.zero) and kept != t.delivered:
+    taken = t.consumed and kept == GradState.none  # a hook took it during backward: not cleared
+    if (
+        not taken
+        and not t.returned
+        and t.is_leaf
+        and kept in (GradState.none, GradState.zero)
+        and kept != t.delivered
+    ):
         site = ctx.last_clear(t.bit)
         if site is not None or kept == GradState.none:
             return Cause.cleared, site, Cleared(site)
     if t.delivered == GradState.nonfinite:
         birth = ctx.cap.births[t.birth] if t.birth >= 0 else None
         return Cause.nonfinite, birth.site if birth else None, Born(birth)
-    if ctx.loss_nonfinite and ctx.root_values & t.bit:
-        birth = ctx.cap.births[ctx.loss_birth] if ctx.loss_birth >= 0 else None
-        evidence = LossNonfinite("inf" if ctx.loss_nonfinite == "inf" else "nan", birth)
+    spoiled = next((r for r in ctx.nonfinite_roots if r.values & t.bit), None)  # a NaN loss it helped compute
+    if spoiled is not None:
+        birth = ctx.cap.births[spoiled.birth] if spoiled.birth >= 0 else None
+        evidence = LossNonfinite("inf" if spoiled.nonfinite == "inf" else "nan", birth)
         return Cause.nonfinite, birth.site if birth else None, evidence
     if t.delivered == GradState.zero:
         mechanism = ctx.graph.zero_mechanism(t)
         return Cause.zero, mechanism.site, mechanism
     if t.in_optimizer is False:
         return Cause.not_in_optimizer, None, Nothing()
+    if taken:
+        return Cause.ok, None, Consumed()
     return Cause.ok, None, Unreadable() if t.delivered == GradState.unknown else Nothing()
