@@ -24,6 +24,7 @@ from gradviz.capture import _graph
 from gradviz.capture._errors import classify_backward_error
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FiniteWatch
+from gradviz.capture._locate import locate_target_births
 from gradviz.capture._norms import node_norm, norms_and_states
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._targets import Watched
@@ -169,6 +170,7 @@ class BackwardCalls:
                 walk.finish()
                 self._absorb(walk)
                 self._after(walk, stale, arrived)
+                locate_target_births(s.cap)  # from this backward's graph, before a later one replaces it
                 if asked is not None:
                     self._not_requested(walk, asked, site)
                 if name == "grad" and result is not None:
@@ -223,6 +225,9 @@ class BackwardCalls:
 
     def _absorb(self, walk: _graph.Walk) -> None:
         cap = self.s.cap
+        for birth in cap.births:  # births located on the previous graph: their nodes are not drawn now
+            if birth.phase == "backward":
+                birth.node = None
         cap.graph = walk.nodes
         if walk.truncated and not cap.graph_truncated:
             cap.graph_truncated = True

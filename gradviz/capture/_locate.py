@@ -53,11 +53,22 @@ _BACKWARD_DETAIL = {
 def locate_births(cap: Capture) -> None:
     """Set ``birth`` on each target whose delivered gradient is non-finite, and on each non-finite root,
     adding backward births to ``cap.births``. Pure: reads plain data only."""
-    if not cap.births and not any(t.delivered == GradState.nonfinite for t in cap.targets):
-        return  # nothing was non-finite (the common case): no graph index to build
+    locate_target_births(cap)
+    _roots_births(cap)
+    _keep_relevant(cap)
+
+
+def locate_target_births(cap: Capture) -> None:
+    """Births of the non-finite gradients this backward delivered, read from its graph (``cap.graph``).
+
+    Called after each backward: a later backward replaces the graph, and a target keeps the birth of the
+    first non-finite gradient it got (a NaN from step 1 then spoils the weights an optimizer step writes:
+    what step 2 reads is that NaN, not a new birth)."""
+    if not any(t.delivered == GradState.nonfinite and t.birth < 0 for t in cap.targets):
+        return  # nothing new was non-finite (the common case): no graph index to build
     graph = _Graph(cap)
     for target in cap.targets:
-        if target.delivered != GradState.nonfinite or target.node is None:
+        if target.delivered != GradState.nonfinite or target.node is None or target.birth >= 0:
             continue
         source = graph.source(target.node)
         if source is None:
@@ -67,8 +78,6 @@ def locate_births(cap: Capture) -> None:
             target.birth = cap.op_taint[op]
         else:
             target.birth = graph.birth(source, op)
-    _roots_births(cap)
-    _keep_relevant(cap)
 
 
 def _roots_births(cap: Capture) -> None:

@@ -103,7 +103,8 @@ class Tracer(TorchFunctionMode):
         self._kinds = _KINDS
         self._grad_off: tuple[Site | None, Site | None] = (None, None)  # (user line, library line)
         self._used = 0
-        self.log = OpLog()  # every recorded call, by column; becomes Capture.ops in finish()
+        self.log = OpLog()  # every recorded call, by column; Capture.ops from the start (backwards read it)
+        capture.ops = self.log
         self.finite: FiniteWatch | None = (
             FiniteWatch(capture, self._producer, self._op_sites, targets) if check_finite else None
         )
