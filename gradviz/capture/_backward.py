@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,7 +39,13 @@ _NOT = object()  # no hook record
 class BackwardMarks:
     """What the forward tracer must know of the backwards run so far. Written here, read by the tracer."""
 
-    roots: set[int] = field(default_factory=set)  # ids of tensors backward() was called on
+    # tensors backward() was called on: id -> weak reference (a freed loss's id is soon another tensor's)
+    roots: dict[int, Any] = field(default_factory=dict)
+
+    def is_root(self, t: torch.Tensor) -> bool:
+        ref = self.roots.get(id(t))
+        return ref is not None and ref() is t
+
     grads: dict[int, int] = field(default_factory=dict)  # id(target's .grad) -> target index, after backward
     # ops before this index made tensors whose graph a backward freed (it ran without retain_graph): one
     # of those whose node that backward walked, used by a later op, carries a freed graph into a new
@@ -125,7 +132,7 @@ class BackwardCalls:
         if any(_is_wrapped(r) for r in roots):
             return self._functorch(func, name, args, kwargs)
         call = "autograd.grad" if name == "grad" else "backward"
-        again = any(id(r) in self.marks_for_tracer.roots for r in roots)
+        again = any(self.marks_for_tracer.is_root(r) for r in roots)
         if s.tracer.finite is not None:
             s.tracer.finite.settle()
         stale = self._stale_grads()
@@ -142,7 +149,7 @@ class BackwardCalls:
         )
         asked = _asked_for(func, name, args, kwargs)
         for r, node in zip(roots, walk.roots, strict=True):
-            self.marks_for_tracer.roots.add(id(r))
+            self.marks_for_tracer.roots[id(r)] = weakref.ref(r)
             root = s.root(r, site, node, call)
             root.asked_all = asked is None
             s.cap.roots.append(root)

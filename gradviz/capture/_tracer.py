@@ -109,8 +109,9 @@ class Tracer(TorchFunctionMode):
             FiniteWatch(capture, self._producer, self._op_sites, targets) if check_finite else None
         )
         self._start_seq = _next_node_nr()  # nodes numbered below this were made before the trace
-        self._carried: set[int] = set()  # ids of tensors from before the trace already recorded
-        self._external: set[int] = set()  # ids of inputs from outside the lineage already checked
+        # tensors already looked at, by id with a weak reference: a freed tensor's id is soon another's
+        self._carried: dict[int, Any] = {}  # tensors with a graph from out of sight, already recorded
+        self._external: dict[int, Any] = {}  # inputs from outside the lineage, already checked
         # what left torch so far: (fingerprint, targets its value depends on, cuts on its lineage)
         self._prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]] = []
 
@@ -177,12 +178,12 @@ class Tracer(TorchFunctionMode):
                         self._strangers.add(id(t))
                 elif self._on_leaf is not None and t.is_leaf and t.requires_grad:
                     self._on_leaf(t, _frames.user_site())
-                elif t.requires_grad and not t.is_leaf and id(t) not in self._carried:
+                elif t.requires_grad and not t.is_leaf and not _seen(self._carried, t):
                     self._maybe_carried(t)
                 entry = lineage.get(t)
                 if entry is None:
-                    if id(t) not in self._external:
-                        self._external.add(id(t))
+                    if not _seen(self._external, t):
+                        self._external[id(t)] = _ref(t)
                         external = [t] if external is None else [*external, t]
                     continue
             _, v, g, c, maker = entry
@@ -193,7 +194,7 @@ class Tracer(TorchFunctionMode):
             if (
                 0 <= maker < marks.freed_at
                 and g
-                and id(t) not in self._carried
+                and not _seen(self._carried, t)
                 and id(t.grad_fn) in marks.freed_nodes
             ):
                 self._maybe_carried(t, maker)
@@ -411,7 +412,7 @@ class Tracer(TorchFunctionMode):
     def _maybe_carried(self, t: torch.Tensor, made_by: int = -1) -> None:
         """A tensor with autograd history from before the trace, or made before a backward that freed its
         graph (``made_by``: the op that made it): state carried across steps."""
-        self._carried.add(id(t))
+        self._carried[id(t)] = _ref(t)
         fn = t.grad_fn
         if fn is None:
             return
@@ -544,7 +545,7 @@ class Tracer(TorchFunctionMode):
         return outputs or changed
 
     def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
-        if not values or any(id(t) in self.marks.roots for t in inputs):
+        if not values or any(self.marks.is_root(t) for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
             entry = self.lineage.get(t)
@@ -623,6 +624,12 @@ def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] |
     if len(set(sample)) < 2 and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0)):
         return None
     return tuple(t.shape), sample
+
+
+def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:
+    """Whether ``t`` itself (not an earlier tensor whose freed id it reuses) is in ``seen``."""
+    ref = seen.get(id(t))
+    return ref is not None and ref() is t
 
 
 def _versions(tensors: list[torch.Tensor]) -> list[int]:
