@@ -51,7 +51,7 @@ class BackwardMarks:
     # of those whose node that backward walked, used by a later op, carries a freed graph into a new
     # forward (an RNN state not detached); ``freed_by`` is that backward's line
     freed_at: int = 0
-    freed_nodes: frozenset[int] = frozenset()  # id() of the nodes it freed (compared, never dereferenced)
+    freed_nodes: frozenset[int] = frozenset()  # sequence numbers of the nodes it freed
     freed_by: Site | None = None
 
     def clear(self) -> None:
@@ -158,10 +158,11 @@ class BackwardCalls:
         failed = False
         try:
             result = s.tracer.run(func, args, kwargs)
-            if not _retains_graph(func, name, args, kwargs):
+            # a call asked for some inputs frees only the nodes between its roots and them: not tracked
+            if asked is None and not _retains_graph(func, name, args, kwargs):
                 marks = self.marks_for_tracer
                 marks.freed_at, marks.freed_by = len(s.tracer.log), site
-                marks.freed_nodes = marks.freed_nodes | walk.node_ids
+                marks.freed_nodes = marks.freed_nodes | walk.node_seqs
             return result
         except Exception as exc:
             failed = True

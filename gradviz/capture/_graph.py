@@ -80,7 +80,9 @@ class Walk:
     norms: list[Any] = field(default_factory=list)  # per node: norm (float / 0-d tensor) or None
     derived: dict[int, int] = field(default_factory=dict)  # node index -> index of the child it copies
     accumulators: dict[int, int] = field(default_factory=dict)  # target index -> node index
-    node_ids: frozenset[int] = frozenset()  # id() of every node walked (compared, never dereferenced)
+    # the autograd sequence number of every node walked: stable, unlike id() of the Python wrapper objects,
+    # which are freed after the walk and whose addresses new ones reuse
+    node_seqs: frozenset[int] = frozenset()
 
     def finish(self) -> None:
         """Remove the hooks and move captured norms into the records (one host copy per device)."""
@@ -199,7 +201,7 @@ def walk(
         truncated=head < len(live),
         too_deep=too_deep,
         accumulators=accumulators,
-        node_ids=frozenset(ids),
+        node_seqs=frozenset(fn._sequence_nr() for fn in live),
     )
     try:
         if watch is not None:

@@ -195,7 +195,7 @@ class Tracer(TorchFunctionMode):
                 0 <= maker < marks.freed_at
                 and g
                 and not _seen(self._carried, t)
-                and id(t.grad_fn) in marks.freed_nodes
+                and t.grad_fn._sequence_nr() in marks.freed_nodes
             ):
                 self._maybe_carried(t, maker)
             values |= v
