@@ -195,7 +195,8 @@ class Tracer(TorchFunctionMode):
                 0 <= maker < marks.freed_at
                 and g
                 and not _seen(self._carried, t)
-                and t.grad_fn._sequence_nr() in marks.freed_nodes
+                and (fn := t.grad_fn) is not None
+                and fn._sequence_nr() in marks.freed_nodes
             ):
                 self._maybe_carried(t, maker)
             values |= v
@@ -294,7 +295,10 @@ class Tracer(TorchFunctionMode):
         values = targets
         grads = 0
         cuts: tuple[int, ...] = ()
-        for t in tensors_in(args if isinstance(args, tuple) else (args,), {}):
+        ins = tensors_in(args if isinstance(args, tuple) else (args,), {})
+        if self.finite is not None and self.finite.tainted:  # a NaN that went in comes out from there
+            self.finite.propagate(max(len(self.log) - 1, 0), ins, tensors_out(output))
+        for t in ins:
             entry = self.lineage.get(t)
             if entry is not None:
                 values |= entry[1]
@@ -303,6 +307,11 @@ class Tracer(TorchFunctionMode):
         index = max(len(self.log) - 1, 0)  # never -1, which marks a target's own entry
         if targets & ~self._used:
             self._first_use(targets & ~self._used, index)
+        site = None
+        for target in self.cap.targets:  # where its output is seen: the call of the TorchScript module
+            if targets >> target.index & 1 and target.opaque_site is None:
+                site = site or _frames.user_site()
+                target.opaque_site = site
         for o in tensors_out(output):
             self.lineage.set(o, values, (grads | targets) if o.requires_grad else 0, cuts, index)
 
