@@ -14,7 +14,7 @@ from torch import nn
 
 from gradviz import view
 from gradviz._args import check_flag, check_optimizer
-from gradviz.capture import FailSafe, Session, from_model, unwrap
+from gradviz.capture import FailSafe, Session, from_mapping, from_model, unwrap
 from gradviz.records import Capture, Cause, Verdict
 from gradviz.verdicts import decide, note_for
 
@@ -46,6 +46,8 @@ class Trace:
             )
         check_optimizer("gradviz.trace", optimizer)
         check_flag("gradviz.trace", "node_norms", node_norms)
+        if isinstance(model, Mapping):
+            from_mapping(model)  # a TypeError naming a bad entry comes now, from the call that passed it
         if (
             isinstance(model, nn.Module)
             and not any(True for _ in model.parameters())
@@ -74,9 +76,17 @@ class Trace:
     def __enter__(self) -> Trace:
         if self._session is not None or self._capture is not None:
             raise RuntimeError("this gradviz.trace was already used; start a new one with gradviz.trace(...)")
-        self._session = Session(self._model, self._optimizer, node_norms=self._node_norms)
+        try:
+            session = Session(self._model, self._optimizer, node_norms=self._node_norms)
+            session.start()  # removes what it registered if it fails
+        except Exception as internal:  # NOTE [fail-safe]: the user's step runs, untraced
+            failsafe = FailSafe()
+            failsafe.fail(internal, "start of the trace")
+            self._capture = Capture(failure=failsafe.describe())
+            self._verdicts = {}
+            return self
+        self._session = session
         self._model = self._optimizer = None  # the session owns them until it stops
-        self._session.start()
         return self
 
     def __exit__(

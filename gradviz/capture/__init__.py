@@ -17,7 +17,7 @@ from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._loss import capture_graph, capture_loss, read_values
 from gradviz.capture._optim import optimizer_params, shown
 from gradviz.capture._session import Session
-from gradviz.capture._targets import from_model, unwrap
+from gradviz.capture._targets import from_mapping, from_model, unwrap
 from gradviz.capture._watch import Recorder
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "any_sharded",
     "capture_graph",
     "capture_loss",
+    "from_mapping",
     "from_model",
     "model_name",
     "optimizer_params",

@@ -108,7 +108,17 @@ MASKS = frozenset(
 class FiniteWatch:
     """Per-op finite checks and the births they find (see NOTE [finite checks])."""
 
-    __slots__ = ("births", "cap", "op_sites", "op_taint", "pending", "producer", "tainted", "targets")
+    __slots__ = (
+        "births",
+        "cap",
+        "numbers",
+        "op_sites",
+        "op_taint",
+        "pending",
+        "producer",
+        "tainted",
+        "targets",
+    )
 
     def __init__(self, cap: Capture, producer=None, op_sites=None, targets=None) -> None:
         self.cap = cap
@@ -123,6 +133,7 @@ class FiniteWatch:
             cap.op_taint
         )  # op index -> birth: ops that made or took a tainted value
         self.pending: list[tuple[int, Site | None, str, _Tensor]] = []  # device sums not read yet
+        self.numbers: dict[str, int] = {}  # "nan" / "inf" / "-inf" that left torch by .item() -> birth
 
     # -- hot path ----------------------------------------------------------------------------------------
 
@@ -240,6 +251,28 @@ class FiniteWatch:
             self.tainted[id(o)] = (_ref(o), born)
             self.op_taint.setdefault(index, born)
 
+    def escaped(self, t: _Tensor, value: object) -> None:
+        """``t`` left torch as ``value`` (``.item()``): if it carried a recorded NaN/Inf, a non-finite number
+        coming back into an op (``torch.full(shape, v)``) is that one, not a new birth."""
+        born = self._taint_of([t])
+        if born >= 0 and type(value) is float and value - value != 0:
+            self.numbers[_number_key(value)] = born
+
+    @torch.no_grad()
+    def numbers_back(self, index: int, args: tuple, kwargs: dict, outputs: list[_Tensor]) -> bool:
+        """An op given a non-finite number that left torch carrying a recorded NaN/Inf (``torch.full(shape,
+        h.mean().item())``): its non-finite outputs carry that birth, not a new one."""
+        for a in (*args, *kwargs.values()):
+            if type(a) is float and a - a != 0:
+                born = self.numbers.get(_number_key(a), -1)
+                if born >= 0:
+                    for o in outputs:
+                        if o.dtype in _FLOATS and not bool(torch.isfinite(o).all()):
+                            self.tainted[id(o)] = (_ref(o), born)
+                    self.op_taint.setdefault(index, born)
+                    return True
+        return False
+
     def _upstream(self, kind: str, inputs: list[_Tensor], name: str, index: int, site) -> int:
         """A non-finite input nobody recorded a birth for: made by an op inside the trace that is not summed
         (a full-precision op that overflowed: the forward is exploding), or received from outside."""
@@ -310,3 +343,7 @@ def describe(name: str, args: tuple, inputs: list[_Tensor]) -> str:
     if base in ("exp", "expm1", "exp2", "cosh", "sinh"):
         return "by overflow: the result is beyond the dtype's largest value"
     return "by overflow or an invalid operation on finite values"
+
+
+def _number_key(value: float) -> str:
+    return "nan" if value != value else ("inf" if value > 0 else "-inf")

@@ -244,7 +244,16 @@ class Tracer(TorchFunctionMode):
             self._written(name, args, kwargs, inputs, versions, site)
         elif kind is Kind.ESCAPE:
             self._escape(name, values, grads, cuts, inputs, site, index, caller_index)
+            if self.finite is not None and self.finite.tainted and inputs:
+                self.finite.escaped(inputs[0], out)
         finite = self.finite
+        if (
+            finite is not None
+            and finite.numbers
+            and outputs
+            and finite.numbers_back(index, args, kwargs, outputs)
+        ):
+            finite = None  # its non-finite values came back from an escape: their birth is known
         if finite is not None and external is not None:
             finite.check_external(name, index, external, _SITES[caller_index] or site)
         if finite is not None and outputs:
