@@ -123,6 +123,7 @@ class BackwardCalls:
         self.marks_for_tracer = marks
         self.first = True
         self.marks: dict[int, tuple[int, int]] = {}
+        self._stepped: dict[int, tuple[int, torch.Tensor]] = {}  # see _steppable
         # id(grad) -> (grad, version, norm, state) measured after the last backward: not re-read at the end
         self.known: dict[int, tuple[torch.Tensor, int, float | None, GradState]] = {}
 
@@ -155,6 +156,7 @@ class BackwardCalls:
             s.cap.roots.append(root)
         result = None
         before = {w.target.index: w.target.delivered for w in s.watched}
+        self._stepped = self._steppable(walk)
         failed = False
         try:
             result = s.tracer.run(func, args, kwargs)
@@ -285,6 +287,7 @@ class BackwardCalls:
             st = GradState.unknown if state is None else GradState(state)
             self._deliver(w.target, st, norm)
             self.known[id(g)] = (g, g._version, norm, st)
+        self._consumed_unseen()
         unhooked = []
         for index in stale:
             raw = arrived.get(index)
@@ -313,6 +316,36 @@ class BackwardCalls:
                 w = s.watched[node.target]
                 if not (w.tensor.is_leaf or w.tensor.retains_grad) and node.grad_norm is not None:
                     self._deliver(w.target, state_of(node.grad_norm), node.grad_norm)
+
+    def _steppable(self, walk: _graph.Walk) -> dict[int, tuple[int, torch.Tensor]]:
+        """Targets whose accumulator this walk cannot hook (a reentrant checkpoint builds it during backward)
+        and that a post-accumulate-grad hook may step: their version and values before backward, to tell
+        afterwards whether a hook consumed a gradient (few tensors; a copy each)."""
+        found = {}
+        for w in self.s.watched:
+            t = w.tensor
+            if w.target.index not in walk.accumulators and getattr(t, "_post_accumulate_grad_hooks", None):
+                with torch.no_grad():
+                    found[w.target.index] = (t._version, t.detach().clone())
+        return found
+
+    def _consumed_unseen(self) -> None:
+        """A target seen by no hook whose weights a hook changed during backward while its .grad stayed
+        None: a gradient arrived and was consumed (NOTE [delivered, not reached]); its state is read from
+        the update (NaN weights: a NaN gradient; unchanged: zero)."""
+        for index, (version, old) in self._stepped.items():
+            w = self.s.watched[index]
+            if grad_of(w.tensor) is not None or w.tensor._version == version:
+                continue
+            with torch.no_grad():
+                new = w.tensor.detach()
+                if not bool(torch.isfinite(new).all()):
+                    state = GradState.nonfinite
+                else:
+                    state = GradState.zero if torch.equal(new, old) else GradState.finite
+            w.target.consumed = True
+            self._deliver(w.target, state, None)
+        self._stepped = {}
 
     def _not_requested(self, walk: _graph.Walk, asked: set[int], site: Site | None) -> None:
         """A backward asked for some inputs only: the targets it reached and was not asked for."""

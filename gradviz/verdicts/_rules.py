@@ -159,10 +159,13 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         site = ctx.last_clear(t.bit)
         if site is not None or kept == GradState.none:
             return Cause.cleared, site, Cleared(site)
-    if t.delivered == GradState.nonfinite:
-        birth = ctx.cap.births[t.birth] if t.birth >= 0 else None
-        return Cause.nonfinite, birth.site if birth else None, Born(birth)
     spoiled = next((r for r in ctx.nonfinite_roots if r.values & t.bit), None)  # a NaN loss it helped compute
+    if t.delivered == GradState.nonfinite:
+        index = t.birth
+        if index < 0 and spoiled is not None:  # its node was not walked (a reentrant checkpoint's inside):
+            index = spoiled.birth  # the NaN of the loss it helped compute is what reached it
+        birth = ctx.cap.births[index] if index >= 0 else None
+        return Cause.nonfinite, birth.site if birth else None, Born(birth)
     if spoiled is not None:
         birth = ctx.cap.births[spoiled.birth] if spoiled.birth >= 0 else None
         evidence = LossNonfinite("inf" if spoiled.nonfinite == "inf" else "nan", birth)
