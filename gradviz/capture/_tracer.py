@@ -6,6 +6,7 @@ user's line, and one entry per result. The rare paths (gradients off, in-place, 
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -210,10 +211,7 @@ class Tracer(TorchFunctionMode):
         made_by = None
         if kind is Kind.INPLACE:
             made_by = self._made_by(args)
-        elif kind is Kind.CREATE and self.cap.escaped and not grads:
-            values |= self.cap.escaped
-            cuts = merge(cuts, self.cap.escape_cuts)
-        elif self._prints and kind is Kind.OP:
+        elif self._prints and (kind is Kind.OP or (kind is Kind.CREATE and not grads)):
             back, back_cuts = self._came_back(external, args, kwargs)
             if back:
                 values |= back
@@ -607,10 +605,14 @@ class Tracer(TorchFunctionMode):
                     values |= v
                     cuts = merge(cuts, c)
                     self.lineage.set(t, v, 0, c, len(self.log))
-        numbers = [a for a in (*args, *kwargs.values()) if type(a) is float and a not in (0.0, 1.0, -1.0)]
-        for a in numbers:
-            for (_, sample), v, c in self._prints:
-                if sample == (a,):
+        for data in (*args, *kwargs.values()):
+            flat = _numbers(data)
+            if not flat:
+                continue
+            for (shape, sample), v, c in self._prints:
+                numel = math.prod(shape)
+                same = numel == len(flat) and tuple(flat[:: max(1, numel // 8)][:8]) == sample
+                if same or (len(sample) == 1 and sample[0] in flat and sample[0] not in (0.0, 1.0, -1.0)):
                     values |= v
                     cuts = merge(cuts, c)
         return values, cuts
@@ -642,6 +644,33 @@ def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] |
     if len(set(sample)) < 2 and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0)):
         return None
     return tuple(t.shape), sample
+
+
+def _numbers(data: object, limit: int = 1 << 20) -> list[float]:
+    """The numbers in a Python number, nested lists/tuples of numbers, or a numpy array (as floats, in
+    order), for ``_came_back``; [] for anything else (tensors among them are followed by their lineage)."""
+    if type(data) is float:
+        return [data]
+    if isinstance(data, (list, tuple)):
+        out: list[float] = []
+        stack = [iter(data)]
+        while stack:
+            x = next(stack[-1], _END)
+            if x is _END:
+                stack.pop()
+            elif isinstance(x, (list, tuple)):
+                stack.append(iter(x))
+            elif isinstance(x, (float, int)) and len(out) < limit:
+                out.append(float(x))
+            else:
+                return []
+        return out
+    if getattr(data, "__array_interface__", None) is not None and getattr(data, "size", limit + 1) <= limit:
+        return [float(x) for x in data.ravel().tolist()]  # type: ignore[attr-defined]  # a numpy array
+    return []
+
+
+_END = object()
 
 
 def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:
