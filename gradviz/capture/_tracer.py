@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -328,6 +328,8 @@ class Tracer(TorchFunctionMode):
         """autograd.grad returned ``grads``: their values depend on what the roots depend on, and only with
         ``create_graph=True`` do they carry a graph back to it. Without it, a loss computed from them
         (a gradient penalty) reaches none of those parameters through them: that call is the cut."""
+        if self.finite is not None and self.finite.tainted:  # a NaN loss gives NaN gradients: the same NaN
+            self.finite.propagate(max(len(self.log) - 1, 0), roots, grads)
         values = grads_bits = 0
         cuts: tuple[int, ...] = ()
         for r in roots:
@@ -611,8 +613,10 @@ class Tracer(TorchFunctionMode):
                 continue
             for (shape, sample), v, c in self._prints:
                 numel = math.prod(shape)
-                same = numel == len(flat) and tuple(flat[:: max(1, numel // 8)][:8]) == sample
-                if same or (len(sample) == 1 and sample[0] in flat and sample[0] not in (0.0, 1.0, -1.0)):
+                same = bool(sample) and numel == len(flat) and _alike(flat[:: max(1, numel // 8)][:8], sample)
+                if same or (
+                    len(sample) == 1 and sample[0] not in (0.0, 1.0, -1.0) and _among(sample[0], flat)
+                ):
                     values |= v
                     cuts = merge(cuts, c)
         return values, cuts
@@ -635,14 +639,18 @@ class Tracer(TorchFunctionMode):
 
 def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
     """Shape and up to 8 evenly spread elements, as doubles (float32 values read back exactly): enough to
-    know an escaped tensor's values when they come back. None for values too plain to tell apart (a
-    tensor of one repeated value, a 0 or 1, integers)."""
+    know an escaped tensor's values when they come back. The sample is () for values too plain to tell
+    apart (one repeated value, a 0 or 1): only the shape is compared then. None for no float values."""
     if not (t.is_floating_point() and t.numel()) or t.layout != torch.strided or t.device.type == "meta":
         return None
     flat = t.detach().reshape(-1)
     sample = tuple(flat[:: max(1, flat.numel() // 8)][:8].double().cpu().tolist())
-    if len(set(sample)) < 2 and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0)):
-        return None
+    if (
+        len(set(sample)) < 2
+        and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0))
+        and sample[0] == sample[0]
+    ):
+        sample = ()
     return tuple(t.shape), sample
 
 
@@ -671,6 +679,15 @@ def _numbers(data: object, limit: int = 1 << 20) -> list[float]:
 
 
 _END = object()
+
+
+def _alike(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Equal element by element, a NaN equal to a NaN (a NaN that left torch comes back a NaN)."""
+    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
+
+
+def _among(x: float, values: list[float]) -> bool:
+    return any(v != v for v in values) if x != x else x in values
 
 
 def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:

@@ -45,7 +45,9 @@ __all__ = ["RunReader"]
 _HEADER_MAX = 64 << 20  # bytes; the names of a few million parameters
 _GRAPH_MAX = 256 << 20  # bytes of graph.json; a larger one is not shown
 _CHUNK = 4 << 20  # bytes of records read at a time
-_SCAN = 1 << 20  # bytes searched at a time for the next intact record
+_SCAN = 1 << 20  # bytes searched at a time for the next intact record (at most)
+_SCAN_FIRST = 4096  # bytes searched first (the next intact record is often near)
+_AFTER_DAMAGE = 16  # records read first after a search (damage often comes in many small pieces)
 _STEP_SPAN = 1 << 40  # a record found after corrupt bytes has a step in (last step, last step + this]
 _HAS_PREAD = hasattr(os, "pread")
 _FLAGS = (
@@ -267,9 +269,17 @@ class _Records:
         self._known_bad = 0  # positions before this had a whole record there that was not intact
 
     def read(self, fd: int, end: int) -> Generator[np.ndarray, None, None]:
-        """Chunks of the intact records between ``offset`` and ``end`` (copies); moves ``offset`` on."""
+        """Chunks of the intact records between ``offset`` and ``end`` (copies); moves ``offset`` on.
+
+        Each read and each search after damage starts small and doubles while it finds nothing wrong
+        (nothing intact), so that many small damages cost in proportion to the bytes they span; the
+        records taken are handed on in chunks of about _CHUNK bytes (a chunk with the end record at once).
+        """
         size = self.size
-        per = max(1, _CHUNK // size) * size
+        full = max(1, _CHUNK // size) * size
+        per = full
+        batch: list[np.ndarray] = []
+        batched = 0
         try:
             while self.offset + size <= end:
                 data = _pread(fd, min(per, end - self.offset), self.offset)
@@ -283,11 +293,17 @@ class _Records:
                     taken = records[:good].copy()
                     del records, data
                     self.offset += good * size
-                    real = taken["step"][taken["step"] != END_STEP]
+                    ends = taken["step"] == END_STEP
+                    real = taken["step"][~ends]
                     if len(real):
                         self.last_step = int(real[-1])
-                    yield taken
+                    batch.append(taken)
+                    batched += good * size
+                    if batched >= full or ends.any():
+                        yield batch[0] if len(batch) == 1 else np.concatenate(batch)
+                        batch, batched = [], 0
                     if good == whole:
+                        per = min(full, 2 * per)
                         continue
                 else:
                     del records, data
@@ -299,6 +315,9 @@ class _Records:
                 self.dropped += max(1, round(skipped / size))
                 self.shifted |= skipped % size != 0
                 self.offset = found
+                per = min(full, _AFTER_DAMAGE * size)
+            if batch:
+                yield batch[0] if len(batch) == 1 else np.concatenate(batch)
         finally:
             self.unread = max(0, end - self.offset)
 
@@ -306,8 +325,9 @@ class _Records:
         """Position of the first intact record after ``offset``, or None before ``end``."""
         size = self.size
         start = max(self.offset + 1, self._known_bad)
+        scan = _SCAN_FIRST
         while start + size <= end:
-            data = _pread(fd, min(_SCAN + size - 1, end - start), start)
+            data = _pread(fd, min(scan + size - 1, end - start), start)
             if len(data) < size:
                 break
             at = first_intact(data, size, self.last_step, _STEP_SPAN)
@@ -315,6 +335,7 @@ class _Records:
                 return start + at
             start += len(data) - size + 1
             self._known_bad = start  # a record starting before here was whole and not intact
+            scan = min(_SCAN, 2 * scan)
         return None
 
 

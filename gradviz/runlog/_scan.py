@@ -24,6 +24,12 @@ __all__ = ["first_intact"]
 
 _RESIDUE = 0x2144DF1C  # crc32(m + crc32(m).to_bytes(4, "little")) for every m
 _WIDTH = 256  # positions per row: the rolling crc takes a Python step per column, over all rows at once
+
+
+def _width(count: int) -> int:
+    """Positions per row for ``count`` positions: fewer columns (Python steps) when there are few rows."""
+    return max(1, min(_WIDTH, int((count / 16) ** 0.5)))
+_FIRST = 64  # candidates checked with zlib before the rolling crc takes the rest
 _LOW = 0 if sys.byteorder == "little" else 3  # the low byte of a uint32 in memory
 _BITS = np.arange(32, dtype=np.uint32)
 
@@ -71,20 +77,27 @@ def first_intact(data: bytes, size: int, last_step: int, span: int) -> int | Non
         return None
     steps = np.ndarray((count,), "<i8", buffer=data, strides=(1,))  # the int64 at every byte position
     plausible = (steps == -1) | ((steps > last_step) & (steps <= last_step + span))
-    few = count // (48 + size // 32) + 16  # more: the rolling crc costs less than a zlib call each
+    # a zlib call per position checked costs about what the rolling crc costs for ``few`` positions
+    few = (_width(count) * 8_000 + count * 8) // (400 + size // 2) + 16
     if last_step < 0 and np.count_nonzero(plausible) > few and data.count(0):
         # step 0 could follow: skip the records of zeros (never intact: the crc32 of zeros is not 0)
         nonzero = np.zeros(len(data) + 1, np.int32)  # nonzero bytes before each position
         np.cumsum(np.frombuffer(data, np.uint8) != 0, out=nonzero[1:])
         plausible &= nonzero[size:] > nonzero[:count]
         del nonzero
-    if np.count_nonzero(plausible) > few:
-        found = _intact_windows(data, size)
-        candidates = found[plausible[found]]
-    else:
-        candidates = np.flatnonzero(plausible)
+    candidates = np.flatnonzero(plausible)
+    head = few if len(candidates) <= few else _FIRST  # the next record is often the first candidate
+    at = _first_checked(data, size, candidates[:head])
+    if at is not None or len(candidates) <= few:
+        return at
+    found = _intact_windows(data, size)
+    return _first_checked(data, size, found[plausible[found] & (found > candidates[head - 1])])
+
+
+def _first_checked(data: bytes, size: int, positions: np.ndarray) -> int | None:
+    """The first of ``positions`` where an intact record starts (zlib's crc32) that is not all zero."""
     view = memoryview(data)
-    for at in candidates.tolist():
+    for at in positions.tolist():
         crc = int.from_bytes(view[at + size - 4 : at + size], "little")
         if zlib.crc32(view[at : at + size - 4]) == crc and view[at : at + size].tobytes().strip(b"\0"):
             return at
@@ -97,7 +110,7 @@ def _intact_windows(data: bytes, size: int) -> np.ndarray:
     if count <= 0:
         return np.zeros(0, np.int64)
     shift, leaving, intact = _rolling(size)
-    width = min(_WIDTH, count)
+    width = _width(count)
     rows = -(-count // width)
     span = rows * width  # positions computed (the last row padded with zeros)
     padded = np.zeros(span + size, np.uint8)
