@@ -182,7 +182,7 @@ class BackwardCalls:
                 self._after(walk, stale, arrived)
                 locate_target_births(s.cap)  # from this backward's graph, before a later one replaces it
                 if asked is not None:
-                    self._not_requested(walk, asked, site)
+                    self._not_requested(walk, asked, site, call)
                 if name == "grad" and result is not None:
                     self._returned(_grad_inputs(args, kwargs), result)
                     grads = [
@@ -347,12 +347,12 @@ class BackwardCalls:
             self._deliver(w.target, state, None)
         self._stepped = {}
 
-    def _not_requested(self, walk: _graph.Walk, asked: set[int], site: Site | None) -> None:
+    def _not_requested(self, walk: _graph.Walk, asked: set[int], site: Site | None, call: str) -> None:
         """A backward asked for some inputs only: the targets it reached and was not asked for."""
         for w in self.s.watched:
             t = w.target
             if walk.reached >> t.index & 1 and id(w.tensor) not in asked and t.not_requested is None:
-                t.not_requested = site
+                t.not_requested, t.not_requested_by = site, call
 
     def _got(self, target, arrived: dict[int, Any]) -> bool:
         """Whether this backward delivered anything to ``target`` (its .grad was filled, or its hook saw a

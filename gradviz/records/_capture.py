@@ -84,6 +84,7 @@ class Target:
     # a backward that reached it was asked for other inputs (``backward(inputs=...)``, ``autograd.grad``):
     # the call's line (None: every backward that reached it was asked for it)
     not_requested: Site | None = None
+    not_requested_by: str = ""  # that call: "backward" (inputs=) or "autograd.grad"
     failed: bool = False  # a backward that raised should have delivered to it and did not
     grad_before: float | None = None  # norm of a .grad already there when the trace's first backward began
     grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)

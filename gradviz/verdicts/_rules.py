@@ -119,8 +119,9 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     if err is not None and not ERROR_KINDS[err.kind].caused_by_cut:
         # the step raised before this gradient could arrive: the error is why, whatever else is wrong
         return Cause.error, err.blame or err.site, Raised(err)
-    if t.not_requested is not None and not ctx.full_root_values & t.bit:
-        # only calls that were asked for other inputs reached it: that is why, whatever cuts other paths
+    if t.not_requested is not None and t.not_requested_by == "backward" and not ctx.full_root_values & t.bit:
+        # only backward(inputs=...) calls reached it, asked for other inputs: that is why, whatever cuts
+        # other paths (an autograd.grad inside the forward is a step of the computation: its cut wins)
         return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
     cut = ctx.cut_for(t.bit)
     if cut is not None:  # a loss depends on it, and every path to that loss was cut: the cut says why
