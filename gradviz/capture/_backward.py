@@ -179,7 +179,7 @@ class BackwardCalls:
             try:
                 walk.finish()
                 self._absorb(walk)
-                self._after(walk, stale, arrived)
+                self._after(walk, stale, arrived, failed)
                 locate_target_births(s.cap)  # from this backward's graph, before a later one replaces it
                 if asked is not None:
                     self._not_requested(walk, asked, site, call)
@@ -257,7 +257,9 @@ class BackwardCalls:
             if node.target >= 0:
                 cap.targets[node.target].node = node.id
 
-    def _after(self, walk: _graph.Walk, stale: set[int], arrived: dict[int, Any]) -> None:
+    def _after(
+        self, walk: _graph.Walk, stale: set[int], arrived: dict[int, Any], failed: bool = False
+    ) -> None:
         """Record what arrived at each target (NOTE [delivered, not reached]) and the final norms."""
         s = self.s
         keeps = [w for w in s.watched if w.tensor.is_leaf or w.tensor.retains_grad]
@@ -268,7 +270,8 @@ class BackwardCalls:
             g = grad_of(w.tensor)
             raw = arrived.get(w.target.index, _NOT)
             if g is None:
-                if raw is not _NOT and raw is not None:
+                # (a backward that raised may have shown a gradient to the hook and stopped before storing it)
+                if raw is not _NOT and raw is not None and not failed:
                     # it arrived and .grad is None as backward returns: a hook consumed it (an optimizer
                     # step in register_post_accumulate_grad_hook, which then sets p.grad = None)
                     norm = float(raw) if isinstance(raw, torch.Tensor) else raw

@@ -128,6 +128,8 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return cut.kind, cut.site, CutPath(cut)
     if t.not_requested is not None:  # a backward reached it and was asked for other inputs
         return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
+    if err is not None:
+        return Cause.error, err.blame or err.site, Raised(err)
     if t.opaque_how and (
         t.reached or t.first_use >= 0 or t.opaque_site is not None or ctx.root_values & t.bit
     ):
@@ -135,8 +137,6 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         # disuse is inside, where gradviz cannot point (NOTE [invisible to torch.compile])
         site = t.opaque_site or ctx.first_root_site()
         return Cause.non_differentiable, site, Hidden(t.opaque_how, t.opaque, site)
-    if err is not None:
-        return Cause.error, err.blame or err.site, Raised(err)
     if t.reached and (not cap.backward_calls or not t.is_leaf or cap.source == "watch"):
         # in the graph of the output, and no backward ran (or it keeps no .grad, or this is watch's graph,
         # taken as the first backward begins): nothing to check here
