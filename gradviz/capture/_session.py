@@ -202,7 +202,7 @@ class Session:
             self._running.pop()
         opaque = self._opaque.get(id(module))
         if opaque is not None:
-            self.tracer.opaque_output(opaque, args, output)
+            self.tracer.opaque_output(module, opaque, args, output)
         if (module is self._model or module is self._wrapper) and isinstance(output, torch.Tensor):
             self._root_output = weakref.ref(output)
             # (no torch op here: module hooks run under the tracer, which would record them)

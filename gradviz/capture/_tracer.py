@@ -295,7 +295,7 @@ class Tracer(TorchFunctionMode):
         )
         return out
 
-    def opaque_output(self, targets: int, args: Any, output: Any) -> None:
+    def opaque_output(self, module: Any, targets: int, args: Any, output: Any) -> None:
         """A TorchScript module returned ``output``: the tracer saw none of the ops inside it. Its outputs
         depend on what its inputs depend on and on the parameters it holds (``targets``), through autograd
         where they require grad. Module hooks run inside the mode: no torch op here."""
@@ -319,7 +319,15 @@ class Tracer(TorchFunctionMode):
             if targets >> target.index & 1 and target.opaque_site is None:
                 site = site or _frames.user_site()
                 target.opaque_site = site
-        for o in tensors_out(output):
+        outs = tensors_out(output)
+        if grads | targets and outs and not any(o.requires_grad for o in outs):
+            # what went in had gradients and nothing comes out with one: cut inside, where no op is seen
+            call = _frames.user_site()
+            lost = self._cut(
+                type(module).__name__, Cause.non_differentiable, CutHow.hidden, call, grads | targets, index
+            )
+            cuts = merge(cuts, (lost,))
+        for o in outs:
             self.lineage.set(o, values, (grads | targets) if o.requires_grad else 0, cuts, index)
 
     def returned_gradients(

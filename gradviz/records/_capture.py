@@ -173,6 +173,7 @@ class CutHow(str, enum.Enum):
     grad_switch = "grad_switch"  # no_grad: ``site`` is the user's switch; ``op_site`` the op it covered
     # no_grad: a gradient that autograd.grad returned without create_graph=True (it carries no graph)
     grad_without_graph = "grad_without_graph"
+    hidden = "hidden"  # non_differentiable: inside a TorchScript module, whose output has no gradient
     returns_none = "returns_none"  # blocked: a custom Function's backward returned None for it
     no_gradient_out = "no_gradient_out"  # blocked: an op's backward passed no gradient to that input
 

@@ -18,10 +18,12 @@ anyone.
 #   plus the rows kept, whatever the size of the files.
 # - Bytes inserted into or cut out of the middle of a record file shift every record after them: the
 #   reader then searches for the first position after them where a record's crc32 matches (and whose
-#   step could follow the last one read), and counts the bytes it skipped. The search takes _SCAN bytes
-#   at a time, at about the speed of reading intact records however the bytes are crafted
-#   (gradviz/runlog/_scan.py). A stretch with no intact record after it is left unread (it may be a
-#   record still being written) and counted in ``unread_bytes``; it is not searched again.
+#   step could follow the last one read), and counts the bytes it skipped. The bytes after a record
+#   that is not intact are walked through with every intact position in them found at once (a rolling
+#   crc32, gradviz/runlog/_scan.py), then searched _SCAN bytes at a time, so that damage costs about
+#   what reading intact records costs however the bytes are crafted: in one long stretch, or after
+#   every record. A stretch with no intact record after it is left unread (it may be a record still
+#   being written) and counted in ``unread_bytes``; it is not searched again.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import numpy as np
 from gradviz.records import History, StepBuffer
 from gradviz.runlog._format import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
 from gradviz.runlog._header import check_graph, check_header
-from gradviz.runlog._scan import first_intact
+from gradviz.runlog._scan import first_intact, intact_records, walk
 
 __all__ = ["RunReader"]
 
@@ -267,13 +268,18 @@ class _Records:
         self.shifted = False  # some stretch was not a whole number of records: dropped is an estimate
         self.unread = 0  # bytes after offset not taken: a record still being written, or a damaged tail
         self._known_bad = 0  # positions before this had a whole record there that was not intact
+        self._walk = _SCAN_FIRST  # bytes walked through at the next damage (doubles while damage goes on)
 
     def read(self, fd: int, end: int) -> Generator[np.ndarray, None, None]:
         """Chunks of the intact records between ``offset`` and ``end`` (copies); moves ``offset`` on.
 
-        Each read and each search after damage starts small and doubles while it finds nothing wrong
-        (nothing intact), so that many small damages cost in proportion to the bytes they span; the
-        records taken are handed on in chunks of about _CHUNK bytes (a chunk with the end record at once).
+        Intact records are read a chunk at a time. At one that is not, the bytes after it are walked
+        through (gradviz/runlog/_scan.py): every intact position in them found at once, the reader's rule
+        followed through them; past them, a search for the next intact record goes on if need be. The
+        walk and the reads after it start small and grow while damage goes on (the reads while they find
+        none), so that damage costs in proportion to the bytes it spans, whether in one stretch or every
+        few records. Records are handed on in chunks of about _CHUNK bytes (a chunk with the end record
+        at once).
         """
         size = self.size
         full = max(1, _CHUNK // size) * size
@@ -286,12 +292,10 @@ class _Records:
                 whole = len(data) // size
                 if not whole:
                     break
-                records = np.frombuffer(data, self.dtype, count=whole)
-                ok = _intact(data, whole, size)
+                ok = intact_records(data, whole, size)
                 good = whole if ok.all() else int(np.argmin(ok))
                 if good:
-                    taken = records[:good].copy()
-                    del records, data
+                    taken = np.frombuffer(data, self.dtype, count=good).copy()
                     self.offset += good * size
                     ends = taken["step"] == END_STEP
                     real = taken["step"][~ends]
@@ -305,21 +309,42 @@ class _Records:
                     if good == whole:
                         per = min(full, 2 * per)
                         continue
-                else:
-                    del records, data
-                found = self._resync(fd, end)  # the record at offset is not intact
-                if found is None:
-                    break  # nothing intact after it (yet): read it again next time
-                skipped = found - self.offset
-                self.skipped += skipped
-                self.dropped += max(1, round(skipped / size))
-                self.shifted |= skipped % size != 0
-                self.offset = found
+                del data
+                # the record at offset is not intact: walk through the bytes after it
+                base = self.offset
+                data = _pread(fd, min(self._walk + size - 1, end - base), base)
+                walked = walk(data, size, self.last_step, _STEP_SPAN, self._known_bad - base)
+                if walked.taken:
+                    every = np.ndarray((len(data) - size + 1,), self.dtype, buffer=data, strides=(1,))
+                    batch.append(every[walked.taken])
+                    batched += len(walked.taken) * size
+                    del every
+                del data
+                for gap in walked.gaps:
+                    self._skip(gap)
+                self.last_step = walked.last_step
+                self.offset = base + walked.offset
+                self._walk = min(_SCAN, 2 * self._walk) if len(walked.gaps) > 1 else _SCAN_FIRST
+                if walked.ended or batched >= full:
+                    yield batch[0] if len(batch) == 1 else np.concatenate(batch)
+                    batch, batched = [], 0
                 per = min(full, _AFTER_DAMAGE * size)
+                if walked.searched >= 0:  # nothing intact could follow in them: search on
+                    self._known_bad = base + walked.searched
+                    found = self._resync(fd, end)
+                    if found is None:
+                        break  # nothing intact after it (yet): read it again next time
+                    self._skip(found - self.offset)
+                    self.offset = found
             if batch:
                 yield batch[0] if len(batch) == 1 else np.concatenate(batch)
         finally:
             self.unread = max(0, end - self.offset)
+
+    def _skip(self, skipped: int) -> None:
+        self.skipped += skipped
+        self.dropped += max(1, round(skipped / self.size))
+        self.shifted |= skipped % self.size != 0
 
     def _resync(self, fd: int, end: int) -> int | None:
         """Position of the first intact record after ``offset``, or None before ``end``."""
@@ -337,14 +362,6 @@ class _Records:
             self._known_bad = start  # a record starting before here was whole and not intact
             scan = min(_SCAN, 2 * scan)
         return None
-
-
-def _intact(data: bytes, whole: int, size: int) -> np.ndarray:
-    """Which of the ``whole`` records at the start of ``data`` pass their crc32."""
-    rows = np.frombuffer(data, np.uint8, count=whole * size).reshape(whole, size)
-    stored = rows[:, -4:].copy().view("<u4").reshape(whole)
-    computed = np.fromiter((zlib.crc32(row) for row in rows[:, :-4]), np.uint32, whole)
-    return computed == stored
 
 
 def _pread(fd: int, n: int, offset: int) -> bytes:

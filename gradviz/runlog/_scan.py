@@ -9,18 +9,23 @@
 # out with two table look-ups), in numpy, a column of rows at a time. A record ``r`` is intact when
 # crc32(r[:-4]) equals its last 4 bytes, that is when crc32(r) is the constant _RESIDUE. The few
 # positions found are then checked as before (the step, not all zero, zlib's crc32 once more), in order:
-# the position returned is exactly the one a byte-by-byte search with zlib finds.
+# the position :func:`first_intact` returns is exactly the one a byte-by-byte search with zlib finds.
+# When few positions are worth checking, or the first ones checked hold the record, zlib checks them
+# alone. :func:`walk` follows the reader's whole rule through a stretch of bytes with the intact
+# positions found at once, for damage that comes back every few records.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import sys
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["first_intact"]
+__all__ = ["Walk", "first_intact", "intact_records", "walk"]
 
 _RESIDUE = 0x2144DF1C  # crc32(m + crc32(m).to_bytes(4, "little")) for every m
 _WIDTH = 256  # positions per row: the rolling crc takes a Python step per column, over all rows at once
@@ -29,6 +34,8 @@ _WIDTH = 256  # positions per row: the rolling crc takes a Python step per colum
 def _width(count: int) -> int:
     """Positions per row for ``count`` positions: fewer columns (Python steps) when there are few rows."""
     return max(1, min(_WIDTH, int((count / 16) ** 0.5)))
+
+
 _FIRST = 64  # candidates checked with zlib before the rolling crc takes the rest
 _LOW = 0 if sys.byteorder == "little" else 3  # the low byte of a uint32 in memory
 _BITS = np.arange(32, dtype=np.uint32)
@@ -69,6 +76,14 @@ def _rolling(size: int) -> tuple[np.ndarray, np.ndarray, int]:
     return shift, leaving, _RESIDUE ^ zlib.crc32(bytes(size))
 
 
+def intact_records(data: bytes, whole: int, size: int) -> np.ndarray:
+    """Which of the ``whole`` records at the start of ``data`` pass their crc32."""
+    rows = np.frombuffer(data, np.uint8, count=whole * size).reshape(whole, size)
+    stored = rows[:, -4:].copy().view("<u4").reshape(whole)
+    computed = np.fromiter((zlib.crc32(row) for row in rows[:, :-4]), np.uint32, whole)
+    return computed == stored
+
+
 def first_intact(data: bytes, size: int, last_step: int, span: int) -> int | None:
     """First position in ``data`` where a whole intact record of ``size`` bytes starts, whose step could
     follow ``last_step`` (in (last_step, last_step + span]) or is the end marker (-1); None if none."""
@@ -86,12 +101,62 @@ def first_intact(data: bytes, size: int, last_step: int, span: int) -> int | Non
         plausible &= nonzero[size:] > nonzero[:count]
         del nonzero
     candidates = np.flatnonzero(plausible)
-    head = few if len(candidates) <= few else _FIRST  # the next record is often the first candidate
+    head = few if len(candidates) <= few else min(few, _FIRST)  # the next record is often the first
     at = _first_checked(data, size, candidates[:head])
     if at is not None or len(candidates) <= few:
         return at
     found = _intact_windows(data, size)
     return _first_checked(data, size, found[plausible[found] & (found > candidates[head - 1])])
+
+
+class Walk(NamedTuple):
+    """What following the reader's rule through a stretch of bytes found (positions relative to it)."""
+
+    taken: list[int]  # positions of the records taken, in order
+    gaps: list[int]  # bytes skipped before each record found by a search
+    offset: int  # where reading goes on
+    searched: int  # the search from ``offset`` found nothing before here (-1: not searching)
+    last_step: int  # step of the last record taken that is not the end marker
+    ended: bool  # the end record was taken
+
+
+def walk(data: bytes, size: int, last_step: int, span: int, known_bad: int) -> Walk:
+    """Follow the reader's rule through ``data``, whose first record is not intact: search for the first
+    intact record whose step could follow ``last_step`` (not before ``known_bad``), take it and the
+    intact records that follow it, search again where one is not intact, and so on, to the end of
+    ``data`` or the end record. The rolling crc32 finds every intact position at once, so that damage
+    every few records costs about what reading intact records costs."""
+    hits = _intact_windows(data, size)
+    at = hits.tolist()
+    steps = np.ndarray((len(data) - size + 1,), "<i8", buffer=data, strides=(1,))[hits].tolist()
+    index = {position: i for i, position in enumerate(at)}
+    view = memoryview(data)
+    taken: list[int] = []
+    gaps: list[int] = []
+    offset, last = 0, last_step
+    while True:  # ``offset``: a whole record that is not intact
+        i = bisect.bisect_left(at, max(offset + 1, known_bad))
+        while i < len(at):
+            step = steps[i]
+            if (step == -1 or last < step <= last + span) and view[at[i] : at[i] + size].tobytes().strip(
+                b"\0"
+            ):
+                break
+            i += 1
+        else:
+            return Walk(taken, gaps, offset, max(offset + 1, known_bad, len(data) - size + 1), last, False)
+        gaps.append(at[i] - offset)
+        ended = False
+        j: int | None = i
+        while j is not None:  # a run of intact records (after the end record too, as a chunk read takes)
+            taken.append(at[j])
+            ended |= steps[j] == -1
+            if not ended:
+                last = steps[j]
+            j = index.get(at[j] + size)
+        offset = taken[-1] + size
+        if ended or offset + size > len(data):
+            return Walk(taken, gaps, offset, -1, last, ended)
 
 
 def _first_checked(data: bytes, size: int, positions: np.ndarray) -> int | None:

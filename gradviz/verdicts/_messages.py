@@ -358,6 +358,13 @@ _GRAD_WITHOUT_GRAPH = (
     "Pass create_graph=True to torch.autograd.grad: a loss computed from a gradient (a gradient penalty, a "
     "path-length regulariser) needs the gradient's own graph.",
 )
+_HIDDEN = (
+    "{path} goes through {op}{at}{code}, which runs as TorchScript and returns its result without a "
+    "gradient: inside it, where gradviz sees no op, the path is cut (.detach(), no_grad, argmax, an integer "
+    "index)",
+    "Look inside that module's forward for the cut (or trace the module before torch.jit.script to see the "
+    "line).",
+)
 _NO_GRAD_DETAIL = {
     CutHow.inference_mode: " (inside torch.inference_mode())",
     CutHow.in_function: " (inside a custom autograd.Function's forward, without being passed to apply())",
@@ -376,6 +383,8 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
         return text, _CUT_TEXT[Cause.no_grad][1]
     if cut.how is CutHow.grad_without_graph:
         what, fix = _GRAD_WITHOUT_GRAPH
+    elif cut.how is CutHow.hidden:
+        what, fix = _HIDDEN
     else:
         what, fix = _CUT_TEXT["rebuilt" if cut.how is CutHow.rebuilt else cut.kind]
     text = what.format(

@@ -128,7 +128,10 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return cut.kind, cut.site, CutPath(cut)
     if t.not_requested is not None:  # a backward reached it and was asked for other inputs
         return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
-    if err is not None:
+    hidden_cut = ctx.root_values & t.bit and err is not None and ERROR_KINDS[err.kind].caused_by_cut
+    if err is not None and not (
+        t.opaque_how and hidden_cut
+    ):  # (a loss with no grad_fn cut inside opaque code)
         return Cause.error, err.blame or err.site, Raised(err)
     if t.opaque_how and (
         t.reached or t.first_use >= 0 or t.opaque_site is not None or ctx.root_values & t.bit

@@ -488,6 +488,12 @@ CUT_WORDS: dict[CutHow, tuple[dict[str, Any], str, str]] = {
         "graph.",
         "Pass create_graph=True",
     ),
+    CutHow.hidden: (
+        {"kind": Cause.non_differentiable, "op": "Block", "code": "h = self.block(x)"},
+        "its only path to the loss goes through Block at model.py:12 (`h = self.block(x)`), which runs as "
+        "TorchScript and returns its result without a gradient",
+        "Look inside that module's forward",
+    ),
     CutHow.returns_none: (
         {"kind": Cause.non_differentiable, "op": "Clip", "code": "y = Clip.apply(h)"},
         "the backward of the custom autograd.Function Clip (applied at model.py:12 (`y = Clip.apply(h)`)) "
