@@ -259,6 +259,12 @@ class FiniteWatch:
             self.numbers[_number_key(value)] = born
 
     @torch.no_grad()
+    def taint_if_nonfinite(self, t: _Tensor, born: int) -> None:
+        """``t`` is a value that left torch holding birth ``born``'s NaN/Inf and came back (from numpy)."""
+        if t.dtype in _FLOATS and not bool(torch.isfinite(t).all()):
+            self.tainted[id(t)] = (_ref(t), born)
+
+    @torch.no_grad()
     def numbers_back(self, index: int, args: tuple, kwargs: dict, outputs: list[_Tensor]) -> bool:
         """An op given a non-finite number that left torch carrying a recorded NaN/Inf (``torch.full(shape,
         h.mean().item())``): its non-finite outputs carry that birth, not a new one."""

@@ -115,6 +115,7 @@ class Tracer(TorchFunctionMode):
         self._external: dict[int, Any] = {}  # inputs from outside the lineage, already checked
         # what left torch so far: (fingerprint, targets its value depends on, cuts on its lineage)
         self._prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]] = []
+        self._print_births: dict[int, int] = {}  # print index -> birth of the NaN/Inf the escaped value held
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -590,6 +591,10 @@ class Tracer(TorchFunctionMode):
             shown = _fingerprint(inputs[0])
             if shown is not None:
                 self._prints.append((shown, values, cuts))
+                if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
+                    born = self.finite._taint_of([inputs[0]])
+                    if born >= 0:
+                        self._print_births[len(self._prints) - 1] = born
 
     def _came_back(
         self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
@@ -610,11 +615,14 @@ class Tracer(TorchFunctionMode):
         for t in external or ():
             if t.requires_grad or not t.is_floating_point() or t.numel() < 2:
                 continue
-            for (shape, _), v, c in self._prints:
+            for k, ((shape, _), v, c) in enumerate(self._prints):
                 if shape == tuple(t.shape):
                     values |= v
                     cuts = merge(cuts, c)
                     self.lineage.set(t, v, 0, c, len(self.log))
+                    born = self._print_births.get(k, -1)
+                    if born >= 0 and self.finite is not None:
+                        self.finite.taint_if_nonfinite(t, born)
         for data in (*args, *kwargs.values()):
             flat = _numbers(data)
             if not flat:

@@ -320,8 +320,8 @@ class _Records:
                     batched += len(walked.taken) * size
                     del every
                 del data
-                for gap in walked.gaps:
-                    self._skip(gap)
+                if walked.gaps:
+                    self._skip(np.array(walked.gaps))
                 self.last_step = walked.last_step
                 self.offset = base + walked.offset
                 self._walk = min(_SCAN, 2 * self._walk) if len(walked.gaps) > 1 else _SCAN_FIRST
@@ -334,17 +334,18 @@ class _Records:
                     found = self._resync(fd, end)
                     if found is None:
                         break  # nothing intact after it (yet): read it again next time
-                    self._skip(found - self.offset)
+                    self._skip(np.array([found - self.offset]))
                     self.offset = found
             if batch:
                 yield batch[0] if len(batch) == 1 else np.concatenate(batch)
         finally:
             self.unread = max(0, end - self.offset)
 
-    def _skip(self, skipped: int) -> None:
-        self.skipped += skipped
-        self.dropped += max(1, round(skipped / self.size))
-        self.shifted |= skipped % self.size != 0
+    def _skip(self, gaps: np.ndarray) -> None:
+        """Count stretches of ``gaps`` bytes skipped: each at least one record dropped, rounded."""
+        self.skipped += int(gaps.sum())
+        self.dropped += int(np.maximum(1, np.round(gaps / self.size)).sum())
+        self.shifted |= bool((gaps % self.size != 0).any())
 
     def _resync(self, fd: int, end: int) -> int | None:
         """Position of the first intact record after ``offset``, or None before ``end``."""

@@ -130,33 +130,39 @@ def walk(data: bytes, size: int, last_step: int, span: int, known_bad: int) -> W
     at = hits.tolist()
     steps = np.ndarray((len(data) - size + 1,), "<i8", buffer=data, strides=(1,))[hits].tolist()
     index = {position: i for i, position in enumerate(at)}
-    view = memoryview(data)
     taken: list[int] = []
     gaps: list[int] = []
-    offset, last = 0, last_step
-    while True:  # ``offset``: a whole record that is not intact
-        i = bisect.bisect_left(at, max(offset + 1, known_bad))
-        while i < len(at):
+    take, following, n = taken.append, index.get, len(at)
+    offset, last, ended = 0, last_step, False
+    i = bisect.bisect_left(at, max(1, known_bad))
+    while True:  # ``offset``: a whole record that is not intact; ``at[i:]``: the intact ones after it
+        while i < n:
             step = steps[i]
-            if (step == -1 or last < step <= last + span) and view[at[i] : at[i] + size].tobytes().strip(
-                b"\0"
-            ):
+            if (step == -1 or last < step <= last + span) and not _zeros(data, at[i], size):
                 break
             i += 1
         else:
             return Walk(taken, gaps, offset, max(offset + 1, known_bad, len(data) - size + 1), last, False)
         gaps.append(at[i] - offset)
-        ended = False
         j: int | None = i
         while j is not None:  # a run of intact records (after the end record too, as a chunk read takes)
-            taken.append(at[j])
-            ended |= steps[j] == -1
-            if not ended:
+            i = j
+            take(at[j])
+            if steps[j] == -1:
+                ended = True
+            elif not ended:
                 last = steps[j]
-            j = index.get(at[j] + size)
-        offset = taken[-1] + size
+            j = following(at[j] + size)
+        offset = at[i] + size
         if ended or offset + size > len(data):
             return Walk(taken, gaps, offset, -1, last, ended)
+        while i < n and at[i] <= offset:
+            i += 1
+
+
+def _zeros(data: bytes, at: int, size: int) -> bool:
+    """Whether the record at ``at`` is all zero bytes (its crc32 first: 0 in such a record)."""
+    return data[at + size - 4 : at + size] == bytes(4) and not data[at : at + size].strip(b"\0")
 
 
 def _first_checked(data: bytes, size: int, positions: np.ndarray) -> int | None:
@@ -164,7 +170,7 @@ def _first_checked(data: bytes, size: int, positions: np.ndarray) -> int | None:
     view = memoryview(data)
     for at in positions.tolist():
         crc = int.from_bytes(view[at + size - 4 : at + size], "little")
-        if zlib.crc32(view[at : at + size - 4]) == crc and view[at : at + size].tobytes().strip(b"\0"):
+        if zlib.crc32(view[at : at + size - 4]) == crc and not _zeros(data, at, size):
             return at
     return None
 
