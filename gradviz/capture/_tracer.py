@@ -116,6 +116,7 @@ class Tracer(TorchFunctionMode):
         # what left torch so far: (fingerprint, targets its value depends on, cuts on its lineage)
         self._prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]] = []
         self._print_births: dict[int, int] = {}  # print index -> birth of the NaN/Inf the escaped value held
+        self._back_birth = -1  # the current op's: a NaN/Inf in escaped values its data brings back
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -213,6 +214,7 @@ class Tracer(TorchFunctionMode):
         if kind is Kind.INPLACE:
             made_by = self._made_by(args)
         elif self._prints and (kind is Kind.OP or (kind is Kind.CREATE and not grads)):
+            self._back_birth = -1
             back, back_cuts = self._came_back(external, args, kwargs)
             if back:
                 values |= back
@@ -253,6 +255,11 @@ class Tracer(TorchFunctionMode):
             and finite.numbers_back(index, args, kwargs, outputs)
         ):
             finite = None  # its non-finite values came back from an escape: their birth is known
+        if finite is not None and self._back_birth >= 0 and kind is Kind.CREATE:
+            for o in outputs:  # torch.tensor(values that left torch holding a NaN): the same NaN
+                finite.taint_if_nonfinite(o, self._back_birth)
+            finite.op_taint.setdefault(index, self._back_birth)
+            self._back_birth, finite = -1, None
         if finite is not None and external is not None:
             finite.check_external(name, index, external, _SITES[caller_index] or site)
         if finite is not None and outputs:
@@ -627,7 +634,7 @@ class Tracer(TorchFunctionMode):
             flat = _numbers(data)
             if not flat:
                 continue
-            for (shape, sample), v, c in self._prints:
+            for k, ((shape, sample), v, c) in enumerate(self._prints):
                 numel = math.prod(shape)
                 same = bool(sample) and numel == len(flat) and _alike(flat[:: max(1, numel // 8)][:8], sample)
                 if same or (
@@ -635,6 +642,7 @@ class Tracer(TorchFunctionMode):
                 ):
                     values |= v
                     cuts = merge(cuts, c)
+                    self._back_birth = self._print_births.get(k, self._back_birth)
         return values, cuts
 
     def _grad_set(self, args: tuple) -> None:
