@@ -448,8 +448,8 @@ class _Builder:
             code = f"{o} = {s}({i})"
         cut = None
         if u.script_cut is not None:
-            # inside TorchScript the tracer sees no op: gradviz says what is known (the module's parameters get
-            # nothing back through its output: cut or unused inside; non_differentiable, at the call)
+            # inside TorchScript the tracer sees no op: gradviz says what is known (its parameters get nothing
+            # back through its output: cut or unused inside; non_differentiable, at the call)
             cut = _CutRef("script_detach", [u.script_cut], causes={"detach", "non_differentiable"})
             out.rg = False
             self.tag("script_detach")
