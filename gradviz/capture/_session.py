@@ -20,11 +20,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.modules.module import (
-    register_module_forward_hook,
-    register_module_forward_pre_hook,
-    register_module_parameter_registration_hook,
-)
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, BackwardMarks, grad_of
@@ -33,6 +28,7 @@ from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._frames import caller_of_module, refresh_notebook_sites, user_frame, user_site
+from gradviz.capture._hooks import add_forward_hook, add_forward_pre_hook, add_parameter_registration_hook
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
 from gradviz.capture._norms import norms_and_states
@@ -102,10 +98,11 @@ class Session:
     def start(self) -> None:
         try:
             self._handles.append(QuietCompileWarning())
-            self._handles.append(register_module_forward_pre_hook(self._enter_module))
-            self._handles.append(register_module_forward_hook(self._leave_module, always_call=True))
+            # NOTE [stable hook slots] in _hooks.py: the same keys in torch's dicts for every trace
+            self._handles.append(add_forward_pre_hook(self._enter_module))
+            self._handles.append(add_forward_hook(self._leave_module))
             if self._model is not None:
-                self._handles.append(register_module_parameter_registration_hook(self._registered))
+                self._handles.append(add_parameter_registration_hook(self._registered))
             self.tracer.__enter__()
             self._entered = True
         except BaseException:

@@ -121,9 +121,11 @@ class Tracer(TorchFunctionMode):
     # -- dispatch ------------------------------------------------------------------------------------
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        if _is_compiling():  # NOTE [invisible to torch.compile]: first, before reading any state of ours
+            return func(*args, **(kwargs or {}))
         if kwargs is None:
             kwargs = {}
-        if _is_compiling() or self.failsafe.error is not None:  # NOTE [invisible to torch.compile]
+        if self.failsafe.error is not None:
             return func(*args, **kwargs)
         self.ran = _PENDING
         try:
