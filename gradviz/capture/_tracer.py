@@ -6,9 +6,8 @@ user's line, and one entry per result. The rare paths (gradients off, in-place, 
 
 from __future__ import annotations
 
-import math
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,13 +16,16 @@ from torch.overrides import TorchFunctionMode
 from gradviz.capture import _frames
 from gradviz.capture._backward import BackwardMarks
 from gradviz.capture._errors import classify_forward_error
+from gradviz.capture._escapes import Escapes
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FINITE_SAFE, RISKY, FiniteWatch
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
 from gradviz.capture._norms import FULL_PRECISION
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
-from gradviz.records import Capture, Carried, Cause, Clear, Cut, CutHow, Inplace, Site
+from gradviz.capture._unseen import OutOfSight
+from gradviz.capture._writes import Writes, versions
+from gradviz.records import Capture, Cause, Clear, Cut, CutHow, Site
 
 _is_grad_enabled = torch.is_grad_enabled
 _ref = weakref.ref
@@ -41,38 +43,14 @@ _is_inference = torch.is_inference_mode_enabled
 _is_compiling = torch.compiler.is_compiling
 _PENDING = object()  # the op has not been called yet
 _RUNNING = object()  # the op is running: an exception now is the user's own
-_UNSEEN_LIMIT = 20_000  # autograd nodes walked for a tensor made out of sight (deep chains: see _graph.py)
+
 _Parameter = torch.nn.Parameter
-# functional ops whose in-place switch is a positional argument (nn.Dropout calls F.dropout(x, p, training,
-# inplace)): only for naming the write in messages, never for detecting it
-_INPLACE_FLAG = frozenset(
-    {
-        "dropout",
-        "alpha_dropout",
-        "feature_alpha_dropout",
-        "dropout1d",
-        "dropout2d",
-        "dropout3d",
-        "threshold",
-        "relu",
-        "elu",
-        "selu",
-        "celu",
-        "leaky_relu",
-        "hardtanh",
-        "rrelu",
-        "relu6",
-        "silu",
-        "mish",
-        "hardswish",
-        "hardsigmoid",
-    }
-)
+
 # func -> (name, kind): a pure function of the callable, shared by every trace of the process
 _KINDS: dict[Any, tuple[str, Kind]] = {}
 
 
-class Tracer(TorchFunctionMode):
+class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
     """Records what the user's forward did while active. Owned and entered by a capture session."""
 
     def __init__(
@@ -225,7 +203,7 @@ class Tracer(TorchFunctionMode):
         # relu(h, inplace=True), dropout(..., inplace), add(a, b, out=a), embedding with max_norm (renorms
         # its weight). Every write bumps the tensor's version counter: that, not a list of names, is what
         # makes a write an in-place op here (0.1 µs per input; ops named in place are handled as such).
-        versions = _versions(inputs) if kind is Kind.OP else None
+        before = versions(inputs) if kind is Kind.OP else None
         seq_start = _next_node_nr()
         try:
             out = self.run(func, args, kwargs)
@@ -243,8 +221,8 @@ class Tracer(TorchFunctionMode):
         outputs = tensors_out(out)
         if kind is Kind.INPLACE:
             outputs = self._inplace(name, args, site, made_by, outputs)
-        elif versions is not None and _versions(inputs) != versions:
-            self._written(name, args, kwargs, inputs, versions, site)
+        elif before is not None and versions(inputs) != before:
+            self._written(name, args, kwargs, inputs, before, site)
         elif kind is Kind.ESCAPE:
             self._escape(name, values, grads, cuts, inputs, site, index, caller_index)
             if self.finite is not None and self.finite.tainted and inputs:
@@ -304,68 +282,6 @@ class Tracer(TorchFunctionMode):
             (seq_start, seq_end),
         )
         return out
-
-    def opaque_output(self, module: Any, targets: int, args: Any, output: Any) -> None:
-        """A TorchScript module returned ``output``: the tracer saw none of the ops inside it. Its outputs
-        depend on what its inputs depend on and on the parameters it holds (``targets``), through autograd
-        where they require grad. Module hooks run inside the mode: no torch op here."""
-        values = targets
-        grads = 0
-        cuts: tuple[int, ...] = ()
-        ins = tensors_in(args if isinstance(args, tuple) else (args,), {})
-        if self.finite is not None and self.finite.tainted:  # a NaN that went in comes out from there
-            self.finite.propagate(max(len(self.log) - 1, 0), ins, tensors_out(output))
-        for t in ins:
-            entry = self.lineage.get(t)
-            if entry is not None:
-                values |= entry[1]
-                grads |= entry[2]
-                cuts = merge(cuts, entry[3])
-        index = max(len(self.log) - 1, 0)  # never -1, which marks a target's own entry
-        if targets & ~self._used:
-            self._first_use(targets & ~self._used, index)
-        site = None
-        for target in self.cap.targets:  # where its output is seen: the call of the TorchScript module
-            if targets >> target.index & 1 and target.opaque_site is None:
-                site = site or _frames.user_site()
-                target.opaque_site = site
-        outs = tensors_out(output)
-        if grads | targets and outs and not any(o.requires_grad for o in outs):
-            # what went in had gradients and nothing comes out with one: cut inside, where no op is seen
-            call = _frames.user_site()
-            lost = self._cut(
-                type(module).__name__, Cause.non_differentiable, CutHow.hidden, call, grads | targets, index
-            )
-            cuts = merge(cuts, (lost,))
-        for o in outs:
-            self.lineage.set(o, values, (grads | targets) if o.requires_grad else 0, cuts, index)
-
-    def returned_gradients(
-        self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
-    ) -> None:
-        """autograd.grad returned ``grads``: their values depend on what the roots depend on, and only with
-        ``create_graph=True`` do they carry a graph back to it. Without it, a loss computed from them
-        (a gradient penalty) reaches none of those parameters through them: that call is the cut."""
-        if self.finite is not None and self.finite.tainted:  # a NaN loss gives NaN gradients: the same NaN
-            self.finite.propagate(max(len(self.log) - 1, 0), roots, grads)
-        values = grads_bits = 0
-        cuts: tuple[int, ...] = ()
-        for r in roots:
-            entry = self.lineage.get(r)
-            if entry is not None:
-                values |= entry[1]
-                grads_bits |= entry[2]
-                cuts = merge(cuts, entry[3])
-        if not values:
-            return
-        if not graph and grads_bits:
-            index = len(self.log) - 1
-            lost = self._cut(
-                "autograd.grad", Cause.no_grad, CutHow.grad_without_graph, site, grads_bits, index
-            )
-            cuts, grads_bits = merge(cuts, (lost,)), 0
-        for g in grads:
-            self.lineage.set(g, values, grads_bits if g.requires_grad else 0, cuts, len(self.log) - 1)
 
     def _producer(self, t: torch.Tensor) -> int:
         entry = self.lineage.get(t)
@@ -445,54 +361,6 @@ class Tracer(TorchFunctionMode):
         self.cap.cuts.append(cut)
         return cut.index
 
-    def _maybe_carried(self, t: torch.Tensor, made_by: int = -1) -> None:
-        """A tensor with autograd history from before the trace, or made before a backward that freed its
-        graph (``made_by``: the op that made it): state carried across steps."""
-        self._carried[id(t)] = _ref(t)
-        fn = t.grad_fn
-        if fn is None:
-            return
-        if made_by >= 0 or fn._sequence_nr() < self._start_seq:
-            self.cap.carried.append(
-                Carried(
-                    op=len(self.log),
-                    site=_frames.user_site(),
-                    shape=tuple(t.shape),
-                    made_by=type(fn).__name__,
-                )
-            )
-        else:
-            self._unseen(t, fn)
-
-    def _unseen(self, t: torch.Tensor, fn: Any) -> None:
-        """A tensor with a graph, made during the trace by code the tracer did not see (a torch.compile'd
-        region, an op of a C++ extension): the targets its graph reaches through autograd are what its value
-        is known to depend on (see NOTE [invisible to torch.compile]). A walk past ``_UNSEEN_LIMIT`` nodes
-        stops there: what it did not see is not claimed."""
-        index_of = self.lineage.targets
-        bits = 0
-        seen: set[int] = set()
-        stack = [fn]
-        while stack and len(seen) < _UNSEEN_LIMIT:
-            node = stack.pop()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            variable = getattr(node, "variable", None)
-            if variable is not None:
-                index = index_of.get(id(variable))
-                if index is not None:
-                    bits |= 1 << index
-                continue
-            stack.extend(child for child, _ in node.next_functions)
-        if bits:
-            self.lineage.set(t, bits, bits, (), max(len(self.log) - 1, 0))
-            site = None
-            for target in self.cap.targets:
-                if bits >> target.index & 1 and target.opaque_how and target.opaque_site is None:
-                    site = site or _frames.user_site()
-                    target.opaque_site = site
-
     def _revive(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         """A tensor recorded as cut now has a grad_fn: an autograd.Function (or reentrant checkpoint)
         attached it after its forward ran with gradients off. Its cuts were not real."""
@@ -510,143 +378,6 @@ class Tracer(TorchFunctionMode):
 
     # -- rare kinds ------------------------------------------------------------------------------------
 
-    def _made_by(self, args: tuple) -> str:
-        target = args[0] if args else None
-        if isinstance(target, torch.Tensor):
-            try:
-                gfn = target.grad_fn
-            except RuntimeError:  # a view made under no_grad whose base changed in place: no history
-                return ""
-            return type(gfn).__name__ if gfn is not None else ""
-        return ""
-
-    def _written(
-        self,
-        name: str,
-        args: tuple,
-        kwargs: dict,
-        inputs: list[torch.Tensor],
-        versions: list[int],
-        site: Site | None,
-    ) -> None:
-        """In-place writes of an op not named as one (see NOTE [writes are seen by their versions])."""
-        if "out" in kwargs:
-            how = f"{name}(out=...)"
-        elif kwargs.get("inplace") is True or (name in _INPLACE_FLAG and True in args[1:]):
-            how = f"{name}(inplace=True)"
-        else:
-            how = f"{name} (which writes into its input)"
-        seen: set[int] = set()
-        for t, before, after in zip(inputs, versions, _versions(inputs), strict=True):
-            if after == before or id(t) in seen:
-                continue
-            seen.add(id(t))
-            entry = self.lineage.get(t)
-            made_by = self.log.name(entry[4]) if entry is not None and entry[4] >= 0 else ""
-            self.cap.inplace.append(
-                Inplace(
-                    op=how,
-                    site=site,
-                    shape=tuple(t.shape),
-                    dtype=str(t.dtype).removeprefix("torch."),
-                    version=after,
-                    made_by=made_by,
-                    is_leaf=_is_leaf(t),
-                    module=self.modules[-1] if self.modules else "",
-                )
-            )
-
-    def _inplace(self, name, args, site, made_by, outputs) -> list[torch.Tensor]:
-        target = args[0] if args else None
-        changed = [target] if isinstance(target, torch.Tensor) else tensors_out(target)
-        zeroed = 0
-        for t in changed:
-            idx = self.marks.grads.get(id(t))
-            if idx is not None and name in ("zero_", "_foreach_zero_", "mul_", "fill_"):
-                zeroed |= 1 << idx
-            self.cap.inplace.append(
-                Inplace(
-                    op=name,
-                    site=site,
-                    shape=tuple(t.shape),
-                    dtype=str(t.dtype).removeprefix("torch."),
-                    version=t._version,
-                    made_by=made_by,
-                    is_leaf=_is_leaf(t),
-                    module=self.modules[-1] if self.modules else "",
-                )
-            )
-        if zeroed:
-            self.cap.clears.append(Clear(targets=zeroed, site=site, how="zeroed"))
-        return outputs or changed
-
-    def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
-        if not values or any(self.marks.is_root(t) for t in inputs):
-            return  # logging the loss with loss.item() after backward is not an escape from the graph
-        for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
-            entry = self.lineage.get(t)
-            if entry is None or entry[4] < 0:
-                continue
-            for i in entry[3]:
-                cut = self.cap.cuts[i]
-                if cut.op_index == entry[4] and cut.kind in (Cause.detach, Cause.data):
-                    cut.kind, cut.how, cut.op = Cause.escaped, CutHow.after_detach, name
-        if grads:
-            where, op_site = (_SITES[caller_index], site) if caller_index else (site, None)
-            cuts = merge(cuts, (self._cut(name, Cause.escaped, CutHow.op, where, grads, index, op_site),))
-        self.cap.escaped |= values
-        self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
-        if inputs:
-            shown = _fingerprint(inputs[0])
-            if shown is not None:
-                self._prints.append((shown, values, cuts))
-                if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
-                    born = self.finite._taint_of([inputs[0]])
-                    if born >= 0:
-                        self._print_births[len(self._prints) - 1] = born
-
-    def _came_back(
-        self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
-    ) -> tuple[int, tuple[int, ...]]:
-        """Values that left torch and come back in this op's arguments: a new tensor with the values of an
-        escaped one (``torch.from_numpy(np.array(h.tolist()))``), or the very number ``.item()`` gave.
-
-        # NOTE [escaped means it came back]
-        # A value that left torch (``.item()``, ``.tolist()``, ``.numpy()``) cuts the gradient only if it
-        # comes back into the loss; logging it cuts nothing. ``torch.tensor(...)`` is linked to every
-        # escape (CREATE ops); a tensor torch made without the tracer seeing it (``from_numpy``) or a
-        # Python number is recognised: a tensor first seen after the escape with the escaped tensor's shape
-        # (its values may have gone through numpy: np.tanh(h.numpy())), a number by its value. A number
-        # changed in Python before it comes back cannot be followed: the verdict says so.
-        """
-        values = 0
-        cuts: tuple[int, ...] = ()
-        for t in external or ():
-            if t.requires_grad or not t.is_floating_point() or t.numel() < 2:
-                continue
-            for k, ((shape, _), v, c) in enumerate(self._prints):
-                if shape == tuple(t.shape):
-                    values |= v
-                    cuts = merge(cuts, c)
-                    self.lineage.set(t, v, 0, c, len(self.log))
-                    born = self._print_births.get(k, -1)
-                    if born >= 0 and self.finite is not None:
-                        self.finite.taint_if_nonfinite(t, born)
-        for data in (*args, *kwargs.values()):
-            flat = _numbers(data)
-            if not flat:
-                continue
-            for k, ((shape, sample), v, c) in enumerate(self._prints):
-                numel = math.prod(shape)
-                same = bool(sample) and numel == len(flat) and _alike(flat[:: max(1, numel // 8)][:8], sample)
-                if same or (
-                    len(sample) == 1 and sample[0] not in (0.0, 1.0, -1.0) and _among(sample[0], flat)
-                ):
-                    values |= v
-                    cuts = merge(cuts, c)
-                    self._back_birth = self._print_births.get(k, self._back_birth)
-        return values, cuts
-
     def _grad_set(self, args: tuple) -> None:
         if len(args) < 2 or args[1] is not None:
             return
@@ -663,77 +394,7 @@ class Tracer(TorchFunctionMode):
             new ^= low
 
 
-def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
-    """Shape and up to 8 evenly spread elements, as doubles (float32 values read back exactly): enough to
-    know an escaped tensor's values when they come back. The sample is () for values too plain to tell
-    apart (one repeated value, a 0 or 1): only the shape is compared then. None for no float values."""
-    if not (t.is_floating_point() and t.numel()) or t.layout != torch.strided or t.device.type == "meta":
-        return None
-    flat = t.detach().reshape(-1)
-    sample = tuple(flat[:: max(1, flat.numel() // 8)][:8].double().cpu().tolist())
-    if (
-        len(set(sample)) < 2
-        and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0))
-        and sample[0] == sample[0]
-    ):
-        sample = ()
-    return tuple(t.shape), sample
-
-
-def _numbers(data: object, limit: int = 1 << 20) -> list[float]:
-    """The numbers in a Python number, nested lists/tuples of numbers, or a numpy array (as floats, in
-    order), for ``_came_back``; [] for anything else (tensors among them are followed by their lineage)."""
-    if type(data) is float:
-        return [data]
-    if isinstance(data, (list, tuple)):
-        out: list[float] = []
-        stack = [iter(data)]
-        while stack:
-            x = next(stack[-1], _END)
-            if x is _END:
-                stack.pop()
-            elif isinstance(x, (list, tuple)):
-                stack.append(iter(x))
-            elif isinstance(x, (float, int)) and len(out) < limit:
-                out.append(float(x))
-            else:
-                return []
-        return out
-    if getattr(data, "__array_interface__", None) is not None and getattr(data, "size", limit + 1) <= limit:
-        return [float(x) for x in data.ravel().tolist()]  # type: ignore[attr-defined]  # a numpy array
-    return []
-
-
-_END = object()
-
-
-def _alike(a: Sequence[float], b: Sequence[float]) -> bool:
-    """Equal element by element, a NaN equal to a NaN (a NaN that left torch comes back a NaN)."""
-    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
-
-
-def _among(x: float, values: list[float]) -> bool:
-    return any(v != v for v in values) if x != x else x in values
-
-
 def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:
     """Whether ``t`` itself (not an earlier tensor whose freed id it reuses) is in ``seen``."""
     ref = seen.get(id(t))
     return ref is not None and ref() is t
-
-
-def _versions(tensors: list[torch.Tensor]) -> list[int]:
-    """Each tensor's version counter; -1 for an inference tensor, which has none (reading it raises)."""
-    try:
-        return [t._version for t in tensors]
-    except RuntimeError:
-        return [-1 if t.is_inference() else t._version for t in tensors]
-
-
-def _is_leaf(t: torch.Tensor) -> bool:
-    """``t.is_leaf``, which raises for a view made under no_grad whose base was then modified in place
-    (``nn.Embedding(padding_idx=...)`` zeroes its padding row that way): such a view has no history."""
-    try:
-        return t.is_leaf
-    except RuntimeError:
-        return True

@@ -1,0 +1,163 @@
+"""The tracer's part that follows values out of torch and back in (NOTE [escaped means it came back])."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from gradviz.capture import _frames
+from gradviz.capture._backward import BackwardMarks
+from gradviz.capture._finite import FiniteWatch
+from gradviz.capture._lineage import Lineage, merge
+from gradviz.capture._oplog import OpLog
+from gradviz.records import Capture, Cause, CutHow, Site
+
+
+class Escapes:
+    """Mixed into the Tracer: ``.item()`` / ``.tolist()`` / ``.numpy()`` and what comes back of them."""
+
+    # set by Tracer.__init__ (capture/_tracer.py)
+    cap: Capture
+    lineage: Lineage
+    log: OpLog
+    finite: FiniteWatch | None
+    marks: BackwardMarks
+    modules: list[str]
+
+    def _cut(
+        self,
+        name: str,
+        cause: Cause,
+        how: CutHow,
+        site: Site | None,
+        lost: int,
+        index: int,
+        op_site: Site | None = None,
+    ) -> int:
+        raise NotImplementedError
+
+    _prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]]
+    _print_births: dict[int, int]
+    _back_birth: int
+
+    def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
+        if not values or any(self.marks.is_root(t) for t in inputs):
+            return  # logging the loss with loss.item() after backward is not an escape from the graph
+        for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
+            entry = self.lineage.get(t)
+            if entry is None or entry[4] < 0:
+                continue
+            for i in entry[3]:
+                cut = self.cap.cuts[i]
+                if cut.op_index == entry[4] and cut.kind in (Cause.detach, Cause.data):
+                    cut.kind, cut.how, cut.op = Cause.escaped, CutHow.after_detach, name
+        if grads:
+            where, op_site = (_frames.SITES[caller_index], site) if caller_index else (site, None)
+            cuts = merge(cuts, (self._cut(name, Cause.escaped, CutHow.op, where, grads, index, op_site),))
+        self.cap.escaped |= values
+        self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
+        if inputs:
+            shown = _fingerprint(inputs[0])
+            if shown is not None:
+                self._prints.append((shown, values, cuts))
+                if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
+                    born = self.finite._taint_of([inputs[0]])
+                    if born >= 0:
+                        self._print_births[len(self._prints) - 1] = born
+
+    def _came_back(
+        self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
+    ) -> tuple[int, tuple[int, ...]]:
+        """Values that left torch and come back in this op's arguments: a new tensor with the values of an
+        escaped one (``torch.from_numpy(np.array(h.tolist()))``), or the very number ``.item()`` gave.
+
+        # NOTE [escaped means it came back]
+        # A value that left torch (``.item()``, ``.tolist()``, ``.numpy()``) cuts the gradient only if it
+        # comes back into the loss; logging it cuts nothing. ``torch.tensor(...)`` is linked to every
+        # escape (CREATE ops); a tensor torch made without the tracer seeing it (``from_numpy``) or a
+        # Python number is recognised: a tensor first seen after the escape with the escaped tensor's shape
+        # (its values may have gone through numpy: np.tanh(h.numpy())), a number by its value. A number
+        # changed in Python before it comes back cannot be followed: the verdict says so.
+        """
+        values = 0
+        cuts: tuple[int, ...] = ()
+        for t in external or ():
+            if t.requires_grad or not t.is_floating_point() or t.numel() < 2:
+                continue
+            for k, ((shape, _), v, c) in enumerate(self._prints):
+                if shape == tuple(t.shape):
+                    values |= v
+                    cuts = merge(cuts, c)
+                    self.lineage.set(t, v, 0, c, len(self.log))
+                    born = self._print_births.get(k, -1)
+                    if born >= 0 and self.finite is not None:
+                        self.finite.taint_if_nonfinite(t, born)
+        for data in (*args, *kwargs.values()):
+            flat = _numbers(data)
+            if not flat:
+                continue
+            for k, ((shape, sample), v, c) in enumerate(self._prints):
+                numel = math.prod(shape)
+                same = bool(sample) and numel == len(flat) and _alike(flat[:: max(1, numel // 8)][:8], sample)
+                if same or (
+                    len(sample) == 1 and sample[0] not in (0.0, 1.0, -1.0) and _among(sample[0], flat)
+                ):
+                    values |= v
+                    cuts = merge(cuts, c)
+                    self._back_birth = self._print_births.get(k, self._back_birth)
+        return values, cuts
+
+
+def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    """Shape and up to 8 evenly spread elements, as doubles (float32 values read back exactly): enough to
+    know an escaped tensor's values when they come back. The sample is () for values too plain to tell
+    apart (one repeated value, a 0 or 1): only the shape is compared then. None for no float values."""
+    if not (t.is_floating_point() and t.numel()) or t.layout != torch.strided or t.device.type == "meta":
+        return None
+    flat = t.detach().reshape(-1)
+    sample = tuple(flat[:: max(1, flat.numel() // 8)][:8].double().cpu().tolist())
+    if (
+        len(set(sample)) < 2
+        and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0))
+        and sample[0] == sample[0]
+    ):
+        sample = ()
+    return tuple(t.shape), sample
+
+
+def _numbers(data: object, limit: int = 1 << 20) -> list[float]:
+    """The numbers in a Python number, nested lists/tuples of numbers, or a numpy array (as floats, in
+    order), for ``_came_back``; [] for anything else (tensors among them are followed by their lineage)."""
+    if type(data) is float:
+        return [data]
+    if isinstance(data, (list, tuple)):
+        out: list[float] = []
+        stack = [iter(data)]
+        while stack:
+            x = next(stack[-1], _END)
+            if x is _END:
+                stack.pop()
+            elif isinstance(x, (list, tuple)):
+                stack.append(iter(x))
+            elif isinstance(x, (float, int)) and len(out) < limit:
+                out.append(float(x))
+            else:
+                return []
+        return out
+    if getattr(data, "__array_interface__", None) is not None and getattr(data, "size", limit + 1) <= limit:
+        return [float(x) for x in data.ravel().tolist()]  # type: ignore[attr-defined]  # a numpy array
+    return []
+
+
+_END = object()
+
+
+def _alike(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Equal element by element, a NaN equal to a NaN (a NaN that left torch comes back a NaN)."""
+    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b, strict=True))
+
+
+def _among(x: float, values: list[float]) -> bool:
+    return any(v != v for v in values) if x != x else x in values

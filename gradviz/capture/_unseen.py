@@ -1,0 +1,159 @@
+"""The tracer's part for code it cannot see into (TorchScript modules, torch.compile'd regions, ops of C++
+extensions), for gradients autograd.grad returns, and for state carried from a freed graph."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+
+from gradviz.capture import _frames
+from gradviz.capture._backward import BackwardMarks
+from gradviz.capture._finite import FiniteWatch
+from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
+from gradviz.capture._oplog import OpLog
+from gradviz.records import Capture, Carried, Cause, CutHow, Site
+
+_UNSEEN_LIMIT = 20_000  # autograd nodes walked for a tensor made out of sight (deep chains: see _graph.py)
+
+
+class OutOfSight:
+    """Mixed into the Tracer: lineage where no op of the forward was seen."""
+
+    # set by Tracer.__init__ (capture/_tracer.py)
+    cap: Capture
+    lineage: Lineage
+    log: OpLog
+    finite: FiniteWatch | None
+    marks: BackwardMarks
+    modules: list[str]
+
+    def _cut(
+        self,
+        name: str,
+        cause: Cause,
+        how: CutHow,
+        site: Site | None,
+        lost: int,
+        index: int,
+        op_site: Site | None = None,
+    ) -> int:
+        raise NotImplementedError
+
+    _carried: dict[int, Any]
+    _start_seq: int
+    _used: int
+
+    def _first_use(self, new: int, index: int) -> None:
+        raise NotImplementedError
+
+    def opaque_output(self, module: Any, targets: int, args: Any, output: Any) -> None:
+        """A TorchScript module returned ``output``: the tracer saw none of the ops inside it. Its outputs
+        depend on what its inputs depend on and on the parameters it holds (``targets``), through autograd
+        where they require grad. Module hooks run inside the mode: no torch op here."""
+        values = targets
+        grads = 0
+        cuts: tuple[int, ...] = ()
+        ins = tensors_in(args if isinstance(args, tuple) else (args,), {})
+        if self.finite is not None and self.finite.tainted:  # a NaN that went in comes out from there
+            self.finite.propagate(max(len(self.log) - 1, 0), ins, tensors_out(output))
+        for t in ins:
+            entry = self.lineage.get(t)
+            if entry is not None:
+                values |= entry[1]
+                grads |= entry[2]
+                cuts = merge(cuts, entry[3])
+        index = max(len(self.log) - 1, 0)  # never -1, which marks a target's own entry
+        if targets & ~self._used:
+            self._first_use(targets & ~self._used, index)
+        site = None
+        for target in self.cap.targets:  # where its output is seen: the call of the TorchScript module
+            if targets >> target.index & 1 and target.opaque_site is None:
+                site = site or _frames.user_site()
+                target.opaque_site = site
+        outs = tensors_out(output)
+        if grads | targets and outs and not any(o.requires_grad for o in outs):
+            # what went in had gradients and nothing comes out with one: cut inside, where no op is seen
+            call = _frames.user_site()
+            lost = self._cut(
+                type(module).__name__, Cause.non_differentiable, CutHow.hidden, call, grads | targets, index
+            )
+            cuts = merge(cuts, (lost,))
+        for o in outs:
+            self.lineage.set(o, values, (grads | targets) if o.requires_grad else 0, cuts, index)
+
+    def returned_gradients(
+        self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
+    ) -> None:
+        """autograd.grad returned ``grads``: their values depend on what the roots depend on, and only with
+        ``create_graph=True`` do they carry a graph back to it. Without it, a loss computed from them
+        (a gradient penalty) reaches none of those parameters through them: that call is the cut."""
+        if self.finite is not None and self.finite.tainted:  # a NaN loss gives NaN gradients: the same NaN
+            self.finite.propagate(max(len(self.log) - 1, 0), roots, grads)
+        values = grads_bits = 0
+        cuts: tuple[int, ...] = ()
+        for r in roots:
+            entry = self.lineage.get(r)
+            if entry is not None:
+                values |= entry[1]
+                grads_bits |= entry[2]
+                cuts = merge(cuts, entry[3])
+        if not values:
+            return
+        if not graph and grads_bits:
+            index = len(self.log) - 1
+            lost = self._cut(
+                "autograd.grad", Cause.no_grad, CutHow.grad_without_graph, site, grads_bits, index
+            )
+            cuts, grads_bits = merge(cuts, (lost,)), 0
+        for g in grads:
+            self.lineage.set(g, values, grads_bits if g.requires_grad else 0, cuts, len(self.log) - 1)
+
+    def _maybe_carried(self, t: torch.Tensor, made_by: int = -1) -> None:
+        """A tensor with autograd history from before the trace, or made before a backward that freed its
+        graph (``made_by``: the op that made it): state carried across steps."""
+        self._carried[id(t)] = weakref.ref(t)
+        fn = t.grad_fn
+        if fn is None:
+            return
+        if made_by >= 0 or fn._sequence_nr() < self._start_seq:
+            self.cap.carried.append(
+                Carried(
+                    op=len(self.log),
+                    site=_frames.user_site(),
+                    shape=tuple(t.shape),
+                    made_by=type(fn).__name__,
+                )
+            )
+        else:
+            self._unseen(t, fn)
+
+    def _unseen(self, t: torch.Tensor, fn: Any) -> None:
+        """A tensor with a graph, made during the trace by code the tracer did not see (a torch.compile'd
+        region, an op of a C++ extension): the targets its graph reaches through autograd are what its value
+        is known to depend on (see NOTE [invisible to torch.compile]). A walk past ``_UNSEEN_LIMIT`` nodes
+        stops there: what it did not see is not claimed."""
+        index_of = self.lineage.targets
+        bits = 0
+        seen: set[int] = set()
+        stack = [fn]
+        while stack and len(seen) < _UNSEEN_LIMIT:
+            node = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            variable = getattr(node, "variable", None)
+            if variable is not None:
+                index = index_of.get(id(variable))
+                if index is not None:
+                    bits |= 1 << index
+                continue
+            stack.extend(child for child, _ in node.next_functions)
+        if bits:
+            self.lineage.set(t, bits, bits, (), max(len(self.log) - 1, 0))
+            site = None
+            for target in self.cap.targets:
+                if bits >> target.index & 1 and target.opaque_how and target.opaque_site is None:
+                    site = site or _frames.user_site()
+                    target.opaque_site = site
