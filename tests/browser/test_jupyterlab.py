@@ -133,6 +133,12 @@ def test_notebook_widget_shows_the_detached_parameters(browser, lab):
         root = page.locator(".jp-Notebook .gradviz-root")
         root.wait_for(timeout=120_000)
         wait_for_draws(root, 1, timeout=60_000)
+        # Under load a second Run All can replace the output after the first drawing: wait for the
+        # drawing of the widget that is there now to hold filled nodes before reading the colours.
+        page.wait_for_function(
+            "() => document.querySelector('.jp-Notebook .gradviz-root svg.gv-svg g.node polygon[fill]')",
+            timeout=60_000,
+        )
 
         red = node_ids_filled(root, RED)
         names = []
