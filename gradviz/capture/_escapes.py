@@ -78,13 +78,16 @@ class Escapes:
         # comes back into the loss; logging it cuts nothing. ``torch.tensor(...)`` is linked to every
         # escape (CREATE ops); a tensor torch made without the tracer seeing it (``from_numpy``) or a
         # Python number is recognised: a tensor first seen after the escape with the escaped tensor's shape
-        # (its values may have gone through numpy: np.tanh(h.numpy())), a number by its value. A number
+        # (its values may have gone through numpy: np.tanh(h.numpy())), a number by its value. Tensors a
+        # traced op made from nothing that left torch (``torch.ones``, ``tanh(x)``) are never taken for
+        # one, whatever their shape: the tracer saw them made; nor are tensors in memory torch allocated
+        # (data loaded before the trace: only numpy's memory, shared by from_numpy, comes back). A number
         # changed in Python before it comes back cannot be followed: the verdict says so.
         """
         values = 0
         cuts: tuple[int, ...] = ()
         for t in external or ():
-            if t.requires_grad or not t.is_floating_point() or t.numel() < 2:
+            if t.requires_grad or not t.is_floating_point() or t.numel() < 2 or _torch_owned(t):
                 continue
             for k, ((shape, _), v, c) in enumerate(self._prints):
                 if shape == tuple(t.shape):
@@ -108,6 +111,16 @@ class Escapes:
                     cuts = merge(cuts, c)
                     self._back_birth = self._print_births.get(k, self._back_birth)
         return values, cuts
+
+
+def _torch_owned(t: torch.Tensor) -> bool:
+    """Whether torch's allocator made ``t``'s memory (a target tensor loaded before the trace, a buffer):
+    then it is not values come back from numpy, whose arrays torch.from_numpy shares (a storage torch
+    cannot resize)."""
+    try:
+        return bool(t.untyped_storage().resizable())
+    except (RuntimeError, NotImplementedError):  # no storage to ask (a subclass, a sparse tensor)
+        return False
 
 
 def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] | None:

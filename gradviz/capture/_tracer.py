@@ -191,6 +191,12 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         site = _SITES[site_index]
         grad_on = _is_grad_enabled()
         made_by = None
+        if (
+            self._prints
+            and external is not None
+            and not (kind is Kind.OP or (kind is Kind.CREATE and not grads))
+        ):  # first seen in a detach, a view, an in-place op: the tensor itself may be an escape come back
+            self._came_back(external, (), {})
         if kind is Kind.INPLACE:
             made_by = self._made_by(args)
         elif self._prints and (kind is Kind.OP or (kind is Kind.CREATE and not grads)):
@@ -269,6 +275,12 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
                     cause, how, where, op_site = self._cause(kind, grad_on, site, caller_index)
                     lost_cut = (self._cut(name, cause, how, where, grads, index, op_site),)
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
+        if not (values or cuts) and kind is not Kind.CREATE:
+            # made by a traced op from none of the targets: never an escaped value coming back (NOTE [escaped
+            # means it came back]), even if made before the escape and used after it. torch.tensor(list)
+            # may be one (linked by its numbers); from_numpy never passes the tracer: it stays external.
+            for o in outputs:
+                self._external[id(o)] = _ref(o)
         self.log.append(
             name,
             self.modules[-1] if self.modules else "",
