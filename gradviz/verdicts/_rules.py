@@ -126,7 +126,9 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     cut = ctx.cut_for(t.bit)
     if cut is not None:  # a loss depends on it, and every path to that loss was cut: the cut says why
         return cut.kind, cut.site, CutPath(cut)
-    if t.not_requested is not None:  # a backward reached it and was asked for other inputs
+    if t.not_requested is not None and (err is None or t.not_requested_by == "backward"):
+        # a backward reached it and was asked for other inputs (an autograd.grad that did not ask for it
+        # is not why, when the step stopped before the backward of the loss it helps compute)
         return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
     hidden_cut = ctx.root_values & t.bit and err is not None and ERROR_KINDS[err.kind].caused_by_cut
     if err is not None and not (
