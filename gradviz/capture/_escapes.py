@@ -8,35 +8,13 @@ from collections.abc import Sequence
 import torch
 
 from gradviz.capture import _frames
-from gradviz.capture._backward import BackwardMarks
-from gradviz.capture._finite import FiniteWatch
-from gradviz.capture._lineage import Lineage, merge
-from gradviz.capture._oplog import OpLog
-from gradviz.records import Capture, Cause, CutHow, Site
+from gradviz.capture._lineage import merge
+from gradviz.capture._tracer_part import TracerPart
+from gradviz.records import Cause, CutHow
 
 
-class Escapes:
+class Escapes(TracerPart):
     """Mixed into the Tracer: ``.item()`` / ``.tolist()`` / ``.numpy()`` and what comes back of them."""
-
-    # set by Tracer.__init__ (capture/_tracer.py)
-    cap: Capture
-    lineage: Lineage
-    log: OpLog
-    finite: FiniteWatch | None
-    marks: BackwardMarks
-    modules: list[str]
-
-    def _cut(
-        self,
-        name: str,
-        cause: Cause,
-        how: CutHow,
-        site: Site | None,
-        lost: int,
-        index: int,
-        op_site: Site | None = None,
-    ) -> int:
-        raise NotImplementedError
 
     _prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]]
     _print_births: dict[int, int]

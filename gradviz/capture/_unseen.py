@@ -9,37 +9,15 @@ from typing import Any
 import torch
 
 from gradviz.capture import _frames
-from gradviz.capture._backward import BackwardMarks
-from gradviz.capture._finite import FiniteWatch
-from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
-from gradviz.capture._oplog import OpLog
-from gradviz.records import Capture, Carried, Cause, CutHow, Site
+from gradviz.capture._lineage import merge, tensors_in, tensors_out
+from gradviz.capture._tracer_part import TracerPart
+from gradviz.records import Carried, Cause, CutHow, Site
 
 _UNSEEN_LIMIT = 20_000  # autograd nodes walked for a tensor made out of sight (deep chains: see _graph.py)
 
 
-class OutOfSight:
+class OutOfSight(TracerPart):
     """Mixed into the Tracer: lineage where no op of the forward was seen."""
-
-    # set by Tracer.__init__ (capture/_tracer.py)
-    cap: Capture
-    lineage: Lineage
-    log: OpLog
-    finite: FiniteWatch | None
-    marks: BackwardMarks
-    modules: list[str]
-
-    def _cut(
-        self,
-        name: str,
-        cause: Cause,
-        how: CutHow,
-        site: Site | None,
-        lost: int,
-        index: int,
-        op_site: Site | None = None,
-    ) -> int:
-        raise NotImplementedError
 
     _carried: dict[int, Any]
     _start_seq: int

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from gradviz.capture._backward import BackwardMarks
-from gradviz.capture._finite import FiniteWatch
-from gradviz.capture._lineage import Lineage, tensors_out
-from gradviz.capture._oplog import OpLog
-from gradviz.records import Capture, Clear, Inplace, Site
+from gradviz.capture._lineage import tensors_out
+from gradviz.capture._tracer_part import TracerPart
+from gradviz.records import Clear, Inplace, Site
 
 # functional ops whose in-place switch is a positional argument (nn.Dropout calls F.dropout(x, p, training,
 # inplace)): only for naming the write in messages, never for detecting it
@@ -37,15 +35,8 @@ _INPLACE_FLAG = frozenset(
 )
 
 
-class Writes:
+class Writes(TracerPart):
     """Mixed into the Tracer: ops that write into their inputs."""
-
-    cap: Capture
-    lineage: Lineage
-    log: OpLog
-    finite: FiniteWatch | None
-    marks: BackwardMarks
-    modules: list[str]
 
     def _made_by(self, args: tuple) -> str:
         target = args[0] if args else None
