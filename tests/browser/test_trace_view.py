@@ -327,3 +327,69 @@ def test_the_purple_birth_marker_is_in_the_first_view_and_explains_itself(browse
         page.screenshot(path=str(OUTPUT / "trace_nan_birth.png"))
     finally:
         context.close()
+
+
+# -- NaN and Inf norms in the inspector ------------------------------------------------------------------
+
+
+class NonFinite(nn.Module):
+    """A finite loss whose gradients are +Inf for ``a`` (sqrt'(0) = 1/0), NaN for ``b`` (the masked sqrt:
+    0 x sqrt'(-1)) and finite for ``c``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.zeros(3))
+        self.b = nn.Parameter(-torch.ones(3))
+        self.c = nn.Parameter(torch.ones(3))
+
+    def forward(self) -> torch.Tensor:
+        masked = torch.where(self.b > 0, self.b.sqrt(), torch.zeros(3))
+        return self.a.sqrt().sum() + masked.sum() + (self.c * 2).sum()
+
+
+@pytest.fixture(scope="module")
+def non_finite(tmp_path_factory):
+    t, plain = _traced(NonFinite(), None, step=lambda model, _: model())
+    graph, norms, hists = build_state(t.capture, t.verdicts)
+    path = tmp_path_factory.mktemp("nonfinite") / "non_finite.html"
+    write_html(path, graph, norms, hists, title=graph["title"])
+    ids = {n["tensor"]["name"]: n["id"] for n in graph["nodes"] if n["kind"] == "param"}
+    return {"plain": plain, "path": path, "ids": ids}
+
+
+def _inspector_rows(page) -> dict[str, str]:
+    """The inspector's label -> value pairs, verdict rows and tensor tables alike (the last one wins: the
+    gradient's table comes after the value's)."""
+    return page.locator(".gv-inspector").evaluate(
+        """(panel) => Object.fromEntries([
+            ...[...panel.querySelectorAll(".gv-row")]
+                .map((r) => [r.children[0].textContent, r.children[1].textContent]),
+            ...[...panel.querySelectorAll(".gv-table tr")]
+                .map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
+        ])"""
+    )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_nan_and_inf_gradient_norms_read_as_nan_and_inf_in_the_inspector(browser, non_finite, scheme):
+    words = {}
+    for name, p in non_finite["plain"].named_parameters():
+        norm = torch.linalg.vector_norm(p.grad).item()
+        words[name] = "NaN" if norm != norm else "Inf" if norm == float("inf") else None
+    assert words == {"a": "Inf", "b": "NaN", "c": None}  # what torch itself gives this step
+    context, page = _open(browser, non_finite["path"], scheme=scheme)
+    try:
+        for name in ("a", "b"):
+            node(page, non_finite["ids"][name]).click()
+            assert page.locator(".gv-inspector .gv-name").inner_text() == name
+            rows = _inspector_rows(page)
+            assert rows["Grad norm"] == words[name], (name, rows)
+            assert rows["norm"] == words[name], (name, rows)  # the gradient's own table
+            assert rows["min … max"] == "no finite value", (name, rows)
+            assert "-Inf" not in page.locator(".gv-inspector").inner_text()
+            page.screenshot(path=str(OUTPUT / f"trace_inspector_{words[name]}_{scheme}.png"))
+        node(page, non_finite["ids"]["c"]).click()
+        norm = torch.linalg.vector_norm(dict(non_finite["plain"].named_parameters())["c"].grad).item()
+        assert float(_inspector_rows(page)["Grad norm"]) == pytest.approx(norm, rel=1e-3)
+    finally:
+        context.close()

@@ -346,3 +346,55 @@ def test_default_path_names_are_safe_file_names(tmp_path) -> None:
     assert path.parent == tmp_path
     assert "/" not in path.name and " " not in path.name and "<" not in path.name
     assert default_path("", directory=tmp_path).name.startswith("gradviz-trace-")
+
+
+class _NonFinite(nn.Module):
+    """Gradients of every kind of value, with a finite loss: ``a`` gets +Inf (sqrt'(0) = 1/0), ``b`` gets
+    NaN (the classic masked sqrt: 0 x sqrt'(-1)), ``c`` an ordinary finite gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.zeros(3))
+        self.b = nn.Parameter(-torch.ones(3))
+        self.c = nn.Parameter(torch.ones(3))
+
+    def forward(self) -> torch.Tensor:
+        masked = torch.where(self.b > 0, self.b.sqrt(), torch.zeros(3))
+        return self.a.sqrt().sum() + masked.sum() + (self.c * 2).sum()
+
+
+def non_finite_trace() -> tuple[gradviz.Trace, dict[str, float]]:
+    """The traced step of ``_NonFinite`` and the gradient norms plain torch gives the same step."""
+    plain = _NonFinite()
+    loss = plain()
+    assert math.isfinite(loss.item())
+    loss.backward()
+    norms = {name: torch.linalg.vector_norm(p.grad).item() for name, p in plain.named_parameters()}
+    model = _NonFinite()
+    with gradviz.trace(model) as t:
+        model().backward()
+    return t, norms
+
+
+def test_nan_and_inf_norms_cross_the_wire_as_the_words_the_front_end_reads() -> None:
+    t, truth = non_finite_trace()
+    assert math.isinf(truth["a"]) and truth["a"] > 0 and math.isnan(truth["b"])
+    assert truth["c"] == pytest.approx(2 * math.sqrt(3))
+    graph, _, _ = build_state(t.capture, t.verdicts)
+    text = json.dumps(graph, allow_nan=False)  # strict JSON: no NaN/Infinity literals
+    graph = json.loads(text)
+    wire = {math.inf: "inf", -math.inf: "-inf"}
+    expected = {k: "nan" if math.isnan(v) else wire.get(v, pytest.approx(v)) for k, v in truth.items()}
+    verdicts = {v["name"]: v for v in graph["verdicts"]}
+    params = {n["tensor"]["name"]: n for n in graph["nodes"] if n["kind"] == "param"}
+    for name, norm in expected.items():
+        assert verdicts[name]["grad_norm"] == norm, name
+        assert params[name]["tensor"]["grad"]["norm"] == norm, name
+    assert {name: verdicts[name]["cause"] for name in expected} == {
+        "a": "nonfinite",
+        "b": "nonfinite",
+        "c": "ok",
+    }
+    # an all-Inf or all-NaN gradient has no finite value to take a minimum of: none is sent, not a string
+    assert params["a"]["tensor"]["grad"]["min"] is None and params["a"]["tensor"]["grad"]["inf"] == 3
+    assert params["b"]["tensor"]["grad"]["nan"] == 3

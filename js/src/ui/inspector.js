@@ -224,13 +224,15 @@ function summaryView(title, sum, ctx, missing = "not recorded") {
   if (!sum) return h("section", {}, h("h4", {}, title), h("p", { class: "gv-muted" }, missing));
   /** @param {"zeros"|"nan"|"inf"} k */
   const count = (k) => (sum[k] === null || sum[k] === undefined ? "–" : `${formatCount(sum[k])} of ${formatCount(sum.numel)}`);
+  // min, max, mean and std are of the finite values: with none (every value NaN or Inf) say so
+  const noneFinite = readNumber(sum.min) === null && (sum.nan ?? 0) + (sum.inf ?? 0) > 0;
   return h(
     "section",
     {},
     h("h4", {}, title, sum.sampled ? h("span", { class: "gv-muted" }, " (sampled)") : null),
     table([
-      ["min … max", `${formatNumber(sum.min)} … ${formatNumber(sum.max)}`],
-      ["mean ± std", `${formatNumber(sum.mean)} ± ${formatNumber(sum.std)}`],
+      ["min … max", noneFinite ? "no finite value" : `${formatNumber(sum.min)} … ${formatNumber(sum.max)}`],
+      ["mean ± std", noneFinite ? "no finite value" : `${formatNumber(sum.mean)} ± ${formatNumber(sum.std)}`],
       ["norm", formatNumber(sum.norm)],
       ["zeros", count("zeros")],
       ["NaN", count("nan")],
