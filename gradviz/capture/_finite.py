@@ -24,6 +24,7 @@ import math
 import weakref
 from typing import Any
 
+import numpy as np
 import torch
 
 from gradviz.records import Birth, Capture, Site
@@ -183,9 +184,28 @@ class FiniteWatch:
             except RuntimeError:
                 continue
             if value - value != 0 and not bool(torch.isfinite(t).all()):
-                kind = "nan" if bool(torch.isnan(t).any()) else "inf"
-                born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
+                born = self._same_memory(t)
+                if born < 0:
+                    kind = "nan" if bool(torch.isnan(t).any()) else "inf"
+                    born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
                 self.tainted[id(t)] = (_ref(t), born)
+
+    def _same_memory(self, t: _Tensor) -> int:
+        """The birth of a tainted tensor whose memory ``t`` shares: a value that left torch without a copy
+        (``h.numpy()``) and came back as a new tensor over the same memory (``torch.from_numpy``); -1 if none."""
+        try:
+            ptr = t.untyped_storage().data_ptr()
+        except (RuntimeError, NotImplementedError):
+            return -1
+        for ref, born in list(self.tainted.values()):
+            other = ref()
+            if other is not None and other.device == t.device:
+                try:
+                    if other.untyped_storage().data_ptr() == ptr:
+                        return born
+                except (RuntimeError, NotImplementedError):
+                    continue
+        return -1
 
     @torch.no_grad()  # nothing here may save a tensor for backward (a checkpoint counts what is saved)
     def propagate(self, index: int, inputs: list[_Tensor], outputs: list[_Tensor]) -> None:
@@ -223,14 +243,18 @@ class FiniteWatch:
     def _classify(self, name, index, args, inputs, outputs, site, inplace=False) -> None:
         bad = [o for o in outputs if o.dtype in _FLOATS and not bool(torch.isfinite(o).all())]
         nan = [bool(torch.isnan(o).any()) for o in bad]
+        inherited = self._taint_of(inputs)
         if name in MASKS and not any(nan):
+            if inherited >= 0:  # the Inf came in (torch.tensor of a list of tainted values): the same Inf
+                for o in bad:
+                    self.tainted[id(o)] = (_ref(o), inherited)
+                self.op_taint.setdefault(index, inherited)
             return  # an Inf written on purpose (a -inf mask, or a mask added to scores): not a birth
         # an in-place op's own tensor no longer holds its old values: only its taint tells about them
         values = [t for t in inputs if not any(t is o for o in outputs)] if inplace else inputs
         floats = [t for t in values if t.dtype in _FLOATS or t.is_complex()]
         in_nan = any(bool(torch.isnan(t).any()) for t in floats)
         in_bad = in_nan or any(not bool(torch.isfinite(t).all()) for t in floats)
-        inherited = self._taint_of(inputs)
         for o, has_nan in zip(bad, nan, strict=True):  # (a finite output: an overflowing sum, or another one)
             kind = "nan" if has_nan else "inf"
             if (
@@ -252,11 +276,13 @@ class FiniteWatch:
             self.op_taint.setdefault(index, born)
 
     def escaped(self, t: _Tensor, value: object) -> None:
-        """``t`` left torch as ``value`` (``.item()``): if it carried a recorded NaN/Inf, a non-finite number
-        coming back into an op (``torch.full(shape, v)``) is that one, not a new birth."""
+        """``t`` left torch as ``value`` (``.item()``, ``.tolist()``, ``.numpy()``): if it carried a recorded
+        NaN/Inf, a non-finite number coming back into an op (``torch.full(shape, v)``, ``torch.tensor(list)``,
+        ``torch.from_numpy(a)``) is that one, not a new birth."""
         born = self._taint_of([t])
-        if born >= 0 and type(value) is float and value - value != 0:
-            self.numbers[_number_key(value)] = born
+        if born >= 0:
+            for key in _nonfinite_keys(value):
+                self.numbers[key] = born
 
     @torch.no_grad()
     def taint_if_nonfinite(self, t: _Tensor, born: int) -> None:
@@ -269,8 +295,8 @@ class FiniteWatch:
         """An op given a non-finite number that left torch carrying a recorded NaN/Inf (``torch.full(shape,
         h.mean().item())``): its non-finite outputs carry that birth, not a new one."""
         for a in (*args, *kwargs.values()):
-            if type(a) is float and a - a != 0:
-                born = self.numbers.get(_number_key(a), -1)
+            for key in _nonfinite_keys(a):
+                born = self.numbers.get(key, -1)
                 if born >= 0:
                     for o in outputs:
                         if o.dtype in _FLOATS and not bool(torch.isfinite(o).all()):
@@ -353,3 +379,36 @@ def describe(name: str, args: tuple, inputs: list[_Tensor]) -> str:
 
 def _number_key(value: float) -> str:
     return "nan" if value != value else ("inf" if value > 0 else "-inf")
+
+
+_KEYS_SEEN = 100_000  # numbers looked at in a list that left or came back (a NaN is found long before)
+
+
+def _nonfinite_keys(value: object) -> set[str]:
+    """The kinds of non-finite number ("nan", "inf", "-inf") in a value outside torch: a float, a (nested)
+    list or tuple of them as ``.tolist()`` makes, or a numpy array. Looked at only while a NaN/Inf born in
+    the trace is on its way (see ``FiniteWatch.numbers``)."""
+    if type(value) is float:
+        return {_number_key(value)} if value - value != 0 else set()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind != "f":
+            return set()
+        keys = {"nan"} if bool(np.isnan(value).any()) else set()
+        if bool(np.isposinf(value).any()):
+            keys.add("inf")
+        if bool(np.isneginf(value).any()):
+            keys.add("-inf")
+        return keys
+    if not isinstance(value, (list, tuple)):
+        return set()
+    keys: set[str] = set()
+    stack, seen = [value], 0
+    while stack and seen < _KEYS_SEEN and len(keys) < 3:
+        for v in stack.pop():
+            seen += 1
+            if type(v) is float:
+                if v - v != 0:
+                    keys.add(_number_key(v))
+            elif isinstance(v, (list, tuple)):
+                stack.append(v)
+    return keys

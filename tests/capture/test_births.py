@@ -8,7 +8,9 @@ cannot hold.
 from __future__ import annotations
 
 import math
+import warnings
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,3 +110,48 @@ def test_a_full_precision_overflow_is_born_where_the_values_outgrew_float32() ->
 def _line(code: str) -> int:
     with open(__file__) as f:
         return next(i for i, line in enumerate(f, 1) if line.strip().startswith(code))
+
+
+class _Rebuilt(nn.Module):
+    """An Inf born in log (of data with a repeated row), whose values leave torch or are copied into a new
+    tensor before the head: each way of rebuilding them."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = torch.log((x - x.flip(0)).abs())  # the middle row is 0: log(0) = -Inf
+        if self.how == "list of 0-d tensors":
+            r = torch.tensor(list(h.flatten())).view(3, 4)
+        elif self.how == "tolist":
+            r = x.new_tensor(h.tolist())
+        elif self.how == "numpy, shared memory":
+            r = torch.from_numpy(h.numpy())
+        elif self.how == "item per value":
+            r = torch.tensor([[h[i, j].item() for j in range(4)] for i in range(3)])
+        else:
+            r = torch.stack(list(h))
+        return self.head(r)
+
+
+@pytest.mark.parametrize(
+    "how", ["list of 0-d tensors", "tolist", "numpy, shared memory", "item per value", "stack"]
+)
+def test_an_inf_rebuilt_into_a_new_tensor_keeps_its_birth(how: str) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _Rebuilt(how)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.tensor of tensors that require grad warns, traced or not
+        plain(x).pow(2).mean().backward()
+        assert not torch.isfinite(plain.head.weight.grad).all()  # plain torch: the head's gradient is NaN
+        model = _Rebuilt(how)
+        with gradviz.trace(model) as t:
+            model(x).pow(2).mean().backward()
+    v = t.verdicts["head.weight"]
+    assert v.cause == "nonfinite"
+    (birth,) = t.capture.births
+    assert (birth.phase, birth.op_name) == ("forward", "log")  # not the head, not "an input already held"
+    assert birth.site is not None and "torch.log" in birth.site.code
