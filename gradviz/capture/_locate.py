@@ -68,10 +68,13 @@ def locate_target_births(cap: Capture) -> None:
         return  # nothing new was non-finite (the common case): no graph index to build
     graph = _Graph(cap)
     for target in cap.targets:
-        if target.delivered != GradState.nonfinite or target.node is None or target.birth >= 0:
+        if target.delivered != GradState.nonfinite or target.birth >= 0:
             continue
-        source = graph.source(target.node)
+        source = graph.source(target.node) if target.node is not None else graph.opaque_source()
         if source is None:
+            continue
+        if is_custom(source) and source.op < 0 and (inside := graph.inside(source, target.bit)) >= 0:
+            target.birth = inside
             continue
         op = graph.op_of.get(source.id, -1)
         if op >= 0 and op in cap.op_taint:
@@ -142,6 +145,50 @@ class _Graph(GraphIndex):
             if finite:
                 births.append(max(finite, key=self._birth_rank))
         return max(births, key=self._time_rank) if births else None
+
+    def opaque_source(self) -> GraphNode | None:
+        """For a parameter the graph does not reach (used inside a reentrant checkpoint or a custom
+        autograd.Function, whose backward builds and runs its own graph): its gradient came out of such a
+        node (one that passed a non-finite gradient on, or has no edges to tell). If the gradient arriving
+        there was already non-finite, its source is above it; if it was finite, the node's own backward
+        made the NaN/Inf (what runs inside it is not seen). None if the graph has no such node."""
+        found = []
+        for node in self.cap.graph:
+            if not is_custom(node) or node.grad_norm is None:
+                continue
+            out = [self.by_id[c].grad_norm for c in node.next if c in self.by_id]
+            if out and all(g is None or math.isfinite(g) for g in out):
+                continue  # what it passed on is finite: not where a NaN/Inf came out
+            found.append(node if math.isfinite(node.grad_norm) else self.source(node.id))
+        found = [n for n in found if n is not None]
+        return max(found, key=self._time_rank) if found else None
+
+    def inside(self, node: GraphNode, bit: int) -> int:
+        """A birth inside the backward of a reentrant checkpoint (or a custom autograd.Function) that
+        ``bit``'s target ran in: what runs inside is not seen, only the call (-1: not such a call)."""
+        made = self._made.get(node.id)
+        if made is not None:
+            return made
+        cut = next(
+            (c for c in self.cap.cuts if c.lost & bit and c.how in (CutHow.reentrant, CutHow.in_function)),
+            None,
+        )
+        if cut is None:
+            return -1
+        reentrant = cut.how is CutHow.reentrant
+        detail = (
+            "its backward re-runs the checkpointed forward and runs autograd inside it, out of sight: "
+            "the op in it that made the NaN/Inf is not seen (use_reentrant=False shows it)"
+            if reentrant
+            else "its backward runs out of sight: the op in it that made the NaN/Inf is not seen"
+        )
+        name = "checkpoint" if reentrant else node.name.removesuffix("Backward")
+        self.cap.births.append(Birth("nan", "backward", -1, name, node.id, cut.site, detail=detail))
+        children = [self.by_id[c].grad_norm for c in node.next if c in self.by_id]
+        if not any(g is not None and math.isnan(g) for g in children) and children:
+            self.cap.births[-1].kind = "inf"
+        index = self._made[node.id] = len(self.cap.births) - 1
+        return index
 
     def _birth_rank(self, node: GraphNode) -> tuple[bool, int]:
         op = self.op_of.get(node.id, -1)

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 import gradviz
 
@@ -155,3 +156,59 @@ def test_an_inf_rebuilt_into_a_new_tensor_keeps_its_birth(how: str) -> None:
     (birth,) = t.capture.births
     assert (birth.phase, birth.op_name) == ("forward", "log")  # not the head, not "an input already held"
     assert birth.site is not None and "torch.log" in birth.site.code
+
+
+class _Inner(nn.Module):
+    def __init__(self, nan_inside: bool) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.nan_inside = nan_inside
+
+    def forward(self, h):
+        h = self.lin(h)
+        return (h - h.flip(0)).abs().sqrt() if self.nan_inside else h  # sqrt's backward at 0: Inf
+
+
+class _Checkpointed(nn.Module):
+    def __init__(self, nan_inside: bool, reentrant: bool) -> None:
+        super().__init__()
+        self.u0 = nn.Linear(4, 4)
+        self.u1 = _Inner(nan_inside)
+        self.nan_inside, self.reentrant = nan_inside, reentrant
+
+    def forward(self, x):
+        h = checkpoint(self.u1, self.u0(x), use_reentrant=self.reentrant)
+        return h if self.nan_inside else (h - h.flip(0)).abs() ** 0.5  # pow's backward at 0: Inf
+
+
+@pytest.mark.parametrize("backwards", [1, 2])
+@pytest.mark.parametrize("reentrant", [True, False])
+@pytest.mark.parametrize("nan_inside", [False, True])
+def test_a_nan_born_beside_a_checkpoint_is_found_for_the_parameters_inside_it(
+    nan_inside: bool, reentrant: bool, backwards: int
+) -> None:
+    """The parameters inside a reentrant checkpoint are not in the recorded graph (their backward runs
+    inside the checkpoint's): a NaN born above the checkpoint is that birth for them too; one born inside
+    it is the checkpoint's own backward (the op inside is out of sight), never the loss's pow around it."""
+
+    def step(model, x):
+        for _ in range(backwards):
+            model(x).pow(2).mean().backward()
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _Checkpointed(nan_inside, reentrant)
+    step(plain, x)
+    assert not torch.isfinite(plain.u1.lin.weight.grad).all()  # plain torch: NaN inside the checkpoint too
+    torch.manual_seed(0)
+    model = _Checkpointed(nan_inside, reentrant)
+    with gradviz.trace(model) as t:
+        step(model, x)
+    for name in ("u0.weight", "u1.lin.weight", "u1.lin.bias"):
+        v = t.verdicts[name]
+        assert v.cause == "nonfinite", name
+    (birth,) = t.capture.births
+    expected = "checkpoint" if nan_inside and reentrant else "sqrt" if nan_inside else "pow"
+    assert (birth.phase, birth.op_name) == ("backward", expected)
+    assert birth.site is not None
+    assert {"checkpoint": "checkpoint(", "sqrt": ".sqrt()", "pow": "** 0.5"}[expected] in birth.site.code
