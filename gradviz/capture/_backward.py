@@ -351,11 +351,15 @@ class BackwardCalls:
         self._stepped = {}
 
     def _not_requested(self, walk: _graph.Walk, asked: set[int], site: Site | None, call: str) -> None:
-        """A backward asked for some inputs only: the targets it reached and was not asked for."""
+        """A backward asked for some inputs only: the targets it reached and was not asked for. A
+        ``backward(inputs=...)`` of a loss names it over an ``autograd.grad`` that also left it out: that one
+        is a step of the computation (a gradient penalty, an inner derivative), the backward is the training
+        step that did not ask for it."""
         for w in self.s.watched:
             t = w.target
-            if walk.reached >> t.index & 1 and id(w.tensor) not in asked and t.not_requested is None:
-                t.not_requested, t.not_requested_by = site, call
+            if walk.reached >> t.index & 1 and id(w.tensor) not in asked:
+                if t.not_requested is None or (call == "backward" and t.not_requested_by != "backward"):
+                    t.not_requested, t.not_requested_by = site, call
 
     def _got(self, target, arrived: dict[int, Any]) -> bool:
         """Whether this backward delivered anything to ``target`` (its .grad was filled, or its hook saw a
