@@ -192,10 +192,11 @@ def run_text(
     moved: Sequence[bool | None] | None = None,
     vanish: float = VANISH,
 ) -> str:
-    """The whole run in one line: each parameter counted by the worst it reached, with the first step.
+    """The whole run in one line: each parameter counted by the worst it reached, with the first step
+    (parts apart by "; ", so the vanishing threshold's parentheses never sit beside another pair).
 
     >>> run_text(h, frozen=[False, False, True])  # doctest: +SKIP
-    'over 2 recorded steps: 1 learns at every step, 1 with zero gradients (first at step 1), 1 frozen'
+    'over 2 recorded steps: 1 learns at every step; 1 with zero gradients, first at step 1; 1 frozen'
     """
     rows = len(history)
     if not rows:
@@ -216,6 +217,6 @@ def run_text(
             text += " at every step"
         elif h is not Health.frozen:
             first = int(np.argmax((cells[:, columns] == i).any(axis=1)))
-            text += f" (first at step {int(history.steps[first])})"
+            text += f", first at step {int(history.steps[first])}"
         parts.append(text)
-    return over + ", ".join(parts)
+    return over + "; ".join(parts)

@@ -37,7 +37,7 @@ describe("health of a cell", () => {
       ["nonfinite", 5],
       ["learn", -1],
     ]);
-    expect(runText(data, worst)).toBe("over 6 recorded steps: 1 learns at every step, 1 with NaN/Inf gradients (first at step 50), 1 with zero gradients (first at step 30)");
+    expect(runText(data, worst)).toBe("over 6 recorded steps: 1 learns at every step; 1 with NaN/Inf gradients, first at step 50; 1 with zero gradients, first at step 30");
     expect(runText(read({ names: ["a", "b"], rows: 2 }))).toBe("over 2 recorded steps: all 2 learn at every step");
   });
 });

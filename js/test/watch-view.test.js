@@ -90,7 +90,7 @@ describe("watch view", () => {
     const step = () => q(".gv-wt-step").textContent;
     expect(step()).toBe("step 3: 2 learn, 1 with zero gradients, 1 frozen");
     expect(q(".gv-wt-run").textContent).toBe(
-      "over 4 recorded steps: 1 learns at every step, 1 with NaN/Inf gradients (first at step 2), 1 with zero gradients (first at step 3), 1 frozen",
+      "over 4 recorded steps: 1 learns at every step; 1 with NaN/Inf gradients, first at step 2; 1 with zero gradients, first at step 3; 1 frozen",
     );
     model.set("step", 2);
     expect(step()).toBe("step 2: 2 learn, 1 with NaN/Inf gradients, 1 frozen");
@@ -103,11 +103,13 @@ describe("watch view", () => {
     const traits = watchTraits({ rows: 6, cells: { "4,0": [STATES.NONFINITE, NaN] }, timeline: { first_nonfinite: { step: 4, name: "enc.weight" } } });
     const { q, label, model } = mount(traits);
     expect(q(".gv-wt-banner").hidden).toBe(false);
-    expect(q(".gv-wt-banner").textContent).toContain("First NaN/Inf gradient at step 4in enc.weight");
+    expect(q('.gv-wt-problem[data-kind="nonfinite"]').textContent).toContain("enc.weight went NaN/Inf at step 4.");
+    expect(label("enc.weight").classList.contains("gv-marked")).toBe(false);
     expect(q(".gv-first-nan").dataset.row).toBe("4");
     q(".gv-wt-banner button").click();
     expect([model.values.selected, model.values.step]).toEqual(["enc.weight", 4]);
     expect(label("enc.weight").classList.contains("gv-selected")).toBe(true);
+    expect(label("enc.weight").classList.contains("gv-marked")).toBe(true);
   });
 
   it("the slider's right end is the latest step", () => {

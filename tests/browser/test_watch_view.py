@@ -204,10 +204,9 @@ def test_step_slider_recolours_the_parameter_nodes(page, run):
 
 
 def test_first_nan_step_is_marked(page):
-    banner = page.locator(".gv-wt-banner")
-    assert "First NaN/Inf gradient at step 20" in banner.inner_text()
-    assert "enc.weight" in banner.inner_text()
-    banner.get_by_role("button", name="Show it").click()
+    line = page.locator('.gv-wt-problem[data-kind="nonfinite"]')
+    assert line.locator(".gv-wt-problem-text").inner_text() == f"enc.weight went NaN/Inf at step {FIRST_NAN}."
+    line.get_by_role("button", name="Show it").click()
     marks = page.locator(".gv-chart .gv-first-nan")
     assert marks.count() == 2  # gradient norm and update ratio charts
     assert marks.first.get_attribute("data-row") == str(FIRST_NAN)

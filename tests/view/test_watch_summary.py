@@ -114,7 +114,7 @@ def test_sick_runs_never_say_all_learn_and_count_what_torch_gives(sick_run) -> N
         assert not ALL_LEARN.search(text), text
     worst = {"dead_relus": "with zero gradients", "nan_from_log": "with NaN/Inf gradients"}[demo.name]
     first_bad = int(np.argmax((states != FINITE).any(axis=1)))
-    assert f"{worst} (first at step {first_bad})" in run_text(demo.history)
+    assert f"{worst}, first at step {first_bad}" in run_text(demo.history)
 
 
 def test_a_frozen_embedding_is_counted_apart_never_as_learning() -> None:
@@ -150,7 +150,7 @@ def test_a_frozen_embedding_is_counted_apart_never_as_learning() -> None:
     assert learn == 27
     assert frozen_columns(mon.history.names, mon.graph[0]) == frozen
     assert repr(mon).endswith("step 2: 27 learn, 1 frozen>")
-    assert run_text(mon.history, frozen) == "over 3 recorded steps: 27 learn at every step, 1 frozen"
+    assert run_text(mon.history, frozen) == "over 3 recorded steps: 27 learn at every step; 1 frozen"
     timeline = mon.widget().timeline
     assert timeline["frozen"] == frozen
     assert "all learn" not in mon.graph[0]["title"]
@@ -206,7 +206,7 @@ def test_all_learn_only_when_every_parameter_learns() -> None:
     h = history([[FINITE, FINITE], [FINITE, ZERO]])
     assert counts_text(step_counts(h, 0)) == "all 2 learn"
     assert counts_text(step_counts(h, 1)) == "1 learns, 1 with zero gradients"
-    expected = "over 2 recorded steps: 1 learns at every step, 1 with zero gradients (first at step 1)"
+    expected = "over 2 recorded steps: 1 learns at every step; 1 with zero gradients, first at step 1"
     assert run_text(h) == expected
     assert run_text(history([[FINITE, FINITE]])) == "over 1 recorded step: all 2 learn at every step"
     assert counts_text(step_counts(history([[FINITE]]), 0)) == "it learns"

@@ -7,7 +7,7 @@
 import { formatCount } from "../format.js";
 import { append, h } from "../ui/dom.js";
 import { LineChart } from "./chart.js";
-import { HEALTH_COLORS, SERIES, cellColor } from "./colors.js";
+import { HEALTH_COLORS, PROBLEM_COLORS, SERIES, cellColor } from "./colors.js";
 import { appendsTo, at, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter } from "./data.js";
 import { drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
@@ -16,6 +16,7 @@ import { Heatmap } from "./heatmap.js";
 import { graphLegend, watchLegend } from "./legend.js";
 import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
 import { StepSlider } from "./slider.js";
+import { problems } from "./problems.js";
 import { stepSection } from "./step-section.js";
 
 const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_ratio", "state"];
@@ -55,10 +56,12 @@ export function mountWatch(el, model, layout) {
   /** @type {Map<number, import("./flags.js").Flag[]>} column -> vanish/explode flags, for the plotted columns */
   let flags = new Map();
   /**
-   * @type {{worst: ReturnType<typeof worstOverRun>, gradMedian: Float32Array, ratioMedian: Float32Array, worstColumns: number[]}|null}
-   *   per-update summaries: worst health per column, medians, worst columns
+   * @type {{worst: ReturnType<typeof worstOverRun>, gradMedian: Float32Array, ratioMedian: Float32Array, worstColumns: number[], problems: import("./problems.js").Problem[]}|null}
+   *   per-update summaries: worst health per column, medians, worst columns, the banner's lines
    */
   let derived = null;
+  /** @type {{kind: import("./problems.js").ProblemKind, columns: Set<number>}|null} the rows a banner's "Show it" marked */
+  let marked = null;
   /** @type {Tab} */
   let tab = "steps";
   let reloadQueued = false;
@@ -66,7 +69,7 @@ export function mountWatch(el, model, layout) {
   const title = h("div", { class: "gv-title" });
   const stepLine = h("div", { class: "gv-wt-step", "aria-live": "polite" });
   const runLine = h("div", { class: "gv-wt-run" });
-  const banner = h("div", { class: "gv-wt-banner", role: "alert", hidden: true });
+  const banner = h("div", { class: "gv-wt-banner", role: "status", "aria-label": "Problems in this run", hidden: true });
   const legendBox = h("div");
   const resetZoom = h("button", { type: "button", class: "gv-button", hidden: true, onclick: () => setZoom(null) }, "Show all steps");
   const tabs = {
@@ -125,7 +128,17 @@ export function mountWatch(el, model, layout) {
     if (selected && data.names.includes(selected) && compared[0] !== selected) compared = [selected, ...compared.filter((n) => n !== selected)];
     flags = new Map();
     const gradMedian = medianValues(data, "grad");
-    derived = { worst: worstOverRun(data), gradMedian, ratioMedian: medianValues(data, "ratio"), worstColumns: worstColumns(data, gradMedian) };
+    derived = {
+      worst: worstOverRun(data),
+      gradMedian,
+      ratioMedian: medianValues(data, "ratio"),
+      worstColumns: worstColumns(data, gradMedian),
+      problems: problems(data, thresholds()),
+    };
+    if (marked) {
+      const still = derived.problems.find((p) => p.kind === marked?.kind);
+      marked = still ? { kind: still.kind, columns: new Set(still.columns) } : null;
+    }
     legendBox.replaceChildren(watchLegend(range, thresholds()));
     root.dataset.updates = String(Number(root.dataset.updates) + 1);
     renderAll();
@@ -204,7 +217,7 @@ export function mountWatch(el, model, layout) {
     const cursor = currentRow();
     const plotted = plottedColumns();
     const columns = plotted.chosen ? plotted.columns : [];
-    heatmap.render({ window, cursor, selected: columns[0] ?? null, compared: new Set(columns) });
+    heatmap.render({ window, cursor, selected: columns[0] ?? null, compared: new Set(columns), marked: markedView() });
     const right = heatmap.rightInset() + 10;
     gradChart.render({ data, series: chartSeries("grad", plotted), window, cursor, vanish: thresholds().vanish, right });
     ratioChart.render({ data, series: chartSeries("ratio", plotted), window, cursor, right });
@@ -240,15 +253,24 @@ export function mountWatch(el, model, layout) {
     ]);
     renderStepLine();
     runLine.textContent = data.rows ? runText(data, derived?.worst) : "";
-    const first = data.firstNonfinite;
-    banner.hidden = !first;
-    if (!first) return;
-    banner.replaceChildren();
-    append(banner, [
-      h("strong", {}, `First NaN/Inf gradient at step ${first.step}`),
-      h("span", {}, `in ${first.name}`),
-      first.column >= 0 && h("button", { type: "button", class: "gv-button", onclick: () => showFirstNonfinite(first) }, "Show it"),
-    ]);
+    renderBanner();
+  }
+
+  /** One line per kind of problem: what happened, to whom, when; "Show it" marks those rows. */
+  function renderBanner() {
+    const lines = derived?.problems ?? [];
+    banner.hidden = !lines.length;
+    banner.replaceChildren(
+      ...lines.map((problem) =>
+        h(
+          "div",
+          { class: "gv-wt-problem", "data-kind": problem.kind, style: `--gv-accent: ${PROBLEM_COLORS[problem.kind]}` },
+          h("strong", {}, problem.title),
+          h("span", { class: "gv-wt-problem-text" }, problem.text),
+          h("button", { type: "button", class: "gv-button", "aria-pressed": String(marked?.kind === problem.kind), onclick: () => showProblem(problem) }, "Show it"),
+        ),
+      ),
+    );
   }
 
   /** "step 59: 1 learns, 4 with zero gradients", each count in its health colour. */
@@ -312,9 +334,13 @@ export function mountWatch(el, model, layout) {
    * @param {number} column
    * @param {boolean} additive
    */
-  function select(column, additive, reveal = true) {
+  function select(column, additive, reveal = true, keepMarks = false) {
     const name = data.names[column];
     if (name === undefined) return;
+    if (!keepMarks && marked) {
+      marked = null;
+      renderBanner();
+    }
     if (!additive) compared = [name];
     else if (compared.includes(name)) compared = compared.filter((n) => n !== name);
     else compared = [name, ...compared].slice(0, MAX_COMPARED);
@@ -365,10 +391,22 @@ export function mountWatch(el, model, layout) {
     renderAll();
   }
 
-  /** @param {import("./data.js").FirstNonfinite} first */
-  function showFirstNonfinite(first) {
-    select(first.column, false);
-    setStep(first.row);
+  /**
+   * A banner's "Show it": mark its rows in the heatmap, scroll to the first one (plotted in the
+   * charts) and move the step to where it first happened.
+   * @param {import("./problems.js").Problem} problem
+   */
+  function showProblem(problem) {
+    showTab("steps");
+    marked = { kind: problem.kind, columns: new Set(problem.columns) };
+    renderBanner();
+    setStep(problem.row);
+    select(problem.columns[0], false, true, true);
+  }
+
+  /** The marked rows as the heatmap draws them, in the colour of their kind. */
+  function markedView() {
+    return marked ? { columns: marked.columns, color: PROBLEM_COLORS[marked.kind] } : null;
   }
 
   /** Fill of each graph parameter node at the selected step. */

@@ -100,5 +100,19 @@ export const HEALTH_COLORS = Object.freeze({
   nonfinite: SPECIAL.nonfinite,
 });
 
+/**
+ * Accent of each banner line (problems.js), and of the rows its "Show it" marks.
+ * @type {Readonly<Record<import("./problems.js").ProblemKind, string>>}
+ */
+export const PROBLEM_COLORS = Object.freeze({
+  nonfinite: SPECIAL.nonfinite,
+  explode: "#d32f2f", // chart.js FLAG_COLORS.explode
+  zero: HEALTH_COLORS.zero,
+  never: HEALTH_COLORS.none,
+  none: HEALTH_COLORS.none,
+  unchanged: HEALTH_COLORS.unchanged,
+  vanishing: HEALTH_COLORS.vanishing,
+});
+
 /** Line colours of the compared parameters (none of them a state colour). */
 export const SERIES = ["#1565c0", "#00897b", "#c2185b", "#6d4c41", "#827717", "#455a64", "#0097a7", "#7cb342"];

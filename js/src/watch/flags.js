@@ -84,3 +84,56 @@ export function drawnFlags(flags) {
   }
   return out;
 }
+
+/**
+ * Per column: the first row flagged "exploding" by flagsOf (-1: none) and how many rows are, for
+ * every column at once (the banner). The same rule as flagsOf, with the window kept sorted so a row
+ * costs O(MEDIAN_WINDOW) instead of a selection.
+ * @param {import("./data.js").WatchData} data
+ * @param {number} explode
+ * @returns {{first: Int32Array, rows: Uint32Array}}
+ */
+export function explosions(data, explode) {
+  const first = new Int32Array(data.params).fill(-1);
+  const rows = new Uint32Array(data.params);
+  for (let column = 0; column < data.params; column++) {
+    /** @type {number[]} */
+    const window = [];
+    /** @type {number[]} */
+    const sorted = [];
+    for (let row = 0; row < data.rows; row++) {
+      const i = row * data.params + column;
+      if (data.state[i] !== STATE.finite) continue;
+      const value = data.grad[i];
+      if (!(value > 0) || !Number.isFinite(value)) continue;
+      if (window.length >= MIN_HISTORY) {
+        const n = sorted.length;
+        const median = n % 2 ? sorted[n >> 1] : (sorted[(n >> 1) - 1] + sorted[n >> 1]) / 2;
+        if (value > explode * median) {
+          if (first[column] < 0) first[column] = row;
+          rows[column]++;
+        }
+      }
+      window.push(value);
+      sorted.splice(sortedIndex(sorted, value), 0, value);
+      if (window.length > MEDIAN_WINDOW) sorted.splice(sortedIndex(sorted, /** @type {number} */ (window.shift())), 1);
+    }
+  }
+  return { first, rows };
+}
+
+/**
+ * The first index of `sorted` whose value is not below `value`.
+ * @param {number[]} sorted
+ * @param {number} value
+ */
+function sortedIndex(sorted, value) {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -156,6 +156,27 @@ export function worstOverRun(data) {
 }
 
 /**
+ * For each health kind and column: the first row it was in that kind (-1: never) and how many rows.
+ * Indexed `[HEALTH.indexOf(kind) * params + column]`; frozen columns count as "frozen", never "none".
+ * @param {WatchData} data
+ * @returns {{first: Int32Array, rows: Uint32Array}}
+ */
+export function kindRows(data) {
+  const { params, state, grad, frozen, moves } = data;
+  const limit = limitOf(data);
+  const first = new Int32Array(HEALTH.length * params).fill(-1);
+  const rows = new Uint32Array(HEALTH.length * params);
+  for (let row = 0, i = 0; row < data.rows; row++) {
+    for (let c = 0; c < params; c++, i++) {
+      const k = code(state[i], grad[i], frozen[c], moves[c], limit) * params + c;
+      if (first[k] < 0) first[k] = row;
+      rows[k]++;
+    }
+  }
+  return { first, rows };
+}
+
+/**
  * The whole run in one line, as Python's run_text: each column counted by the worst it reached.
  * @param {WatchData} data
  */
@@ -169,10 +190,10 @@ export function runText(data, worst = worstOverRun(data)) {
     if (!hits.length) continue;
     let text = phrase(kind, hits.length, data.vanish);
     if (kind === "learn") text += " at every step";
-    else if (kind !== "frozen") text += ` (first at step ${data.steps[Math.min(...hits.map((w) => w.row))]})`;
+    else if (kind !== "frozen") text += `, first at step ${data.steps[Math.min(...hits.map((w) => w.row))]}`;
     parts.push(text);
   }
-  return over + parts.join(", ");
+  return over + parts.join("; ");
 }
 
 /**

@@ -22,7 +22,8 @@ const CHAR_PX = 6.4; // average width of an 11 px label character, to clip long 
 /** @typedef {import("./rows.js").Line} Line */
 /**
  * What the heatmap shows of the data: the rows, the step cursor, the selected and compared columns.
- * @typedef {{window: RowWindow, cursor: number|null, selected: number|null, compared: Set<number>}} HeatmapView
+ * @typedef {{columns: Set<number>, color: string}} Marked   rows a banner line points at, and its colour
+ * @typedef {{window: RowWindow, cursor: number|null, selected: number|null, compared: Set<number>, marked?: Marked|null}} HeatmapView
  */
 
 export class Heatmap {
@@ -182,6 +183,18 @@ export class Heatmap {
     const lineOf = (column) =>
       this.lines.find((l) => l.kind === "param" && l.column === column) ??
       this.lines.find((l) => l.kind === "band" && !this.expanded.has(l.node.path) && l.node.columns.includes(column));
+    const marked = this.view.marked;
+    if (marked) {
+      let count = 0;
+      for (const line of this.lines) {
+        if (!isMarked(line, marked.columns, this.expanded)) continue;
+        outline(ctx, 0, line.top, rowH, width, marked.color, 2);
+        count++;
+      }
+      this.canvas.dataset.marked = String(count);
+    } else {
+      delete this.canvas.dataset.marked;
+    }
     for (const column of compared) {
       const line = column !== selected && lineOf(column);
       if (line) outline(ctx, 0, line.top, rowH, width, ink.compare, 1);
@@ -277,12 +290,20 @@ export class Heatmap {
       this.gutter.style.height = `${this.height}px`;
       this.gutter.replaceChildren(...this.lines.map((line) => this.#label(data, line)));
     }
-    const { selected, compared } = this.view;
+    const { selected, compared, marked } = this.view;
     for (const b of this.gutter.querySelectorAll(".gv-hm-label")) {
       const c = Number(b.getAttribute("data-column"));
       b.classList.toggle("gv-selected", c === selected);
       b.classList.toggle("gv-compared", c !== selected && compared.has(c));
+      b.classList.toggle("gv-marked", !!marked?.columns.has(c));
     }
+    for (const b of this.gutter.querySelectorAll(".gv-hm-band")) {
+      const path = b.getAttribute("data-band") ?? "";
+      const band = this.data?.tree.bands.find((n) => n.path === path);
+      b.classList.toggle("gv-marked", !!marked && !!band && !this.expanded.has(path) && band.columns.some((c) => marked.columns.has(c)));
+    }
+    const color = marked?.color ?? "";
+    this.gutter.style.setProperty("--gv-mark", color);
   }
 
   /**
@@ -410,6 +431,17 @@ export class Heatmap {
     const start = Math.max(0, Math.min(rows - next, Math.round(anchor - ((anchor - lo) / span) * next)));
     this.actions.zoom(next >= rows ? null : { lo: start, hi: start + next });
   }
+}
+
+/**
+ * A line shows a marked parameter: its own row, or a closed band holding one.
+ * @param {Line} line
+ * @param {Set<number>} columns
+ * @param {Set<string>} expanded
+ */
+function isMarked(line, columns, expanded) {
+  if (line.kind === "param") return columns.has(line.column);
+  return !expanded.has(line.node.path) && line.node.columns.some((c) => columns.has(c));
 }
 
 /**
