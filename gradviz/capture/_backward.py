@@ -155,6 +155,7 @@ class BackwardCalls:
             root.asked_all = asked is None
             s.cap.roots.append(root)
         result = None
+        cleared = self._cleared_before()
         before = {w.target.index: w.target.delivered for w in s.watched}
         self._stepped = self._steppable(walk)
         failed = False
@@ -201,6 +202,7 @@ class BackwardCalls:
                             and not self._got(t, arrived)
                         ):
                             t.failed = True
+                self._refilled(cleared)
             except Exception as internal:  # NOTE [fail-safe]: never in place of the user's error or result
                 s.failsafe.fail(internal, "backward bookkeeping")
 
@@ -357,9 +359,39 @@ class BackwardCalls:
         step that did not ask for it."""
         for w in self.s.watched:
             t = w.target
-            if walk.reached >> t.index & 1 and id(w.tensor) not in asked:
-                if t.not_requested is None or (call == "backward" and t.not_requested_by != "backward"):
-                    t.not_requested, t.not_requested_by = site, call
+            named = t.not_requested is not None and (call != "backward" or t.not_requested_by == "backward")
+            if walk.reached >> t.index & 1 and id(w.tensor) not in asked and not named:
+                t.not_requested, t.not_requested_by = site, call
+
+    def _cleared_before(self) -> dict[int, tuple[GradState, float | None]]:
+        """Targets a clear (``zero_grad()``, ``p.grad = None``) emptied since the last backward delivered to
+        them: their ``.grad`` now holds only what comes next, so what this backward delivers is counted
+        afresh, not added to what was cleared. Returns what they had, to put back if nothing comes."""
+        cleared = 0
+        for clear in self.s.cap.clears:
+            cleared |= clear.targets
+        saved: dict[int, tuple[GradState, float | None]] = {}
+        if cleared:
+            for w in self.s.watched:
+                t = w.target
+                if cleared >> t.index & 1 and t.delivered != GradState.none:
+                    saved[t.index] = (t.delivered, t.delivered_norm)
+                    t.delivered, t.delivered_norm = GradState.none, None
+        return saved
+
+    def _refilled(self, saved: dict[int, tuple[GradState, float | None]]) -> None:
+        """After the walk: a cleared target this backward delivered to (even if it then raised) is explained
+        by this delivery, not by the clear before it; one it did not deliver to keeps what it had."""
+        got = 0
+        for index, (delivered, norm) in saved.items():
+            t = self.s.cap.targets[index]
+            if t.delivered == GradState.none:
+                t.delivered, t.delivered_norm = delivered, norm
+            else:
+                got |= 1 << index
+        if got:
+            for clear in self.s.cap.clears:
+                clear.targets &= ~got
 
     def _got(self, target, arrived: dict[int, Any]) -> bool:
         """Whether this backward delivered anything to ``target`` (its .grad was filled, or its hook saw a

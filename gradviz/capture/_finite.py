@@ -123,7 +123,8 @@ class FiniteWatch:
 
     def __init__(self, cap: Capture, producer=None, op_sites=None, targets=None) -> None:
         self.cap = cap
-        self.targets = targets or list  # () -> [(name, tensor, first-use op)] of the watched tensors
+        # () -> [(name, tensor, first-use op, birth of a NaN/Inf gradient it got)] of the watched tensors
+        self.targets = targets or list
         # the op that made a tensor (-1: unknown) and an op's (user line, library line, name): for values that
         # turned non-finite in an op that is not summed (a full-precision linear that overflowed)
         self.producer = producer or (lambda t: -1)
@@ -186,13 +187,22 @@ class FiniteWatch:
             if value - value != 0 and not bool(torch.isfinite(t).all()):
                 born = self._same_memory(t)
                 if born < 0:
+                    born = self._gradient_of_target(t)
+                if born < 0:
                     kind = "nan" if bool(torch.isnan(t).any()) else "inf"
                     born = self._birth(kind, name, index, site, "an input already held NaN/Inf", outside=True)
                 self.tainted[id(t)] = (_ref(t), born)
 
+    def _gradient_of_target(self, t: _Tensor) -> int:
+        """The birth of the NaN/Inf gradient ``t`` is (an optimizer step reading ``p.grad``): -1 if none."""
+        for _, tensor, _, got in self.targets():
+            if got >= 0 and (tensor.is_leaf or tensor.retains_grad) and tensor.grad is t:  # (non-leaf: warns)
+                return got
+        return -1
+
     def _same_memory(self, t: _Tensor) -> int:
         """The birth of a tainted tensor whose memory ``t`` shares: a value that left torch without a copy
-        (``h.numpy()``) and came back as a new tensor over the same memory (``torch.from_numpy``); -1 if none."""
+        (``h.numpy()``) and came back as a new tensor over that memory (``torch.from_numpy``); -1: none."""
         try:
             ptr = t.untyped_storage().data_ptr()
         except (RuntimeError, NotImplementedError):
@@ -308,8 +318,10 @@ class FiniteWatch:
     def _upstream(self, kind: str, inputs: list[_Tensor], name: str, index: int, site) -> int:
         """A non-finite input nobody recorded a birth for: made by an op inside the trace that is not summed
         (a full-precision op that overflowed: the forward is exploding), or received from outside."""
-        for param_name, tensor, first_use in self.targets():  # a parameter spoiled by an earlier step
+        for param_name, tensor, first_use, got in self.targets():  # a parameter spoiled by an earlier step
             if 0 <= first_use <= index and tensor.dtype in _FLOATS and not bool(torch.isfinite(tensor).all()):
+                if 0 <= got < len(self.births):  # a step in this trace wrote into it the NaN gradient it got
+                    return got
                 user, library, _ = self.op_sites(first_use)
                 detail = f"the parameter {param_name} already held NaN/Inf (an earlier update spoiled it)"
                 kind = "nan" if bool(torch.isnan(tensor).any()) else "inf"

@@ -158,10 +158,13 @@ class Session:
         self.watched = []
         self._model = self._wrapper = self._optimizer = self._root_output = self._output_root = None
 
-    def _used_targets(self) -> list[tuple[str, torch.Tensor, int]]:
-        """(name, tensor, first-use op) of each target the forward has used so far (rare path)."""
+    def _used_targets(self) -> list[tuple[str, torch.Tensor, int, int]]:
+        """(name, tensor, first-use op, birth of a NaN/Inf gradient it got) of each target the forward has
+        used so far (rare path)."""
         return [
-            (w.target.name, w.tensor, w.target.first_use) for w in self.watched if w.target.first_use >= 0
+            (w.target.name, w.tensor, w.target.first_use, w.target.birth)
+            for w in self.watched
+            if w.target.first_use >= 0
         ]
 
     # -- module path (see NOTE [one thread]) ---------------------------------------------------------------

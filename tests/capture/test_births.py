@@ -212,3 +212,57 @@ def test_a_nan_born_beside_a_checkpoint_is_found_for_the_parameters_inside_it(
     assert (birth.phase, birth.op_name) == ("backward", expected)
     assert birth.site is not None
     assert {"checkpoint": "checkpoint(", "sqrt": ".sqrt()", "pow": "** 0.5"}[expected] in birth.site.code
+
+
+class _SqrtOfDistance(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.a(x)
+        d = (h - h.flip(0)).pow(2).sum(-1).sqrt()  # the middle row against itself: sqrt's backward is Inf
+        return self.b(h).sum() + d.sum()
+
+
+_OPTIMIZERS = {
+    "SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+    "Adam foreach": lambda p: torch.optim.Adam(p, foreach=True),
+    "Adam for-loop": lambda p: torch.optim.Adam(p, foreach=False),
+    "AdamW": lambda p: torch.optim.AdamW(p),
+    "RMSprop": lambda p: torch.optim.RMSprop(p),
+}
+
+
+@pytest.mark.parametrize("optimizer", list(_OPTIMIZERS))
+def test_weights_spoiled_by_a_step_inside_the_trace_keep_the_birth_of_the_gradient_that_spoiled_them(
+    optimizer: str,
+) -> None:
+    """Step 1's NaN gradient (born in sqrt's backward) is written into the weights by the optimizer inside
+    the same trace; step 2's forward is NaN everywhere. Every NaN is that one birth: not "the optimizer's
+    add_ received NaN from outside", not "a parameter already held NaN"."""
+
+    def steps(model, opt, x):
+        for _ in range(2):
+            opt.zero_grad()
+            loss = model(x)
+            loss.backward()
+            opt.step()
+        return loss
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _SqrtOfDistance()
+    loss = steps(plain, _OPTIMIZERS[optimizer](plain.parameters()), x)
+    # plain torch: step 2's loss is NaN, and so are the gradients of a (b.bias's is finite: it helped
+    # compute a NaN loss, which gradviz calls nonfinite too)
+    assert not torch.isfinite(loss) and not torch.isfinite(plain.a.weight.grad).all()
+    torch.manual_seed(0)
+    model = _SqrtOfDistance()
+    opt = _OPTIMIZERS[optimizer](model.parameters())
+    with gradviz.trace(model, optimizer=opt) as t:
+        steps(model, opt, x)
+    assert {v.cause for v in t.verdicts.values()} == {"nonfinite"}
+    (birth,) = t.capture.births
+    assert (birth.phase, birth.op_name) == ("backward", "sqrt")

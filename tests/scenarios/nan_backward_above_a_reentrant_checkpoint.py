@@ -16,7 +16,7 @@ EXPECT = {
     "u1.weight": ("nonfinite", "@pow"),
     "u1.bias": ("nonfinite", "@pow"),
 }
-GRADS = {name: "nonfinite" for name in EXPECT}
+GRADS = dict.fromkeys(EXPECT, "nonfinite")
 MESSAGE = {"u1.weight": ["backward of pow"]}
 
 
