@@ -274,6 +274,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
                 if grads and not lost_cut:
                     cause, how, where, op_site = self._cause(kind, grad_on, site, caller_index)
                     lost_cut = (self._cut(name, cause, how, where, grads, index, op_site),)
+                    if kind is Kind.DETACH or kind is Kind.DATA:  # what it was applied to (Cut.source)
+                        self.cap.cuts[lost_cut[0]].source = self._producer(inputs[0])
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
         if not (values or cuts) and kind is not Kind.CREATE:
             # made by a traced op from none of the targets: never an escaped value coming back (NOTE [escaped

@@ -200,6 +200,9 @@ class Cut:
     # The op's own line when ``site`` is another one: the line inside a ``with torch.no_grad():`` block
     # (``site`` is the ``with``), or the library line (``site`` is the user's call into the library).
     op_site: Site | None = None
+    # detach / .data: index of the op that made the tensor it was applied to (-1: unknown), so the verdicts
+    # can read the shape of the expression around it (``x + (f(x) - x).detach()``, a straight-through)
+    source: int = -1
 
 
 @dataclass

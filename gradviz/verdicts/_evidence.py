@@ -20,13 +20,17 @@ __all__ = [
     "CutPath",
     "Evidence",
     "Hidden",
+    "KeptFixed",
     "LossNonfinite",
     "NoGradField",
     "NotRequested",
     "Nothing",
     "Raised",
+    "Role",
+    "StraightThrough",
     "Undecided",
     "Unreadable",
+    "Untrained",
     "ZeroWhy",
     "unreachable",
 ]
@@ -121,6 +125,65 @@ class Unreadable:
     """A gradient arrived whose values cannot be read (a meta tensor, inside a functorch transform)."""
 
 
+RoleKind = Literal["target", "through", "beside"]
+
+
+@dataclass(frozen=True)
+class Role:
+    """How a tensor that does not learn meets the tensors that do, read from the recorded graph and ops.
+
+    ``kind``: "target" when its values meet theirs only in a comparison (a loss of the two, a difference
+    squared), as the value to match (a target network, a teacher); "through" when their gradient flows
+    through an op that uses it (a discriminator in the generator's step, a frozen backbone under a trained
+    prompt); "beside" otherwise. ``op`` and ``site``: that comparison, or that op. ``module``: the
+    outermost module around it that holds no trained tensor ("" when none). ``trained``: the tensors it
+    meets, in short ("q", "G", "ctx").
+    """
+
+    kind: RoleKind
+    op: str = ""
+    site: Site | None = None
+    module: str = ""
+    trained: str = ""
+
+
+@dataclass(frozen=True)
+class Untrained:
+    """A gradient arrived, but no optimizer param group holds it; ``role`` says how it meets the others."""
+
+    role: Role
+
+
+@dataclass(frozen=True)
+class KeptFixed:
+    """Every path to the loss went through ``cut``, and past it the values only meet the trained tensors'
+    in a comparison (``role``, kind "target"): the cut keeps a target or a teacher fixed, as it should."""
+
+    cut: Cut
+    role: Role
+
+    @property
+    def where(self) -> Site | None:
+        return self.cut.site
+
+
+@dataclass(frozen=True)
+class StraightThrough:
+    """Its only path went through the detached branch of a straight-through estimator
+    ``x + (f(x) - x).detach()`` (``cut``): the forward uses f(x), the backward skips f, so nothing after it
+    trains what f(x) came from. ``join`` is the line that adds the branch back; ``misplaced`` a loss that
+    compares the straight-through output with ``x.detach()``: meant for f(x), computed on the wrong side."""
+
+    cut: Cut
+    join: Site | None
+    misplaced: Site | None = None  # a loss comparing the straight-through output with x.detach()
+
+    @property
+    def where(self) -> Site | None:
+        """The line to change: the misplaced loss, else the straight-through."""
+        return self.misplaced or self.cut.site
+
+
 ZeroKind = Literal["cancel", "zero_weight", "dead_relu", "step", "where", "mul", "discarded", "unknown"]
 
 
@@ -132,7 +195,9 @@ class ZeroWhy:
     site: Site | None = None
     op: str = ""
     weight: str = ""  # zero_weight: the name of the all-zero weight
-    by_design: bool = False  # zero_weight: a weight that starts at zero on purpose (LoRA's B)
+    # zero_weight: the all-zero weight gets a gradient of its own and is trained, so it moves at this step
+    # (a factor that starts at zero on purpose: LoRA's B, a zero-init projection, a ReZero gate)
+    by_design: bool = False
     paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
     via: tuple[str, ...] = ()  # cancel: each path, by the op nearest the parameter ("rsample at f.py:9")
     rejoin: Site | None = None  # cancel: the line where the paths meet again on the way to the loss
@@ -154,6 +219,9 @@ Evidence = (
     | Undecided
     | Unreadable
     | ZeroWhy
+    | Untrained
+    | KeptFixed
+    | StraightThrough
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from gradviz.records import (
     ERROR_KINDS,
     Capture,
@@ -23,13 +25,17 @@ from gradviz.verdicts._evidence import (
     CutPath,
     Evidence,
     Hidden,
+    KeptFixed,
     LossNonfinite,
     NoGradField,
     Nothing,
     NotRequested,
     Raised,
+    Role,
+    StraightThrough,
     Undecided,
     Unreadable,
+    Untrained,
     ZeroWhy,
     unreachable,
 )
@@ -113,6 +119,12 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
             )
         case CutPath(cut):
             return _cut(t, cut)
+        case Untrained(role):
+            return _untrained(t, role)
+        case KeptFixed(cut, role):
+            return _kept_fixed(t, cut, role)
+        case StraightThrough(cut, join, misplaced):
+            return _straight_through(t, cut, join, misplaced)
         case Hidden(how, path, site):
             code_kind = "torch.compile'd code" if how == "torch.compile" else "TorchScript"
             where = f" ({path})" if path else ""
@@ -483,3 +495,94 @@ def _graph_freed(err: ErrorInfo, cap: Capture) -> str:
             f"{code(err.blame)} had already freed (it ran without retain_graph=True)"
         )
     return "backward ran a second time through a graph that was already freed"
+
+
+# -- intent: tensors left out of training on purpose --------------------------------------------------------
+
+
+def _untrained(t: Target, role: Role) -> tuple[str, str]:
+    """Gets a gradient, no optimizer holds it: the fix depends on how it meets the tensors that learn."""
+    n = t.name
+    head = (
+        f"{n} gets a gradient{norm(t.grad_norm)}, but no optimizer param group holds it, so it never changes"
+    )
+    owner = f"model.{role.module or n}" if t.kind == "parameter" else n
+    where = f"{role.op}{at(role.site)}{code(role.site)}"
+    if role.kind == "target":
+        return (
+            f"{head}. Its output meets that of {role.trained}, which the optimizer trains, only in {where}, "
+            "as the value to match: it is a target (a target network, a teacher), kept fixed on purpose.",
+            "Stop computing its gradient: run its forward under `with torch.no_grad():` (or `.detach()` its "
+            f"output), or call `{owner}.requires_grad_(False)` once; that saves its backward. Training it on "
+            "this loss would make the target chase the prediction.",
+        )
+    if role.kind == "through":
+        return (
+            f"{head}. The optimizer trains {role.trained} through it: the gradient of {role.trained} flows "
+            f"through {where}, which uses it.",
+            f"If it is meant to stay fixed while {role.trained} learns (a GAN's discriminator in the "
+            "generator's step, a frozen backbone under a trained prompt): call "
+            f"`{owner}.requires_grad_(False)` for this step; the gradient still flows through it, and its "
+            "own is no longer computed. If it should learn from this loss too: add its parameters to the "
+            "optimizer.",
+        )
+    return (
+        f"{head}.",
+        "If it should learn: build the optimizer from model.parameters() (or add a param group with it). If "
+        f"it is meant to stay fixed: call `{owner}.requires_grad_(False)` (saves its backward).",
+    )
+
+
+def _kept_fixed(t: Target, cut: Cut, role: Role) -> tuple[str, str]:
+    """Every path was cut, and past the cut its output is only a target: the cut is the design."""
+    text, _ = cut_clause(cut)
+    where = f"{role.op}{at(role.site)}{code(role.site)}"
+    fix = "Nothing to fix: this is how a target network or a teacher stays fixed, and its backward is saved."
+    if cut.kind is Cause.data:
+        fix += (
+            " Prefer `.detach()` or `torch.no_grad()` to `.data`, which also hides in-place changes from "
+            "autograd."
+        )
+    elif cut.kind is Cause.escaped:
+        fix += " `torch.no_grad()` around its forward does the same without copying the values out of torch."
+    return (
+        f"{t.name} gets no gradient, by design: {text}. Past it, its output is only the value that "
+        f"{role.trained} is trained to match, in {where}: a target or a teacher, kept fixed.",
+        fix,
+    )
+
+
+# ``x + (f(x) - x).detach()`` and ``(f(x) - x).detach() + x``, to name x and f(x) in the fix as the user does
+_STRAIGHT = (
+    re.compile(r"(?P<x>[\w.]+)\s*\+\s*\((?P<f>.+?)\s*-\s*(?P=x)\s*\)\s*\.(?:detach\(\)|data)"),
+    re.compile(r"\((?P<f>.+?)\s*-\s*(?P<x>[\w.]+)\s*\)\s*\.(?:detach\(\)|data)\s*\+\s*(?P=x)\b"),
+)
+
+
+def _straight_through(t: Target, cut: Cut, join: Site | None, misplaced: Site | None) -> tuple[str, str]:
+    x, fx = "x", "f(x)"
+    source = cut.site.code if cut.site is not None else ""
+    for pattern in _STRAIGHT:
+        found = pattern.search(source)
+        if found:
+            x, fx = found["x"], found["f"].strip()
+            break
+    line = f"{at(join or cut.site)}{code(join or cut.site)}"
+    loss = f"`F.mse_loss({fx}, {x}.detach())`"
+    if misplaced is not None:
+        return (
+            f"{t.name} gets no gradient: the loss{at(misplaced)}{code(misplaced)} is computed on the output "
+            f"of the straight-through estimator{line}, whose detached branch by design sends the gradient to "
+            f"{x} and none to {fx}: that loss trains {x}, not {fx}, and no other loss reaches {fx} with a "
+            "gradient.",
+            f"Keep the straight-through line; compute that loss on {fx} itself, before it: {loss} (VQ-VAE's "
+            "codebook loss).",
+        )
+    return (
+        f"{t.name} gets no gradient: its only path to the loss is the detached branch of the "
+        f"straight-through estimator{line}, which by design sends the gradient to {x} and none to {fx}, and "
+        f"no loss reaches {fx} itself with a gradient.",
+        f"Keep the straight-through line. Give {fx} a loss of its own, computed before it: {loss} (VQ-VAE's "
+        "codebook loss); if it is updated another way (an EMA codebook), call `.requires_grad_(False)` on "
+        "it.",
+    )

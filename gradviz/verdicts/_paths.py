@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from gradviz.records import GraphIndex, GraphNode, Target
+from gradviz.records import GradState, GraphIndex, GraphNode, Target
 from gradviz.verdicts._evidence import ZeroWhy
 from gradviz.verdicts._text import at
 
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
 _STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
+_VIEWS = ("TBackward", "ViewBackward", "TransposeBackward", "Permute", "UnsafeViewBackward", "ExpandBackward")
+_PRODUCTS = ("MmBackward", "BmmBackward", "MvBackward", "MulBackward", "UnsafeViewBackward")
 _RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
-# Names of weights that start at exactly zero on purpose, so that an adapter or a residual branch starts as
-# a no-op (LoRA's B, ReZero gates, zero-initialised projections in adapters and ControlNet).
-_ZERO_BY_DESIGN = ("lora_b", "lora_up", "lora_magnitude", "zero_conv", "rezero", "controlnet")
 
 
 class ZeroGraph(GraphIndex):
@@ -50,9 +49,11 @@ class ZeroGraph(GraphIndex):
         site, op = self.site_of(source), self.op_name(source)
         weight = self._zero_weight(source, exclude=t.index)
         if weight is not None:
-            lowered = weight.lower()
-            by_design = any(key in lowered for key in _ZERO_BY_DESIGN)
-            return ZeroWhy("zero_weight", site, op, weight=weight, by_design=by_design)
+            # a zero-initialised factor (LoRA's B, a ReZero gate, a zero-init projection) that gets a gradient
+            # of its own and is trained: it moves at this step, and the gradient through it follows
+            w = next(x for x in self.cap.targets if x.name == weight)
+            moves = w.delivered == GradState.finite and w.requires_grad and w.in_optimizer is not False
+            return ZeroWhy("zero_weight", site, op, weight=weight, by_design=moves)
         name = source.name
         if name.startswith(_RELU_OPS):
             op_index = self.op_of.get(source.id, -1)
@@ -79,17 +80,25 @@ class ZeroGraph(GraphIndex):
             return None
         return self.by_id[min(common, key=lambda n: max(r[n] for r in reach))]
 
-    def _zero_weight(self, source: GraphNode, exclude: int) -> str | None:
-        """A target whose value is all zeros among ``source``'s inputs (through views and transposes)."""
+    def _zero_weight(self, source: GraphNode, exclude: int, depth: int = 0) -> str | None:
+        """A target whose value is all zeros among ``source``'s inputs (through views and transposes), or,
+        one product further, the zero weight that made an input all zeros (``B(A(x))`` with A = 0: B's
+        gradient is multiplied by A(x) = 0)."""
         for child_id in source.next:
             child = self.by_id.get(child_id)
             while (
                 child is not None and child.target < 0 and len(child.next) == 1 and "Backward" in child.name
             ):
-                if not child.name.startswith(("TBackward", "ViewBackward", "TransposeBackward", "Permute")):
+                if not child.name.startswith(_VIEWS):
                     break
                 child = self.by_id.get(child.next[0])
-            if child is None or child.target < 0 or child.target == exclude:
+            if child is None or child.target == exclude:
+                continue
+            if child.target < 0:
+                if depth == 0 and child.name.startswith(_PRODUCTS):  # a product without a bias term
+                    inner = self._zero_weight(child, exclude, depth + 1)
+                    if inner is not None:
+                        return inner
                 continue
             target = self.cap.targets[child.target]
             if target.value is not None and target.value.norm == 0.0 and target.value.numel:

@@ -24,7 +24,9 @@ from gradviz.verdicts._evidence import (
     Raised,
     Undecided,
     Unreadable,
+    Untrained,
 )
+from gradviz.verdicts._intent import Intent
 from gradviz.verdicts._messages import explain
 from gradviz.verdicts._paths import ZeroGraph
 
@@ -49,6 +51,7 @@ class _Context:
     def __init__(self, cap: Capture) -> None:
         self.cap = cap
         self.graph = ZeroGraph(cap)
+        self.intent = Intent(cap, self.graph)
         self.root_values = 0
         self.full_root_values = 0  # of roots whose call asked for every leaf's gradient
         self.root_cuts: list[Cut] = []
@@ -125,6 +128,10 @@ def _cause(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return Cause.not_requested, t.not_requested, NotRequested(t.not_requested)
     cut = ctx.cut_for(t.bit)
     if cut is not None:  # a loss depends on it, and every path to that loss was cut: the cut says why
+        others = [c for c in ctx.root_cuts if c.lost & t.bit]
+        design = ctx.intent.cut_evidence(t, cut, others)  # a straight-through, a target kept fixed
+        if design is not None:
+            return design.cut.kind, design.where, design
         return cut.kind, cut.site, CutPath(cut)
     if t.not_requested is not None and (err is None or t.not_requested_by == "backward"):
         # a backward reached it and was asked for other inputs (an autograd.grad that did not ask for it
@@ -179,8 +186,9 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     if t.delivered == GradState.zero:
         mechanism = ctx.graph.zero_mechanism(t)
         return Cause.zero, mechanism.site, mechanism
-    if t.in_optimizer is False:
-        return Cause.not_in_optimizer, None, Nothing()
+    if t.in_optimizer is False:  # how it meets the trained tensors says which fix fits (a target network)
+        role = ctx.intent.role(t)
+        return Cause.not_in_optimizer, role.site if role.kind != "beside" else None, Untrained(role)
     if taken:
         return Cause.ok, None, Consumed()
     return Cause.ok, None, Unreadable() if t.delivered == GradState.unknown else Nothing()

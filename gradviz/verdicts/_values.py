@@ -12,19 +12,7 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
     head = f"{n} received a gradient that is exactly zero everywhere"
     where = f"{at(why.site)}{code(why.site)}"
     if why.kind == "zero_weight":
-        if why.by_design:
-            return (
-                f"{head}: {why.weight} is all zeros, and the {why.op}{where} multiplies the gradient by it. "
-                f"That is by design ({why.weight} starts at zero so the adapter begins as a no-op): {n} gets "
-                "gradients from the next step on, once the optimizer has moved it.",
-                "Nothing to fix if this is the first step; if it stays zero over steps, check that "
-                f"{why.weight} is in the optimizer and learns.",
-            )
-        return (
-            f"{head}: {why.weight} is all zeros, and the {why.op}{where} multiplies the gradient flowing "
-            f"back to {n} by it.",
-            f"Initialise {why.weight} with non-zero values (or check what zeroed it).",
-        )
+        return _zero_weight(t, why, cap, head, where)
     if why.kind == "cancel":
         named = list(dict.fromkeys(why.via))
         paths = f" (one through {', one through '.join(named)})" if len(named) >= 2 else ""
@@ -70,6 +58,34 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
         f"{head}: an op on its path passes no gradient back (e.g. round/sign/floor, a dead ReLU, a mask); "
         "the per-node gradient norms that would locate it were not recorded.",
         "Trace with node_norms=True (the default) to find the op.",
+    )
+
+
+def _zero_weight(t: Target, why: ZeroWhy, cap: Capture, head: str, where: str) -> tuple[str, str]:
+    n, w = t.name, why.weight
+    what = (
+        f"{head}: {w} is all zeros, and the {why.op}{where} multiplies the gradient flowing back to {n} by it"
+    )
+    if why.by_design:
+        return (
+            f"{what}. {w} gets a gradient of its own, so this step moves it and {n} gets gradients from the "
+            "next step on: a factor that starts at zero by design (LoRA's B, a zero-initialised projection) "
+            "begins this way.",
+            f"Nothing to fix at the first step. If {n}'s gradient stays zero over steps, check that {w} is "
+            "in the optimizer with a learning rate above 0.",
+        )
+    weight = next((x for x in cap.targets if x.name == w), None)
+    if weight is not None and not weight.requires_grad:
+        stuck = f"{w} is frozen, so it stays zero and {n} never learns"
+    elif weight is not None and weight.in_optimizer is False:
+        stuck = f"no optimizer holds {w}, so it stays zero and {n} never learns"
+    else:  # its own gradient is zero or absent too: both factors start at zero
+        stuck = f"{w} gets no usable gradient either (both factors are zero), so neither ever learns"
+    return (
+        f"{what}; {stuck}.",
+        f"Initialise one of the two factors with non-zero values: a low-rank adapter starts its A random and "
+        f"its B at zero (`nn.init.kaiming_uniform_(A.weight, a=math.sqrt(5))`, `nn.init.zeros_(B.weight)`); "
+        f"or check what zeroed {w}.",
     )
 
 

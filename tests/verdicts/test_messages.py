@@ -23,13 +23,17 @@ from gradviz.verdicts._evidence import (
     CutPath,
     Evidence,
     Hidden,
+    KeptFixed,
     LossNonfinite,
     NoGradField,
     Nothing,
     NotRequested,
     Raised,
+    Role,
+    StraightThrough,
     Undecided,
     Unreadable,
+    Untrained,
     ZeroKind,
     ZeroWhy,
 )
@@ -232,7 +236,46 @@ def _zero_why(make) -> Case:
     )
 
 
+def _untrained(make) -> Case:
+    role = Role("target", "smooth_l1_loss", make.site(20, "loss = F.smooth_l1_loss(q, y)"), "enc", "q")
+    return Case(
+        Cause.not_in_optimizer,
+        make.got(in_optimizer=False),
+        Untrained(role),
+        make.capture(),
+        ("only in smooth_l1_loss at model.py:20", "it is a target"),
+        "`model.enc.requires_grad_(False)`",
+    )
+
+
+def _kept_fixed(make) -> Case:
+    role = Role("target", "kl_div", make.site(21, "loss = F.kl_div(s, t)"), "enc", "student")
+    return Case(
+        Cause.no_grad,
+        make.target(),
+        KeptFixed(make.cut(Cause.no_grad, BIT, 12, "t = enc(x)", op="linear"), role),
+        make.capture(),
+        ("enc.weight gets no gradient, by design:", "the value that student is trained to match, in kl_div"),
+        "Nothing to fix",
+    )
+
+
+def _straight_through(make) -> Case:
+    cut = make.cut(Cause.detach, BIT, 12, "zq = z + (q - z).detach()")
+    return Case(
+        Cause.detach,
+        make.target(),
+        StraightThrough(cut, make.site(12, "zq = z + (q - z).detach()")),
+        make.capture(),
+        ("detached branch of the straight-through estimator at model.py:12", "sends the gradient to z"),
+        "`F.mse_loss(q, z.detach())`",
+    )
+
+
 EVIDENCE_CASES = {
+    Untrained: _untrained,
+    KeptFixed: _kept_fixed,
+    StraightThrough: _straight_through,
     Nothing: _nothing,
     Created: _created,
     Cleared: _cleared,
@@ -378,9 +421,8 @@ ZERO_WORDS: dict[str, tuple[dict[str, Any], str, str]] = {
     "zero_weight": (
         {"weight": "proj.weight"},
         "proj.weight is all zeros, and the op at model.py:14 (`y = op(h)`) multiplies the gradient flowing "
-        "back "
-        "to enc.weight by it.",
-        "Initialise proj.weight",
+        "back to enc.weight by it; proj.weight gets no usable gradient either (both factors are zero)",
+        "Initialise one of the two factors",
     ),
     "dead_relu": (
         {"units": 16},
@@ -424,12 +466,30 @@ def test_zero_weight_by_design_says_it_learns_from_the_next_step(make) -> None:
     why = ZeroWhy("zero_weight", make.site(14), "linear", weight="lora_B.weight", by_design=True)
     message, fix = explain(Cause.zero, t, why, make.capture())
     assert_plain_sentences(message, fix, "lora_A.weight")
-    assert "That is by design (lora_B.weight starts at zero so the adapter begins as a no-op)" in message
+    assert "lora_B.weight gets a gradient of its own, so this step moves it" in message
     assert "lora_A.weight gets gradients from the next step on" in message
-    assert (
-        fix.startswith("Nothing to fix if this is the first step")
-        and "lora_B.weight is in the optimizer" in fix
-    )
+    assert fix.startswith("Nothing to fix at the first step") and "lora_B.weight is in the optimizer" in fix
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        (
+            {"requires_grad": False},
+            "lora_B.weight is frozen, so it stays zero and lora_A.weight never learns",
+        ),
+        ({"in_optimizer": False}, "no optimizer holds lora_B.weight, so it stays zero"),
+        ({"delivered": GradState.zero}, "both factors are zero"),
+    ],
+)
+def test_a_zero_weight_that_cannot_move_says_why(make, fields, words) -> None:
+    t = make.got("lora_A.weight", delivered=GradState.zero, grad_state=GradState.zero, norm=0.0)
+    w = make.got("lora_B.weight", 1, **fields)
+    why = ZeroWhy("zero_weight", make.site(14), "linear", weight="lora_B.weight")
+    message, fix = explain(Cause.zero, t, why, make.capture(t, w))
+    assert_plain_sentences(message, fix, "lora_A.weight")
+    assert words in message and "Nothing to fix" not in fix
+    assert fix.startswith("Initialise one of the two factors with non-zero values")
 
 
 # -- CutPath: every way a cut cuts -------------------------------------------------------------------------

@@ -528,25 +528,26 @@ def weight_graph(make, zero_name: str, target_name: str = W, numel: int = 16):
     return make.capture(target, weight, ops=ops, graph=graph, backward_calls=1)
 
 
-def test_zero_because_a_weight_is_all_zeros(make) -> None:
-    v = verdict(weight_graph(make, "proj.weight"))
+def test_zero_because_a_frozen_weight_is_all_zeros(make) -> None:
+    cap = weight_graph(make, "proj.weight")
+    cap.targets[1].requires_grad = False
+    v = verdict(cap)
     assert v.cause is Cause.zero and v.where == "model.py:14"
     assert v.message == (
         "enc.weight received a gradient that is exactly zero everywhere: proj.weight is all zeros, and the "
         "matmul at model.py:14 (`y = h @ self.proj.weight.T`) multiplies the gradient flowing back to "
-        "enc.weight by it."
+        "enc.weight by it; proj.weight is frozen, so it stays zero and enc.weight never learns."
     )
-    assert v.fix == "Initialise proj.weight with non-zero values (or check what zeroed it)."
+    assert v.fix.startswith("Initialise one of the two factors with non-zero values")
 
 
-def test_zero_because_of_lora_b_is_by_design(make) -> None:
-    v = verdict(weight_graph(make, "lora_B.default.weight", "lora_A.default.weight"), "lora_A.default.weight")
+@pytest.mark.parametrize("zero_name", ["lora_B.default.weight", "up.weight", "proj"])
+def test_a_zero_weight_that_learns_is_a_factor_starting_at_zero_whatever_its_name(make, zero_name) -> None:
+    v = verdict(weight_graph(make, zero_name, "lora_A.default.weight"), "lora_A.default.weight")
     assert v.cause is Cause.zero and v.where == "model.py:14"
-    assert "lora_B.default.weight is all zeros" in v.message
-    assert "That is by design (lora_B.default.weight starts at zero so the adapter begins as a no-op)" in (
-        v.message
-    )
-    assert v.fix.startswith("Nothing to fix if this is the first step")
+    assert f"{zero_name} is all zeros" in v.message
+    assert f"{zero_name} gets a gradient of its own, so this step moves it" in v.message
+    assert v.fix.startswith("Nothing to fix at the first step")
 
 
 def test_an_empty_weight_is_not_an_all_zero_weight(make) -> None:
