@@ -13,13 +13,27 @@ const SEGMENT = 2;
  * @property {number} rank    0 exact, 1 prefix, 2 segment prefix
  */
 
+/** The result list shows this many hits, then says how many more there are. */
+export const SHOWN_HITS = 8;
+
 /**
+ * The first `limit` hits, best first.
  * @param {import("./graph-index.js").GraphIndex} index
  * @param {string} query
  * @param {number} limit
  * @returns {SearchHit[]}
  */
-export function search(index, query, limit = 8) {
+export function search(index, query, limit = SHOWN_HITS) {
+  return searchAll(index, query).slice(0, limit);
+}
+
+/**
+ * Every hit, best first.
+ * @param {import("./graph-index.js").GraphIndex} index
+ * @param {string} query
+ * @returns {SearchHit[]}
+ */
+export function searchAll(index, query) {
   const q = query.trim().toLowerCase();
   if (!q) return [];
   /** @type {SearchHit[]} */
@@ -43,7 +57,7 @@ export function search(index, query, limit = 8) {
   for (const m of index.modules.values()) if (m.path) consider("module", m.path, [m.path]);
 
   hits.sort((a, b) => a.rank - b.rank || a.text.length - b.text.length || a.text.localeCompare(b.text));
-  return hits.slice(0, limit);
+  return hits;
 }
 
 /**

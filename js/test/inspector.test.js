@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { indexGraph } from "../src/graph-index.js";
 import { toFloat32 } from "../src/state.js";
-import { renderInspector } from "../src/ui/inspector.js";
+import { renderInspector, sharedMessage } from "../src/ui/inspector.js";
 import { smallModel } from "./helpers.js";
 
 function inspect(target, overrides = {}) {
@@ -10,7 +10,7 @@ function inspect(target, overrides = {}) {
   const panel = document.createElement("aside");
   const ctx = { index: indexGraph(graph), hists: toFloat32(hists), reveal: vi.fn(), toggle: vi.fn(), isCollapsed: () => false, ...overrides };
   renderInspector(panel, target, ctx);
-  return { panel, ctx, text: panel.textContent };
+  return { panel, ctx, text: panel.textContent, graph };
 }
 
 describe("inspector", () => {
@@ -50,9 +50,17 @@ describe("inspector", () => {
     expect(ctx.reveal).toHaveBeenCalledWith("p1");
   });
 
-  it("shows a module with its problems and an expand button", () => {
-    const { panel, ctx, text } = inspect({ type: "module", id: "enc" }, { isCollapsed: () => true });
-    expect(text).toContain("Problems (2)");
+  it("shows a module with the verdict of each parameter, problems first, and an expand button", () => {
+    const { panel, ctx, text, graph } = inspect({ type: "module", id: "enc" }, { isCollapsed: () => true });
+    const expected = graph.nodes
+      .filter((n) => n.kind === "param" && (n.module === "enc" || n.module.startsWith("enc.")))
+      .map((n) => [n.tensor.name, graph.verdicts[n.verdict].cause]);
+    expect(expected.length).toBeGreaterThan(0);
+    const rows = [...panel.querySelectorAll(".gv-params li")].map((li) => [li.querySelector(".gv-link").textContent, li.querySelector(".gv-badge").textContent]);
+    expect(new Map(rows)).toEqual(new Map(expected));
+    const healthy = rows.map(([, cause]) => cause === "ok");
+    expect(healthy).toEqual([...healthy].sort()); // false (a problem) before true
+    expect(text).toContain(`Parameters (${expected.length})`);
     const button = panel.querySelector("button.gv-button");
     expect(button.textContent).toBe("Expand");
     button.click();
@@ -153,5 +161,27 @@ describe("inspector: births, groups, folds", async () => {
     expect(bars(16)).toBe(16);
     expect(bars(8)).toBe(8);
     expect(bars(undefined)).toBe(0); // no bin count, no histogram
+  });
+});
+
+describe("sharedMessage", () => {
+  const v = (name, message) => /** @type {any} */ ({ name, message });
+  it("speaks of each parameter when the messages differ only by the name", () => {
+    const m = sharedMessage([v("a.w", "a.w gets no gradient: cut at x.py:3."), v("b.w", "b.w gets no gradient: cut at x.py:3.")]);
+    expect(m).toBe("Each of these 2 parameters gets no gradient: cut at x.py:3.");
+  });
+
+  it("keeps the clauses they share, and never ends inside `code`", () => {
+    const msgs = [
+      v("a.w", "a.w gets no gradient: it runs inside `checkpoint(f, x; y)` at g.py:6; the op: linear at g.py:9."),
+      v("b.w", "b.w gets no gradient: it runs inside `checkpoint(f, x; y)` at g.py:6; the op: layer_norm at g.py:8."),
+    ];
+    expect(sharedMessage(msgs)).toBe("Each of these 2 parameters gets no gradient: it runs inside `checkpoint(f, x; y)` at g.py:6.");
+  });
+
+  it("gives up when a message does not start with its own name, or the first clause differs", () => {
+    expect(sharedMessage([v("a", "The loss is NaN."), v("b", "The loss is NaN.")])).toBeNull();
+    expect(sharedMessage([v("a", "a is frozen: x."), v("b", "b gets no gradient: y.")])).toBeNull();
+    expect(sharedMessage([v("a", "a is frozen.")])).toBe("a is frozen.");
   });
 });

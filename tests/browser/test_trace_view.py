@@ -393,3 +393,223 @@ def test_nan_and_inf_gradient_norms_read_as_nan_and_inf_in_the_inspector(browser
         assert float(_inspector_rows(page)["Grad norm"]) == pytest.approx(norm, rel=1e-3)
     finally:
         context.close()
+
+
+# -- the inspector: first content, groups, modules, wrapping, search, reset, "Only problems" -------------
+
+
+def _selected(page) -> list[str]:
+    """Titles of the drawn elements marked as what the inspector shows."""
+    return page.locator("svg.gv-svg .gv-selected > title").all_text_contents()
+
+
+def _inspector_links(page) -> list[str]:
+    return page.locator(".gv-inspector .gv-links .gv-link").all_inner_texts()
+
+
+def test_the_inspector_opens_on_the_problem_the_first_view_centres_on(browser, gpt_detach, checkpointed):
+    for case in (gpt_detach, checkpointed):
+        truth = _none_grads(case["plain"])
+        cut = next(n for n in case["graph"]["nodes"] if n["kind"] == "cut")
+        context, page = _open(browser, case["path"])
+        try:
+            assert _selected(page) == [cut["id"]] and _in_canvas(page, cut["id"])  # centred and marked
+            inspector = page.locator(".gv-inspector")
+            assert inspector.locator(".gv-name").inner_text() == cut["label"]
+            assert set(_inspector_links(page)) == truth
+            # the verdict the cut explains, in words true of every parameter it cuts
+            cause = {case["trace"].verdicts[name].cause.value for name in truth}
+            assert [inspector.locator(".gv-badge").inner_text()] == list(cause)
+            message = inspector.locator(".gv-message").inner_text()
+            assert message.startswith(f"Each of these {len(truth)} parameters gets no gradient")
+            assert not any(name in message for name in truth)  # never one of them standing for all
+        finally:
+            context.close()
+
+
+def test_the_nan_trace_opens_on_its_birth_marker(browser, nan_birth):
+    context, page = _open(browser, nan_birth["path"])
+    try:
+        assert _selected(page) == ["b0"]
+        assert page.locator(".gv-inspector .gv-name").inner_text().startswith("☢ NaN born: log — ")
+    finally:
+        context.close()
+
+
+def test_a_group_box_panel_speaks_for_every_member_and_lists_them(browser, checkpointed):
+    truth = _none_grads(checkpointed["plain"])
+    context, page = _open(browser, checkpointed["path"])
+    try:
+        page.locator("svg.gv-svg g.node.gv-group").click()
+        inspector = page.locator(".gv-inspector")
+        assert inspector.locator(".gv-name").inner_text() == "blocks.* — 24 parameters, checkpoint"
+        message = inspector.locator(".gv-message").inner_text()
+        assert message.startswith("Each of these 24 parameters gets no gradient: it runs inside a reentrant")
+        assert not any(name in message for name in truth)
+        assert inspector.locator("h4", has_text="Parameters (24)").count() == 1
+        assert set(_inspector_links(page)) == truth
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "trace_group_panel.png"))
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_module_panel_lists_the_verdict_of_each_parameter(browser, gpt_detach, scheme):
+    verdicts = gpt_detach["trace"].verdicts
+    inside = {name: v.cause.value for name, v in verdicts.items() if name.startswith("blocks.5.")}
+    none = {name for name in _none_grads(gpt_detach["plain"]) if name.startswith("blocks.5.")}
+    assert {name for name, cause in inside.items() if cause != "ok"} == none and len(inside) == 12
+    context, page = _open(browser, gpt_detach["path"], scheme=scheme)
+    try:
+        page.locator("svg.gv-svg g.cluster > text", has_text="blocks.5 · Block").click()  # collapses it
+        wait_for_draws(page.locator(".gradviz-root"), 2, timeout=60_000)
+        inspector = page.locator(".gv-inspector")
+        assert inspector.locator(".gv-name").inner_text() == "blocks.5"
+        rows = inspector.locator(".gv-params li").evaluate_all(
+            "(items) => items.map((li) => [li.querySelector('.gv-link').textContent,"
+            " li.querySelector('.gv-badge').textContent])"
+        )
+        assert dict(rows) == inside and len(rows) == len(inside)
+        assert [cause for _, cause in rows[: len(none)]] == ["detach"] * len(none)  # problems first
+        assert inspector.locator(".gv-counts").inner_text() == "4 detach · 8 ok"
+        page.screenshot(path=str(OUTPUT / f"trace_module_panel_{scheme}.png"))
+    finally:
+        context.close()
+
+
+# Faults of wrapping in the inspector: a line break between two characters of one text node (breaks
+# belong at spaces and at the <wbr> joints of dom.js breakable()), and table labels that run into their
+# values. Each fault names the text around it.
+_WRAP_FAULTS = """
+(panel) => {
+  const faults = [];
+  const walker = document.createTreeWalker(panel, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const s = t.textContent;
+    for (let i = 0; i + 1 < s.length; i++) {
+      if (/\\s/.test(s[i]) || /\\s/.test(s[i + 1])) continue;
+      const r = document.createRange();
+      r.setStart(t, i);
+      r.setEnd(t, i + 2);
+      const rects = [...r.getClientRects()].filter((b) => b.width > 0);
+      if (rects.length > 1 && Math.abs(rects[0].top - rects[rects.length - 1].top) > 2) {
+        faults.push(`break inside "${s.slice(Math.max(0, i - 12), i + 13)}"`);
+      }
+    }
+  }
+  for (const tr of panel.querySelectorAll(".gv-table tr")) {
+    const r = document.createRange();
+    r.selectNodeContents(tr.cells[0]);
+    const label = r.getBoundingClientRect();
+    r.selectNodeContents(tr.cells[1]);
+    const value = r.getBoundingClientRect();
+    const name = tr.cells[0].textContent;
+    if (value.width > 0 && label.right > value.left - 4) faults.push(`"${name}" runs into its value`);
+  }
+  for (const row of panel.querySelectorAll(".gv-row")) {
+    const [label, value] = row.children;
+    if (label.scrollWidth > label.clientWidth + 1) faults.push(`"${label.textContent}" overflows its column`);
+    const r = document.createRange();
+    r.selectNodeContents(label);
+    const lines = new Set([...r.getClientRects()].map((b) => Math.round(b.top)));
+    if (lines.size > 1) faults.push(`"${label.textContent}" wraps`);
+  }
+  return faults;
+}
+"""
+
+
+def test_long_values_wrap_at_their_joints_and_labels_never_touch_values(browser, checkpointed, nan_birth):
+    context, page = _open(browser, checkpointed["path"])
+    try:
+        inspector = page.locator(".gv-inspector")
+        assert "enable_input_require_grads()" in inspector.inner_text()  # the fix of the first view
+        assert inspector.evaluate(_WRAP_FAULTS) == []
+        page.locator("svg.gv-svg g.node.gv-group").click()
+        assert inspector.evaluate(_WRAP_FAULTS) == []
+        page.get_by_role("button", name="Draw each parameter").click()
+        wait_for_draws(page.locator(".gradviz-root"), 2, timeout=60_000)
+        inspector.get_by_role("button", name="blocks.0.qkv.weight", exact=True).click()  # reveals it
+        assert inspector.locator(".gv-name").inner_text() == "blocks.0.qkv.weight"
+        assert "requires_grad" in inspector.inner_text()
+        assert inspector.evaluate(_WRAP_FAULTS) == []
+        page.screenshot(path=str(OUTPUT / "trace_inspector_wrapping.png"))
+    finally:
+        context.close()
+    context, page = _open(browser, nan_birth["path"], scheme="dark")
+    try:
+        inspector = page.locator(".gv-inspector")
+        assert inspector.evaluate(_WRAP_FAULTS) == []
+        node(page, nan_birth["log_node"]).click()
+        assert inspector.evaluate(_WRAP_FAULTS) == []
+    finally:
+        context.close()
+
+
+def test_search_says_how_many_more_it_found_and_reset_clears_it(browser, gpt_detach):
+    weights = [name for name, _ in gpt_detach["plain"].named_parameters() if name.split(".")[-1] == "weight"]
+    assert len(weights) > 8  # more than the list shows
+    context, page = _open(browser, gpt_detach["path"])
+    try:
+        box = page.get_by_role("searchbox", name="Find a node")
+        box.fill("weight")
+        results = page.locator(".gv-results")
+        assert results.locator(".gv-result").count() == 8
+        assert results.locator(".gv-more").inner_text() == f"+{len(weights) - 8} more: type more of the name"
+        box.fill("blocks.5.mlp.0.w")  # one hit: nothing more
+        assert results.locator(".gv-result").count() == 1 and results.locator(".gv-more").count() == 0
+        first = page.locator(".gv-inspector .gv-name").inner_text()
+        box.fill("blocks.0.ln1.weight")  # inside the folded blocks.0–4: opens them
+        box.press("Enter")
+        wait_for_draws(page.locator(".gradviz-root"), 2, timeout=60_000)
+        assert page.locator(".gv-inspector .gv-name").inner_text() == "blocks.0.ln1.weight"
+        box.fill("weight")
+        assert results.is_visible()
+        page.get_by_role("button", name="Reset").click()
+        wait_for_draws(page.locator(".gradviz-root"), 3, timeout=60_000)
+        assert box.input_value() == "" and results.is_hidden()
+        assert page.locator(".gv-inspector .gv-name").inner_text() == first  # back on the first problem
+    finally:
+        context.close()
+
+
+def test_only_problems_never_leaves_the_inspector_on_something_no_longer_drawn(browser, gpt_detach):
+    graph = gpt_detach["graph"]
+    cut = next(n for n in graph["nodes"] if n["kind"] == "cut")
+    context, page = _open(browser, gpt_detach["path"])
+    root = page.locator(".gradviz-root")
+    try:
+        drawn = set(_drawn(page))
+        healthy = next(
+            n
+            for n in graph["nodes"]
+            if n["kind"] == "param"
+            and n["severity"] == "ok"
+            and n["id"] in drawn
+            and _in_canvas(page, n["id"])
+        )
+        for click, name in (
+            (lambda: node(page, healthy["id"]).click(), healthy["tensor"]["name"]),
+            (
+                lambda: page.locator(
+                    "svg.gv-svg g.cluster > text", has_text="blocks.5.proj · Linear"
+                ).click(),
+                "blocks.5.proj",
+            ),
+        ):
+            draws = int(root.get_attribute("data-draws"))
+            click()
+            wait_for_draws(root, draws, timeout=60_000)
+            page.wait_for_timeout(200)
+            assert page.locator(".gv-inspector .gv-name").inner_text() == name
+            draws = int(root.get_attribute("data-draws"))
+            page.get_by_label("Only problems").check()
+            wait_for_draws(root, draws + 1, timeout=60_000)
+            assert page.locator(".gv-inspector .gv-name").inner_text() == cut["label"]
+            assert _selected(page) == [cut["id"]]
+            page.get_by_label("Only problems").uncheck()
+            wait_for_draws(root, draws + 2, timeout=60_000)
+        page.screenshot(path=str(OUTPUT / "trace_only_problems.png"))
+    finally:
+        context.close()

@@ -3,7 +3,7 @@ import { normRangeOf, toDot } from "../dot.js";
 import { indexGraph } from "../graph-index.js";
 import { formatCount } from "../format.js";
 import { lookup } from "../lookup.js";
-import { search } from "../search.js";
+import { SHOWN_HITS, searchAll } from "../search.js";
 import { toFloat32 } from "../state.js";
 import {
   MAX_VISIBLE_NODES,
@@ -110,6 +110,13 @@ export function mountGraph(el, model, layout, options = {}) {
   const overlay = h("div", { class: "gv-overlay", hidden: true });
   const canvas = h("div", { class: "gv-canvas", tabindex: "0", "aria-label": "Autograd graph" });
   const panel = h("aside", { class: "gv-inspector", "aria-label": "Inspector" });
+  const finder = searchBox({
+    find: (q) => {
+      const hits = searchAll(index, q);
+      return { hits: hits.slice(0, SHOWN_HITS), total: hits.length };
+    },
+    go: jumpTo,
+  });
   const top = h("div", { class: "gv-top" });
   const body = h("div", { class: "gv-body" }, h("div", { class: "gv-stage" }, canvas, overlay), panel);
   const root = h(
@@ -119,7 +126,7 @@ export function mountGraph(el, model, layout, options = {}) {
     h(
       "div",
       { class: "gv-toolbar" },
-      searchBox({ find: (q) => search(index, q), go: jumpTo }),
+      finder.element,
       h("button", { type: "button", class: "gv-button", onclick: () => view.fit(), title: "Fit the graph in view (as far as labels stay readable)" }, "Fit"),
       h("button", { type: "button", class: "gv-button", onclick: () => reset(), title: "Back to the first view" }, "Reset"),
       h("label", { class: "gv-toggle" }, problems, "Only problems"),
@@ -151,7 +158,8 @@ export function mountGraph(el, model, layout, options = {}) {
       showNotice("This graph is too large to draw whole, so only the problems are shown.");
     }
     problems.checked = shown.problemsOnly;
-    inspect(selected ? { type: "node", id: selected.id } : null);
+    // the inspector opens on what the first view centres on (or on the node Python asked for)
+    inspect(selected ? { type: "node", id: selected.id } : problemTarget(shown, visible));
     if (!index.byId.size) return showOverlay("This trace recorded no autograd graph to draw.", "info");
     if (visible.items.length > MAX_VISIBLE_NODES) {
       return showOverlay(`${formatCount(visible.items.length)} nodes are outside any module: too many to draw.`, "error");
@@ -177,6 +185,7 @@ export function mountGraph(el, model, layout, options = {}) {
     }
     shown = next;
     problems.checked = shown.problemsOnly;
+    if (target && !isDrawn(target, visible)) inspect(problemTarget(shown, visible)); // never a node that is gone
     if (!(requested && sameView(requested, shown))) {
       draw(visible, focus); // reports its own failure (an overlay with "Try again")
       return;
@@ -251,6 +260,49 @@ export function mountGraph(el, model, layout, options = {}) {
   function showFocus(focus) {
     view.mark("gv-selected", targetIds());
     if (focus) view.centerOn(view.nodes.get(focus) ?? view.clusters.get(focus));
+  }
+
+  /**
+   * What the inspector shows for the first problem (the one a first view centres on) as drawn with
+   * `options`: its group, fold or collapsed module if it is inside one; null when there is no
+   * problem, or it is not drawn.
+   * @param {ViewOptions} options
+   * @param {VisibleGraph} visible  the graph drawn with `options`
+   * @returns {InspectTarget|null}
+   */
+  function problemTarget(options, visible) {
+    const first = focusNodeIds(index)[0];
+    if (first === undefined) return null;
+    const drawn = drawnAs(index, options, first);
+    const module = moduleOfNodeId(index, drawn);
+    /** @type {InspectTarget} */
+    const found = index.groupById.has(drawn)
+      ? { type: "group", id: drawn }
+      : index.foldById.has(drawn)
+        ? { type: "fold", id: drawn }
+        : module
+          ? { type: "module", id: module.path }
+          : { type: "node", id: first };
+    return isDrawn(found, visible) ? found : null;
+  }
+
+  /**
+   * True when `t` is in the drawing `visible`: a node as itself or inside the box drawn for it, a
+   * module as a box or a collapsed node, a fold or group as one box or through one of its members.
+   * @param {InspectTarget} t
+   * @param {VisibleGraph} visible
+   */
+  function isDrawn(t, visible) {
+    const items = new Set(visible.items.map((item) => item.id));
+    /** @param {string} path */
+    const moduleDrawn = (path) => {
+      const m = index.modules.get(path);
+      return !!m && (visible.boxes.has(path) || items.has(moduleNodeId(m)) || items.has(drawnAs(index, shown, m.nodes[0] ?? "")));
+    };
+    if (t.type === "node") return items.has(drawnAs(index, shown, t.id));
+    if (t.type === "module") return moduleDrawn(t.id);
+    if (t.type === "fold") return items.has(t.id) || (index.foldById.get(t.id)?.members ?? []).some(moduleDrawn);
+    return items.has(t.id) || (index.groupById.get(t.id)?.members ?? []).some((id) => items.has(drawnAs(index, shown, id)));
   }
 
   /** @returns {string[]} */
@@ -381,9 +433,11 @@ export function mountGraph(el, model, layout, options = {}) {
   }
 
   function reset() {
-    inspect(null);
+    finder.clear();
+    target = null;
     firstView = true;
     setView(initialView(index), null);
+    inspect(problemTarget(shown, visibleGraph(index, shown, norms)));
     if (!pending) {
       firstView = false;
       view.focus(problemElements());

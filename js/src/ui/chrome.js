@@ -25,8 +25,15 @@ export function header(graph) {
 }
 
 /**
- * Search box with a result list: typing lists the hits, Enter or a click jumps to one.
- * @param {{find: (q: string) => import("../search.js").SearchHit[], go: (hit: import("../search.js").SearchHit) => void}} actions
+ * What a search found: the hits to list, and how many there are in all.
+ * @typedef {{hits: import("../search.js").SearchHit[], total: number}} Found
+ */
+
+/**
+ * Search box with a result list: typing lists the hits ("+N more" when there are more than it
+ * lists), Enter or a click jumps to one. `clear()` empties the box and closes the list.
+ * @param {{find: (q: string) => Found, go: (hit: import("../search.js").SearchHit) => void}} actions
+ * @returns {{element: HTMLElement, clear: () => void}}
  */
 export function searchBox({ find, go }) {
   const results = h("ul", { class: "gv-results", role: "listbox", hidden: true });
@@ -48,12 +55,15 @@ export function searchBox({ find, go }) {
     "aria-label": "Find a node",
     spellcheck: "false",
     oninput: () => {
-      hits = find(input.value);
+      const found = find(input.value);
+      hits = found.hits;
+      const more = found.total - hits.length;
       results.replaceChildren(
         ...(input.value.trim() && !hits.length ? [h("li", { class: "gv-muted" }, "no name starts with that")] : []),
         ...hits.map((hit) =>
           h("li", {}, h("button", { type: "button", class: "gv-result", onclick: () => choose(hit) }, hit.text, h("span", { class: "gv-muted" }, ` ${hit.type}`))),
         ),
+        ...(more > 0 ? [h("li", { class: "gv-muted gv-more" }, `+${more} more: type more of the name`)] : []),
       );
       results.hidden = !input.value.trim();
     },
@@ -63,5 +73,10 @@ export function searchBox({ find, go }) {
       else if (e.key === "Escape") close();
     },
   });
-  return h("div", { class: "gv-search-box" }, input, results);
+  const clear = () => {
+    input.value = "";
+    hits = [];
+    close();
+  };
+  return { element: h("div", { class: "gv-search-box" }, input, results), clear };
 }

@@ -55,3 +55,32 @@ export function s(tag, attrs = {}) {
   for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
   return el;
 }
+
+// Where a long name, path or line of code may wrap: after . _ / , ( [ = : when a letter follows, so
+// `enable_input_require_grads()` wraps at its own joints, "0.5" stays whole, and a closing ")." never
+// starts a line alone. Text with no joint wraps at spaces only (overflow-wrap in style.css breaks
+// what is still too wide).
+const JOINT = /(?<=[._/,([=:])(?=[A-Za-z_])/;
+
+/**
+ * `text` as text nodes with a <wbr> at each joint.
+ * @param {string} text
+ * @returns {Child[]}
+ */
+export function breakable(text) {
+  return String(text)
+    .split(JOINT)
+    .flatMap((part, i) => (i ? [document.createElement("wbr"), part] : [part]));
+}
+
+/**
+ * A sentence whose `backticked` parts are code: those become <code>, and every part wraps at its
+ * joints (see breakable).
+ * @param {string} text
+ * @returns {Child[]}
+ */
+export function richText(text) {
+  return String(text)
+    .split("`")
+    .map((part, i) => (i % 2 ? h("code", {}, breakable(part)) : breakable(part)));
+}

@@ -4,7 +4,7 @@ import { formatCount, formatNumber, formatShape } from "../format.js";
 import { lookup } from "../lookup.js";
 import { histRow } from "../state.js";
 import { readNumber } from "../types.js";
-import { h } from "./dom.js";
+import { breakable, h, richText } from "./dom.js";
 import { histogram } from "./histogram.js";
 import { safeColor } from "./legend.js";
 
@@ -24,6 +24,11 @@ const KIND_NAMES = {
 };
 /** @type {Record<import("../types.js").BirthInfo["kind"], string>} */
 const VALUE_NAMES = { nan: "NaN", inf: "Inf" };
+/** Severities from worst to healthy: the order of a module's parameter list. */
+/** @type {import("../types.js").Severity[]} */
+const SEVERITY_ORDER = ["nonfinite", "red", "zero", "frozen", "ok"];
+/** A module's panel lists this many of its parameters (problems first), then says how many more. */
+const MODULE_PARAMS_SHOWN = 40;
 
 /**
  * @typedef {object} InspectorContext
@@ -90,10 +95,14 @@ function nodeView(n, ctx) {
   return h(
     "div",
     { class: "gv-inspect" },
-    h("h3", { class: "gv-name" }, title),
-    h("div", { class: "gv-kind" }, KIND_NAMES[n.kind] ?? n.kind, n.module ? ` · in ${n.module}` : "", n.moduleInferred ? " (placed by its neighbours)" : ""),
+    h("h3", { class: "gv-name" }, breakable(title)),
+    h("div", { class: "gv-kind" }, KIND_NAMES[n.kind] ?? n.kind, n.module ? [" · in ", breakable(n.module)] : "", n.moduleInferred ? " (placed by its neighbours)" : ""),
     n.birth && birthView(n, n.birth, ctx, palette),
-    verdict ? verdictView(verdict, n, ctx, palette) : !n.birth && sourceView(n.where, n.code),
+    verdict
+      ? verdictView(verdict, n, ctx, palette)
+      : n.kind === "cut"
+        ? (sharedVerdictView(cutMembers(n, ctx), ctx, n.code) ?? sourceView(n.where, n.code))
+        : !n.birth && sourceView(n.where, n.code),
     groupButton(n, ctx),
     ctx.extra?.(n) ?? null,
     (n.kind === "cut" || n.kind === "birth") && cutView(n, ctx),
@@ -115,10 +124,10 @@ function verdictView(v, n, ctx, palette) {
     "section",
     { class: "gv-verdict", style: `--gv-accent: ${safeColor(palette[v.severity])}` },
     row("Cause", h("span", { class: "gv-badge" }, v.cause)),
-    h("p", { class: "gv-message" }, v.message),
-    row("Where", where ? h("code", {}, where) : "–"),
-    code && h("pre", { class: "gv-code" }, code),
-    row("Fix", v.fix),
+    h("p", { class: "gv-message" }, richText(v.message)),
+    row("Where", where ? h("code", {}, breakable(where)) : "–"),
+    code && h("pre", { class: "gv-code" }, breakable(code)),
+    row("Fix", richText(v.fix)),
     readNumber(v.grad_norm) !== null && row("Grad norm", formatNumber(v.grad_norm)),
   );
 }
@@ -139,12 +148,12 @@ function birthView(n, b, ctx, palette) {
     "section",
     { class: "gv-verdict", style: `--gv-accent: ${safeColor(palette.nonfinite)}` },
     row("Value", h("span", { class: "gv-badge" }, value)),
-    h("p", { class: "gv-message" }, `${value} first appeared in the ${b.phase} of ${b.op}${b.detail ? `: ${b.detail}` : ""}.`),
+    h("p", { class: "gv-message" }, richText(`${value} first appeared in the ${b.phase} of ${b.op}${b.detail ? `: ${b.detail}` : ""}.`)),
     row("Phase", b.phase),
-    row("Op", h("code", {}, b.op)),
-    row("Where", n.where ? h("code", {}, n.where) : "–"),
-    n.code && h("pre", { class: "gv-code" }, n.code),
-    b.masked_by && row("Hidden by", h("span", {}, h("code", {}, b.masked_by), b.masked_where ? h("span", {}, " at ", h("code", {}, b.masked_where)) : null)),
+    row("Op", h("code", {}, breakable(b.op))),
+    row("Where", n.where ? h("code", {}, breakable(n.where)) : "–"),
+    n.code && h("pre", { class: "gv-code" }, breakable(n.code)),
+    b.masked_by && row("Hidden by", h("span", {}, h("code", {}, breakable(b.masked_by)), b.masked_where ? h("span", {}, " at ", h("code", {}, breakable(b.masked_where))) : null)),
     marked && row("Marks", link(marked.label, () => ctx.reveal(marked.id))),
   );
 }
@@ -179,9 +188,7 @@ function cutOf(n, ctx) {
  * @param {InspectorContext} ctx
  */
 function cutView(n, ctx) {
-  const cut = (ctx.index.inEdges.get(n.id) ?? [])
-    .map((e) => lookup(ctx.index.byId, ctx.index.edges[e].source))
-    .filter((src) => src.kind === "param" || src.kind === "leaf");
+  const cut = cutMembers(n, ctx);
   if (!cut.length) return null;
   return h(
     "section",
@@ -189,6 +196,85 @@ function cutView(n, ctx) {
     h("h4", {}, n.kind === "birth" ? "Parameters behind it" : "Cuts the gradient path of"),
     h("ul", { class: "gv-links" }, cut.map((src) => h("li", {}, link(src.tensor?.name ?? src.label, () => ctx.reveal(src.id))))),
   );
+}
+
+/**
+ * The parameters and inputs a marker explains (its dashed edges).
+ * @param {GraphNode} n
+ * @param {InspectorContext} ctx
+ */
+function cutMembers(n, ctx) {
+  return (ctx.index.inEdges.get(n.id) ?? [])
+    .map((e) => lookup(ctx.index.byId, ctx.index.edges[e].source))
+    .filter((src) => src.kind === "param" || src.kind === "leaf");
+}
+
+/**
+ * The verdict that several parameters share (a cut's, a group's), in words true of each of them:
+ * one cause, the part of the message they all have in common, the line and the fix. Null when they
+ * have no verdict or not one cause.
+ * @param {GraphNode[]} members
+ * @param {InspectorContext} ctx
+ * @param {string|null} code  the source line to show under "Where" (a marker's)
+ */
+function sharedVerdictView(members, ctx, code) {
+  const verdicts = members.map((n) => verdictOf(n, ctx)).filter((v) => v !== null);
+  if (!verdicts.length || verdicts.length !== members.length) return null;
+  const [first] = verdicts;
+  if (verdicts.some((v) => v.cause !== first.cause)) return null;
+  const palette = ctx.index.graph.palette ?? {};
+  const where = verdicts.every((v) => v.where === first.where) ? first.where : null;
+  const fixes = new Set(verdicts.map((v) => v.fix));
+  const message = sharedMessage(verdicts);
+  return h(
+    "section",
+    { class: "gv-verdict", style: `--gv-accent: ${safeColor(palette[first.severity])}` },
+    row("Cause", h("span", { class: "gv-badge" }, first.cause)),
+    h("p", { class: "gv-message" }, message ? richText(message) : h("span", { class: "gv-muted" }, "Each has its own explanation: click a parameter below.")),
+    row("Where", where ? h("code", {}, breakable(where)) : h("span", { class: "gv-muted" }, "several lines")),
+    where && code && h("pre", { class: "gv-code" }, breakable(code)),
+    fixes.size === 1 && row("Fix", richText(first.fix)),
+  );
+}
+
+/**
+ * What the messages of several verdicts say of every one of them: each message names its own
+ * parameter first ("enc.weight gets no gradient: …"), so with more than one that name becomes "Each
+ * of these N parameters"; where the messages then differ (the op of each parameter), the common part
+ * up to the last clause they share. Null when even the first clause differs.
+ * @param {Verdict[]} verdicts
+ * @returns {string|null}
+ */
+export function sharedMessage(verdicts) {
+  if (verdicts.length === 1) return verdicts[0].message;
+  const each = `Each of these ${verdicts.length} parameters`;
+  const texts = verdicts.map((v) => (v.message.startsWith(`${v.name} `) ? each + v.message.slice(v.name.length) : null));
+  if (texts.some((t) => t === null)) return null;
+  const all = /** @type {string[]} */ (texts);
+  if (all.every((t) => t === all[0])) return all[0];
+  let common = all[0];
+  for (const t of all) {
+    let i = 0;
+    while (i < common.length && i < t.length && common[i] === t[i]) i += 1;
+    common = common.slice(0, i);
+  }
+  // end at a clause boundary outside `code` (an even number of backticks before it)
+  for (let end = common.length; end > each.length; end -= 1) {
+    const boundary = common.startsWith("; ", end) || common.startsWith(". ", end) || common.startsWith(", ", end);
+    if (boundary && (common.slice(0, end).split("`").length - 1) % 2 === 0 && common.slice(each.length, end).includes(":")) {
+      return `${common.slice(0, end)}.`;
+    }
+  }
+  return null;
+}
+
+/**
+ * @param {GraphNode} n
+ * @param {InspectorContext} ctx
+ * @returns {Verdict|null}
+ */
+function verdictOf(n, ctx) {
+  return n.verdict !== null && n.verdict !== undefined ? (ctx.index.graph.verdicts?.[n.verdict] ?? null) : null;
 }
 
 /**
@@ -263,7 +349,7 @@ function opView(op) {
  */
 function sourceView(where, code) {
   if (!where && !code) return null;
-  return h("section", {}, row("Source", where ? h("code", {}, where) : "–"), code && h("pre", { class: "gv-code" }, code));
+  return h("section", {}, row("Source", where ? h("code", {}, breakable(where)) : "–"), code && h("pre", { class: "gv-code" }, breakable(code)));
 }
 
 /**
@@ -272,13 +358,12 @@ function sourceView(where, code) {
  */
 function moduleView(m, ctx) {
   const collapsed = ctx.isCollapsed(m.path);
-  const problems = m.problems.slice(0, 20).map((id) => lookup(ctx.index.byId, id));
   const fold = ctx.index.foldOf?.get(m.path);
   const setFold = ctx.fold;
   return h(
     "div",
     { class: "gv-inspect" },
-    h("h3", { class: "gv-name" }, m.path),
+    h("h3", { class: "gv-name" }, breakable(m.path)),
     h("div", { class: "gv-kind" }, "module", m.type ? ` · ${m.type}` : ""),
     table([
       ["nodes", formatCount(m.total)],
@@ -287,10 +372,76 @@ function moduleView(m, ctx) {
     h("button", { type: "button", class: "gv-button", onclick: () => ctx.toggle(m.path) }, collapsed ? "Expand" : "Collapse"),
     fold && setFold && !ctx.isFolded?.(fold.id) &&
       h("button", { type: "button", class: "gv-button gv-block", onclick: () => setFold(fold.id, true) }, `Fold ${fold.label.split(" · ")[0]} into one box`),
-    problems.length > 0 && h("h4", {}, `Problems (${m.problems.length})`),
-    problems.length > 0 &&
-      h("ul", { class: "gv-links" }, problems.map((n) => h("li", {}, link(n.tensor?.name ?? n.label, () => ctx.reveal(n.id))))),
+    parameterVerdicts(m, ctx),
   );
+}
+
+/**
+ * The verdict of each parameter in a module and its submodules, the worst first: a count per cause,
+ * then each name with its cause (a link to the parameter) in the model's order, then how many more.
+ * @param {import("../graph-index.js").ModuleInfo} m
+ * @param {InspectorContext} ctx
+ */
+function parameterVerdicts(m, ctx) {
+  const params = paramsIn(m, ctx.index);
+  if (!params.length) return null;
+  const palette = ctx.index.graph.palette ?? {};
+  const rank = (/** @type {GraphNode} */ n) => {
+    const i = SEVERITY_ORDER.indexOf(verdictOf(n, ctx)?.severity ?? "ok");
+    return i < 0 ? SEVERITY_ORDER.length : i;
+  };
+  params.sort((a, b) => rank(a) - rank(b) || (a.verdict ?? Infinity) - (b.verdict ?? Infinity)); // then the model's order
+  /** @type {Map<string, number>} */
+  const causes = new Map();
+  for (const n of params) {
+    const cause = verdictOf(n, ctx)?.cause;
+    if (cause) causes.set(cause, (causes.get(cause) ?? 0) + 1);
+  }
+  const shown = params.slice(0, MODULE_PARAMS_SHOWN);
+  const more = params.length - shown.length;
+  return h(
+    "section",
+    {},
+    h("h4", {}, `Parameters (${formatCount(params.length)})`),
+    causes.size > 0 && h("p", { class: "gv-muted gv-counts" }, [...causes].map(([cause, count]) => `${formatCount(count)} ${cause}`).join(" · ")),
+    h(
+      "ul",
+      { class: "gv-params" },
+      shown.map((n) => {
+        const v = verdictOf(n, ctx);
+        return h(
+          "li",
+          {},
+          link(n.tensor?.name ?? n.label, () => ctx.reveal(n.id)),
+          v && h("span", { class: "gv-badge gv-badge-small", style: `--gv-accent: ${safeColor(palette[v.severity])}` }, v.cause),
+        );
+      }),
+    ),
+    more > 0 && h("p", { class: "gv-muted" }, `+${formatCount(more)} more`),
+  );
+}
+
+/**
+ * The parameter nodes of a module and its submodules.
+ * @param {import("../graph-index.js").ModuleInfo} m
+ * @param {import("../graph-index.js").GraphIndex} index
+ * @returns {GraphNode[]}
+ */
+function paramsIn(m, index) {
+  /** @type {GraphNode[]} */
+  const out = [];
+  const stack = [m];
+  for (let mod = stack.pop(); mod; mod = stack.pop()) {
+    for (const id of mod.nodes) {
+      const n = index.byId.get(id);
+      if (n?.kind === "param") out.push(n);
+    }
+    for (const child of mod.children) {
+      const c = index.modules.get(child);
+      if (c) stack.push(c);
+    }
+  }
+  return out;
 }
 
 /**
@@ -304,7 +455,7 @@ function foldView(fold, ctx) {
   return h(
     "div",
     { class: "gv-inspect" },
-    h("h3", { class: "gv-name" }, fold.label),
+    h("h3", { class: "gv-name" }, breakable(fold.label)),
     h("div", { class: "gv-kind" }, `${fold.members.length} blocks with the same structure${type ? ` (${type})` : ""}`),
     h("p", { class: "gv-muted" }, "Repeated blocks with nothing to look at inside are drawn as one box."),
     table([["nodes", formatCount(fold.total)]]),
@@ -319,32 +470,21 @@ function foldView(fold, ctx) {
  * @param {InspectorContext} ctx
  */
 function groupView(group, ctx) {
-  const palette = ctx.index.graph.palette ?? {};
   const grouped = ctx.isGrouped?.(group.id) ?? true;
   const setGroup = ctx.group;
-  const first = ctx.index.byId.get(group.members[0]);
-  const verdict = first?.verdict != null ? ctx.index.graph.verdicts?.[first.verdict] : null;
+  const members = group.members.map((id) => lookup(ctx.index.byId, id));
   const marker = ctx.index.byId.get(group.marker);
   return h(
     "div",
     { class: "gv-inspect" },
-    h("h3", { class: "gv-name" }, group.label),
-    h("div", { class: "gv-kind" }, `${group.members.length} parameters with one cause, behind one marker`),
-    verdict &&
-      h(
-        "section",
-        { class: "gv-verdict", style: `--gv-accent: ${safeColor(palette[verdict.severity])}` },
-        row("Cause", h("span", { class: "gv-badge" }, verdict.cause)),
-        h("p", { class: "gv-message" }, verdict.message),
-        row("Where", verdict.where ? h("code", {}, verdict.where) : "–"),
-        marker?.code && h("pre", { class: "gv-code" }, marker.code),
-        row("Fix", verdict.fix),
-      ),
+    h("h3", { class: "gv-name" }, breakable(group.label)),
+    h("div", { class: "gv-kind" }, `${members.length} parameters with one cause, behind one marker`),
+    sharedVerdictView(members, ctx, marker?.code ?? null),
     setGroup && h("button", { type: "button", class: "gv-button", onclick: () => setGroup(group.id, !grouped) }, grouped ? "Draw each parameter" : "Draw as one box"),
     marker && h("h4", {}, "Marker"),
     marker && h("p", {}, link(marker.label, () => ctx.reveal(marker.id))),
-    h("h4", {}, "Parameters"),
-    h("ul", { class: "gv-links" }, group.members.map((id) => lookup(ctx.index.byId, id)).map((n) => h("li", {}, link(n.tensor?.name ?? n.label, () => ctx.reveal(n.id))))),
+    h("h4", {}, `Parameters (${members.length})`),
+    h("ul", { class: "gv-links" }, members.map((n) => h("li", {}, link(n.tensor?.name ?? n.label, () => ctx.reveal(n.id))))),
   );
 }
 
@@ -358,7 +498,7 @@ function row(label, value) {
 
 /** @param {[string, Child][]} rows */
 function table(rows) {
-  return h("table", { class: "gv-table" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))));
+  return h("table", { class: "gv-table" }, rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, typeof v === "string" ? breakable(v) : v))));
 }
 
 /**
@@ -366,5 +506,5 @@ function table(rows) {
  * @param {() => void} onclick
  */
 function link(text, onclick) {
-  return h("button", { type: "button", class: "gv-link", onclick }, text);
+  return h("button", { type: "button", class: "gv-link", onclick }, breakable(text));
 }
