@@ -21,8 +21,14 @@ class Escapes(TracerPart):
     _back_birth: int
 
     def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
-        if not values or any(self.marks.is_root(t) for t in inputs):
+        if any(self.marks.is_root(t) for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
+        if not values:
+            # a value no target shaped left torch: once one that did has left, it is a candidate too for a
+            # number that comes back (the latest escape of that number is the one that comes back)
+            if self._prints and inputs:
+                self._printed(inputs[0], 0, ())
+            return
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
             entry = self.lineage.get(t)
             if entry is None or entry[4] < 0:
@@ -37,13 +43,16 @@ class Escapes(TracerPart):
         self.cap.escaped |= values
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
         if inputs:
-            shown = _fingerprint(inputs[0])
-            if shown is not None:
-                self._prints.append((shown, values, cuts))
-                if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
-                    born = self.finite._taint_of([inputs[0]])
-                    if born >= 0:
-                        self._print_births[len(self._prints) - 1] = born
+            self._printed(inputs[0], values, cuts)
+
+    def _printed(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> None:
+        shown = _fingerprint(t)
+        if shown is not None:
+            self._prints.append((shown, values, cuts))
+            if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
+                born = self.finite._taint_of([t])
+                if born >= 0:
+                    self._print_births[len(self._prints) - 1] = born
 
     def _came_back(
         self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
@@ -67,19 +76,28 @@ class Escapes(TracerPart):
         for t in external or ():
             if t.requires_grad or not t.is_floating_point() or t.numel() < 2 or _torch_owned(t):
                 continue
-            for k, ((shape, _), v, c) in enumerate(self._prints):
-                if shape == tuple(t.shape):
-                    values |= v
-                    cuts = merge(cuts, c)
-                    self.lineage.set(t, v, 0, c, len(self.log))
-                    born = self._print_births.get(k, -1)
-                    if born >= 0 and self.finite is not None:
-                        self.finite.taint_if_nonfinite(t, born)
+            found = [k for k, ((shape, _), _, _) in enumerate(self._prints) if shape == tuple(t.shape)]
+            if len(found) > 1:  # several escapes of that shape: the one whose very values these are, if any
+                mine = _fingerprint(t)
+                copies = [k for k in found if mine and _same_sample(mine[1], self._prints[k][0][1])]
+                found = copies or found
+            v_t, c_t = 0, ()
+            for k in found:
+                _, v, c = self._prints[k]
+                v_t, c_t = v_t | v, merge(c_t, c)
+                born = self._print_births.get(k, -1)
+                if born >= 0 and self.finite is not None:
+                    self.finite.taint_if_nonfinite(t, born)
+            if found:
+                self.lineage.set(t, v_t, 0, c_t, len(self.log))
+                values |= v_t
+                cuts = merge(cuts, c_t)
         for data in (*args, *kwargs.values()):
             flat = _numbers(data)
             if not flat:
                 continue
-            for k, ((shape, sample), v, c) in enumerate(self._prints):
+            for k in range(len(self._prints) - 1, -1, -1):  # the latest escape of these numbers came back
+                (shape, sample), v, c = self._prints[k]
                 numel = math.prod(shape)
                 same = bool(sample) and numel == len(flat) and _alike(flat[:: max(1, numel // 8)][:8], sample)
                 if same or (
@@ -88,7 +106,14 @@ class Escapes(TracerPart):
                     values |= v
                     cuts = merge(cuts, c)
                     self._back_birth = self._print_births.get(k, self._back_birth)
+                    if len(sample) == 1:  # one number: one escape gave it
+                        break
         return values, cuts
+
+
+def _same_sample(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    """Two fingerprints' samples hold the same values (an exact copy came back): never for empty ones."""
+    return bool(a) and len(a) == len(b) and _alike(list(a), b)
 
 
 def _torch_owned(t: torch.Tensor) -> bool:
