@@ -25,8 +25,10 @@ class Escapes(TracerPart):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
         if not values:
             # a value no target shaped left torch: once one that did has left, it is a candidate too for a
-            # number that comes back (the latest escape of that number is the one that comes back)
-            if self._prints and inputs:
+            # number that comes back (the latest escape of that number is the one that comes back); one that
+            # holds a NaN/Inf born in the trace brings that birth back with it
+            tainted = self.finite is not None and inputs and self.finite._taint_of(inputs[:1]) >= 0
+            if inputs and (self._prints or tainted):
                 self._printed(inputs[0], 0, ())
             return
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -130,6 +131,10 @@ class _Rebuilt(nn.Module):
             r = x.new_tensor(h.tolist())
         elif self.how == "numpy, shared memory":
             r = torch.from_numpy(h.numpy())
+        elif self.how == "numpy copy":
+            r = torch.from_numpy(h.numpy().copy())
+        elif self.how == "numpy function":
+            r = torch.as_tensor(np.abs(h.numpy()) * 2)
         elif self.how == "item per value":
             r = torch.tensor([[h[i, j].item() for j in range(4)] for i in range(3)])
         else:
@@ -138,7 +143,16 @@ class _Rebuilt(nn.Module):
 
 
 @pytest.mark.parametrize(
-    "how", ["list of 0-d tensors", "tolist", "numpy, shared memory", "item per value", "stack"]
+    "how",
+    [
+        "list of 0-d tensors",
+        "tolist",
+        "numpy, shared memory",
+        "numpy copy",
+        "numpy function",
+        "item per value",
+        "stack",
+    ],
 )
 def test_an_inf_rebuilt_into_a_new_tensor_keeps_its_birth(how: str) -> None:
     torch.manual_seed(0)
