@@ -79,6 +79,7 @@ def build_watch_state(
         "rows": len(history),
         "every": int(history.every),
         "stride": int(history.stride),
+        "weights_every": None if history.weights_every is None else int(history.weights_every),
         "first_nonfinite": _first_nonfinite(history),
         "vanish": float(vanish),
         "explode": float(explode),

@@ -94,12 +94,30 @@ def test_timeline_names_modules_thresholds_and_first_nonfinite():
         "rows": 5,
         "every": 10,
         "stride": 1,
+        "weights_every": None,  # a hand-made History does not say
         "first_nonfinite": {"step": 20, "name": "enc.weight"},
         "vanish": 1e-6,
         "explode": 5.0,
         "live": True,
     }
     json.dumps(timeline, allow_nan=False)  # JSON only: no NaN sneaks into the timeline
+
+
+@pytest.mark.parametrize("weights_every", [1, 100, None])
+def test_timeline_says_how_often_the_weights_were_measured(weights_every):
+    """The update-ratio chart says why it has nothing to draw from this: a run watched with the default
+    weights_every=100 measures the weights once in 100 steps."""
+    model = nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gradviz.watch(model, optimizer=opt, weights_every=weights_every) as mon:
+        for _ in range(3):
+            opt.zero_grad()
+            model(torch.randn(4, 3)).sum().backward()
+            opt.step()
+    timeline = build_watch_state(mon.history)["timeline"]
+    assert timeline["weights_every"] == weights_every
+    measured = ~np.isnan(mon.history.update_ratio).all(axis=1)
+    assert measured.sum() == {1: 3, 100: 1, None: 0}[weights_every]
 
 
 def test_module_of_drops_the_last_dotted_part():

@@ -17,6 +17,7 @@ import { graphLegend, watchLegend } from "./legend.js";
 import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
 import { StepSlider } from "./slider.js";
 import { problems } from "./problems.js";
+import { ratioNote } from "./ratio-note.js";
 import { stepSection } from "./step-section.js";
 
 const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_ratio", "state"];
@@ -80,11 +81,13 @@ export function mountWatch(el, model, layout) {
   const slider = new StepSlider(setStep);
   const gradChart = new LineChart({ title: "Gradient norm", height: 140, measured: false, empty: "no finite gradient in these steps" });
   const ratioChart = new LineChart({ title: "Update ratio ‖Δw‖/‖w‖", height: 100, measured: true, empty: "not measured in these steps" });
+  const ratioText = h("span", {});
+  const ratioEmpty = h("div", { class: "gv-wt-ratio-note", hidden: true }, h("strong", {}, "Update ratio ‖Δw‖/‖w‖"), ratioText);
   const summary = h("div", { class: "gv-wt-summary", "aria-live": "polite" });
   const graphHost = h("div", { class: "gv-wt-graph" });
   const hint = "Click a row to plot it, Shift-click to compare, click a module band to open it. Drag across steps to zoom, double-click to see all; Ctrl+wheel zooms.";
   const panels = {
-    steps: h("div", { class: "gv-wt-panel", role: "tabpanel" }, h("div", { class: "gv-wt-hint gv-muted" }, hint), heatmap.el, gradChart.el, ratioChart.el, summary),
+    steps: h("div", { class: "gv-wt-panel", role: "tabpanel" }, h("div", { class: "gv-wt-hint gv-muted" }, hint), heatmap.el, gradChart.el, ratioChart.el, ratioEmpty, summary),
     graph: h("div", { class: "gv-wt-panel", role: "tabpanel", hidden: true }, graphHost),
   };
   const root = h(
@@ -195,7 +198,7 @@ export function mountWatch(el, model, layout) {
     const median = (array === "grad" ? derived?.gradMedian : derived?.ratioMedian) ?? new Float32Array(data.rows).fill(NaN); // reload() computes them
     const what = array === "grad" ? "gradient norms" : "update ratios";
     /** @type {import("./series.js").Series[]} */
-    const series = [{ kind: "median", column: null, label: `median of the ${what}`, color: MEDIAN_COLOR, primary: false, values: median, states: null, flags: [] }];
+    const series = [{ kind: "median", column: null, label: `median of the ${what}`, key: "median (dashed)", color: MEDIAN_COLOR, primary: false, values: median, states: null, flags: [] }];
     columns.forEach((column, i) =>
       series.push({
         kind: "param",
@@ -219,8 +222,15 @@ export function mountWatch(el, model, layout) {
     const columns = plotted.chosen ? plotted.columns : [];
     heatmap.render({ window, cursor, selected: columns[0] ?? null, compared: new Set(columns), marked: markedView() });
     const right = heatmap.rightInset() + 10;
-    gradChart.render({ data, series: chartSeries("grad", plotted), window, cursor, vanish: thresholds().vanish, right });
-    ratioChart.render({ data, series: chartSeries("ratio", plotted), window, cursor, right });
+    const gutter = heatmap.gutterPx;
+    root.style.setProperty("--gv-gutter", `${gutter}px`);
+    slider.setGutter(gutter);
+    gradChart.render({ data, series: chartSeries("grad", plotted), window, cursor, vanish: thresholds().vanish, right, gutter });
+    const note = ratioNote(data);
+    ratioChart.el.hidden = note !== null;
+    ratioEmpty.hidden = note === null;
+    ratioText.textContent = note ?? "";
+    if (note === null) ratioChart.render({ data, series: chartSeries("ratio", plotted), window, cursor, right, gutter });
     slider.update(data.rows, model.get("step") ?? -1, cursor === null ? null : data.steps[cursor]);
     resetZoom.hidden = !zoom;
     renderSummary(plotted);

@@ -3,10 +3,11 @@
 // line in its own colour, and the states a log scale cannot show (zero, NaN/Inf, no gradient) are
 // ticks in its own lane under the plot. `measured` charts (the update ratio) draw a value only at
 // the rows where it was measured: a marker per row, a line only between adjacent measured rows.
-import { formatNumber } from "../format.js";
+import { formatCount, formatNumber } from "../format.js";
 import { clip } from "../escape.js";
 import { h, s } from "../ui/dom.js";
 import { GUTTER, rowAtX, tickRows, xOfRow } from "./cells.js";
+import { CHAR_PX, clipStart } from "./gutter.js";
 import { SPECIAL } from "./colors.js";
 import { STATE } from "./data.js";
 import { Tooltip } from "./tooltip.js";
@@ -17,6 +18,7 @@ const MARK_PX = 6; // flags of one series closer than this (px) would overlap: t
 const LEGEND_LINES = 6;
 const MAX_TICKS = 5; // decade labels on the y axis, at most
 const INSET = 8; // left margin of the title and legend, as the heatmap's labels
+const TICKS = 44; // px at the right of the gutter for the y tick labels ("1e-12"), which share rows with the key
 /** @type {Partial<Record<number, "none"|"zero"|"nonfinite">>} the states without a norm, by state */
 const STATE_KIND = { [STATE.none]: "none", [STATE.zero]: "zero", [STATE.nonfinite]: "nonfinite" };
 /** @type {Record<import("./flags.js").Flag["kind"], string>} */
@@ -36,6 +38,7 @@ export const FLAG_COLORS = { explode: "#d32f2f", vanish: "#0277bd" };
  * @property {number|null} cursor
  * @property {number} [vanish]  draw this threshold
  * @property {number} [right]   px right of the plot (to line up with the heatmap)
+ * @property {number} [gutter]  px left of the plot: the heatmap's label column (default GUTTER)
  */
 
 /**
@@ -77,9 +80,10 @@ export class LineChart {
     const { data, series, window } = input;
     const height = this.options.height;
     const lanes = series.filter((line) => line.states).length;
-    const width = Math.max(GUTTER + 100, this.el.clientWidth || 800);
+    const gutter = input.gutter ?? GUTTER;
+    const width = Math.max(gutter + 100, this.el.clientWidth || 800);
     const bottom = PAD.bottom + lanes * LANE;
-    const plot = { x: GUTTER, y: PAD.top, w: width - GUTTER - (input.right ?? PAD.right), h: height - PAD.top - bottom };
+    const plot = { x: gutter, y: PAD.top, w: width - gutter - (input.right ?? PAD.right), h: height - PAD.top - bottom };
     this.plot = plot;
     const domain = logDomain(series, window);
     /** @param {number} v */
@@ -117,7 +121,7 @@ export class LineChart {
     if (first && first.row >= window.lo && first.row < window.hi) {
       const xf = x(first.row);
       parts.push(s("line", { class: "gv-first-nan", x1: xf, x2: xf, y1: plot.y - 4, y2: plot.y + plot.h, "data-row": first.row }));
-      const label = `first NaN/Inf · step ${first.step} · ${clip(first.name, 40)}`;
+      const label = `first NaN/Inf · step ${first.step} · ${firstWho(data, first)}`;
       const left = xf > plot.x + plot.w / 2; // near the right edge: the label reads leftwards from the line
       parts.push(text(left ? xf - 3 : xf + 3, plot.y - 4, label, "gv-first-nan-label", left ? "end" : "start"));
     }
@@ -125,7 +129,7 @@ export class LineChart {
     const hoverLine = s("line", { class: "gv-chart-hover", y1: plot.y, y2: plot.y + plot.h, visibility: "hidden" });
     this.cursor = cursor;
     this.hoverLine = hoverLine;
-    parts.push(cursor, hoverLine, ...this.#gutter(series));
+    parts.push(cursor, hoverLine, ...this.#gutter(series, gutter));
     this.svg.replaceChildren(...parts);
     this.setCursor(input.cursor);
   }
@@ -201,16 +205,18 @@ export class LineChart {
   }
 
   /**
-   * Title, then one legend line per series (names as SVG text nodes).
+   * Title, then one legend line per series (names as SVG text nodes), clipped left of the y ticks.
    * @param {Series[]} series
+   * @param {number} gutter  px
    */
-  #gutter(series) {
+  #gutter(series, gutter) {
+    const chars = Math.max(8, Math.floor((gutter - INSET - 14 - TICKS) / CHAR_PX));
     /** @type {SVGElement[]} */
     const out = [text(INSET, 12, this.options.title, "gv-chart-title")];
     series.slice(0, LEGEND_LINES).forEach((line, i) => {
       const yl = 30 + i * 15;
       out.push(s("rect", { x: INSET, y: yl - 8, width: 10, height: 3, fill: line.color }));
-      const label = text(INSET + 14, yl - 3, clip(line.label, 34), line.primary ? "gv-chart-series gv-primary" : "gv-chart-series");
+      const label = text(INSET + 14, yl - 3, line.kind === "median" ? clip(line.key ?? line.label, chars) : clipStart(line.key ?? line.label, chars), line.primary ? "gv-chart-series gv-primary" : "gv-chart-series");
       label.setAttribute("data-name", line.label); // the whole name (setAttribute: not markup)
       out.push(label);
     });
@@ -241,6 +247,18 @@ export class LineChart {
     this.hoverLine?.setAttribute("visibility", "hidden");
     this.tooltip.hide();
   }
+}
+
+/**
+ * Who went NaN/Inf at the first such row: one parameter's name, or how many went at once (the
+ * first name alone would read as the one that started it).
+ * @param {import("./data.js").WatchData} data
+ * @param {import("./data.js").FirstNonfinite} first
+ */
+function firstWho(data, first) {
+  let n = 0;
+  for (let c = 0, i = first.row * data.params; c < data.params; c++, i++) if (data.state[i] === STATE.nonfinite) n++;
+  return n > 1 ? `${formatCount(n)} parameters at once` : clip(first.name, 40);
 }
 
 /**

@@ -4,6 +4,7 @@
 // of parameters redraw in a few milliseconds. Labels are HTML (text nodes), full names.
 import { h } from "../ui/dom.js";
 import { GAP, GUTTER, lineAt, paintReduced, paintRows, rowAtX, rowHeight, xOfRow } from "./cells.js";
+import { CHAR_PX, INDENT, clipStart, gutterWidth, measurer } from "./gutter.js";
 import { SPECIAL } from "./colors.js";
 import { describeLine } from "./cell-text.js";
 import { cellGrid } from "./grid.js";
@@ -14,8 +15,6 @@ const DRAG_THRESHOLD = 4; // px before a press becomes a range selection (zoom),
 const ZOOM_PER_PIXEL = 0.002;
 const MIN_WINDOW = 4; // rows: zooming in stops here
 const FIRST_VIEW_LINES = 40; // bands open level by level while the rows stay within this
-const INDENT = 12; // px per band level
-const CHAR_PX = 6.4; // average width of an 11 px label character, to clip long names
 
 /** @typedef {import("./data.js").WatchData} WatchData */
 /** @typedef {import("./cells.js").RowWindow} RowWindow */
@@ -42,6 +41,9 @@ export class Heatmap {
     /** @type {Set<string>} band paths shown open (browser-only state) */
     this.expanded = new Set();
     this.treeKey = ""; // names the expanded set belongs to
+    this.gutterPx = GUTTER; // the label column, sized to the names (gutter.js)
+    /** @type {import("./gutter.js").Measure} */
+    this.measure = (text) => text.length * CHAR_PX;
     /** @type {Line[]} */
     this.lines = [];
     this.rowH = 0;
@@ -107,6 +109,10 @@ export class Heatmap {
     if (key !== this.treeKey) {
       this.treeKey = key;
       this.expanded = initialExpanded(data.tree, FIRST_VIEW_LINES);
+      this.measure = measurer(this.gutter);
+      this.gutterPx = gutterWidth(data, this.measure);
+      this.gutter.style.width = `${this.gutterPx}px`;
+      this.labelsKey = ""; // the labels are clipped to the new width
     }
     this.grid = cellGrid(data, this.grid, kept);
     this.dirty = Math.min(this.dirty, from);
@@ -313,7 +319,9 @@ export class Heatmap {
   #label(data, line) {
     const indent = 6 + line.depth * INDENT;
     const style = `top: ${line.top}px; height: ${this.rowH}px; line-height: ${this.rowH}px; padding-left: ${indent}px`;
-    const room = Math.max(8, Math.floor((GUTTER - indent - 14) / CHAR_PX));
+    const room = Math.max(8, Math.floor((this.gutterPx - indent - 14) / CHAR_PX));
+    /** The label as drawn fits the column, as measured (else it is clipped by the average width). @param {string} drawn @param {boolean} band */
+    const fits = (drawn, band) => indent + (band ? 12 : 0) + this.measure(drawn, band) + 14 <= this.gutterPx;
     if (line.kind === "band") {
       const { path, columns } = line.node;
       const open = this.expanded.has(path);
@@ -321,13 +329,13 @@ export class Heatmap {
         "button",
         { type: "button", class: "gv-hm-band", style, title: `${path}: ${columns.length} parameters`, "data-band": path, "aria-expanded": String(open), onclick: () => this.toggle(path) },
         h("span", { class: "gv-hm-caret", "aria-hidden": "true" }, open ? "▾" : "▸"),
-        clipStart(path, room - 6),
+        fits(`${path} ${columns.length}`, true) ? path : clipStart(path, room - 6),
         h("span", { class: "gv-hm-count" }, ` ${columns.length}`),
       );
     }
     const name = data.names[line.column];
     const module = data.modules[line.column];
-    const text = clipStart(name, room);
+    const text = fits(name, false) ? name : clipStart(name, room);
     const own = module && name.startsWith(`${module}.`) ? name.slice(module.length + 1) : name; // "weight"
     const prefix = text.length > own.length && text.endsWith(own) ? text.slice(0, text.length - own.length) : "";
     return h(
@@ -462,12 +470,6 @@ function runsOf(lines) {
 /** @param {MouseEvent} e */
 const additive = (e) => e.shiftKey || e.ctrlKey || e.metaKey;
 
-/**
- * "…layers.11.attn": the end of a long name, which tells names apart.
- * @param {string} text
- * @param {number} max
- */
-const clipStart = (text, max) => (text.length <= max ? text : `…${text.slice(text.length - max + 1)}`);
 
 /**
  * Canvas colours from the theme (CSS variables of watch.css), read at each draw.

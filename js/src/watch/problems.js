@@ -6,6 +6,7 @@
 // the charts' marks always agree.
 import { explosions } from "./flags.js";
 import { HEALTH, kindRows } from "./health.js";
+import { measuredRows } from "./ratio-note.js";
 
 /** @typedef {import("./data.js").WatchData} WatchData */
 /** @typedef {"nonfinite"|"explode"|"zero"|"never"|"none"|"unchanged"|"vanishing"} ProblemKind */
@@ -223,24 +224,6 @@ function unchanged({ data }, hit) {
   ]
     .filter(Boolean)
     .join(" ");
-}
-
-/**
- * Rows where the update ratio was measured for some parameter (weight steps).
- * @param {WatchData} data
- */
-function measuredRows(data) {
-  const rows = [];
-  for (let row = 0; row < data.rows; row++) {
-    const base = row * data.params;
-    for (let c = 0; c < data.params; c++) {
-      if (!Number.isNaN(data.ratio[base + c])) {
-        rows.push(row);
-        break;
-      }
-    }
-  }
-  return rows;
 }
 
 /**

@@ -14,6 +14,7 @@ const MAX_SCORED_ROWS = 512; // rows sampled (evenly) when ranking parameters in
  * @property {"param"|"median"} kind
  * @property {number|null} column     the parameter (param series)
  * @property {string} label
+ * @property {string} [key]           the chart key's shorter text (default: label)
  * @property {string} color
  * @property {boolean} primary        drawn thicker, on top
  * @property {Float32Array} values    one per row: the value drawn, NaN where there is none

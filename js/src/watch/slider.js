@@ -23,9 +23,17 @@ export class StepSlider {
     this.el = h(
       "div",
       { class: "gv-slider-row" },
-      h("div", { class: "gv-slider-gutter", style: `width: ${GUTTER}px` }, this.label, this.latest),
+      (this.gutter = h("div", { class: "gv-slider-gutter", style: `width: ${GUTTER}px` }, this.label, this.latest)),
       this.input,
     );
+  }
+
+  /**
+   * The label column's width (px), the heatmap's.
+   * @param {number} px
+   */
+  setGutter(px) {
+    this.gutter.style.width = `${px}px`;
   }
 
   /**
