@@ -53,6 +53,9 @@ class BackwardMarks:
     freed_at: int = 0
     freed_nodes: frozenset[int] = frozenset()  # sequence numbers of the nodes it freed
     freed_by: Site | None = None
+    # an op after that backward took a target itself (a parameter): a new forward began, so a tensor of the
+    # freed graph that reaches a loss is state carried into it, not a second loss of the same forward
+    fresh: bool = False
 
     def clear(self) -> None:
         self.roots.clear()
@@ -60,6 +63,7 @@ class BackwardMarks:
         self.freed_at = 0
         self.freed_nodes = frozenset()
         self.freed_by = None
+        self.fresh = False
 
 
 class _TracerView(Protocol):
@@ -164,7 +168,7 @@ class BackwardCalls:
             # a call asked for some inputs frees only the nodes between its roots and them: not tracked
             if asked is None and not _retains_graph(func, name, args, kwargs):
                 marks = self.marks_for_tracer
-                marks.freed_at, marks.freed_by = len(s.tracer.log), site
+                marks.freed_at, marks.freed_by, marks.fresh = len(s.tracer.log), site, False
                 marks.freed_nodes = marks.freed_nodes | walk.node_seqs
             return result
         except Exception as exc:
@@ -172,7 +176,8 @@ class BackwardCalls:
             if s.cap.error is None:
                 try:
                     freed_by = self.marks_for_tracer.freed_by
-                    s.cap.error = classify_backward_error(exc, site, s.cap, again, freed_by)
+                    fresh = self.marks_for_tracer.fresh
+                    s.cap.error = classify_backward_error(exc, site, s.cap, again, freed_by, fresh)
                 except Exception as internal:  # NOTE [fail-safe]: the user's error goes on unchanged
                     s.failsafe.fail(internal, "error classifier")
             raise

@@ -54,10 +54,16 @@ def classify_forward_error(
 
 
 def classify_backward_error(
-    exc: BaseException, site: Site | None, cap: Capture, again: bool = False, freed_by: Site | None = None
+    exc: BaseException,
+    site: Site | None,
+    cap: Capture,
+    again: bool = False,
+    freed_by: Site | None = None,
+    fresh: bool = True,
 ) -> ErrorInfo:
     """``again``: this backward's loss had already been backpropagated inside the trace; ``freed_by``: the
-    line of the last backward that ran without retain_graph (it freed the graph's saved tensors)."""
+    line of the last backward that ran without retain_graph (it freed the graph's saved tensors); ``fresh``:
+    a new forward began after it (a parameter was used again), rather than a second loss of the same one."""
     message = str(exc)
     kind = error_kind_of(message)
     blame, blame_op = site, ""
@@ -68,7 +74,7 @@ def classify_backward_error(
     elif kind is ErrorKind.graph_freed:
         # Most often state carried across steps without .detach() (an RNN hidden state, a running
         # buffer): backward walks on into the previous step's graph, whose buffers are freed.
-        if cap.carried and not again:
+        if cap.carried and not again and (fresh or freed_by is None):
             blame, blame_op = cap.carried[-1].site, "carried"  # the latest: the forward that failed
         elif freed_by is not None:  # two losses through one graph: the first backward freed it
             blame, blame_op = freed_by, "second backward" if again else "freed by"

@@ -170,6 +170,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
                         external = [t] if external is None else [*external, t]
                     continue
             _, v, g, c, maker = entry
+            if maker < 0 and v and self.marks.freed_at and not self.marks.fresh:
+                self.marks.fresh = True  # a target used after a backward freed the graph: a new forward
             if v and not g and t.grad_fn is not None:
                 g, c = self._revive(t, v, c)
             # made before a backward that freed its own node: state carried into a new forward
