@@ -138,6 +138,10 @@ def test_gpt_nan_says_whether_all_went_nan_at_once_or_one_first(browser, gpt_nan
         lines = banner_lines(page)
         assert lines["nonfinite"] == f"NaN/Inf gradients — {expected}"
         assert next(iter(lines)) == "nonfinite"  # the worst first
+        # the charts' mark names the one that started it, never one of many that went at once
+        who = f"{len(firsts)} parameters at once" if len(firsts) > 1 else firsts[0]
+        mark = page.locator(".gv-chart .gv-first-nan-label").first.text_content()
+        assert mark == f"first NaN/Inf · step {start} · {who}"
         line = page.locator('.gv-wt-problem[data-kind="nonfinite"]')
         line.get_by_role("button", name="Show it").click()
         # the step where it started, its first parameter plotted, and every row that went NaN marked:

@@ -1,5 +1,5 @@
-"""The watch view's frame around the data, in Chromium: the update-ratio chart for short runs and the width
-of the label column.
+"""The watch view's frame around the data, in Chromium: the update-ratio chart for short runs, the width of
+the label column, and the Graph tab's key.
 
 - With the default ``weights_every=100``, a run of 100 steps or fewer measures the weights once: in the
   chart's place the view says so and what to pass, instead of one dot under a title. With
@@ -7,13 +7,15 @@ of the label column.
 - The label column is as wide as its longest label (at least what the step slider needs, at most 260 px):
   short names leave the plots their width; every label shows its whole name; the heatmap, the slider and
   the charts start at the same x.
+- The Graph tab's blue node is the model's output (watch sees the model's forward, never the loss): the key
+  and the inspector call it that, and its op is the one plain torch gives the model's output.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from browser_helpers import OUTPUT
+from browser_helpers import OUTPUT, wait_for_draws
 from torch import nn
 from torch.nn import functional as F
 
@@ -169,5 +171,25 @@ def test_gpt_names_show_whole_and_every_plot_lines_up(browser, gpt):
         assert MIN_GUTTER <= gutter <= MAX_GUTTER
         x = lefts(page)
         assert x["slider"] == x["heatmap"] and all(abs(c - x["heatmap"]) < 1 for c in x["charts"]), x
+    finally:
+        context.close()
+
+
+def test_the_graph_key_calls_the_blue_node_the_models_output(browser, gpt):
+    context, page = open_page(browser, gpt["path"])
+    try:
+        page.get_by_role("tab", name="Graph").click()
+        wait_for_draws(page.locator(".gradviz-root"), 1)
+        key = page.locator(".gv-wt-graph .gv-legend").inner_text()
+        assert "the model's output" in key
+        assert "loss" not in key.replace("the loss is not drawn", "")
+        root = page.locator("svg.gv-svg g.node.gv-loss")
+        assert root.count() == 1
+        assert root.locator("text").all_text_contents() == [gpt["output_op"]]
+        root.click()
+        section = page.locator(".gv-watch-inspect")
+        assert section.inner_text().startswith("The model's output")
+        assert gpt["output_op"] in section.inner_text()
+        assert page.errors == []
     finally:
         context.close()

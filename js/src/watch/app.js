@@ -436,6 +436,7 @@ export function mountWatch(el, model, layout) {
    * @param {import("../types.js").GraphNode} node
    */
   function inspectorSection(node) {
+    if (node.kind === "loss") return [h("p", { class: "gv-wt-output" }, outputText(node))];
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;
     const verdict = model.get("graph")?.verdicts?.[node.firstVerdict ?? -1] ?? null;
@@ -477,4 +478,12 @@ export function mountWatch(el, model, layout) {
     graph.destroy();
     root.remove();
   };
+}
+
+/**
+ * What the root of the watch graph is: the model's output, not the loss (the trace's root).
+ * @param {import("../types.js").GraphNode} node
+ */
+function outputText(node) {
+  return `The model's output: gradviz.watch draws the autograd graph of the first backward from what the model's forward returned (made by ${node.label}). The loss is computed from it outside the model, so it is not drawn.`;
 }

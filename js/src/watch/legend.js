@@ -39,7 +39,10 @@ export function watchLegend(range, { vanish, explode }) {
 }
 
 /**
- * The graph panel's key: parameters take the heatmap's colours at the selected step.
+ * The graph panel's key: parameters take the heatmap's colours at the selected step. The graph
+ * starts at the model's output (gradviz.watch hooks the model's forward, not the loss): its blue
+ * node is that output's autograd op (UnsafeViewBackward0 for a Linear head on a sequence), so the
+ * key names it so, where the trace's key says "loss".
  * @param {Partial<import("../types.js").Graph>} graph
  */
 export function graphLegend(graph) {
@@ -49,7 +52,7 @@ export function graphLegend(graph) {
     { class: "gv-legend", role: "note", "aria-label": "Graph legend" },
     entry(h("span", { class: "gv-swatch gv-swatch-scale", style: `background: ${scaleGradient()}` }), "parameter: its gradient norm at the selected step"),
     entry(h("span", { class: "gv-swatch gv-swatch-op", style: `--gv-swatch: ${safeColor(palette.op)}` }), "autograd op"),
-    entry(swatch(safeColor(palette.loss)), "loss"),
+    entry(swatch(safeColor(palette.loss)), "the model's output (the graph starts there; the loss is not drawn)"),
     entry(h("span", { class: "gv-line gv-line-cut", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "path cut"),
     entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module (click to expand)"),
   );
