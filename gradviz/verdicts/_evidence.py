@@ -201,6 +201,9 @@ class ZeroWhy:
     paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
     via: tuple[str, ...] = ()  # cancel: each path, by the op nearest the parameter ("rsample at f.py:9")
     rejoin: Site | None = None  # cancel: the line where the paths meet again on the way to the loss
+    # cancel: one path is a reparameterised sample of it (value + noise * scale, the noise drawn just before):
+    # a density scored at its own rsample()
+    resampled: bool = False
     units: int = 0  # dead_relu: the units (last dimension) of the ReLU's output, all dead on this batch
 
 

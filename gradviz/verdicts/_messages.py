@@ -334,11 +334,11 @@ def _unregistered(t: Target) -> tuple[str, str]:
 _CUT_TEXT: dict[Cause | str, tuple[str, str]] = {
     Cause.detach: (
         "{path} goes through .detach(){at}{code}, which cuts the gradient",
-        "Remove the .detach() on that path (detach only values you deliberately do not train through).",
+        "Remove the .detach() on that path.",
     ),
     Cause.data: (
         "{path} goes through .data{at}{code}, which cuts the gradient silently",
-        "Use the tensor itself instead of .data (use .detach() where you really want no gradient).",
+        "Use the tensor itself instead of .data.",
     ),
     Cause.no_grad: (
         "{path} ran with gradient tracking off{at}{code}{detail}",
@@ -346,8 +346,8 @@ _CUT_TEXT: dict[Cause | str, tuple[str, str]] = {
     ),
     Cause.non_differentiable: (
         "{path} goes through {op}{at}{code}, which has no gradient",
-        "Use a differentiable form (softmax weights instead of argmax indices, a soft mask "
-        "instead of a comparison, float ops instead of integer casts).",
+        "Use a differentiable stand-in for that op (softmax weights instead of argmax indices, a soft mask "
+        "instead of a comparison, float values instead of integers).",
     ),
     Cause.escaped: (
         "its value left torch through .{op}(){at}{code} and came back as a new tensor with no history",
@@ -399,6 +399,8 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
         what, fix = _HIDDEN
     else:
         what, fix = _CUT_TEXT["rebuilt" if cut.how is CutHow.rebuilt else cut.kind]
+        if cut.kind is Cause.non_differentiable:
+            fix = _NON_DIFFERENTIABLE_FIX.get(cut.op.strip("_"), fix)
     text = what.format(
         path=path, at=at(cut.site), code=code(cut.site), detail=_NO_GRAD_DETAIL.get(cut.how, ""), op=cut.op
     )
@@ -408,10 +410,41 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
     return text, fix
 
 
+# Ops with no gradient, and the differentiable stand-in that keeps what the forward computes.
+_ARGMAX = (
+    "Let the gradient through a soft choice: `F.gumbel_softmax(logits, tau=1.0, hard=True)` (one-hot "
+    "forward, softmax gradient), or weight by `logits.softmax(-1)` instead of indexing with the argmax."
+)
+_COMPARISON = (
+    "Use a soft mask: `torch.sigmoid((x - threshold) / temperature)`, or keep the hard one in the forward "
+    "with a straight-through: `soft + ((x > threshold).float() - soft).detach()`."
+)
+_INTEGER = (
+    "Keep the values float (integer tensors carry no gradient): round with a straight-through, "
+    "`x + (x.round() - x).detach()`, or, for indices, let the gradient flow through what you gather with "
+    "them."
+)
+_NON_DIFFERENTIABLE_FIX = {
+    **dict.fromkeys(("argmax", "argmin", "argsort", "topk", "sort", "max", "min", "multinomial"), _ARGMAX),
+    **dict.fromkeys(("gt", "lt", "ge", "le", "eq", "ne", "greater", "less", "isclose", "sign"), _COMPARISON),
+    **dict.fromkeys(("long", "int", "short", "byte", "bool", "to", "type", "floor_divide"), _INTEGER),
+}
+# The other reading of a cut that may be deliberate: the part behind it is meant to stay fixed.
+_STAY_FIXED = {
+    Cause.detach: "nothing to fix (the .detach() saves its backward)",
+    Cause.no_grad: "nothing to fix (no_grad saves its backward)",
+    Cause.data: "use `.detach()` instead of `.data` (the same cut, but autograd still sees in-place changes)",
+    Cause.escaped: "compute it under `torch.no_grad()` instead of taking the values out of torch",
+}
+
+
 def _cut(t: Target, cut: Cut) -> tuple[str, str]:
     if cut.how in (CutHow.returns_none, CutHow.no_gradient_out):
         return _blocked(t, cut)
     text, fix = cut_clause(cut)
+    stay = _STAY_FIXED.get(cut.kind) if cut.how is not CutHow.grad_without_graph else None
+    if stay is not None:  # intent unclear: a cut is also how a frozen part or a target is kept fixed
+        fix = f"If it should learn: {fix[0].lower()}{fix[1:]} If it is meant to stay fixed: {stay}."
     return f"{t.name} gets no gradient: {text}.", fix
 
 

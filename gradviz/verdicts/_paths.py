@@ -10,6 +10,7 @@ from gradviz.verdicts._text import at
 _STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
 _VIEWS = ("TBackward", "ViewBackward", "TransposeBackward", "Permute", "UnsafeViewBackward", "ExpandBackward")
 _PRODUCTS = ("MmBackward", "BmmBackward", "MvBackward", "MulBackward", "UnsafeViewBackward")
+_RANDOM = ("normal_", "normal", "randn", "randn_like", "rand", "rand_like", "uniform_", "_standard_gamma")
 _RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
 
 
@@ -45,6 +46,7 @@ class ZeroGraph(GraphIndex):
                 paths=len(live),
                 via=via,
                 rejoin=self.site_of(self._rejoin(live)),
+                resampled=any(self._resampled(p) for p in live),
             )
         site, op = self.site_of(source), self.op_name(source)
         weight = self._zero_weight(source, exclude=t.index)
@@ -66,6 +68,15 @@ class ZeroGraph(GraphIndex):
         if name.startswith("MulBackward"):
             return ZeroWhy("mul", site, op)
         return ZeroWhy("discarded", site, op)
+
+    def _resampled(self, node_id: str) -> bool:
+        """The node's op adds noise drawn just before, on the same line: ``loc + eps * scale`` (rsample)."""
+        op = self.op_of.get(node_id, -1)
+        ops = self.cap.ops
+        if not 0 <= op < len(ops) or ops[op].name not in ("add", "__add__", "__radd__", "addcmul"):
+            return False
+        line = ops.user_site(op)
+        return any(ops[i].name in _RANDOM and ops.user_site(i) == line for i in range(max(0, op - 4), op))
 
     def _rejoin(self, starts: list[str]) -> GraphNode | None:
         """The first node towards the loss that every one of ``starts`` leads to: where paths rejoin."""

@@ -17,12 +17,22 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
         named = list(dict.fromkeys(why.via))
         paths = f" (one through {', one through '.join(named)})" if len(named) >= 2 else ""
         rejoin = f" where they meet again{at(why.rejoin)}{code(why.rejoin)}" if why.rejoin else ""
+        lines = " ".join(s.code for s in (why.site, why.rejoin) if s is not None)
+        if why.resampled or ("log_prob" in lines and "rsample" in lines):  # a density at its own sample
+            fix = (
+                "Score the sample without its own path: `d.log_prob(a.detach())` with `a = d.sample()` "
+                "(REINFORCE); or keep `a = d.rsample()` and drop the log_prob term, which a pathwise "
+                "(reparameterised) loss does not need."
+            )
+        else:
+            fix = (
+                "Check the formula: the loss does not depend on this value (`f(x) - f(x)` is constant); if "
+                "it should learn, one path must not cancel the other."
+            )
         return (
             f"{head}: from where it is used{where}, it reaches the loss by {why.paths} paths{paths} whose "
             f"gradients add up to exactly zero{rejoin} (they cancel).",
-            "Check the formula: the loss does not depend on this value (e.g. f(x) - f(x), or log_prob of a "
-            "sample reparameterised from the same mean); if it should learn, one path must not cancel the "
-            "other.",
+            fix,
         )
     if why.kind == "dead_relu":
         units = f"all {why.units} of its units are" if why.units > 1 else "its units are"
@@ -33,9 +43,8 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
             "units; check the inputs' scale.",
         )
     if why.kind == "step":
-        return (
-            f"{head}: {why.op}{where} is a step function: its gradient is zero everywhere.",
-            "Use a differentiable stand-in (a straight-through estimator: `x + (x.round() - x).detach()`).",
+        return f"{head}: {why.op}{where} is a step function: its gradient is zero everywhere.", _step_fix(
+            why.op
         )
     if why.kind == "where":
         return (
@@ -58,6 +67,24 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
         f"{head}: an op on its path passes no gradient back (e.g. round/sign/floor, a dead ReLU, a mask); "
         "the per-node gradient norms that would locate it were not recorded.",
         "Trace with node_norms=True (the default) to find the op.",
+    )
+
+
+def _step_fix(op: str) -> str:
+    """A straight-through estimator for the step function ``op``: its values forward, identity backward."""
+    op = op.strip("_").removesuffix("_")
+    if op == "sign":
+        return (
+            "Use a straight-through estimator (the forward keeps the signs, the backward passes the gradient "
+            "where |x| <= 1): `s = x.clamp(-1, 1); y = s + (x.sign() - s).detach()`."
+        )
+    if op in ("round", "floor", "ceil", "trunc"):
+        return (
+            f"Use a straight-through estimator (identity gradient): `y = x + (torch.{op}(x) - x).detach()`."
+        )
+    return (
+        f"Use a soft stand-in for {op or 'the step'}: `torch.sigmoid(x / temperature)`, or a "
+        "straight-through `soft + (hard - soft).detach()`."
     )
 
 
@@ -147,42 +174,74 @@ def born(birth: Birth, cap: Capture) -> str:
     return text
 
 
+_ROOTS = ("sqrt", "rsqrt", "norm", "linalg_vector_norm", "cdist", "pdist", "dist", "std", "var")
+_LOGS = ("log", "log2", "log10", "log1p")
+_DIVS = ("div", "true_divide", "truediv", "reciprocal", "floor_divide", "rtruediv", "rdiv")
+_SOFTMAX = ("softmax", "log_softmax", "scaled_dot_product_attention", "multi_head_attention_forward")
+_POWS = ("pow", "float_power")
+_ARC = ("acos", "asin", "atanh")
+# a value at which each op is finite, for the inner where of the double-where pattern
+_SAFE = {**dict.fromkeys((*_ROOTS, *_LOGS, *_DIVS, *_POWS), "1.0"), **dict.fromkeys(_ARC, "0.0")}
+
+
 def fix_for(birth: Birth) -> str:
-    """A fix that fits the op where the NaN/Inf was born."""
+    """A fix that fits the op where the NaN/Inf was born, with the code for it."""
     op = birth.op_name.strip("_").removesuffix("_")
     if "overflow" in birth.detail:
         op = "an overflow"  # whatever the op: the values outgrew the dtype
-    if birth.masked_by >= 0:
-        return (
-            "Use the double-where pattern: make the input safe before the op, then select — "
-            "`torch.where(mask, f(torch.where(mask, x, safe_value)), other)` — so neither branch is NaN."
-        )
     if birth.phase == "input":
         return (
             "Check the data for NaN/Inf (torch.isfinite(batch).all()), and the parameters: a NaN from an "
             "earlier step stays in the weights; lower the learning rate or clip gradients."
         )
-    if op in ("sqrt", "rsqrt", "norm", "linalg_vector_norm", "cdist", "pdist", "dist", "std"):
+    if op in _SOFTMAX:  # a row masked entirely: a where after it does not help, its backward is NaN too
         return (
-            "Add an epsilon inside: `torch.sqrt(x + 1e-12)` / `(x.pow(2).sum() + 1e-12).sqrt()`, or clamp "
-            "the input."
+            "Leave at least one position unmasked in every row: keep at least one unmasked key per row (let "
+            "each query see itself: `mask = mask | torch.eye(T, dtype=torch.bool)`), or drop the sequences "
+            "that are all padding; `F.scaled_dot_product_attention(q, k, v, attn_mask=mask)` gives 0 for a "
+            "fully masked row instead of NaN."
         )
-    if op in ("log", "log2", "log10", "log1p"):
+    if birth.masked_by >= 0:
+        f = f"torch.{op}" if op in _SAFE else "f"
+        safe = _SAFE.get(op, "safe_value")
+        return (
+            "Use the double-where pattern: make the input safe before the op, then select — "
+            f"`torch.where(mask, {f}(torch.where(mask, x, {safe})), other)` — so neither branch is NaN."
+        )
+    code = birth.site.code if birth.site is not None else ""
+    if op in _ROOTS:
+        return (
+            "Add an epsilon inside the root, whose gradient is infinite at 0: `torch.sqrt(x + 1e-12)`; for a "
+            "distance or a norm, `((a - b).pow(2).sum(-1) + 1e-12).sqrt()` instead of torch.cdist / .norm()."
+        )
+    if op in _LOGS and "softmax" in code:
+        return (
+            "Take the log inside the softmax: `F.log_softmax(logits, dim=-1)` instead of "
+            "`softmax(...).log()`."
+        )
+    if op in _LOGS and "sigmoid" in code:
+        return (
+            "Take the log inside the sigmoid: `F.logsigmoid(x)`, or `F.binary_cross_entropy_with_logits` on "
+            "the logits instead of a log of sigmoid."
+        )
+    if op in _LOGS:
         return "Clamp the input away from zero and negatives: `torch.log(x.clamp_min(1e-12))`."
-    if op in ("div", "true_divide", "truediv", "reciprocal", "floor_divide", "rtruediv"):
-        return "Guard the denominator: add an epsilon (`x / (d + 1e-8)`) or clamp it away from zero."
-    if op in ("softmax", "log_softmax", "scaled_dot_product_attention"):
+    if op in _DIVS:
         return (
-            "Leave at least one position unmasked in every row (or mask with a large negative number, not "
-            "-inf, and zero the rows that are fully masked afterwards)."
+            "Guard the denominator: add an epsilon (`x / (d + 1e-8)`) or clamp it away from zero; to "
+            "normalise, `(x - x.mean()) / (x.std() + 1e-5)` or `F.normalize(x, dim=-1)` (eps built in)."
         )
-    if op in ("pow", "float_power", "__pow__"):
+    if op in _POWS:
         return (
             "Add an epsilon to the base before a fractional power (`(x + 1e-12) ** 0.5`), or clamp it "
             "positive (`x.clamp_min(eps) ** p`)."
         )
-    if op in ("acos", "asin", "atanh"):
-        return "Clamp the input inside the domain: `x.clamp(-1 + 1e-6, 1 - 1e-6)`."
+    if op in _ARC:
+        return (
+            "Clamp the input inside the domain, where the gradient is finite: "
+            f"`torch.{op}(x.clamp(-1 + 1e-6, 1 - 1e-6))` (a cosine similarity reaches ±1 exactly for "
+            "parallel vectors)."
+        )
     return (
         "Values overflow: lower the learning rate, clip gradients (torch.nn.utils.clip_grad_norm_), use a "
         "loss scale or bf16/fp32 for that op, and check the inputs' scale."

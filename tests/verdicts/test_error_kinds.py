@@ -271,8 +271,7 @@ def test_note_for_a_loss_without_grad_fn_names_the_cut(make) -> None:
         "at "
         "model.py:12 (`h = h.detach()`), which cuts the gradient.\n"
         "gradviz: where: model.py:12\n"
-        "gradviz: fix: Remove the .detach() on that path (detach only values you deliberately do not train "
-        "through)."
+        "gradviz: fix: Remove the .detach() on that path."
     )
 
 

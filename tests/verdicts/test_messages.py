@@ -159,7 +159,7 @@ def _cut_path(make) -> Case:
         CutPath(make.cut(Cause.detach, BIT, 12, "h = h.detach()")),
         make.capture(),
         ("enc.weight gets no gradient: its only path to the loss goes through .detach() at model.py:12",),
-        "Remove the .detach()",
+        "remove the .detach()",
     )
 
 
@@ -499,7 +499,7 @@ CUT_WORDS: dict[CutHow, tuple[dict[str, Any], str, str]] = {
         {"kind": Cause.detach, "op": "detach", "code": "h = h.detach()"},
         "its only path to the loss goes through .detach() at model.py:12 (`h = h.detach()`), which cuts the "
         "gradient.",
-        "Remove the .detach()",
+        "remove the .detach()",
     ),
     CutHow.rebuilt: (
         {"kind": Cause.escaped, "op": "tensor", "code": "t = torch.tensor([a, b])"},
@@ -539,7 +539,7 @@ CUT_WORDS: dict[CutHow, tuple[dict[str, Any], str, str]] = {
         "its only path to the loss ran with gradient tracking off: `with torch.no_grad():` at model.py:12 "
         "turned "
         "it off around `h = self.enc(x)` at model.py:13.",
-        "Move that computation out of the torch.no_grad()",
+        "move that computation out of the torch.no_grad()",
     ),
     CutHow.grad_without_graph: (
         {"kind": Cause.no_grad, "op": "autograd.grad", "code": "(g,) = torch.autograd.grad(out.sum(), x)"},
@@ -827,3 +827,92 @@ def test_no_stale_sentence_for_a_frozen_tensor(make, before) -> None:
     t = make.target(requires_grad=False, grad_before=before)
     message, _ = explain(Cause.frozen, t, Nothing(), make.capture())
     assert "from before the trace" not in message
+
+
+# -- fixes specific to the mechanism ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op_name", "code", "fields", "fix"),
+    [
+        ("log", "p = torch.log(F.softmax(z, -1))", {}, "`F.log_softmax(logits, dim=-1)`"),
+        ("log", "l = torch.log(torch.sigmoid(z))", {}, "`F.logsigmoid(x)`"),
+        ("acos", "a = torch.acos(cos)", {}, "`torch.acos(x.clamp(-1 + 1e-6, 1 - 1e-6))`"),
+        ("asin", "a = torch.asin(s)", {}, "`torch.asin(x.clamp(-1 + 1e-6, 1 - 1e-6))`"),
+        (
+            "sqrt",
+            "d = torch.where(m, torch.sqrt(h), 0)",
+            {"masked_by": 0},
+            "torch.sqrt(torch.where(mask, x, 1.0))",
+        ),
+        (
+            "softmax",
+            "p = s.softmax(-1).masked_fill(e, 0)",
+            {"masked_by": 0},
+            "keep at least one unmasked key",
+        ),
+        ("div", "h = (h - m) / s", {}, "`(x - x.mean()) / (x.std() + 1e-5)`"),
+    ],
+    ids=["log-softmax", "log-sigmoid", "acos", "asin", "masked-sqrt", "masked-softmax", "div"],
+)
+def test_the_fix_has_the_code_for_its_mechanism(make, op_name, code, fields, fix) -> None:
+    birth = make.birth("nan", "forward", op_name, 9, code, **fields)
+    _, fixed = explain(
+        Cause.nonfinite, _nan_target(make), Born(birth), make.capture(ops=[make.op(0, "where", 9)])
+    )
+    assert fix in fixed, fixed
+    if op_name == "softmax":
+        assert "double-where" not in fixed
+
+
+@pytest.mark.parametrize(
+    ("op", "fix", "never"),
+    [
+        ("sign", "`s = x.clamp(-1, 1); y = s + (x.sign() - s).detach()`", "round"),
+        ("floor", "`y = x + (torch.floor(x) - x).detach()`", "sign"),
+        ("round", "`y = x + (torch.round(x) - x).detach()`", "sign"),
+        ("heaviside", "`torch.sigmoid(x / temperature)`", "round"),
+    ],
+)
+def test_a_step_function_gets_its_own_straight_through(make, op, fix, never) -> None:
+    t = make.got(delivered=GradState.zero, grad_state=GradState.zero, norm=0.0)
+    _, fixed = explain(Cause.zero, t, ZeroWhy("step", make.site(14, "y = f(x)"), op), make.capture())
+    assert fix in fixed and never not in fixed, fixed
+
+
+@pytest.mark.parametrize(
+    ("op", "fix"),
+    [
+        ("argmax", "`F.gumbel_softmax(logits, tau=1.0, hard=True)`"),
+        ("__gt__", "`torch.sigmoid((x - threshold) / temperature)`"),
+        ("long", "Keep the values float"),
+        ("bucketize", "Use a differentiable stand-in for that op"),
+    ],
+)
+def test_an_op_without_gradient_gets_its_own_stand_in(make, op, fix) -> None:
+    cut = make.cut(Cause.non_differentiable, BIT, 12, "y = f(x)", op=op)
+    _, fixed = explain(Cause.non_differentiable, make.target(), CutPath(cut), make.capture())
+    assert fix in fixed, fixed
+
+
+@pytest.mark.parametrize(
+    ("kind", "stay"),
+    [
+        (Cause.detach, "nothing to fix (the .detach() saves its backward)"),
+        (Cause.no_grad, "nothing to fix (no_grad saves its backward)"),
+        (Cause.data, "use `.detach()` instead of `.data`"),
+        (Cause.escaped, "compute it under `torch.no_grad()`"),
+    ],
+)
+def test_a_cut_that_may_be_deliberate_gets_both_fixes(make, kind, stay) -> None:
+    cut = make.cut(kind, BIT, 12, "h = f(x)", op="item" if kind is Cause.escaped else "detach")
+    _, fixed = explain(kind, make.target(), CutPath(cut), make.capture())
+    learn, _, fixed_part = fixed.partition(" If it is meant to stay fixed: ")
+    assert learn.startswith("If it should learn: ") and fixed_part.startswith(stay), fixed
+
+
+def test_cancelling_paths_of_a_resampled_value_get_the_reinforce_fix(make) -> None:
+    t = make.got(delivered=GradState.zero, grad_state=GradState.zero, norm=0.0)
+    why = ZeroWhy("cancel", make.site(9, "d = Normal(mu, std)"), paths=2, resampled=True)
+    _, fixed = explain(Cause.zero, t, why, make.capture())
+    assert "`d.log_prob(a.detach())`" in fixed and "f(x) - f(x)" not in fixed

@@ -591,7 +591,7 @@ def test_zero_beats_not_in_optimizer(make) -> None:
             "h = h.detach()",
             "its only path to the loss goes through .detach() at model.py:12 (`h = h.detach()`), which cuts "
             "the gradient",
-            "Remove the .detach() on that path",
+            "remove the .detach() on that path",
         ),
         (
             Cause.data,
@@ -600,7 +600,7 @@ def test_zero_beats_not_in_optimizer(make) -> None:
             "h = h.data",
             "its only path to the loss goes through .data at model.py:12 (`h = h.data`), which cuts the "
             "gradient silently",
-            "Use the tensor itself instead of .data",
+            "use the tensor itself instead of .data",
         ),
         (
             Cause.no_grad,
@@ -617,7 +617,7 @@ def test_zero_beats_not_in_optimizer(make) -> None:
             "i = h.argmax(-1)",
             "its only path to the loss goes through argmax at model.py:12 (`i = h.argmax(-1)`), which has no "
             "gradient",
-            "softmax weights instead of argmax indices",
+            "`F.gumbel_softmax(logits, tau=1.0, hard=True)`",
         ),
         (
             Cause.checkpoint,
@@ -661,7 +661,7 @@ def test_escaped_is_the_cause_when_the_value_came_back_into_the_loss(make) -> No
         "enc.weight gets no gradient: its value left torch through .item() at model.py:8 "
         "(`s = h.sum().item()`) and came back as a new tensor with no history."
     )
-    assert v.fix.startswith("Keep the computation in torch tensors")
+    assert v.fix.startswith("If it should learn: keep the computation in torch tensors")
 
 
 def test_a_value_only_logged_with_item_is_unused_and_says_where_it_left(make) -> None:
