@@ -9,7 +9,14 @@ from gradviz.verdicts._text import at
 # Backward nodes whose gradient is zero by definition, or where a unit can die.
 _STEP_OPS = ("Round", "Sign", "Floor", "Ceil", "Trunc", "Frac", "Heaviside", "Bucketize", "Searchsorted")
 _VIEWS = ("TBackward", "ViewBackward", "TransposeBackward", "Permute", "UnsafeViewBackward", "ExpandBackward")
-_PRODUCTS = ("MmBackward", "BmmBackward", "MvBackward", "MulBackward", "UnsafeViewBackward")
+_PRODUCTS = (
+    "MmBackward",
+    "BmmBackward",
+    "MvBackward",
+    "MulBackward",
+    "UnsafeViewBackward",
+    "EmbeddingBackward",
+)
 _RANDOM = ("normal_", "normal", "randn", "randn_like", "rand", "rand_like", "uniform_", "_standard_gamma")
 _RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
 
