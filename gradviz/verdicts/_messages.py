@@ -180,10 +180,11 @@ def _plain(cause: Cause, t: Target, cap: Capture) -> tuple[str, str]:
         stale = ""
         if t.grad_norm is not None:
             stale = f" Its .grad still holds an old gradient{norm(t.grad_norm)} from before it was frozen."
+        owner = f"model.{_all_frozen(t, cap)}" if t.kind == "parameter" else n
         return (
             f"{n} has requires_grad=False, so autograd never computes a gradient for it.{stale}",
-            f"If it should learn, call `.requires_grad_(True)` on it (`model.{n}.requires_grad_(True)`) "
-            "and make sure the optimizer holds it.",
+            "Nothing to fix if it is frozen on purpose (a pretrained backbone, a target network). If it "
+            f"should learn: `{owner}.requires_grad_(True)`, and make sure the optimizer holds it.",
         )
     if cause is Cause.unused:
         return _unused(t, cap)
@@ -196,6 +197,16 @@ def _plain(cause: Cause, t: Target, cap: Capture) -> tuple[str, str]:
             "Build the optimizer from model.parameters(), or add a param group with it.",
         )
     raise ValueError(f"the cause {cause.value!r} needs evidence beyond the target's record")
+
+
+def _all_frozen(t: Target, cap: Capture) -> str:
+    """The outermost module around ``t`` whose tensors are all frozen (unfrozen in one call), or its name."""
+    parts = t.name.split(".")
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[:i]) + "."
+        if all(not x.requires_grad for x in cap.targets if x.name.startswith(prefix)):
+            return prefix[:-1]
+    return t.name
 
 
 def _no_grad_field(t: Target, why: str) -> tuple[str, str]:
@@ -540,24 +551,27 @@ def _untrained(t: Target, role: Role) -> tuple[str, str]:
         f"{n} gets a gradient{norm(t.grad_norm)}, but no optimizer param group holds it, so it never changes"
     )
     owner = f"model.{role.module or n}" if t.kind == "parameter" else n
+    part = f"`{role.module}`" if role.module else "it"  # what the fix acts on: the module around it
     where = f"{role.op}{at(role.site)}{code(role.site)}"
     if role.kind == "target":
         return (
-            f"{head}. Its output meets that of {role.trained}, which the optimizer trains, only in {where}, "
-            "as the value to match: it is a target (a target network, a teacher), kept fixed on purpose.",
-            "Stop computing its gradient: run its forward under `with torch.no_grad():` (or `.detach()` its "
-            f"output), or call `{owner}.requires_grad_(False)` once; that saves its backward. Training it on "
-            "this loss would make the target chase the prediction.",
+            f"{head}. {part[0].upper()}{part[1:]} is a target (a target network, a teacher): its output "
+            f"meets that of {role.trained}, which the optimizer trains, only in {where}, as the value to "
+            "match.",
+            f"Keep {part} fixed and stop computing its gradients: run its forward under "
+            f"`with torch.no_grad():` (or `.detach()` its output), or call `{owner}.requires_grad_(False)` "
+            "once; that saves its backward. Training it on this loss would make the target chase the "
+            "prediction.",
         )
     if role.kind == "through":
         return (
-            f"{head}. The optimizer trains {role.trained} through it: the gradient of {role.trained} flows "
-            f"through {where}, which uses it.",
-            f"If it is meant to stay fixed while {role.trained} learns (a GAN's discriminator in the "
+            f"{head}. The optimizer trains {role.trained} through {part}: the gradient of {role.trained} "
+            f"flows through {where}.",
+            f"If {part} is meant to stay fixed while {role.trained} learns (a GAN's discriminator in the "
             "generator's step, a frozen backbone under a trained prompt): call "
-            f"`{owner}.requires_grad_(False)` for this step; the gradient still flows through it, and its "
-            "own is no longer computed. If it should learn from this loss too: add its parameters to the "
-            "optimizer.",
+            f"`{owner}.requires_grad_(False)` for this step; the gradient still flows through it to "
+            f"{role.trained}, and its own is no longer computed. If it should learn from this loss too: add "
+            "its parameters to the optimizer.",
         )
     return (
         f"{head}.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from gradviz.records import Capture, Cause, Verdict
@@ -56,19 +57,67 @@ def report(cap: Capture, verdicts: dict[str, Verdict], width: int = 100) -> str:
     problems = [v for v in verdicts.values() if v.cause is not Cause.ok]
     if problems:
         lines.append("")
-    seen: set[tuple[str, str | None, str]] = set()
-    for v in problems:
-        key = (v.cause.value, v.where, v.fix)
-        names = [p.name for p in problems if (p.cause.value, p.where, p.fix) == key]
-        if key in seen:
-            continue
-        seen.add(key)
-        head = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more: {', '.join(names[1:4])}"
-        head += "" if len(names) == 1 else ("…)" if len(names) > 4 else ")")
-        lines.append(f"{head}: {v.cause.value}")
-        lines += textwrap.wrap(v.message, width, initial_indent="  ", subsequent_indent="  ")
-        lines += textwrap.wrap("fix: " + v.fix, width, initial_indent="  ", subsequent_indent="       ")
+    for group in problems_by_paragraph(problems):
+        first = group[0]
+        at = f" at {first.where}" if first.where else ""
+        head = f"{name_list([v.name for v in group], list(verdicts))}: {first.cause.value}{at}"
+        lines += textwrap.wrap(head, width, subsequent_indent="    ", break_on_hyphens=False)
+        message, fix = first.message, first.fix
+        if len(group) > 1:
+            message, fix = for_group(message, first.name), for_group(fix, first.name)
+        lines += textwrap.wrap(message, width, initial_indent="  ", subsequent_indent="  ")
+        lines += textwrap.wrap("fix: " + fix, width, initial_indent="  ", subsequent_indent="       ")
     if cap.error is not None:
         lines += ["", f"raised: {cap.error.type}: {cap.error.message}"]
     lines += [f"note: {n}" for n in cap.notes]
     return "\n".join(lines)
+
+
+# -- one paragraph per problem: tensors sharing a cause, a line and a fix ------------------------------------
+
+
+def problems_by_paragraph(problems: list[Verdict]) -> list[list[Verdict]]:
+    """Verdicts grouped by cause, line and fix (the fix read with each tensor's own name taken out, so
+    "`model.x.requires_grad_(True)`"-style fixes group), in the order of their first member."""
+    groups: dict[tuple[str, str | None, str], list[Verdict]] = {}
+    for v in problems:
+        groups.setdefault((v.cause.value, v.where, v.fix.replace(v.name, "\0")), []).append(v)
+    return list(groups.values())
+
+
+def name_list(names: list[str], everything: list[str]) -> str:
+    """The names of a paragraph, shortest first: a module all of whose tensors are in it is "module.*"."""
+    members, shown, covered = set(names), [], set()
+    for name in names:
+        if name in covered:
+            continue
+        parts = name.split(".")[:-1]
+        for i in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:i]) + "."
+            under = [n for n in everything if n.startswith(prefix)]
+            if len(under) > 1 and all(n in members for n in under):
+                shown.append(f"{prefix}* ({len(under)})")
+                covered.update(under)
+                break
+        else:
+            shown.append(name)
+            covered.add(name)
+    return ", ".join(shown)
+
+
+_NORM = re.compile(r" \(norm [^)]*\)")
+_CODE = re.compile(r"(`[^`]*`)")
+
+
+def for_group(text: str, name: str) -> str:
+    """A message or fix written for ``name``, said of every tensor of its paragraph: "Each of them" for its
+    name (singular, so the sentence's verbs and pronouns still agree), "their" for "name's"; one tensor's
+    gradient norm dropped (the table has them all). Code in backticks is left as it is."""
+    text = _NORM.sub("", text)
+    pieces = _CODE.split(text)
+    for i in range(0, len(pieces), 2):  # outside backticks
+        piece = pieces[i].replace(f"{name}'s", "their").replace(name, "each of them")
+        pieces[i] = (
+            "Each of them" + piece[len("each of them") :] if i == 0 and piece.startswith("each of") else piece
+        )
+    return "".join(pieces)

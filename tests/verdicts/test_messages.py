@@ -243,7 +243,7 @@ def _untrained(make) -> Case:
         make.got(in_optimizer=False),
         Untrained(role),
         make.capture(),
-        ("only in smooth_l1_loss at model.py:20", "it is a target"),
+        ("only in smooth_l1_loss at model.py:20", "`enc` is a target"),
         "`model.enc.requires_grad_(False)`",
     )
 
