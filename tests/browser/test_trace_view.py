@@ -13,12 +13,15 @@ Every expected verdict is checked against plain torch on a copy of the same mode
 from __future__ import annotations
 
 import copy
+import os
 import pathlib
+import re
+import subprocess
 
 import pytest
 import torch
 import torch.nn.functional as F
-from browser_helpers import OUTPUT, node, picture, wait_for_draws
+from browser_helpers import OUTPUT, README_IMAGES, node, picture, wait_for_draws
 from torch import nn
 
 import gradviz
@@ -613,3 +616,31 @@ def test_only_problems_never_leaves_the_inspector_on_something_no_longer_drawn(b
         page.screenshot(path=str(OUTPUT / "trace_only_problems.png"))
     finally:
         context.close()
+
+
+# -- what README.md says of this page and its picture ----------------------------------------------------
+
+
+def test_the_readme_gives_this_pages_measured_size(gpt_detach):
+    """README.md's picture is this GPT's first view, and it gives the size of its saved page: the measured
+    one (MB = 10^6 bytes, to within 3%), so a bundle that grows makes the sentence fail here."""
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    stated = re.search(r"measured: ([\d.]+) MB\s+for this GPT", readme)
+    assert stated is not None
+    size = gpt_detach["path"].stat().st_size / 1e6
+    assert float(stated.group(1)) == pytest.approx(size, rel=0.03), f"the page is {size:.2f} MB"
+
+
+def test_the_readme_picture_is_redrawn_only_on_request(monkeypatch):
+    """Running the tests never rewrites the README's tracked picture: it goes to tests/_output/ unless
+    GRADVIZ_README_IMAGES=1 asks for it."""
+    monkeypatch.delenv("GRADVIZ_README_IMAGES", raising=False)
+    assert picture("trace_gpt12.png").parent == OUTPUT
+    assert README_IMAGE.parent == OUTPUT or os.environ.get("GRADVIZ_README_IMAGES") == "1"
+    root = README_IMAGES.parents[1]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(OUTPUT / "trace_gpt12.png")], cwd=root, check=False
+    )
+    assert ignored.returncode == 0  # tests/_output/ is not tracked
+    monkeypatch.setenv("GRADVIZ_README_IMAGES", "1")
+    assert picture("trace_gpt12.png") == README_IMAGES / "trace_gpt12.png"
