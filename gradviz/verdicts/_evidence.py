@@ -137,7 +137,8 @@ class Role:
     through an op that uses it (a discriminator in the generator's step, a frozen backbone under a trained
     prompt); "beside" otherwise. ``op`` and ``site``: that comparison, or that op. ``module``: the
     outermost module around it that holds no trained tensor ("" when none). ``trained``: the tensors it
-    meets, in short ("q", "G", "ctx").
+    meets, in short ("q", "G", "ctx"); ``leaks``: trained tensors that also get a gradient through the
+    target's side of the comparison (a feature trunk shared with the target network), in short.
     """
 
     kind: RoleKind
@@ -145,6 +146,7 @@ class Role:
     site: Site | None = None
     module: str = ""
     trained: str = ""
+    leaks: str = ""
 
 
 @dataclass(frozen=True)

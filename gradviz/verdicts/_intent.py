@@ -70,6 +70,9 @@ class Intent:
         if not trained or t.node is None or t.node not in self.graph.by_id:
             return Role("beside", module=module)
         below = self._bits_below()
+        side = self._target_side(t, trained)
+        if side is not None:
+            return side
         users = {self.graph.op_of.get(p, -1) for p in self.graph.parents.get(t.node, ())}
         meet = None
         for parent, _ in self.graph.ancestors(t.node):
@@ -89,6 +92,23 @@ class Intent:
         if index in users or inside:
             return Role("through", op, site, module, others)
         return Role("beside", op, site, module, others)
+
+    def _target_side(self, t: Target, trained: int) -> Role | None:
+        """The first comparison on the way to the loss where ``t`` is on one side only, and the other side
+        carries trained tensors: ``t`` helps make the value they must match."""
+        assert t.node is not None
+        below = self._bits_below()
+        for parent, _ in self.graph.ancestors(t.node):
+            if len(parent.next) < 2 or not self._compares(parent):
+                continue
+            sides = [below.get(c, 0) for c in parent.next]
+            mine = [bits for bits in sides if bits & t.bit]
+            others = [bits for bits in sides if not bits & t.bit and bits & trained]
+            if len(mine) == 1 and others:
+                op, site = self.graph.op_name(parent), self.graph.site_of(parent)
+                leaks = self._short(mine[0] & trained)
+                return Role("target", op, site, self._module(t), self._short(others[0] & trained), leaks)
+        return None
 
     # -- tensors whose every path was cut ----------------------------------------------------------------
 
@@ -191,7 +211,10 @@ class Intent:
             common = common[:n]
         if common and len(names) > 1:
             return ".".join(common)
-        return ", ".join(names[:3]) + (" and others" if len(names) > 3 else "")
+        tops = list(dict.fromkeys(name.split(".")[0] for name in names))  # their top-level modules
+        if len(tops) > 3:
+            return ", ".join(tops[:3]) + " and others"
+        return " and ".join([", ".join(tops[:-1]), tops[-1]]) if len(tops) > 1 else tops[0]
 
     def _bits_below(self) -> dict[str, int]:
         """For every node: the targets its gradient flows on to (bitset), computed once, without recursion."""

@@ -553,6 +553,15 @@ def _untrained(t: Target, role: Role) -> tuple[str, str]:
     owner = f"model.{role.module or n}" if t.kind == "parameter" else n
     part = f"`{role.module}`" if role.module else "it"  # what the fix acts on: the module around it
     where = f"{role.op}{at(role.site)}{code(role.site)}"
+    if role.kind == "target" and role.leaks:  # the target side also trains a shared part: no_grad it all
+        return (
+            f"{head}. {part[0].upper()}{part[1:]} is a target (a target network, a teacher): its output "
+            f"is the value that {role.trained} must match in {where}; and {role.leaks}, which the optimizer "
+            "trains, also gets a gradient through this target side, so each step moves the target too.",
+            "Compute the whole target under `with torch.no_grad():` (or `.detach()` it before the loss): "
+            f"that stops the gradient to {part} and to {role.leaks} through the target, and saves its "
+            f"backward (`{owner}.requires_grad_(False)` alone would still train {role.leaks} through it).",
+        )
     if role.kind == "target":
         return (
             f"{head}. {part[0].upper()}{part[1:]} is a target (a target network, a teacher): its output "
