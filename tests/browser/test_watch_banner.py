@@ -375,3 +375,48 @@ def test_a_run_where_every_parameter_learns_has_no_banner(browser, tmp_path):
         assert page.locator(".gv-wt-problem").count() == 0
     finally:
         context.close()
+
+
+class Heads(nn.Module):
+    """40 heads on one input, summed: 80 rows in one module band."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(8, 1) for _ in range(40))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sum(head(x) for head in self.heads)
+
+
+def test_show_it_scrolls_the_heatmap_to_a_row_below_the_fold(browser, tmp_path):
+    """The last head is left out of the optimizer: its rows are far below the heatmap's visible part (80
+    rows, no band: the model only wraps its list of heads); "Show it" brings them into view."""
+    torch.manual_seed(0)
+    model = Heads()
+    held = [p for n, p in model.named_parameters() if not n.startswith("heads.39.")]
+    opt = torch.optim.SGD(held, lr=0.01)
+    x, y = torch.randn(16, 8), torch.randn(16, 1)
+    with gradviz.watch(model, optimizer=opt, weights_every=1) as mon:
+        for _ in range(4):
+            opt.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            opt.step()
+    context, page = open_page(browser, mon.save_html(tmp_path / "heads.html"))
+    try:
+        box = page.locator(".gv-hm-scroll")
+        label = page.locator('.gv-hm-label[title="heads.39.weight"]')
+
+        def visible() -> bool:
+            outer, inner = box.bounding_box(), label.bounding_box()
+            return outer["y"] <= inner["y"] and inner["y"] + inner["height"] <= outer["y"] + outer["height"]
+
+        assert not visible()
+        lines = banner_lines(page)
+        assert list(lines) == ["unchanged"]
+        assert "2 parameters (heads.39.weight and heads.39.bias)" in lines["unchanged"]
+        page.locator('.gv-wt-problem[data-kind="unchanged"]').get_by_role("button", name="Show it").click()
+        assert box.evaluate("e => e.scrollTop") > 0 and visible()
+        marked = page.locator(".gv-hm-label.gv-marked").evaluate_all("els => els.map((e) => e.title)")
+        assert marked == ["heads.39.weight", "heads.39.bias"]
+    finally:
+        context.close()

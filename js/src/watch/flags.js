@@ -96,40 +96,50 @@ export function drawnFlags(flags) {
 export function explosions(data, explode) {
   const first = new Int32Array(data.params).fill(-1);
   const rows = new Uint32Array(data.params);
+  const ring = new Float64Array(MEDIAN_WINDOW); // the window, oldest at `head` once full
+  const sorted = new Float64Array(MEDIAN_WINDOW + 1); // the same values, in order
   for (let column = 0; column < data.params; column++) {
-    /** @type {number[]} */
-    const window = [];
-    /** @type {number[]} */
-    const sorted = [];
+    let n = 0;
+    let head = 0;
     for (let row = 0; row < data.rows; row++) {
       const i = row * data.params + column;
       if (data.state[i] !== STATE.finite) continue;
       const value = data.grad[i];
       if (!(value > 0) || !Number.isFinite(value)) continue;
-      if (window.length >= MIN_HISTORY) {
-        const n = sorted.length;
+      if (n >= MIN_HISTORY) {
         const median = n % 2 ? sorted[n >> 1] : (sorted[(n >> 1) - 1] + sorted[n >> 1]) / 2;
         if (value > explode * median) {
           if (first[column] < 0) first[column] = row;
           rows[column]++;
         }
       }
-      window.push(value);
-      sorted.splice(sortedIndex(sorted, value), 0, value);
-      if (window.length > MEDIAN_WINDOW) sorted.splice(sortedIndex(sorted, /** @type {number} */ (window.shift())), 1);
+      let at = n; // insertion by shifting: a window of 50 beats copyWithin's call cost
+      while (at > 0 && sorted[at - 1] > value) {
+        sorted[at] = sorted[at - 1];
+        at--;
+      }
+      sorted[at] = value;
+      if (n < MEDIAN_WINDOW) {
+        ring[n++] = value;
+        continue;
+      }
+      for (let k = sortedIndex(sorted, n + 1, ring[head]); k < n; k++) sorted[k] = sorted[k + 1]; // the oldest leaves
+      ring[head] = value;
+      head = (head + 1) % MEDIAN_WINDOW;
     }
   }
   return { first, rows };
 }
 
 /**
- * The first index of `sorted` whose value is not below `value`.
- * @param {number[]} sorted
+ * The first index of `sorted[0..n)` whose value is not below `value`.
+ * @param {Float64Array} sorted
+ * @param {number} n
  * @param {number} value
  */
-function sortedIndex(sorted, value) {
+function sortedIndex(sorted, n, value) {
   let lo = 0;
-  let hi = sorted.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (sorted[mid] < value) lo = mid + 1;
