@@ -207,6 +207,7 @@ class ZeroWhy:
     # a density scored at its own rsample()
     resampled: bool = False
     units: int = 0  # dead_relu: the units (last dimension) of the ReLU's output, all dead on this batch
+    feeds: bool = False  # dead_relu: the target multiplies that ReLU's output (the next layer's weight)
 
 
 Evidence = (

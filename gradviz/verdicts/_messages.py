@@ -403,7 +403,7 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
         text = f"{path} ran with gradient tracking off: {switch} turned it off{covered}"
         if cut.op_site is not None and cut.op_site.library:
             text += " (library code)"
-        return text, _CUT_TEXT[Cause.no_grad][1]
+        return text, _switch_fix(_code_of(cut.site))
     if cut.how is CutHow.grad_without_graph:
         what, fix = _GRAD_WITHOUT_GRAPH
     elif cut.how is CutHow.hidden:
@@ -459,6 +459,18 @@ def _cut(t: Target, cut: Cut) -> tuple[str, str]:
     return f"{t.name} gets no gradient: {text}.", fix
 
 
+def _switch_fix(line: str) -> str:
+    """The fix for gradients turned off by ``line``: a ``with`` block, a flag, or a decorated function."""
+    if "set_grad_enabled" in line:
+        return "Pass True to torch.set_grad_enabled(...) on that line."
+    if line.lstrip().startswith("with") or "no_grad" in line or "inference_mode" in line:
+        return _CUT_TEXT[Cause.no_grad][1]
+    return (
+        "Remove the @torch.no_grad() (or @torch.inference_mode()) decorator from the function called on that "
+        "line, or call the layers outside it."
+    )
+
+
 def _code_of(site: Site | None) -> str:
     return site.code if site is not None and site.code else "torch.no_grad()"
 
@@ -482,6 +494,20 @@ def _blocked(t: Target, cut: Cut) -> tuple[str, str]:
 def error_fix(err: ErrorInfo) -> str:
     """The fix for an error: its kind's, or a better one for the culprit gradviz found."""
     text = ERROR_KINDS[err.kind]
+    if err.kind is ErrorKind.inplace_saved:
+        line = err.blame.code if err.blame is not None else ""
+        if err.blame_op.endswith("(inplace=True)"):  # relu(inplace=True), dropout(inplace=True)
+            op = err.blame_op.removesuffix("(inplace=True)")
+            return (
+                f"Pass inplace=False to that {op} (or drop the argument): it overwrote its input, which "
+                "autograd needed."
+            )
+        if re.search(r"\.step\(", line):  # an optimizer update between two backwards through one graph
+            return (
+                "Call the optimizer's step() after the last backward() through this graph (or run a fresh "
+                "forward before the next backward): step() updates the weights in place, and the graph still "
+                "needed them."
+            )
     return text.fix_by_blame.get(err.blame_op, text.fix)
 
 

@@ -65,9 +65,12 @@ class ZeroGraph(GraphIndex):
             return ZeroWhy("zero_weight", site, op, weight=weight, by_design=moves)
         name = source.name
         if name.startswith(_RELU_OPS):
-            op_index = self.op_of.get(source.id, -1)
-            shape = self.cap.ops[op_index].outputs[0] if 0 <= op_index < len(self.cap.ops) else ()
-            return ZeroWhy("dead_relu", site, op, units=shape[-1] if shape else 0)
+            return ZeroWhy("dead_relu", site, op, units=self._units(source))
+        dead = self._dead_input(source)
+        if dead is not None:  # it multiplies a ReLU's output that is 0 everywhere
+            return ZeroWhy(
+                "dead_relu", self.site_of(dead), self.op_name(dead), units=self._units(dead), feeds=True
+            )
         if name.startswith(_STEP_OPS):
             return ZeroWhy("step", site, op)
         if name.startswith(("WhereBackward", "MaskedFill")):
@@ -75,6 +78,25 @@ class ZeroGraph(GraphIndex):
         if name.startswith("MulBackward"):
             return ZeroWhy("mul", site, op)
         return ZeroWhy("discarded", site, op)
+
+    def _units(self, node: GraphNode) -> int:
+        op_index = self.op_of.get(node.id, -1)
+        shape = self.cap.ops[op_index].outputs[0] if 0 <= op_index < len(self.cap.ops) else ()
+        return shape[-1] if shape else 0
+
+    def _dead_input(self, source: GraphNode) -> GraphNode | None:
+        """An input of the product ``source`` made by a ReLU that received a gradient and passed none on: its
+        output is 0 for the whole batch, and what multiplies it gets a zero gradient."""
+        if not source.name.startswith((*_PRODUCTS, "AddmmBackward", "ConvolutionBackward", "LinearBackward")):
+            return None
+        for child_id in source.next:
+            child = self.by_id.get(child_id)
+            if child is None or not child.name.startswith(_RELU_OPS) or not child.grad_norm:
+                continue
+            below = [self.by_id[c].grad_norm for c in child.next if c in self.by_id]
+            if below and all(g == 0 for g in below):
+                return child
+        return None
 
     def _resampled(self, node_id: str) -> bool:
         """The node's op adds noise drawn just before, on the same line: ``loc + eps * scale`` (rsample)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from gradviz.records import Birth, Capture, Site, Target
 from gradviz.verdicts._evidence import ZeroWhy
 from gradviz.verdicts._text import at, code, norm
@@ -36,6 +38,13 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
         )
     if why.kind == "dead_relu":
         units = f"all {why.units} of its units are" if why.units > 1 else "its units are"
+        if why.feeds:
+            return (
+                f"{head}: the {why.op}{where} outputs 0 for every input of the batch ({units} dead), and {n} "
+                "multiplies that output, so its gradient is zero too.",
+                "Revive the dead units before it: LeakyReLU/GELU, a smaller learning rate or a better init "
+                "(e.g. Kaiming); check the inputs' scale.",
+            )
         return (
             f"{head}: the {why.op}{where} outputs 0 for every input of the batch: {units} dead (100% of "
             "the units on this parameter's path), so it passes no gradient back.",
@@ -180,6 +189,10 @@ _DIVS = ("div", "true_divide", "truediv", "reciprocal", "floor_divide", "rtruedi
 _SOFTMAX = ("softmax", "log_softmax", "scaled_dot_product_attention", "multi_head_attention_forward")
 _POWS = ("pow", "float_power")
 _ARC = ("acos", "asin", "atanh")
+# a log applied to a softmax or a sigmoid: log(softmax(z)), softmax(z).log(), torch.log(torch.sigmoid(z))
+_LOG_OF = re.compile(
+    r"log\(\s*(?:torch\.|F\.|nn\.functional\.)?(softmax|sigmoid)\(|(softmax|sigmoid)\([^`]*\)\.log\("
+)
 # a value at which each op is finite, for the inner where of the double-where pattern
 _SAFE = {**dict.fromkeys((*_ROOTS, *_LOGS, *_DIVS, *_POWS), "1.0"), **dict.fromkeys(_ARC, "0.0")}
 
@@ -209,17 +222,23 @@ def fix_for(birth: Birth) -> str:
             f"`torch.where(mask, {f}(torch.where(mask, x, {safe})), other)` — so neither branch is NaN."
         )
     code = birth.site.code if birth.site is not None else ""
+    if op in ("sqrt", "rsqrt") and birth.phase == "forward":  # the forward made NaN: the input went negative
+        return (
+            "Clamp the input to non-negative values before the root: `torch.sqrt(x.clamp_min(0) + 1e-12)` (a "
+            "variance computed as E[x²] - E[x]² can dip below 0 by rounding: use `x.var()` instead)."
+        )
     if op in _ROOTS:
         return (
             "Add an epsilon inside the root, whose gradient is infinite at 0: `torch.sqrt(x + 1e-12)`; for a "
             "distance or a norm, `((a - b).pow(2).sum(-1) + 1e-12).sqrt()` instead of torch.cdist / .norm()."
         )
-    if op in _LOGS and "softmax" in code:
+    log_of = _LOG_OF.search(code) if op in _LOGS else None
+    if log_of is not None and "softmax" in log_of.group(0):
         return (
             "Take the log inside the softmax: `F.log_softmax(logits, dim=-1)` instead of "
             "`softmax(...).log()`."
         )
-    if op in _LOGS and "sigmoid" in code:
+    if log_of is not None:
         return (
             "Take the log inside the sigmoid: `F.logsigmoid(x)`, or `F.binary_cross_entropy_with_logits` on "
             "the logits instead of a log of sigmoid."

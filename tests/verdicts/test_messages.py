@@ -37,7 +37,7 @@ from gradviz.verdicts._evidence import (
     ZeroKind,
     ZeroWhy,
 )
-from gradviz.verdicts._messages import explain
+from gradviz.verdicts._messages import error_fix, explain
 
 W = "enc.weight"
 BIT = 1
@@ -720,7 +720,8 @@ def test_born_in_library_code_names_the_library_line(make) -> None:
 @pytest.mark.parametrize(
     ("op_name", "fields", "fix"),
     [
-        ("sqrt", {}, "Add an epsilon inside"),
+        ("sqrt", {}, "Clamp the input to non-negative values before the root"),
+        ("sqrt", {"phase": "backward"}, "Add an epsilon inside"),
         ("cdist", {}, "Add an epsilon inside"),
         ("log", {}, "Clamp the input away from zero and negatives"),
         ("div", {}, "Guard the denominator"),
@@ -732,7 +733,20 @@ def test_born_in_library_code_names_the_library_line(make) -> None:
         ("log", {"masked_by": 0}, "Use the double-where pattern"),
         ("log", {"phase": "input"}, "Check the data for NaN/Inf"),
     ],
-    ids=["sqrt", "cdist", "log", "div", "softmax", "pow", "acos", "other", "overflow", "masked", "input"],
+    ids=[
+        "sqrt",
+        "sqrt-at-0",
+        "cdist",
+        "log",
+        "div",
+        "softmax",
+        "pow",
+        "acos",
+        "other",
+        "overflow",
+        "masked",
+        "input",
+    ],
 )
 def test_the_fix_fits_the_op_where_it_was_born(make, op_name, fields, fix) -> None:
     fields = {"phase": "forward", **fields}
@@ -916,3 +930,47 @@ def test_cancelling_paths_of_a_resampled_value_get_the_reinforce_fix(make) -> No
     why = ZeroWhy("cancel", make.site(9, "d = Normal(mu, std)"), paths=2, resampled=True)
     _, fixed = explain(Cause.zero, t, why, make.capture())
     assert "`d.log_prob(a.detach())`" in fixed and "f(x) - f(x)" not in fixed
+
+
+@pytest.mark.parametrize(
+    ("blame_op", "code", "fix"),
+    [
+        ("relu(inplace=True)", "F.relu(h, inplace=True)", "Pass inplace=False to that relu"),
+        ("dropout(inplace=True)", "drop(h)", "Pass inplace=False to that dropout"),
+        ("add_", "opt.step()", "Call the optimizer's step() after the last backward()"),
+        ("mul_", "h.mul_(2)", "Replace the in-place op with its out-of-place form"),
+    ],
+)
+def test_an_in_place_error_gets_the_fix_for_its_culprit(make, blame_op, code, fix) -> None:
+    err = make.error(ErrorKind.inplace_saved, blame=make.site(7, code), blame_op=blame_op)
+    assert error_fix(err).startswith(fix)
+
+
+@pytest.mark.parametrize(
+    ("switch", "fix"),
+    [
+        ("with torch.no_grad():", "move that computation out of the torch.no_grad()"),
+        ("with torch.set_grad_enabled(self.train_enc):", "pass True to torch.set_grad_enabled(...)"),
+        ("h = self.features(x)", "remove the @torch.no_grad() (or @torch.inference_mode()) decorator"),
+    ],
+)
+def test_gradients_turned_off_get_the_fix_for_how(make, switch, fix) -> None:
+    cut = make.cut(Cause.no_grad, BIT, 12, switch, op="linear", how=CutHow.grad_switch)
+    cut.op_site = make.site(13, "h = self.enc(x)")
+    _, fixed = explain(Cause.no_grad, make.target(), CutPath(cut), make.capture())
+    assert fixed.startswith(f"If it should learn: {fix}"), fixed
+
+
+def test_a_log_whose_input_is_not_a_softmax_is_clamped(make) -> None:
+    birth = make.birth("nan", "forward", "log", 9, "g = torch.sigmoid(torch.log(x - 1.5))")
+    _, fixed = explain(Cause.nonfinite, _nan_target(make), Born(birth), make.capture())
+    assert fixed.startswith("Clamp the input away from zero and negatives")
+
+
+def test_a_weight_after_a_dead_relu_says_it_multiplies_zeros(make) -> None:
+    t = make.got("fc2.weight", delivered=GradState.zero, grad_state=GradState.zero, norm=0.0)
+    why = ZeroWhy("dead_relu", make.site(32, "h = torch.relu(z)"), "relu", units=8, feeds=True)
+    message, fix = explain(Cause.zero, t, why, make.capture())
+    assert_plain_sentences(message, fix, "fc2.weight")
+    assert "(all 8 of its units are dead), and fc2.weight multiplies that output" in message
+    assert fix.startswith("Revive the dead units before it")
