@@ -17,6 +17,10 @@ class GraphWidget(anywidget.AnyWidget):
     """The autograd graph, with disconnected parameters in red; click a node to inspect it.
 
     >>> GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists)  # doctest: +SKIP
+    >>> GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists, scale=1.5)  # doctest: +SKIP
+
+    ``scale`` draws text and graph larger, for a projector (1 to 2; the toolbar's "Size" control offers
+    1x, 1.25x, 1.5x and 2x). Left at 0, the widget uses the size last chosen in this browser.
     """
 
     # The bundle is read when a widget is made (not at import), so a missing build is reported
@@ -27,10 +31,25 @@ class GraphWidget(anywidget.AnyWidget):
     hists = traitlets.Bytes().tag(sync=True)
     #: Id of the node the user clicked ("" = none); set by the front end.
     selected = traitlets.Unicode("").tag(sync=True)
+    #: Display scale (1 to 2; 0 = the one this browser remembers); the toolbar's choice comes back here.
+    scale = traitlets.Float(0.0).tag(sync=True)
 
-    _ACCEPTED = ("graph", "edge_norms", "hists")
+    _ACCEPTED = ("graph", "edge_norms", "hists", "scale")
+    MIN_SCALE, MAX_SCALE = 1.0, 2.0  # js/src/ui/scale.js: below 1, labels would fall under 9 px
 
-    def __init__(self, graph: dict, edge_norms: bytes, hists: bytes, **kwargs: object) -> None:
+    @traitlets.validate("scale")
+    def _check_scale(self, proposal: dict) -> float:
+        value = proposal["value"]
+        if value != 0 and not self.MIN_SCALE <= value <= self.MAX_SCALE:
+            raise traitlets.TraitError(
+                f"scale must be between {self.MIN_SCALE:g} and {self.MAX_SCALE:g} (1.5 for a projector), "
+                f"or 0 for the size last chosen in this browser; got {value!r}."
+            )
+        return value
+
+    def __init__(
+        self, graph: dict, edge_norms: bytes, hists: bytes, scale: float = 0.0, **kwargs: object
+    ) -> None:
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
             raise TypeError(
@@ -42,4 +61,5 @@ class GraphWidget(anywidget.AnyWidget):
             graph=graph,
             edge_norms=bytes(edge_norms),
             hists=bytes(hists),
+            scale=scale,
         )

@@ -35,6 +35,7 @@ export function readNumber(x) {
  * @property {DataView} edge_norms     py -> js: float32 LE, one per edge, NaN = not captured
  * @property {DataView} hists          py -> js: float32 LE, `graph.hist_bins` per row
  * @property {string} selected         js -> py: the clicked node id ("" = none)
+ * @property {number} [scale]          py <-> js: display scale, 1 to 2 (0 or absent, as in a saved page: the one the browser remembers)
  */
 
 /**

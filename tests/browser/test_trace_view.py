@@ -644,3 +644,77 @@ def test_the_readme_picture_is_redrawn_only_on_request(monkeypatch):
     assert ignored.returncode == 0  # tests/_output/ is not tracked
     monkeypatch.setenv("GRADVIZ_README_IMAGES", "1")
     assert picture("trace_gpt12.png") == README_IMAGES / "trace_gpt12.png"
+
+
+# -- display scale (projectors) --------------------------------------------------------------------------
+
+
+_OVERLAPS = """
+(root) => {
+  const rect = (el) => el.getBoundingClientRect();
+  const meet = (a, b) =>
+    a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const faults = [];
+  const outer = rect(root);
+  const groups = [
+    [...root.querySelectorAll(".gv-toolbar > *")],
+    [...root.querySelectorAll(".gv-legend-item")],
+    [root.querySelector(".gv-stage"), root.querySelector(".gv-inspector")],
+  ];
+  for (const els of groups) {
+    const shown = els.filter((el) => el && rect(el).width > 0);
+    for (const el of shown) {
+      const r = rect(el);
+      if (r.left < outer.left - 1 || r.right > outer.right + 1) faults.push(`${el.className} sticks out`);
+    }
+    for (let i = 0; i < shown.length; i++)
+      for (let j = i + 1; j < shown.length; j++)
+        if (meet(rect(shown[i]), rect(shown[j])))
+          faults.push(`${shown[i].className} overlaps ${shown[j].className}`);
+  }
+  return faults;
+}
+"""
+
+
+def _text_height(page, selector: str) -> float:
+    return page.locator(selector).first.evaluate(
+        """(el) => {
+            const r = document.createRange();
+            r.selectNodeContents(el);
+            return r.getBoundingClientRect().height;
+        }"""
+    )
+
+
+@pytest.mark.parametrize("scale", [1.25, 1.5])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_display_scale_enlarges_everything_without_overlaps_and_is_remembered(
+    browser, gpt_detach, scale, scheme
+):
+    cut = next(n["id"] for n in gpt_detach["graph"]["nodes"] if n["kind"] == "cut")
+    context = browser.new_context(offline=True, viewport=VIEWPORT, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(gpt_detach["path"].resolve().as_uri())
+        wait_for_draws(page.locator(".gradviz-root"), 1, timeout=120_000)
+        size = page.get_by_label("Display size")
+        assert size.input_value() == "1"
+        title, label = _text_height(page, ".gv-title"), min(_label_px(page))
+        size.select_option(str(scale))
+        assert _text_height(page, ".gv-title") == pytest.approx(title * scale, rel=0.08)
+        assert min(_label_px(page)) == pytest.approx(label * scale, rel=0.02)
+        assert page.locator(".gradviz-root").evaluate(_OVERLAPS) == []
+        assert page.locator(".gv-inspector").evaluate(_WRAP_FAULTS) == []
+        # a new page of the same origin opens at that scale, its first view on the problem
+        again = context.new_page()
+        again.goto(gpt_detach["path"].resolve().as_uri())
+        wait_for_draws(again.locator(".gradviz-root"), 1, timeout=120_000)
+        assert again.get_by_label("Display size").input_value() == str(scale)
+        assert min(_label_px(again)) >= MIN_LABEL_PX * scale
+        assert _in_canvas(again, cut)
+        assert again.locator(".gradviz-root").evaluate(_OVERLAPS) == []
+        assert again.locator(".gv-inspector").evaluate(_WRAP_FAULTS) == []
+        again.screenshot(path=str(OUTPUT / f"trace_gpt12_scale_{scale}_{scheme}.png"))
+    finally:
+        context.close()

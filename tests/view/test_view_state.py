@@ -398,3 +398,24 @@ def test_nan_and_inf_norms_cross_the_wire_as_the_words_the_front_end_reads() -> 
     # an all-Inf or all-NaN gradient has no finite value to take a minimum of: none is sent, not a string
     assert params["a"]["tensor"]["grad"]["min"] is None and params["a"]["tensor"]["grad"]["inf"] == 3
     assert params["b"]["tensor"]["grad"]["nan"] == 3
+
+
+def test_the_widget_takes_a_display_scale_in_the_range_the_front_end_accepts() -> None:
+    import re
+
+    import traitlets
+
+    from gradviz.view._widget import GraphWidget
+
+    t, _ = non_finite_trace()
+    state = build_state(t.capture, t.verdicts)
+    assert GraphWidget(*state).scale == 0  # the size last chosen in the browser
+    widget = GraphWidget(*state, scale=1.5)
+    assert widget.scale == 1.5
+    widget.scale = 1.25
+    for bad in (0.5, 2.5, -1.0):
+        with pytest.raises(traitlets.TraitError, match="between 1 and 2"):
+            widget.scale = bad
+    js = (pathlib.Path(__file__).resolve().parents[2] / "js" / "src" / "ui" / "scale.js").read_text()
+    bounds = {k: float(v) for k, v in re.findall(r"export const (M\w+_DISPLAY_SCALE) = ([\d.]+);", js)}
+    assert bounds == {"MIN_DISPLAY_SCALE": GraphWidget.MIN_SCALE, "MAX_DISPLAY_SCALE": GraphWidget.MAX_SCALE}

@@ -24,6 +24,7 @@ import { h } from "./dom.js";
 import { exportButtons } from "./export.js";
 import { renderInspector } from "./inspector.js";
 import { legend } from "./legend.js";
+import { rememberScale, rememberedScale, scaleControl, validScale } from "./scale.js";
 import { SvgView } from "./svg-view.js";
 
 const NOTICE_MS = 8000;
@@ -52,11 +53,21 @@ const FOCUS_ELEMENTS = 12; // a first view considers at most this many problem i
 /**
  * Mount the widget in `el`. Returns the cleanup function anywidget calls on removal.
  * @param {HTMLElement} el
- * @param {PanelModel} model
+ * @param {import("../types.js").ModelLike<import("../types.js").GraphTraits>} model
  * @param {Layout} layout
  */
 export function mountApp(el, model, layout) {
-  return mountGraph(el, model, layout).destroy;
+  const onScale = (/** @type {number} */ scale) => {
+    model.set("scale", scale);
+    model.save_changes();
+  };
+  const panel = mountGraph(el, model, layout, { scale: model.get("scale"), onScale });
+  const fromPython = () => panel.setScale(model.get("scale"));
+  model.on("change:scale", fromPython);
+  return () => {
+    model.off("change:scale", fromPython);
+    panel.destroy();
+  };
 }
 
 /**
@@ -66,10 +77,13 @@ export function mountApp(el, model, layout) {
  * @property {(node: import("../types.js").GraphNode) => Node|null} [inspectorExtra]  a section added to a node's inspector
  * @property {number} [height]   fixed height of the graph area in px; default: follows the graph
  * @property {string} [exportName]  file name (no extension) of the SVG/PNG downloads
+ * @property {number|undefined} [scale]   display scale asked for (ui/scale.js); absent or 0: the one this browser remembers
+ * @property {(scale: number) => void} [onScale]  the user chose a display scale in the toolbar
  *
  * @typedef {object} GraphPanel
  * @property {() => void} destroy
  * @property {(id: string) => void} reveal   make node `id` visible, select and centre it
+ * @property {(scale: unknown) => void} setScale   show at this display scale (ignored unless valid)
  * @property {SvgView} view
  */
 
@@ -104,6 +118,13 @@ export function mountGraph(el, model, layout, options = {}) {
   /** @type {ReturnType<typeof setTimeout>|undefined} */
   let noticeTimer;
 
+  /** the display scale: Python's request, else this browser's choice (browser-only state too) */
+  let display = validScale(options.scale) ?? rememberedScale() ?? 1;
+  const sizer = scaleControl(display, (scale) => {
+    rememberScale(scale);
+    setScale(scale);
+    options.onScale?.(scale);
+  });
   const problems = h("input", { type: "checkbox", onchange: () => onProblemsToggle() });
   const status = h("span", { class: "gv-status", "aria-live": "polite" });
   const notice = h("div", { class: "gv-notice", role: "status", hidden: true });
@@ -131,14 +152,28 @@ export function mountGraph(el, model, layout, options = {}) {
       h("button", { type: "button", class: "gv-button", onclick: () => reset(), title: "Back to the first view" }, "Reset"),
       h("label", { class: "gv-toggle" }, problems, "Only problems"),
       exportButtons(() => view, () => options.exportName ?? fileName(index.graph)),
+      sizer.element,
       status,
     ),
     notice,
     body,
   );
   root.style.height = "auto"; // the graph area sets the height (a host's fixed height would clip it)
+  root.style.setProperty("--gv-scale", String(display));
   el.append(root);
   const view = new SvgView(canvas, { onNode, onClusterTitle, onPlainWheel });
+  view.setDisplayScale(display);
+
+  /** @param {unknown} value */
+  function setScale(value) {
+    const scale = validScale(value);
+    if (scale === null || scale === display) return;
+    display = scale;
+    sizer.set(scale);
+    root.style.setProperty("--gv-scale", String(scale));
+    view.setDisplayScale(scale);
+    fitHeight();
+  }
 
   function load() {
     const graph = model.get("graph") ?? {};
@@ -238,7 +273,7 @@ export function mountGraph(el, model, layout, options = {}) {
     if (options.height) return void (body.style.height = `${options.height}px`);
     const chrome = root.offsetHeight - body.offsetHeight;
     const max = (window.innerHeight || 800) * VIEWPORT_SHARE - chrome;
-    body.style.height = `${view.preferredHeight(MIN_STAGE_PX, max)}px`;
+    body.style.height = `${view.preferredHeight(MIN_STAGE_PX * display, max)}px`;
   }
 
   /** The drawn elements that show what is wrong, most telling first (markers, groups, problems). */
@@ -496,7 +531,7 @@ export function mountGraph(el, model, layout, options = {}) {
   const reveal = (id) => {
     if (index.byId.has(id)) jumpTo({ type: "node", id });
   };
-  return { destroy, reveal, view };
+  return { destroy, reveal, setScale, view };
 }
 
 /**

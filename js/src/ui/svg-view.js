@@ -4,7 +4,8 @@
 //
 // NOTE [readable scale]: labels are drawn at 10 pt, one viewBox unit per pixel at scale 1. No view
 // ever goes below MIN_SCALE, so text is never smaller than 10 * MIN_SCALE px on screen: past that,
-// fitting and zooming out stop and the user pans instead.
+// fitting and zooming out stop and the user pans instead. A display scale (setDisplayScale, for
+// projectors) multiplies every bound: at 1.5, labels stay >= 13.8 px.
 
 /** Fewest screen pixels per viewBox unit (10 pt labels stay >= 9.2 px high). */
 export const MIN_SCALE = 0.92;
@@ -50,6 +51,7 @@ export class SvgView {
     this.press = null;
     this.moved = false;
     this.armed = false; // clicked: a plain wheel zooms until the pointer leaves the graph
+    this.display = 1; // the display scale (ui/scale.js): every scale bound below is multiplied by it
 
     this.listeners = [
       listener("wheel", (e) => this.#onWheel(e), { passive: false }),
@@ -102,7 +104,7 @@ export class SvgView {
   preferredHeight(min, max) {
     if (!this.bounds) return min;
     const { width } = this.#hostSize();
-    const scale = clamp(width / this.bounds.w, MIN_SCALE, MAX_FIT_SCALE);
+    const scale = clamp(width / this.bounds.w, this.#lo(), this.#fitMax());
     return Math.round(clamp(this.bounds.h * scale + 16, min, Math.max(min, max)));
   }
 
@@ -111,8 +113,8 @@ export class SvgView {
     if (!this.bounds) return;
     const { x, y, w, h } = this.bounds;
     const { width, height } = this.#hostSize();
-    if (Math.min(width / w, height / h) >= MIN_SCALE) return this.fit();
-    const scale = MIN_SCALE;
+    if (Math.min(width / w, height / h) >= this.#lo()) return this.fit();
+    const scale = this.#lo();
     const vw = width / scale;
     this.#setBox({ x: x + (w - vw) / 2, y, w: vw, h: height / scale });
   }
@@ -127,12 +129,12 @@ export class SvgView {
     const { w, h } = this.bounds;
     const { width, height } = this.#hostSize();
     const boxes = elements.map((el) => this.#boxOf(el)).filter((b) => b !== null);
-    if (Math.min(width / w, height / h) >= MIN_SCALE || !boxes.length) return this.overview();
+    if (Math.min(width / w, height / h) >= this.#lo() || !boxes.length) return this.overview();
     /** @param {Box} b */
     const pad = (b) => ({ x: b.x - FOCUS_PADDING, y: b.y - FOCUS_PADDING, w: b.w + 2 * FOCUS_PADDING, h: b.h + 2 * FOCUS_PADDING });
     let area = pad(union(boxes));
-    if (Math.min(width / area.w, height / area.h) < MIN_SCALE) area = pad(boxes[0]);
-    const scale = clamp(Math.min(width / area.w, height / area.h), MIN_SCALE, FOCUS_MAX_SCALE);
+    if (Math.min(width / area.w, height / area.h) < this.#lo()) area = pad(boxes[0]);
+    const scale = clamp(Math.min(width / area.w, height / area.h), this.#lo(), this.#focusMax());
     this.#showAt(area.x + area.w / 2, area.y + area.h / 2, scale);
   }
 
@@ -142,24 +144,24 @@ export class SvgView {
     if (!this.bounds) return;
     const { x, y, w, h } = this.bounds;
     const { width, height } = this.#hostSize();
-    const scale = Math.min(width / w, height / h, MAX_FIT_SCALE);
-    if (scale >= MIN_SCALE) return this.#showAt(x + w / 2, y + h / 2, scale);
-    const vw = width / MIN_SCALE;
-    const vh = height / MIN_SCALE;
+    const scale = Math.min(width / w, height / h, this.#fitMax());
+    if (scale >= this.#lo()) return this.#showAt(x + w / 2, y + h / 2, scale);
+    const vw = width / this.#lo();
+    const vh = height / this.#lo();
     const c = this.box ? this.#center(this.box) : { x: x + w / 2, y: y + vh / 2 };
     const cx = w > vw ? clamp(c.x, x + vw / 2, x + w - vw / 2) : x + w / 2;
     const cy = h > vh ? clamp(c.y, y + vh / 2, y + h - vh / 2) : y + h / 2;
-    this.#showAt(cx, cy, MIN_SCALE);
+    this.#showAt(cx, cy, this.#lo());
   }
 
   /**
    * Centre `el` in view, zooming in to a readable scale if the view is zoomed far out.
    * @param {SVGGraphicsElement|null|undefined} el
    */
-  centerOn(el, minScale = MIN_SCALE) {
+  centerOn(el, minScale = this.#lo()) {
     const b = el ? this.#boxOf(el) : null;
     if (!b) return;
-    this.#showAt(b.x + b.w / 2, b.y + b.h / 2, Math.max(this.scale(), minScale, MIN_SCALE));
+    this.#showAt(b.x + b.w / 2, b.y + b.h / 2, Math.max(this.scale(), minScale, this.#lo()));
   }
 
   /** Screen pixels per viewBox unit now. */
@@ -178,6 +180,38 @@ export class SvgView {
     if (!this.svg) return;
     for (const el of this.svg.querySelectorAll(`.${className}`)) el.classList.remove(className);
     for (const id of ids) (this.nodes.get(id) ?? this.clusters.get(id))?.classList.add(className);
+  }
+
+  /**
+   * Draw everything `display` times larger (1 = natural): the view keeps its centre, and zooms by the
+   * ratio of the new display scale to the old.
+   * @param {number} display
+   */
+  setDisplayScale(display) {
+    const ratio = display / this.display;
+    this.display = display;
+    if (!this.box || !this.size || ratio === 1) return;
+    // the scale the view was set at: the host may already have changed size (the zoomed inspector)
+    const before = Math.min(this.size.width / this.box.w, this.size.height / this.box.h);
+    const c = this.#center(this.box);
+    this.#showAt(c.x, c.y, before * ratio);
+  }
+
+  // The scale bounds at the current display scale (NOTE [readable scale]).
+  #lo() {
+    return MIN_SCALE * this.display;
+  }
+
+  #hi() {
+    return MAX_SCALE * this.display;
+  }
+
+  #fitMax() {
+    return MAX_FIT_SCALE * this.display;
+  }
+
+  #focusMax() {
+    return FOCUS_MAX_SCALE * this.display;
   }
 
   destroy() {
@@ -203,7 +237,7 @@ export class SvgView {
    */
   #showAt(cx, cy, scale) {
     const { width, height } = this.#hostSize();
-    const s = clamp(scale, MIN_SCALE, MAX_SCALE);
+    const s = clamp(scale, this.#lo(), this.#hi());
     const w = width / s;
     const h = height / s;
     this.#setBox({ x: cx - w / 2, y: cy - h / 2, w, h });
@@ -268,7 +302,7 @@ export class SvgView {
     e.preventDefault();
     const f = Math.exp(e.deltaY * ZOOM_PER_PIXEL * (e.deltaMode === 1 ? 16 : 1));
     const now = this.scale();
-    const scale = clamp(now / f, MIN_SCALE, MAX_SCALE);
+    const scale = clamp(now / f, this.#lo(), this.#hi());
     if (scale === now) return;
     const k = now / scale;
     const p = this.#toSvg(this.svg, e.clientX, e.clientY);
