@@ -185,3 +185,17 @@ describe("sharedMessage", () => {
     expect(sharedMessage([v("a", "a is frozen.")])).toBe("a is frozen.");
   });
 });
+
+describe("richText", async () => {
+  const { richText, h } = await import("../src/ui/dom.js");
+  it("keeps the text as written, code in <code>, a lone backtick as text", () => {
+    for (const text of ["a `b.c_d()` e", "no code", "lone ` tick", "`x` and `y` then `z"]) {
+      const el = h("p", {}, richText(text));
+      expect(el.textContent).toBe(text);
+    }
+    const el = h("p", {}, richText("fix: `torch.log(x.clamp_min(1e-12))`."));
+    expect([...el.querySelectorAll("code")].map((c) => c.textContent)).toEqual(["`torch.log(x.clamp_min(1e-12))`"]);
+    expect(el.querySelectorAll("wbr").length).toBeGreaterThan(0);
+    expect(h("p", {}, richText("a ` b")).querySelector("code")).toBeNull();
+  });
+});

@@ -74,13 +74,19 @@ export function breakable(text) {
 }
 
 /**
- * A sentence whose `backticked` parts are code: those become <code>, and every part wraps at its
- * joints (see breakable).
+ * A sentence whose `backticked` parts are code: those become <code> (the backticks kept, faint, so the
+ * text reads and copies as written), and every part wraps at its joints (see breakable). An unpaired
+ * backtick stays plain text.
  * @param {string} text
  * @returns {Child[]}
  */
 export function richText(text) {
-  return String(text)
-    .split("`")
-    .map((part, i) => (i % 2 ? h("code", {}, breakable(part)) : breakable(part)));
+  const parts = String(text).split("`");
+  const paired = parts.length % 2 === 1 ? parts.length : parts.length - 1; // parts past it: after a lone `
+  return parts.map((part, i) => {
+    if (i >= paired) return ["`", breakable(part)];
+    if (i % 2 === 0) return breakable(part);
+    const tick = () => h("span", { class: "gv-tick" }, "`");
+    return h("code", {}, tick(), breakable(part), tick());
+  });
 }
