@@ -3,7 +3,8 @@
 // "wte.weight went NaN/Inf first, at step 60; 147 others followed at step 61". Each line carries
 // the parameters (first affected first) and the row that "Show it" moves to. Pure functions over
 // WatchData; the kinds and thresholds are health.js's and flags.js's, so the banner, the title and
-// the charts' marks always agree.
+// the charts' marks always agree. Python writes the same lines for the text views
+// (gradviz/view/_watch_problems.py; tests/view/test_watch_problems.py checks they match).
 import { explosions } from "./flags.js";
 import { HEALTH, kindRows } from "./health.js";
 import { measuredRows } from "./ratio-note.js";
@@ -64,7 +65,7 @@ export function problems(data, { vanish, explode }) {
    * @param {string} text
    */
   const add = (k, title, hit, firstRow, text) => {
-    const ordered = sortByRow(data, hit, firstRow);
+    const ordered = sortByRow(hit, firstRow);
     out.push({ kind: k, title, text, columns: ordered, row: firstRow(ordered[0]) });
   };
   for (const k of PROBLEM_KINDS) {
@@ -106,14 +107,13 @@ export function problems(data, { vanish, explode }) {
  */
 
 /**
- * `columns` ordered by the row where each was first affected, then as the heatmap lists them.
- * @param {WatchData} data
+ * `columns` ordered by the row where each was first affected, then in model order (as Python's
+ * problem_lines orders them).
  * @param {number[]} columns
  * @param {(c: number) => number} firstRow
  */
-function sortByRow(data, columns, firstRow) {
-  const place = new Map(data.order.map((c, i) => [c, i]));
-  return [...columns].sort((a, b) => firstRow(a) - firstRow(b) || (place.get(a) ?? a) - (place.get(b) ?? b));
+function sortByRow(columns, firstRow) {
+  return [...columns].sort((a, b) => firstRow(a) - firstRow(b) || a - b);
 }
 
 /**
@@ -124,7 +124,7 @@ function sortByRow(data, columns, firstRow) {
  * @param {{past: [string, string], now: [string, string]}} verb
  */
 export function onset({ data, total, noun }, hit, firstRow, verb) {
-  const columns = sortByRow(data, hit, firstRow);
+  const columns = sortByRow(hit, firstRow);
   /** @type {{row: number, columns: number[]}[]} */
   const groups = [];
   for (const c of columns) {
@@ -194,7 +194,7 @@ function never({ data, total, noun }, hit) {
   const why = ".grad stayed None at every recorded step";
   if (hit.length === 1) return `${data.names[hit[0]]} never got a gradient: ${why}.`;
   if (hit.length === total) return `None of the ${total} ${noun} got a gradient: ${why}.`;
-  return `${hit.length} ${noun} never got a gradient: ${why} (${listNames(data, sortByRow(data, hit, () => 0))}).`;
+  return `${hit.length} ${noun} never got a gradient: ${why} (${listNames(data, sortByRow(hit, () => 0))}).`;
 }
 
 /**
@@ -211,7 +211,7 @@ function unchanged({ data }, hit) {
   /** @param {number[]} columns @param {string} one @param {string} many */
   const say = (columns, one, many) => {
     if (!columns.length) return "";
-    const ordered = sortByRow(data, columns, () => 0);
+    const ordered = sortByRow(columns, () => 0);
     return columns.length === 1 ? `${data.names[ordered[0]]} ${one}` : `${columns.length} parameters (${listNames(data, ordered)}) ${many}`;
   };
   return [
