@@ -180,11 +180,14 @@ def _plain(cause: Cause, t: Target, cap: Capture) -> tuple[str, str]:
         stale = ""
         if t.grad_norm is not None:
             stale = f" Its .grad still holds an old gradient{norm(t.grad_norm)} from before it was frozen."
-        owner = f"model.{_all_frozen(t, cap)}" if t.kind == "parameter" else n
+        module = _all_frozen(t, cap) if t.kind == "parameter" else ""
+        # one call on a top-level module when all of it is frozen; else words every frozen tensor shares, so
+        # that a report says it once for all of them
+        how = f"`model.{module}.requires_grad_(True)`" if module else "call `.requires_grad_(True)` on it"
         return (
             f"{n} has requires_grad=False, so autograd never computes a gradient for it.{stale}",
             "Nothing to fix if it is frozen on purpose (a pretrained backbone, a target network). If it "
-            f"should learn: `{owner}.requires_grad_(True)`, and make sure the optimizer holds it.",
+            f"should learn: {how}, and make sure the optimizer holds it.",
         )
     if cause is Cause.unused:
         return _unused(t, cap)
@@ -200,13 +203,11 @@ def _plain(cause: Cause, t: Target, cap: Capture) -> tuple[str, str]:
 
 
 def _all_frozen(t: Target, cap: Capture) -> str:
-    """The outermost module around ``t`` whose tensors are all frozen (unfrozen in one call), or its name."""
-    parts = t.name.split(".")
-    for i in range(1, len(parts)):
-        prefix = ".".join(parts[:i]) + "."
-        if all(not x.requires_grad for x in cap.targets if x.name.startswith(prefix)):
-            return prefix[:-1]
-    return t.name
+    """The top-level module around ``t`` if all of its tensors are frozen (unfrozen in one call), else ""."""
+    top = t.name.partition(".")[0] + "."
+    if "." in t.name and all(not x.requires_grad for x in cap.targets if x.name.startswith(top)):
+        return top[:-1]
+    return ""
 
 
 def _no_grad_field(t: Target, why: str) -> tuple[str, str]:

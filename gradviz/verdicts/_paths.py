@@ -18,6 +18,9 @@ _PRODUCTS = (
     "EmbeddingBackward",
 )
 _RANDOM = ("normal_", "normal", "randn", "randn_like", "rand", "rand_like", "uniform_", "_standard_gamma")
+# Products whose node also takes a bias (1-D, added after the product).
+_NORMS = ("NativeLayerNormBackward", "NativeGroupNormBackward", "NativeBatchNormBackward", "CudnnBatchNorm")
+_WITH_BIAS = ("AddmmBackward", "ConvolutionBackward", "LinearBackward", "AddbmmBackward", "BaddbmmBackward")
 _RELU_OPS = ("Relu", "Threshold", "Hardtanh", "Relu6", "Clamp", "HardSigmoid")
 
 
@@ -124,7 +127,14 @@ class ZeroGraph(GraphIndex):
         """A target whose value is all zeros among ``source``'s inputs (through views and transposes), or,
         one product further, the zero weight that made an input all zeros (``B(A(x))`` with A = 0: B's
         gradient is multiplied by A(x) = 0)."""
-        for child_id in source.next:
+        # A bias is added, not multiplied: a zero bias zeroes no gradient. A linear's or a convolution's is
+        # its only 1-D input; a norm's node takes (input, weight, bias), all but the input 1-D: its bias is
+        # the last of three, and with fewer (an input without gradient) the two cannot be told apart.
+        norm = source.name.startswith(_NORMS)
+        skip_1d = source.name.startswith(_WITH_BIAS) or (norm and len(source.next) < 3)
+        for slot, child_id in enumerate(source.next):
+            if norm and len(source.next) == 3 and slot == 2:
+                continue
             child = self.by_id.get(child_id)
             while (
                 child is not None and child.target < 0 and len(child.next) == 1 and "Backward" in child.name
@@ -141,6 +151,8 @@ class ZeroGraph(GraphIndex):
                         return inner
                 continue
             target = self.cap.targets[child.target]
+            if skip_1d and target.value is not None and len(target.value.shape) == 1:
+                continue
             if target.value is not None and target.value.norm == 0.0 and target.value.numel:
                 return target.name
         return None

@@ -841,3 +841,18 @@ def test_unused_in_a_graph_only_capture_cannot_tell_cut_from_unused(make) -> Non
     assert "is not in the autograd graph of this loss" in v.message and "gradviz.diagnose cannot tell" in (
         v.message
     )
+
+
+def test_a_zero_bias_is_not_blamed_for_a_zero_weight_gradient(make) -> None:
+    """A conv or linear bias starts at zero and is added, not multiplied: it zeroes no gradient."""
+    graph = [
+        GraphNode("loss", "SumBackward0", ["mm"], grad_norm=1.0),
+        GraphNode("mm", "AddmmBackward0", ["acc1", "acc"], op=0, grad_norm=1.0),
+        GraphNode("acc1", "AccumulateGrad", [], target=1, grad_norm=2.0),
+        GraphNode("acc", "AccumulateGrad", [], target=0, grad_norm=0.0),
+    ]
+    zeros = TensorSummary(shape=(4,), dtype="float32", device="cpu", numel=4, norm=0.0)
+    bias = make.got("proj.bias", 1, norm=2.0, value=zeros)
+    ops = [make.op(0, "linear", 14, "y = self.proj(h)")]
+    v = verdict(make.capture(zero_target(make), bias, ops=ops, graph=graph, backward_calls=1))
+    assert v.cause is Cause.zero and "is all zeros" not in v.message
