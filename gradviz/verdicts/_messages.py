@@ -288,11 +288,37 @@ def _unused(t: Target, cap: Capture) -> tuple[str, str]:
             f"{n} was used{at(site)}, but nothing computed from it reached the loss.",
             "Make sure that result feeds the loss (or drop the parameter if it is not needed).",
         )
+    bypass = _bypassed(t, cap)
+    if bypass is not None:
+        module, weight, site = bypass
+        return (
+            f"{n} was never used: the forward of {module} never ran, but {weight} of the same module was "
+            f"read directly{at(site)}{code(site)}, which skips {n} (an adapter or a hook on {module} runs "
+            "only when the module is called).",
+            f"Call the module (`self.{module.rpartition('.')[2]}(x)`) instead of reading its weight, so the "
+            "adapter runs; or merge the adapter into the weight before that fast path (PEFT: "
+            "`model.merge_adapter()`).",
+        )
     return (
         f"{n} was never used in the forward pass that produced the loss.",
         "Call the submodule / take the branch that uses it, or remove it (DDP also rejects unused "
         "parameters unless find_unused_parameters=True).",
     )
+
+
+def _bypassed(t: Target, cap: Capture) -> tuple[str, str, Site | None] | None:
+    """(module, weight, line) when an unused ``t`` belongs to a module whose other weight was read directly,
+    outside that module's forward (a fast path that reads ``self.q_proj.weight`` and skips its adapter)."""
+    parts = t.name.split(".")[:-1]
+    for i in range(len(parts) - 1, max(len(parts) - 3, 0), -1):  # the module around t's own, and the next
+        module = ".".join(parts[:i])
+        for s in cap.targets:
+            if s is t or not s.name.startswith(module + ".") or not 0 <= s.first_use < len(cap.ops):
+                continue
+            op = cap.ops[s.first_use]
+            if op.module != module and not op.module.startswith(module + "."):
+                return module, s.name, cap.ops.user_site(s.first_use)
+    return None
 
 
 def _created(t: Target, where: Site | None) -> tuple[str, str]:
