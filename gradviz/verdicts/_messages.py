@@ -616,10 +616,10 @@ def _untrained(t: Target, role: Role) -> tuple[str, str]:
             f"backward (`{owner}.requires_grad_(False)` alone would still train {role.leaks} through it).",
         )
     if role.kind == "target":
+        meets = "its output meets that of" if role.module else "what is computed from it meets that of"
         return (
-            f"{head}. {part[0].upper()}{part[1:]} is a target (a target network, a teacher): its output "
-            f"meets that of {role.trained}, which the optimizer trains, only in {where}, as the value to "
-            "match.",
+            f"{head}. {part[0].upper()}{part[1:]} is a target (a target network, a teacher): {meets} "
+            f"{role.trained}, which the optimizer trains, only in {where}, as the value to match.",
             f"Keep {part} fixed and stop computing its gradients: run its forward under "
             f"`with torch.no_grad():` (or `.detach()` its output), or call `{owner}.requires_grad_(False)` "
             "once; that saves its backward. Training it on this loss would make the target chase the "
