@@ -125,7 +125,7 @@ class Unreadable:
     """A gradient arrived whose values cannot be read (a meta tensor, inside a functorch transform)."""
 
 
-RoleKind = Literal["target", "through", "beside"]
+RoleKind = Literal["target", "through", "feeds", "beside"]
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,12 @@ class Role:
     ``kind``: "target" when its values meet theirs only in a comparison (a loss of the two, a difference
     squared), as the value to match (a target network, a teacher); "through" when their gradient flows
     through an op that uses it (a discriminator in the generator's step, a frozen backbone under a trained
-    prompt); "beside" otherwise. ``op`` and ``site``: that comparison, or that op. ``module``: the
-    outermost module around it that holds no trained tensor ("" when none). ``trained``: the tensors it
-    meets, in short ("q", "G", "ctx"); ``leaks``: trained tensors that also get a gradient through the
-    target's side of the comparison (a feature trunk shared with the target network), in short.
+    prompt); "feeds" when its output enters an op that uses the trained tensors (a generator during the
+    discriminator's step, a feature extractor under a trained head); "beside" otherwise. ``op`` and
+    ``site``: that comparison, or that op. ``module``: the outermost module around it that holds no trained
+    tensor ("" when none). ``trained``: the tensors it meets, in short ("q", "G", "ctx"); ``leaks``: trained
+    tensors that also get a gradient through the target's side of the comparison (a feature trunk shared
+    with the target network), in short.
     """
 
     kind: RoleKind

@@ -44,6 +44,7 @@ _SIZE_OF = (
     | _COMPARE
 )
 # The op that adds a straight-through branch back: x + branch, branch + x (or x - branch).
+_VIEWS = ("TBackward", "ViewBackward", "TransposeBackward", "PermuteBackward", "ExpandBackward", "UnsafeView")
 _REJOIN = frozenset({"add", "__add__", "__radd__", "sub", "__sub__", "__iadd__", "add_"})
 
 
@@ -91,6 +92,8 @@ class Intent:
         )
         if index in users or inside:
             return Role("through", op, site, module, others)
+        if any(self._direct(child) & trained for child in meet.next):
+            return Role("feeds", op, site, module, others)
         return Role("beside", op, site, module, others)
 
     def _target_side(self, t: Target, trained: int) -> Role | None:
@@ -215,6 +218,13 @@ class Intent:
         if len(tops) > 3:
             return ", ".join(tops[:3]) + " and others"
         return " and ".join([", ".join(tops[:-1]), tops[-1]]) if len(tops) > 1 else tops[0]
+
+    def _direct(self, node_id: str) -> int:
+        """The target a node accumulates into, through views (a linear's weight behind its transpose)."""
+        node = self.graph.by_id.get(node_id)
+        while node is not None and node.target < 0 and len(node.next) == 1 and node.name.startswith(_VIEWS):
+            node = self.graph.by_id.get(node.next[0])
+        return 1 << node.target if node is not None and node.target >= 0 else 0
 
     def _bits_below(self) -> dict[str, int]:
         """For every node: the targets its gradient flows on to (bitset), computed once, without recursion."""

@@ -635,6 +635,14 @@ def _untrained(t: Target, role: Role) -> tuple[str, str]:
             f"{role.trained}, and its own is no longer computed. If it should learn from this loss too: add "
             "its parameters to the optimizer.",
         )
+    if role.kind == "feeds":
+        return (
+            f"{head}. Its output feeds {role.trained}, which the optimizer trains, at {where}.",
+            "If it should learn: build the optimizer from model.parameters() (or add a param group with it). "
+            "If it is meant to stay fixed (a frozen feature extractor, a GAN's generator in the "
+            f"discriminator's step): `.detach()` its output where it enters {role.trained} (as in "
+            f"`D(fake.detach())`), or call `{owner}.requires_grad_(False)`; that saves its backward.",
+        )
     return (
         f"{head}.",
         "If it should learn: build the optimizer from model.parameters() (or add a param group with it). If "
