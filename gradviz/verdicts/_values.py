@@ -209,10 +209,10 @@ def fix_for(birth: Birth) -> str:
         )
     if op in _SOFTMAX:  # a row masked entirely: a where after it does not help, its backward is NaN too
         return (
-            "Leave at least one position unmasked in every row: keep at least one unmasked key per row (let "
-            "each query see itself: `mask = mask | torch.eye(T, dtype=torch.bool)`), or drop the sequences "
-            "that are all padding; `F.scaled_dot_product_attention(q, k, v, attn_mask=mask)` gives 0 for a "
-            "fully masked row instead of NaN."
+            "Keep at least one unmasked key per row: let each query see itself "
+            "(`mask = mask | torch.eye(T, dtype=torch.bool)`), or drop the sequences that are all padding; "
+            "`F.scaled_dot_product_attention(q, k, v, attn_mask=mask)` gives 0 for a fully masked row "
+            "instead of NaN."
         )
     if birth.masked_by >= 0:
         f = f"torch.{op}" if op in _SAFE else "f"

@@ -88,6 +88,8 @@ def problems_by_paragraph(problems: list[Verdict]) -> list[list[Verdict]]:
 def name_list(names: list[str], everything: list[str]) -> str:
     """The names of a paragraph, shortest first: a module all of whose tensors are in it is "module.*"."""
     members, shown, covered = set(names), [], set()
+    if len(names) > 1 and members.issuperset(everything):
+        return f"all {len(names)} tensors"
     for name in names:
         if name in covered:
             continue

@@ -725,7 +725,7 @@ def test_born_in_library_code_names_the_library_line(make) -> None:
         ("cdist", {}, "Add an epsilon inside"),
         ("log", {}, "Clamp the input away from zero and negatives"),
         ("div", {}, "Guard the denominator"),
-        ("softmax", {}, "Leave at least one position unmasked"),
+        ("softmax", {}, "Keep at least one unmasked key per row"),
         ("pow", {}, "Add an epsilon to the base before a fractional power"),
         ("acos", {}, "Clamp the input inside the domain"),
         ("mm", {}, "Values overflow: lower the learning rate"),
@@ -766,7 +766,7 @@ def test_a_nonfinite_loss_says_which_and_where(make, value, word) -> None:
     assert message.endswith(
         f"The forward of softmax at model.py:7 (`p = scores.softmax(-1)`) produced {word}."
     )
-    assert fix.startswith("Leave at least one position unmasked")
+    assert fix.startswith("Keep at least one unmasked key per row")
 
 
 # -- Raised: the error's clause, inside the verdict's sentence ---------------------------------------------
@@ -863,7 +863,7 @@ def test_no_stale_sentence_for_a_frozen_tensor(make, before) -> None:
             "softmax",
             "p = s.softmax(-1).masked_fill(e, 0)",
             {"masked_by": 0},
-            "keep at least one unmasked key",
+            "Keep at least one unmasked key",
         ),
         ("div", "h = (h - m) / s", {}, "`(x - x.mean()) / (x.std() + 1e-5)`"),
     ],

@@ -57,6 +57,7 @@ def test_names_collapse_to_a_module_only_when_all_of_it_is_there() -> None:
     assert name_list(NAMES[:3], NAMES) == "body.0.* (2), body.2.weight"
     assert name_list(["head.weight"], NAMES) == "head.weight"
     assert name_list(["scale", "shift"], ["scale", "shift", "w"]) == "scale, shift"
+    assert name_list(NAMES, NAMES) == "all 6 tensors"
 
 
 def test_a_group_sentence_speaks_of_each_of_them() -> None:
