@@ -9,7 +9,7 @@ import { append, h } from "../ui/dom.js";
 import { LineChart } from "./chart.js";
 import { HEALTH_COLORS, PROBLEM_COLORS, SERIES, cellColor } from "./colors.js";
 import { appendsTo, at, extendRange, nearestRow, niceRange, readWatch, rowAtOrAfter } from "./data.js";
-import { drawnFlags, flagsOf } from "./flags.js";
+import { ExplosionTracker, drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
 import { HEALTH, HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
 import { Heatmap } from "./heatmap.js";
@@ -66,6 +66,7 @@ export function mountWatch(el, model, layout) {
   /** @type {Tab} */
   let tab = "steps";
   let reloadQueued = false;
+  const booms = new ExplosionTracker(); // the banner's exploding onsets, kept up to date as rows arrive
 
   const title = h("div", { class: "gv-title" });
   const stepLine = h("div", { class: "gv-wt-step", "aria-live": "polite" });
@@ -136,7 +137,7 @@ export function mountWatch(el, model, layout) {
       gradMedian,
       ratioMedian: medianValues(data, "ratio"),
       worstColumns: worstColumns(data, gradMedian),
-      problems: problems(data, thresholds()),
+      problems: problems(data, thresholds(), booms.update(data, thresholds().explode, kept)),
     };
     if (marked) {
       const still = derived.problems.find((p) => p.kind === marked?.kind);

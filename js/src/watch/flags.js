@@ -86,49 +86,99 @@ export function drawnFlags(flags) {
 }
 
 /**
- * Per column: the first row flagged "exploding" by flagsOf (-1: none) and how many rows are, for
- * every column at once (the banner). The same rule as flagsOf, with the window kept sorted so a row
- * costs O(MEDIAN_WINDOW) instead of a selection.
+ * Per column: the first row flagged "exploding" by flagsOf (-1: none), for every column at once (the
+ * banner). The same rule as flagsOf, with the window kept sorted so a row costs O(MEDIAN_WINDOW)
+ * instead of a selection, and a column left alone once it has exploded.
  * @param {import("./data.js").WatchData} data
  * @param {number} explode
- * @returns {{first: Int32Array, rows: Uint32Array}}
+ * @returns {{first: Int32Array}}
  */
 export function explosions(data, explode) {
-  const first = new Int32Array(data.params).fill(-1);
-  const rows = new Uint32Array(data.params);
-  const ring = new Float64Array(MEDIAN_WINDOW); // the window, oldest at `head` once full
-  const sorted = new Float64Array(MEDIAN_WINDOW + 1); // the same values, in order
-  for (let column = 0; column < data.params; column++) {
-    let n = 0;
-    let head = 0;
-    for (let row = 0; row < data.rows; row++) {
-      const i = row * data.params + column;
-      if (data.state[i] !== STATE.finite) continue;
-      const value = data.grad[i];
-      if (!(value > 0) || !Number.isFinite(value)) continue;
-      if (n >= MIN_HISTORY) {
-        const median = n % 2 ? sorted[n >> 1] : (sorted[(n >> 1) - 1] + sorted[n >> 1]) / 2;
-        if (value > explode * median) {
-          if (first[column] < 0) first[column] = row;
-          rows[column]++;
-        }
-      }
-      let at = n; // insertion by shifting: a window of 50 beats copyWithin's call cost
-      while (at > 0 && sorted[at - 1] > value) {
-        sorted[at] = sorted[at - 1];
-        at--;
-      }
-      sorted[at] = value;
-      if (n < MEDIAN_WINDOW) {
-        ring[n++] = value;
-        continue;
-      }
-      for (let k = sortedIndex(sorted, n + 1, ring[head]); k < n; k++) sorted[k] = sorted[k + 1]; // the oldest leaves
-      ring[head] = value;
-      head = (head + 1) % MEDIAN_WINDOW;
-    }
+  return new ExplosionTracker().update(data, explode, 0);
+}
+
+/**
+ * explosions() kept up to date while a run records: each column's window is kept between calls, so
+ * an update that only appends rows costs only the new rows (a live run's update, every half second).
+ */
+export class ExplosionTracker {
+  constructor() {
+    this.key = ""; // the columns and threshold the state below is for
+    this.done = 0; // rows taken into account
+    this.params = 0;
+    this.first = new Int32Array(0);
+    this.n = new Uint8Array(0); // values in each column's window
+    this.head = new Uint8Array(0); // its oldest value in `ring`, once full
+    this.ring = new Float64Array(0); // [params, MEDIAN_WINDOW] the windows, in arrival order
+    this.sorted = new Float64Array(0); // [params, MEDIAN_WINDOW + 1] the same values, in order
   }
-  return { first, rows };
+
+  /**
+   * @param {import("./data.js").WatchData} data
+   * @param {number} explode
+   * @param {number} kept  rows at the start of `data` unchanged since the last call (0: start over)
+   * @returns {{first: Int32Array}}
+   */
+  update(data, explode, kept) {
+    const key = `${data.names.join("\u0000")}\u0001${explode}`;
+    if (key !== this.key || kept < this.done || kept > data.rows) this.#reset(key, data.params);
+    const W = MEDIAN_WINDOW;
+    const { first, n, head, ring, sorted } = this;
+    for (let column = 0; column < data.params; column++) {
+      if (first[column] >= 0) continue; // its first explosion is known: the rest cannot change it
+      const r0 = column * W;
+      const s0 = column * (W + 1);
+      let size = n[column];
+      let oldest = head[column];
+      for (let row = this.done; row < data.rows; row++) {
+        const i = row * data.params + column;
+        if (data.state[i] !== STATE.finite) continue;
+        const value = data.grad[i];
+        if (!(value > 0) || !Number.isFinite(value)) continue;
+        if (size >= MIN_HISTORY) {
+          const mid = s0 + (size >> 1);
+          const median = size % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+          if (value > explode * median) {
+            first[column] = row;
+            break;
+          }
+        }
+        let at = s0 + size; // insertion by shifting: a window of 50 beats copyWithin's call cost
+        while (at > s0 && sorted[at - 1] > value) {
+          sorted[at] = sorted[at - 1];
+          at--;
+        }
+        sorted[at] = value;
+        if (size < W) {
+          ring[r0 + size++] = value;
+          continue;
+        }
+        const end = s0 + size; // the oldest leaves the window
+        for (let k = s0 + sortedIndex(sorted.subarray(s0, end + 1), size + 1, ring[r0 + oldest]); k < end; k++) sorted[k] = sorted[k + 1];
+        ring[r0 + oldest] = value;
+        oldest = (oldest + 1) % W;
+      }
+      n[column] = size;
+      head[column] = oldest;
+    }
+    this.done = data.rows;
+    return { first };
+  }
+
+  /**
+   * @param {string} key
+   * @param {number} params
+   */
+  #reset(key, params) {
+    this.key = key;
+    this.done = 0;
+    this.params = params;
+    this.first = new Int32Array(params).fill(-1);
+    this.n = new Uint8Array(params);
+    this.head = new Uint8Array(params);
+    this.ring = new Float64Array(params * MEDIAN_WINDOW);
+    this.sorted = new Float64Array(params * (MEDIAN_WINDOW + 1));
+  }
 }
 
 /**

@@ -57,6 +57,7 @@ export class Heatmap {
     this.capacity = 0; // rows the cell image can hold before it is reallocated
     this.dirty = 0; // rows from here on are not painted into the full-resolution image yet
     this.labelsKey = "";
+    this.markKey = ""; // the marks the labels show (a banner's "Show it")
     /** @type {{x: number, moved: boolean}|null} while a press may become a range selection */
     this.press = null;
     /** @type {{row: number, line: number}|null} the cell under the pointer */
@@ -199,7 +200,7 @@ export class Heatmap {
       }
       this.canvas.dataset.marked = String(count);
     } else {
-      delete this.canvas.dataset.marked;
+      if (this.canvas.dataset.marked !== undefined) delete this.canvas.dataset.marked;
     }
     for (const column of compared) {
       const line = column !== selected && lineOf(column);
@@ -301,15 +302,17 @@ export class Heatmap {
       const c = Number(b.getAttribute("data-column"));
       b.classList.toggle("gv-selected", c === selected);
       b.classList.toggle("gv-compared", c !== selected && compared.has(c));
-      b.classList.toggle("gv-marked", !!marked?.columns.has(c));
     }
+    // the marks change only with a banner's "Show it", a click, or other labels: not at every step
+    const markKey = marked ? `${this.labelsKey}\u0002${marked.color}\u0002${[...marked.columns].join()}` : "";
+    if (markKey === this.markKey) return;
+    this.markKey = markKey;
+    for (const b of this.gutter.querySelectorAll(".gv-hm-label")) b.classList.toggle("gv-marked", !!marked?.columns.has(Number(b.getAttribute("data-column"))));
     for (const b of this.gutter.querySelectorAll(".gv-hm-band")) {
-      const path = b.getAttribute("data-band") ?? "";
-      const band = this.data?.tree.bands.find((n) => n.path === path);
-      b.classList.toggle("gv-marked", !!marked && !!band && !this.expanded.has(path) && band.columns.some((c) => marked.columns.has(c)));
+      const band = this.data?.tree.bands.find((n) => n.path === b.getAttribute("data-band"));
+      b.classList.toggle("gv-marked", !!marked && !!band && !this.expanded.has(band.path) && band.columns.some((c) => marked.columns.has(c)));
     }
-    const color = marked?.color ?? "";
-    this.gutter.style.setProperty("--gv-mark", color);
+    this.gutter.style.setProperty("--gv-mark", marked?.color ?? "");
   }
 
   /**

@@ -43,9 +43,10 @@ const VERBS = {
  * The banner lines of the run, worst first; none when every parameter learns at every step.
  * @param {WatchData} data
  * @param {{vanish: number, explode: number}} thresholds
+ * @param {{first: Int32Array}} [booms]  explosions(data, explode), when the caller keeps them up to date
  * @returns {Problem[]}
  */
-export function problems(data, { vanish, explode }) {
+export function problems(data, { vanish, explode }, booms = explosions(data, explode)) {
   if (!data.rows || !data.params) return [];
   const { first, rows } = kindRows(data);
   const kind = (/** @type {import("./health.js").Health} */ k) => HEALTH.indexOf(k) * data.params;
@@ -70,7 +71,6 @@ export function problems(data, { vanish, explode }) {
   };
   for (const k of PROBLEM_KINDS) {
     if (k === "explode") {
-      const booms = explosions(data, explode);
       const hit = columns.filter((c) => booms.first[c] >= 0);
       const at = (/** @type {number} */ c) => booms.first[c];
       if (hit.length) add(k, `Exploding gradients (a norm above ${explode}× its running median)`, hit, at, onset(ctx, hit, at, VERBS.explode));
