@@ -83,7 +83,8 @@ class Escapes(TracerPart):
                 mine = _fingerprint(t)
                 copies = [k for k in found if mine and _same_sample(mine[1], self._prints[k][0][1])]
                 found = copies or found
-            v_t, c_t = 0, ()
+            v_t: int = 0
+            c_t: tuple[int, ...] = ()
             for k in found:
                 _, v, c = self._prints[k]
                 v_t, c_t = v_t | v, merge(c_t, c)

@@ -405,12 +405,12 @@ def _nonfinite_keys(value: object) -> set[str]:
     if isinstance(value, np.ndarray):
         if value.dtype.kind != "f":
             return set()
-        keys = {"nan"} if bool(np.isnan(value).any()) else set()
+        kinds = {"nan"} if bool(np.isnan(value).any()) else set()
         if bool(np.isposinf(value).any()):
-            keys.add("inf")
+            kinds.add("inf")
         if bool(np.isneginf(value).any()):
-            keys.add("-inf")
-        return keys
+            kinds.add("-inf")
+        return kinds
     if not isinstance(value, (list, tuple)):
         return set()
     keys: set[str] = set()

@@ -152,15 +152,16 @@ class _Graph(GraphIndex):
         node (one that passed a non-finite gradient on, or has no edges to tell). If the gradient arriving
         there was already non-finite, its source is above it; if it was finite, the node's own backward
         made the NaN/Inf (what runs inside it is not seen). None if the graph has no such node."""
-        found = []
+        found: list[GraphNode] = []
         for node in self.cap.graph:
             if not is_custom(node) or node.grad_norm is None:
                 continue
             out = [self.by_id[c].grad_norm for c in node.next if c in self.by_id]
             if out and all(g is None or math.isfinite(g) for g in out):
                 continue  # what it passed on is finite: not where a NaN/Inf came out
-            found.append(node if math.isfinite(node.grad_norm) else self.source(node.id))
-        found = [n for n in found if n is not None]
+            source = node if math.isfinite(node.grad_norm) else self.source(node.id)
+            if source is not None:
+                found.append(source)
         return max(found, key=self._time_rank) if found else None
 
     def inside(self, node: GraphNode, bit: int) -> int:

@@ -63,7 +63,7 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         on_leaf: Callable[[torch.Tensor, Site | None], int] | None = None,
         on_param: Callable[[torch.Tensor], bool] | None = None,
         check_finite: bool = True,
-        targets: Callable[[], list[tuple[str, torch.Tensor, int]]] | None = None,
+        targets: Callable[[], list[tuple[str, torch.Tensor, int, int]]] | None = None,
     ) -> None:
         super().__init__()
         self.cap = capture
