@@ -184,8 +184,8 @@ class StraightThrough:
 
     @property
     def where(self) -> Site | None:
-        """The line to change: the misplaced loss, else the straight-through."""
-        return self.misplaced or self.cut.site
+        """The cut's line (the views hang the tensor off the cut there); the message names the loss."""
+        return self.cut.site
 
 
 ZeroKind = Literal["cancel", "zero_weight", "dead_relu", "step", "where", "mul", "discarded", "unknown"]

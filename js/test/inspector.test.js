@@ -21,7 +21,7 @@ describe("inspector", () => {
     expect(text).toContain("enc.weight gets no gradient");
     expect(text).toContain("Wheremodel.py:13");
     expect(panel.querySelector(".gv-code").textContent).toBe("h = self.enc(x).detach()");
-    expect(text).toContain("FixRemove the .detach()");
+    expect(text).toContain("FixIf it should learn: remove the .detach()");
   });
 
   it("shows tensor facts, value stats with a histogram, and a missing gradient", () => {

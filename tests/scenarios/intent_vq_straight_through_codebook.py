@@ -1,8 +1,8 @@
 """A VQ-VAE whose codebook loss is computed on the straight-through output: `zq = z + (q - z).detach()`,
 then `codebook_loss = mse(zq, z.detach())`. Truth: the codebook gets no gradient (the straight-through sends
-the decoder's gradient to z, and the codebook loss on zq trains z too). gradviz: detach at the codebook-loss
-line, naming the straight-through; the fix keeps the straight-through and computes that loss on q, never
-"remove the .detach()" (which would break the estimator)."""
+the decoder's gradient to z, and the codebook loss on zq trains z too). gradviz: detach at the
+straight-through line, naming the codebook loss computed on its output; the fix keeps the straight-through
+and computes that loss on q, never "remove the .detach()" (which would break the estimator)."""
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch import nn
 RAISES = None
 NOTE = []
 EXPECT = {
-    "codebook.weight": ("detach", "@codebook"),
+    "codebook.weight": ("detach", "@st"),
     "enc.weight": ("ok", "*"),
     "enc.bias": ("ok", "*"),
     "dec.weight": ("ok", "*"),
@@ -19,7 +19,12 @@ EXPECT = {
 }
 GRADS = {name: "none" if name == "codebook.weight" else "nonzero" for name in EXPECT}
 MESSAGE = {
-    "codebook.weight": ["straight-through", "`f.mse_loss(q, z.detach())`", "keep the straight-through"]
+    "codebook.weight": [
+        "straight-through",
+        "(`codebook_loss = f.mse_loss(zq, z.detach())`) is computed on the output of the straight-through",
+        "`f.mse_loss(q, z.detach())`",
+        "keep the straight-through",
+    ]
 }
 AVOID = {"codebook.weight": ["remove the .detach()", "use the tensor itself"]}
 
@@ -34,9 +39,9 @@ class VQVAE(nn.Module):
     def forward(self, x):
         z = self.enc(x)
         q = self.codebook(torch.cdist(z, self.codebook.weight).argmin(-1))
-        zq = z + (q - z).detach()
+        zq = z + (q - z).detach()  # @st
         commitment = F.mse_loss(z, q.detach())
-        codebook_loss = F.mse_loss(zq, z.detach())  # @codebook
+        codebook_loss = F.mse_loss(zq, z.detach())
         return self.dec(zq), codebook_loss + 0.25 * commitment
 
 
