@@ -260,7 +260,18 @@ def test_update_ratio_is_drawn_only_at_the_steps_it_was_measured(browser, tmp_pa
 
 
 def test_standalone_page_follows_the_system_dark_scheme_and_stays_readable(browser, sick, gpt12):
-    banner = [".gv-wt-banner strong", ".gv-first-nan-label"] if sick["demo"].history.first_nonfinite else []
+    # both sick runs: a banner line per problem, and (60 and 200 steps, weights_every=100: 1 and 2 weight
+    # steps) the ratio note in place of the chart
+    h = sick["demo"].history
+    assert (~np.isnan(h.update_ratio).all(axis=1)).sum() < 3
+    banner = [
+        ".gv-wt-problem strong",
+        ".gv-wt-problem-text",
+        ".gv-wt-ratio-note strong",
+        ".gv-wt-ratio-note span",
+    ]
+    if h.first_nonfinite:
+        banner.append(".gv-first-nan-label")
     pages = [(sick["demo"].name, sick["path"], banner), ("gpt12", gpt12["path"], [".gv-hm-band"])]
     for name, path, extra in pages:
         for scheme in ("light", "dark"):
@@ -322,7 +333,8 @@ def test_watch_view_in_jupyterlab_dark_is_readable(browser, tmp_path, theme):
             panel = root.evaluate("el => getComputedStyle(el).backgroundColor")
             rgb = [int(v) for v in re.findall(r"\d+", panel)[:3]]
             assert contrast(rgb, (0, 0, 0)) < 3, panel  # the theme's dark layout colour, not a white box
-            assert low_contrast(root, [*TEXT, ".gv-wt-banner strong", ".gv-first-nan-label"]) == []
+            problems = [".gv-wt-problem strong", ".gv-wt-problem-text", ".gv-first-nan-label"]
+            assert low_contrast(root, [*TEXT, *problems]) == []
             root.get_by_role("tab", name="Graph").click()
             wait_for_draws(root.locator(".gradviz-root"), 1, timeout=60_000)
             root.scroll_into_view_if_needed()

@@ -227,7 +227,7 @@ export function mountWatch(el, model, layout) {
     root.style.setProperty("--gv-gutter", `${gutter}px`);
     slider.setGutter(gutter);
     gradChart.render({ data, series: chartSeries("grad", plotted), window, cursor, vanish: thresholds().vanish, right, gutter });
-    const note = ratioNote(data);
+    const note = ratioNote(data, derived?.ratioMedian ?? new Float32Array(data.rows).fill(NaN));
     ratioChart.el.hidden = note !== null;
     ratioEmpty.hidden = note === null;
     ratioText.textContent = note ?? "";
