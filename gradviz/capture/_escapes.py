@@ -18,9 +18,10 @@ class Escapes(TracerPart):
 
     _prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]]
     _print_births: dict[int, int]
+    _print_objects: dict[int, tuple[object, int]]
     _back_birth: int
 
-    def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0) -> None:
+    def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0, out=None) -> None:
         if any(self.marks.is_root(t) for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
         if not values:
@@ -29,7 +30,7 @@ class Escapes(TracerPart):
             # holds a NaN/Inf born in the trace brings that birth back with it
             tainted = self.finite is not None and inputs and self.finite._taint_of(inputs[:1]) >= 0
             if inputs and (self._prints or tainted):
-                self._printed(inputs[0], 0, ())
+                self._printed(inputs[0], 0, (), out)
             return
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
             entry = self.lineage.get(t)
@@ -45,12 +46,14 @@ class Escapes(TracerPart):
         self.cap.escaped |= values
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
         if inputs:
-            self._printed(inputs[0], values, cuts)
+            self._printed(inputs[0], values, cuts, out)
 
-    def _printed(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> None:
+    def _printed(self, t: torch.Tensor, values: int, cuts: tuple[int, ...], out: object = None) -> None:
         shown = _fingerprint(t)
         if shown is not None:
             self._prints.append((shown, values, cuts))
+            if isinstance(out, (float, list)):  # the object itself may come back, whatever its value
+                self._print_objects[id(out)] = (out, len(self._prints) - 1)
             if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
                 born = self.finite._taint_of([t])
                 if born >= 0:
@@ -96,6 +99,13 @@ class Escapes(TracerPart):
                 values |= v_t
                 cuts = merge(cuts, c_t)
         for data in (*args, *kwargs.values()):
+            held = self._print_objects.get(id(data))
+            if held is not None and held[0] is data:  # the very number or list an escape gave
+                _, v, c = self._prints[held[1]]
+                values |= v
+                cuts = merge(cuts, c)
+                self._back_birth = self._print_births.get(held[1], self._back_birth)
+                continue
             flat = _numbers(data)
             if not flat:
                 continue
@@ -132,17 +142,13 @@ def _torch_owned(t: torch.Tensor) -> bool:
 def _fingerprint(t: torch.Tensor) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
     """Shape and up to 8 evenly spread elements, as doubles (float32 values read back exactly): enough to
     know an escaped tensor's values when they come back. The sample is () for values too plain to tell
-    apart (one repeated value, a 0 or 1): only the shape is compared then. None for no float values."""
+    apart (only 0, 1 or -1): only the shape is compared then. None for no float values."""
     if not (t.is_floating_point() and t.numel()) or t.layout != torch.strided or t.device.type == "meta":
         return None
     flat = t.detach().reshape(-1)
     sample = tuple(flat[:: max(1, flat.numel() // 8)][:8].double().cpu().tolist())
-    if (
-        len(set(sample)) < 2
-        and (flat.numel() > 1 or sample[0] in (0.0, 1.0, -1.0))
-        and sample[0] == sample[0]
-    ):
-        sample = ()
+    if len(set(sample)) < 2 and sample[0] in (0.0, 1.0, -1.0):
+        sample = ()  # a tensor of zeros or ones: any constant of that shape would pass for it
     return tuple(t.shape), sample
 
 

@@ -94,6 +94,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         # what left torch so far: (fingerprint, targets its value depends on, cuts on its lineage)
         self._prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]] = []
         self._print_births: dict[int, int] = {}  # print index -> birth of the NaN/Inf the escaped value held
+        # the very Python objects .item() / .tolist() gave (held, so their ids stay theirs) -> print index
+        self._print_objects: dict[int, tuple[object, int]] = {}
         self._back_birth = -1  # the current op's: a NaN/Inf in escaped values its data brings back
 
     # -- dispatch ------------------------------------------------------------------------------------
@@ -201,7 +203,9 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
             self._came_back(external, (), {})
         if kind is Kind.INPLACE:
             made_by = self._made_by(args)
-        elif self._prints and (kind is Kind.OP or (kind is Kind.CREATE and not grads)):
+        elif self._prints and (
+            kind is Kind.OP or kind is Kind.FACTORY or (kind is Kind.CREATE and not grads)
+        ):
             self._back_birth = -1
             back, back_cuts = self._came_back(external, args, kwargs)
             if back:
@@ -232,7 +236,7 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         elif before is not None and versions(inputs) != before:
             self._written(name, args, kwargs, inputs, before, site)
         elif kind is Kind.ESCAPE:
-            self._escape(name, values, grads, cuts, inputs, site, index, caller_index)
+            self._escape(name, values, grads, cuts, inputs, site, index, caller_index, out)
             if self.finite is not None and self.finite.tainted and inputs:
                 self.finite.escaped(inputs[0], out)
         finite = self.finite
@@ -315,8 +319,10 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         return self.log.op_of_node(sequence_nr)
 
     def finish(self) -> None:
-        """Hand the log over as the capture's ops (plain data; Op records are built on access)."""
+        """Hand the log over as the capture's ops (plain data; Op records are built on access); let go of
+        the user's values held to follow escapes."""
         self.cap.ops = self.log
+        self._print_objects.clear()
 
     def _cause(
         self, kind: Kind, grad_on: bool, site: Site | None, caller_index: int

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from gradviz.capture._backward import BackwardMarks
 from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._lineage import Lineage
@@ -31,4 +33,10 @@ class TracerPart:
         op_site: Site | None = None,
     ) -> int:
         """Record a cut of the gradient of the targets in ``lost`` (the Tracer's own)."""
+        raise NotImplementedError
+
+    def _came_back(
+        self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
+    ) -> tuple[int, tuple[int, ...]]:
+        """Values that left torch and come back in these tensors or arguments (the Escapes part's)."""
         raise NotImplementedError

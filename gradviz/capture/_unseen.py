@@ -20,6 +20,7 @@ class OutOfSight(TracerPart):
     """Mixed into the Tracer: lineage where no op of the forward was seen."""
 
     _carried: dict[int, Any]
+    _prints: list[Any]
     _start_seq: int
     _used: int
 
@@ -36,12 +37,19 @@ class OutOfSight(TracerPart):
         ins = tensors_in(args if isinstance(args, tuple) else (args,), {})
         if self.finite is not None and self.finite.tainted:  # a NaN that went in comes out from there
             self.finite.propagate(max(len(self.log) - 1, 0), ins, tensors_out(output))
+        unknown = []
         for t in ins:
             entry = self.lineage.get(t)
             if entry is not None:
                 values |= entry[1]
                 grads |= entry[2]
                 cuts = merge(cuts, entry[3])
+            else:
+                unknown.append(t)
+        if unknown and self._prints:  # values that left torch may come back straight into it
+            back, back_cuts = self._came_back(unknown, (), {})
+            values |= back
+            cuts = merge(cuts, back_cuts)
         index = max(len(self.log) - 1, 0)  # never -1, which marks a target's own entry
         if targets & ~self._used:
             self._first_use(targets & ~self._used, index)

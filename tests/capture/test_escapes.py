@@ -1,0 +1,95 @@
+"""Values that leave torch and come back: followed by the object itself where it comes back unchanged
+(the very float .item() gave, the very list .tolist() gave), by its values where it was copied, and into
+code the tracer cannot see (a TorchScript module). Found by the fuzzer (seed 7, programs 6533, 8108,
+11867, 15140). Each case is first checked in plain torch: the parameter gets no gradient."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+import gradviz
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, h):
+        return torch.tanh(self.lin(h))
+
+
+class _Net(nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(4)  # its output's mean is exactly 0.0: a value no number can tell apart
+        self.lin = nn.Linear(4, 4)
+        self.keep = nn.Linear(4, 4)  # a path that trains, so that the loss has a graph
+        with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; models still use it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.head = torch.jit.script(_Block())
+        self.how = how
+
+    def forward(self, x):
+        h = self.norm(x)
+        if self.how == "item into full":
+            back = torch.full((3, 4), h.mean().item())
+        elif self.how == "item into new_full":
+            back = x.new_full((3, 4), h.mean().item())
+        elif self.how == "tolist of equal values":
+            flat = torch.tanh(self.lin(x)).mean().expand(3, 4)  # twelve equal values
+            back = torch.tensor(flat.tolist())
+        else:  # "numpy copy into TorchScript"
+            back = self.head(torch.from_numpy(torch.tanh(self.lin(x)).detach().numpy().copy()))
+        return self.keep(x) + back
+
+
+@pytest.mark.parametrize(
+    ("how", "lost"),
+    [
+        ("item into full", "norm.weight"),
+        ("item into new_full", "norm.bias"),
+        ("tolist of equal values", "lin.weight"),
+        ("numpy copy into TorchScript", "lin.weight"),
+    ],
+)
+def test_a_value_that_came_back_is_an_escape(how: str, lost: str) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _Net(how)
+    plain(x).pow(2).sum().backward()
+    assert dict(plain.named_parameters())[lost].grad is None  # plain torch: no gradient came
+    torch.manual_seed(0)
+    model = _Net(how)
+    with gradviz.trace(model) as t:
+        model(x).pow(2).sum().backward()
+    v = t.verdicts[lost]
+    assert v.cause == "escaped", (v.cause, v.message)
+    assert v.where is not None and int(v.where.rsplit(":", 1)[1]) > 0
+
+
+def test_a_literal_equal_to_a_logged_value_is_not_taken_for_it() -> None:
+    """The same value written as a literal is another object: logging the norm's mean (0.0) and then
+    building a tensor of the literal 0.0 is not an escape of the norm; it is unused."""
+
+    class Logged(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(4)
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            self.logged = self.norm(x).mean().item()  # 0.0, logged only
+            return self.lin(x) + torch.full((3, 4), 0.0)
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    model = Logged()
+    with gradviz.trace(model) as t:
+        model(x).pow(2).sum().backward()
+    assert model.norm.weight.grad is None
+    assert t.verdicts["norm.weight"].cause == "unused"
