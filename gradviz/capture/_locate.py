@@ -123,8 +123,9 @@ class _Graph(GraphIndex):
         # paths has finite parents on the paths that carried no NaN; they are not where it was born). A
         # non-finite node none of whose parents is non-finite got it from the backward of one of them: the
         # births. Of several, the one autograd ran first (the latest in the forward) is where it began; at
-        # one node, a parent whose backward can make NaN/Inf (sqrt, log, div, ...) or whose incoming
-        # gradient is zero (0 x inf) is preferred over one that cannot.
+        # one node, a parent whose forward op took a NaN/Inf (its backward multiplies by it: the forward
+        # birth is the one) is preferred, then one whose backward can make NaN/Inf (sqrt, log, div, ...) or
+        # whose incoming gradient is zero (0 x inf), over one that cannot.
         """
         if start not in self.by_id:
             return None
@@ -191,11 +192,14 @@ class _Graph(GraphIndex):
         index = self._made[node.id] = len(self.cap.births) - 1
         return index
 
-    def _birth_rank(self, node: GraphNode) -> tuple[bool, int]:
+    def _birth_rank(self, node: GraphNode) -> tuple[bool, bool, int]:
+        """Of the parents that sent a non-finite gradient from a finite one, the likeliest: one whose forward
+        op took a NaN/Inf (its backward multiplies by it), then one whose backward can make one."""
         op = self.op_of.get(node.id, -1)
-        name = self.cap.ops[op].name if op >= 0 and node.op >= 0 else op_name_of(node.name)
+        own = op >= 0 and node.op >= 0
+        name = self.cap.ops[op].name if own else op_name_of(node.name)
         can_make = name.strip("_").removesuffix("_") in _BACKWARD_DETAIL or node.grad_norm == 0
-        return can_make, self._time_rank(node)
+        return own and op in self.cap.op_taint, can_make, self._time_rank(node)
 
     def _time_rank(self, node: GraphNode) -> int:
         """Larger for nodes autograd runs earlier: made later in the forward."""

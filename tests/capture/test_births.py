@@ -280,3 +280,43 @@ def test_weights_spoiled_by_a_step_inside_the_trace_keep_the_birth_of_the_gradie
     assert {v.cause for v in t.verdicts.values()} == {"nonfinite"}
     (birth,) = t.capture.births
     assert (birth.phase, birth.op_name) == ("backward", "sqrt")
+
+
+class _SharedScale(nn.Module):
+    """One parameter on three paths; the first two meet the -Inf that log made of the data, the last (the
+    latest in the forward, the first autograd runs) does not."""
+
+    def __init__(self, functional: bool) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.rand(4) + 0.5)
+        self.lin = nn.Linear(4, 4)
+        self.functional = functional
+
+    def forward(self, x):
+        h = torch.log((x - x.flip(0)).abs())  # -Inf on the middle row
+        if self.functional:
+            h = torch.mul(torch.mul(h, self.w), self.w)
+            g = torch.tanh(torch.mul(self.lin(x), self.w))
+        else:
+            h = h * self.w
+            h = h * self.w
+            g = torch.tanh(self.lin(x) * self.w)
+        return (h + g).abs().sum()
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_a_shared_parameter_gets_the_forward_birth_of_the_path_that_carried_the_inf(functional: bool) -> None:
+    """Every path sends a finite gradient into its op's backward; the one whose forward took the -Inf
+    multiplies by it there. The birth is that forward one (log), not the backward of whichever path
+    autograd ran first."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _SharedScale(functional)
+    plain(x).backward()
+    assert not torch.isfinite(plain.w.grad).all()  # plain torch: the shared weight's gradient is not finite
+    model = _SharedScale(functional)
+    with gradviz.trace(model) as t:
+        model(x).backward()
+    assert t.verdicts["w"].cause == "nonfinite"
+    (birth,) = t.capture.births
+    assert (birth.phase, birth.op_name) == ("forward", "log")
