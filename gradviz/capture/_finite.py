@@ -276,9 +276,9 @@ class FiniteWatch:
                 # NaN from a +Inf that nobody recorded: an op that is not summed overflowed (a -Inf alone is
                 # a mask, and a softmax over a row of only -Inf is where that NaN is born)
                 born = self._upstream("inf", values, name, index, site)
-            elif (has_nan and not in_nan) or (not has_nan and not in_bad):
+            elif (has_nan and not in_nan and inherited < 0) or (not has_nan and not in_bad):
                 born = self._birth(kind, name, index, site, describe(name, args, floats))
-            elif inherited >= 0:
+            elif inherited >= 0:  # a NaN made of an Inf born earlier (inf - inf in a mean): that birth
                 born = inherited
             else:
                 born = self._upstream(kind, values, name, index, site)

@@ -320,3 +320,44 @@ def test_a_shared_parameter_gets_the_forward_birth_of_the_path_that_carried_the_
     assert t.verdicts["w"].cause == "nonfinite"
     (birth,) = t.capture.births
     assert (birth.phase, birth.op_name) == ("forward", "log")
+
+
+class _InfThenNaN(nn.Module):
+    """An Inf born in one op turns into NaN in a later one (inf - inf, inf * 0): the NaN is that Inf's."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.how = how
+
+    def forward(self, x):
+        if self.how == "fp16 overflow, then a mean":
+            h = (x.half() * 1e5).float()  # +Inf and -Inf in half precision, no NaN
+            return h.mean() * self.lin(x).sum()  # the mean is NaN (inf - inf)
+        if self.how == "log of 0, then a difference":
+            h = torch.log((x - x.flip(0)).abs())  # -Inf on the middle row
+            return self.lin(h - h.flip(1)).sum()
+        h = torch.exp(x * 100)  # +Inf where x > 0.9
+        return self.lin(h * (x > 10).float()).sum()  # Inf * 0 = NaN
+
+
+@pytest.mark.parametrize(
+    ("how", "op"),
+    [
+        ("fp16 overflow, then a mean", "mul"),
+        ("log of 0, then a difference", "log"),
+        ("exp, then times 0", "exp"),
+    ],
+)
+def test_a_nan_made_of_an_earlier_inf_is_born_where_the_inf_was(how: str, op: str) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _InfThenNaN(how)
+    plain(x).backward()
+    assert not torch.isfinite(plain.lin.weight.grad).all()  # plain torch: NaN/Inf gradient
+    model = _InfThenNaN(how)
+    with gradviz.trace(model) as t:
+        model(x).backward()
+    assert t.verdicts["lin.weight"].cause == "nonfinite"
+    (birth,) = t.capture.births
+    assert (birth.phase, birth.op_name) == ("forward", op)
