@@ -44,6 +44,7 @@ _SIZE_OF = (
     | _COMPARE
 )
 # The op that adds a straight-through branch back: x + branch, branch + x (or x - branch).
+_LOG_PROB = ("LogSoftmaxBackward", "LogBackward", "LogSigmoidBackward")
 _VIEWS = ("TBackward", "ViewBackward", "TransposeBackward", "PermuteBackward", "ExpandBackward", "UnsafeView")
 _REJOIN = frozenset({"add", "__add__", "__radd__", "sub", "__sub__", "__iadd__", "add_"})
 
@@ -185,6 +186,10 @@ class Intent:
         name = self.graph.op_name(node)
         if name in _COMPARE:
             return True
+        if name in ("mul", "__mul__", "__rmul__"):  # a cross-entropy by hand: p * log q, q the prediction
+            return any(
+                self.graph.by_id[c].name.startswith(_LOG_PROB) for c in node.next if c in self.graph.by_id
+            )
         if name not in _DIFF:
             return False
         parents = self.graph.parents.get(node.id, ())
