@@ -171,12 +171,15 @@ class _Graph(GraphIndex):
         made = self._made.get(node.id)
         if made is not None:
             return made
-        cut = next(
-            (c for c in self.cap.cuts if c.lost & bit and c.how in (CutHow.reentrant, CutHow.in_function)),
-            None,
-        )
-        if cut is None:
+        hidden = [
+            c for c in self.cap.cuts if c.lost & bit and c.how in (CutHow.reentrant, CutHow.in_function)
+        ]
+        if not hidden:
             return -1
+        for c in hidden:  # its forward took a NaN/Inf born before it: the backward multiplied by that one
+            if c.op_index in self.cap.op_taint:
+                return self.cap.op_taint[c.op_index]
+        cut = hidden[0]
         reentrant = cut.how is CutHow.reentrant
         detail = (
             "its backward re-runs the checkpointed forward and runs autograd inside it, out of sight: "

@@ -361,3 +361,31 @@ def test_a_nan_made_of_an_earlier_inf_is_born_where_the_inf_was(how: str, op: st
     assert t.verdicts["lin.weight"].cause == "nonfinite"
     (birth,) = t.capture.births
     assert (birth.phase, birth.op_name) == ("forward", op)
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_a_forward_nan_that_enters_a_checkpoint_keeps_its_birth_inside_it(reentrant: bool) -> None:
+    """An Inf born before a checkpointed block (fp16 overflow) flows into it: the block's parameters get
+    that birth, not "born inside the checkpoint's backward"."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = nn.Linear(4, 4)
+            self.inner = nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = (self.pre(x).half() * 1e6).float()  # +-Inf in half precision
+            return checkpoint(self.inner, h, use_reentrant=reentrant)
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = Net()
+    plain(x).abs().sum().backward()
+    assert not torch.isfinite(plain.inner.weight.grad).all()  # plain torch: NaN/Inf gradient
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(x).abs().sum().backward()
+    assert t.verdicts["inner.weight"].cause == "nonfinite"
+    births = {(b.phase, b.op_name) for b in t.capture.births}
+    assert births == {("forward", "mul")}
