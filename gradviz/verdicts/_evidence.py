@@ -140,7 +140,7 @@ class Role:
     ``site``: that comparison, or that op. ``module``: the outermost module around it that holds no trained
     tensor ("" when none). ``trained``: the tensors it meets, in short ("q", "G", "ctx"); ``leaks``: trained
     tensors that also get a gradient through the target's side of the comparison (a feature trunk shared
-    with the target network), in short.
+    with the target network), in short; ``quiet``: a line where that module also ran under no_grad.
     """
 
     kind: RoleKind
@@ -149,6 +149,7 @@ class Role:
     module: str = ""
     trained: str = ""
     leaks: str = ""
+    quiet: Site | None = None  # a line where its module also ran with gradients off: meant to stay fixed
 
 
 @dataclass(frozen=True)

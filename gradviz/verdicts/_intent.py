@@ -9,6 +9,8 @@ designs, so the verdicts first ask how the tensor meets the ones that learn.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gradviz.records import Capture, Cause, Cut, GradState, GraphNode, Site, Target
 from gradviz.verdicts._evidence import KeptFixed, Role, StraightThrough
 from gradviz.verdicts._paths import ZeroGraph
@@ -66,7 +68,22 @@ class Intent:
     # -- untrained tensors that get a gradient -----------------------------------------------------------
 
     def role(self, t: Target) -> Role:
-        """How ``t``, which gets a gradient, meets the trained tensors on the way to the loss."""
+        """How ``t``, which gets a gradient, meets the trained tensors on the way to the loss; with the line
+        where its module also ran with gradients off, if it did (then it is meant to stay fixed)."""
+        found = self._role(t)
+        if found.kind == "target" or not found.module:
+            return found
+        quiet = next(
+            (
+                i
+                for i, op in enumerate(self.cap.ops)
+                if not op.grad_enabled and op.module and _within(op.module, found.module)
+            ),
+            -1,
+        )
+        return replace(found, quiet=self.cap.ops.user_site(quiet)) if quiet >= 0 else found
+
+    def _role(self, t: Target) -> Role:
         module = self._module(t)
         trained = self.trained & ~t.bit
         if not trained or t.node is None or t.node not in self.graph.by_id:

@@ -625,29 +625,45 @@ def _untrained(t: Target, role: Role) -> tuple[str, str]:
             "once; that saves its backward. Training it on this loss would make the target chase the "
             "prediction.",
         )
+    learn = "build the optimizer from model.parameters() (or add a param group with it)"
     if role.kind == "through":
-        return (
-            f"{head}. The optimizer trains {role.trained} through {part}: the gradient of {role.trained} "
-            f"flows through {where}.",
-            f"If {part} is meant to stay fixed while {role.trained} learns (a GAN's discriminator in the "
-            "generator's step, a frozen backbone under a trained prompt): call "
-            f"`{owner}.requires_grad_(False)` for this step; the gradient still flows through it to "
-            f"{role.trained}, and its own is no longer computed. If it should learn from this loss too: add "
-            "its parameters to the optimizer.",
+        said = (
+            f"The optimizer trains {role.trained} through {part}: the gradient of {role.trained} flows "
+            f"through {where}."
         )
-    if role.kind == "feeds":
-        return (
-            f"{head}. Its output feeds {role.trained}, which the optimizer trains, at {where}.",
-            "If it should learn: build the optimizer from model.parameters() (or add a param group with it). "
-            "If it is meant to stay fixed (a frozen feature extractor, a GAN's generator in the "
-            f"discriminator's step): `.detach()` its output where it enters {role.trained} (as in "
-            f"`D(fake.detach())`), or call `{owner}.requires_grad_(False)`; that saves its backward.",
+        stay = (
+            f"call `{owner}.requires_grad_(False)` for this step; the gradient still flows through it to "
+            f"{role.trained}, and its own is no longer computed"
         )
-    return (
-        f"{head}.",
-        "If it should learn: build the optimizer from model.parameters() (or add a param group with it). If "
-        f"it is meant to stay fixed: call `{owner}.requires_grad_(False)` (saves its backward).",
-    )
+        when = (
+            f"while {role.trained} learns (a GAN's discriminator in the generator's step, a frozen backbone)"
+        )
+        learn = "add its parameters to the optimizer"
+    elif role.kind == "feeds":
+        said = f"The output of {part} enters {role.trained}, which the optimizer trains, in {where}."
+        stay = (
+            f"`.detach()` its output where it enters {role.trained} (as in `D(fake.detach())`), or call "
+            f"`{owner}.requires_grad_(False)`; that saves its backward"
+        )
+        when = "(a frozen feature extractor, a GAN's generator in the discriminator's step)"
+    else:
+        said, stay, when = "", f"call `{owner}.requires_grad_(False)` (saves its backward)", ""
+    if role.quiet is not None:  # it also ran under no_grad: it looks meant to stay fixed, say that first
+        said += (
+            f" {part[0].upper()}{part[1:]} also runs under torch.no_grad(){at(role.quiet)}{code(role.quiet)}."
+        )
+        return (
+            f"{head}. {said.strip()}",
+            f"It looks meant to stay fixed: {stay}. If it should learn after all: {learn}.",
+        )
+    if role.kind == "through":
+        fix = f"If {part} is meant to stay fixed {when}: {stay}. If it should learn from this loss too: "
+        fix += f"{learn}."
+    else:
+        fix = (
+            f"If it should learn: {learn}. If it is meant to stay fixed{' ' + when if when else ''}: {stay}."
+        )
+    return f"{head}. {said}".rstrip() if said else f"{head}.", fix
 
 
 def _kept_fixed(t: Target, cut: Cut, role: Role) -> tuple[str, str]:

@@ -16,7 +16,7 @@ EXPECT = {
     **{f"D.{i}.{p}": ("ok", "*") for i in (0, 2) for p in ("weight", "bias")},
 }
 GRADS = dict.fromkeys(EXPECT, "nonzero")
-MESSAGE = {name: ["feeds d", "`d(fake.detach())`", "if it should learn"] for name in G}
+MESSAGE = {name: ["the output of `g` enters d", "`d(fake.detach())`", "if it should learn"] for name in G}
 AVOID = {name: ["requires_grad_(false)` for this step"] for name in G}
 
 

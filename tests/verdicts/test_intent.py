@@ -125,3 +125,22 @@ def test_a_detach_that_only_feeds_a_comparison_keeps_a_target_fixed(make) -> Non
     assert isinstance(found, KeptFixed) and found.role.op == "mse_loss"
     v = decide(cap)["target.weight"]
     assert v.cause is Cause.detach and v.fix.startswith("Nothing to fix")
+
+
+def test_a_part_also_run_under_no_grad_is_told_meant_to_stay_fixed(make) -> None:
+    graph = [
+        GraphNode("loss", "SumBackward0", ["d"], grad_norm=1.0),
+        GraphNode("d", "MmBackward0", ["g", "t"], op=1, grad_norm=1.0),
+        GraphNode("t", "TBackward0", ["acc1"], grad_norm=1.0),
+        GraphNode("g", "MmBackward0", ["acc0"], op=0, grad_norm=1.0),
+        GraphNode("acc0", "AccumulateGrad", [], target=0, grad_norm=1.0),
+        GraphNode("acc1", "AccumulateGrad", [], target=1, grad_norm=1.0),
+    ]
+    quiet = make.op(2, "linear", 9, "real_score = D(real)")
+    quiet.module, quiet.grad_enabled = "D", False
+    ops = [make.op(0, "linear", 10, "fake = G(z)"), make.op(1, "linear", 11, "score = D(fake)"), quiet]
+    g = make.got("G.weight", 0, node="acc0", in_optimizer=True)
+    d = make.got("D.weight", 1, node="acc1", in_optimizer=False)
+    v = decide(make.capture(g, d, ops=ops, graph=graph, backward_calls=1))["D.weight"]
+    assert "`D` also runs under torch.no_grad() at model.py:9" in v.message
+    assert v.fix.startswith("It looks meant to stay fixed: call `model.D.requires_grad_(False)`")
