@@ -177,7 +177,8 @@ class BackwardCalls:
                 try:
                     freed_by = self.marks_for_tracer.freed_by
                     fresh = self.marks_for_tracer.fresh
-                    s.cap.error = classify_backward_error(exc, site, s.cap, again, freed_by, fresh)
+                    saved_at = _saved_and_changed(roots, s.tracer.op_of_node) if "inplace" in str(exc) else -1
+                    s.cap.error = classify_backward_error(exc, site, s.cap, again, freed_by, fresh, saved_at)
                 except Exception as internal:  # NOTE [fail-safe]: the user's error goes on unchanged
                     s.failsafe.fail(internal, "error classifier")
             raise
@@ -436,6 +437,32 @@ class BackwardCalls:
         if name == "grad":
             self._returned(_grad_inputs(args, kwargs), result)
         return result
+
+
+_SAVED_WALK_LIMIT = 20_000  # nodes looked at for the one whose saved tensor was changed
+
+
+def _saved_and_changed(roots: list[torch.Tensor], op_of_node) -> int:
+    """After "modified by an inplace operation": the forward op whose autograd node holds the changed saved
+    tensor, found as torch finds it (unpacking each node's saved tensors raises for that one); -1: none."""
+    seen: set[int] = set()
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    while stack and len(seen) < _SAVED_WALK_LIMIT:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for attr in dir(node):
+            if attr.startswith("_saved_"):
+                try:
+                    getattr(node, attr)
+                except RuntimeError as exc:
+                    if "inplace" in str(exc):
+                        return op_of_node(node._sequence_nr())
+                except Exception:  # an attribute torch cannot show: not this one
+                    continue
+        stack.extend(fn for fn, _ in node.next_functions if fn is not None)
+    return -1
 
 
 def grad_of(t: torch.Tensor) -> torch.Tensor | None:

@@ -18,9 +18,11 @@ from gradviz.records import Capture, ErrorInfo, ErrorKind, Inplace, Site, error_
 if TYPE_CHECKING:
     from gradviz.capture._lineage import Lineage
 
+# torch names the node whose output the saved tensor is; a tensor with no grad_fn (data, a mask) is named by
+# type and shape alone
 _INPLACE_SAVED = re.compile(
-    r"modified by an inplace operation: \[(?P<type>[\w.]+) \[(?P<shape>[\d, ]*)\]\], which is output "
-    r"(?P<out>\d+) of (?P<node>\w+), is at version (?P<now>\d+); expected version (?P<expected>\d+)"
+    r"modified by an inplace operation: \[(?P<type>[\w.]+) \[(?P<shape>[\d, ]*)\]\],?(?: which is output "
+    r"(?P<out>\d+) of (?P<node>\w+),)? is at version (?P<now>\d+); expected version (?P<expected>\d+)"
 )
 
 
@@ -60,15 +62,17 @@ def classify_backward_error(
     again: bool = False,
     freed_by: Site | None = None,
     fresh: bool = True,
+    saved_at: int = -1,
 ) -> ErrorInfo:
     """``again``: this backward's loss had already been backpropagated inside the trace; ``freed_by``: the
     line of the last backward that ran without retain_graph (it freed the graph's saved tensors); ``fresh``:
-    a new forward began after it (a parameter was used again), rather than a second loss of the same one."""
+    a new forward began after it (a parameter was used again), rather than a second loss of the same one;
+    ``saved_at``: the forward op whose node holds the saved tensor an in-place write changed (-1: unknown)."""
     message = str(exc)
     kind = error_kind_of(message)
     blame, blame_op = site, ""
     if kind is ErrorKind.inplace_saved:
-        culprit = blame_inplace(message, cap.inplace)
+        culprit = blame_inplace(message, cap.inplace, saved_at)
         if culprit is not None:
             blame, blame_op = culprit.site, culprit.op
     elif kind is ErrorKind.graph_freed:
@@ -89,14 +93,17 @@ def classify_backward_error(
     )
 
 
-def blame_inplace(message: str, events: list[Inplace]) -> Inplace | None:
-    """The in-place op that bumped the saved tensor past the version autograd expected."""
+def blame_inplace(message: str, events: list[Inplace], saved_at: int = -1) -> Inplace | None:
+    """The in-place op that bumped the saved tensor past the version autograd expected: of the writes after
+    the op that saved it (``saved_at``, when known), the one that matches torch's message best."""
+    if saved_at >= 0:
+        events = [e for e in events if e.index < 0 or e.index > saved_at] or events
     m = _INPLACE_SAVED.search(message)
     if m is None:
         return events[-1] if events else None
     shape = tuple(int(s) for s in m["shape"].split(",") if s.strip())
     expected = int(m["expected"])
-    node = _op_family(m["node"])
+    node = _op_family(m["node"] or "")  # "": it had no grad_fn, as an in-place write on data has none
 
     def score(e: Inplace) -> tuple[int, int, int]:
         return (e.shape == shape, _op_family(e.made_by) == node, e.version == expected + 1)

@@ -81,6 +81,7 @@ class Writes(TracerPart):
                     made_by=made_by,
                     is_leaf=is_leaf(t),
                     module=self.modules[-1] if self.modules else "",
+                    index=len(self.log),
                 )
             )
 
@@ -102,6 +103,7 @@ class Writes(TracerPart):
                     made_by=made_by,
                     is_leaf=is_leaf(t),
                     module=self.modules[-1] if self.modules else "",
+                    index=len(self.log),
                 )
             )
         if zeroed:

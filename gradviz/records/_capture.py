@@ -217,6 +217,7 @@ class Inplace:
     made_by: str  # name of the op that produced the tensor, e.g. "sigmoid"
     is_leaf: bool
     module: str = ""
+    index: int = -1  # the op's index in the forward (-1: unknown)
 
 
 @dataclass
