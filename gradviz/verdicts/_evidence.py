@@ -150,6 +150,7 @@ class Role:
     trained: str = ""
     leaks: str = ""
     quiet: Site | None = None  # a line where its module also ran with gradients off: meant to stay fixed
+    sure: bool = True  # target: more than the comparison says so (a copy of a trained part, soft targets)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,16 @@ _SIZE_OF = (
     | _COMPARE
 )
 # The op that adds a straight-through branch back: x + branch, branch + x (or x - branch).
+# Nodes that make a target out of an output: soft targets, a Bellman max, a chosen action's value.
+_TARGET_MAKERS = (
+    "SoftmaxBackward",
+    "LogSoftmaxBackward",
+    "SigmoidBackward",
+    "MaxBackward",
+    "AmaxBackward",
+    "GatherBackward",
+    "DivBackward",
+)
 _LOG_PROB = ("LogSoftmaxBackward", "LogBackward", "LogSigmoidBackward")
 _VIEWS = ("TBackward", "ViewBackward", "TransposeBackward", "PermuteBackward", "ExpandBackward", "UnsafeView")
 _REJOIN = frozenset({"add", "__add__", "__radd__", "sub", "__sub__", "__iadd__", "add_"})
@@ -103,7 +113,8 @@ class Intent:
         op, site = self.graph.op_name(meet), self.graph.site_of(meet)
         others = self._short(below[meet.id] & trained)
         if self._compares(meet):
-            return Role("target", op, site, module, others)
+            mine = next((c for c in meet.next if below.get(c, 0) & t.bit), "")
+            return Role("target", op, site, module, others, sure=self._target_like(t, module, mine))
         index = self.graph.op_of.get(meet.id, -1)
         inside = (
             bool(module) and 0 <= index < len(self.cap.ops) and _within(self.cap.ops[index].module, module)
@@ -128,8 +139,48 @@ class Intent:
             if len(mine) == 1 and others:
                 op, site = self.graph.op_name(parent), self.graph.site_of(parent)
                 leaks = self._short(mine[0] & trained)
-                return Role("target", op, site, self._module(t), self._short(others[0] & trained), leaks)
+                module, side = self._module(t), parent.next[sides.index(mine[0])]
+                sure = self._target_like(t, module, side)
+                return Role("target", op, site, module, self._short(others[0] & trained), leaks, sure=sure)
         return None
+
+    def _target_like(self, t: Target, module: str, side: str) -> bool:
+        """More than a comparison says it is a target: it is a copy of a trained part (a target network, an
+        EMA teacher: the same names and shapes), or its side turns outputs into targets (a softmax of a
+        teacher's logits, the max of a Bellman target) before the comparison."""
+        if self._twin(t, module):
+            return True
+        seen, frontier = 0, [side]
+        while frontier and seen < 6:  # the few nodes just below the comparison on its side
+            node = self.graph.by_id.get(frontier.pop(0))
+            if node is None:
+                continue
+            seen += 1
+            if node.name.startswith(_TARGET_MAKERS):
+                return True
+            frontier += node.next
+        return False
+
+    def _twin(self, t: Target, module: str) -> bool:
+        """A trained module (or tensor) with the same parameter names and shapes as ``module`` (or ``t``)."""
+        trained = [x for x in self.cap.targets if self.trained & x.bit and x.value is not None]
+        if t.value is None:
+            return False
+        if not module:
+            return any(x.value is not None and x.value.shape == t.value.shape for x in trained)
+
+        def signature(prefix: str) -> list[tuple[str, tuple[int, ...]]] | None:
+            found = [x for x in self.cap.targets if _within(x.name, prefix)]
+            if any(x.value is None for x in found):
+                return None
+            return sorted((x.name[len(prefix) + 1 :], x.value.shape) for x in found if x.value is not None)
+
+        mine = signature(module)
+        if not mine:
+            return False
+        first = mine[0][0]
+        others = {x.name[: -len(first) - 1] for x in trained if x.name.endswith("." + first)}
+        return any(signature(other) == mine for other in others)
 
     # -- tensors whose every path was cut ----------------------------------------------------------------
 

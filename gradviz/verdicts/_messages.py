@@ -617,13 +617,20 @@ def _untrained(t: Target, role: Role) -> tuple[str, str]:
         )
     if role.kind == "target":
         meets = "its output meets that of" if role.module else "what is computed from it meets that of"
+        is_a = "is a target" if role.sure else "looks like a target"
         return (
-            f"{head}. {part[0].upper()}{part[1:]} is a target (a target network, a teacher): {meets} "
+            f"{head}. {part[0].upper()}{part[1:]} {is_a} (a target network, a teacher): {meets} "
             f"{role.trained}, which the optimizer trains, only in {where}, as the value to match.",
             f"Keep {part} fixed and stop computing its gradients: run its forward under "
             f"`with torch.no_grad():` (or `.detach()` its output), or call `{owner}.requires_grad_(False)` "
             "once; that saves its backward. Training it on this loss would make the target chase the "
-            "prediction.",
+            "prediction."
+            + (
+                ""
+                if role.sure
+                else " If it is not a target but a second model that should learn too (a two-tower model): "
+                "give its parameters to the optimizer."
+            ),
         )
     learn = "build the optimizer from model.parameters() (or add a param group with it)"
     if role.kind == "through":

@@ -4,7 +4,7 @@ part beside them; a straight-through estimator; a cut that keeps a target fixed.
 
 from __future__ import annotations
 
-from gradviz.records import Cause, GradState, GraphNode
+from gradviz.records import Cause, GradState, GraphNode, TensorSummary
 from gradviz.verdicts import decide
 from gradviz.verdicts._evidence import KeptFixed, StraightThrough
 from gradviz.verdicts._intent import Intent
@@ -144,3 +144,13 @@ def test_a_part_also_run_under_no_grad_is_told_meant_to_stay_fixed(make) -> None
     v = decide(make.capture(g, d, ops=ops, graph=graph, backward_calls=1))["D.weight"]
     assert "`D` also runs under torch.no_grad() at model.py:9" in v.message
     assert v.fix.startswith("It looks meant to stay fixed: call `model.D.requires_grad_(False)`")
+
+
+def test_a_comparison_alone_gives_both_readings_and_a_copy_makes_it_sure(make) -> None:
+    cap = two_branches(make, "MseLossBackward0", "mse_loss")
+    v = decide(cap)["target.weight"]
+    assert "looks like a target" in v.message and "a second model that should learn too" in v.fix
+    for t in cap.targets:  # the same names and shapes: a copy of the trained part (a target network)
+        t.value = TensorSummary(shape=(4, 3), dtype="float32", device="cpu", numel=12, norm=1.0)
+    v = decide(cap)["target.weight"]
+    assert "`target` is a target" in v.message and "second model" not in v.fix
