@@ -193,8 +193,9 @@ class Run:
         status = "closed" if not self.live else "not closed" if self._damaged_tail() else "live"
         span = f", steps {h.steps[0]}..{h.steps[-1]}" if len(h) else ""
         bad = ""
-        if h.first_nonfinite is not None:
-            bad = f"; first non-finite gradient at step {h.first_nonfinite[0]}: {h.first_nonfinite[1]}"
+        went = view.nonfinite_text(h) if h.first_nonfinite is not None else None
+        if went is not None:
+            bad = f"; {went}"
         return (
             f"<gradviz.Run {os.fspath(self.path)!r} {status}: {len(h.names)} parameters of "
             f"{head.get('model') or 'a model'}{by}, {self._reader.steps_read} steps{span}{bad}"

@@ -319,8 +319,6 @@ class Monitor:
         h = self._buffer
         by = f" with {self.optimizer_name}" if self.optimizer_name else ""
         bad = ""
-        if h.first_nonfinite is not None:
-            bad = f"; first non-finite gradient at step {h.first_nonfinite[0]}: {h.first_nonfinite[1]}"
         status = "closed" if self.closed else "watching"
         if not self.recording:
             return (
@@ -329,8 +327,12 @@ class Monitor:
             )
         if h.n:
             history = self.history
-            counts = view.step_counts(history, -1, self._frozen(history))
-            bad = f"; step {history.steps[-1]}: {view.counts_text(counts)}{bad}"
+            frozen = self._frozen(history)
+            counts = view.step_counts(history, -1, frozen)
+            bad = f"; step {history.steps[-1]}: {view.counts_text(counts)}"
+            went = view.nonfinite_text(history, frozen) if h.first_nonfinite is not None else None
+            if went is not None:
+                bad += f"; {went}"
         if self.log_dir is not None:
             bad += f"; writing {os.fspath(self.log_dir)!r}"
         return (

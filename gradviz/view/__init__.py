@@ -13,6 +13,7 @@ from gradviz.view._html import default_path, write_html
 from gradviz.view._report import report, summary_line
 from gradviz.view._state import build_state
 from gradviz.view._watch_html import write_watch_html
+from gradviz.view._watch_problems import nonfinite_text
 from gradviz.view._watch_state import build_watch_state
 from gradviz.view._watch_summary import counts_text, frozen_columns, run_text, step_counts
 
@@ -24,6 +25,7 @@ __all__ = [
     "frozen_columns",
     "graph_widget",
     "monitor_widget",
+    "nonfinite_text",
     "report",
     "run_text",
     "step_counts",

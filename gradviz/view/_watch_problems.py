@@ -27,7 +27,7 @@ import numpy as np
 from gradviz.records import GradState, History
 from gradviz.view._watch_summary import VANISH, Health, _number, health
 
-__all__ = ["Problem", "explosions", "problem_lines"]
+__all__ = ["Problem", "explosions", "nonfinite_text", "problem_lines"]
 
 MEDIAN_WINDOW = 50  # js/src/watch/flags.js: finite norms the running median looks at
 MIN_HISTORY = 5  # no "exploding" until this many earlier norms
@@ -274,3 +274,13 @@ def _lost_first(history: History, row: int) -> str:
     if int(step) >= int(history.steps[row]):
         return ""
     return f" The first NaN/Inf was at step {int(step)}, in {name} (a step the history no longer keeps)."
+
+
+def nonfinite_text(history: History, frozen: Sequence[bool] | None = None) -> str | None:
+    """How the run's gradients went NaN/Inf, as the banner says it ("at step 60, all 148 parameters went
+    NaN/Inf at once", "wte.weight went NaN/Inf first, at step 60; ..."), to go on a line; None if none did."""
+    for problem in problem_lines(history, frozen):
+        if problem.kind == "nonfinite":
+            text = problem.text.rstrip(".")
+            return "at " + text[3:] if text.startswith("At ") else text  # a parameter's name stays as is
+    return None
