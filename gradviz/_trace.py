@@ -142,10 +142,17 @@ class Trace:
 
     # -- views -----------------------------------------------------------------------------------------
 
-    def widget(self):
-        """The interactive graph widget (built once, then reused)."""
+    def widget(self, scale: float | None = None):
+        """The interactive graph widget (built once, then reused). ``scale`` draws it larger for a
+        projector (1 to 2, e.g. 1.5); by default, the size last chosen in this browser's toolbar."""
+        if scale is not None:
+            scale = view.check_scale(scale)  # before building anything: a wrong value says so at once
         if self._widget is None:
-            self._widget = view.graph_widget(*view.build_state(self.capture, self.verdicts))
+            self._widget = view.graph_widget(
+                *view.build_state(self.capture, self.verdicts), scale=scale or 0.0
+            )
+        elif scale is not None:
+            self._widget.scale = scale
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -165,16 +172,19 @@ class Trace:
         graph, edge_norms, _ = view.build_state(self.capture, self.verdicts)
         return view.to_dot(graph, edge_norms)
 
-    def save_html(self, path: str | os.PathLike[str] | None = None) -> pathlib.Path:
+    def save_html(
+        self, path: str | os.PathLike[str] | None = None, *, scale: float | None = None
+    ) -> pathlib.Path:
         """Write one standalone HTML file with the graph and inspector; it opens offline, with no kernel.
 
         With no ``path``, writes ``gradviz-<model>-<YYYYmmdd-HHMMSS>.html`` in the working directory.
-        Returns the path written.
+        ``scale`` opens it drawn larger (1 to 2, e.g. 1.5 for a projector). Returns the path written.
         """
+        size = view.check_scale(scale) if scale is not None else 0.0
         graph, edge_norms, hists = view.build_state(self.capture, self.verdicts)
         if path is None:
             path = view.default_path(self.capture.model_name or "trace")
-        return view.write_html(path, graph, edge_norms, hists, title=graph["title"])
+        return view.write_html(path, graph, edge_norms, hists, title=graph["title"], scale=size)
 
 
 def trace(

@@ -11,6 +11,7 @@ from typing import Any
 
 from gradviz.view._html import default_path, write_html
 from gradviz.view._report import report, summary_line
+from gradviz.view._scale import check_scale
 from gradviz.view._state import build_state
 from gradviz.view._watch_html import write_watch_html
 from gradviz.view._watch_problems import nonfinite_text
@@ -20,6 +21,7 @@ from gradviz.view._watch_summary import counts_text, frozen_columns, run_text, s
 __all__ = [
     "build_state",
     "build_watch_state",
+    "check_scale",
     "counts_text",
     "default_path",
     "frozen_columns",
@@ -36,11 +38,12 @@ __all__ = [
 ]
 
 
-def graph_widget(graph: dict[str, Any], edge_norms: bytes, hists: bytes) -> Any:
-    """The widget that draws a trace's graph (a ``GraphWidget``)."""
+def graph_widget(graph: dict[str, Any], edge_norms: bytes, hists: bytes, scale: float = 0.0) -> Any:
+    """The widget that draws a trace's graph (a ``GraphWidget``); ``scale``: its display scale (0: the one
+    the browser remembers)."""
     from gradviz.view._widget import GraphWidget
 
-    return GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists)
+    return GraphWidget(graph=graph, edge_norms=edge_norms, hists=hists, scale=scale)
 
 
 def monitor_widget(state: dict[str, Any]) -> Any:

@@ -21,6 +21,7 @@ import pathlib
 import re
 
 from gradviz.view._bundle import bundle_path
+from gradviz.view._scale import check_scale
 
 __all__ = ["default_path", "write_html", "write_page"]
 
@@ -159,15 +160,17 @@ def write_html(
     edge_norms: bytes,
     hists: bytes,
     title: str,
+    scale: float = 0.0,
 ) -> pathlib.Path:
-    """Write the widget as one standalone HTML page and return its path.
+    """Write the widget as one standalone HTML page and return its path. ``scale``: the display scale it
+    opens at (1 to 2; 0: the size that browser last chose).
 
     >>> write_html("trace.html", graph, edge_norms, hists, "MyNet")  # doctest: +SKIP
     PosixPath('trace.html')
     """
     return write_page(
         path,
-        {"graph": graph, "selected": ""},
+        {"graph": graph, "selected": "", "scale": check_scale(scale)},
         {"edge_norms": edge_norms, "hists": hists},
         title,
     )

@@ -9,6 +9,7 @@ import anywidget
 import traitlets
 
 from gradviz.view._bundle import bundle_path
+from gradviz.view._scale import MAX_SCALE, MIN_SCALE, check_scale
 
 __all__ = ["GraphWidget"]
 
@@ -35,17 +36,14 @@ class GraphWidget(anywidget.AnyWidget):
     scale = traitlets.Float(0.0).tag(sync=True)
 
     _ACCEPTED = ("graph", "edge_norms", "hists", "scale")
-    MIN_SCALE, MAX_SCALE = 1.0, 2.0  # js/src/ui/scale.js: below 1, labels would fall under 9 px
+    MIN_SCALE, MAX_SCALE = MIN_SCALE, MAX_SCALE  # view/_scale.py (js/src/ui/scale.js)
 
     @traitlets.validate("scale")
     def _check_scale(self, proposal: dict) -> float:
-        value = proposal["value"]
-        if value != 0 and not self.MIN_SCALE <= value <= self.MAX_SCALE:
-            raise traitlets.TraitError(
-                f"scale must be between {self.MIN_SCALE:g} and {self.MAX_SCALE:g} (1.5 for a projector), "
-                f"or 0 for the size last chosen in this browser; got {value!r}."
-            )
-        return value
+        try:
+            return check_scale(proposal["value"])
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     def __init__(
         self, graph: dict, edge_norms: bytes, hists: bytes, scale: float = 0.0, **kwargs: object

@@ -718,3 +718,23 @@ def test_a_display_scale_enlarges_everything_without_overlaps_and_is_remembered(
         again.screenshot(path=str(OUTPUT / f"trace_gpt12_scale_{scale}_{scheme}.png"))
     finally:
         context.close()
+
+
+def test_a_page_saved_at_a_scale_opens_at_it(browser, gpt_detach, tmp_path):
+    """Trace.save_html(scale=1.5): the page opens drawn larger, with no toolbar choice made in it."""
+    path = gpt_detach["trace"].save_html(tmp_path / "gpt12_projector.html", scale=1.5)
+    context = browser.new_context(offline=True, viewport=VIEWPORT)
+    try:
+        plain, big = context.new_page(), None
+        plain.goto(gpt_detach["path"].resolve().as_uri())
+        wait_for_draws(plain.locator(".gradviz-root"), 1, timeout=120_000)
+        label = min(_label_px(plain))
+        big = context.new_page()
+        big.goto(path.resolve().as_uri())
+        wait_for_draws(big.locator(".gradviz-root"), 1, timeout=120_000)
+        assert big.get_by_label("Display size").input_value() == "1.5"
+        assert min(_label_px(big)) == pytest.approx(label * 1.5, rel=0.02)
+        assert big.locator(".gradviz-root").evaluate(_OVERLAPS) == []
+        big.screenshot(path=str(OUTPUT / "trace_gpt12_saved_at_scale_1.5.png"))
+    finally:
+        context.close()

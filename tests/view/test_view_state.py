@@ -419,3 +419,22 @@ def test_the_widget_takes_a_display_scale_in_the_range_the_front_end_accepts() -
     js = (pathlib.Path(__file__).resolve().parents[2] / "js" / "src" / "ui" / "scale.js").read_text()
     bounds = {k: float(v) for k, v in re.findall(r"export const (M\w+_DISPLAY_SCALE) = ([\d.]+);", js)}
     assert bounds == {"MIN_DISPLAY_SCALE": GraphWidget.MIN_SCALE, "MAX_DISPLAY_SCALE": GraphWidget.MAX_SCALE}
+
+
+def test_trace_widget_and_save_html_take_a_scale_and_refuse_one_out_of_range(tmp_path) -> None:
+    import gradviz
+
+    model = torch.nn.Linear(3, 1)
+    with gradviz.trace(model) as t:
+        model(torch.randn(2, 3)).sum().backward()
+    assert t.widget(scale=1.5).scale == 1.5
+    assert t.widget().scale == 1.5  # the same widget, the scale kept
+    assert t.widget(scale=1.25).scale == 1.25
+    for bad in (3, 0.5, "big"):
+        with pytest.raises((ValueError, TypeError), match="scale must be"):
+            t.widget(scale=bad)
+        with pytest.raises((ValueError, TypeError), match="scale must be"):
+            t.save_html(tmp_path / "bad.html", scale=bad)
+    assert not (tmp_path / "bad.html").exists()
+    page = t.save_html(tmp_path / "big.html", scale=1.5).read_text(encoding="utf-8")
+    assert '"scale": 1.5' in page or '"scale":1.5' in page
