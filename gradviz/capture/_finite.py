@@ -65,6 +65,7 @@ RISKY = frozenset([
     "float_power", "exp", "exp_", "exp2", "expm1", "cosh", "sinh", "tan", "acos", "asin", "atanh", "acosh",
     "lgamma", "digamma", "polygamma", "erfinv", "logit", "xlogy", "special_xlogy", "atan2",
     "softmax", "log_softmax", "_softmax", "scaled_dot_product_attention", "softmin", "gumbel_softmax",
+    "multi_head_attention_forward",  # nn.MultiheadAttention: one call, a softmax inside
     "norm", "vector_norm", "linalg_vector_norm", "matrix_norm", "frobenius_norm", "normalize", "cdist",
     "pdist", "dist", "std", "var", "std_mean", "var_mean", "mean", "nanmean", "prod", "cumprod",
     "logsumexp", "logcumsumexp", "cross_entropy", "nll_loss", "binary_cross_entropy",
@@ -75,6 +76,9 @@ RISKY = frozenset([
     "linalg_solve", "pinverse", "lstsq", "batch_norm", "instance_norm", "group_norm",
 ])
 # fmt: on
+
+# Ops that take a mask of -inf from outside and read it as one: such an input is not a birth.
+_MASK_TAKERS = frozenset(["multi_head_attention_forward", "scaled_dot_product_attention"])
 
 # Ops that write an infinity on purpose (an attention mask of -inf): an Inf they make is not a birth.
 # (A NaN they make still is; and a row masked entirely becomes NaN in the softmax, which is caught there.)
@@ -185,6 +189,12 @@ class FiniteWatch:
             except RuntimeError:
                 continue
             if value - value != 0 and not bool(torch.isfinite(t).all()):
+                if (
+                    name in _MASK_TAKERS
+                    and not bool(torch.isnan(t).any())
+                    and not bool(torch.isposinf(t).any())
+                ):
+                    continue  # a mask of -inf given to an op that reads it as one (attention): not a birth
                 born = self._same_memory(t)
                 if born < 0:
                     born = self._gradient_of_target(t)
@@ -376,9 +386,13 @@ def describe(name: str, args: tuple, inputs: list[_Tensor]) -> str:
         if den is not None and bool((den == 0).any()):
             return "dividing by 0 (0/0 gives NaN)" if base != "reciprocal" else "1/0"
         return "dividing by a denominator that is 0"
-    if base in ("softmax", "log_softmax", "scaled_dot_product_attention"):
+    if base in ("softmax", "log_softmax"):
         if x is not None and x.dim() and bool(torch.isneginf(x).all(dim=-1).any()):
             return "over a row in which every position is -inf (masked entirely)"
+        return "over values that overflow"
+    if base in ("scaled_dot_product_attention", "multi_head_attention_forward"):
+        if _masks_a_whole_row(inputs, allowed_is_true=base == "scaled_dot_product_attention"):
+            return "over a row in which every position is -inf (masked entirely): its mask hides every key"
         return "over values that overflow"
     if base in ("pow", "float_power"):
         return "from a negative base with a fractional exponent, or 0 to a negative power"
@@ -387,6 +401,22 @@ def describe(name: str, args: tuple, inputs: list[_Tensor]) -> str:
     if base in ("exp", "expm1", "exp2", "cosh", "sinh"):
         return "by overflow: the result is beyond the dtype's largest value"
     return "by overflow or an invalid operation on finite values"
+
+
+def _masks_a_whole_row(inputs: list[_Tensor], allowed_is_true: bool) -> bool:
+    """Whether an attention call's mask hides every key of some query: a boolean mask with a row all
+    hidden (``key_padding_mask``: True hides; scaled_dot_product_attention's ``attn_mask``: False hides), or
+    a float mask with a row all -inf."""
+    for t in inputs:
+        if t.dim() == 0:
+            continue
+        if t.dtype == torch.bool:
+            hidden = ~t if allowed_is_true else t
+            if bool(hidden.all(dim=-1).any()):
+                return True
+        elif t.is_floating_point() and bool(torch.isneginf(t).all(dim=-1).any()):
+            return True
+    return False
 
 
 def _number_key(value: float) -> str:

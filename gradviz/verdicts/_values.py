@@ -207,6 +207,12 @@ def fix_for(birth: Birth) -> str:
             "Check the data for NaN/Inf (torch.isfinite(batch).all()), and the parameters: a NaN from an "
             "earlier step stays in the weights; lower the learning rate or clip gradients."
         )
+    if op == "multi_head_attention_forward":  # nn.MultiheadAttention: a sequence whose mask hides every key
+        return (
+            "Drop the sequences that are all padding before the attention, or leave one key unmasked in "
+            "each (`key_padding_mask[:, 0] = False`, the first token); nn.MultiheadAttention gives NaN for a "
+            "query that may see no key at all."
+        )
     if op in _SOFTMAX:  # a row masked entirely: a where after it does not help, its backward is NaN too
         return (
             "Keep at least one unmasked key per row: let each query see itself "
