@@ -8,6 +8,7 @@
 <Cause.ok: 'ok'>
 """
 
+from gradviz._assert import NotLearningError, assert_learns
 from gradviz._ddp_check import DDPCheck, ddp_check
 from gradviz._diagnose_loss import diagnose
 from gradviz._open import Run
@@ -24,9 +25,11 @@ __all__ = [
     "GradState",
     "History",
     "Monitor",
+    "NotLearningError",
     "Run",
     "Trace",
     "Verdict",
+    "assert_learns",
     "ddp_check",
     "diagnose",
     "trace",

@@ -167,6 +167,24 @@ class Trace:
             return {**data, "text/plain": text}, meta
         return {**(bundle or {}), "text/plain": text}
 
+    def to_dict(self) -> dict[str, Any]:
+        """The verdicts as plain data, in the documented, versioned schema of ``gradviz/view/_export.py``
+        (``{"schema": "gradviz-verdicts", "version": 1, "tensors": [...], "births": [...], ...}``)."""
+        return view.verdicts_dict(self.capture, self.verdicts)
+
+    def to_json(self, indent: int | None = None) -> str:
+        """:meth:`to_dict` as strict JSON (a NaN norm is the string "nan")."""
+        return view.verdicts_json(self.capture, self.verdicts, indent=indent)
+
+    def assert_learns(self, allow: Any = None) -> Trace:
+        """Raise ``gradviz.NotLearningError`` (an AssertionError) if a parameter will not learn, with the
+        cause, line and fix of each; return the trace otherwise. Passing: ok, frozen, not_requested;
+        ``allow`` lets more through: names or glob patterns, or ``{pattern: cause(s)}``."""
+        failed = view.learning_failures(self.verdicts, allow)
+        if failed:
+            raise NotLearningError(view.failure_text(self.capture, self.verdicts, failed), failed, self)
+        return self
+
     def to_dot(self) -> str:
         """Graphviz DOT source of the graph (render it with the `graphviz` package if `dot` is installed)."""
         graph, edge_norms, _ = view.build_state(self.capture, self.verdicts)
@@ -185,6 +203,17 @@ class Trace:
         if path is None:
             path = view.default_path(self.capture.model_name or "trace")
         return view.write_html(path, graph, edge_norms, hists, title=graph["title"], scale=size)
+
+
+class NotLearningError(AssertionError):
+    """Some parameters will not learn (or learn from NaN/zero gradients). ``failures`` holds their verdicts,
+    ``trace`` the whole trace (``trace.report()``, ``trace.widget()``); the message is the report of the
+    failures: cause, line and fix, one paragraph per problem."""
+
+    def __init__(self, message: str, failures: list[Verdict], trace: Trace) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.trace = trace
 
 
 def trace(

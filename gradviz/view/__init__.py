@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradviz.view._assertion import failure_text
+from gradviz.view._assertion import failures as learning_failures
+from gradviz.view._export import verdicts_dict, verdicts_json
 from gradviz.view._html import default_path, write_html
-from gradviz.view._report import report, summary_line
+from gradviz.view._report import paragraphs, report, summary_line
 from gradviz.view._scale import check_scale
 from gradviz.view._state import build_state
 from gradviz.view._watch_html import write_watch_html
@@ -24,15 +27,20 @@ __all__ = [
     "check_scale",
     "counts_text",
     "default_path",
+    "failure_text",
     "frozen_columns",
     "graph_widget",
+    "learning_failures",
     "monitor_widget",
     "nonfinite_text",
+    "paragraphs",
     "report",
     "run_text",
     "step_counts",
     "summary_line",
     "to_dot",
+    "verdicts_dict",
+    "verdicts_json",
     "write_html",
     "write_watch_html",
 ]

@@ -57,16 +57,7 @@ def report(cap: Capture, verdicts: dict[str, Verdict], width: int = 100) -> str:
     problems = [v for v in verdicts.values() if v.cause is not Cause.ok]
     if problems:
         lines.append("")
-    for group in problems_by_paragraph(problems):
-        first = group[0]
-        at = f" at {first.where}" if first.where else ""
-        head = f"{name_list([v.name for v in group], list(verdicts))}: {first.cause.value}{at}"
-        lines += textwrap.wrap(head, width, subsequent_indent="    ", break_on_hyphens=False)
-        message, fix = first.message, first.fix
-        if len(group) > 1:
-            message, fix = for_group(message, first.name), for_group(fix, first.name)
-        lines += textwrap.wrap(message, width, initial_indent="  ", subsequent_indent="  ")
-        lines += textwrap.wrap("fix: " + fix, width, initial_indent="  ", subsequent_indent="       ")
+    lines += paragraphs(problems, list(verdicts), width)
     if cap.error is not None:
         lines += ["", f"raised: {cap.error.type}: {cap.error.message}"]
     lines += [f"note: {n}" for n in cap.notes]
@@ -74,6 +65,22 @@ def report(cap: Capture, verdicts: dict[str, Verdict], width: int = 100) -> str:
 
 
 # -- one paragraph per problem: tensors sharing a cause, a line and a fix ------------------------------------
+
+
+def paragraphs(problems: list[Verdict], everything: list[str], width: int = 100) -> list[str]:
+    """The lines of one paragraph per problem: names, cause and line; the message; the fix."""
+    lines: list[str] = []
+    for group in problems_by_paragraph(problems):
+        first = group[0]
+        at = f" at {first.where}" if first.where else ""
+        head = f"{name_list([v.name for v in group], everything)}: {first.cause.value}{at}"
+        lines += textwrap.wrap(head, width, subsequent_indent="    ", break_on_hyphens=False)
+        message, fix = first.message, first.fix
+        if len(group) > 1:
+            message, fix = for_group(message, first.name), for_group(fix, first.name)
+        lines += textwrap.wrap(message, width, initial_indent="  ", subsequent_indent="  ")
+        lines += textwrap.wrap("fix: " + fix, width, initial_indent="  ", subsequent_indent="       ")
+    return lines
 
 
 def problems_by_paragraph(problems: list[Verdict]) -> list[list[Verdict]]:

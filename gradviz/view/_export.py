@@ -1,0 +1,96 @@
+"""A trace's verdicts as data (``Trace.to_dict()`` / ``Trace.to_json()``): one documented, versioned schema.
+
+Schema ``gradviz-verdicts``, version 1 (a reader should refuse a version it does not know)::
+
+    {"schema": "gradviz-verdicts", "version": 1,
+     "model": "GPT" | null,
+     "summary": "GPT: 149 tensors checked: 145 learn, 4 will not learn",
+     "counts": {"ok": 145, "red": 4, "zero": 0, "nonfinite": 0, "frozen": 0},
+     "learns": false,                    # every tensor ok or frozen
+     "tensors": [{"name": "blocks.5.mlp.0.weight", "cause": "detach",
+                  "severity": "red",     # ok | red (will not learn) | zero | nonfinite | frozen
+                  "where": "train.py:42" | null, "message": "...", "fix": "...",
+                  "grad_norm": 0.013 | "nan" | "inf" | "-inf" | null}, ...],
+     "births": [{"kind": "nan" | "inf", "phase": "forward" | "backward" | "input", "op": "softmax",
+                 "where": "model.py:31" | null, "code": "att = F.softmax(att, dim=-1)", "detail": "..."}],
+     "error": {"type": "RuntimeError", "message": "...", "where": "train.py:50" | null,
+               "blame": "train.py:44" | null} | null}
+
+Tensors are in the trace's order (the model's parameters first). ``cause`` is a :class:`gradviz.Cause`
+value. Numbers are plain JSON numbers; a non-finite norm is the string "nan", "inf" or "-inf" (as the
+widget's wire carries it), so that the JSON is strict (no NaN literal).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from gradviz.records import Capture, Site, Verdict
+from gradviz.view._report import SEVERITIES, summary_line
+
+__all__ = ["SCHEMA", "VERSION", "verdicts_dict", "verdicts_json"]
+
+SCHEMA = "gradviz-verdicts"
+VERSION = 1
+
+
+def _number(x: float | None) -> float | str | None:
+    if x is None or math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _where(site: Site | None) -> str | None:
+    return site.where if site is not None else None
+
+
+def verdicts_dict(cap: Capture, verdicts: dict[str, Verdict]) -> dict[str, Any]:
+    """The schema above, for a capture and its verdicts (plain data in, plain data out)."""
+    counts = {s: sum(v.cause.severity == s for v in verdicts.values()) for s in SEVERITIES}
+    error = cap.error
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "model": cap.model_name or None,
+        "summary": summary_line(cap, verdicts),
+        "counts": counts,
+        "learns": all(v.cause.severity in ("ok", "frozen") for v in verdicts.values()),
+        "tensors": [
+            {
+                "name": v.name,
+                "cause": v.cause.value,
+                "severity": v.cause.severity,
+                "where": v.where,
+                "message": v.message,
+                "fix": v.fix,
+                "grad_norm": _number(v.grad_norm),
+            }
+            for v in verdicts.values()
+        ],
+        "births": [
+            {
+                "kind": b.kind,
+                "phase": b.phase,
+                "op": b.op_name,
+                "where": _where(b.site),
+                "code": b.site.code if b.site is not None else "",
+                "detail": b.detail,
+            }
+            for b in cap.births
+        ],
+        "error": None
+        if error is None
+        else {
+            "type": error.type,
+            "message": error.message,
+            "where": _where(error.site),
+            "blame": _where(error.blame),
+        },
+    }
+
+
+def verdicts_json(cap: Capture, verdicts: dict[str, Verdict], indent: int | None = None) -> str:
+    """:func:`verdicts_dict` as strict JSON (no NaN literals)."""
+    return json.dumps(verdicts_dict(cap, verdicts), indent=indent, allow_nan=False, ensure_ascii=False)
