@@ -152,7 +152,8 @@ class CallbackRun:
                 f"gradviz: {n} parameter{'s' if n != 1 else ''} of {self._model_name} will not learn "
                 "(the first training step, traced):"
             )
-            logger.warning(format_findings(title, now) + (f"\n  {full}" if full else ""))
+            names = list(t.verdicts)
+            logger.warning(format_findings(title, now, everything=names) + (f"\n  {full}" if full else ""))
         else:
             deferred = (
                 f"; {len(self._recheck)} with a zero gradient, checked again later" if self._recheck else ""

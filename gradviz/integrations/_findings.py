@@ -15,13 +15,13 @@ A callback must not cry wolf on what training frameworks do on purpose, nor stay
 from __future__ import annotations
 
 import operator
-import textwrap
 from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
 from torch import nn
 
+from gradviz import view
 from gradviz.records import Cause, GradState, History, Verdict
 
 __all__ = ["adapter_parameters", "format_findings", "split_first_step", "still_zero"]
@@ -93,20 +93,11 @@ def still_zero(history: History, candidates: dict[str, Verdict]) -> dict[str, Ve
     return found
 
 
-def format_findings(title: str, findings: dict[str, Verdict], width: int = 100) -> str:
-    """A short report: the title, then each group of parameters sharing a cause, line and fix."""
-    lines = [title]
-    groups: dict[tuple[str, str | None, str], list[Verdict]] = {}
-    for v in findings.values():
-        groups.setdefault((v.cause.value, v.where, v.fix), []).append(v)
-    for (cause, where, _), members in groups.items():
-        names = [v.name for v in members]
-        shown = ", ".join(names[:4]) + (f" (+{len(names) - 4} more)" if len(names) > 4 else "")
-        at = f" at {where}" if where else ""
-        lines.append(f"  {cause}{at}: {shown}")
-        first = members[0]
-        lines += textwrap.wrap(first.message, width, initial_indent="    ", subsequent_indent="    ")
-        lines += textwrap.wrap(
-            "fix: " + first.fix, width, initial_indent="    ", subsequent_indent="         "
-        )
-    return "\n".join(lines)
+def format_findings(
+    title: str, findings: dict[str, Verdict], width: int = 100, everything: list[str] | None = None
+) -> str:
+    """A short report: the title, then one paragraph per problem, as the trace's report writes them
+    (parameters sharing a cause, a line and a fix: their names, then the message said of them all).
+    ``everything``: all the model's tensor names, so that a whole module reads "module.* (n)"."""
+    paragraphs = view.paragraphs(list(findings.values()), everything or [], width - 2)
+    return "\n".join([title, *("  " + line for line in paragraphs)])
