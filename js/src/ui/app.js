@@ -30,6 +30,9 @@ import { SvgView } from "./svg-view.js";
 const NOTICE_MS = 8000;
 const BUSY_AFTER_MS = 200; // quick layouts do not flash the "Laying out" overlay
 const MIN_STAGE_PX = 320; // the inspector needs room even next to a tiny graph
+const INSPECTOR_PX = 320; // the inspector's width, unless a narrow drawing leaves it more
+const INSPECTOR_MAX_PX = 600; // ... up to this: past it, lines of the verdict get too long to read
+const STAGE_SLACK_PX = 32; // a canvas this much wider than the part of the drawing framed is wide enough
 const VIEWPORT_SHARE = 0.8; // the graph and its toolbar take at most this share of the window's height
 const FOCUS_ELEMENTS = 12; // a first view considers at most this many problem items
 
@@ -38,6 +41,7 @@ const FOCUS_ELEMENTS = 12; // a first view considers at most this many problem i
 /** @typedef {import("../visible.js").VisibleGraph} VisibleGraph */
 /** @typedef {import("./inspector.js").InspectTarget} InspectTarget */
 /** @typedef {{layout: (dot: string) => Promise<string>}} Layout */
+/** @typedef {string|string[]|null} Focus   DOT ids (nodes or clusters) a view change brings into view, most telling first */
 
 /**
  * The traits the graph panel reads: GraphWidget's (types.js GraphTraits), or the watch view's copy
@@ -111,7 +115,7 @@ export function mountGraph(el, model, layout, options = {}) {
   let target = null;
   /** @type {ViewOptions|null} view options of the latest layout request that has not failed */
   let requested = null;
-  /** @type {{focus: string|null}|null} the layout request in flight; results of older requests are dropped */
+  /** @type {{focus: Focus}|null} the layout request in flight; results of older requests are dropped */
   let pending = null;
   let draws = 0; // finished drawings, exposed as data-draws for tests and benchmarks
   let firstView = false; // the next drawing is the first of this graph: focus on what is wrong
@@ -148,7 +152,7 @@ export function mountGraph(el, model, layout, options = {}) {
       "div",
       { class: "gv-toolbar" },
       finder.element,
-      h("button", { type: "button", class: "gv-button", onclick: () => view.fit(), title: "Fit the graph in view (as far as labels stay readable)" }, "Fit"),
+      h("button", { type: "button", class: "gv-button", onclick: () => onFit(), title: "Fit the graph in view (as far as labels stay readable)" }, "Fit"),
       h("button", { type: "button", class: "gv-button", onclick: () => reset(), title: "Back to the first view" }, "Reset"),
       h("label", { class: "gv-toggle" }, problems, "Only problems"),
       exportButtons(() => view, () => options.exportName ?? fileName(index.graph)),
@@ -172,7 +176,7 @@ export function mountGraph(el, model, layout, options = {}) {
     sizer.set(scale);
     root.style.setProperty("--gv-scale", String(scale));
     view.setDisplayScale(scale);
-    fitHeight();
+    fitStage();
   }
 
   function load() {
@@ -206,7 +210,7 @@ export function mountGraph(el, model, layout, options = {}) {
   /**
    * Apply new view options; refuses (with a notice) when the result would be too big to draw.
    * @param {ViewOptions} next
-   * @param {string|null} focus  DOT id to centre
+   * @param {Focus} focus  what to centre
    */
   function setView(next, focus) {
     const visible = visibleGraph(index, next, norms);
@@ -231,7 +235,7 @@ export function mountGraph(el, model, layout, options = {}) {
 
   /**
    * @param {VisibleGraph} visible
-   * @param {string|null} focus
+   * @param {Focus} focus
    */
   async function draw(visible, focus) {
     const request = { focus };
@@ -259,13 +263,50 @@ export function mountGraph(el, model, layout, options = {}) {
     }
     pending = null;
     overlay.hidden = true;
-    fitHeight();
     if (firstView) {
       firstView = false;
       view.mark("gv-selected", targetIds());
-      view.focus(problemElements());
-    } else showFocus(request.focus);
+      frame(problemElements());
+    } else if (request.focus) {
+      // a new drawing: frame what was asked for as a first view frames the problem
+      view.mark("gv-selected", targetIds());
+      const els = drawnElements(request.focus);
+      frame(els.length ? els : problemElements());
+    } else {
+      fitStage();
+      showFocus(null);
+    }
     root.dataset.draws = String(++draws);
+  }
+
+  /**
+   * The graph area follows the drawing: a drawing narrower than the canvas gives the inspector the
+   * width it does not use (up to INSPECTOR_MAX_PX), and the height follows the drawing within the
+   * window's height (or the host's fixed height).
+   */
+  function fitStage(wanted = view.preferredWidth()) {
+    const stage = /** @type {HTMLElement} */ (body.firstElementChild);
+    const room = body.clientWidth;
+    const width = Math.max(wanted, room - INSPECTOR_MAX_PX * display);
+    const narrow = room > 0 && width < room - INSPECTOR_PX * display;
+    stage.style.flex = narrow ? `0 0 ${Math.round(width)}px` : "";
+    body.classList.toggle("gv-narrow", narrow);
+    fitHeight();
+  }
+
+  /**
+   * A first view of a new drawing on `elements` (layout/frame.js, NOTE [framing]); when the part of the
+   * drawing it shows is narrower than the canvas, the inspector takes the rest and the view is framed again.
+   * @param {SVGGraphicsElement[]} elements
+   */
+  function frame(elements) {
+    fitStage();
+    view.focus(elements);
+    const used = view.framedWidth();
+    if (used && used + STAGE_SLACK_PX < canvas.clientWidth) {
+      fitStage(Math.min(view.preferredWidth(), used + STAGE_SLACK_PX));
+      view.focus(elements);
+    }
   }
 
   /** The graph area's height follows the drawing, within the window's height (or the host's fixed height). */
@@ -289,12 +330,22 @@ export function mountGraph(el, model, layout, options = {}) {
   }
 
   /**
-   * Highlight what the inspector shows and centre `focus` (a DOT node or cluster id) if given.
-   * @param {string|null} focus
+   * Highlight what the inspector shows and centre `focus` (its first element) if given.
+   * @param {Focus} focus
    */
   function showFocus(focus) {
     view.mark("gv-selected", targetIds());
-    if (focus) view.centerOn(view.nodes.get(focus) ?? view.clusters.get(focus));
+    if (focus) view.centerOn(drawnElements(focus)[0]);
+  }
+
+  /**
+   * The drawn node or cluster groups of `focus`.
+   * @param {Focus} focus
+   * @returns {SVGGraphicsElement[]}
+   */
+  function drawnElements(focus) {
+    const ids = focus === null ? [] : typeof focus === "string" ? [focus] : focus;
+    return ids.map((id) => view.nodes.get(id) ?? view.clusters.get(id)).filter((g) => g !== undefined);
   }
 
   /**
@@ -415,8 +466,10 @@ export function mountGraph(el, model, layout, options = {}) {
     if (on) folds.add(id);
     else folds.delete(id);
     const collapsed = on ? shown.collapsed : unfold(index, shown.collapsed, fold);
-    const first = lookup(index.modules, fold.members[0]);
-    setView({ ...shown, folds, collapsed }, on ? id : moduleNodeId(first));
+    // unfolded: its blocks together in view (the first of them, if they do not fit)
+    const next = { ...shown, folds, collapsed };
+    const blocks = fold.members.map((path) => lookup(index.modules, path));
+    setView(next, on ? id : blocks.map((m) => (isCollapsedAt(collapsed, m.path) ? moduleNodeId(m) : `cluster_${m.uid}`)));
     inspect({ type: "fold", id });
   }
 
@@ -467,6 +520,19 @@ export function mountGraph(el, model, layout, options = {}) {
     return { ...options, folds, collapsed: unfold(index, options.collapsed, fold) };
   }
 
+  /** "Fit": the whole drawing, or as much as stays readable; says which, and when nothing changed. */
+  function onFit() {
+    const result = view.fit();
+    const { w, h } = view.readableSize();
+    const size = `${formatCount(Math.round(w))} × ${formatCount(Math.round(h))} px`;
+    if (result === "whole") return;
+    if (result === "already" && view.fitsWhole()) return showNotice("Already fitted: the whole graph is in view.", 2500);
+    showNotice(
+      `${result === "already" ? "Already fitted as far as labels stay readable: at" : "At"} the smallest readable size the graph is ` +
+        `${size}, larger than this view. Drag to pan, or click the overview to go to a part.`,
+    );
+  }
+
   function reset() {
     finder.clear();
     target = null;
@@ -475,7 +541,7 @@ export function mountGraph(el, model, layout, options = {}) {
     inspect(problemTarget(shown, visibleGraph(index, shown, norms)));
     if (!pending) {
       firstView = false;
-      view.focus(problemElements());
+      frame(problemElements());
     }
   }
 

@@ -6,6 +6,8 @@
 // ever goes below MIN_SCALE, so text is never smaller than 10 * MIN_SCALE px on screen: past that,
 // fitting and zooming out stop and the user pans instead. A display scale (setDisplayScale, for
 // projectors) multiplies every bound: at 1.5, labels stay >= 13.8 px.
+// Where a view goes in a drawing larger than it: layout/frame.js, NOTE [framing].
+import { clamp, fillAcross, frameView } from "../layout/frame.js";
 
 /** Fewest screen pixels per viewBox unit (10 pt labels stay >= 9.2 px high). */
 export const MIN_SCALE = 0.92;
@@ -16,8 +18,10 @@ const FOCUS_PADDING = 24; // viewBox units kept around what a first view focuses
 const ZOOM_PER_PIXEL = 0.0015;
 const DRAG_THRESHOLD = 4; // px of movement before a press counts as a pan, not a click
 const UNSAFE_ELEMENTS = "script, foreignObject, iframe";
+const SAME_VIEW = 0.5; // viewBox units: a fit that moves the view less than this changed nothing
 
 /** @typedef {{x: number, y: number, w: number, h: number}} Box   in viewBox units */
+/** @typedef {"whole"|"part"|"already"} FitResult  the whole drawing in view, as much as stays readable, or no change */
 
 /**
  * A listener entry for add/removeEventListener, its event typed by the event's name.
@@ -52,6 +56,7 @@ export class SvgView {
     this.moved = false;
     this.armed = false; // clicked: a plain wheel zooms until the pointer leaves the graph
     this.display = 1; // the display scale (ui/scale.js): every scale bound below is multiplied by it
+    this.framed = 0; // px across of what the latest first view framed (framedWidth)
 
     this.listeners = [
       listener("wheel", (e) => this.#onWheel(e), { passive: false }),
@@ -92,6 +97,8 @@ export class SvgView {
     this.nodes = titled(this.svg, "g.node");
     this.clusters = titled(this.svg, "g.cluster");
     this.bounds = { x, y, w, h };
+    /** @type {Box[]|null} the nodes' boxes, measured once the drawing is rendered */
+    this.nodeBoxes = null;
     this.host.replaceChildren(this.svg);
     this.overview();
   }
@@ -108,20 +115,31 @@ export class SvgView {
     return Math.round(clamp(this.bounds.h * scale + 16, min, Math.max(min, max)));
   }
 
-  /** The whole drawing if it is readable in view; else its top (the loss) at the smallest readable scale. */
+  /** Width in px the drawing takes at the largest scale a fit uses (its canvas need not be wider). */
+  preferredWidth() {
+    return this.bounds ? Math.round(this.bounds.w * this.#fitMax() + 16) : 0;
+  }
+
+  /** True when the whole drawing is readable in view. */
+  fitsWhole() {
+    if (!this.bounds) return true;
+    const { width, height } = this.#hostSize();
+    return Math.min(width / this.bounds.w, height / this.bounds.h) >= this.#lo();
+  }
+
+  /** The whole drawing if it is readable in view; else its top (the loss) as wide as it can be shown. */
   overview() {
     if (!this.bounds) return;
     const { x, y, w, h } = this.bounds;
     const { width, height } = this.#hostSize();
-    if (Math.min(width / w, height / h) >= this.#lo()) return this.fit();
-    const scale = this.#lo();
-    const vw = width / scale;
-    this.#setBox({ x: x + (w - vw) / 2, y, w: vw, h: height / scale });
+    if (Math.min(width / w, height / h) >= this.#lo()) return void this.fit();
+    this.#fill({ x: x + w / 2, y, w: 0, h: 1 }, this.#lo(), this.#fitMax());
   }
 
   /**
    * First view: the whole drawing when it is readable in view; otherwise `elements` (what is wrong) at
-   * a readable scale: all of them if they fit together, else the first. Without elements, the overview.
+   * a readable scale: all of them if they fit together, else the first, zoomed in as far as fills the
+   * canvas with the drawing (up to the fit scale). Without elements, the overview.
    * @param {SVGGraphicsElement[]} elements
    */
   focus(elements) {
@@ -134,34 +152,90 @@ export class SvgView {
     const pad = (b) => ({ x: b.x - FOCUS_PADDING, y: b.y - FOCUS_PADDING, w: b.w + 2 * FOCUS_PADDING, h: b.h + 2 * FOCUS_PADDING });
     let area = pad(union(boxes));
     if (Math.min(width / area.w, height / area.h) < this.#lo()) area = pad(boxes[0]);
-    const scale = clamp(Math.min(width / area.w, height / area.h), this.#lo(), this.#focusMax());
-    this.#showAt(area.x + area.w / 2, area.y + area.h / 2, scale);
-  }
-
-  /** The whole drawing in view, not enlarged beyond MAX_FIT_SCALE. A drawing too big to read whole is
-   * shown at MIN_SCALE around the current centre (kept inside the drawing): the user pans for the rest. */
-  fit() {
-    if (!this.bounds) return;
-    const { x, y, w, h } = this.bounds;
-    const { width, height } = this.#hostSize();
-    const scale = Math.min(width / w, height / h, this.#fitMax());
-    if (scale >= this.#lo()) return this.#showAt(x + w / 2, y + h / 2, scale);
-    const vw = width / this.#lo();
-    const vh = height / this.#lo();
-    const c = this.box ? this.#center(this.box) : { x: x + w / 2, y: y + vh / 2 };
-    const cx = w > vw ? clamp(c.x, x + vw / 2, x + w - vw / 2) : x + w / 2;
-    const cy = h > vh ? clamp(c.y, y + vh / 2, y + h - vh / 2) : y + h / 2;
-    this.#showAt(cx, cy, this.#lo());
+    const whole = Math.min(width / area.w, height / area.h); // the largest scale that keeps `area` in view
+    this.#fill(area, clamp(whole, this.#lo(), this.#focusMax()), Math.min(whole, this.#fitMax()));
   }
 
   /**
-   * Centre `el` in view, zooming in to a readable scale if the view is zoomed far out.
+   * The whole drawing in view, not enlarged beyond MAX_FIT_SCALE. A drawing too big to read whole is
+   * shown at MIN_SCALE around the current centre (the user pans, or clicks the overview, for the rest).
+   * @returns {FitResult}
+   */
+  fit() {
+    if (!this.bounds) return "already";
+    const before = this.box;
+    const { x, y, w, h } = this.bounds;
+    const { width, height } = this.#hostSize();
+    const scale = Math.min(width / w, height / h, this.#fitMax());
+    const whole = scale >= this.#lo();
+    this.framed = whole ? w * scale : 0;
+    if (whole) this.#showAt(x + w / 2, y + h / 2, scale);
+    else {
+      const c = this.box ? this.#center(this.box) : { x: x + w / 2, y };
+      this.#frame({ x: c.x, y: c.y, w: 0, h: 0 }, this.#lo());
+    }
+    const after = /** @type {Box} */ (this.box);
+    const moved = before ? Math.max(Math.abs(before.x - after.x), Math.abs(before.y - after.y), Math.abs(before.w - after.w)) : Infinity;
+    const same = moved < SAME_VIEW;
+    return same ? "already" : whole ? "whole" : "part";
+  }
+
+  /** @returns {{w: number, h: number}} the drawing's size in px at the smallest readable scale */
+  readableSize() {
+    const s = this.#lo();
+    return { w: (this.bounds?.w ?? 0) * s, h: (this.bounds?.h ?? 0) * s };
+  }
+
+  /**
+   * Show `must` at `base` or zoomed in up to `top`, as far as fills the canvas's width with the part of
+   * the drawing beside it, placed over that part (NOTE [framing]).
+   * @param {Box} must
+   * @param {number} base
+   * @param {number} top
+   */
+  #fill(must, base, top) {
+    if (!this.bounds) return;
+    const nodes = this.#nodeBoxes();
+    const { scale, across } = fillAcross({ bounds: this.bounds, size: this.#hostSize(), must, nodes, base, top });
+    this.#frame(must, scale, { ...this.bounds, ...across });
+    this.framed = across.w * this.scale();
+  }
+
+  /** Width in px of the part of the drawing the latest first view was placed over (0: the whole drawing). */
+  framedWidth() {
+    return this.framed;
+  }
+
+  /**
+   * Show `must` at `scale` (clamped to the bounds, a little less if that cuts fewer nodes), the view
+   * placed over `over` (the drawing, or the part of it across from `must`) by NOTE [framing].
+   * @param {Box} must
+   * @param {number} scale
+   * @param {Box} [over]
+   */
+  #frame(must, scale, over = this.bounds ?? undefined) {
+    if (!over) return;
+    const s = clamp(scale, this.#lo(), this.#hi());
+    this.#setBox(frameView({ bounds: over, size: this.#hostSize(), must, nodes: this.#nodeBoxes(), scale: s, lo: this.#lo() }));
+  }
+
+  /** The drawn nodes' boxes in viewBox units (none while the drawing is not rendered). */
+  #nodeBoxes() {
+    if (this.nodeBoxes) return this.nodeBoxes;
+    const boxes = [...this.nodes.values()].map((g) => this.#boxOf(g)).filter((b) => b !== null);
+    if (boxes.length === this.nodes.size) this.nodeBoxes = boxes; // measured: keep them for this drawing
+    return boxes;
+  }
+
+  /**
+   * Bring `el` into view (centred, unless that would show past the drawing's edges or cut nodes),
+   * zooming in to a readable scale if the view is zoomed far out.
    * @param {SVGGraphicsElement|null|undefined} el
    */
   centerOn(el, minScale = this.#lo()) {
     const b = el ? this.#boxOf(el) : null;
     if (!b) return;
-    this.#showAt(b.x + b.w / 2, b.y + b.h / 2, Math.max(this.scale(), minScale, this.#lo()));
+    this.#frame(b, Math.max(this.scale(), minScale, this.#lo()));
   }
 
   /** Screen pixels per viewBox unit now. */
@@ -352,9 +426,6 @@ export class SvgView {
     if (cluster && target.nodeName === "text") this.handlers.onClusterTitle(titleOf(cluster));
   }
 }
-
-/** @param {number} v @param {number} lo @param {number} hi */
-const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
 /**
  * @param {Box[]} boxes

@@ -1,0 +1,213 @@
+"""First views use the canvas (issue 20, "Framing"): as standalone pages in Chromium, light and dark.
+
+Each view is measured in the page: the nodes the canvas cuts (partly in, partly out: 0), the share of the
+canvas the drawing leaves empty (outside the bounding box of the visible nodes and module boxes: at most
+a third, or what the drawing leaves even at its largest fit scale when it is too narrow or short to fill
+it), and the smallest label (>= 9 px). Views: a tiny Hugging Face GPT-2 (2 layers, from GPT2Config); the
+12-layer GPT of test_trace_view with a stray .detach() (first view, "Only problems", the unfolded
+``blocks.0–4 ×5``); its NaN trace; "Fit", which says what it did. Screenshots in tests/_output/framing_*.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import transformers as tf
+from browser_helpers import OUTPUT, wait_for_draws
+from test_trace_view import GPT, MIN_LABEL_PX, VIEWPORT, _batch, _traced
+
+import gradviz
+from gradviz.view._html import write_html
+from gradviz.view._state import build_state
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+MAX_EMPTY = 1 / 3
+FIT_SCALE = 1.25  # svg-view.js MAX_FIT_SCALE: a drawing is never enlarged past this to fill the canvas
+TOLERANCE = 0.03  # of the canvas: a node's margin
+
+# Measured in the page: what the canvas shows of the drawing. `possible` is the share of the canvas the
+# whole drawing covers at the fit scale (a narrow drawing cannot cover more, whatever the view).
+_MEASURE = """
+(root) => {
+  const canvas = root.querySelector(".gv-canvas").getBoundingClientRect();
+  const svg = root.querySelector("svg.gv-svg");
+  const meets = (r) =>
+    r.left < canvas.right && r.right > canvas.left && r.top < canvas.bottom && r.bottom > canvas.top;
+  const cut = [];
+  let [left, top, right, bottom] = [Infinity, Infinity, -Infinity, -Infinity];
+  const use = (r) => {
+    left = Math.min(left, Math.max(r.left, canvas.left));
+    top = Math.min(top, Math.max(r.top, canvas.top));
+    right = Math.max(right, Math.min(r.right, canvas.right));
+    bottom = Math.max(bottom, Math.min(r.bottom, canvas.bottom));
+  };
+  for (const g of svg.querySelectorAll("g.node")) {
+    const r = g.getBoundingClientRect();
+    if (!meets(r)) continue;
+    use(r);
+    const inside = r.left >= canvas.left - 0.5 && r.top >= canvas.top - 0.5
+      && r.right <= canvas.right + 0.5 && r.bottom <= canvas.bottom + 0.5;
+    if (!inside) cut.push(g.querySelector("title").textContent);
+  }
+  for (const box of svg.querySelectorAll("g.cluster > :is(path, polygon)")) {
+    const r = box.getBoundingClientRect();
+    if (meets(r)) use(r);
+  }
+  const area = canvas.width * canvas.height;
+  const empty = left <= right ? 1 - ((right - left) * (bottom - top)) / area : 1;
+  const scale = svg.getScreenCTM().a;
+  const drawing = svg.querySelector("g.graph").getBoundingClientRect();
+  const k = FIT / scale;
+  const possible = Math.min(1, (drawing.width * k) / canvas.width)
+    * Math.min(1, (drawing.height * k) / canvas.height);
+  const labels = [...svg.querySelectorAll("text")]
+    .map((t) => Number(t.getAttribute("font-size")) * t.getScreenCTM().a);
+  return { cut, empty, possible, label: Math.min(...labels), canvas: [canvas.width, canvas.height] };
+}
+""".replace("FIT", str(FIT_SCALE))
+
+
+def _page(browser, path, scheme="light"):
+    context = browser.new_context(offline=True, viewport=VIEWPORT, color_scheme=scheme)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.resolve().as_uri())
+    wait_for_draws(page.locator(".gradviz-root"), 1, timeout=120_000)
+    page.errors = errors
+    return context, page
+
+
+def _uses_the_canvas(page, shot: str) -> dict:
+    """The view cuts no node, leaves at most a third of the canvas empty (or what the drawing leaves at
+    its fit scale), and every label is >= 9 px; a screenshot of it goes to tests/_output/."""
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"framing_{shot}.png"))
+    m = page.locator(".gradviz-root").evaluate(_MEASURE)
+    assert m["cut"] == [], m
+    assert m["empty"] <= max(MAX_EMPTY, 1 - m["possible"]) + TOLERANCE, m
+    assert m["label"] >= MIN_LABEL_PX, m
+    assert page.errors == []
+    return m
+
+
+def _write(path, trace):
+    graph, norms, hists = build_state(trace.capture, trace.verdicts)
+    write_html(path, graph, norms, hists, title=graph["title"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def hf_gpt2(tmp_path_factory):
+    torch.manual_seed(0)
+    config = tf.GPT2Config(vocab_size=96, n_positions=64, n_embd=32, n_layer=2, n_head=2)
+    model = tf.GPT2LMHeadModel(config)
+    ids = torch.randint(96, (2, 16))
+    with gradviz.trace(model) as t:
+        model(input_ids=ids, labels=ids).loss.backward()
+    return _write(tmp_path_factory.mktemp("hf") / "hf_gpt2.html", t)
+
+
+@pytest.fixture(scope="module")
+def gpt12(tmp_path_factory):
+    torch.manual_seed(0)
+    model = GPT()
+    model.blocks[5].mlp[0].register_forward_hook(lambda module, args, out: out.detach())
+    t, _ = _traced(model, _batch())
+    return _write(tmp_path_factory.mktemp("gpt") / "gpt12.html", t)
+
+
+@pytest.fixture(scope="module")
+def gpt12_nan(tmp_path_factory):
+    torch.manual_seed(0)
+    model = GPT()
+    model.blocks[8].mlp[1].register_forward_hook(lambda module, args, out: torch.log(out))
+    t, _ = _traced(model, _batch())
+    return _write(tmp_path_factory.mktemp("nan") / "gpt12_nan.html", t)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_tiny_hf_gpt2_opens_filling_the_canvas(browser, hf_gpt2, scheme):
+    context, page = _page(browser, hf_gpt2, scheme)
+    try:
+        m = _uses_the_canvas(page, f"hf_gpt2_{scheme}")
+        assert m["empty"] <= MAX_EMPTY, m  # narrow, but it fills the canvas it is given
+        assert _inside(page, page.locator("svg.gv-svg g.node.gv-loss"))  # the top of it, the loss, whole
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_gpt12_first_view_only_problems_and_an_unfolded_run_use_the_canvas(browser, gpt12, scheme):
+    context, page = _page(browser, gpt12, scheme)
+    root = page.locator(".gradviz-root")
+    try:
+        _uses_the_canvas(page, f"gpt12_{scheme}")
+        page.get_by_label("Only problems").check()
+        wait_for_draws(root, 2, timeout=60_000)
+        _uses_the_canvas(page, f"gpt12_only_problems_{scheme}")
+        cut = page.locator("svg.gv-svg g.node.gv-cut")
+        canvas = page.locator(".gv-canvas").bounding_box()
+        box = cut.bounding_box()
+        assert canvas["y"] <= box["y"] and box["y"] + box["height"] <= canvas["y"] + canvas["height"]
+        page.get_by_label("Only problems").uncheck()
+        wait_for_draws(root, 3, timeout=60_000)
+        # the fold may be off-view in the first view: click it as the inspector's search would reach it
+        page.locator("svg.gv-svg g.node", has_text="▸ blocks.0–4 · Block ×5").dispatch_event("click")
+        wait_for_draws(root, 4, timeout=60_000)
+        _uses_the_canvas(page, f"gpt12_unfolded_{scheme}")
+        blocks = [page.locator("svg.gv-svg g.node", has_text=f"▸ blocks.{i}\n") for i in range(5)]
+        assert all(b.count() == 1 for b in blocks)
+        inside = [i for i, b in enumerate(blocks) if _inside(page, b)]
+        assert len(inside) >= 3, inside  # the unfolded blocks are what the view shows, not a corner
+    finally:
+        context.close()
+
+
+def _inside(page, locator) -> bool:
+    canvas = page.locator(".gv-canvas").bounding_box()
+    b = locator.bounding_box()
+    return (
+        b is not None
+        and b["x"] >= canvas["x"]
+        and b["y"] >= canvas["y"]
+        and b["x"] + b["width"] <= canvas["x"] + canvas["width"]
+        and b["y"] + b["height"] <= canvas["y"] + canvas["height"]
+    )
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_nan_trace_opens_on_its_birth_filling_the_canvas(browser, gpt12_nan, scheme):
+    context, page = _page(browser, gpt12_nan, scheme)
+    try:
+        m = _uses_the_canvas(page, f"gpt12_nan_{scheme}")
+        assert m["empty"] <= MAX_EMPTY, m  # the drawing is wide enough to fill: no column beside blank canvas
+        assert _inside(page, page.locator("svg.gv-svg g.node.gv-birth"))
+    finally:
+        context.close()
+
+
+def test_fit_visibly_fits_and_says_when_it_changed_nothing(browser, gpt12, hf_gpt2):
+    context, page = _page(browser, gpt12)
+    try:
+        before = page.locator("svg.gv-svg").get_attribute("viewBox")
+        page.get_by_role("button", name="Fit").click()
+        after = page.locator("svg.gv-svg").get_attribute("viewBox")
+        w0, w1 = float(before.split()[2]), float(after.split()[2])
+        assert w1 > w0 * 1.05  # zoomed out as far as labels stay readable
+        notice = page.locator(".gv-notice")
+        assert notice.is_visible() and "smallest readable size" in notice.inner_text()
+        assert "drag to pan" in notice.inner_text().lower()
+        _uses_the_canvas(page, "gpt12_fit")
+        page.get_by_role("button", name="Fit").click()
+        assert notice.inner_text().startswith("Already fitted as far as labels stay readable")
+    finally:
+        context.close()
+    context, page = _page(browser, hf_gpt2)
+    try:
+        page.get_by_role("button", name="Fit").click()
+        assert page.locator(".gv-notice").is_visible()
+        assert min(page.locator(".gradviz-root").evaluate(_MEASURE)["label"], 99) >= MIN_LABEL_PX
+    finally:
+        context.close()
