@@ -408,6 +408,7 @@ class BackwardCalls:
 
     @staticmethod
     def _deliver(target, state: GradState, norm: float | None) -> None:
+        target.stepped = False  # a new gradient: no step has read it yet
         if target.delivered == GradState.none or state == GradState.nonfinite:
             target.delivered_norm = norm
         target.delivered = combine(target.delivered, state)

@@ -103,6 +103,9 @@ class Session:
             self._handles.append(add_forward_hook(self._leave_module))
             if self._model is not None:
                 self._handles.append(add_parameter_registration_hook(self._registered))
+            step_hook = getattr(self._optimizer, "register_step_post_hook", None)
+            if callable(step_hook):
+                self._handles.append(step_hook(self._stepped))
             self.tracer.__enter__()
             self._entered = True
         except BaseException:
@@ -141,6 +144,20 @@ class Session:
             self._release()
         self.cap.failure = self.failsafe.describe()
         return self.cap
+
+    def _stepped(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        """An optimizer step finished: it read the gradients of the tensors it holds that have one."""
+        try:
+            held = _targets.optimizer_ids(optimizer)
+            for w in self.watched:
+                if (
+                    id(w.tensor) in held
+                    and w.target.delivered != GradState.none
+                    and grad_of(w.tensor) is not None
+                ):
+                    w.target.stepped = True
+        except Exception as internal:  # NOTE [fail-safe]: never in the way of the user's step
+            self.failsafe.fail(internal, "optimizer step hook")
 
     def _remove_hooks(self) -> None:
         for handle in self._handles:

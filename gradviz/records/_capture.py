@@ -76,6 +76,9 @@ class Target:
     delivered_norm: float | None = None
     returned: bool = False  # autograd.grad / torch.func returned its gradient instead of storing it
     consumed: bool = False  # a hook took its gradient during backward (an optimizer step fused into it)
+    # an optimizer step that holds it finished while its gradient was there, after that gradient arrived:
+    # the step read it (a zero_grad() after that is the end of a training step, not a lost gradient)
+    stepped: bool = False
     # the module it belongs to whose ops the tracer cannot see: ``opaque_how`` is "TorchScript" or
     # "torch.compile"; ``opaque_site`` the user's line where that code's output was first seen
     opaque: str = ""

@@ -27,6 +27,7 @@ __all__ = [
     "Nothing",
     "Raised",
     "Role",
+    "StepRead",
     "StraightThrough",
     "Undecided",
     "Unreadable",
@@ -51,6 +52,14 @@ class Created:
 @dataclass(frozen=True)
 class Cleared:
     """A gradient arrived, then was removed or zeroed (``site``: the call that did, None if unseen)."""
+
+    site: Site | None
+
+
+@dataclass(frozen=True)
+class StepRead:
+    """A gradient arrived, an optimizer step that holds the tensor used it, then it was removed or zeroed
+    (``site``: the call that did, None if unseen): the end of a training step, nothing lost."""
 
     site: Site | None
 
@@ -219,6 +228,7 @@ Evidence = (
     | Created
     | Cleared
     | Consumed
+    | StepRead
     | NotRequested
     | CutPath
     | Hidden

@@ -32,6 +32,7 @@ from gradviz.verdicts._evidence import (
     NotRequested,
     Raised,
     Role,
+    StepRead,
     StraightThrough,
     Undecided,
     Unreadable,
@@ -101,6 +102,15 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
                 "read.",
                 "Read or log gradients after backward() and before zero_grad(); zero_grad belongs at the "
                 "start of the next step (set_to_none=True is the default, so .grad becomes None).",
+            )
+        case StepRead(site):
+            how = "zero_grad() / setting .grad to None" if site is None else f"the call{at(site)}{code(site)}"
+            now = "None" if t.grad_state == GradState.none else "zero"
+            return (
+                f"{t.name} received a gradient{norm(t.delivered_norm)}, which the optimizer step used; then "
+                f"{how} removed it, so .grad is {now} now. It learns.",
+                "Nothing to fix for training. To read gradients, read them after backward() and before "
+                "zero_grad().",
             )
         case Consumed():
             return (

@@ -22,6 +22,7 @@ from gradviz.verdicts._evidence import (
     Nothing,
     NotRequested,
     Raised,
+    StepRead,
     Undecided,
     Unreadable,
     Untrained,
@@ -165,6 +166,7 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     if (
         not taken
         and not t.returned
+        and not t.stepped  # an optimizer step read it before it was cleared: used, not lost
         and t.is_leaf
         and kept in (GradState.none, GradState.zero)
         and kept != t.delivered
@@ -191,4 +193,6 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return Cause.not_in_optimizer, role.site if role.kind != "beside" else None, Untrained(role)
     if taken:
         return Cause.ok, None, Consumed()
+    if t.stepped and kept in (GradState.none, GradState.zero) and kept != t.delivered:
+        return Cause.ok, None, StepRead(ctx.last_clear(t.bit))
     return Cause.ok, None, Unreadable() if t.delivered == GradState.unknown else Nothing()

@@ -30,6 +30,7 @@ from gradviz.verdicts._evidence import (
     NotRequested,
     Raised,
     Role,
+    StepRead,
     StraightThrough,
     Undecided,
     Unreadable,
@@ -97,6 +98,20 @@ def _cleared(make) -> Case:
         Cleared(make.site(20, "opt.zero_grad()")),
         make.capture(),
         ("enc.weight received a gradient (norm 2), then the call at model.py:20 (`opt.zero_grad()`)",),
+        "before zero_grad()",
+    )
+
+
+def _step_read(make) -> Case:
+    return Case(
+        Cause.ok,
+        make.got(norm=2.0, grad_state=GradState.none, grad_norm=None),
+        StepRead(make.site(20, "opt.zero_grad()")),
+        make.capture(),
+        (
+            "enc.weight received a gradient (norm 2), which the optimizer step used; then the call at "
+            "model.py:20",
+        ),
         "before zero_grad()",
     )
 
@@ -280,6 +295,7 @@ EVIDENCE_CASES = {
     Created: _created,
     Cleared: _cleared,
     Consumed: _consumed,
+    StepRead: _step_read,
     NotRequested: _not_requested,
     CutPath: _cut_path,
     Hidden: _hidden,
