@@ -82,6 +82,11 @@ def test_torch_truth(sc: Scenario):
             f"{sc.name}: LOSS_NONFINITE, but run() returned no non-finite 'loss': {loss!r}"
         )
 
+    for name in sc.stepped:  # an optimizer step used the gradient before zero_grad removed it: it moved
+        param = resolve(subject, name)
+        initial = getattr(param, "initial", None)
+        assert initial is not None and not torch.equal(initial, param), f"{sc.name}: {name} did not move"
+
     for name in sc.consumed:  # an optimizer step inside backward took the gradient: it was real
         norm = getattr(resolve(subject, name), "consumed_norm", None)
         assert norm is not None and 0 < norm < float("inf"), (
@@ -91,7 +96,7 @@ def test_torch_truth(sc: Scenario):
     # EXPECT must agree with the truth: the cause of each name allows the grad state torch produced.
     for name, exp in sc.expect.items():
         allowed = CAUSE_GRADS[exp.cause]
-        if name in sc.consumed:
+        if name in sc.consumed or name in sc.stepped:
             allowed = frozenset({"none"})
         if sc.loss_nonfinite and exp.cause == "nonfinite":
             allowed = frozenset({"nonfinite", "nonzero", "zero"})  # the loss is what is not finite

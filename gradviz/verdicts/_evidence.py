@@ -199,7 +199,9 @@ class StraightThrough:
         return self.cut.site
 
 
-ZeroKind = Literal["cancel", "zero_weight", "dead_relu", "step", "where", "mul", "discarded", "unknown"]
+ZeroKind = Literal[
+    "cancel", "summed", "zero_weight", "dead_relu", "step", "where", "mul", "discarded", "unknown"
+]
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class ZeroWhy:
     # zero_weight: the all-zero weight gets a gradient of its own and is trained, so it moves at this step
     # (a factor that starts at zero on purpose: LoRA's B, a zero-init projection, a ReZero gate)
     by_design: bool = False
-    paths: int = 0  # cancel: how many non-zero gradients met and summed to zero
+    paths: int = 0  # cancel: how many non-zero gradients met and summed to zero; summed: how many backwards
     via: tuple[str, ...] = ()  # cancel: each path, by the op nearest the parameter ("rsample at f.py:9")
     rejoin: Site | None = None  # cancel: the line where the paths meet again on the way to the loss
     # cancel: one path is a reparameterised sample of it (value + noise * scale, the noise drawn just before):

@@ -26,6 +26,7 @@ from gradviz.verdicts._evidence import (
     Undecided,
     Unreadable,
     Untrained,
+    ZeroWhy,
 )
 from gradviz.verdicts._intent import Intent
 from gradviz.verdicts._messages import explain
@@ -188,6 +189,9 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
     if t.delivered == GradState.zero:
         mechanism = ctx.graph.zero_mechanism(t)
         return Cause.zero, mechanism.site, mechanism
+    if kept == GradState.zero and t.delivered == GradState.finite and ctx.cap.backward_calls > 1:
+        # non-zero gradients of several backwards, accumulated in .grad, added up to exactly zero
+        return Cause.zero, None, ZeroWhy("summed", paths=ctx.cap.backward_calls)
     if t.in_optimizer is False:  # how it meets the trained tensors says which fix fits (a target network)
         role = ctx.intent.role(t)
         return Cause.not_in_optimizer, role.site if role.kind != "beside" else None, Untrained(role)

@@ -36,6 +36,18 @@ def zero(t: Target, why: ZeroWhy, cap: Capture) -> tuple[str, str]:
             f"gradients add up to exactly zero{rejoin} (they cancel).",
             fix,
         )
+    if why.kind == "summed":
+        held = (
+            " (and no optimizer holds it, so it would not be trained anyway)"
+            if t.in_optimizer is False
+            else ""
+        )
+        return (
+            f"{head}: the {why.paths} backward passes accumulated into its .grad gave non-zero gradients "
+            f"that add up to exactly zero (they cancel){held}.",
+            "Step (or zero .grad) between the backwards if each should train it; if their sum is the loss, "
+            "its gradient with respect to this tensor is zero (check the formula).",
+        )
     if why.kind == "dead_relu":
         units = f"all {why.units} of its units are" if why.units > 1 else "its units are"
         if why.feeds:

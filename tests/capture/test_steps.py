@@ -64,3 +64,38 @@ def test_a_gradient_the_step_read_is_not_said_to_be_removed_before_it_was_read(
     causes = {v.cause.value for v in t.verdicts.values()}
     assert causes == ({"ok"} if changed else {"cleared"})
     assert changed == (order == "step, then zero_grad")
+
+
+@pytest.mark.parametrize("how", ["two losses", "retain_graph", "helper"])
+def test_gradients_of_several_backwards_that_cancel_in_grad_are_zero(how: str) -> None:
+    """Non-zero gradients from two backwards, accumulated in .grad, sum to exactly zero: the verdict is
+    what .grad holds (zero, they cancel), not 'finite, not in the optimizer' read from each backward alone.
+    Found by the fuzzer (seed 123457, program 7220)."""
+
+    def flip(loss):
+        return -loss
+
+    def step(model: nn.Linear, x: torch.Tensor) -> None:
+        if how == "two losses":
+            model(x).sum().backward()
+            (-model(x).sum()).backward()
+        elif how == "retain_graph":
+            out = model(x).sum()
+            out.backward(retain_graph=True)
+            (-out).backward()
+        else:
+            model(x).sum().backward()
+            flip(model(x).sum()).backward()
+
+    torch.manual_seed(0)
+    x = torch.tensor([[1.0, 2.0, 0.5, 0.25]])  # values that add and subtract exactly in float32
+    model = nn.Linear(4, 1)
+    twin = copy.deepcopy(model)
+    step(twin, x)
+    assert torch.count_nonzero(twin.weight.grad) == 0  # plain torch: .grad is exactly zero
+    with gradviz.trace(model, optimizer=torch.optim.SGD([model.bias], lr=0.1)) as t:
+        step(model, x)
+    v = t.verdicts["weight"]
+    assert (
+        v.cause == "zero" and "add up to exactly zero" in v.message and "no optimizer holds it" in v.message
+    )

@@ -28,6 +28,9 @@ contain (compared lowercase; a tuple means "any one of these").
 ``CONSUMED = ["w", ...]``: an optimizer step fused into backward (``register_post_accumulate_grad_hook``)
 took these gradients and set ``.grad`` to None: GRADS says "none", EXPECT may say "ok", and the truth test
 checks that the hook saw a finite, non-zero gradient (it stores its norm as ``p.consumed_norm``).
+``STEPPED = ["w", ...]``: an optimizer step used these gradients, then ``zero_grad()`` removed them (the
+end of a training step): GRADS says "none", EXPECT may say "ok", and the truth test checks that the
+weights moved (``run`` keeps each one's value from before the trace as ``p.initial``).
 ``LOSS_NONFINITE = True``: the loss is NaN/Inf although some gradients are finite; ``run`` returns a dict
 holding the loss under ``"loss"``, and a ``nonfinite`` verdict may then go with a finite gradient.
 
@@ -147,6 +150,7 @@ class Scenario:
     message: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     loss_nonfinite: bool = False
     consumed: frozenset[str] = frozenset()
+    stepped: frozenset[str] = frozenset()
 
     def run(self, trace: Callable[..., Any]) -> Any:
         return self.module.run(trace)
@@ -299,6 +303,7 @@ def load(path: Path) -> Scenario:
         message=message,
         loss_nonfinite=bool(getattr(module, "LOSS_NONFINITE", False)),
         consumed=frozenset(getattr(module, "CONSUMED", ())),
+        stepped=frozenset(getattr(module, "STEPPED", ())),
     )
 
 

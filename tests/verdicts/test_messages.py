@@ -434,6 +434,11 @@ ZERO_WORDS: dict[str, tuple[dict[str, Any], str, str]] = {
         "it reaches the loss by 3 paths whose gradients add up to exactly zero",
         "f(x) - f(x)",
     ),
+    "summed": (
+        {"paths": 2},
+        "the 2 backward passes accumulated into its .grad gave non-zero gradients that add up to exactly",
+        "Step (or zero .grad) between the backwards",
+    ),
     "zero_weight": (
         {"weight": "proj.weight"},
         "proj.weight is all zeros, and the op at model.py:14 (`y = op(h)`) multiplies the gradient flowing "
