@@ -58,7 +58,12 @@ class _Context:
         self.full_root_values = 0  # of roots whose call asked for every leaf's gradient
         self.root_cuts: list[Cut] = []
         self.nonfinite_roots = [root for root in cap.roots if root.nonfinite]
-        for root in cap.roots:
+        # an autograd.grad followed by a backward() was a step of the computation (an inner derivative, a
+        # penalty): what the loss depends on is what the backward's roots say, not what it differentiated
+        last_backward = max((i for i, r in enumerate(cap.roots) if r.call == "backward"), default=-1)
+        for i, root in enumerate(cap.roots):
+            if root.call == "autograd.grad" and i < last_backward:
+                continue
             self.root_values |= root.values
             if root.asked_all:
                 self.full_root_values |= root.values
