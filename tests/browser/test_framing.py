@@ -6,6 +6,9 @@ a third, or what the drawing leaves even at its largest fit scale when it is too
 it), and the smallest label (>= 9 px). Views: a tiny Hugging Face GPT-2 (2 layers, from GPT2Config); the
 12-layer GPT of test_trace_view with a stray .detach() (first view, "Only problems", the unfolded
 ``blocks.0–4 ×5``); its NaN trace; "Fit", which says what it did. Screenshots in tests/_output/framing_*.
+
+Edges never cross a module title (``ln_f``, ``blocks · ModuleList``, ``model.norm · LlamaRMSNorm``):
+measured over the whole drawing, each title's box against points every unit along every edge.
 """
 
 from __future__ import annotations
@@ -68,6 +71,26 @@ _MEASURE = """
 """.replace("FIT", str(FIT_SCALE))
 
 
+# Every (edge, title) pair where the edge runs through the title's box (the text as drawn).
+_CROSSINGS = """
+(svg) => {
+  const titles = [...svg.querySelectorAll("g.cluster > text")].map((t) => ({ text: t, box: t.getBBox() }));
+  const found = [];
+  for (const path of svg.querySelectorAll("g.edge > path")) {
+    const length = path.getTotalLength();
+    const points = [];
+    for (let s = 0; s <= length; s += 1) points.push(path.getPointAtLength(s));
+    for (const { text, box } of titles) {
+      const inside = points.some((p) =>
+        p.x > box.x && p.x < box.x + box.width && p.y > box.y && p.y < box.y + box.height);
+      if (inside) found.push(`${path.parentNode.querySelector("title").textContent} x ${text.textContent}`);
+    }
+  }
+  return found;
+}
+"""
+
+
 def _page(browser, path, scheme="light"):
     context = browser.new_context(offline=True, viewport=VIEWPORT, color_scheme=scheme)
     page = context.new_page()
@@ -107,6 +130,25 @@ def hf_gpt2(tmp_path_factory):
     with gradviz.trace(model) as t:
         model(input_ids=ids, labels=ids).loss.backward()
     return _write(tmp_path_factory.mktemp("hf") / "hf_gpt2.html", t)
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    torch.manual_seed(0)
+    config = tf.LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    model = tf.LlamaForCausalLM(config)
+    ids = torch.randint(64, (2, 16))
+    with gradviz.trace(model) as t:
+        model(input_ids=ids, labels=ids).loss.backward()
+    return _write(tmp_path_factory.mktemp("llama") / "llama.html", t)
 
 
 @pytest.fixture(scope="module")
@@ -209,5 +251,35 @@ def test_fit_visibly_fits_and_says_when_it_changed_nothing(browser, gpt12, hf_gp
         page.get_by_role("button", name="Fit").click()
         assert page.locator(".gv-notice").is_visible()
         assert min(page.locator(".gradviz-root").evaluate(_MEASURE)["label"], 99) >= MIN_LABEL_PX
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("case", ["hf_gpt2", "llama", "gpt12", "gpt12_nan"])
+def test_no_edge_crosses_a_module_title(browser, request, case):
+    context, page = _page(browser, request.getfixturevalue(case))
+    root = page.locator(".gradviz-root")
+    try:
+        svg = page.locator("svg.gv-svg")
+        titles = page.locator("svg.gv-svg g.cluster > text").all_text_contents()
+        assert len(titles) >= 3  # module boxes drawn
+        assert svg.evaluate(_CROSSINGS) == []
+        if case == "gpt12":
+            page.get_by_label("Only problems").check()
+            wait_for_draws(root, 2, timeout=60_000)
+            assert svg.evaluate(_CROSSINGS) == []
+            page.get_by_label("Only problems").uncheck()
+            wait_for_draws(root, 3, timeout=60_000)
+            page.locator("svg.gv-svg g.node", has_text="▸ blocks.0–4 · Block ×5").dispatch_event("click")
+            wait_for_draws(root, 4, timeout=60_000)
+            assert svg.evaluate(_CROSSINGS) == []
+        # a title shortened to clear an edge keeps the whole one (its tooltip, and the text read here)
+        for text in page.locator("svg.gv-svg g.cluster > text:has(title)").all():
+            shown = text.evaluate("(t) => t.firstChild.textContent")
+            whole = text.locator("title").text_content()
+            assert shown.startswith("▾ ") and whole.startswith("▾ ") and shown != whole
+            name = whole.removeprefix("▾ ").split(" · ")[0].split(".")[-1]
+            assert shown.removeprefix("▾ ").lstrip("…").split(" · ")[0] == name
+        page.screenshot(path=str(OUTPUT / f"framing_titles_{case}.png"))
     finally:
         context.close()

@@ -8,6 +8,7 @@
 // projectors) multiplies every bound: at 1.5, labels stay >= 13.8 px.
 // Where a view goes in a drawing larger than it: layout/frame.js, NOTE [framing].
 import { clamp, fillAcross, frameView } from "../layout/frame.js";
+import { clearTitles } from "../layout/titles.js";
 
 /** Fewest screen pixels per viewBox unit (10 pt labels stay >= 9.2 px high). */
 export const MIN_SCALE = 0.92;
@@ -100,6 +101,8 @@ export class SvgView {
     /** @type {Box[]|null} the nodes' boxes, measured once the drawing is rendered */
     this.nodeBoxes = null;
     this.host.replaceChildren(this.svg);
+    // module titles clear of edges (layout/titles.js), at their drawn width once shown (0: hidden)
+    clearTitles(this.svg, textWidth);
     this.overview();
   }
 
@@ -437,6 +440,19 @@ function union(boxes) {
   const right = Math.max(...boxes.map((b) => b.x + b.w));
   const bottom = Math.max(...boxes.map((b) => b.y + b.h));
   return { x, y, w: right - x, h: bottom - y };
+}
+
+/**
+ * The drawn width of an SVG text (0 where the browser cannot measure it: not rendered, or no layout).
+ * @param {Element} text
+ */
+function textWidth(text) {
+  const measurable = /** @type {Partial<SVGTextContentElement>} */ (text);
+  try {
+    return typeof measurable.getComputedTextLength === "function" ? measurable.getComputedTextLength() || 0 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** @param {Element} g */
