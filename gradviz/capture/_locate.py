@@ -113,8 +113,9 @@ class _Graph(GraphIndex):
         super().__init__(cap)
         self._made: dict[str, int] = {}
 
-    def source(self, start: str) -> GraphNode | None:
-        """The node whose backward made the non-finite gradient arriving at ``start``.
+    def source(self, start: str, unseen: bool = True) -> GraphNode | None:
+        """The node whose backward made the non-finite gradient arriving at ``start`` (``unseen``: where
+        no seen parent can have made it, look at the nodes whose backward runs out of sight).
 
         # NOTE [follow the non-finite edges]
         # A node's recorded norm is of its incoming gradient, the sum of what its parents sent. Walking up
@@ -144,7 +145,11 @@ class _Graph(GraphIndex):
                 continue
             finite = [p for p in parents if p.grad_norm is not None]
             if finite:
-                births.append(max(finite, key=self._birth_rank))
+                best = max(finite, key=self._birth_rank)
+                tainted, can_make, _ = self._birth_rank(best)
+                if unseen and not (tainted or can_make) and (hidden := self.opaque_source()) is not None:
+                    best = hidden  # none of the seen parents can make it: it came through unseen code
+                births.append(best)
         return max(births, key=self._time_rank) if births else None
 
     def opaque_source(self) -> GraphNode | None:
@@ -160,7 +165,7 @@ class _Graph(GraphIndex):
             out = [self.by_id[c].grad_norm for c in node.next if c in self.by_id]
             if out and all(g is None or math.isfinite(g) for g in out):
                 continue  # what it passed on is finite: not where a NaN/Inf came out
-            source = node if math.isfinite(node.grad_norm) else self.source(node.id)
+            source = node if math.isfinite(node.grad_norm) else self.source(node.id, unseen=False)
             if source is not None:
                 found.append(source)
         return max(found, key=self._time_rank) if found else None

@@ -389,3 +389,34 @@ def test_a_forward_nan_that_enters_a_checkpoint_keeps_its_birth_inside_it(reentr
     assert t.verdicts["inner.weight"].cause == "nonfinite"
     births = {(b.phase, b.op_name) for b in t.capture.births}
     assert births == {("forward", "mul")}
+
+
+def test_a_parameter_also_used_inside_a_reentrant_checkpoint_gets_the_birth_on_the_unseen_path() -> None:
+    """The layer runs twice: inside a reentrant checkpoint (its graph is not recorded) and directly. The
+    NaN is born in the backward of an fp16 multiply after the checkpoint and reaches the layer only through
+    it; the direct path, the one the graph shows, is finite. The birth is the fp16 multiply's backward, not
+    the direct use's linear. Found by the fuzzer (seed 123457, program 12294)."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = nn.Parameter(torch.randn(4, 4) * 0.5)
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            h = checkpoint(self.lin, F.linear(x, self.pre), use_reentrant=True)
+            h = (h.half() * 3000).float()  # its backward overflows half precision
+            return h + torch.sigmoid(self.lin(x))
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = Net()
+    plain(x).pow(2).mean().backward()
+    assert not torch.isfinite(plain.lin.weight.grad).all()  # plain torch: NaN/Inf
+    torch.manual_seed(0)
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(x).pow(2).mean().backward()
+    assert t.verdicts["lin.weight"].cause == "nonfinite"
+    births = {(b.phase, b.op_name) for b in t.capture.births}
+    assert births == {("backward", "mul")}
