@@ -35,8 +35,6 @@ class OutOfSight(TracerPart):
         grads = 0
         cuts: tuple[int, ...] = ()
         ins = tensors_in(args if isinstance(args, tuple) else (args,), {})
-        if self.finite is not None and self.finite.tainted:  # a NaN that went in comes out from there
-            self.finite.propagate(max(len(self.log) - 1, 0), ins, tensors_out(output))
         unknown = []
         for t in ins:
             entry = self.lineage.get(t)
@@ -50,6 +48,8 @@ class OutOfSight(TracerPart):
             back, back_cuts = self._came_back(unknown, (), {})
             values |= back
             cuts = merge(cuts, back_cuts)
+        if self.finite is not None and self.finite.tainted:  # a NaN that went in comes out from there
+            self.finite.propagate(max(len(self.log) - 1, 0), ins, tensors_out(output))
         index = max(len(self.log) - 1, 0)  # never -1, which marks a target's own entry
         if targets & ~self._used:
             self._first_use(targets & ~self._used, index)

@@ -420,3 +420,41 @@ def test_a_parameter_also_used_inside_a_reentrant_checkpoint_gets_the_birth_on_t
     assert t.verdicts["lin.weight"].cause == "nonfinite"
     births = {(b.phase, b.op_name) for b in t.capture.births}
     assert births == {("backward", "mul")}
+
+
+def test_a_nan_that_comes_back_into_torchscript_keeps_its_birth() -> None:
+    """An Inf born in log, copied through numpy, then given straight to a TorchScript module (its ops are
+    out of sight): what comes out carries the same birth. Found by the fuzzer (seed 123457, program 6206)."""
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, h):
+            return torch.tanh(self.lin(h))
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = nn.Linear(4, 4)
+            with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; models still use it
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.block = torch.jit.script(Block())
+
+        def forward(self, x):
+            h = self.pre(torch.log(x.tanh() - 1.5))  # log of a negative number: NaN
+            return self.block(torch.from_numpy(h.detach().numpy().copy())) + self.block(x)
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = Net()
+    plain(x).pow(2).mean().backward()
+    assert not torch.isfinite(plain.block.lin.weight.grad).all()  # plain torch: NaN
+    torch.manual_seed(0)
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(x).pow(2).mean().backward()
+    assert t.verdicts["block.lin.weight"].cause == "nonfinite"
+    births = {(b.phase, b.op_name) for b in t.capture.births}
+    assert births == {("forward", "log")}
