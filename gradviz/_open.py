@@ -23,6 +23,7 @@ ValueError that names the field, and memory stays bounded whatever the size of t
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import weakref
@@ -185,6 +186,16 @@ class Run:
             data, meta = bundle
             return {**data, "text/plain": text}, meta
         return {**(bundle or {}), "text/plain": text}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run's summary as plain data (schema ``gradviz-run-summary``, version 1, documented in
+        ``gradviz/view/_export.py``), as ``Monitor.to_dict()`` gives it."""
+        head = self._reader.header
+        return view.run_summary_dict(self._history(), None, head.get("model"), head.get("optimizer"))
+
+    def to_json(self, indent: int | None = None) -> str:
+        """:meth:`to_dict` as strict JSON."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
 
     def __repr__(self) -> str:
         h = self._history()

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import time
 import warnings
@@ -314,6 +315,16 @@ class Monitor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run's summary as plain data (schema ``gradviz-run-summary``, version 1, documented in
+        ``gradviz/view/_export.py``): the problems as the view's banner says them, the last step's counts."""
+        history = self.history
+        return view.run_summary_dict(history, self._frozen(history), self.model_name, self.optimizer_name)
+
+    def to_json(self, indent: int | None = None) -> str:
+        """:meth:`to_dict` as strict JSON."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
 
     def __repr__(self) -> str:
         h = self._buffer

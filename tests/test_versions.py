@@ -16,7 +16,7 @@ import gradviz
 from gradviz.records import FORMAT_VERSION, Capture, History
 from gradviz.runlog import _format
 from gradviz.runlog._header import check_header
-from gradviz.view import build_state, build_watch_state, verdicts_dict
+from gradviz.view import build_state, build_watch_state, run_summary_dict, verdicts_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +59,7 @@ def test_the_changelog_lists_the_versions_the_files_are_written_in() -> None:
         "widget state": build_state(Capture(), {})[0]["version"],
         "watch timeline": build_watch_state(History.empty(["w"]), None)["timeline"]["version"],
         "verdicts": verdicts_dict(Capture(), {})["version"],
+        "run summary": run_summary_dict(History.empty(["w"]))["version"],
     }
     assert _format_table() == written
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from gradviz.view._assertion import failure_text
 from gradviz.view._assertion import failures as learning_failures
-from gradviz.view._export import verdicts_dict, verdicts_json
+from gradviz.view._export import run_summary_dict, verdicts_dict, verdicts_json
 from gradviz.view._html import default_path, write_html
 from gradviz.view._report import paragraphs, report, summary_line
 from gradviz.view._scale import check_scale
@@ -35,6 +35,7 @@ __all__ = [
     "nonfinite_text",
     "paragraphs",
     "report",
+    "run_summary_dict",
     "run_text",
     "step_counts",
     "summary_line",

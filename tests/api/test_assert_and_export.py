@@ -129,3 +129,29 @@ def test_bad_arguments_say_what_is_expected() -> None:
         t.assert_learns(allow={"weight": "broken"})
     with pytest.raises(TypeError, match="step must be a function"):
         gradviz.assert_learns(model, None)  # type: ignore[arg-type]
+
+
+def test_a_watched_runs_summary_as_data_says_what_the_banner_says(tmp_path) -> None:
+    """A run that goes NaN at step 3 (a NaN in the batch): the summary's problem is what plain torch saw."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    mon = gradviz.watch(model, opt, log_dir=tmp_path / "run")
+    seen_nan = []
+    for step in range(5):
+        x = torch.randn(8, 4)
+        if step >= 3:
+            x[0, 0] = float("nan")
+        opt.zero_grad()
+        model(x).sum().backward()
+        seen_nan.append(not all(torch.isfinite(p.grad).all() for p in model.parameters()))
+        opt.step()
+    mon.close()
+    first = seen_nan.index(True)  # plain torch: the first step with a non-finite gradient
+    data = json.loads(mon.to_json())
+    assert (data["schema"], data["version"]) == ("gradviz-run-summary", 1)
+    assert data["steps_recorded"] == 5 and data["last_step"] == 4 and data["optimizer"] == "SGD"
+    (nan,) = [p for p in data["problems"] if p["kind"] == "nonfinite"]
+    assert nan["step"] == first == data["first_nonfinite"]["step"]
+    assert set(nan["parameters"]) <= {n for n, _ in model.named_parameters()} and nan["parameters"]
+    assert gradviz.open(tmp_path / "run").to_dict()["problems"] == data["problems"]  # the same from disk
