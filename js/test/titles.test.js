@@ -64,6 +64,7 @@ describe("module titles clear of edges (NOTE [clear titles])", () => {
   it("shortens a title by its parent's path, then its type", () => {
     expect(shortTitles("▾ transformer.ln_f · LayerNorm")).toEqual(["▾ …ln_f · LayerNorm", "▾ …ln_f"]);
     expect(shortTitles("▾ head · Linear")).toEqual(["▾ head"]);
+    expect(shortTitles("▾ blocks.5.mlp.0 · Linear")).toEqual(["▾ …mlp.0 · Linear", "▾ …mlp.0"]);
   });
 
   it("bends an edge around a title it must cross, through the box's margin", () => {

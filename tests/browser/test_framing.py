@@ -278,8 +278,80 @@ def test_no_edge_crosses_a_module_title(browser, request, case):
             shown = text.evaluate("(t) => t.firstChild.textContent")
             whole = text.locator("title").text_content()
             assert shown.startswith("▾ ") and whole.startswith("▾ ") and shown != whole
-            name = whole.removeprefix("▾ ").split(" · ")[0].split(".")[-1]
-            assert shown.removeprefix("▾ ").lstrip("…").split(" · ")[0] == name
+            name = shown.removeprefix("▾ ").lstrip("…").split(" · ")[0]
+            path = whole.removeprefix("▾ ").split(" · ")[0]
+            assert path == name or path.endswith(f".{name}")  # its path, less its parent's
         page.screenshot(path=str(OUTPUT / f"framing_titles_{case}.png"))
+    finally:
+        context.close()
+
+
+def _view_box(page) -> list[float]:
+    return [float(v) for v in page.locator("svg.gv-svg").get_attribute("viewBox").split()]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_an_overview_frames_the_view_and_a_click_goes_there(browser, gpt12, hf_gpt2, scheme):
+    context, page = _page(browser, gpt12, scheme)
+    try:
+        overview = page.locator(".gv-minimap")
+        assert overview.is_visible()  # the drawing is larger than the canvas
+        box = overview.bounding_box()
+        assert box["width"] <= 170 and box["height"] <= 190  # a corner, not a second canvas
+        # the frame is the view: its corners, mapped into the drawing, are the viewBox's (clipped to it)
+        frame = page.locator(".gv-minimap-frame")
+        x, y, w, h = (float(frame.get_attribute(a)) for a in ("x", "y", "width", "height"))
+        vx, vy, vw, vh = _view_box(page)
+        assert x == pytest.approx(max(vx, x), abs=0.5) and y == pytest.approx(max(vy, y), abs=0.5)
+        assert x + w <= vx + vw + 0.5 and y + h <= vy + vh + 0.5 and w > 0 and h > 0
+        # a click near the bottom of the map centres the view on that point of the drawing
+        target = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] * 0.9}
+        point = page.locator(".gv-minimap-svg").evaluate(
+            "(svg, p) => { const q = new DOMPoint(p.x, p.y).matrixTransform(svg.getScreenCTM().inverse());"
+            " return [q.x, q.y]; }",
+            target,
+        )
+        before = _view_box(page)
+        page.mouse.click(target["x"], target["y"])
+        vx, vy, vw, vh = _view_box(page)
+        assert vy > before[1] + vh / 2  # moved down the drawing, at the same scale
+        assert vw == pytest.approx(before[2]) and vh == pytest.approx(before[3])
+        assert vx <= point[0] <= vx + vw and vy <= point[1] <= vy + vh  # the point is in view ...
+        bounds = page.locator(".gv-minimap-svg").get_attribute("viewBox").split()
+        _, by, _, bh = (float(v) for v in bounds)
+        assert vy + vh <= by + bh + 0.5  # ... and the view stops at the drawing's edge
+        fy, fh = float(frame.get_attribute("y")), float(frame.get_attribute("height"))
+        assert fy <= point[1] <= fy + fh  # the frame followed
+        # a panned view: it may cut nodes
+        page.screenshot(path=str(OUTPUT / f"framing_overview_jump_{scheme}.png"))
+        # the map covers a corner of the canvas: its × folds it to a button, which brings it back
+        view = _view_box(page)
+        page.get_by_role("button", name="Hide the overview").click()
+        assert _view_box(page) == view  # no jump
+        assert overview.bounding_box()["height"] < 40
+        page.get_by_role("button", name="Show the overview of the whole graph").click()
+        assert overview.bounding_box()["height"] == pytest.approx(box["height"], abs=1)
+        assert min(page.locator(".gradviz-root").evaluate(_MEASURE)["label"], 99) >= MIN_LABEL_PX
+        page.screenshot(path=str(OUTPUT / f"framing_overview_{scheme}.png"))
+    finally:
+        context.close()
+    context, page = _page(browser, hf_gpt2, scheme)
+    try:
+        page.get_by_role("button", name="Fit").click()  # still larger than the canvas at a readable size
+        assert page.get_by_role("button", name="Overview of the whole graph:").is_visible()
+    finally:
+        context.close()
+
+
+def test_no_overview_when_the_whole_graph_is_in_view(browser, tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    with gradviz.trace(model) as t:
+        model(torch.randn(2, 4)).sum().backward()
+    context, page = _page(browser, _write(tmp_path / "small.html", t))
+    try:
+        assert page.locator(".gv-minimap").count() == 1
+        assert page.locator(".gv-minimap").is_hidden()
+        _uses_the_canvas(page, "small_whole")
     finally:
         context.close()

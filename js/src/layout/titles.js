@@ -8,7 +8,8 @@
 // leave the box, or pass over it, so there is almost always a gap as wide as the title; the title
 // keeps its place when no edge crosses it, and moves to the first gap otherwise (as near the box's
 // border as MIN_INSET). If there is none, it drops its parent's path, which the box around it shows
-// ("▾ …ln_f · LayerNorm" inside "transformer"), then its type ("▾ …ln_f"); the whole title stays in its
+// ("▾ …ln_f · LayerNorm" inside "transformer"; "▾ …mlp.0 · Linear", an index keeping its name), then its
+// type ("▾ …ln_f"); the whole title stays in its
 // tooltip, and in the text a page search or a test reads. A box only as
 // wide as its title (a module of one or two nodes: the edge leaving its top node runs up the middle)
 // has no such gap: there the title stays and the edges that cross it are bent around it instead,
@@ -158,7 +159,10 @@ export function titleBox(t) {
 export function shortTitles(title) {
   const m = /^(▾ )(\S+)( · .*)?$/.exec(title);
   if (!m) return [];
-  const name = m[2].includes(".") ? `…${m[2].slice(m[2].lastIndexOf(".") + 1)}` : m[2];
+  const parts = m[2].split(".");
+  // the last part of the path, with the one before it when it is only an index ("…mlp.0", not "…0")
+  const keep = parts.length > 2 && /^\d+$/.test(parts[parts.length - 1]) ? 2 : 1;
+  const name = parts.length > keep ? `…${parts.slice(-keep).join(".")}` : m[2];
   return [`${m[1]}${name}${m[3] ?? ""}`, `${m[1]}${name}`].filter((t, i, all) => t !== title && all.indexOf(t) === i);
 }
 

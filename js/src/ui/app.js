@@ -24,6 +24,7 @@ import { h } from "./dom.js";
 import { exportButtons } from "./export.js";
 import { renderInspector } from "./inspector.js";
 import { legend } from "./legend.js";
+import { Minimap } from "./minimap.js";
 import { rememberScale, rememberedScale, scaleControl, validScale } from "./scale.js";
 import { SvgView } from "./svg-view.js";
 
@@ -167,6 +168,7 @@ export function mountGraph(el, model, layout, options = {}) {
   el.append(root);
   const view = new SvgView(canvas, { onNode, onClusterTitle, onPlainWheel });
   view.setDisplayScale(display);
+  const minimap = new Minimap(/** @type {HTMLElement} */ (canvas.parentElement), view);
 
   /** @param {unknown} value */
   function setScale(value) {
@@ -252,6 +254,7 @@ export function mountGraph(el, model, layout, options = {}) {
       if (pending !== request) return;
       view.show(svg);
       options.onDraw?.(view);
+      minimap.draw();
     } catch (err) {
       if (pending !== request) return;
       pending = null;
@@ -590,6 +593,7 @@ export function mountGraph(el, model, layout, options = {}) {
     model.off("change:graph", reload);
     model.off("change:edge_norms", restyle);
     model.off("change:hists", restyle);
+    minimap.destroy();
     view.destroy();
     root.remove();
   };

@@ -58,6 +58,8 @@ export class SvgView {
     this.armed = false; // clicked: a plain wheel zooms until the pointer leaves the graph
     this.display = 1; // the display scale (ui/scale.js): every scale bound below is multiplied by it
     this.framed = 0; // px across of what the latest first view framed (framedWidth)
+    /** @type {Set<(box: Box) => void>} called on every change of the view (the overview follows it) */
+    this.watchers = new Set();
 
     this.listeners = [
       listener("wheel", (e) => this.#onWheel(e), { passive: false }),
@@ -241,6 +243,27 @@ export class SvgView {
     this.#frame(b, Math.max(this.scale(), minScale, this.#lo()));
   }
 
+  /**
+   * Call `fn` with the view's box whenever the view changes; returns the function that stops it.
+   * @param {(box: Box) => void} fn
+   */
+  onViewChange(fn) {
+    this.watchers.add(fn);
+    return () => void this.watchers.delete(fn);
+  }
+
+  /**
+   * Centre the view on (x, y) in the drawing's units, at the current scale, as far as NOTE [framing]
+   * lets it (never past the drawing's edges; its edges between nodes).
+   * @param {number} x
+   * @param {number} y
+   */
+  centerAt(x, y) {
+    if (!this.box || !this.bounds) return;
+    const s = this.scale();
+    this.#setBox(frameView({ bounds: this.bounds, size: this.#hostSize(), must: { x, y, w: 0, h: 0 }, nodes: this.#nodeBoxes(), scale: s, lo: s }));
+  }
+
   /** Screen pixels per viewBox unit now. */
   scale() {
     if (!this.box) return 1;
@@ -325,6 +348,7 @@ export class SvgView {
     this.box = box;
     this.size = this.#hostSize();
     this.svg?.setAttribute("viewBox", `${box.x} ${box.y} ${box.w} ${box.h}`);
+    for (const fn of this.watchers) fn(box);
   }
 
   #onResize() {
