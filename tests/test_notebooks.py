@@ -80,13 +80,33 @@ def _calls(node: ast.AST) -> set[str]:
     return {ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
 
 
+def _is_check_cell(cell) -> bool:
+    """A check: tagged ``check`` (``remove-cell`` too, for rendered copies), its source collapsed."""
+    return (
+        "check" in cell.metadata.get("tags", [])
+        and cell.metadata.get("jupyter", {}).get("source_hidden") is True
+    )
+
+
+def _asserts(tree: ast.AST) -> list[ast.AST]:
+    """``assert`` statements and ``np.testing.assert_*`` calls."""
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("np.testing.assert")
+    ]
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Assert)] + calls
+
+
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
 def test_every_traced_claim_is_asserted(path: Path):
     """A cell that runs gradviz.trace or gradviz.watch (itself, or through a helper defined in the notebook)
-    states what it teaches with an assert, so a notebook that teaches a wrong fact fails."""
+    states what it teaches with an assert, in the collapsed check cell right after it, so a notebook that
+    teaches a wrong fact fails."""
     tracing = {"gradviz.trace", "gradviz.watch"}
-    for i, cell in enumerate(_read(path).cells):
-        if cell.cell_type != "code":
+    cells = _read(path).cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or _is_check_cell(cell):
             continue
         tree = ast.parse(cell.source)
         runs: set[str] = set()
@@ -97,8 +117,29 @@ def test_every_traced_claim_is_asserted(path: Path):
             elif not isinstance(stmt, ast.ClassDef):
                 runs |= _calls(stmt) & tracing
         if runs:
-            asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
-            assert asserts, f"cell {i} runs {sorted(runs)} but asserts nothing it teaches"
+            after = cells[i + 1] if i + 1 < len(cells) else None
+            checked = after is not None and _is_check_cell(after) and _asserts(ast.parse(after.source))
+            assert checked, f"cell {i} runs {sorted(runs)} but no check cell after it asserts what it teaches"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=IDS)
+def test_checks_are_out_of_the_readers_way(path: Path):
+    """The checks stay (CI runs them), but a student reads the lesson without them: every assert is in a
+    collapsed check cell, and a check cell shows nothing (no print, no displayed value)."""
+    for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(cell.source)
+        if not _is_check_cell(cell):
+            assert _asserts(tree) == [], f"cell {i} asserts in view of the reader: move it to a check cell"
+            continue
+        assert _asserts(tree) or any(isinstance(s, ast.FunctionDef) for s in tree.body), (
+            f"check cell {i} checks nothing"
+        )
+        assert "print" not in _calls(tree), f"check cell {i} prints"
+        assert not (tree.body and isinstance(tree.body[-1], ast.Expr) and not _asserts(tree.body[-1])), (
+            f"check cell {i} displays its last value"
+        )
 
 
 # -- what the README's main command installs -------------------------------------------------------------
