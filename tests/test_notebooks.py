@@ -136,6 +136,8 @@ def test_checks_are_out_of_the_readers_way(path: Path):
         assert _asserts(tree) or any(isinstance(s, ast.FunctionDef) for s in tree.body), (
             f"check cell {i} checks nothing"
         )
+        # JupyterLab shows a collapsed cell's first line: a comment that says what it is, not an assert
+        assert cell.source.startswith("# check"), f"check cell {i} does not open with a '# check' comment"
         assert "print" not in _calls(tree), f"check cell {i} prints"
         assert not (tree.body and isinstance(tree.body[-1], ast.Expr) and not _asserts(tree.body[-1])), (
             f"check cell {i} displays its last value"
