@@ -19,8 +19,9 @@ and the scenario corpus (fix order):
   (never used, or only logged) -> unused (or error, at the raising line, when the step raised: a loss that
   requires no grad at all). A loss whose backward never ran (the step raised first) -> error.
 - A gradient arrived and ``.grad`` is None afterwards -> cleared, at the ``zero_grad()`` that removed it;
-  except in PyTorch's optimizer-in-backward recipe (a post-accumulate-grad hook steps the parameter's own
-  optimizer, then drops ``.grad``), where the gradient was used: judged by what arrived (ok, ...).
+  except where the gradient was used first: PyTorch's optimizer-in-backward recipe (a post-accumulate-grad
+  hook steps the parameter's own optimizer, then drops ``.grad``), and ``backward(); step(); zero_grad()``
+  for a parameter the optimizer holds: judged by what arrived (ok, ...).
 - A non-finite gradient -> nonfinite, where = the forward line of the run's first birth: a forward op that
   made NaN/Inf from finite inputs, or a backward node that made it from finite incoming gradients (then: the
   line of the forward call that created that node). When the first birth is in the forward but the loss
@@ -275,6 +276,14 @@ def _cleared(
             return None
         basis = f"{judged.basis} (delivered, then consumed by a post-accumulate-grad hook)"
         return Expected(judged.options, basis, f"post_hook:{judged.construct}", judged.births)
+    if p.variant == "zero_grad_after" and info.in_optimizer:
+        # backward(); opt.step(); opt.zero_grad(): the step that holds it used the gradient before the clear
+        # (the weights moved), so it is judged by what arrived; the clear is the end of a training step
+        judged = _arrived(p, info, truth, delivered)
+        if judged is None:
+            return None
+        basis = f"{judged.basis} (used by opt.step(), then removed by zero_grad())"
+        return Expected(judged.options, basis, f"stepped:{judged.construct}", judged.births)
     if not p.clears:
         problems.append(
             f"{info.name}: torch delivered a gradient that is gone, and no zero_grad() is planted"
