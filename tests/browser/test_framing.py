@@ -115,9 +115,9 @@ def _uses_the_canvas(page, shot: str) -> dict:
     return m
 
 
-def _write(path, trace):
+def _write(path, trace, scale: float = 0.0):
     graph, norms, hists = build_state(trace.capture, trace.verdicts)
-    write_html(path, graph, norms, hists, title=graph["title"])
+    write_html(path, graph, norms, hists, title=graph["title"], scale=scale)
     return path
 
 
@@ -355,3 +355,26 @@ def test_no_overview_when_the_whole_graph_is_in_view(browser, tmp_path):
         _uses_the_canvas(page, "small_whole")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_first_views_use_the_canvas_at_a_projectors_scale(browser, tmp_path, scheme):
+    """At display scale 1.5 every bound is 1.5 times larger (labels >= 13.5 px): the first views of the
+    GPT-12 trace and its NaN trace still cut no node and fill the canvas."""
+    for name, hook in (
+        ("gpt12", lambda module, args, out: out.detach()),
+        ("gpt12_nan", lambda module, args, out: torch.log(out)),
+    ):
+        torch.manual_seed(0)
+        model = GPT()
+        layer = model.blocks[5].mlp[0] if name == "gpt12" else model.blocks[8].mlp[1]
+        layer.register_forward_hook(hook)
+        t, _ = _traced(model, _batch())
+        context, page = _page(browser, _write(tmp_path / f"{name}.html", t, scale=1.5), scheme)
+        try:
+            m = _uses_the_canvas(page, f"{name}_scale_1.5_{scheme}")
+            assert m["label"] >= MIN_LABEL_PX * 1.5, m
+            marker = page.locator("svg.gv-svg g.node.gv-cut, svg.gv-svg g.node.gv-birth")
+            assert _inside(page, marker)
+        finally:
+            context.close()

@@ -15,7 +15,8 @@ export const MIN_SCALE = 0.92;
 const MAX_SCALE = 4;
 const MAX_FIT_SCALE = 1.25; // small graphs are not blown up past this when fitted
 const FOCUS_MAX_SCALE = 1; // a first view that zooms on a problem shows it at natural size
-const FOCUS_PADDING = 24; // viewBox units kept around what a first view focuses on
+const FOCUS_PADDING = 24; // viewBox units kept around what a first view focuses on, when choosing its scale ...
+const MUST_PADDING = 8; // ... and at least this, when placing it (room to move its edges between nodes)
 const ZOOM_PER_PIXEL = 0.0015;
 const DRAG_THRESHOLD = 4; // px of movement before a press counts as a pan, not a click
 const UNSAFE_ELEMENTS = "script, foreignObject, iframe";
@@ -155,10 +156,12 @@ export class SvgView {
     if (Math.min(width / w, height / h) >= this.#lo() || !boxes.length) return this.overview();
     /** @param {Box} b */
     const pad = (b) => ({ x: b.x - FOCUS_PADDING, y: b.y - FOCUS_PADDING, w: b.w + 2 * FOCUS_PADDING, h: b.h + 2 * FOCUS_PADDING });
-    let area = pad(union(boxes));
-    if (Math.min(width / area.w, height / area.h) < this.#lo()) area = pad(boxes[0]);
+    let core = union(boxes);
+    if (Math.min(width / pad(core).w, height / pad(core).h) < this.#lo()) core = boxes[0];
+    const area = pad(core); // the scale keeps FOCUS_PADDING around what is wrong; placing it, MUST_PADDING
     const whole = Math.min(width / area.w, height / area.h); // the largest scale that keeps `area` in view
-    this.#fill(area, clamp(whole, this.#lo(), this.#focusMax()), Math.min(whole, this.#fitMax()));
+    const must = { x: core.x - MUST_PADDING, y: core.y - MUST_PADDING, w: core.w + 2 * MUST_PADDING, h: core.h + 2 * MUST_PADDING };
+    this.#fill(must, clamp(whole, this.#lo(), this.#focusMax()), Math.min(whole, this.#fitMax()));
   }
 
   /**
