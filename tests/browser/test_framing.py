@@ -17,7 +17,7 @@ import pytest
 import torch
 import transformers as tf
 from browser_helpers import OUTPUT, wait_for_draws
-from test_trace_view import GPT, MIN_LABEL_PX, VIEWPORT, _batch, _traced
+from test_trace_view import GPT, MIN_LABEL_PX, VIEWPORT, _batch, _step, _traced
 
 import gradviz
 from gradviz.view._html import write_html
@@ -378,3 +378,41 @@ def test_first_views_use_the_canvas_at_a_projectors_scale(browser, tmp_path, sch
             assert _inside(page, marker)
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def watched_gpt12(tmp_path_factory):
+    """Three steps of a 12-layer GPT under gradviz.watch, saved as a page."""
+    torch.manual_seed(0)
+    model = GPT()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = _batch()
+    with gradviz.watch(model, optimizer=opt) as mon:
+        for _ in range(3):
+            loss = _step(model, batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return mon.save_html(tmp_path_factory.mktemp("watch") / "watch_gpt12.html")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_watch_graph_tab_opens_framed(browser, watched_gpt12, scheme):
+    """The Graph tab is drawn while hidden: when shown, its first view still cuts no node, uses the canvas
+    and shows the model's output (the top of the drawing) whole."""
+    context = browser.new_context(offline=True, viewport=VIEWPORT, color_scheme=scheme)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(watched_gpt12.resolve().as_uri())
+        page.locator(".gradviz-watch").wait_for()
+        page.get_by_role("tab", name="Graph").click()
+        wait_for_draws(page.locator(".gradviz-root"), 1, timeout=120_000)
+        page.wait_for_timeout(300)
+        page.errors = errors
+        _uses_the_canvas(page, f"watch_graph_{scheme}")
+        assert _inside(page, page.locator("svg.gv-svg g.node.gv-loss"))
+        assert page.locator("svg.gv-svg").evaluate(_CROSSINGS) == []
+    finally:
+        context.close()
