@@ -5,7 +5,7 @@ batches, one step of each arm per round in a shuffled order, so every arm sees t
 the same memory:
 
     plain      the training step alone
-    gradviz    gradviz.watch(model, optimizer=opt) with its defaults
+    gradviz    gradviz.watch(model, optimizer=opt) with its defaults (--forensics: NaN replay armed)
     naive      a per-parameter ``p.grad.norm().item()`` loop after backward
     wandb      wandb.watch(model, log="gradients", log_freq=1) in offline mode, with run.log() each step,
                in its own process and virtual environment, beside a plain arm of its own (a copy of the
@@ -148,7 +148,9 @@ def alias(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
     return twin
 
 
-def run_local(name: str, rounds: int, warmup: int, weights_every: int | None) -> dict[str, float]:
+def run_local(
+    name: str, rounds: int, warmup: int, weights_every: int | None, forensics: bool = False
+) -> dict[str, float]:
     import gradviz
 
     model, batches, loss_fn = setup(name)
@@ -166,7 +168,7 @@ def run_local(name: str, rounds: int, warmup: int, weights_every: int | None) ->
         loss_fn(model, batches[i % len(batches)]).backward()
         twin.step()
 
-    with gradviz.watch(model, optimizer=twin, weights_every=weights_every) as mon:
+    with gradviz.watch(model, optimizer=twin, weights_every=weights_every, forensics=forensics) as mon:
         result = interleave({"plain": plain, "gradviz": with_gradviz, "naive": with_naive}, rounds, warmup)
     assert len(mon.history) == rounds + warmup, mon
     return {**result, **monitoring_cost(model, weights_every)}
@@ -215,6 +217,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--weights-every", default="100", help='gradviz weights_every: N or "none"')
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: a busy core skews less)")
+    parser.add_argument(
+        "--forensics", action="store_true", help="watch(..., forensics=True): NaN replay armed"
+    )
     parser.add_argument("--wandb-python", default=DEFAULT_WANDB_PYTHON, help='its python, or "none"')
     parser.add_argument("--wandb-worker", metavar="MODEL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -227,7 +232,8 @@ def main() -> None:
     weights_every = None if args.weights_every == "none" else int(args.weights_every)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), AdamW; gradviz.watch "
-        f"(weights_every={weights_every}); ratio = median over rounds of arm / plain step time"
+        f"(weights_every={weights_every}, forensics={args.forensics}); ratio = median over rounds of arm / "
+        "plain step time"
     )
     print(
         f"{'model':<11} {'params':>7} {'tensors':>7} {'step ms':>8} {'gradviz':>8} {'target':>7} "
@@ -238,7 +244,7 @@ def main() -> None:
         model, _, _ = setup(name)
         params = list(model.parameters())
         rounds = args.rounds or ROUNDS[name]
-        local = run_local(name, rounds, args.warmup, weights_every)
+        local = run_local(name, rounds, args.warmup, weights_every, args.forensics)
         remote = run_wandb(args.wandb_python, name, max(20, rounds // 4), args.warmup)  # far from 1x
         wandb_ratio = remote["wandb"] if isinstance(remote, dict) else None
         if wandb_ratio is None:

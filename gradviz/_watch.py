@@ -28,10 +28,13 @@ import torch
 
 from gradviz import view
 from gradviz._args import check_count, check_optimizer, check_path
+from gradviz._forensics import FirstNonfinite, replay
 from gradviz.capture import (
     Recorder,
+    StepInputs,
     any_sharded,
     capture_graph,
+    holds_compiled,
     model_name,
     rank,
     read_values,
@@ -62,6 +65,7 @@ def watch(
     ranks: Ranks = 0,
     log_dir: str | os.PathLike[str] | None = None,
     flush_secs: float = 5.0,
+    forensics: bool = False,
 ) -> Monitor:
     """Record per-parameter gradient norms at every optimizer step, and weight norms and update ratios.
 
@@ -113,6 +117,16 @@ def watch(
     with a notice.
     A write to ``log_dir`` that fails (full disk, quota, read-only directory) warns once and the training
     goes on; the monitor keeps recording in memory.
+
+    ``forensics=True``: when the first NaN/Inf gradient is recorded, that very step is replayed under
+    :func:`gradviz.trace` before the optimizer steps (same weights, inputs, random state, and the gradients
+    that arrived at the model's output) and kept as ``mon.first_nonfinite``: ``.trace.capture.births`` say
+    which op made the NaN, forward or backward, at your line; ``.from_loss`` when the gradient arriving at
+    the model's output was already NaN. Per forward it keeps references to the inputs and the last output
+    gradient, and the CPU generator's state; it needs process-wide module hooks for the monitor's lifetime
+    (torch.compile warns about those), so it is off by default and not armed for compiled models. Where a
+    replay is impossible (inputs written in place, a weight step or closure that already updated the
+    weights), ``mon.first_nonfinite.reason`` says why.
     """
     return Monitor(
         model,
@@ -124,6 +138,7 @@ def watch(
         ranks=ranks,
         log_dir=log_dir,
         flush_secs=flush_secs,
+        forensics=forensics,
     )
 
 
@@ -145,6 +160,7 @@ class Monitor:
         ranks: Ranks = 0,
         log_dir: str | os.PathLike[str] | None = None,
         flush_secs: float = 5.0,
+        forensics: bool = False,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(
@@ -217,6 +233,22 @@ class Monitor:
         )
         self._buffer = self._recorder.buffer
         self._recorder.on_recorded = self._push
+        # NaN forensics (NOTE [replaying a step]): what replaying a step needs, kept by hooks on the model;
+        # not for sharded or compiled models (hooks on a compiled module would change its graph) or without
+        # an optimizer (a manual step() comes after the update: the weights are no longer the forward's)
+        self._first_nonfinite: FirstNonfinite | None = None
+        self._replayed = inner
+        self._inputs: StepInputs | None = None
+        self._forensics = forensics
+        if (
+            forensics
+            and self.recording
+            and optimizer is not None
+            and not sharded
+            and not holds_compiled(model)
+        ):
+            self._inputs = StepInputs(inner)
+        self._recorder.on_first_nonfinite = self._on_first_nonfinite
         self._steps_seen = 0
         _LIVE.add(self)
 
@@ -245,8 +277,49 @@ class Monitor:
     def _state(self) -> dict[str, Any]:
         return view.build_watch_state(self.history, self.graph, live=not self.closed)
 
+    def _on_first_nonfinite(self, step: int, untouched: bool) -> None:
+        """The first recorded step with a NaN/Inf gradient: replay it under trace (NOTE [replaying a
+        step]) before the optimizer steps. Never in the way of the training: a failure is its reason."""
+        recorder = self._recorder
+        bad = []
+        if recorder is not None:
+            with torch.no_grad():
+                bad = [
+                    n
+                    for n, p in zip(recorder.names, recorder.params, strict=True)
+                    if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+                ]
+        if self._inputs is None:
+            why = (
+                "no replay: watch(..., forensics=True) arms it"
+                if not self._forensics
+                else "no replay: the model is compiled, sharded, or watched without an optimizer"
+            )
+            self._first_nonfinite = FirstNonfinite(step, bad, None, why)
+            return
+        if not untouched:
+            why = (
+                "no replay: the optimizer had already updated the weights when this step was recorded (a "
+                "weight step of weights_every, or a closure optimizer)"
+            )
+            self._first_nonfinite = FirstNonfinite(step, bad, None, why)
+            return
+        try:
+            self._first_nonfinite = replay(self._replayed, self._inputs, step, bad)
+        except Exception as exc:  # NOTE [fail-safe]: the replay must never stop the training
+            why = f"the replay failed ({type(exc).__name__}: {exc})"
+            self._first_nonfinite = FirstNonfinite(step, bad, None, why)
+
+    @property
+    def first_nonfinite(self) -> FirstNonfinite | None:
+        """The first recorded step with a NaN/Inf gradient, replayed: ``.step``, ``.parameters``,
+        ``.trace`` (``.trace.capture.births``, ``.trace.verdicts``), ``.birth()``; None while finite."""
+        return self._first_nonfinite
+
     def _push(self) -> None:
         """After a recorded step: refresh a displayed widget, at most a few times a second."""
+        if self._inputs is not None:
+            self._inputs.step_done()
         if self._widget is None:
             return
         now = time.monotonic()
@@ -299,6 +372,9 @@ class Monitor:
         """Remove every hook and release the model (the history stays). Safe to call twice."""
         recorder, self._recorder = self._recorder, None
         self._graph_model = None
+        inputs, self._inputs = self._inputs, None
+        if inputs is not None:
+            inputs.close()
         _LIVE.discard(self)
         try:
             if recorder is not None:

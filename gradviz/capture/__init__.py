@@ -12,11 +12,13 @@ as plain records of the ground floor (``gradviz.records``), and holds no tensor,
 - ``_loss``, ``_watch``: a graph without a trace; a watched run's per-step recorder.
 """
 
+from gradviz.capture._compiled import holds_compiled
 from gradviz.capture._distributed import any_sharded, model_name, rank, records_on, world_size
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._loss import capture_graph, capture_loss, read_values
 from gradviz.capture._optim import optimizer_params, shown
 from gradviz.capture._session import Session
+from gradviz.capture._step_inputs import StepInputs
 from gradviz.capture._targets import from_mapping, from_model, unwrap
 from gradviz.capture._watch import Recorder
 
@@ -24,11 +26,13 @@ __all__ = [
     "FailSafe",
     "Recorder",
     "Session",
+    "StepInputs",
     "any_sharded",
     "capture_graph",
     "capture_loss",
     "from_mapping",
     "from_model",
+    "holds_compiled",
     "model_name",
     "optimizer_params",
     "rank",

@@ -19,11 +19,17 @@ import torch
 from torch.nn.modules import module as _module
 from torch.utils.hooks import RemovableHandle
 
-__all__ = ["SlotHandle", "add_forward_hook", "add_forward_pre_hook", "add_parameter_registration_hook"]
+__all__ = [
+    "SlotHandle",
+    "add_forward_hook",
+    "add_forward_hook_with_kwargs",
+    "add_forward_pre_hook",
+    "add_parameter_registration_hook",
+]
 
 _LOCK = threading.RLock()
 _KEYS: dict[str, int] = {}  # slot -> its handle id, allocated once per process
-_OWNERS: dict[str, list[Callable[..., Any]]] = {"pre": [], "post": [], "param": []}
+_OWNERS: dict[str, list[Callable[..., Any]]] = {"pre": [], "post": [], "post_kw": [], "param": []}
 
 
 def _call_pre(module: torch.nn.Module, args: Any) -> None:
@@ -40,6 +46,13 @@ def _call_post(module: torch.nn.Module, args: Any, output: Any) -> None:
         owner(module, args, output)
 
 
+def _call_post_kw(module: torch.nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+    if torch.compiler.is_compiling():
+        return
+    for owner in list(_OWNERS["post_kw"]):
+        owner(module, args, kwargs, output)
+
+
 def _call_param(module: torch.nn.Module, name: str, param: Any) -> None:
     if torch.compiler.is_compiling():
         return
@@ -52,6 +65,8 @@ def _dicts(slot: str) -> tuple[dict[int, Any], dict[int, Any] | None, Callable[.
         return _module._global_forward_pre_hooks, None, _call_pre
     if slot == "post":
         return _module._global_forward_hooks, _module._global_forward_hooks_always_called, _call_post
+    if slot == "post_kw":  # its marker: the hook takes the forward's kwargs too
+        return _module._global_forward_hooks, _module._global_forward_hooks_with_kwargs, _call_post_kw
     return _module._global_parameter_registration_hooks, None, _call_param
 
 
@@ -82,7 +97,7 @@ def _add(slot: str, owner: Callable[..., Any]) -> SlotHandle:
             key = _KEYS[slot] = RemovableHandle(hooks).id  # a fresh id, reserved for this slot
         hooks[key] = function
         if extra is not None:
-            extra[key] = True  # always_call: the forward hook runs also when the forward raises
+            extra[key] = True  # post: always_call (runs also when the forward raises); post_kw: with_kwargs
         _OWNERS[slot].append(owner)
     return SlotHandle(slot, owner)
 
@@ -94,6 +109,11 @@ def add_forward_pre_hook(owner: Callable[[torch.nn.Module, Any], None]) -> SlotH
 def add_forward_hook(owner: Callable[[torch.nn.Module, Any, Any], None]) -> SlotHandle:
     """A global forward hook that runs also when the forward raises (``always_call``)."""
     return _add("post", owner)
+
+
+def add_forward_hook_with_kwargs(owner: Callable[[torch.nn.Module, Any, Any, Any], None]) -> SlotHandle:
+    """A global forward hook given the forward's kwargs too: ``owner(module, args, kwargs, output)``."""
+    return _add("post_kw", owner)
 
 
 def add_parameter_registration_hook(owner: Callable[[torch.nn.Module, str, Any], None]) -> SlotHandle:

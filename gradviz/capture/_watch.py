@@ -154,6 +154,10 @@ class Recorder:
         self.optimizer = optimizer
         self._on_first_backward = on_first_backward
         self.on_recorded: Callable[[], None] | None = None  # after each recorded row (the live widget)
+        # (step, untouched): the first row with a non-finite gradient was just recorded; untouched: the
+        # optimizer has not stepped yet (NOTE [replaying a step] in _step_inputs.py)
+        self.on_first_nonfinite: Callable[[int, bool], None] | None = None
+        self._announced = False
         self._open: _Open | None = None
         self._snapshots: dict[_Key, list[torch.Tensor]] = {}
         self._groups_cache: list[_Group] | None = None
@@ -188,7 +192,7 @@ class Recorder:
         weighs = self.weighs(step)
         if closure is None and not weighs:
             with torch.no_grad():
-                self._record_gradients(step)
+                self._record_gradients(step, untouched=True)
             return None
         open_ = _Open(step, None, [], None)
         with torch.no_grad():
@@ -201,6 +205,8 @@ class Recorder:
                 ]
             if closure is None:
                 open_.parts = self._measure_open(open_)
+                if self._first_bad(open_.parts):  # a weight step: announce it before the update
+                    self._announce(step, untouched=True)
         self._open = open_
         if closure is None:
             return None
@@ -319,12 +325,26 @@ class Recorder:
 
     # -- measuring ---------------------------------------------------------------------------------------
 
-    def _record_gradients(self, step: int) -> None:
-        """A step without weights: gradient norms only, with the layout of the last weight step."""
+    def _first_bad(self, parts: list[_Part]) -> bool:
+        """Whether these measured parts hold the run's first non-finite gradient norm (one host read, only
+        while a first NaN is awaited and someone listens)."""
+        if self._announced or self.on_first_nonfinite is None or self.buffer.first_nonfinite is not None:
+            return False
+        norms = [n.to(torch.float32) for part in parts for n in part.grad_norms]
+        return bool(norms) and not bool(torch.isfinite(torch.stack(norms)).all())
+
+    def _announce(self, step: int, untouched: bool) -> None:
+        if not self._announced and self.on_first_nonfinite is not None:
+            self._announced = True
+            self.on_first_nonfinite(step, untouched)
+
+    def _record_gradients(self, step: int, untouched: bool = False) -> None:
+        """A step without weights: gradient norms only, with the layout of the last weight step.
+        ``untouched``: the optimizer has not stepped yet (the weights are the ones the forward used)."""
         try:
-            self._finish(step, self._measure(self._layout(fresh=False)))
+            self._finish(step, self._measure(self._layout(fresh=False)), untouched)
         except RuntimeError:  # parameters moved to another device or dtype since: group them again
-            self._finish(step, self._measure(self._layout(fresh=True)))
+            self._finish(step, self._measure(self._layout(fresh=True)), untouched)
 
     def _layout(self, *, fresh: bool) -> list[_Group]:
         if fresh or self._groups_cache is None:
@@ -405,9 +425,13 @@ class Recorder:
         part.updated = positions
         part.update_norms = device_norms(snap, part.group.acc)
 
-    def _finish(self, step: int, parts: list[_Part]) -> None:
-        """Bring the norms of one step to the host (one copy per group) and append its row."""
+    def _finish(self, step: int, parts: list[_Part], untouched: bool = False) -> None:
+        """Bring the norms of one step to the host (one copy per group) and append its row; the first
+        non-finite one is announced (``untouched``: before the optimizer stepped)."""
+        seen = self.buffer.first_nonfinite
         self._append_row(step, parts)
+        if seen is None and self.buffer.first_nonfinite is not None:
+            self._announce(step, untouched)
         if self.on_recorded is not None:
             self.on_recorded()
 
