@@ -66,7 +66,20 @@ _MEASURE = """
     * Math.min(1, (drawing.height * k) / canvas.height);
   const labels = [...svg.querySelectorAll("text")]
     .map((t) => Number(t.getAttribute("font-size")) * t.getScreenCTM().a);
-  return { cut, empty, possible, label: Math.min(...labels), canvas: [canvas.width, canvas.height] };
+  // what the overview hides: the problems, markers and the selection must stay in sight
+  const map = root.querySelector(".gv-minimap");
+  const covered = [];
+  if (map && !map.hidden) {
+    const m = map.getBoundingClientRect();
+    const important = ".gv-selected, .gv-cut, .gv-birth, .gv-flagged, .gv-group, .gv-loss";
+    for (const g of svg.querySelectorAll(`g.node:is(${important})`)) {
+      const r = g.getBoundingClientRect();
+      if (r.left < m.right && r.right > m.left && r.top < m.bottom && r.bottom > m.top) {
+        covered.push(g.querySelector("title").textContent);
+      }
+    }
+  }
+  return { cut, covered, empty, possible, label: Math.min(...labels), canvas: [canvas.width, canvas.height] };
 }
 """.replace("FIT", str(FIT_SCALE))
 
@@ -109,6 +122,7 @@ def _uses_the_canvas(page, shot: str) -> dict:
     page.screenshot(path=str(OUTPUT / f"framing_{shot}.png"))
     m = page.locator(".gradviz-root").evaluate(_MEASURE)
     assert m["cut"] == [], m
+    assert m["covered"] == [], m  # the overview sits in a corner where it hides no problem
     assert m["empty"] <= max(MAX_EMPTY, 1 - m["possible"]) + TOLERANCE, m
     assert m["label"] >= MIN_LABEL_PX, m
     assert page.errors == []
@@ -203,6 +217,16 @@ def test_the_gpt12_first_view_only_problems_and_an_unfolded_run_use_the_canvas(b
         assert all(b.count() == 1 for b in blocks)
         inside = [i for i, b in enumerate(blocks) if _inside(page, b)]
         assert len(inside) >= 3, inside  # the unfolded blocks are what the view shows, not a corner
+        overview = page.locator(".gv-minimap").bounding_box()
+        for i in inside:  # ... and the overview is not over them
+            b = blocks[i].bounding_box()
+            apart = (
+                b["x"] + b["width"] <= overview["x"]
+                or overview["x"] + overview["width"] <= b["x"]
+                or b["y"] + b["height"] <= overview["y"]
+                or overview["y"] + overview["height"] <= b["y"]
+            )
+            assert apart, f"the overview hides blocks.{i}"
     finally:
         context.close()
 

@@ -310,6 +310,7 @@ export function mountGraph(el, model, layout, options = {}) {
       fitStage(Math.min(view.preferredWidth(), used + STAGE_SLACK_PX));
       view.focus(elements);
     }
+    minimap.place(elements);
   }
 
   /** The graph area's height follows the drawing, within the window's height (or the host's fixed height). */
@@ -339,6 +340,7 @@ export function mountGraph(el, model, layout, options = {}) {
   function showFocus(focus) {
     view.mark("gv-selected", targetIds());
     if (focus) view.centerOn(drawnElements(focus)[0]);
+    minimap.place(drawnElements(focus));
   }
 
   /**

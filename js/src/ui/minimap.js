@@ -1,5 +1,5 @@
-// The overview (minimap) of a drawing larger than its canvas: the whole drawing, small, in the canvas's
-// bottom-right corner, with the part in view framed. A click (or a drag) on it centres the view there.
+// The overview (minimap) of a drawing larger than its canvas: the whole drawing, small, in the corner of
+// the canvas where it hides the least of a framed view, with the part in view framed. A click (or a drag) on it centres the view there.
 // It shows only while part of the drawing is out of view; its × folds it to an "Overview" button, as it
 // covers a corner of the canvas.
 //
@@ -12,6 +12,16 @@ const MAX_W = 160; // px: the map's largest size ...
 const MAX_H = 180;
 const MIN_W = 48; // ... and its least width: a very tall drawing's map is a thin column, still a target
 const SHOWN_SHARE = 0.97; // a view showing this share of the drawing each way needs no map
+const CORNER_INSET = 8; // px between the map and the canvas's edges
+const CORNER_WEIGHT = 25; // a problem or the selection under the map counts as this many plain nodes
+const IMPORTANT = ".gv-selected, .gv-cut, .gv-birth, .gv-flagged, .gv-group, .gv-loss";
+/** @type {{x: "left"|"right", y: "top"|"bottom"}[]} the corners tried, in order of preference */
+const CORNERS = [
+  { x: "right", y: "bottom" },
+  { x: "left", y: "bottom" },
+  { x: "right", y: "top" },
+  { x: "left", y: "top" },
+];
 
 /** @typedef {import("./svg-view.js").SvgView} SvgView */
 /** @typedef {import("./svg-view.js").Box} Box */
@@ -103,6 +113,36 @@ export class Minimap {
     this.toggle.textContent = collapsed ? "Overview" : "×";
     this.toggle.title = collapsed ? "Show the overview of the whole graph" : "Hide the overview";
     this.toggle.setAttribute("aria-label", this.toggle.title);
+  }
+
+  /**
+   * Put the map in the canvas's corner where it hides the least of the view: what the inspector shows,
+   * markers, flagged nodes and what the view was framed on count CORNER_WEIGHT times a plain node. Called after a view is framed, not while
+   * the user pans (a map that jumped corners under the pointer would be hard to use).
+   * @param {Element[]} [focus]  what the view was framed on (the problems): as important
+   */
+  place(focus = []) {
+    const stage = this.element.parentElement;
+    if (!stage || this.element.hidden) return;
+    const area = stage.getBoundingClientRect();
+    const [w, h] = [this.element.offsetWidth, this.element.offsetHeight];
+    const nodes = [...this.view.nodes.values()].map((g) => ({ box: g.getBoundingClientRect(), weight: g.matches(IMPORTANT) || focus.includes(g) ? CORNER_WEIGHT : 1 }));
+    let best = CORNERS[0];
+    let least = Infinity;
+    for (const corner of CORNERS) {
+      const left = corner.x === "left" ? area.left + CORNER_INSET : area.right - CORNER_INSET - w;
+      const top = corner.y === "top" ? area.top + CORNER_INSET : area.bottom - CORNER_INSET - h;
+      let hidden = 0;
+      for (const { box, weight } of nodes) {
+        if (box.left < left + w && box.right > left && box.top < top + h && box.bottom > top) hidden += weight;
+      }
+      if (hidden < least) [best, least] = [corner, hidden];
+    }
+    const { style } = this.element;
+    style.left = best.x === "left" ? `${CORNER_INSET}px` : "auto";
+    style.right = best.x === "right" ? `${CORNER_INSET}px` : "auto";
+    style.top = best.y === "top" ? `${CORNER_INSET}px` : "auto";
+    style.bottom = best.y === "bottom" ? `${CORNER_INSET}px` : "auto";
   }
 
   /** @param {PointerEvent} e */
