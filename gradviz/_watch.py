@@ -237,7 +237,7 @@ class Monitor:
         # not for sharded or compiled models (hooks on a compiled module would change its graph) or without
         # an optimizer (a manual step() comes after the update: the weights are no longer the forward's)
         self._first_nonfinite: FirstNonfinite | None = None
-        self._replayed = inner
+        self._replayed: torch.nn.Module | None = inner
         self._inputs: StepInputs | None = None
         self._forensics = forensics
         if (
@@ -289,7 +289,7 @@ class Monitor:
                     for n, p in zip(recorder.names, recorder.params, strict=True)
                     if p.grad is not None and not bool(torch.isfinite(p.grad).all())
                 ]
-        if self._inputs is None:
+        if self._inputs is None or self._replayed is None:
             why = (
                 "no replay: watch(..., forensics=True) arms it"
                 if not self._forensics
@@ -373,6 +373,7 @@ class Monitor:
         recorder, self._recorder = self._recorder, None
         self._graph_model = None
         inputs, self._inputs = self._inputs, None
+        self._replayed = None  # the model, held for a replay: released with the rest
         if inputs is not None:
             inputs.close()
         _LIVE.discard(self)

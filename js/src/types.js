@@ -87,7 +87,7 @@ export function readNumber(x) {
  * @property {number} rows
  * @property {number} every
  * @property {number} stride
- * @property {number|null} [weights_every]  update ratios measured every this many recorded steps (null: never)
+ * @property {number|null} weights_every  update ratios measured every this many recorded steps (null: never)
  * @property {{step: number, name: string}|null} first_nonfinite
  * @property {number} vanish           a finite grad norm below this is "vanishing"
  * @property {number} explode          a jump above explode x the running median is "exploding"

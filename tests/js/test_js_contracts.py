@@ -149,4 +149,4 @@ def test_the_watch_typedefs_are_what_python_sends():
     _sent("WatchTimeline", [state["timeline"]])
     # MonitorWidget's synced traits: the data traits Python builds, and the two the front end sets
     assert set(_typedefs()["WatchTraits"]) == {*WATCH_TRAITS, "step", "selected"}
-    assert set(_typedefs()["GraphTraits"]) == {"graph", "edge_norms", "hists", "selected"}
+    assert set(_typedefs()["GraphTraits"]) == {"graph", "edge_norms", "hists", "selected", "scale"}
