@@ -70,7 +70,10 @@ def locate_target_births(cap: Capture) -> None:
     for target in cap.targets:
         if target.delivered != GradState.nonfinite or target.birth >= 0:
             continue
-        source = graph.source(target.node) if target.node is not None else graph.opaque_source()
+        if target.node is None:
+            source = graph.opaque_source()
+        else:  # a parameter also used inside code out of sight may have got its NaN there
+            source = graph.source(target.node, unseen=graph.runs_unseen(target.bit))
         if source is None:
             continue
         if is_custom(source) and source.op < 0 and (inside := graph.inside(source, target.bit)) >= 0:
@@ -113,9 +116,14 @@ class _Graph(GraphIndex):
         super().__init__(cap)
         self._made: dict[str, int] = {}
 
-    def source(self, start: str, unseen: bool = True) -> GraphNode | None:
-        """The node whose backward made the non-finite gradient arriving at ``start`` (``unseen``: where
-        no seen parent can have made it, look at the nodes whose backward runs out of sight).
+    def runs_unseen(self, bit: int) -> bool:
+        """Whether the target ``bit`` ran inside a reentrant checkpoint or a custom Function's forward."""
+        hidden = (CutHow.reentrant, CutHow.in_function)
+        return any(c.lost & bit and c.how in hidden for c in self.cap.cuts)
+
+    def source(self, start: str, unseen: bool = False) -> GraphNode | None:
+        """The node whose backward made the non-finite gradient arriving at ``start`` (``unseen``: the
+        target also ran out of sight; where no seen parent can have made it, it came from there).
 
         # NOTE [follow the non-finite edges]
         # A node's recorded norm is of its incoming gradient, the sum of what its parents sent. Walking up
@@ -207,6 +215,8 @@ class _Graph(GraphIndex):
         own = op >= 0 and node.op >= 0
         name = self.cap.ops[op].name if own else op_name_of(node.name)
         can_make = name.strip("_").removesuffix("_") in _BACKWARD_DETAIL or node.grad_norm == 0
+        # in half precision any op's backward can overflow (a gradient times 3000 beyond 65504)
+        can_make = can_make or (own and self.cap.ops[op].out_dtype in ("float16", "bfloat16"))
         return own and op in self.cap.op_taint, can_make, self._time_rank(node)
 
     def _time_rank(self, node: GraphNode) -> int:

@@ -458,3 +458,36 @@ def test_a_nan_that_comes_back_into_torchscript_keeps_its_birth() -> None:
     assert t.verdicts["block.lin.weight"].cause == "nonfinite"
     births = {(b.phase, b.op_name) for b in t.capture.births}
     assert births == {("forward", "log")}
+
+
+def test_an_fp16_backward_overflow_beside_a_checkpoint_is_born_in_the_half_op() -> None:
+    """The encoder's output feeds a layer norm whose fp16 multiply overflows in its backward, and a block
+    under a reentrant checkpoint (the encoder's values flow into code out of sight). The NaN is born in
+    the half multiply's backward — a seen op that can overflow in half precision — not inside the
+    checkpoint. Found by the fuzzer (seed 123457, program 1273)."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = nn.Linear(4, 4)
+            self.norm = nn.LayerNorm(4)
+            self.block = nn.Linear(4, 4)
+            self.scale = nn.Parameter(torch.full((4,), 1.5))
+
+        def forward(self, x):
+            h = torch.tanh(self.enc(x))
+            big = (self.norm(h).half() * 3000).float()  # its backward overflows half precision
+            return big + checkpoint(self.block, h, use_reentrant=True) * self.scale
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = Net()
+    plain(x).pow(2).sum().backward()
+    assert not torch.isfinite(plain.enc.weight.grad).all()  # plain torch: NaN/Inf
+    torch.manual_seed(0)
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(x).pow(2).sum().backward()
+    assert t.verdicts["enc.weight"].cause == "nonfinite"
+    birth = t.capture.births[0]
+    assert (birth.phase, birth.op_name) == ("backward", "mul") and "3000" in birth.site.code
