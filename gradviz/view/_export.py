@@ -52,10 +52,24 @@ RUN_SCHEMA = "gradviz-run-summary"
 VERSION = 1  # of both
 
 
-def _number(x: float | None) -> float | str | None:
+def wire_number(x: float | None) -> float | str | None:
+    """JSON has no NaN/Inf: they go as the strings "nan", "inf", "-inf" (the widget reads them so too)."""
     if x is None or math.isfinite(x):
         return x
     return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def verdict_row(v: Verdict) -> dict[str, Any]:
+    """One tensor's verdict as plain data: the schema's ``tensors`` row, and the widget's."""
+    return {
+        "name": v.name,
+        "cause": v.cause.value,
+        "severity": v.cause.severity,
+        "where": v.where,
+        "message": v.message,
+        "fix": v.fix,
+        "grad_norm": wire_number(v.grad_norm),
+    }
 
 
 def _where(site: Site | None) -> str | None:
@@ -73,18 +87,7 @@ def verdicts_dict(cap: Capture, verdicts: dict[str, Verdict]) -> dict[str, Any]:
         "summary": summary_line(cap, verdicts),
         "counts": counts,
         "learns": all(v.cause.severity in ("ok", "frozen") for v in verdicts.values()),
-        "tensors": [
-            {
-                "name": v.name,
-                "cause": v.cause.value,
-                "severity": v.cause.severity,
-                "where": v.where,
-                "message": v.message,
-                "fix": v.fix,
-                "grad_norm": _number(v.grad_norm),
-            }
-            for v in verdicts.values()
-        ],
+        "tensors": [verdict_row(v) for v in verdicts.values()],
         "births": [
             {
                 "kind": b.kind,

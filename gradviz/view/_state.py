@@ -26,6 +26,7 @@ from gradviz.records import (
     complete,
     inherited_ops,
 )
+from gradviz.view._export import verdict_row, wire_number
 from gradviz.view._report import summary_line
 
 STATE_VERSION = 1  # of the graph state (js/STATE.md); a change bumps it and goes in CHANGELOG.md
@@ -286,16 +287,7 @@ class _Builder:
 
     def _verdict(self, v: Verdict) -> dict:
         t = self.target_by_name.get(v.name)
-        return {
-            "name": v.name,
-            "cause": v.cause.value,
-            "severity": v.cause.severity,
-            "where": v.where,
-            "message": v.message,
-            "fix": v.fix,
-            "grad_norm": _num(v.grad_norm),
-            "node": self.node_of_target.get(t.index) if t else None,
-        }
+        return {**verdict_row(v), "node": self.node_of_target.get(t.index) if t else None}
 
     def _error(self) -> dict | None:
         err = self.cap.error
@@ -340,8 +332,4 @@ def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, *
     return node
 
 
-def _num(x: float | None) -> float | str | None:
-    """JSON has no NaN/Inf: send them as strings the front end shows as they are."""
-    if x is None or math.isfinite(x):
-        return x
-    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+_num = wire_number  # JSON has no NaN/Inf: send them as strings the front end shows as they are
