@@ -50,6 +50,10 @@ _BACKWARD_DETAIL = {
 }
 
 
+# cuts made by code whose backward runs out of sight: a reentrant checkpoint, a custom Function's forward
+_OUT_OF_SIGHT = (CutHow.reentrant, CutHow.in_function)
+
+
 def locate_births(cap: Capture) -> None:
     """Set ``birth`` on each target whose delivered gradient is non-finite, and on each non-finite root,
     adding backward births to ``cap.births``. Pure: reads plain data only."""
@@ -115,11 +119,11 @@ class _Graph(GraphIndex):
     def __init__(self, cap: Capture) -> None:
         super().__init__(cap)
         self._made: dict[str, int] = {}
+        self._opaque: list[GraphNode | None] = []  # opaque_source(), once per graph
 
     def runs_unseen(self, bit: int) -> bool:
         """Whether the target ``bit`` ran inside a reentrant checkpoint or a custom Function's forward."""
-        hidden = (CutHow.reentrant, CutHow.in_function)
-        return any(c.lost & bit and c.how in hidden for c in self.cap.cuts)
+        return any(c.lost & bit and c.how in _OUT_OF_SIGHT for c in self.cap.cuts)
 
     def source(self, start: str, unseen: bool = False) -> GraphNode | None:
         """The node whose backward made the non-finite gradient arriving at ``start`` (``unseen``: the
@@ -166,6 +170,11 @@ class _Graph(GraphIndex):
         node (one that passed a non-finite gradient on, or has no edges to tell). If the gradient arriving
         there was already non-finite, its source is above it; if it was finite, the node's own backward
         made the NaN/Inf (what runs inside it is not seen). None if the graph has no such node."""
+        if not self._opaque:  # the same for every parameter of this graph: walked once
+            self._opaque.append(self._opaque_source())
+        return self._opaque[0]
+
+    def _opaque_source(self) -> GraphNode | None:
         found: list[GraphNode] = []
         for node in self.cap.graph:
             if not is_custom(node) or node.grad_norm is None:
@@ -184,9 +193,7 @@ class _Graph(GraphIndex):
         made = self._made.get(node.id)
         if made is not None:
             return made
-        hidden = [
-            c for c in self.cap.cuts if c.lost & bit and c.how in (CutHow.reentrant, CutHow.in_function)
-        ]
+        hidden = [c for c in self.cap.cuts if c.lost & bit and c.how in _OUT_OF_SIGHT]
         if not hidden:
             return -1
         for c in hidden:  # its forward took a NaN/Inf born before it: the backward multiplied by that one
