@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -19,6 +21,7 @@ class Escapes(TracerPart):
     _prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]]
     _print_births: dict[int, int]
     _print_objects: dict[int, tuple[object, int]]
+    _served: dict[int, tuple[Any, int, Cause, str]]  # id(detached tensor) -> (ref, cut, kind, op) before
     _back_birth: int
 
     def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0, out=None) -> None:
@@ -39,6 +42,8 @@ class Escapes(TracerPart):
             for i in entry[3]:
                 cut = self.cap.cuts[i]
                 if cut.op_index == entry[4] and cut.kind in (Cause.detach, Cause.data):
+                    # kept to undo, should the detached tensor itself go on into the graph (_used_again)
+                    self._served[id(t)] = (weakref.ref(t), i, cut.kind, cut.op)
                     cut.kind, cut.how, cut.op = Cause.escaped, CutHow.after_detach, name
         if grads:
             where, op_site = (_frames.SITES[caller_index], site) if caller_index else (site, None)
@@ -47,6 +52,16 @@ class Escapes(TracerPart):
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
         if inputs:
             self._printed(inputs[0], values, cuts, out)
+
+    def _used_again(self, inputs: list[torch.Tensor]) -> None:
+        """A tensor whose detach was taken for the escape's (``h.data`` then ``h.data.tolist()``) goes on
+        into another op (``h.data + ...``): the detach cuts a path of its own, so it is a detach again."""
+        for t in inputs:
+            hit = self._served.get(id(t))
+            if hit is not None and hit[0]() is t:
+                del self._served[id(t)]
+                cut = self.cap.cuts[hit[1]]
+                cut.kind, cut.how, cut.op = hit[2], CutHow.op, hit[3]
 
     def _printed(self, t: torch.Tensor, values: int, cuts: tuple[int, ...], out: object = None) -> None:
         shown = _fingerprint(t)

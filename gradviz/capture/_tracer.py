@@ -96,6 +96,7 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         self._print_births: dict[int, int] = {}  # print index -> birth of the NaN/Inf the escaped value held
         # the very Python objects .item() / .tolist() gave (held, so their ids stay theirs) -> print index
         self._print_objects: dict[int, tuple[object, int]] = {}
+        self._served: dict[int, tuple[Any, int, Cause, str]] = {}  # see Escapes._used_again
         self._back_birth = -1  # the current op's: a NaN/Inf in escaped values its data brings back
 
     # -- dispatch ------------------------------------------------------------------------------------
@@ -195,6 +196,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         site = _SITES[site_index]
         grad_on = _is_grad_enabled()
         made_by = None
+        if self._served and kind is not Kind.ESCAPE:
+            self._used_again(inputs)
         if (
             self._prints
             and external is not None

@@ -93,3 +93,45 @@ def test_a_literal_equal_to_a_logged_value_is_not_taken_for_it() -> None:
         model(x).pow(2).sum().backward()
     assert model.norm.weight.grad is None
     assert t.verdicts["norm.weight"].cause == "unused"
+
+
+class _DetachServes(nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.enc, self.head, self.how = nn.Linear(4, 4), nn.Linear(4, 4), how
+
+    def forward(self, x):
+        h = torch.tanh(self.enc(x))
+        d = h.data if self.how == "data" else h.detach()
+        back = torch.tensor(d.tolist()) if self.how == "tolist" else torch.from_numpy(d.numpy().copy())
+        out = self.head(back)
+        return out if self.how == "serves the escape only" else out + d
+
+
+@pytest.mark.parametrize(
+    ("how", "cause"),
+    [("detach", "detach"), ("data", "data"), ("tolist", "detach"), ("serves the escape only", "escaped")],
+)
+def test_a_detach_that_also_goes_on_into_the_graph_is_a_cut_of_its_own(how: str, cause: str) -> None:
+    """``h.data`` serves an escape (``.tolist()``) and also goes on into the loss: the detach cuts a path of
+    its own and is named as such; a detach that only serves the escape is the escape. Found by the fuzzer
+    (seed 10236, program 572)."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = _DetachServes(how)
+    plain(x).pow(2).mean().backward()
+    assert plain.enc.weight.grad is None  # plain torch: every path cut
+    torch.manual_seed(0)
+    model = _DetachServes(how)
+    with gradviz.trace(model) as t:
+        model(x).pow(2).mean().backward()
+    v = t.verdicts["enc.weight"]
+    assert v.cause == cause
+    assert v.where is not None and v.where.endswith(f":{_line_of('d = h.data if')}")
+
+
+def _line_of(text: str) -> int:
+    import inspect
+
+    lines, first = inspect.getsourcelines(_DetachServes.forward)
+    return first + next(i for i, line in enumerate(lines) if text in line)
