@@ -282,11 +282,11 @@ class BackwardCalls:
                 if raw is not _NOT and raw is not None and not failed:
                     # it arrived and .grad is None as backward returns: a hook consumed it (an optimizer
                     # step in register_post_accumulate_grad_hook, which then sets p.grad = None)
-                    norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+                    norm = None if raw is _SEVERAL else float(raw) if isinstance(raw, torch.Tensor) else raw
                     w.target.consumed = True
                     self._deliver(w.target, state_of(norm), norm)
                 continue
-            if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None:
+            if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None or raw is _SEVERAL:
                 have.append((w, g))  # not seen by a hook (or not on the CPU): measured now, batched
                 continue
             # its accumulator's hook measured what arrived, in cache, and .grad was None: .grad is that
@@ -303,9 +303,9 @@ class BackwardCalls:
         for index in stale:
             raw = arrived.get(index)
             norm = float(raw) if isinstance(raw, torch.Tensor) else raw
-            if index in arrived:
+            if index in arrived and raw is not _SEVERAL:
                 self._deliver(s.cap.targets[index], state_of(norm), norm)
-            elif index not in walk.accumulators:
+            elif raw is _SEVERAL or index not in walk.accumulators:
                 g = grad_of(s.watched[index].tensor)
                 if g is not None and (id(g), g._version) != self.marks.get(index):
                     unhooked.append((index, g))  # it changed: something was added to the old value
@@ -471,12 +471,15 @@ def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     return t.grad if t.is_leaf or t.retains_grad else None
 
 
+_SEVERAL = object()  # gradients arrived more than once in one backward: read .grad itself
+
+
 def _arrival_hook(arrived: dict[int, Any], index: int, failsafe: FailSafe):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
         try:
             g = grad_outputs[0] if grad_outputs else None
-            if g is not None:
-                arrived[index] = node_norm(g)
+            if g is not None:  # a second arrival (a reentrant checkpoint's own backward): .grad is the sum
+                arrived[index] = _SEVERAL if index in arrived else node_norm(g)
         except Exception as exc:  # NOTE [fail-safe]: a hook that raised would break the user's backward
             failsafe.fail(exc, "backward hook")
 

@@ -491,3 +491,35 @@ def test_an_fp16_backward_overflow_beside_a_checkpoint_is_born_in_the_half_op() 
     assert t.verdicts["enc.weight"].cause == "nonfinite"
     birth = t.capture.births[0]
     assert (birth.phase, birth.op_name) == ("backward", "mul") and "3000" in birth.site.code
+
+
+@pytest.mark.parametrize("order", ["checkpoint first", "direct first"])
+def test_a_parameter_used_inside_a_reentrant_checkpoint_and_directly_is_judged_by_its_summed_grad(
+    order: str,
+) -> None:
+    """The layer's gradient arrives twice in one backward (the main graph's and the checkpoint's own
+    backward): .grad is their sum, NaN from the direct path's sqrt at 0, never the finite one arrival.
+    Found by the fuzzer (seed 27428, program 2244)."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = nn.Linear(4, 4)
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            inside = checkpoint(self.lin, self.pre(x), use_reentrant=True)
+            direct = self.lin(x)
+            d = torch.sqrt((direct - direct.flip(0)) ** 2)  # the middle row against itself: Inf backward
+            return inside + d if order == "checkpoint first" else d + inside
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4)
+    plain = Net()
+    plain(x).pow(2).mean().backward()
+    assert not torch.isfinite(plain.lin.weight.grad).all()  # plain torch: NaN
+    torch.manual_seed(0)
+    model = Net()
+    with gradviz.trace(model) as t:
+        model(x).pow(2).mean().backward()
+    assert t.verdicts["lin.weight"].cause == "nonfinite"
