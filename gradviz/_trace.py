@@ -15,8 +15,8 @@ from torch import nn
 from gradviz import view
 from gradviz._args import check_flag, check_optimizer
 from gradviz.capture import FailSafe, Session, from_mapping, from_model, unwrap
-from gradviz.records import Capture, Cause, Verdict
-from gradviz.verdicts import decide, note_for
+from gradviz.records import Capture, Cause, Cut, Verdict, WhatIf
+from gradviz.verdicts import decide, note_for, without
 
 
 class Trace:
@@ -184,6 +184,36 @@ class Trace:
         if failed:
             raise NotLearningError(view.failure_text(self.capture, self.verdicts, failed), failed, self)
         return self
+
+    def without(self, cut: int | Cut | Verdict | str) -> WhatIf:
+        """What would be reached were ``cut`` an identity, read from the recorded lineage with no re-run:
+        which parameters that cut alone keeps from the loss (``.reached``), and which would still not be
+        reached and why (``.still``: another cut, no path to the loss). The cut removed is every cut of
+        the same cause at the same line (one edit of the code: a ``.detach()`` in a loop, one ``with
+        torch.no_grad():``). ``cut``: an index into ``capture.cuts``, a ``Cut``, or a parameter's name or
+        Verdict (the cut at its verdict's line). "Reached" means a gradient would arrive: it can still be
+        exactly zero."""
+        return without(self.capture, self._cut_index(cut))
+
+    def _cut_index(self, cut: int | Cut | Verdict | str) -> int:
+        cuts = self.capture.cuts
+        if isinstance(cut, Cut):
+            return cut.index
+        if isinstance(cut, bool) or not isinstance(cut, (int, str, Verdict)):
+            raise TypeError(
+                f"without() takes a cut index, a Cut, a parameter name or a Verdict, not {cut!r}."
+            )
+        if isinstance(cut, int):
+            return cut
+        verdict = cut if isinstance(cut, Verdict) else self.verdicts.get(cut)
+        if verdict is None:
+            raise ValueError(f"no parameter named {cut!r} in this trace.")
+        bit = next((t.bit for t in self.capture.targets if t.name == verdict.name), 0)
+        mine = [c for c in cuts if c.lost & bit and not c.retracted]
+        at_line = [c for c in mine if c.site is not None and c.site.where == verdict.where]
+        if not (at_line or mine):
+            raise ValueError(f"{verdict.name} is not behind a cut (its verdict: {verdict.cause.value}).")
+        return (at_line or mine)[0].index
 
     def to_dot(self) -> str:
         """Graphviz DOT source of the graph (render it with the `graphviz` package if `dot` is installed)."""

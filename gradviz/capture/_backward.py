@@ -157,6 +157,9 @@ class BackwardCalls:
             self.marks_for_tracer.roots[id(r)] = weakref.ref(r)
             root = s.root(r, site, node, call)
             root.asked_all = asked is None
+            if asked is not None:
+                indices = s.lineage.targets
+                root.asked = sum(1 << indices[i] for i in asked if i in indices)
             s.cap.roots.append(root)
         result = None
         cleared = self._cleared_before()

@@ -8,6 +8,19 @@
 # through autograd (a subset of values); cuts: indices of the Cut records on its lineage (in order);
 # made_by: index of the Op that produced it (-1 for targets themselves). A target is never "produced":
 # in-place updates of a target (optimizer steps, init) leave its entry alone.
+#
+# NOTE [what would learn without a cut]
+# "Would the encoder learn without this .detach()?" is answered from the forward, with no re-run. A cut
+# belongs to a group: the cuts one edit of the code removes (same cause, same line: a ``.detach()`` run in
+# a loop, the ops of one ``with torch.no_grad():``). Beside its lineage, a tensor with cuts on it may have
+# a shadow: group -> the targets it would reach by autograd if that group's cuts were identities and every
+# other cut stayed. An op takes the union of its inputs' shadows; a cut of group G gives its output
+# {G: what its input reaches, and what its input's shadow of G holds}; any other op that would end a
+# gradient path even on live inputs (a detach, an op run with gradients off, a result that cannot carry a
+# gradient) ends the shadows that reach it, except its own group's, and records that as a Recut: without
+# the earlier cut, this one would still stop those targets. The loss's shadow is its Root's, and
+# ``verdicts.without`` reads it. Only tensors with a cut on their lineage carry one: a forward with no cut
+# pays nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +35,13 @@ _Tensor = torch.Tensor
 
 
 class Lineage:
-    __slots__ = ("entries", "targets")
+    __slots__ = ("entries", "shadows", "targets")
 
     def __init__(self) -> None:
         self.entries: dict[int, Entry] = {}
         self.targets: dict[int, int] = {}  # id(target tensor) -> target index
+        # id(tensor) -> (its entry, its shadow): valid while ``entries`` holds that very entry
+        self.shadows: dict[int, tuple[Entry, dict[int, int]]] = {}
 
     def add_target(self, tensor: torch.Tensor, index: int) -> None:
         bit = 1 << index
@@ -49,6 +64,22 @@ class Lineage:
         elif old is not None:
             del self.entries[key]
 
+    def shadow(self, tensor: torch.Tensor) -> dict[int, int]:
+        """The tensor's shadow (NOTE [what would learn without a cut]); empty if it has none."""
+        entry = self.entries.get(id(tensor))
+        held = self.shadows.get(id(tensor))
+        if held is None or entry is None or held[0] is not entry or entry[0]() is not tensor:
+            return {}
+        return held[1]
+
+    def set_shadow(self, tensor: torch.Tensor, shadow: dict[int, int]) -> None:
+        """Give ``tensor`` (which has an entry) ``shadow``, or drop the one it had."""
+        entry = self.entries.get(id(tensor))
+        if shadow and entry is not None:
+            self.shadows[id(tensor)] = (entry, shadow)
+        else:
+            self.shadows.pop(id(tensor), None)
+
     def is_target(self, tensor: torch.Tensor) -> bool:
         entry = self.entries.get(id(tensor))
         return entry is not None and entry[4] == -1 and entry[0]() is tensor
@@ -56,6 +87,7 @@ class Lineage:
     def clear(self) -> None:
         self.entries.clear()
         self.targets.clear()
+        self.shadows.clear()
 
 
 def merge(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:

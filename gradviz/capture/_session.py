@@ -241,6 +241,7 @@ class Session:
         entry = self.lineage.get(tensor)
         values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
         root = Root(values, grads, cuts, tensor.requires_grad, site, node, tuple(tensor.shape), call)
+        root.shadow = dict(self.lineage.shadow(tensor))
         if check:
             root.nonfinite, root.birth = self._nonfinite(tensor)
         return root

@@ -23,6 +23,7 @@ from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
 from gradviz.capture._norms import FULL_PRECISION
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
+from gradviz.capture._shadow import Shadows, union
 from gradviz.capture._unseen import OutOfSight
 from gradviz.capture._writes import Writes, versions
 from gradviz.records import Capture, Cause, Clear, Cut, CutHow, Site
@@ -81,6 +82,7 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         self._strangers: set[int] = set()  # ids of Parameters already found not to stand in for a target
         self._kinds = _KINDS
         self._grad_off: tuple[Site | None, Site | None] = (None, None)  # (user line, library line)
+        self.shadows = Shadows(self.cap, lineage)  # NOTE [what would learn without a cut]
         self._used = 0
         self.log = OpLog()  # every recorded call, by column; Capture.ops from the start (backwards read it)
         capture.ops = self.log
@@ -153,6 +155,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         inputs = tensors_in(args, kwargs) if kind is not Kind.FACTORY else []
         values = grads = 0
         cuts: tuple[int, ...] = ()
+        shadow = _NO_SHADOW
+        shadows = lineage.shadows
         external = None  # inputs from outside the targets' lineage (data, buffers) not seen before
         for t in inputs:
             entry = entries.get(id(t))
@@ -191,6 +195,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
             grads |= g
             if c:
                 cuts = merge(cuts, c) if cuts else c
+                if shadows and (held := shadows.get(id(t))) is not None and held[0] is entry:
+                    shadow = union(shadow, held[1])
         site_index = _frames.user_site_index(2, self.callers[-1] if self.callers else 0)
         caller_index = _CALLER[0]
         site = _SITES[site_index]
@@ -286,6 +292,17 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
                     if kind is Kind.DETACH or kind is Kind.DATA:  # what it was applied to (Cut.source)
                         self.cap.cuts[lost_cut[0]].source = self._producer(inputs[0])
                 lineage.set(o, values, 0, merge(cuts, lost_cut) if lost_cut else cuts, index)
+        if shadow or lost_cut:
+            self.shadows.op(
+                index,
+                name,
+                outputs,
+                grads,
+                shadow,
+                lost_cut[0] if lost_cut else -1,
+                grad_on and kind in _PASSING and bool(outputs) and outputs[0].is_floating_point(),
+                lambda: self._cause(kind, grad_on, site, caller_index),
+            )
         if not (values or cuts) and kind is not Kind.CREATE:
             # made by a traced op from none of the targets: never an escaped value coming back (NOTE [escaped
             # means it came back]), even if made before the escape and used after it. torch.tensor(list)
@@ -417,6 +434,10 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
             low = new & -new
             targets[low.bit_length() - 1].first_use = index
             new ^= low
+
+
+_NO_SHADOW: dict[int, int] = {}  # shared and never written (shadows are replaced, not updated)
+_PASSING = (Kind.OP, Kind.INPLACE)  # kinds whose floating results carry a gradient when their inputs do
 
 
 def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:

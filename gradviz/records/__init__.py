@@ -24,6 +24,7 @@ from gradviz.records._capture import (
     Op,
     OpList,
     OpRecords,
+    Recut,
     Root,
     Site,
     Target,
@@ -37,6 +38,7 @@ from gradviz.records._state import GradState
 from gradviz.records._steps import StepBuffer
 from gradviz.records._summary import HIST_BINS, complete
 from gradviz.records._verdict import Cause, Verdict
+from gradviz.records._whatif import WhatIf
 
 __all__ = [
     "ERROR_KINDS",
@@ -59,12 +61,14 @@ __all__ = [
     "Op",
     "OpList",
     "OpRecords",
+    "Recut",
     "Root",
     "Site",
     "StepBuffer",
     "Target",
     "TensorSummary",
     "Verdict",
+    "WhatIf",
     "complete",
     "error_kind_of",
     "inherited_ops",

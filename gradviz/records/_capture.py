@@ -206,6 +206,9 @@ class Cut:
     # detach / .data: index of the op that made the tensor it was applied to (-1: unknown), so the verdicts
     # can read the shape of the expression around it (``x + (f(x) - x).detach()``, a straight-through)
     source: int = -1
+    # the cuts one edit of the code removes (NOTE [what would learn without a cut]): the index of the first
+    # cut of the same cause at the same line (a ``.detach()`` in a loop, one ``with torch.no_grad():``)
+    group: int = -1
 
 
 @dataclass
@@ -244,6 +247,7 @@ class GraphNode:
     op: int = -1  # index into Capture.ops of the forward call that created it (-1: unknown)
     seq: int = -1  # autograd sequence number, for nodes no traced op made (a custom Function's node)
     grad_norm: float | None = None  # norm of the gradient that reached this node (None: not captured)
+    module: str = ""  # without a traced op: the module whose forward made it ("": unknown or the top level)
 
 
 @dataclass
@@ -261,6 +265,22 @@ class Root:
     nonfinite: str = ""  # "nan" | "inf" when the root's value was not finite
     birth: int = -1  # index into Capture.births of where that value was born
     asked_all: bool = True  # its call computed gradients for every leaf (not backward(inputs=) / grad)
+    asked: int = 0  # when not asked_all: bitset of the targets it asked for
+    # cut group -> the targets it would reach by autograd were that group's cuts removed, and no other cut
+    # (NOTE [what would learn without a cut] in capture/_lineage.py)
+    shadow: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Recut:
+    """An op that cut a value whose gradient path an earlier cut had already ended: without those earlier
+    cuts, this op would still stop their targets' gradients (``groups``: cut group -> those targets)."""
+
+    op_index: int
+    op: str
+    kind: Cause
+    site: Site | None
+    groups: dict[int, int]
 
 
 @dataclass
@@ -331,6 +351,7 @@ class Capture:
     source: str = "trace"  # "trace" (forward traced) | "graph" (gradviz.diagnose: autograd graph only)
     graph_truncated: bool = False  # the walk stopped at its node limit: the graph is partial
     births: list[Birth] = field(default_factory=list)  # where non-finite values first appeared
+    recuts: list[Recut] = field(default_factory=list)  # cuts behind cuts (what-if of a cut)
     carried: list[Carried] = field(default_factory=list)  # tensors with history from before the trace
     functions: dict[int, Site] = field(default_factory=dict)  # autograd sequence nr -> Function.apply line
     op_taint: dict[int, int] = field(default_factory=dict)  # op index -> birth index of a NaN/Inf it carried

@@ -6,9 +6,11 @@ depends only on the ground floor (``gradviz.records``).
 - ``_messages``, ``_values``: one plain sentence of what happened and one of what to do, per cause.
 - ``_paths``: why a gradient came out exactly zero, read from the recorded graph.
 - ``_notes``: the exception note.
+- ``_whatif``: what one cut alone keeps from learning (``without``).
 """
 
 from gradviz.verdicts._notes import note_for
 from gradviz.verdicts._rules import decide
+from gradviz.verdicts._whatif import removable, without
 
-__all__ = ["decide", "note_for"]
+__all__ = ["decide", "note_for", "removable", "without"]

@@ -33,7 +33,8 @@ and the scenario corpus (fix order):
 :func:`compare` then finds four kinds of disagreement: ``cause``; ``where`` (basename:line, when the cause
 matches); ``birth`` (for nonfinite: the phase and op of gradviz's ``Birth`` record against the oracles');
 ``crash`` (gradviz raised where torch did not, or the user's exception changed). :func:`check` does it all
-for one program.
+for one program, and adds a fifth: ``whatif``, ``Trace.without`` against the program run with the cut
+removed (``_whatif.py``).
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ from typing import Any
 
 from ._generator import Cut, Path, Program, TensorInfo
 from ._oracles import Truth, anomaly_node, load, observe
+from ._whatif import whatif_disagreements
 
 __all__ = ["KINDS", "Disagreement", "Expected", "Got", "Outcome", "check", "compare", "expect", "op_key"]
 
-KINDS = ("cause", "where", "birth", "crash")
+KINDS = ("cause", "where", "birth", "crash", "whatif")
 _FOLDS = {"truediv": "div", "truedivide": "div", "rpow": "pow"}
 
 
@@ -345,6 +347,7 @@ class _Run:
     exc: BaseException | None = None
     got: dict[str, Got] = field(default_factory=dict)
     crash: str | None = None  # gradviz gave no verdicts at all
+    trace: Any = None
 
 
 def _gradviz(module: Any) -> _Run:
@@ -366,6 +369,7 @@ def _gradviz(module: Any) -> _Run:
     if not traces:
         run.crash = "trace(...) was never reached"
         return run
+    run.trace = traces[0]
     try:
         cap = traces[0].capture
         nodes = {n.id: n.name for n in cap.graph}
@@ -468,12 +472,21 @@ def check(p: Program, workdir: pathlib.Path, *, anomaly: bool = True) -> Outcome
         run = _gradviz(module)
     finally:
         sys.modules.pop(p.module_name, None)
+    found = compare(p, expected, truth, run)
+    if run.crash is None and run.trace is not None:
+        try:
+            whatif = whatif_disagreements(p, workdir, run.trace)
+        except Exception as exc:
+            whatif = [("without", "", "an answer", f"gradviz raised {_short_tb(exc)}")]
+        found += [
+            Disagreement(p, "whatif", param, want, got, construct) for construct, param, want, got in whatif
+        ]
     return Outcome(
         program=p,
         truth=truth,
         expected=expected,
         got=run.got,
         gradviz_exc=_short_tb(run.exc) if run.exc is not None else None,
-        disagreements=compare(p, expected, truth, run),
+        disagreements=found,
         problems=problems,
     )

@@ -1,0 +1,107 @@
+"""Shadows of a forward: what each cut group alone keeps from the loss (NOTE [what would learn without a
+cut] in _lineage.py). The tracer calls :meth:`Shadows.op` after an op whose inputs carry a shadow or that
+made a cut; nothing else runs for a forward with no cut."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from gradviz.capture._lineage import Lineage
+from gradviz.records import Capture, Cause, Cut, CutHow, Recut, Site
+
+__all__ = ["Shadows", "union"]
+
+# (cause, how, where): the key of a cut group
+_Key = tuple[Cause, CutHow, str]
+
+
+def union(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    """Group by group union of two shadows (new dict when both have entries)."""
+    if not a:
+        return b
+    if not b or a is b:
+        return a
+    merged = dict(a)
+    for group, bits in b.items():
+        merged[group] = merged.get(group, 0) | bits
+    return merged
+
+
+def _key(cause: Cause, how: CutHow, site: Site | None) -> _Key:
+    return (cause, how, site.where if site is not None else "")
+
+
+class Shadows:
+    __slots__ = ("cap", "groups", "lineage")
+
+    def __init__(self, cap: Capture, lineage: Lineage) -> None:
+        self.cap = cap
+        self.lineage = lineage
+        self.groups: dict[_Key, int] = {}  # key -> index of the group's first cut
+
+    def group(self, cut: Cut) -> int:
+        """Put ``cut`` in its group (the first cut of the same cause and how at the same line)."""
+        cut.group = self.groups.setdefault(_key(cut.kind, cut.how, cut.site), cut.index)
+        return cut.group
+
+    def op(
+        self,
+        index: int,
+        name: str,
+        outputs: list[torch.Tensor],
+        grads: int,
+        shadow: dict[int, int],
+        cut: int,
+        passes: bool,
+        cause: Callable[[], tuple[Cause, CutHow, Site | None, Site | None]],
+    ) -> None:
+        """After op ``index``: give its outputs their shadows. ``cut``: the cut it made (-1: none);
+        ``passes``: on live inputs its dead outputs would carry a gradient (gradients on, a floating
+        result, an op that is no detach); ``cause``: the cut it would be on live inputs."""
+        group = self.group(self.cap.cuts[cut]) if cut >= 0 else -1
+        blocked: dict[int, int] = {}
+        for o in outputs:
+            if o.requires_grad:
+                self._set(o, shadow, index)
+                continue
+            if group >= 0 and self.cap.cuts[cut].kind is Cause.checkpoint:
+                # a reentrant checkpoint cuts only while none of its inputs carries a gradient: without
+                # a cut that kept one from its input, it cuts nothing (NOTE [what would learn ...])
+                shaded = {g: bits | grads for g, bits in shadow.items()}
+                shaded[group] = grads | shadow.get(group, 0)
+                self._set(o, shaded, index)
+            elif group >= 0:  # a cut of ``group``: without it, its input's gradient paths go on
+                own = grads | shadow.get(group, 0)
+                self._set(o, {group: own}, index)
+                blocked = {g: bits for g, bits in shadow.items() if g != group}
+            elif passes:  # its input is dead only because an earlier cut made it so
+                self._set(o, shadow, index)
+            else:  # it would cut too: only its own group's shadow goes through
+                kind, how, where, _ = cause()
+                if kind is Cause.checkpoint:  # a reentrant checkpoint's op: live inputs make it no cut
+                    self._set(o, shadow, index)
+                    continue
+                own_group = self.groups.get(_key(kind, how, where), -1)
+                kept = {own_group: shadow[own_group]} if own_group in shadow else {}
+                self._set(o, kept, index)
+                blocked = {g: bits for g, bits in shadow.items() if g != own_group}
+                if blocked and not any(r.op_index == index for r in self.cap.recuts[-1:]):
+                    self.cap.recuts.append(Recut(index, name, kind, where, blocked))
+                blocked = {}
+        if blocked:
+            self.cap.recuts.append(
+                Recut(index, name, self.cap.cuts[cut].kind, self.cap.cuts[cut].site, blocked)
+            )
+
+    def _set(self, tensor: torch.Tensor, shadow: dict[int, int], index: int) -> None:
+        """The shadow of ``tensor``, whose lineage entry op ``index`` has just set (a target's own entry,
+        which an op never replaces, gets none)."""
+        entry = self.lineage.entries.get(id(tensor))
+        if entry is None or entry[4] != index or entry[0]() is not tensor:
+            return
+        if shadow:
+            self.lineage.shadows[id(tensor)] = (entry, shadow)
+        else:
+            self.lineage.shadows.pop(id(tensor), None)
