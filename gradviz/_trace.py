@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import pathlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from torch import nn
 
 from gradviz import view
 from gradviz._args import check_flag, check_optimizer
-from gradviz.capture import FailSafe, Session, from_mapping, from_model, unwrap
+from gradviz.capture import CutKey, FailSafe, Session, cut_key, from_mapping, from_model, unwrap
 from gradviz.records import Capture, Cause, Cut, Verdict, WhatIf
 from gradviz.verdicts import decide, note_for, without
 
@@ -58,6 +59,8 @@ class Trace:
                 "grad, so there is nothing to diagnose. Did you build its layers yet?"
             )
         self._model, self._optimizer, self._node_norms = model, optimizer, node_norms
+        self._removing: CutKey | None = None  # a what-if re-run: the cut group run as identities
+        self._removed = 0  # how many cuts of that group it ran as identities
         self._session: Session | None = None
         self._capture: Capture | None = None
         self._verdicts: dict[str, Verdict] | None = None
@@ -66,7 +69,8 @@ class Trace:
     @classmethod
     def _from_capture(cls, capture: Capture) -> Trace:
         t = cls.__new__(cls)
-        t._model = t._optimizer = t._session = t._widget = None
+        t._model = t._optimizer = t._session = t._widget = t._removing = None
+        t._removed = 0
         t._node_norms = False
         t._capture, t._verdicts = capture, decide(capture)
         return t
@@ -78,6 +82,7 @@ class Trace:
             raise RuntimeError("this gradviz.trace was already used; start a new one with gradviz.trace(...)")
         try:
             session = Session(self._model, self._optimizer, node_norms=self._node_norms)
+            session.tracer.shadows.removing = self._removing
             session.start()  # removes what it registered if it fails
         except Exception as internal:  # NOTE [fail-safe]: the user's step runs, untraced
             failsafe = FailSafe()
@@ -95,6 +100,7 @@ class Trace:
         session, self._session = self._session, None
         if session is None:
             return False
+        self._removed = session.tracer.shadows.removed
         self._capture = session.stop(exc)  # never raises gradviz's own errors (NOTE [fail-safe])
         self._verdicts = decide_safely(self._capture)
         if exc is not None and isinstance(exc, Exception):
@@ -185,15 +191,32 @@ class Trace:
             raise NotLearningError(view.failure_text(self.capture, self.verdicts, failed), failed, self)
         return self
 
-    def without(self, cut: int | Cut | Verdict | str) -> WhatIf:
+    def without(
+        self,
+        cut: int | Cut | Verdict | str,
+        *,
+        model: nn.Module | None = None,
+        step: Callable[[nn.Module], Any] | None = None,
+    ) -> WhatIf:
         """What would be reached were ``cut`` an identity, read from the recorded lineage with no re-run:
         which parameters that cut alone keeps from the loss (``.reached``), and which would still not be
         reached and why (``.still``: another cut, no path to the loss). The cut removed is every cut of
         the same cause at the same line (one edit of the code: a ``.detach()`` in a loop, one ``with
         torch.no_grad():``). ``cut``: an index into ``capture.cuts``, a ``Cut``, or a parameter's name or
         Verdict (the cut at its verdict's line). "Reached" means a gradient would arrive: it can still be
-        exactly zero."""
-        return without(self.capture, self._cut_index(cut))
+        exactly zero.
+
+        To confirm it, pass ``model`` and ``step`` (``step(model)`` runs the forward and backward): the
+        step runs again, traced, on a deep copy of ``model`` as it is now, with that cut run as an identity
+        (the detach or ``.data`` gives its input back, the ``no_grad`` leaves gradients on); the result's
+        ``.confirmed`` holds that run's verdicts and ``.agrees`` whether it reached what was said. Your
+        model, its gradients and the random state are left as they were."""
+        what = without(self.capture, self._cut_index(cut))
+        if model is None and step is None:
+            return what
+        if not isinstance(model, nn.Module) or not callable(step):
+            raise TypeError("to confirm by a re-run, pass model= (the nn.Module) and step= (step(model)).")
+        return confirm(what, self.capture.cuts[what.group], model, step)
 
     def _cut_index(self, cut: int | Cut | Verdict | str) -> int:
         cuts = self.capture.cuts
@@ -268,6 +291,28 @@ def trace(
     (<Cause.ok: 'ok'>, <Cause.frozen: 'frozen'>)
     """
     return Trace(model, optimizer, node_norms=node_norms)
+
+
+def confirm(what: WhatIf, cut: Cut, model: nn.Module, step: Callable[[nn.Module], Any]) -> WhatIf:
+    """``what``, confirmed by running ``step`` traced on a deep copy of ``model`` with ``cut``'s group run
+    as identities (Trace.without). The user's model, gradients and random state are left alone."""
+    copied = copy.deepcopy(model)
+    for p in copied.parameters():
+        p.grad = None
+    rerun = Trace(copied)
+    rerun._removing = cut_key(cut)
+    with torch.random.fork_rng(devices=[]), rerun:
+        step(copied)
+    if not rerun._removed:
+        what.rerun_note = (
+            "A re-run could not run it as an identity (gradviz removes a .detach(), a .data, a new tensor "
+            "made from tensors and a no_grad switch), so nothing is confirmed."
+        )
+        return what
+    what.confirmed = dict(rerun.verdicts)
+    requested = {t.name for t in rerun.capture.targets if t.reached and t.not_requested is None}
+    what.confirmed_reached = [name for name in what.lost if name in requested]
+    return what
 
 
 def decide_safely(capture: Capture) -> dict[str, Verdict]:

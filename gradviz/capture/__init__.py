@@ -4,7 +4,7 @@ as plain records of the ground floor (``gradviz.records``), and holds no tensor,
 
 - ``_session``, ``_tracer``, ``_backward``: a trace's session, its TorchFunctionMode, its backward hooks.
 - ``_lineage``, ``_ops``, ``_oplog``, ``_frames``: which parameters each tensor depends on, op kinds,
-  the op log, the user's source lines.
+  the op log, the user's source lines; ``_shadow``: what each cut alone keeps from the loss (what-if).
 - ``_graph``, ``_locate``, ``_finite``, ``_errors``: the backward graph, where a NaN was born or a
   gradient blocked, finite checks, which line an error blames.
 - ``_norms``, ``_stats``, ``_distributed``: batched norms, tensor samples, sharded tensors and ranks.
@@ -18,11 +18,13 @@ from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._loss import capture_graph, capture_loss, read_values
 from gradviz.capture._optim import optimizer_params, shown
 from gradviz.capture._session import Session
+from gradviz.capture._shadow import CutKey, cut_key
 from gradviz.capture._step_inputs import StepInputs
 from gradviz.capture._targets import from_mapping, from_model, unwrap
 from gradviz.capture._watch import Recorder
 
 __all__ = [
+    "CutKey",
     "FailSafe",
     "Recorder",
     "Session",
@@ -30,6 +32,7 @@ __all__ = [
     "any_sharded",
     "capture_graph",
     "capture_loss",
+    "cut_key",
     "from_mapping",
     "from_model",
     "holds_compiled",

@@ -11,10 +11,11 @@ import torch
 from gradviz.capture._lineage import Lineage
 from gradviz.records import Capture, Cause, Cut, CutHow, Recut, Site
 
-__all__ = ["Shadows", "union"]
+__all__ = ["CutKey", "Shadows", "cut_key", "cut_key_of", "union"]
 
 # (cause, how, where): the key of a cut group
 _Key = tuple[Cause, CutHow, str]
+CutKey = _Key
 
 
 def union(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
@@ -33,13 +34,48 @@ def _key(cause: Cause, how: CutHow, site: Site | None) -> _Key:
     return (cause, how, site.where if site is not None else "")
 
 
+def cut_key(cut: Cut) -> CutKey:
+    """The key of ``cut``'s group: what a re-run with that group removed looks for."""
+    return _key(cut.kind, cut.how, cut.site)
+
+
+def cut_key_of(cause: tuple[Cause, CutHow, Site | None, Site | None]) -> CutKey:
+    """The key of the group a cut of this (cause, how, where, op_site) would belong to."""
+    return _key(cause[0], cause[1], cause[2])
+
+
 class Shadows:
-    __slots__ = ("cap", "groups", "lineage")
+    __slots__ = ("cap", "groups", "lineage", "removed", "removing")
 
     def __init__(self, cap: Capture, lineage: Lineage) -> None:
         self.cap = cap
         self.lineage = lineage
         self.groups: dict[_Key, int] = {}  # key -> index of the group's first cut
+        # a re-run that confirms a what-if: the group whose cuts run as identities, and how often one did
+        self.removing: _Key | None = None
+        self.removed = 0
+
+    # -- a re-run with one group removed -------------------------------------------------------------------
+
+    def identity(self, detach_like: bool, args: tuple, key: Callable[[], _Key]) -> tuple[bool, object]:
+        """(True, result) when this op is a cut of the group being removed, run as an identity: a detach
+        or ``.data`` gives its input back, a new tensor made from tensors stacks them."""
+        if self.removing is None or key() != self.removing or not args:
+            return False, None
+        if detach_like and isinstance(args[0], torch.Tensor):
+            self.removed += 1
+            return True, args[0]
+        values = args[0]
+        if isinstance(values, (list, tuple)) and values and all(isinstance(v, torch.Tensor) for v in values):
+            self.removed += 1
+            return True, torch.stack(list(values))
+        return False, None
+
+    def keeps_grad_on(self, switch: Site | None) -> bool:
+        """Whether a switch of gradients off at ``switch`` belongs to the group being removed."""
+        hit = self.removing is not None and self.removing == _key(Cause.no_grad, CutHow.grad_switch, switch)
+        self.removed += hit
+        return hit
 
     def group(self, cut: Cut) -> int:
         """Put ``cut`` in its group (the first cut of the same cause and how at the same line)."""

@@ -23,7 +23,7 @@ from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
 from gradviz.capture._norms import FULL_PRECISION
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
-from gradviz.capture._shadow import Shadows, union
+from gradviz.capture._shadow import Shadows, cut_key_of, union
 from gradviz.capture._unseen import OutOfSight
 from gradviz.capture._writes import Writes, versions
 from gradviz.records import Capture, Cause, Clear, Cut, CutHow, Site
@@ -142,6 +142,8 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         if kind is Kind.GRAD_MODE:
             if args and not args[0]:
                 self._grad_off = _frames.user_sites()
+                if self.shadows.removing is not None and self.shadows.keeps_grad_on(self._grad_off[0]):
+                    return None  # a what-if re-run: that no_grad is removed (gradients stay on)
             return self.run(func, args, kwargs)
         return self._op(func, name, kind, args, kwargs)
 
@@ -226,6 +228,14 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         # makes a write an in-place op here (0.1 µs per input; ops named in place are handled as such).
         before = versions(inputs) if kind is Kind.OP else None
         seq_start = _next_node_nr()
+        if self.shadows.removing is not None and kind in _REMOVABLE:  # a what-if re-run
+            done, out = self.shadows.identity(
+                kind is not Kind.CREATE,
+                args,
+                lambda: cut_key_of(self._cause(kind, grad_on, site, caller_index)),
+            )
+            if done:  # recorded as the op it stands for, with the result of an identity
+                func, args, kwargs = _given, (out,), {}
         try:
             out = self.run(func, args, kwargs)
         except Exception as exc:
@@ -434,6 +444,13 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
             low = new & -new
             targets[low.bit_length() - 1].first_use = index
             new ^= low
+
+
+_REMOVABLE = (Kind.DETACH, Kind.DATA, Kind.CREATE)  # cuts a what-if re-run can run as identities
+
+
+def _given(value: Any) -> Any:
+    return value
 
 
 _NO_SHADOW: dict[int, int] = {}  # shared and never written (shadows are replaced, not updated)

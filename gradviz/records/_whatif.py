@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gradviz.records._capture import Site
-from gradviz.records._verdict import Cause
+from gradviz.records._verdict import Cause, Verdict
 
 
 @dataclass
@@ -26,6 +26,19 @@ class WhatIf:
     what: str  # the cut in words: "the .detach() at model.py:27"
     reached: list[str] = field(default_factory=list)
     still: dict[str, str] = field(default_factory=dict)
+    lost: list[str] = field(default_factory=list)  # the targets behind the group's cuts
+    # confirmed by a re-run on a copy with the group's cuts run as identities (``Trace.without(...,
+    # model=, step=)``): its verdicts, and which of ``lost`` it reached; None when not re-run
+    confirmed: dict[str, Verdict] | None = None
+    confirmed_reached: list[str] | None = None
+    rerun_note: str = ""  # why a re-run confirms nothing (the cut could not be removed)
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether the re-run reached exactly what was said would be reached (None: not re-run)."""
+        if self.confirmed_reached is None:
+            return None
+        return set(self.confirmed_reached) == set(self.lost) - set(self.still)
 
     def text(self) -> str:
         """One paragraph, as the view and the repr say it."""
@@ -42,6 +55,12 @@ class WhatIf:
             for name, reason in self.still.items():
                 why.setdefault(reason, []).append(name)
             said += " Still not reached: " + "; ".join(f"{_names(n)} ({r})" for r, n in why.items()) + "."
+        if self.rerun_note:
+            said += f" {self.rerun_note}"
+        elif self.confirmed_reached is not None:
+            got = _names(self.confirmed_reached) if self.confirmed_reached else "none of them"
+            verdict = "as said" if self.agrees else "NOT as said: trust the re-run"
+            said += f" Re-run on a copy with it removed: {got} reached ({verdict})."
         return said
 
     def __repr__(self) -> str:

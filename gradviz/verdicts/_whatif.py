@@ -72,6 +72,7 @@ def without(cap: Capture, index: int) -> WhatIf:
         _what(first.kind, first.op, first.site, first.how),
     )
     result.reached = cap.names(reached)
+    result.lost = cap.names(lost)
     for t in cap.targets:
         if not (lost >> t.index & 1) or (reached | now) >> t.index & 1:
             continue

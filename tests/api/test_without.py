@@ -171,3 +171,41 @@ def test_a_parameter_name_or_verdict_names_its_cut() -> None:
     with pytest.raises(ValueError, match="not behind a cut"):
         t.without("c.weight")
     assert "Without the .detach()" in repr(by_name)
+
+
+@pytest.mark.parametrize("name", ["module", "functional", "no_grad helper", "rewrapped", "two in series"])
+def test_a_rerun_with_the_cut_removed_confirms_it(name: str) -> None:
+    m = Three()
+    with gradviz.trace(m) as t:
+        CASES[name](m, True).backward()
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    grads = {n: p.grad.clone() if p.grad is not None else None for n, p in m.named_parameters()}
+    cut = next(c for c in t.capture.cuts if c.group == c.index)
+    state = torch.random.get_rng_state()
+    what = t.without(cut.index, model=m, step=lambda copy_: CASES[name](copy_, True).backward())
+    assert what.confirmed is not None and what.agrees, what.text()
+    assert set(what.confirmed_reached or []) == set(what.lost) & _reached_by_torch(m, CASES[name])
+    assert "(as said)" in what.text()
+    # the user's model, gradients and random state are untouched
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for n, p in m.named_parameters():
+        assert torch.equal(p, before[n])
+        assert (p.grad is None) == (grads[n] is None)
+
+
+def test_a_rerun_that_cannot_remove_the_cut_says_so() -> None:
+    m = Three()
+
+    def step(model: nn.Module) -> None:
+        with torch.inference_mode():
+            h = model.a(X)
+        model.c(model.b(h.clone())).sum().backward()
+
+    with gradviz.trace(m) as t:
+        step(m)
+    cut = next(c for c in t.capture.cuts if c.group == c.index)
+    what = t.without(cut.index, model=m, step=step)
+    assert what.confirmed is None and what.agrees is None
+    assert "nothing is confirmed" in what.text()
+    with pytest.raises(TypeError, match="model="):
+        t.without(cut.index, step=step)
