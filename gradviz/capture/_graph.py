@@ -124,6 +124,7 @@ def walk(
     fn_targets: dict[int, tuple[Any, int]] | None = None,
     passes: Callable[[int], bool] | None = None,
     failsafe: FailSafe | None = None,
+    module_of: Callable[[int], str | None] | None = None,
 ) -> Walk:
     """Breadth-first from each root's grad_fn. ``targets`` maps id(tensor) -> (tensor, target index);
     ``op_of_node`` maps a node's sequence number to the index of the forward op that created it.
@@ -133,7 +134,8 @@ def walk(
     (it sees the gradient this backward delivers); it is registered and removed with the others.
     ``fn_targets`` maps id(grad_fn) -> (grad_fn, target index) for targets that are not leaves: their node
     is marked as theirs, and its incoming gradient is theirs. ``passes(op)`` says whether an add/sub op
-    broadcast none of its inputs (then its node needs no hook of its own).
+    broadcast none of its inputs (then its node needs no hook of its own). ``module_of(sequence number)``
+    names the module whose forward made a node, for graphs walked without a forward trace.
     """
     ids: dict[int, int] = {}
     nodes: list[GraphNode] = []
@@ -175,6 +177,8 @@ def walk(
                 if leaves is not None:
                     leaves.append((record.id, variable))
         else:
+            if module_of is not None:
+                record.module = module_of(fn._sequence_nr()) or ""
             if op_of_node is not None:
                 seq = fn._sequence_nr()
                 record.op = op_of_node(seq)

@@ -12,6 +12,7 @@ from torch.nn.modules.module import register_module_forward_hook
 from torch.utils.hooks import RemovableHandle
 
 from gradviz.capture._compiled import QuietCompileWarning, holds_compiled
+from gradviz.capture._scopes import module_left
 
 
 class Recorder(Protocol):
@@ -68,6 +69,7 @@ def _on_watched_forward(module: torch.nn.Module, args: object, output: object) -
     """After every module's forward while a recorder listens: hands the watched models' outputs over."""
     if torch.compiler.is_compiling():  # traced by dynamo inside a compiled region: nothing to do
         return
+    module_left(module)  # the spans of the modules' forwards (NOTE [placed by the forward] in _scopes.py)
     entry = _LISTENING.get(id(module))
     if entry is None:  # torch.compile(model) made after watch(model): its inner call runs compiled, unheard
         inner = module._modules.get("_orig_mod")

@@ -11,6 +11,7 @@ from torch import nn
 from gradviz.capture import _graph, _targets
 from gradviz.capture._locate import is_custom, locate_births, locate_blocks
 from gradviz.capture._norms import norms_and_states
+from gradviz.capture._scopes import scopes_of
 from gradviz.capture._session import read_final_state
 from gradviz.capture._stats import sample
 from gradviz.records import Capture, GradState, Root
@@ -61,6 +62,8 @@ def capture_graph(
     (without a model: every leaf the graph reaches, named by its shape). Returns the live targets too,
     for the caller to read values from; it must drop them when done."""
     cap = Capture(source="graph")
+    # a watched model's first backward: each op's module, as its forward ran it (NOTE [placed by the forward])
+    scopes = scopes_of(model) if model is not None else None
     if model is not None:
         model = _targets.unwrap(model)
         watched = _targets.from_model(model)
@@ -70,7 +73,8 @@ def capture_graph(
         watched = []
     targets = {id(w.tensor): (w.tensor, w.target.index) for w in watched}
     leaves: list[tuple[str, torch.Tensor]] = []
-    walk = _graph.walk([root], targets, None, hook_norms=False, leaves=leaves)
+    module_of = scopes.module_of if scopes is not None else None
+    walk = _graph.walk([root], targets, None, hook_norms=False, leaves=leaves, module_of=module_of)
     if model is None:
         by_id = {n.id: n for n in walk.nodes}
         for node_id, tensor in leaves:

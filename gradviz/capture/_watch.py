@@ -72,6 +72,7 @@ from torch.utils.hooks import RemovableHandle
 
 from gradviz.capture._listen import Listening
 from gradviz.capture._norms import device_norms, settle
+from gradviz.capture._scopes import ForwardScopes
 from gradviz.records import GradState, StepBuffer
 
 __all__ = ["Recorder"]
@@ -165,6 +166,8 @@ class Recorder:
         self._handles: list[RemovableHandle] = []
         self._node_handle: RemovableHandle | None = None
         self._listening: Listening | None = Listening(model, self) if active else None
+        # which module ran each op of the first backward's graph (NOTE [placed by the forward], _scopes.py)
+        self._scopes: ForwardScopes | None = ForwardScopes(model) if active else None
         if optimizer is not None:
             self._handles.append(optimizer.register_step_pre_hook(self._pre_step))
             self._handles.append(optimizer.register_step_post_hook(self._post_step))
@@ -300,10 +303,20 @@ class Recorder:
 
     def _on_backward_start(self, grad_outputs: object) -> None:
         node = torch._C._current_autograd_node()  # the node this pre-hook runs for; holding it would leak
+        scopes, self._scopes = self._scopes, None
         self._remove_graph_hooks()
-        self._on_first_backward(node)
+        if scopes is not None:
+            scopes.remove()  # its spans stay readable until the graph is captured
+        try:
+            self._on_first_backward(node)
+        finally:
+            if scopes is not None:
+                scopes.forget()
 
     def _remove_graph_hooks(self) -> None:
+        scopes, self._scopes = self._scopes, None
+        if scopes is not None:
+            scopes.forget()
         listening, self._listening = self._listening, None
         if listening is not None:
             listening.remove()

@@ -162,7 +162,7 @@ class _Builder:
             "outputs": [list(s) for s in own.outputs] if own else [],
             "grad_norm_in": _num(node.grad_norm),
         }
-        return _node(node.id, kind, label, op.module if op else "", site, op=details)
+        return _node(node.id, kind, label, op.module if op else node.module, site, op=details)
 
     def _param_node(self, node_id: str, t: Target) -> dict:
         self.node_of_target[t.index] = node_id
