@@ -147,6 +147,8 @@ class Monitor:
 
     graph: tuple[dict, bytes, bytes] | None
     """The autograd graph of the first backward pass, as widget state (None until it is captured)."""
+    _shown_forensics: tuple[FirstNonfinite, view.WatchForensics] | None = None
+    """The first NaN/Inf step's replay and its view, built once (``_forensics_view``)."""
 
     def __init__(
         self,
@@ -275,7 +277,27 @@ class Monitor:
         return self._widget
 
     def _state(self) -> dict[str, Any]:
-        return view.build_watch_state(self.history, self.graph, live=not self.closed)
+        return view.build_watch_state(
+            self.history, self.graph, live=not self.closed, forensics=self._forensics_view()
+        )
+
+    def _forensics_view(self) -> view.WatchForensics | None:
+        """The first NaN/Inf step's replay as the view shows it: its births, the replayed graph (built
+        once per replay, not per update)."""
+        f = self._first_nonfinite
+        if f is None:
+            return None
+        if self._shown_forensics is None or self._shown_forensics[0] is not f:
+            t = f.trace
+            shown = view.watch_forensics(
+                f.step,
+                t.capture.births if t is not None else [],
+                from_loss=f.from_loss,
+                reason=f.reason,
+                replay=view.build_state(t.capture, t.verdicts) if t is not None else None,
+            )
+            self._shown_forensics = (f, shown)
+        return self._shown_forensics[1]
 
     def _on_first_nonfinite(self, step: int, untouched: bool) -> None:
         """The first recorded step with a NaN/Inf gradient: replay it under trace (NOTE [replaying a

@@ -16,12 +16,14 @@ from gradviz.view._html import default_path, write_html
 from gradviz.view._report import paragraphs, report, summary_line
 from gradviz.view._scale import check_scale
 from gradviz.view._state import build_state
+from gradviz.view._watch_forensics import WatchForensics, watch_forensics
 from gradviz.view._watch_html import write_watch_html
 from gradviz.view._watch_problems import nonfinite_text
 from gradviz.view._watch_state import build_watch_state
 from gradviz.view._watch_summary import counts_text, frozen_columns, run_text, step_counts
 
 __all__ = [
+    "WatchForensics",
     "build_state",
     "build_watch_state",
     "check_scale",
@@ -42,6 +44,7 @@ __all__ = [
     "to_dot",
     "verdicts_dict",
     "verdicts_json",
+    "watch_forensics",
     "write_html",
     "write_watch_html",
 ]

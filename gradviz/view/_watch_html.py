@@ -13,7 +13,7 @@ from gradviz.view._watch_state import WATCH_TRAITS
 
 __all__ = ["write_watch_html"]
 
-_JSON_TRAITS = ("timeline", "graph")
+_JSON_TRAITS = ("timeline", "graph", "replay")
 
 
 def write_watch_html(path: str | os.PathLike[str], state: dict[str, object], title: str) -> pathlib.Path:

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from gradviz.records import History
+from gradviz.view._watch_forensics import NO_REPLAY, WatchForensics
 from gradviz.view._watch_summary import VANISH, frozen_columns, moves
 
 __all__ = ["WATCH_TRAITS", "build_watch_state", "module_of"]
@@ -35,6 +36,9 @@ WATCH_TRAITS = (
     "graph",
     "edge_norms",
     "hists",
+    "replay",
+    "replay_edge_norms",
+    "replay_hists",
 )
 _INT32 = np.iinfo(np.int32)
 
@@ -51,6 +55,7 @@ def build_watch_state(
     live: bool = False,
     vanish: float = VANISH,
     explode: float = 10.0,
+    forensics: WatchForensics | None = None,
 ) -> dict[str, object]:
     """The trait values of ``MonitorWidget`` for ``history``.
 
@@ -58,6 +63,9 @@ def build_watch_state(
     the first backward pass, or None while it is not captured (the graph traits are then empty).
     ``live`` says the run is still recording; ``vanish`` and ``explode`` are the thresholds the front end
     flags with (a grad norm below ``vanish``; a jump above ``explode`` x the running median).
+    ``forensics``: the replay of the first NaN/Inf step
+    (:func:`~gradviz.view._watch_forensics.watch_forensics`), or None when there is none (no NaN yet, or a
+    run read from disk).
     """
     _check_threshold("vanish", vanish)
     _check_threshold("explode", explode)
@@ -81,6 +89,7 @@ def build_watch_state(
         "stride": int(history.stride),
         "weights_every": None if history.weights_every is None else int(history.weights_every),
         "first_nonfinite": _first_nonfinite(history),
+        "forensics": forensics.info if forensics is not None else None,
         "vanish": float(vanish),
         "explode": float(explode),
         "live": bool(live),
@@ -95,6 +104,9 @@ def build_watch_state(
         "graph": graph,
         "edge_norms": bytes(edge_norms),
         "hists": bytes(hists),
+        "replay": (forensics or NO_REPLAY).graph,
+        "replay_edge_norms": (forensics or NO_REPLAY).edge_norms,
+        "replay_hists": (forensics or NO_REPLAY).hists,
     }
 
 

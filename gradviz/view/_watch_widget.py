@@ -35,6 +35,10 @@ class MonitorWidget(anywidget.AnyWidget):
     graph = traitlets.Dict().tag(sync=True)
     edge_norms = traitlets.Bytes().tag(sync=True)
     hists = traitlets.Bytes().tag(sync=True)
+    #: The first NaN/Inf step replayed under trace (watch(..., forensics=True)): its graph, `{}` if none.
+    replay = traitlets.Dict().tag(sync=True)
+    replay_edge_norms = traitlets.Bytes().tag(sync=True)
+    replay_hists = traitlets.Bytes().tag(sync=True)
     #: Row index of the selected step (-1 = the latest); the slider sets it, Python may too.
     step = traitlets.Int(-1).tag(sync=True)
     #: Name of the parameter row the user clicked ("" = none); set by the front end.

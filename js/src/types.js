@@ -53,6 +53,9 @@ export function readNumber(x) {
  * @property {Graph|EmptyObject} graph py -> js: the graph of the first backward, `{}` until captured
  * @property {DataView} edge_norms     py -> js: as GraphTraits
  * @property {DataView} hists          py -> js: as GraphTraits
+ * @property {Graph|EmptyObject} replay  py -> js: the graph of the first NaN/Inf step replayed under trace (`{}`: none)
+ * @property {DataView} replay_edge_norms  py -> js: as edge_norms, for `replay`
+ * @property {DataView} replay_hists   py -> js: as hists, for `replay`
  * @property {number} step             js <-> py: selected row, -1 = the latest
  * @property {string} selected         js -> py: the clicked parameter's name ("" = none)
  */
@@ -89,9 +92,36 @@ export function readNumber(x) {
  * @property {number} stride
  * @property {number|null} weights_every  update ratios measured every this many recorded steps (null: never)
  * @property {{step: number, name: string}|null} first_nonfinite
+ * @property {WatchForensics|null} forensics  where the first NaN/Inf was born (watch(..., forensics=True)), null: no NaN yet, or not known
  * @property {number} vanish           a finite grad norm below this is "vanishing"
  * @property {number} explode          a jump above explode x the running median is "exploding"
  * @property {boolean} live
+ */
+
+/**
+ * `timeline.forensics`: the first NaN/Inf step, replayed under trace (gradviz/view/_watch_forensics.py).
+ * @typedef {object} WatchForensics
+ * @property {number} step
+ * @property {boolean} replayed      the `replay` traits hold that step's graph
+ * @property {boolean} from_loss     the gradient arriving at the model's output was already NaN/Inf
+ * @property {WatchBirth[]} births   the replay's births, first first (at most 8)
+ * @property {number} births_total
+ * @property {string} reason         why there is no replay, or why it found no birth ("" = none)
+ * @property {string} text           the banner's sentence
+ * @property {string} title          the replayed graph's title ("" = no replay)
+ */
+
+/**
+ * One birth of a replay: where a NaN/Inf first appeared.
+ * @typedef {object} WatchBirth
+ * @property {"nan"|"inf"} kind
+ * @property {"forward"|"backward"|"input"} phase
+ * @property {string} op
+ * @property {string|null} where     full path:line
+ * @property {string|null} short     path:line as labels show it
+ * @property {string|null} code      the source line
+ * @property {string} detail
+ * @property {string|null} node      its marker's id in `replay`
  */
 
 /**

@@ -176,37 +176,47 @@ class _PaddedGPT(nn.Module):
         return self.head(x)
 
 
-def test_a_gpt12_that_goes_nan_at_step_60_from_a_fully_masked_row_names_the_softmax() -> None:
+def gpt12_batches(steps: int = 62, empty_at: int = 60) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(tokens, key padding mask) per step; at step ``empty_at`` one sequence of the batch is all padding."""
     g = torch.Generator().manual_seed(3)
     batches = []
-    for step in range(62):
+    for step in range(steps):
         idx = torch.randint(64, (4, 17), generator=g)
         keep = torch.ones(4, 16, dtype=torch.bool)
         keep[:, 12:] = False  # the usual padding
-        if step == 60:
+        if step == empty_at:
             keep[2] = False  # an empty sequence in the batch: every key hidden
         batches.append((idx, keep))
+    return batches
 
-    def run(model, opt):
-        first = None
-        for step, (idx, keep) in enumerate(batches):
-            opt.zero_grad()
-            logits = model(idx[:, :-1], keep=keep)
-            F.cross_entropy(logits.flatten(0, 1), idx[:, 1:].flatten()).backward()
-            if first is None and any(not torch.isfinite(p.grad).all() for p in model.parameters()):
-                first = step
-            opt.step()
-        return first
 
-    torch.manual_seed(0)
-    plain = _PaddedGPT()
-    first = run(plain, torch.optim.AdamW(plain.parameters(), lr=1e-3))
-    assert first == 60  # plain torch
+def gpt12_run(model, opt, batches) -> int | None:
+    """Train on ``batches``; the first step whose gradient was not finite, as plain torch sees it."""
+    first = None
+    for step, (idx, keep) in enumerate(batches):
+        opt.zero_grad()
+        logits = model(idx[:, :-1], keep=keep)
+        F.cross_entropy(logits.flatten(0, 1), idx[:, 1:].flatten()).backward()
+        if first is None and any(not torch.isfinite(p.grad).all() for p in model.parameters()):
+            first = step
+        opt.step()
+    return first
+
+
+def gpt12_make() -> tuple[_PaddedGPT, torch.optim.Optimizer]:
     torch.manual_seed(0)
     model = _PaddedGPT()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+
+def test_a_gpt12_that_goes_nan_at_step_60_from_a_fully_masked_row_names_the_softmax() -> None:
+    batches = gpt12_batches()
+    plain, plain_opt = gpt12_make()
+    first = gpt12_run(plain, plain_opt, batches)
+    assert first == 60  # plain torch
+    model, opt = gpt12_make()
     with gradviz.watch(model, opt, forensics=True) as mon:
-        assert run(model, opt) == 60
+        assert gpt12_run(model, opt, batches) == 60
     f = mon.first_nonfinite
     assert f is not None and f.step == 60 and f.trace is not None and not f.from_loss
     births = f.trace.capture.births

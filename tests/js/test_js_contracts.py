@@ -150,3 +150,15 @@ def test_the_watch_typedefs_are_what_python_sends():
     # MonitorWidget's synced traits: the data traits Python builds, and the two the front end sets
     assert set(_typedefs()["WatchTraits"]) == {*WATCH_TRAITS, "step", "selected"}
     assert set(_typedefs()["GraphTraits"]) == {"graph", "edge_norms", "hists", "selected", "scale"}
+
+
+def test_the_watch_forensics_typedefs_are_what_python_sends():
+    """``timeline.forensics`` of a replay with a birth, as gradviz/view/_watch_forensics.py writes it."""
+    from gradviz.records import Birth, Site
+    from gradviz.view._watch_forensics import watch_forensics
+
+    born = Birth("nan", "forward", 0, "log", "g1", Site("/src/m.py", 3, "y = x.log()"), "from a negative")
+    replay = ({"nodes": [{"id": "b0", "kind": "birth"}]}, b"", b"")
+    info = watch_forensics(4, [born], replay=replay).info
+    _sent("WatchForensics", [info, watch_forensics(4, [], reason="no replay: why").info])
+    _sent("WatchBirth", info["births"])

@@ -36,7 +36,17 @@ from gradviz.view._watch_state import WATCH_TRAITS, build_watch_state
 
 JS = pathlib.Path(__file__).resolve().parents[2] / "js"
 SCRIPT = JS / "test" / "parity" / "health-parity.mjs"
-BYTES_TRAITS = {"steps", "grad_norm", "param_norm", "update_ratio", "state", "edge_norms", "hists"}
+BYTES_TRAITS = {
+    "steps",
+    "grad_norm",
+    "param_norm",
+    "update_ratio",
+    "state",
+    "edge_norms",
+    "hists",
+    "replay_edge_norms",
+    "replay_hists",
+}
 KINDS = [h.value for h in summary.Health]
 
 #: Thresholds whose words Python (``_number``) and JS (String(x)) must write alike: the exponent and

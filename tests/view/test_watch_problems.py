@@ -34,7 +34,17 @@ from gradviz.view._watch_state import build_watch_state
 from gradviz.view._watch_summary import frozen_columns
 
 JS = pathlib.Path(__file__).resolve().parents[2] / "js" / "src" / "watch"
-BYTES = {"steps", "grad_norm", "param_norm", "update_ratio", "state", "edge_norms", "hists"}
+BYTES = {
+    "steps",
+    "grad_norm",
+    "param_norm",
+    "update_ratio",
+    "state",
+    "edge_norms",
+    "hists",
+    "replay_edge_norms",
+    "replay_hists",
+}
 NONE, ZERO, FINITE, NONFINITE = (
     int(s) for s in (GradState.none, GradState.zero, GradState.finite, GradState.nonfinite)
 )

@@ -96,6 +96,7 @@ def test_timeline_names_modules_thresholds_and_first_nonfinite():
         "stride": 1,
         "weights_every": None,  # a hand-made History does not say
         "first_nonfinite": {"step": 20, "name": "enc.weight"},
+        "forensics": None,  # no replay: tests/view/test_watch_forensics_state.py
         "vanish": 1e-6,
         "explode": 5.0,
         "live": True,
@@ -238,7 +239,7 @@ def test_watch_page_inlines_the_state_safely(tmp_path):
     assert inlined["values"]["timeline"]["names"][0] == f"{hostile}.weight"
     assert inlined["values"]["timeline"]["live"] is False  # a page is a snapshot
     assert (inlined["values"]["step"], inlined["values"]["selected"]) == (-1, "")
-    assert set(inlined["bytes"]) == set(WATCH_TRAITS) - {"timeline", "graph"}
+    assert set(inlined["bytes"]) == set(WATCH_TRAITS) - {"timeline", "graph", "replay"}
 
 
 def test_watch_page_needs_the_whole_state(tmp_path):

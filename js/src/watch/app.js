@@ -13,7 +13,7 @@ import { ExplosionTracker, drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
 import { HEALTH, HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
 import { Heatmap } from "./heatmap.js";
-import { graphLegend, watchLegend } from "./legend.js";
+import { graphLegend, replayLegend, watchLegend } from "./legend.js";
 import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
 import { StepSlider } from "./slider.js";
 import { problems } from "./problems.js";
@@ -108,8 +108,17 @@ export function mountWatch(el, model, layout) {
       const column = data.nodes.indexOf(id);
       if (column >= 0 && data.names[column] !== compared[0]) select(column, false, false);
     },
+    selectName: (name) => {
+      const column = data.names.indexOf(name);
+      if (column >= 0 && name !== compared[0]) select(column, false, false);
+    },
     inspect: inspectorSection,
     legend: graphLegend,
+    replayLegend,
+    forensics: () => {
+      const timeline = model.get("timeline");
+      return (timeline && "forensics" in timeline && timeline.forensics) || null;
+    },
   });
 
   /** Read the arrays again; repaint only new rows when the update just appended some. */
@@ -279,9 +288,34 @@ export function mountWatch(el, model, layout) {
           h("strong", {}, problem.title),
           h("span", { class: "gv-wt-problem-text" }, problem.text),
           h("button", { type: "button", class: "gv-button", "aria-pressed": String(marked?.kind === problem.kind), onclick: () => showProblem(problem) }, "Show it"),
+          problem.kind === "nonfinite" && birthLine(),
         ),
       ),
     );
+  }
+
+  /**
+   * Where the first NaN/Inf was born, from its replay (watch(..., forensics=True)): the op, forward
+   * or backward, the line; or that it came from the loss; or why it is not known. Python writes the
+   * sentence (gradviz/view/_watch_forensics.py); "Show in graph" opens the replayed graph on the birth.
+   */
+  function birthLine() {
+    const forensics = data.timeline.forensics;
+    if (!forensics) return null;
+    const birth = forensics.births[0];
+    return h(
+      "div",
+      { class: "gv-wt-birth", "data-replayed": String(forensics.replayed) },
+      h("span", { class: "gv-wt-birth-mark", "aria-hidden": "true" }, "☢"),
+      h("span", { class: "gv-wt-birth-text", title: birth?.where ?? "" }, forensics.text),
+      forensics.replayed && h("button", { type: "button", class: "gv-button", onclick: () => showReplay(birth?.node ?? null) }, "Show in graph"),
+    );
+  }
+
+  /** @param {string|null} node  the birth marker to select in the replayed graph */
+  function showReplay(node) {
+    showTab("graph");
+    graph.showReplay(node);
   }
 
   /** "step 59: 1 learns, 4 with zero gradients", each count in its health colour. */
@@ -362,14 +396,14 @@ export function mountWatch(el, model, layout) {
     }
     const node = data.nodes[column];
     if (primary === name) heatmap.reveal(column);
-    if (reveal && primary === name && node) graph.reveal(node);
+    if (reveal && primary === name) graph.reveal(node, name);
     renderAll();
   }
 
   /** @param {number} column */
   function showInGraph(column) {
     showTab("graph");
-    graph.reveal(data.nodes[column]);
+    graph.reveal(data.nodes[column], data.names[column]);
   }
 
   /** @param {Tab} next */
@@ -433,10 +467,13 @@ export function mountWatch(el, model, layout) {
   }
 
   /**
-   * The watch section of a graph node's inspector: what the selected step recorded for it.
+   * The watch section of a graph node's inspector: what the selected step recorded for it (the
+   * replayed graph's nodes have their own verdicts, of the step replayed).
    * @param {import("../types.js").GraphNode} node
+   * @param {import("./graph-panel.js").Which} which  the graph it is in
    */
-  function inspectorSection(node) {
+  function inspectorSection(node, which) {
+    if (which === "replay") return node.kind === "loss" ? [h("p", { class: "gv-wt-output" }, replayOutputText(node, data.timeline.forensics?.step))] : null;
     if (node.kind === "loss") return [h("p", { class: "gv-wt-output" }, outputText(node))];
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;
@@ -487,4 +524,13 @@ export function mountWatch(el, model, layout) {
  */
 function outputText(node) {
   return `The model's output: gradviz.watch draws the autograd graph of the first backward from what the model's forward returned (made by ${node.label}). The loss is computed from it outside the model, so it is not drawn.`;
+}
+
+/**
+ * The root of the replayed graph: the model's output at the replayed step.
+ * @param {import("../types.js").GraphNode} node
+ * @param {number|undefined} step
+ */
+function replayOutputText(node, step) {
+  return `The model's output at step ${step ?? "?"}, made by ${node.label}: the replay ran the model's forward again and backpropagated the gradients that arrived at this output in training. The loss is computed outside the model, so it is not drawn.`;
 }

@@ -1,7 +1,7 @@
 // The watch view's keys: the colour scale of gradient norms (heatmap and graph nodes), the
 // colours of the states without a norm, the chart flags, and the graph panel's own key.
 import { h } from "../ui/dom.js";
-import { safeColor } from "../ui/legend.js";
+import { legend, safeColor } from "../ui/legend.js";
 import { FLAG_COLORS, decade } from "./chart.js";
 import { SPECIAL, scaleGradient } from "./colors.js";
 
@@ -56,4 +56,19 @@ export function graphLegend(graph) {
     entry(h("span", { class: "gv-line gv-line-cut", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "path cut"),
     entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module (click to expand)"),
   );
+}
+
+/**
+ * The replayed graph's key: the trace view's (its severities are those of the step replayed), whose
+ * root is the model's output here, as in the first backward's graph: the loss is not drawn.
+ * @param {Partial<import("../types.js").Graph>} graph
+ * @param {boolean} hasNorms
+ */
+export function replayLegend(graph, hasNorms) {
+  const key = legend(graph, hasNorms);
+  for (const item of key.querySelectorAll(".gv-legend-item")) {
+    const text = item.lastChild;
+    if (text?.nodeType === Node.TEXT_NODE && text.textContent === "loss") text.textContent = "the model's output (the backward starts there; the loss is not drawn)";
+  }
+  return key;
 }
