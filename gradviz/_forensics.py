@@ -84,12 +84,14 @@ def _replay(model, inputs, step, parameters, grads, arrived_bad: bool) -> FirstN
             out = twin(*inputs.args, **inputs.kwargs)
             outs = [o for o in tree_leaves(out) if isinstance(o, torch.Tensor) and o.requires_grad]
             pairs = [(o, g) for o, g in zip(outs, grads, strict=False) if g is not None]
-            # the output was finite and its gradient was not: the loss (user code after the model) made it
-            from_loss = arrived_bad and all(bool(torch.isfinite(o).all()) for o, _ in pairs)
             params = [p for p in twin.parameters() if p.requires_grad]
             torch.autograd.backward([o for o, _ in pairs], [g for _, g in pairs], inputs=params or None)
     finally:
         inputs.put_back_rng(states)
+    # the output was finite and its gradient was not: the loss (user code after the model) made it. Read
+    # after the trace: a check inside it would be one of the traced step's ops (a mask hiding the NaN)
+    with torch.no_grad():
+        from_loss = arrived_bad and all(bool(torch.isfinite(o).all()) for o, _ in pairs)
     reason = ""
     if inputs.forwards > 1:
         reason = f"the step ran {inputs.forwards} forwards (gradient accumulation): the last one is replayed"

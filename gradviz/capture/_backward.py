@@ -158,8 +158,8 @@ class BackwardCalls:
             root = s.root(r, site, node, call)
             root.asked_all = asked is None
             if asked is not None:
-                indices = s.lineage.targets
-                root.asked = sum(1 << indices[i] for i in asked if i in indices)
+                known = s.target_map()
+                root.asked = sum(1 << known[i][1] for i in asked if i in known)
             s.cap.roots.append(root)
         result = None
         cleared = self._cleared_before()

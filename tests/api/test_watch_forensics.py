@@ -222,4 +222,4 @@ def test_a_gpt12_that_goes_nan_at_step_60_from_a_fully_masked_row_names_the_soft
     births = f.trace.capture.births
     assert births and (births[0].phase, births[0].op_name) == ("forward", "softmax")
     assert "F.softmax(att, dim=-1)" in births[0].site.code and "masked entirely" in births[0].detail
-    assert all(p.isfinite().all() or True for p in model.parameters())
+    assert births[0].masked_by < 0  # nothing in the model hides it (the replay's own checks are not traced)
