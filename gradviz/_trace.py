@@ -17,7 +17,7 @@ from gradviz import view
 from gradviz._args import check_flag, check_optimizer
 from gradviz.capture import CutKey, FailSafe, Session, cut_key, from_mapping, from_model, unwrap
 from gradviz.records import Capture, Cause, Cut, Verdict, WhatIf
-from gradviz.verdicts import decide, note_for, without
+from gradviz.verdicts import decide, note_for, removable, without
 
 
 class Trace:
@@ -155,7 +155,7 @@ class Trace:
             scale = view.check_scale(scale)  # before building anything: a wrong value says so at once
         if self._widget is None:
             self._widget = view.graph_widget(
-                *view.build_state(self.capture, self.verdicts), scale=scale or 0.0
+                *view.build_state(self.capture, self.verdicts, self._whatifs()), scale=scale or 0.0
             )
         elif scale is not None:
             self._widget.scale = scale
@@ -218,6 +218,18 @@ class Trace:
             raise TypeError("to confirm by a re-run, pass model= (the nn.Module) and step= (step(model)).")
         return confirm(what, self.capture.cuts[what.group], model, step)
 
+    def _whatifs(self) -> dict[int, WhatIf | str]:
+        """Per cut: what removing it would reach, or why it cannot be removed (for the cut markers)."""
+        found: dict[int, WhatIf | str] = {}
+        for c in self.capture.cuts:
+            why = removable(c)
+            try:
+                found[c.index] = why or without(self.capture, c.index)
+            except Exception as internal:  # NOTE [fail-safe]: a marker without its what-if, said once
+                FailSafe().fail(internal, "what-if of a cut")
+                break
+        return found
+
     def _cut_index(self, cut: int | Cut | Verdict | str) -> int:
         cuts = self.capture.cuts
         if isinstance(cut, Cut):
@@ -252,7 +264,7 @@ class Trace:
         ``scale`` opens it drawn larger (1 to 2, e.g. 1.5 for a projector). Returns the path written.
         """
         size = view.check_scale(scale) if scale is not None else 0.0
-        graph, edge_norms, hists = view.build_state(self.capture, self.verdicts)
+        graph, edge_norms, hists = view.build_state(self.capture, self.verdicts, self._whatifs())
         if path is None:
             path = view.default_path(self.capture.model_name or "trace")
         return view.write_html(path, graph, edge_norms, hists, title=graph["title"], scale=size)

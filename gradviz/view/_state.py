@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from array import array
+from collections.abc import Mapping
 from dataclasses import fields
 
 from gradviz.records import (
@@ -23,6 +24,7 @@ from gradviz.records import (
     Target,
     TensorSummary,
     Verdict,
+    WhatIf,
     complete,
     inherited_ops,
 )
@@ -97,15 +99,21 @@ def error_explanation(err: ErrorInfo) -> str | None:
     return ERROR_KINDS[err.kind].explanation or None
 
 
-def build_state(cap: Capture, verdicts: dict[str, Verdict]) -> tuple[dict, bytes, bytes]:
-    """(graph JSON, edge norms as float32 bytes, histograms as float32 bytes)."""
-    return _Builder(cap, verdicts).build()
+def build_state(
+    cap: Capture, verdicts: dict[str, Verdict], whatif: Mapping[int, WhatIf | str] | None = None
+) -> tuple[dict, bytes, bytes]:
+    """(graph JSON, edge norms as float32 bytes, histograms as float32 bytes). ``whatif``: per cut index,
+    what removing it would reach (``Trace.without``), or why it cannot be removed; shown on cut markers."""
+    return _Builder(cap, verdicts, whatif or {}).build()
 
 
 class _Builder:
-    def __init__(self, cap: Capture, verdicts: dict[str, Verdict]) -> None:
+    def __init__(
+        self, cap: Capture, verdicts: dict[str, Verdict], whatif: Mapping[int, WhatIf | str]
+    ) -> None:
         self.cap = cap
         self.verdicts = verdicts
+        self.whatif = whatif
         self.verdict_index = {name: i for i, name in enumerate(verdicts)}
         self.nodes: list[dict] = []
         self.edges: list[dict] = []
@@ -223,7 +231,8 @@ class _Builder:
             first = self.cap.cuts[indices[0]]
             cid = f"c{indices[0]}"
             module = _common_module([self.cap.cuts[i].module for i in indices])
-            self.nodes.append(_node(cid, "cut", label, module, first.site, severity="red"))
+            what = self._whatif(indices[0])
+            self.nodes.append(_node(cid, "cut", label, module, first.site, severity="red", whatif=what))
             for index in indices:
                 for t in explained[index]:
                     self._edge(self.node_of_target[t.index], cid, "cut", None)
@@ -233,6 +242,27 @@ class _Builder:
                 loss = loss or self._synthetic_loss()
                 joined = loss
             self._edge(cid, joined, "cut", None)
+
+    def _whatif(self, index: int) -> dict[str, object] | None:
+        """A cut marker's what-if (js/STATE.md): the parameter nodes that would be reached without it,
+        those that would still not be (and why), in words; or why it cannot be removed."""
+        what = self.whatif.get(index)
+        if what is None:
+            return None
+        if isinstance(what, str):
+            return {
+                "text": f"Removing it cannot be shown: {what}.",
+                "removable": False,
+                "reached": [],
+                "still": {},
+            }
+        node = {t.name: self.node_of_target.get(t.index) for t in self.cap.targets}
+        return {
+            "text": what.text(),
+            "removable": True,
+            "reached": [n for name in what.reached if (n := node.get(name)) is not None],
+            "still": {n: why for name, why in what.still.items() if (n := node.get(name)) is not None},
+        }
 
     def _births(self) -> None:
         """A marker per place a NaN/Inf was born, with an edge to the graph node of the op that made it;
@@ -327,6 +357,7 @@ def _node(node_id: str, kind: str, label: str, module: str, site: Site | None, *
         "tensor": None,
         "op": None,
         "birth": None,
+        "whatif": None,
     }
     node.update(fields)
     return node

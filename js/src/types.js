@@ -173,6 +173,7 @@ export function readNumber(x) {
  * @property {TensorInfo|null} tensor
  * @property {OpInfo|null} op
  * @property {BirthInfo|null} birth
+ * @property {WhatIfInfo|null} whatif   cut markers: what removing that cut would reach
  * @property {boolean} [moduleInferred]   set by graph-index.js when `module` was placed, not traced
  * @property {number|null} [firstVerdict] set by watch/graph-panel.js: the first pass's `verdict`
  */
@@ -183,6 +184,14 @@ export function readNumber(x) {
  * @property {number[][]} inputs
  * @property {number[][]} outputs
  * @property {WireNumber} grad_norm_in   norm of the gradient that reached this node
+ */
+
+/**
+ * @typedef {object} WhatIfInfo
+ * @property {string} text                    the what-if in words (or why the cut cannot be removed)
+ * @property {boolean} removable
+ * @property {string[]} reached               param node ids that would be reached
+ * @property {Object<string, string>} still   param node id -> why it would still not be reached
  */
 
 /**

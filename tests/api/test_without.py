@@ -209,3 +209,23 @@ def test_a_rerun_that_cannot_remove_the_cut_says_so() -> None:
     assert "nothing is confirmed" in what.text()
     with pytest.raises(TypeError, match="model="):
         t.without(cut.index, step=step)
+
+
+def test_the_widget_state_carries_each_cut_markers_what_if() -> None:
+    m = Three()
+    with gradviz.trace(m) as t:
+        _two_in_series(m, True).backward()
+    graph = t.widget().graph
+    params = {n["id"]: n["tensor"]["name"] for n in graph["nodes"] if n["kind"] == "param"}
+    cuts = [n for n in graph["nodes"] if n["kind"] == "cut"]
+    by_label = {n["label"].split(" — ")[0]: n["whatif"] for n in cuts}
+    detach = by_label["✂ .detach()"]
+    assert detach["removable"] and not detach["reached"]
+    assert {params[i] for i in detach["still"]} == {"a.weight", "a.bias"}
+    off = next(w for label, w in by_label.items() if "no_grad" in label)
+    assert {params[i] for i in off["reached"]} == {"b.weight", "b.bias"} and "would be reached" in off["text"]
+    m = Three()
+    with gradviz.trace(m) as t:
+        (m.c(X).sum() + m.a(X).argmax(-1).float().sum()).backward()
+    (argmax,) = [n["whatif"] for n in t.widget().graph["nodes"] if n["kind"] == "cut"]
+    assert argmax["removable"] is False and "no gradient to let through" in argmax["text"]
