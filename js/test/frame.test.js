@@ -24,6 +24,15 @@ describe("placing a view (NOTE [framing])", () => {
     expect(start + 310).toBeGreaterThanOrEqual(510);
   });
 
+  it("starts at the drawing's top (the loss) when what must show is in the first three quarters from there", () => {
+    const ranks = column(25).map((n) => [n.y, n.y + n.h]);
+    // (the drawing starts 4 units above its top rank, Graphviz's margin)
+    // centred on a node at 200..220, a 400-unit view would start at 10: the top rank (0..20) cut off
+    expect(place1d(-4, 1004, 400, 200, 20, ranks)).toBe(-4);
+    // a node at 320..340 is past three quarters of a view started at the top: it is centred instead
+    expect(place1d(-4, 1004, 400, 320, 20, ranks)).toBeGreaterThan(100);
+  });
+
   it("zooms out a little when the top is pinned and the bottom edge would cut a node", () => {
     const nodes = column(25);
     const bounds = { x: 0, y: 0, w: 100, h: 980 };
@@ -48,6 +57,13 @@ describe("filling the canvas across", () => {
     expect(spanAcross(nodes, 5000, 6000)).toBeNull();
   });
 
+  it("counts a module box whose whole height is in the band, not one that reaches beyond it", () => {
+    const nodes = column(10, 0, 100);
+    const inside = { x: -30, y: 30, w: 160, h: 100 }; // a box around two ranks
+    const around = { x: -500, y: -10, w: 1100, h: 2000 }; // the model's box: far beyond the band
+    expect(spanAcross(nodes, 0, 400, [inside, around])).toEqual({ x: -38, w: 176 });
+  });
+
   it("zooms in, up to the top scale, until the part beside the problem fills the width", () => {
     const nodes = [...column(30, 0, 200), { x: -1000, y: 1190, w: 2400, h: 20 }];
     const bounds = { x: -1000, y: 0, w: 2400, h: 1210 };
@@ -57,5 +73,18 @@ describe("filling the canvas across", () => {
     expect(across).toEqual({ x: -8, w: 216 });
     const wide = fillAcross({ bounds, size: { width: 300, height: 400 }, must: { ...must, y: 1190 }, nodes, base: 1, top: 1.25 });
     expect(wide.scale).toBe(1); // the wide rank is in view: nothing to gain
+  });
+
+  it("takes the largest scale that fits, so a canvas narrowed to that part frames it the same", () => {
+    // narrow ranks on top, a wide rank below: at scale 1 the band (500 units) reaches the wide rank, at
+    // 1.25 (400 units) it does not. From the bottom up, 1 was already a fixed point on the narrowed canvas.
+    const nodes = [...column(11, 0, 200), { x: -300, y: 440, w: 800, h: 20 }];
+    const bounds = { x: -300, y: 0, w: 800, h: 460 };
+    const must = { x: 0, y: 0, w: 200, h: 20 };
+    const first = fillAcross({ bounds, size: { width: 600, height: 500 }, must, nodes, base: 1, top: 1.25 });
+    expect(first.scale).toBe(1.25);
+    const narrowed = { width: first.across.w * first.scale + 8, height: 500 };
+    const again = fillAcross({ bounds, size: narrowed, must, nodes, base: 1, top: 1.25 });
+    expect(again).toEqual(first);
   });
 });

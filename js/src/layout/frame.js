@@ -9,10 +9,15 @@
 //      (where a reader starts) costs twice one cut at the right or bottom. It moves by at most
 //      SNAP_SHARE of the view for that, and zooms out by up to ZOOM_SHARE (never below the
 //      readable scale) when moving is not enough (the top of a tall drawing stays where it is).
+//      The drawing's own start (its top: the loss) is taken when what must show is in the first three
+//      quarters of a view placed there (at the cost of at most one more cut node at the far edge).
 // A drawing that fits in one direction is centred in it. Across, what counts is the part of the
 // drawing at the view's height (spanAcross): a tall drawing is often narrow where the problem is and
 // wide elsewhere, and a view that placed and zoomed by the whole width showed a narrow column beside
-// blank canvas. A first view zooms in (up to the fit scale) until that part fills the canvas's width.
+// blank canvas. A module box whose whole height is in that part counts too (its sides are not cut off).
+// A first view zooms in as far as that part still fits the canvas's width (up to the fit scale): the
+// largest such scale, so that framing the same problem again on a canvas narrowed to that part (app.js
+// frame) finds the same view, not a smaller scale over a taller, wider band.
 
 /** @typedef {{x: number, y: number, w: number, h: number}} Box */
 
@@ -22,7 +27,7 @@ const GAP = 4; // units kept between a view's edge and the nearest whole node
 const ZOOM_SHARE = 0.1; // a view that cannot avoid cutting nodes may zoom out by up to this share ...
 const ZOOM_STEPS = 10; // ... tried in this many steps
 const PAD_ACROSS = 8; // units kept each side of the nodes a view is placed over
-const FILL_ROUNDS = 4; // a zoom changes the band a view covers, so its width: settle in a few rounds
+const FILL_ROUNDS = 12; // a zoom changes the band a view covers, so its width: settle in a few rounds
 
 /**
  * The view's top-left corner: `view` (its w and h) over `bounds`, showing `must`, cutting as few
@@ -85,6 +90,11 @@ export function place1d(lo, span, size, mustLo, mustSpan, intervals) {
     const c = cost(s, size, intervals, ideal, reach);
     if (c < bestCost) [best, bestCost] = [s, c];
   }
+  // the drawing's own start is better than the ideal when `must` is whole and its centre not in the last
+  // SNAP_SHARE of the view from there: the top is the loss, where a reader starts (tutorial 05 opened a
+  // few ranks below it, the loss cut off above its problem)
+  const near = keepLo <= first && mustLo + mustSpan / 2 - first <= size * (1 - SNAP_SHARE);
+  if (near && cost(first, size, intervals, first, reach) <= bestCost + 1) return first;
   return best;
 }
 
@@ -127,13 +137,14 @@ export function cutNodes(view, nodes) {
 
 /**
  * The horizontal extent ({x, w}, with PAD_ACROSS each side) of the nodes that reach into the band
- * [top, bottom], or null if none does.
+ * [top, bottom] and of the `boxes` (module boxes) that lie wholly inside it, or null if no node does.
  * @param {Box[]} nodes
  * @param {number} top
  * @param {number} bottom
+ * @param {Box[]} [boxes]
  * @returns {{x: number, w: number}|null}
  */
-export function spanAcross(nodes, top, bottom) {
+export function spanAcross(nodes, top, bottom, boxes = []) {
   let left = Infinity;
   let right = -Infinity;
   for (const n of nodes) {
@@ -141,28 +152,35 @@ export function spanAcross(nodes, top, bottom) {
     left = Math.min(left, n.x);
     right = Math.max(right, n.x + n.w);
   }
-  return left <= right ? { x: left - PAD_ACROSS, w: right - left + 2 * PAD_ACROSS } : null;
+  if (left > right) return null;
+  for (const b of boxes) {
+    if (b.y < top || b.y + b.h > bottom) continue;
+    left = Math.min(left, b.x);
+    right = Math.max(right, b.x + b.w);
+  }
+  return { x: left - PAD_ACROSS, w: right - left + 2 * PAD_ACROSS };
 }
 
 /**
- * The scale at which the part of the drawing at the view's height fills the view's width, between
- * `base` and `top` (each at least `base`), the view showing `must` on a drawing within `bounds`, and the
- * extent across that it should be placed over (NOTE [framing]).
- * @param {{bounds: Box, size: {width: number, height: number}, must: Box, nodes: Box[], base: number, top: number}} args
+ * The largest scale, between `base` and `top` (each at least `base`), at which the part of the drawing
+ * at the view's height still fits the view's width, the view showing `must` on a drawing within
+ * `bounds`, and the extent across that it should be placed over (NOTE [framing]). From `top` down: a
+ * smaller scale shows a taller band, never a narrower one, so the first scale that fits is the largest.
+ * @param {{bounds: Box, size: {width: number, height: number}, must: Box, nodes: Box[], boxes?: Box[], base: number, top: number}} args
  * @returns {{scale: number, across: {x: number, w: number}}}
  */
-export function fillAcross({ bounds, size, must, nodes, base, top }) {
-  let scale = base;
+export function fillAcross({ bounds, size, must, nodes, boxes = [], base, top }) {
+  let scale = Math.max(base, top);
   let across = { x: bounds.x, w: bounds.w };
   for (let i = 0; i < FILL_ROUNDS; i++) {
     const h = size.height / scale;
     const cy = clamp(must.y + must.h / 2, bounds.y + h / 2, bounds.y + bounds.h - h / 2);
-    const span = spanAcross(nodes, cy - h / 2, cy + h / 2);
+    const span = spanAcross(nodes, cy - h / 2, cy + h / 2, boxes);
     if (!span) break;
     const left = Math.min(span.x, must.x);
     across = { x: left, w: Math.max(span.x + span.w, must.x + must.w) - left };
-    const next = clamp(size.width / across.w, base, Math.max(base, top));
-    if (Math.abs(next - scale) < 1e-3) break;
+    const next = clamp(size.width / across.w, base, scale);
+    if (scale - next < 1e-3) break;
     scale = next;
   }
   return { scale, across };

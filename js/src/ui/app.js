@@ -32,7 +32,8 @@ const NOTICE_MS = 8000;
 const BUSY_AFTER_MS = 200; // quick layouts do not flash the "Laying out" overlay
 const MIN_STAGE_PX = 320; // the inspector needs room even next to a tiny graph
 const INSPECTOR_PX = 320; // the inspector's width, unless a narrow drawing leaves it more
-const INSPECTOR_MAX_PX = 600; // ... up to this: past it, lines of the verdict get too long to read
+// a narrow drawing leaves the inspector more: its panel takes it, its text stays within 600 px
+// (style.css, .gv-narrow): past that, lines of the verdict get too long to read
 const STAGE_SLACK_PX = 32; // a canvas this much wider than the part of the drawing framed is wide enough
 const VIEWPORT_SHARE = 0.8; // the graph and its toolbar take at most this share of the window's height
 const FOCUS_ELEMENTS = 12; // a first view considers at most this many problem items
@@ -283,14 +284,15 @@ export function mountGraph(el, model, layout, options = {}) {
   }
 
   /**
-   * The graph area follows the drawing: a drawing narrower than the canvas gives the inspector the
-   * width it does not use (up to INSPECTOR_MAX_PX), and the height follows the drawing within the
-   * window's height (or the host's fixed height).
+   * The graph area follows the drawing: a drawing narrower than the canvas gives the inspector's panel
+   * the width it does not use (a canvas wider than the drawing left a third of it blank beside a narrow
+   * chain, "Only problems"), and the height follows the drawing within the window's height (or the
+   * host's fixed height).
    */
   function fitStage(wanted = view.preferredWidth()) {
     const stage = /** @type {HTMLElement} */ (body.firstElementChild);
     const room = body.clientWidth;
-    const width = Math.max(wanted, room - INSPECTOR_MAX_PX * display);
+    const width = Math.max(wanted, MIN_STAGE_PX * display);
     const narrow = room > 0 && width < room - INSPECTOR_PX * display;
     stage.style.flex = narrow ? `0 0 ${Math.round(width)}px` : "";
     body.classList.toggle("gv-narrow", narrow);

@@ -204,7 +204,8 @@ export class SvgView {
   #fill(must, base, top) {
     if (!this.bounds) return;
     const nodes = this.#nodeBoxes();
-    const { scale, across } = fillAcross({ bounds: this.bounds, size: this.#hostSize(), must, nodes, base, top });
+    const boxes = [...this.clusters.values()].map((g) => this.#boxOf(g)).filter((b) => b !== null);
+    const { scale, across } = fillAcross({ bounds: this.bounds, size: this.#hostSize(), must, nodes, boxes, base, top });
     this.#frame(must, scale, { ...this.bounds, ...across });
     this.framed = across.w * this.scale();
   }
