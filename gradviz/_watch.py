@@ -30,6 +30,7 @@ from gradviz import view
 from gradviz._args import check_count, check_optimizer, check_path
 from gradviz._forensics import FirstNonfinite, replay
 from gradviz.capture import (
+    FailSafe,
     Recorder,
     StepInputs,
     any_sharded,
@@ -236,19 +237,14 @@ class Monitor:
         self._buffer = self._recorder.buffer
         self._recorder.on_recorded = self._push
         # NaN forensics (NOTE [replaying a step]): what replaying a step needs, kept by hooks on the model;
-        # not for sharded or compiled models (hooks on a compiled module would change its graph) or without
-        # an optimizer (a manual step() comes after the update: the weights are no longer the forward's)
+        # not for sharded or compiled models (hooks on a compiled module would change its graph). Without an
+        # optimizer, a replay needs _before_update() (the training callbacks call it): a manual step()
+        # comes after the update, when the weights are no longer the forward's
         self._first_nonfinite: FirstNonfinite | None = None
         self._replayed: torch.nn.Module | None = inner
         self._inputs: StepInputs | None = None
         self._forensics = forensics
-        if (
-            forensics
-            and self.recording
-            and optimizer is not None
-            and not sharded
-            and not holds_compiled(model)
-        ):
+        if forensics and self.recording and not sharded and not holds_compiled(model):
             self._inputs = StepInputs(inner)
         self._recorder.on_first_nonfinite = self._on_first_nonfinite
         self._steps_seen = 0
@@ -315,7 +311,7 @@ class Monitor:
             why = (
                 "no replay: watch(..., forensics=True) arms it"
                 if not self._forensics
-                else "no replay: the model is compiled, sharded, or watched without an optimizer"
+                else "no replay: the model is compiled or sharded"
             )
             self._first_nonfinite = FirstNonfinite(step, bad, None, why)
             return
@@ -323,6 +319,9 @@ class Monitor:
             why = (
                 "no replay: the optimizer had already updated the weights when this step was recorded (a "
                 "weight step of weights_every, or a closure optimizer)"
+                if recorder is None or recorder.optimizer is not None
+                else "no replay: mon.step() records a step after the update; give watch() the optimizer "
+                "(or train with a gradviz callback) to replay it"
             )
             self._first_nonfinite = FirstNonfinite(step, bad, None, why)
             return
@@ -378,6 +377,15 @@ class Monitor:
     def steps_seen(self) -> int:
         """Step boundaries seen since ``watch()``, recorded or not."""
         return self._recorder.step_count if self._recorder is not None else self._steps_seen
+
+    def _before_update(self) -> None:
+        """The training callbacks' pre-optimizer-step event (no optimizer hooks there): the gradients are
+        complete, the update has not run. With forensics armed, a first NaN/Inf is replayed now."""
+        if self._recorder is not None and self._inputs is not None and self._first_nonfinite is None:
+            try:
+                self._recorder.before_update()
+            except Exception as internal:  # NOTE [fail-safe]: never in the way of the training
+                FailSafe().fail(internal, "forensics before the update")
 
     def step(self) -> None:
         """Mark the end of a training step (only when ``watch()`` was given no optimizer)."""

@@ -291,6 +291,21 @@ class Recorder:
             if self.weighs(step + 1):
                 self._snapshot(self._layout(fresh=True), self._all)
 
+    def before_update(self) -> None:
+        """The gradients of the step ``step()`` will record next are complete and the optimizer has not
+        updated the weights yet (a training callback's pre-optimizer-step event): announce it now if it
+        holds the run's first NaN/Inf gradient, while the step can still be replayed."""
+        step = self.step_count
+        if not self.active or step % self.every or self.on_first_nonfinite is None or self._announced:
+            return
+        with torch.no_grad():
+            try:
+                parts = self._measure(self._layout(fresh=False))
+            except RuntimeError:  # parameters moved to another device or dtype since: group them again
+                parts = self._measure(self._layout(fresh=True))
+            if self._first_bad(parts):
+                self._announce(step, untouched=True)
+
     def _on_forward(self, output: object) -> None:
         """After each forward of the model until the first backward (NOTE [hooks on the model])."""
         tensors = (t for t in tree_leaves(output) if isinstance(t, torch.Tensor))

@@ -5,6 +5,7 @@ A framework adapter (``transformers.py``, ``lightning.py``) calls, in this order
     begin(model, optimizers, root)   training starts: watch the model, choose the log directory
     start_trace(model, optimizers)   the first micro-batch of the first optimizer step is about to run
     end_trace(exc=None)              its gradients are complete (all micro-batches), the update not yet run
+    before_update()                  the same moment, every step (NaN forensics)
     after_step()                     after every optimizer update, before the gradients are zeroed
     close(exc=None)                  training ended (or raised)
 
@@ -46,6 +47,7 @@ class _WatchArgs(TypedDict):
     every: int
     weights_every: int | None
     max_steps: int | None
+    forensics: bool
 
 
 class _Groups:
@@ -68,10 +70,15 @@ class CallbackRun:
         trace_first_step: bool,
         log_dir: str | os.PathLike[str] | None,
         recheck_steps: int,
+        forensics: bool = False,
     ) -> None:
         if isinstance(recheck_steps, bool) or not isinstance(recheck_steps, int) or recheck_steps < 1:
             raise ValueError(f"recheck_steps must be an int >= 1, got {recheck_steps!r}.")
-        self._watch_kwargs = _WatchArgs(every=every, weights_every=weights_every, max_steps=max_steps)
+        if not isinstance(forensics, bool):
+            raise TypeError(f"forensics must be True or False, got {forensics!r}.")
+        self._watch_kwargs = _WatchArgs(
+            every=every, weights_every=weights_every, max_steps=max_steps, forensics=forensics
+        )
         self._params = params
         self.trace_first_step = trace_first_step
         self._log_dir_arg = log_dir
@@ -162,6 +169,12 @@ class CallbackRun:
                 f"gradviz: first training step traced: {t!r}{deferred}" + (f"; {full}" if full else "")
             )
         return now
+
+    def before_update(self) -> None:
+        """The gradients of this optimizer step are complete and the update has not run: with forensics,
+        a first NaN/Inf gradient is replayed now (``monitor.first_nonfinite``)."""
+        if self.monitor is not None and not self.monitor.closed:
+            self.monitor._before_update()
 
     def after_step(self) -> None:
         """After an optimizer update: record the step; recheck first-step zero gradients when due."""

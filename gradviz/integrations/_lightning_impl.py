@@ -38,6 +38,9 @@ class LightningGradviz(Results):
     - ``log_dir`` (default ``"gradviz"``, relative to ``trainer.default_root_dir``): each fit writes
       ``<log_dir>/run-<n>/`` (what ``gradviz.open`` shows) with ``first_step.txt`` and
       ``first_step.html``. ``None``: no files.
+    - ``forensics=True``: the first optimizer step whose gradient is NaN/Inf is replayed under
+      :func:`gradviz.trace` before the update (``watch(..., forensics=True)``):
+      ``callback.monitor.first_nonfinite`` says which op made it, forward or backward, at your line.
     - DDP: rank 0 records, traces and writes. Mixed precision (``bf16-mixed``, ``16-mixed``): gradients are
       read unscaled. Numerics are unchanged.
     """
@@ -52,6 +55,7 @@ class LightningGradviz(Results):
         trace_first_step: bool = True,
         log_dir: str | os.PathLike[str] | None = "gradviz",
         recheck_steps: int = 10,
+        forensics: bool = False,
     ) -> None:
         super().__init__()
         self._run = CallbackRun(
@@ -62,6 +66,7 @@ class LightningGradviz(Results):
             trace_first_step=trace_first_step,
             log_dir=log_dir,
             recheck_steps=recheck_steps,
+            forensics=forensics,
         )
         self._stepped = False
 
@@ -82,6 +87,7 @@ class LightningGradviz(Results):
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         self._run.end_trace()
+        self._run.before_update()
         self._stepped = True
 
     def on_train_batch_end(

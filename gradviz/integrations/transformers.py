@@ -52,6 +52,9 @@ class GradvizCallback(Results, TrainerCallback):
     - Mixed precision: bf16 autocast and fp16 with a gradient scaler both work: gradients are read after
       the Trainer unscales and clips them, right after the update.
     - Numerics are unchanged: training with and without the callback is bitwise identical.
+    - ``forensics=True``: the first optimizer step whose gradient is NaN/Inf is replayed under
+      :func:`gradviz.trace` before the update (``watch(..., forensics=True)``):
+      ``callback.monitor.first_nonfinite`` says which op made it, forward or backward, at your line.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class GradvizCallback(Results, TrainerCallback):
         trace_first_step: bool = True,
         log_dir: str | os.PathLike[str] | None = "gradviz",
         recheck_steps: int = 10,
+        forensics: bool = False,
     ) -> None:
         self._run = CallbackRun(
             every=every,
@@ -73,6 +77,7 @@ class GradvizCallback(Results, TrainerCallback):
             trace_first_step=trace_first_step,
             log_dir=log_dir,
             recheck_steps=recheck_steps,
+            forensics=forensics,
         )
         self._model: Any = None
         self._optimizers: list[Any] = []
@@ -104,6 +109,7 @@ class GradvizCallback(Results, TrainerCallback):
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any):
         # every micro-batch has run backward, gradients are unscaled and clipped; the update comes next
         self._run.end_trace()
+        self._run.before_update()
 
     def on_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any):
         # after the update, before model.zero_grad()
