@@ -67,6 +67,7 @@ def watch(
     log_dir: str | os.PathLike[str] | None = None,
     flush_secs: float = 5.0,
     forensics: bool = False,
+    on_nonfinite: Literal["record", "skip"] = "record",
 ) -> Monitor:
     """Record per-parameter gradient norms at every optimizer step, and weight norms and update ratios.
 
@@ -128,6 +129,11 @@ def watch(
     (torch.compile warns about those), so it is off by default and not armed for compiled models. Where a
     replay is impossible (inputs written in place, a weight step or closure that already updated the
     weights), ``mon.first_nonfinite.reason`` says why.
+
+    ``on_nonfinite="skip"`` (needs ``optimizer``): a step whose gradients hold NaN/Inf changes no weight,
+    as GradScaler skips it: the row is recorded, then the gradients are set to None before the update
+    (every torch optimizer leaves a parameter without a gradient alone). ``mon.skipped``: those steps. Not
+    for closure steps (LBFGS), whose gradients are computed inside ``step()``.
     """
     return Monitor(
         model,
@@ -140,6 +146,7 @@ def watch(
         log_dir=log_dir,
         flush_secs=flush_secs,
         forensics=forensics,
+        on_nonfinite=on_nonfinite,
     )
 
 
@@ -164,6 +171,7 @@ class Monitor:
         log_dir: str | os.PathLike[str] | None = None,
         flush_secs: float = 5.0,
         forensics: bool = False,
+        on_nonfinite: Literal["record", "skip"] = "record",
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(
@@ -171,6 +179,13 @@ class Monitor:
                 f"got {type(model).__name__}."
             )
         check_optimizer("gradviz.watch", optimizer, hooks=True)
+        if on_nonfinite not in ("record", "skip"):
+            raise ValueError(f'gradviz.watch: on_nonfinite must be "record" or "skip", got {on_nonfinite!r}.')
+        if on_nonfinite == "skip" and optimizer is None:
+            raise ValueError(
+                'gradviz.watch: on_nonfinite="skip" needs the optimizer (the step is skipped from its step '
+                "hook, after the row is recorded)."
+            )
         check_count("every", every, 1, "record every N-th step")
         check_count("weights_every", weights_every, 1, "None: never measure the weights", optional=True)
         check_count("max_steps", max_steps, 2, "None: keep every row", optional=True)
@@ -247,7 +262,9 @@ class Monitor:
         if forensics and self.recording and not sharded and not holds_compiled(model):
             self._inputs = StepInputs(inner)
         self._recorder.on_first_nonfinite = self._on_first_nonfinite
+        self._recorder.skip_nonfinite = on_nonfinite == "skip"
         self._steps_seen = 0
+        self._skipped: list[int] = []
         _LIVE.add(self)
 
     def _on_first_backward(self, root: torch.autograd.graph.Node) -> None:
@@ -332,6 +349,11 @@ class Monitor:
             self._first_nonfinite = FirstNonfinite(step, bad, None, why)
 
     @property
+    def skipped(self) -> list[int]:
+        """The steps ``on_nonfinite="skip"`` kept from changing the weights (their gradients were NaN/Inf)."""
+        return list(self._recorder.skipped if self._recorder is not None else self._skipped)
+
+    @property
     def first_nonfinite(self) -> FirstNonfinite | None:
         """The first recorded step with a NaN/Inf gradient, replayed: ``.step``, ``.parameters``,
         ``.trace`` (``.trace.capture.births``, ``.trace.verdicts``), ``.birth()``; None while finite."""
@@ -410,6 +432,7 @@ class Monitor:
         try:
             if recorder is not None:
                 self._steps_seen = recorder.step_count
+                self._skipped = list(recorder.skipped)
                 recorder.close()
                 if self._widget is not None:
                     self._widget.update(self._state())  # the final rows, no longer live

@@ -73,6 +73,7 @@ from torch.utils.hooks import RemovableHandle
 from gradviz.capture._listen import Listening
 from gradviz.capture._norms import device_norms, settle
 from gradviz.capture._scopes import ForwardScopes
+from gradviz.capture._skip import clear_if_nonfinite
 from gradviz.records import GradState, StepBuffer
 
 __all__ = ["Recorder"]
@@ -158,6 +159,9 @@ class Recorder:
         # (step, untouched): the first row with a non-finite gradient was just recorded; untouched: the
         # optimizer has not stepped yet (NOTE [replaying a step] in _step_inputs.py)
         self.on_first_nonfinite: Callable[[int, bool], None] | None = None
+        # on_nonfinite="skip" (NOTE [skipping a poisoned step] in _skip.py): the steps whose update it undid
+        self.skip_nonfinite = False
+        self.skipped: list[int] = []
         self._announced = False
         self._open: _Open | None = None
         self._snapshots: dict[_Key, list[torch.Tensor]] = {}
@@ -190,12 +194,14 @@ class Recorder:
         step = self.step_count
         self.step_count += 1
         if step % self.every or not self.active:
+            self._skip(step, args, kwargs)
             return None
         closure = _closure(args, kwargs)
         weighs = self.weighs(step)
         if closure is None and not weighs:
             with torch.no_grad():
                 self._record_gradients(step, untouched=True)
+            self._skip(step, args, kwargs)
             return None
         open_ = _Open(step, None, [], None)
         with torch.no_grad():
@@ -211,6 +217,7 @@ class Recorder:
                 if self._first_bad(open_.parts):  # a weight step: announce it before the update
                     self._announce(step, untouched=True)
         self._open = open_
+        self._skip(step, args, kwargs)
         if closure is None:
             return None
         return _with_closure(args, kwargs, self._evaluating(open_, closure))
@@ -290,6 +297,11 @@ class Recorder:
                 self._finish(step, parts)
             if self.weighs(step + 1):
                 self._snapshot(self._layout(fresh=True), self._all)
+
+    def _skip(self, step: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """on_nonfinite="skip": a step (not a closure's) whose gradients are not finite changes nothing."""
+        if self.skip_nonfinite and _closure(args, kwargs) is None and clear_if_nonfinite(self.params):
+            self.skipped.append(step)
 
     def before_update(self) -> None:
         """The gradients of the step ``step()`` will record next are complete and the optimizer has not
