@@ -138,7 +138,9 @@ class _Graph(GraphIndex):
         # births. Of several, the one autograd ran first (the latest in the forward) is where it began; at
         # one node, a parent whose forward op took a NaN/Inf (its backward multiplies by it: the forward
         # birth is the one) is preferred, then one whose backward can make NaN/Inf (sqrt, log, div, ...) or
-        # whose incoming gradient is zero (0 x inf), over one that cannot.
+        # whose incoming gradient is zero (0 x inf), over one that cannot. Parents whose incoming norm was
+        # not recorded (seen under backward(inputs=...): autograd ran the node, its hook reported nothing)
+        # are walked through when no parent has a recorded norm: they passed on what reached them.
         """
         if start not in self.by_id:
             return None
@@ -156,6 +158,12 @@ class _Graph(GraphIndex):
                         queue.append(p.id)
                 continue
             finite = [p for p in parents if p.grad_norm is not None]
+            if not finite:  # only parents whose incoming norm was not recorded: what reached them came on
+                for p in parents:
+                    if p.id not in seen:
+                        seen.add(p.id)
+                        queue.append(p.id)
+                continue
             if finite:
                 best = max(finite, key=self._birth_rank)
                 tainted, can_make, _ = self._birth_rank(best)

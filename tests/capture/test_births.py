@@ -523,3 +523,40 @@ def test_a_parameter_used_inside_a_reentrant_checkpoint_and_directly_is_judged_b
     with gradviz.trace(model) as t:
         model(x).pow(2).mean().backward()
     assert t.verdicts["lin.weight"].cause == "nonfinite"
+
+
+class _SqrtDistance(nn.Module):
+    """sqrt((h - h.flip(0)) ** 2) with a zero middle row: sqrt's backward is infinite there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb, self.lin = nn.Embedding(5, 4), nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lin(torch.relu(x)) + self.emb(torch.arange(3))
+        return x + self.emb(torch.arange(3)) + torch.sqrt((h - h.flip(0)) ** 2)
+
+
+_SUBSETS = {
+    "Tensor.backward(inputs=)": lambda loss, m: loss.backward(inputs=[m.emb.weight]),
+    "autograd.backward(inputs=)": lambda loss, m: torch.autograd.backward(loss, inputs=[m.emb.weight]),
+    "autograd.backward(inputs=) with the bias": lambda loss, m: torch.autograd.backward(
+        loss, inputs=[m.emb.weight, m.lin.bias]
+    ),
+}
+
+
+@pytest.mark.parametrize("how", list(_SUBSETS))
+def test_a_birth_behind_nodes_whose_norm_a_subset_backward_did_not_report_is_found(how: str) -> None:
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(1))
+    plain = _SqrtDistance()
+    _SUBSETS[how](plain(x).abs().sum(), plain)
+    assert not torch.isfinite(plain.emb.weight.grad).all()  # torch: the embedding's gradient is NaN/Inf
+    m = _SqrtDistance()
+    with gradviz.trace(m) as t:
+        _SUBSETS[how](m(x).abs().sum(), m)
+    v = t.verdicts["emb.weight"]
+    assert v.cause == "nonfinite"
+    birth = t.capture.births[t.capture.targets[0].birth]
+    assert (birth.phase, birth.op_name) == ("backward", "sqrt") and "torch.sqrt" in birth.site.code
