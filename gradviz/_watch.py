@@ -43,7 +43,7 @@ from gradviz.capture import (
     unwrap,
     world_size,
 )
-from gradviz.records import GradState, History
+from gradviz.records import GradState, Headroom, History
 from gradviz.runlog import LoggedSteps, RunWriter, rank_dir
 from gradviz.verdicts import decide
 
@@ -261,10 +261,11 @@ class Monitor:
         self._forensics = forensics
         if forensics and self.recording and not sharded and not holds_compiled(model):
             self._inputs = StepInputs(inner)
-        self._recorder.on_first_nonfinite = self._on_first_nonfinite
+        self._recorder.on_first_nonfinite = self._on_first_nonfinite_logged
         self._recorder.skip_nonfinite = on_nonfinite == "skip"
         self._steps_seen = 0
         self._skipped: list[int] = []
+        self._headroom: dict[str, Headroom] = {}
         _LIVE.add(self)
 
     def _on_first_backward(self, root: torch.autograd.graph.Node) -> None:
@@ -349,9 +350,43 @@ class Monitor:
             self._first_nonfinite = FirstNonfinite(step, bad, None, why)
 
     @property
+    def headroom(self) -> dict[str, Headroom]:
+        """Precision headroom at the latest recorded step, per parameter that had a gradient: how many bits
+        its gradient's largest magnitude is below its dtype's largest value, its trend, the steps left at
+        that trend, and when it was flagged as heading for overflow (``Headroom``; NOTE [precision
+        headroom] in capture/_headroom.py). Half-precision gradients are measured exactly; the others are
+        bounded by their norm."""
+        recorder = self._recorder
+        if recorder is not None:
+            self._headroom = recorder.headroom.report()
+        return dict(self._headroom)
+
+    @property
     def skipped(self) -> list[int]:
         """The steps ``on_nonfinite="skip"`` kept from changing the weights (their gradients were NaN/Inf)."""
         return list(self._recorder.skipped if self._recorder is not None else self._skipped)
+
+    def _on_first_nonfinite_logged(self, step: int, untouched: bool) -> None:
+        """``_on_first_nonfinite``, then its plain data and view to ``log_dir/forensics.json`` (the
+        format: gradviz/runlog/_format.py), for ``gradviz.open``. A write failure warns once."""
+        self._on_first_nonfinite(step, untouched)
+        f, writer = self._first_nonfinite, self._writer
+        if f is None or writer is None:
+            return
+        try:
+            shown = self._forensics_view()
+            assert shown is not None
+            record = {
+                "step": int(f.step),
+                "parameters": list(f.parameters),
+                "reason": f.reason,
+                "from_loss": bool(f.from_loss),
+                "birth": f.birth(),
+                "view": shown.info,
+            }
+            writer.write_forensics(record, (shown.graph, shown.edge_norms, shown.hists) if f.trace else None)
+        except Exception as internal:  # NOTE [fail-safe]: never in the way of the training
+            FailSafe().fail(internal, "writing forensics.json")
 
     @property
     def first_nonfinite(self) -> FirstNonfinite | None:
@@ -433,6 +468,7 @@ class Monitor:
             if recorder is not None:
                 self._steps_seen = recorder.step_count
                 self._skipped = list(recorder.skipped)
+                self._headroom = recorder.headroom.report()
                 recorder.close()
                 if self._widget is not None:
                     self._widget.update(self._state())  # the final rows, no longer live

@@ -70,6 +70,7 @@ from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._headroom import HeadroomTracker
 from gradviz.capture._listen import Listening
 from gradviz.capture._norms import device_norms, settle
 from gradviz.capture._scopes import ForwardScopes
@@ -162,6 +163,7 @@ class Recorder:
         # on_nonfinite="skip" (NOTE [skipping a poisoned step] in _skip.py): the steps whose update it undid
         self.skip_nonfinite = False
         self.skipped: list[int] = []
+        self.headroom = HeadroomTracker(names, self.params)  # NOTE [precision headroom] in _headroom.py
         self._announced = False
         self._open: _Open | None = None
         self._snapshots: dict[_Key, list[torch.Tensor]] = {}
@@ -485,6 +487,7 @@ class Recorder:
                 self.buffer.append(step, grad, self._all_finite, clean=True)
             else:
                 self.buffer.append(step, grad, state)
+            self.headroom.observe(step, grad, parts)
             return
         grad = np.full(count, np.nan, np.float32)
         state = np.zeros(count, np.uint8)
@@ -510,6 +513,7 @@ class Recorder:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = delta / weight
         self.buffer.append(step, grad, state, weight, ratio)
+        self.headroom.observe(step, grad, parts)
 
 
 # -- a closure given to optimizer.step() (NOTE [closure steps]) -------------------------------------------

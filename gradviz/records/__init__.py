@@ -6,7 +6,8 @@
 - ``_summary``: a tensor summary's statistics from its sample.
 - ``_verdict``: :class:`Cause` and :class:`Verdict`, what the verdict rules decide and the views show.
 - ``_errors``: the kinds of error a traced step can raise, each described once.
-- ``_history``, ``_steps``: a watched run's per-step record (:class:`History`) and its bounded buffer.
+- ``_history``, ``_steps``: a watched run's per-step record (:class:`History`) and its bounded buffer;
+  ``_headroom``: its precision headroom (:class:`Headroom`).
 
 Nothing here holds a torch object (see NOTE [plain data only] in ``_capture``); only numpy is imported.
 """
@@ -33,6 +34,7 @@ from gradviz.records._capture import (
 from gradviz.records._errors import ERROR_KINDS, ErrorKind
 from gradviz.records._errors import kind_of as error_kind_of
 from gradviz.records._graph import GraphIndex, inherited_ops, is_custom, op_name_of
+from gradviz.records._headroom import Headroom
 from gradviz.records._history import FORMAT_VERSION, History, wire_exporters
 from gradviz.records._state import GradState
 from gradviz.records._steps import StepBuffer
@@ -56,6 +58,7 @@ __all__ = [
     "GradState",
     "GraphIndex",
     "GraphNode",
+    "Headroom",
     "History",
     "Inplace",
     "Op",
