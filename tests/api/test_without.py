@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import gradviz
+from gradviz.records import WhatIf
 
 Step = Callable[[nn.Module, bool], torch.Tensor]
 
@@ -91,7 +92,7 @@ def _reached_by_torch(model: nn.Module, step: Step) -> set[str]:
     return {n for n, p in copy_.named_parameters() if p.grad is not None}
 
 
-def _check(model: nn.Module, step: Step, cut_kinds: tuple[str, ...]) -> gradviz.WhatIf | None:
+def _check(model: nn.Module, step: Step, cut_kinds: tuple[str, ...]) -> WhatIf | None:
     torch_now = copy.deepcopy(model)
     step(torch_now, True).backward()
     reached_now = {n for n, p in torch_now.named_parameters() if p.grad is not None}
