@@ -23,10 +23,11 @@ import { header, searchBox } from "./chrome.js";
 import { h } from "./dom.js";
 import { exportButtons } from "./export.js";
 import { renderInspector } from "./inspector.js";
-import { legend } from "./legend.js";
+import { legend, whatifLegend } from "./legend.js";
 import { Minimap } from "./minimap.js";
 import { rememberScale, rememberedScale, scaleControl, validScale } from "./scale.js";
 import { SvgView } from "./svg-view.js";
+import { drawWhatif, removableWhatif, whatifMarks } from "./whatif.js";
 
 const NOTICE_MS = 8000;
 const BUSY_AFTER_MS = 200; // quick layouts do not flash the "Laying out" overlay
@@ -123,6 +124,8 @@ export function mountGraph(el, model, layout, options = {}) {
   let firstView = false; // the next drawing is the first of this graph: focus on what is wrong
   /** @type {ReturnType<typeof setTimeout>|undefined} */
   let noticeTimer;
+  /** @type {string|null} the cut marker toggled off (ui/whatif.js; one at a time), null: none */
+  let whatif = null;
 
   /** the display scale: Python's request, else this browser's choice (browser-only state too) */
   let display = validScale(options.scale) ?? rememberedScale() ?? 1;
@@ -189,7 +192,8 @@ export function mountGraph(el, model, layout, options = {}) {
     norms = toFloat32(model.get("edge_norms"));
     hists = toFloat32(model.get("hists"));
     normRange = normRangeOf(norms);
-    top.replaceChildren(header(graph), (options.legend ?? legend)(graph, normRange !== null));
+    whatif = null;
+    showTop();
     const selected = index.byId.get(model.get("selected") ?? "") ?? null;
     shown = initialView(index);
     if (selected) shown = revealNode(index, shown, selected.id);
@@ -256,6 +260,7 @@ export function mountGraph(el, model, layout, options = {}) {
       view.show(svg);
       options.onDraw?.(view);
       minimap.draw();
+      showWhatif(); // after the overview's copy: it shows the drawing as laid out
     } catch (err) {
       if (pending !== request) return;
       pending = null;
@@ -423,6 +428,7 @@ export function mountGraph(el, model, layout, options = {}) {
       group: (id, on) => setGroup(id, on),
       isFolded: (id) => !!shown.folds?.has(id),
       isGrouped: (id) => !!shown.groups?.has(id),
+      whatif: { active: whatif, set: setWhatif },
       extra: options.inspectorExtra,
     });
     view.mark("gv-selected", targetIds());
@@ -542,6 +548,7 @@ export function mountGraph(el, model, layout, options = {}) {
 
   function reset() {
     finder.clear();
+    setWhatif(null);
     target = null;
     firstView = true;
     setView(initialView(index), null);
@@ -550,6 +557,34 @@ export function mountGraph(el, model, layout, options = {}) {
       firstView = false;
       frame(problemElements());
     }
+  }
+
+  /** The title, notes and legend above the toolbar (with the what-if's key while a cut is toggled off). */
+  function showTop() {
+    const graph = index.graph;
+    const key = whatif === null ? [] : [whatifLegend(graph.palette ?? {})];
+    top.replaceChildren(header(graph), (options.legend ?? legend)(graph, normRange !== null), ...key);
+  }
+
+  /** Draw the what-if of the cut toggled off on the shown drawing, or none: the drawing as laid out. */
+  function showWhatif() {
+    drawWhatif(view.svg, view.nodes, whatif === null ? null : whatifMarks(index, shown, whatif));
+    root.dataset.whatif = whatif ?? "";
+  }
+
+  /**
+   * Toggle cut marker `id` off (one at a time), or put the cut back (null); the drawing is not laid out again.
+   * @param {string|null} id
+   */
+  function setWhatif(id) {
+    const next = removableWhatif(index, id) ? id : null;
+    if (next === whatif) return;
+    whatif = next;
+    showWhatif();
+    showTop();
+    const focused = panel.contains(document.activeElement) && document.activeElement?.classList.contains("gv-whatif-toggle");
+    inspect(target);
+    if (focused) /** @type {HTMLElement|null} */ (panel.querySelector(".gv-whatif-toggle"))?.focus(); // keyboard users stay on it
   }
 
   /** "Only problems" on: draw the filtered graph and bring the first problem into view. */

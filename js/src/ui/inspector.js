@@ -7,6 +7,7 @@ import { readNumber } from "../types.js";
 import { breakable, h, richText } from "./dom.js";
 import { histogram } from "./histogram.js";
 import { safeColor } from "./legend.js";
+import { whatifNote, whatifSection } from "./whatif.js";
 
 /** @typedef {import("../types.js").GraphNode} GraphNode */
 /** @typedef {import("../types.js").Verdict} Verdict */
@@ -42,6 +43,7 @@ const MODULE_PARAMS_SHOWN = 40;
  * @property {(id: string, on: boolean) => void} [group]    draw a parameter group as one box (on) or each member
  * @property {(id: string) => boolean} [isFolded]
  * @property {(id: string) => boolean} [isGrouped]
+ * @property {import("./whatif.js").WhatIfControl} [whatif]  the cut toggled off, and the toggle
  * @property {((node: GraphNode) => Node|null)|undefined} [extra]  a host view's own section
  */
 
@@ -103,6 +105,7 @@ function nodeView(n, ctx) {
       : n.kind === "cut"
         ? (sharedVerdictView(cutMembers(n, ctx), ctx, n.code) ?? sourceView(n.where, n.code))
         : !n.birth && sourceView(n.where, n.code),
+    whatifSection(n, ctx.index, ctx.whatif, ctx.reveal),
     groupButton(n, ctx),
     ctx.extra?.(n) ?? null,
     (n.kind === "cut" || n.kind === "birth") && cutView(n, ctx),
@@ -480,6 +483,7 @@ function groupView(group, ctx) {
     h("h3", { class: "gv-name" }, breakable(group.label)),
     h("div", { class: "gv-kind" }, `${members.length} parameters with one cause, behind one marker`),
     sharedVerdictView(members, ctx, marker?.code ?? null),
+    whatifNote(group.members, ctx.index, ctx.whatif),
     setGroup && h("button", { type: "button", class: "gv-button", onclick: () => setGroup(group.id, !grouped) }, grouped ? "Draw each parameter" : "Draw as one box"),
     marker && h("h4", {}, "Marker"),
     marker && h("p", {}, link(marker.label, () => ctx.reveal(marker.id))),

@@ -10,8 +10,6 @@ export function legend(graph, hasNorms) {
   const palette = graph.palette ?? {};
   /** @param {string|undefined} color */
   const swatch = (color, extra = "") => h("span", { class: `gv-swatch ${extra}`, style: `--gv-swatch: ${safeColor(color)}` });
-  /** @param {Node} mark @param {string} text */
-  const entry = (mark, text) => h("span", { class: "gv-legend-item" }, mark, text);
   return h(
     "div",
     { class: "gv-legend", role: "note", "aria-label": "Legend" },
@@ -22,6 +20,26 @@ export function legend(graph, hasNorms) {
     hasBirths(graph) && entry(h("span", { class: "gv-swatch gv-swatch-marker", style: `--gv-swatch: ${safeColor(palette.nonfinite)}` }), "☢ where a NaN/Inf was born"),
     hasNorms && entry(h("span", { class: "gv-line gv-line-thick" }), "wider = larger gradient norm"),
     entry(h("span", { class: "gv-swatch gv-swatch-module" }), "collapsed module or repeated blocks (click to expand)"),
+  );
+}
+
+/**
+ * One entry of a legend: its mark, then its words.
+ * @param {Node} mark
+ * @param {string} text
+ */
+const entry = (mark, text) => h("span", { class: "gv-legend-item" }, mark, text);
+
+/**
+ * The key of a cut toggled off (ui/whatif.js), shown under the legend while one is.
+ * @param {Record<string, string>} palette
+ */
+export function whatifLegend(palette) {
+  return h(
+    "div",
+    { class: "gv-legend gv-legend-whatif", role: "note", "aria-label": "Legend of the cut toggled off" },
+    entry(h("span", { class: "gv-swatch gv-swatch-reached" }), "would be reached without the cut (can still get a zero gradient)"),
+    entry(h("span", { class: "gv-swatch gv-swatch-marker gv-swatch-off", style: `--gv-swatch: ${safeColor(palette.cut)}` }), "✂ crossed out: the cut toggled off"),
   );
 }
 
