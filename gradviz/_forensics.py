@@ -29,16 +29,25 @@ class FirstNonfinite:
     """The first recorded step with a NaN/Inf gradient: ``step``, the ``parameters`` whose gradient was not
     finite, and ``trace``, that step replayed under :func:`gradviz.trace` (``trace.capture.births`` and
     ``trace.verdicts`` say where the NaN was born), or None with ``reason`` saying why there is none.
-    ``from_loss``: the gradient arriving at the model's output was already non-finite (the loss made it)."""
+    ``from_loss``: the gradient arriving at the model's output was already non-finite (the loss made it).
+
+    On a run read from disk (``gradviz.open(log_dir).first_nonfinite``), ``step``, ``parameters``,
+    ``reason``, ``from_loss`` and ``birth()`` are the live monitor's, read from the run's
+    ``forensics.json``, but ``trace`` is None: a trace (live tensors, autograd nodes) cannot be rebuilt
+    from JSON. Its view (the banner's words, the replayed graph) is shown as the live one was."""
 
     step: int
     parameters: list[str]
     trace: Trace | None
     reason: str = ""
     from_loss: bool = False
+    said: str | None = dataclasses.field(default=None, repr=False)
+    """``birth()``'s words as the live monitor said them (a run read from disk), else None."""
 
     def birth(self) -> str:
         """Where the NaN/Inf was born, in words ("the backward of sqrt at model.py:31"), or the reason."""
+        if self.said is not None:
+            return self.said
         if self.from_loss:
             return "the loss: the gradient arriving at the model's output was already NaN/Inf"
         births = self.trace.capture.births if self.trace is not None else []

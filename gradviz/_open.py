@@ -34,6 +34,7 @@ import numpy as np
 
 from gradviz import view
 from gradviz._args import check_count, check_path
+from gradviz._forensics import FirstNonfinite
 from gradviz.records import GradState, History
 from gradviz.runlog import RunReader, rank_dir
 
@@ -68,6 +69,7 @@ class Run:
         self._widget: Any = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._shown_forensics: tuple[object, view.WatchForensics] | None = None
         self._reader.refresh()
 
     # -- data ------------------------------------------------------------------------------------------
@@ -110,6 +112,27 @@ class Run:
         return self._reader.unread_bytes
 
     @property
+    def first_nonfinite(self) -> FirstNonfinite | None:
+        """The run's first recorded step with a NaN/Inf gradient, as the live monitor's
+        ``first_nonfinite`` found it (read from the run's ``forensics.json``): ``.step``,
+        ``.parameters``, ``.reason``, ``.from_loss`` and ``.birth()`` are the monitor's. ``.trace`` is
+        None: a trace cannot be rebuilt from JSON (the view still shows the replayed step's graph and the
+        banner's words as the live view did). None while there is none, or when ``forensics.json`` could
+        not be read (the view and ``repr`` say why)."""
+        self.refresh()
+        saved = self._reader.forensics
+        if saved is None:
+            return None
+        return FirstNonfinite(
+            saved["step"],
+            list(saved["parameters"]),
+            None,
+            saved["reason"],
+            saved["from_loss"],
+            said=saved["birth"],
+        )
+
+    @property
     def history(self) -> History:
         """Everything written so far (read again on each access), at most ``max_steps`` rows."""
         self.refresh()
@@ -122,16 +145,40 @@ class Run:
     def refresh(self) -> int:
         """Read the records appended since the last read (and update the widget); the number of new steps."""
         with self._lock:
+            known = self._reader.forensics, self._reader.forensics_problem
             new = self._reader.refresh()
             w = self._widget
-            if w is not None and (new or w.timeline.get("live") != self.live):
+            found = known != (self._reader.forensics, self._reader.forensics_problem)
+            if w is not None and (new or found or w.timeline.get("live") != self.live):
                 w.update(self._state())
         return new
 
     # -- views -----------------------------------------------------------------------------------------
 
     def _state(self) -> dict[str, object]:
-        return view.build_watch_state(self._history(), self._reader.graph, live=self.live)
+        history = self._history()
+        return view.build_watch_state(
+            history, self._reader.graph, live=self.live, forensics=self._forensics_view(history)
+        )
+
+    def _forensics_view(self, history: History) -> view.WatchForensics | None:
+        """The view of ``forensics.json`` as the live monitor built it (built once); or, when it was left
+        out, a line saying so."""
+        r, shown = self._reader, self._shown_forensics
+        if r.forensics is not None:
+            if shown is None or shown[0] is not r.forensics:
+                graph, edge_norms, hists = r.forensics["replay"] or ({}, b"", b"")
+                shown = (r.forensics, view.WatchForensics(r.forensics["view"], graph, edge_norms, hists))
+        elif r.forensics_problem is not None:
+            first = history.first_nonfinite
+            step = int(first[0]) if first is not None else -1
+            if shown is None or shown[0] != (r.forensics_problem, step):
+                said = view.watch_forensics(step, [], unreadable=r.forensics_problem)
+                shown = ((r.forensics_problem, step), said)
+        else:
+            return None
+        self._shown_forensics = shown
+        return shown[1]
 
     def widget(self):
         """The watch widget (built once). While the run is live, a background thread keeps it growing."""

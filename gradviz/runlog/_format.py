@@ -7,6 +7,9 @@ Format ``gradviz-run`` version 1. A run directory holds::
     weights.bin    one record per weight step (every ``weights_every``-th recorded step), appended
     graph.json     optional: the autograd graph of the first backward pass, written once, atomically:
                    {"graph": {...}, "edge_norms": base64, "hists": base64} (gradviz/view/_state.py)
+    forensics.json optional: the first step whose gradient went NaN/Inf, as ``mon.first_nonfinite`` found it
+                   (replayed under trace with ``watch(..., forensics=True)``), written once, atomically
+                   (below). Older readers ignore it; a run without it is a run with no NaN/Inf (yet)
     rank<r>/       with ``watch(..., ranks="all")``: the same file set for each other rank that records
 
 ``header.json`` (UTF-8 JSON)::
@@ -16,6 +19,19 @@ Format ``gradviz-run`` version 1. A run directory holds::
      "created": "2025-01-31T12:00:00Z",
      "grads": {"file": "grads.bin", "record_bytes": 12 + 5P},
      "weights": {"file": "weights.bin", "record_bytes": 12 + 8P}}
+
+``forensics.json`` (UTF-8 JSON; plain data only: a trace cannot be rebuilt from it)::
+
+    {"step": 60, "parameters": ["blocks.3.attn.qkv.weight", ...], "reason": "", "from_loss": false,
+     "birth": "the forward of softmax at /home/me/model.py:41",     # FirstNonfinite.birth(), its words
+     "view": {...},           # the watch timeline's "forensics" entry, the banner's words (js/STATE.md)
+     "replay": {"graph": {...}, "edge_norms": base64, "hists": base64} | null}   # the replayed graph's
+                              # widget state as the view shows it (its title and notes set), as graph.json
+
+``step``, ``parameters``, ``reason``, ``from_loss`` and ``birth`` are those of the live monitor's
+``first_nonfinite``; ``gradviz.open`` gives them back as ``run.first_nonfinite`` (its ``trace`` is None) and
+shows ``view`` and ``replay`` as the live view did. A ``forensics.json`` that cannot be read or fails its
+checks is left out, and the view says so. Adding it did not change the format version.
 
 Records are little-endian, unpadded, of a fixed size per file (P = ``len(names)``, columns in that order)::
 
@@ -39,7 +55,8 @@ reader finds the next intact record after them and counts what it skipped (``gra
 
 Write errors. A write that fails (a full disk, a quota, a directory made read-only) never stops the
 training: the writer warns once and stops writing records (what it wrote before stays readable); a
-``graph.json`` that cannot be written is left out (warned once) and the records go on. No temporary file is
+``graph.json`` (or ``forensics.json``) that cannot be written is left out (warned once) and the records go
+on. No temporary file is
 left behind.
 
 Logs written by gradviz 0.1 have this same format and read unchanged.
@@ -56,6 +73,7 @@ from gradviz.records import GradState
 
 __all__ = [
     "END_STEP",
+    "FORENSICS",
     "FORMAT",
     "GRADS",
     "GRAPH",
@@ -72,6 +90,7 @@ FORMAT = "gradviz-run"
 VERSION = 1
 HEADER = "header.json"
 GRAPH = "graph.json"
+FORENSICS = "forensics.json"
 GRADS = "grads.bin"
 WEIGHTS = "weights.bin"
 END_STEP = -1

@@ -1,4 +1,5 @@
-"""The two JSON files of a recorded run, checked: ``header.json`` (every field), ``graph.json`` (its shape).
+"""The JSON files of a recorded run, checked: ``header.json`` (every field), ``graph.json`` (its shape),
+``forensics.json`` (every field the view reads).
 
 A run folder may come from anyone (see ``gradviz/runlog/_reader.py``): a wrong field is a ValueError that
 names it and says what was expected and what was found. Both files are parsed by ``gradviz/runlog/_json.py``
@@ -15,7 +16,7 @@ import os
 from gradviz.runlog._format import FORMAT, HEADER, VERSION, grads_dtype, weights_dtype
 from gradviz.runlog._json import Unreadable, parse
 
-__all__ = ["check_graph", "check_header"]
+__all__ = ["check_forensics", "check_graph", "check_header"]
 
 _INT64_MAX = (1 << 63) - 1
 
@@ -90,24 +91,110 @@ def check_graph(data: bytes) -> tuple[dict, bytes, bytes]:
         saved = parse(data)
     except ValueError as e:
         raise ValueError(f"it {e}") from None
+    return _graph_state(saved)
+
+
+def _graph_state(saved: object, where: str = "") -> tuple[dict, bytes, bytes]:
+    """``{"graph": {...}, "edge_norms": base64, "hists": base64}`` as (graph, edge_norms, hists)."""
     if not isinstance(saved, dict) or not isinstance(saved.get("graph"), dict):
-        raise ValueError('expected an object {"graph": {...}, "edge_norms": base64, "hists": base64}')
+        raise ValueError(
+            f'{where}expected an object {{"graph": {{...}}, "edge_norms": base64, "hists": base64}}'
+        )
     graph = saved["graph"]
     verdicts = graph.get("verdicts", [])
     if not isinstance(verdicts, list) or not all(
         isinstance(v, dict) and isinstance(v.get("name"), str) for v in verdicts
     ):
-        raise ValueError("its 'verdicts' should be a list of objects with a 'name'")
+        raise ValueError(f"{where}its 'verdicts' should be a list of objects with a 'name'")
+    nodes = graph.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
+        raise ValueError(f"{where}its 'nodes' should be a list of objects")
     buffers = []
     for key in ("edge_norms", "hists"):
         text = saved.get(key, "")
         if not isinstance(text, str):
-            raise ValueError(f"{key!r} should be base64 text")
+            raise ValueError(f"{where}{key!r} should be base64 text")
         try:
             buffers.append(base64.b64decode(text.encode("ascii"), validate=True))
         except (UnicodeEncodeError, binascii.Error):
-            raise ValueError(f"{key!r} is not base64") from None
+            raise ValueError(f"{where}{key!r} is not base64") from None
     return graph, buffers[0], buffers[1]
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and -_INT64_MAX - 1 <= v <= _INT64_MAX
+
+
+def _str_or_none(v: object) -> bool:
+    return v is None or isinstance(v, str)
+
+
+# the fields of forensics.json, and of its "view" (the timeline's `forensics` entry, js/STATE.md) and of
+# each of the view's births: what each must be, and its test
+_FORENSICS_FIELDS = {
+    "step": ("an int", _is_int),
+    "parameters": (
+        "a list of parameter names (str)",
+        lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v),
+    ),
+    "reason": ("a str", lambda v: isinstance(v, str)),
+    "from_loss": ("true or false", lambda v: isinstance(v, bool)),
+    "birth": ("a str", lambda v: isinstance(v, str)),
+    "view": ("an object", lambda v: isinstance(v, dict)),
+}
+_VIEW_FIELDS = {
+    "step": ("an int", _is_int),
+    "replayed": ("true or false", lambda v: isinstance(v, bool)),
+    "from_loss": ("true or false", lambda v: isinstance(v, bool)),
+    "births": ("a list of objects", lambda v: isinstance(v, list) and all(isinstance(b, dict) for b in v)),
+    "births_total": ("an int >= 0", lambda v: _is_int(v) and v >= 0),
+    "reason": ("a str", lambda v: isinstance(v, str)),
+    "text": ("a str", lambda v: isinstance(v, str)),
+    "title": ("a str", lambda v: isinstance(v, str)),
+}
+_BIRTH_FIELDS = {
+    "kind": ('"nan" or "inf"', lambda v: v in ("nan", "inf")),
+    "phase": ("a str", lambda v: isinstance(v, str)),
+    "op": ("a str", lambda v: isinstance(v, str)),
+    "where": ("a str or null", _str_or_none),
+    "short": ("a str or null", _str_or_none),
+    "code": ("a str or null", _str_or_none),
+    "detail": ("a str", lambda v: isinstance(v, str)),
+    "node": ("a str or null", _str_or_none),
+}
+
+
+def check_forensics(data: bytes) -> dict:
+    """``forensics.json`` as a dict (``gradviz/runlog/_format.py``), every field the view reads checked;
+    its ``replay`` as (graph, edge_norms, hists) or None. A ValueError naming the field otherwise."""
+    try:
+        saved = parse(data)
+    except Unreadable as e:
+        raise ValueError(
+            f"its field {e.key!r} {e.problem}" if e.key is not None else f"it {e.problem}"
+        ) from None
+    except ValueError as e:
+        raise ValueError(f"it {e}") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"it holds a JSON {_json_kind(saved)}, not an object with step, parameters, ...")
+    _fields(saved, _FORENSICS_FIELDS, "")
+    view = saved["view"]
+    _fields(view, _VIEW_FIELDS, "view.")
+    for i, birth in enumerate(view["births"]):
+        _fields(birth, _BIRTH_FIELDS, f"view.births[{i}].")
+    replay = saved.get("replay")
+    state = None if replay is None else _graph_state(replay, "its 'replay': ")
+    if view["step"] != saved["step"] or view["replayed"] != (state is not None):
+        raise ValueError("its 'view' is not of its step and replay")
+    return {**saved, "replay": state}
+
+
+def _fields(value: dict, fields: dict, prefix: str) -> None:
+    for key, (expected, ok) in fields.items():
+        if key not in value:
+            raise ValueError(f"it has no '{prefix}{key}' field ({expected})")
+        if not ok(value[key]):
+            raise ValueError(f"its field '{prefix}{key}' should be {expected}, got {_shown(value[key])}")
 
 
 def _json_kind(value: object) -> str:

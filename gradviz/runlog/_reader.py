@@ -4,12 +4,13 @@ anyone.
 # NOTE [untrusted run folders]
 # A run folder may be downloaded, shared or crafted, so the reader trusts nothing in it:
 # - It opens only regular files whose real path (symlinks resolved) lies inside the folder: header.json,
-#   graph.json and the two record files the header names. A FIFO, a device or a directory is refused
-#   without blocking (opened with O_NONBLOCK, then fstat).
-# - header.json and graph.json are read up to a size limit and parsed in bounded nesting, without NaN,
-#   endless integers or lone surrogates (gradviz/runlog/_json.py). Every header field is checked
-#   (gradviz/runlog/_header.py); a wrong one raises ValueError naming it. A graph.json that fails is left
-#   out, and why is said (``problems``, shown by ``gradviz.open``'s repr).
+#   graph.json, forensics.json and the two record files the header names. A FIFO, a device or a
+#   directory is refused without blocking (opened with O_NONBLOCK, then fstat).
+# - header.json, graph.json and forensics.json are read up to a size limit and parsed in bounded nesting,
+#   without NaN, endless integers or lone surrogates (gradviz/runlog/_json.py). Every header field is
+#   checked (gradviz/runlog/_header.py); a wrong one raises ValueError naming it. A graph.json or a
+#   forensics.json that fails is left out, and why is said (``problems``, shown by ``gradviz.open``'s
+#   repr; ``forensics_problem``, said in the watch view).
 # - Nothing is allocated from the header's counts: a header may name millions of parameters over
 #   no records. Rows are allocated as records are read (with ``max_steps=None``, the rest of the file's
 #   rows at once when the first records arrive), so memory is bounded by what the files hold.
@@ -37,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from gradviz.records import History, StepBuffer
-from gradviz.runlog._format import END_STEP, GRAPH, HEADER, grads_dtype, weights_dtype
-from gradviz.runlog._header import check_graph, check_header
+from gradviz.runlog._format import END_STEP, FORENSICS, GRAPH, HEADER, grads_dtype, weights_dtype
+from gradviz.runlog._header import check_forensics, check_graph, check_header
 from gradviz.runlog._scan import first_intact, intact_records, walk
 
 __all__ = ["RunReader"]
@@ -100,7 +101,10 @@ class RunReader:
         self.ended = False
         self.graph: tuple[dict, bytes, bytes] | None = None  # (graph, edge_norms, hists) of graph.json
         self._graph_done = False
-        self.problems: list[str] = []  # what was found wrong and left out (graph.json)
+        self.problems: list[str] = []  # what was found wrong and left out (graph.json, forensics.json)
+        # forensics.json, checked (gradviz/runlog/_format.py): its replay as (graph, edge_norms, hists)
+        self.forensics: dict | None = None
+        self.forensics_problem: str | None = None  # why a forensics.json there was left out
 
     # -- what was read -----------------------------------------------------------------------------------
 
@@ -171,6 +175,8 @@ class RunReader:
                             break
         if not self._graph_done:
             self._read_graph()
+        if self.forensics is None and self.forensics_problem is None:
+            self._read_forensics()
         return self.buffer.seen - before
 
     def _take(self, records: np.ndarray, weights: Iterator[np.ndarray]) -> None:
@@ -213,6 +219,17 @@ class RunReader:
         except ValueError as e:
             self.problems.append(f"{GRAPH} left out: {e}")
         self._graph_done = True
+
+    def _read_forensics(self) -> None:
+        """forensics.json once it is there (written when the run's first NaN/Inf is recorded)."""
+        try:
+            data = self._read_small(FORENSICS, _GRAPH_MAX)
+            if data is None:
+                return
+            self.forensics = check_forensics(data)
+        except ValueError as e:
+            self.forensics_problem = f"{FORENSICS} left out: {e}"
+            self.problems.append(self.forensics_problem)
 
     # -- files -------------------------------------------------------------------------------------------
 

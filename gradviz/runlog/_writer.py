@@ -18,6 +18,7 @@ import numpy as np
 from gradviz.records import StepBuffer
 from gradviz.runlog._format import (
     END_STEP,
+    FORENSICS,
     FORMAT,
     GRADS,
     GRAPH,
@@ -88,6 +89,7 @@ class RunWriter:
         self.flush_secs = float(flush_secs)
         self.stopped: str | None = None  # why records are no longer written (a write error), or None
         self._graph_failed = False
+        self._forensics_failed = False
         p = len(self.names)
         self._grads_dtype, self._weights_dtype = grads_dtype(p), weights_dtype(p)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -231,6 +233,31 @@ class RunWriter:
             warnings.warn(
                 f"gradviz could not write {os.fspath(self.path / GRAPH)!r}: {e}. The run is recorded "
                 "without its graph; training goes on.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def write_forensics(self, record: dict, replay: tuple[dict, bytes, bytes] | None = None) -> None:
+        """Store the first NaN/Inf step (``forensics.json``): ``record`` holds its plain data (step,
+        parameters, reason, from_loss, birth, view), ``replay`` the replayed graph's state (None: no replay).
+
+        A failure (full disk, read-only directory, a value JSON cannot hold) leaves the run without
+        ``forensics.json`` and warns once; training goes on.
+        """
+        if self._forensics_failed:
+            return
+        data = {**record, "replay": None}
+        if replay is not None:
+            graph, edge_norms, hists = replay
+            data["replay"] = {"graph": graph, "edge_norms": b64(edge_norms), "hists": b64(hists)}
+        try:
+            text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+            _write_atomic(self.path / FORENSICS, text)
+        except (OSError, ValueError, TypeError) as e:
+            self._forensics_failed = True
+            warnings.warn(
+                f"gradviz could not write {os.fspath(self.path / FORENSICS)!r}: {e}. The run is recorded "
+                "without where its first NaN/Inf was born; training goes on.",
                 RuntimeWarning,
                 stacklevel=3,
             )

@@ -53,10 +53,24 @@ def watch_forensics(
     from_loss: bool = False,
     reason: str = "",
     replay: tuple[dict, bytes, bytes] | None = None,
+    unreadable: str = "",
 ) -> WatchForensics:
     """The view of the first NaN/Inf step ``step``: ``births`` of its replay (first first), ``from_loss``
     when the gradient arriving at the model's output was already non-finite, ``reason`` when there is no
-    replay or it found no birth, and ``replay``, that step's graph state (None: not replayed)."""
+    replay or it found no birth, and ``replay``, that step's graph state (None: not replayed).
+
+    ``unreadable``: a run read from disk whose ``forensics.json`` was left out, and why (``step``: the
+    history's first NaN/Inf step, -1 if it has none); the view says so, and shows no replay.
+
+    >>> watch_forensics(5, [], unreadable="forensics.json left out: it nests too deep").info["text"]
+    'Where the NaN/Inf of step 5 was born cannot be shown: forensics.json left out: it nests too deep.'
+    """
+    if unreadable:
+        of = f" of step {int(step)}" if step >= 0 else ""
+        text = f"Where the NaN/Inf{of} was born cannot be shown: {unreadable}."
+        lost: dict[str, object] = {"step": int(step), "replayed": False, "from_loss": False, "births": []}
+        lost.update(births_total=0, reason=unreadable, text=text, title="")
+        return WatchForensics(lost, {}, b"", b"")
     graph, edge_norms, hists = replay if replay is not None else ({}, b"", b"")
     markers = [n["id"] for n in graph.get("nodes", ()) if n.get("kind") == "birth"]
     listed = [

@@ -14,6 +14,7 @@ bytes (``steps`` int32, ``grad_norm`` / ``param_norm`` / ``update_ratio`` float3
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from gradviz.records import History
 from gradviz.view._watch_forensics import NO_REPLAY, WatchForensics
 from gradviz.view._watch_summary import VANISH, frozen_columns, moves
 
-__all__ = ["WATCH_TRAITS", "build_watch_state", "module_of"]
+__all__ = ["WATCH_TRAITS", "build_watch_state", "loss_root", "module_of"]
 
 TIMELINE_VERSION = 1
 
@@ -41,6 +42,19 @@ WATCH_TRAITS = (
     "replay_hists",
 )
 _INT32 = np.iinfo(np.int32)
+
+# NOTE [the watch graph's root]
+# watch draws the graph from the model's output down. Most models return logits and the loss is computed
+# outside (not drawn); a Hugging Face model given labels returns its loss first, so the root IS the loss.
+# The root is said to be the loss when its autograd node is one of torch's loss ops, or one reached from it
+# through a few scalar steps the loss code takes after the loss op (HF divides a summed loss by the number
+# of tokens; label smoothing adds two terms). Loss ops that torch builds from plain ops (l1_loss: Mean of
+# Abs) are not recognised: the root is then called the model's output, which it also is.
+_LOSS_OP = re.compile(r"^(?:\w*Loss\w*|BinaryCrossEntropy\w*|KlDiv)Backward\d*$")
+_SCALAR_STEP = re.compile(
+    r"^(?:Add|Sub|Rsub|Mul|Div|Neg|Mean|Sum|View|UnsafeView|Reshape\w*|Squeeze|Unsqueeze|Clone|ToCopy)Backward\d*$"
+)
+_ROOT_DEPTH = 4  # scalar steps looked through below the root
 
 
 def module_of(name: str) -> str:
@@ -89,6 +103,7 @@ def build_watch_state(
         "stride": int(history.stride),
         "weights_every": None if history.weights_every is None else int(history.weights_every),
         "first_nonfinite": _first_nonfinite(history),
+        "loss_root": {"first": loss_root(graph), "replay": loss_root((forensics or NO_REPLAY).graph)},
         "forensics": forensics.info if forensics is not None else None,
         "vanish": float(vanish),
         "explode": float(explode),
@@ -108,6 +123,43 @@ def build_watch_state(
         "replay_edge_norms": (forensics or NO_REPLAY).edge_norms,
         "replay_hists": (forensics or NO_REPLAY).hists,
     }
+
+
+def loss_root(graph: dict) -> str | None:
+    """The id of the root node of a watch graph when it is the loss (NOTE [the watch graph's root]: the
+    model computes its loss in its forward); None when it is the model's output (the loss is outside) or
+    there is no graph.
+
+    >>> nodes = [{"id": "g0", "kind": "loss", "label": "DivBackward0"},
+    ...          {"id": "g1", "kind": "op", "label": "NllLossBackward0"}]
+    >>> loss_root({"nodes": nodes, "edges": [{"source": "g1", "target": "g0", "kind": "grad"}]})
+    'g0'
+    >>> loss_root({"nodes": nodes[:1], "edges": []}) is None
+    True
+    """
+    nodes = graph.get("nodes")
+    if not isinstance(nodes, list):
+        return None
+    label = {n.get("id"): str(n.get("label") or "") for n in nodes if isinstance(n, dict)}
+    roots = [n.get("id") for n in nodes if isinstance(n, dict) and n.get("kind") == "loss"]
+    if not roots or not isinstance(roots[0], str):
+        return None
+    inputs: dict[object, list[object]] = {}
+    for e in graph.get("edges") or ():
+        if isinstance(e, dict) and e.get("kind") == "grad":
+            inputs.setdefault(e.get("target"), []).append(e.get("source"))
+    level: list[object] = [roots[0]]
+    seen: set[object] = {roots[0]}
+    for _ in range(_ROOT_DEPTH + 1):
+        if any(_LOSS_OP.match(label.get(n, "")) for n in level):
+            return roots[0]
+        below: list[object] = []
+        for n in level:
+            if _SCALAR_STEP.match(label.get(n, "")):
+                below.extend(m for m in inputs.get(n, ()) if m not in seen)
+        seen.update(below)
+        level = below
+    return None
 
 
 def _node_of_names(graph: dict, names: list[str]) -> list[str | None]:

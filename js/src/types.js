@@ -93,6 +93,7 @@ export function readNumber(x) {
  * @property {number|null} weights_every  update ratios measured every this many recorded steps (null: never)
  * @property {{step: number, name: string}|null} first_nonfinite
  * @property {WatchForensics|null} forensics  where the first NaN/Inf was born (watch(..., forensics=True)), null: no NaN yet, or not known
+ * @property {{first: string|null, replay: string|null}} [loss_root]  the root node of `graph` / `replay` when it is the loss the model computes in its forward (null: the model's output, or no graph; absent: null)
  * @property {number} vanish           a finite grad norm below this is "vanishing"
  * @property {number} explode          a jump above explode x the running median is "exploding"
  * @property {boolean} live

@@ -35,8 +35,10 @@ MIN_STAGE_PX = 320  # ui/app.js: the narrowest canvas the widget gives a drawing
 SCHEMES = ["light", "dark"]
 
 
-def _open(browser, path: Path, scheme: str, watch: bool = False):
+def _open(browser, path: Path, scheme: str, watch: bool = False, scale: float = 0.0):
     context = browser.new_context(offline=True, viewport=VIEWPORT, color_scheme=scheme)
+    if scale:  # the display scale this browser remembers (ui/scale.js): a watch page has no scale= of its own
+        context.add_init_script(f"localStorage.setItem('gradviz.scale', '{scale}')")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -242,14 +244,22 @@ def test_the_tiny_hf_gpt2s_first_view_and_only_problems(browser, hf_gpt2_small, 
         context.close()
 
 
+@pytest.mark.parametrize("scale", [1.0, 1.5])
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_watch_graph_tab_of_a_tied_gpt2_frames_it_and_places_lm_head_as_the_trace(
-    browser, hf_gpt2_watched, scheme
+    browser, hf_gpt2_watched, scheme, scale
 ):
-    context, page = _open(browser, hf_gpt2_watched, scheme, watch=True)
+    context, page = _open(browser, hf_gpt2_watched, scheme, watch=True, scale=scale)
     try:
-        _frames_well(page, f"watch_hf_gpt2_{scheme}")
+        assert float(page.locator(".gv-wt-graph select.gv-scale").input_value()) == scale
+        _frames_well(page, f"watch_hf_gpt2_{scale}_{scheme}", scale)
         assert _inside(page, page.locator("svg.gv-svg g.node.gv-loss"))
+        # the model computes its loss in its forward (labels given): the root is the loss, and the key says
+        # so (issue 20: it said "the model's output", tests/api/test_watch_loss_root.py has torch's truth)
+        root = page.locator("svg.gv-svg g.node.gv-loss text").all_text_contents()
+        assert root == ["NllLossBackward0"], root
+        key = page.locator(".gv-wt-graph .gv-legend").inner_text()
+        assert "the loss, computed in the model's forward" in key and "the model's output" not in key, key
         # lm_head's matmul is drawn in lm_head's box, not in the embedding's (the weight is wte's)
         boxes = page.locator("svg.gv-svg").evaluate(
             """(svg) => {

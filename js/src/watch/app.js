@@ -113,13 +113,25 @@ export function mountWatch(el, model, layout) {
       if (column >= 0 && name !== compared[0]) select(column, false, false);
     },
     inspect: inspectorSection,
-    legend: graphLegend,
-    replayLegend,
+    legend: (graph) => graphLegend(graph, lossRoot("first") !== null),
+    replayLegend: (graph, hasNorms) => replayLegend(graph, hasNorms, lossRoot("replay") !== null),
     forensics: () => {
       const timeline = model.get("timeline");
       return (timeline && "forensics" in timeline && timeline.forensics) || null;
     },
   });
+
+  /**
+   * The root node of a graph when it is the loss the model computes (`timeline.loss_root`, decided in
+   * Python from the graph); null when it is the model's output.
+   * @param {import("./graph-panel.js").Which} which
+   * @returns {string|null}
+   */
+  function lossRoot(which) {
+    const timeline = model.get("timeline");
+    const id = timeline && "loss_root" in timeline ? timeline.loss_root?.[which] : null;
+    return typeof id === "string" ? id : null;
+  }
 
   /** Read the arrays again; repaint only new rows when the update just appended some. */
   function reload() {
@@ -473,8 +485,8 @@ export function mountWatch(el, model, layout) {
    * @param {import("./graph-panel.js").Which} which  the graph it is in
    */
   function inspectorSection(node, which) {
-    if (which === "replay") return node.kind === "loss" ? [h("p", { class: "gv-wt-output" }, replayOutputText(node, data.timeline.forensics?.step))] : null;
-    if (node.kind === "loss") return [h("p", { class: "gv-wt-output" }, outputText(node))];
+    if (which === "replay") return node.kind === "loss" ? [h("p", { class: "gv-wt-output" }, replayOutputText(node, data.timeline.forensics?.step, node.id === lossRoot("replay")))] : null;
+    if (node.kind === "loss") return [h("p", { class: "gv-wt-output" }, outputText(node, node.id === lossRoot("first")))];
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;
     const verdict = model.get("graph")?.verdicts?.[node.firstVerdict ?? -1] ?? null;
@@ -519,18 +531,23 @@ export function mountWatch(el, model, layout) {
 }
 
 /**
- * What the root of the watch graph is: the model's output, not the loss (the trace's root).
+ * What the root of the watch graph is: the model's output, not the loss (the trace's root); or the loss,
+ * when the model computes it in its forward.
  * @param {import("../types.js").GraphNode} node
+ * @param {boolean} loss  this root is the loss
  */
-function outputText(node) {
+function outputText(node, loss) {
+  if (loss) return `The loss, computed in the model's forward (made by ${node.label}): gradviz.watch draws the autograd graph of the first backward from what the model's forward returned, and this model returns its loss.`;
   return `The model's output: gradviz.watch draws the autograd graph of the first backward from what the model's forward returned (made by ${node.label}). The loss is computed from it outside the model, so it is not drawn.`;
 }
 
 /**
- * The root of the replayed graph: the model's output at the replayed step.
+ * The root of the replayed graph: the model's output at the replayed step (or the loss the model computed).
  * @param {import("../types.js").GraphNode} node
  * @param {number|undefined} step
+ * @param {boolean} loss  this root is the loss
  */
-function replayOutputText(node, step) {
+function replayOutputText(node, step, loss) {
+  if (loss) return `The loss at step ${step ?? "?"}, computed in the model's forward (made by ${node.label}): the replay ran the model's forward again and backpropagated the gradients that arrived at its outputs in training.`;
   return `The model's output at step ${step ?? "?"}, made by ${node.label}: the replay ran the model's forward again and backpropagated the gradients that arrived at this output in training. The loss is computed outside the model, so it is not drawn.`;
 }
