@@ -80,7 +80,7 @@ class HeadroomTracker:
         self._ring_steps[self._filled % WINDOW] = step
         self._filled += 1
         self.trend = self._fit()
-        with np.errstate(invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # a flat trend (0): no overflow ahead
             left = np.where(self.trend < 0, bits / -self.trend, np.inf)
             heading = np.isfinite(bits) & (bits < self.near) & (left <= HORIZON) & (self._climb() >= 1)
         self.flagged_at[heading & (self.flagged_at < 0)] = step
@@ -119,6 +119,7 @@ class HeadroomTracker:
         sxx, sxy = (x0 * x0).sum(0), (x0 * y0).sum(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+        slope[np.abs(slope) < 1e-9] = 0.0  # rounding of a steady series is no trend
         return np.where(n >= 4, slope, np.nan)
 
     def _climb(self) -> np.ndarray:

@@ -126,3 +126,12 @@ def test_a_float16_gradient_that_is_large_but_steady_is_not_flagged() -> None:
     room = mon.headroom
     assert min(h.bits for h in room.values()) < 12  # large enough to be watched
     assert not any(h.flagged for h in room.values()), {n: h for n, h in room.items() if h.flagged}
+
+
+def test_a_gradient_that_stays_the_same_has_a_flat_trend_and_no_numpy_warning() -> None:
+    model = _model(torch.float32)
+    mon = gradviz.watch(model)
+    _run(model, 12, 1.0, torch.float32, lambda s, m: mon.step())  # lr 0: the very same gradient each step
+    room = mon.headroom
+    assert all(h.trend == 0 and h.steps_left is None and not h.flagged for h in room.values())
+    mon.close()
