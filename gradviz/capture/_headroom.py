@@ -58,7 +58,7 @@ class HeadroomTracker:
         self.bits = np.full(count, np.nan)
         self.underflow = np.full(count, np.nan)
         self.weight_bits = np.full(count, np.nan)
-        self.trend = np.full(count, np.nan)
+        self._trend: np.ndarray | None = np.full(count, np.nan)
         self.flagged_at = np.full(count, -1, np.int64)
         self.last_step = -1
         self.steps: list[int] = []  # the recorded steps kept, and their headroom in bits
@@ -79,12 +79,23 @@ class HeadroomTracker:
         self._ring[self._filled % WINDOW] = bits
         self._ring_steps[self._filled % WINDOW] = step
         self._filled += 1
-        self.trend = self._fit()
-        with np.errstate(divide="ignore", invalid="ignore"):  # a flat trend (0): no overflow ahead
-            left = np.where(self.trend < 0, bits / -self.trend, np.inf)
-            heading = np.isfinite(bits) & (bits < self.near) & (left <= HORIZON) & (self._climb() >= 1)
-        self.flagged_at[heading & (self.flagged_at < 0)] = step
+        self._trend = None  # fitted when asked (report) or when a headroom is low enough to be flagged
+        with np.errstate(invalid="ignore"):
+            low = bits < self.near
+        if low.any():  # the trend only matters where a flag is possible (never, for a healthy fp32 model)
+            trend = self.trend
+            with np.errstate(divide="ignore", invalid="ignore"):  # a flat trend (0): no overflow ahead
+                left = np.where(trend < 0, bits / -trend, np.inf)
+            heading = low & np.isfinite(bits) & (left <= HORIZON) & (self._climb() >= 1)
+            self.flagged_at[heading & (self.flagged_at < 0)] = step
         self._keep(step, bits)
+
+    @property
+    def trend(self) -> np.ndarray:
+        """Bits gained per step over the window, per parameter (NaN: fewer than 4 points)."""
+        if self._trend is None:
+            self._trend = self._fit()
+        return self._trend
 
     def _measure_low(self, parts: Sequence[Any], peak: np.ndarray) -> None:
         for part in parts:
