@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils._pytree import tree_leaves
 
+from gradviz import view
 from gradviz._trace import Trace, trace
+from gradviz.capture import FailSafe, StepInputs
 
 if TYPE_CHECKING:
-    from gradviz.capture import StepInputs
+    from gradviz.capture import Recorder
+    from gradviz.runlog import RunWriter
 
-__all__ = ["FirstNonfinite", "replay"]
+__all__ = ["FirstNonfinite", "Forensics", "replay"]
 
 
 @dataclasses.dataclass
@@ -111,3 +114,128 @@ def _replay(model, inputs, step, parameters, grads, arrived_bad: bool) -> FirstN
     ):
         reason = (reason + "; " if reason else "") + "the replay's gradients are finite: not reproduced"
     return FirstNonfinite(step, parameters, t, reason, from_loss)
+
+
+class Forensics:
+    """A monitor's NaN forensics (``watch(..., forensics=True)``): what a replay needs (``StepInputs``,
+    hooks on the model), the replay of the first recorded NaN/Inf step, its view (built once per replay)
+    and its file in the run folder (``forensics.json``, gradviz/runlog/_format.py). Without
+    ``requested``, or on a model it cannot hook (compiled, sharded), it only says why there is no replay.
+    Never in the way of the training: a failure becomes the reason."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        recorder: Recorder,
+        writer: RunWriter | None,
+        *,
+        requested: bool,
+        armed: bool,
+    ) -> None:
+        self.requested = requested
+        self.first: FirstNonfinite | None = None
+        self._model: torch.nn.Module | None = model
+        self._recorder: Recorder | None = recorder
+        self._writer = writer
+        # Without an optimizer, a replay needs before_update() (the training callbacks call it): a manual
+        # step() comes after the update, when the weights are no longer the forward's
+        self.inputs: StepInputs | None = StepInputs(model) if requested and armed else None
+        self._shown: tuple[FirstNonfinite, view.WatchForensics] | None = None
+
+    # -- events of the monitor ---------------------------------------------------------------------------
+
+    def on_first_nonfinite(self, step: int, untouched: bool) -> None:
+        """The first recorded step with a NaN/Inf gradient: replay it under trace (NOTE [replaying a
+        step]) before the optimizer steps, then write its plain data and view for ``gradviz.open``."""
+        self.first = self._replayed(step, untouched)
+        if self._writer is not None:
+            self._write(self.first)
+
+    def before_update(self) -> None:
+        """The training callbacks' pre-optimizer-step event: the gradients are complete, the update has
+        not run; a first NaN/Inf is replayed now."""
+        if self._recorder is not None and self.inputs is not None and self.first is None:
+            try:
+                self._recorder.before_update()
+            except Exception as internal:  # NOTE [fail-safe]: never in the way of the training
+                FailSafe().fail(internal, "forensics before the update")
+
+    def step_done(self) -> None:
+        if self.inputs is not None:
+            self.inputs.step_done()
+
+    def close(self) -> None:
+        """Remove the hooks and release the model and the recorder (the replay stays)."""
+        inputs, self.inputs = self.inputs, None
+        self._model = self._recorder = None
+        if inputs is not None:
+            inputs.close()
+
+    # -- the replay, its view, its file ------------------------------------------------------------------
+
+    def view(self) -> view.WatchForensics | None:
+        """The first NaN/Inf step's replay as the watch view shows it (its births, the replayed graph)."""
+        f = self.first
+        if f is None:
+            return None
+        if self._shown is None or self._shown[0] is not f:
+            t = f.trace
+            shown = view.watch_forensics(
+                f.step,
+                t.capture.births if t is not None else [],
+                from_loss=f.from_loss,
+                reason=f.reason,
+                replay=view.build_state(t.capture, t.verdicts) if t is not None else None,
+            )
+            self._shown = (f, shown)
+        return self._shown[1]
+
+    def _replayed(self, step: int, untouched: bool) -> FirstNonfinite:
+        recorder = self._recorder
+        bad = []
+        if recorder is not None:
+            with torch.no_grad():
+                bad = [
+                    n
+                    for n, p in zip(recorder.names, recorder.params, strict=True)
+                    if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+                ]
+        if self.inputs is None or self._model is None:
+            why = (
+                "no replay: the model is compiled or sharded"
+                if self.requested
+                else "no replay: watch(..., forensics=True) arms it"
+            )
+            return FirstNonfinite(step, bad, None, why)
+        if not untouched:
+            why = (
+                "no replay: the optimizer had already updated the weights when this step was recorded (a "
+                "weight step of weights_every, or a closure optimizer)"
+                if recorder is None or recorder.optimizer is not None
+                else "no replay: mon.step() records a step after the update; give watch() the optimizer "
+                "(or train with a gradviz callback) to replay it"
+            )
+            return FirstNonfinite(step, bad, None, why)
+        try:
+            return replay(self._model, self.inputs, step, bad)
+        except Exception as exc:  # NOTE [fail-safe]: the replay must never stop the training
+            return FirstNonfinite(step, bad, None, f"the replay failed ({type(exc).__name__}: {exc})")
+
+    def _write(self, f: FirstNonfinite) -> None:
+        """Its plain data and view to ``log_dir/forensics.json``. A write failure warns once."""
+        assert self._writer is not None
+        try:
+            shown = self.view()
+            assert shown is not None
+            record = {
+                "step": int(f.step),
+                "parameters": list(f.parameters),
+                "reason": f.reason,
+                "from_loss": bool(f.from_loss),
+                "birth": f.birth(),
+                "view": shown.info,
+            }
+            graph = (shown.graph, shown.edge_norms, shown.hists) if f.trace else None
+            self._writer.write_forensics(record, graph)
+        except Exception as internal:  # NOTE [fail-safe]: never in the way of the training
+            FailSafe().fail(internal, "writing forensics.json")

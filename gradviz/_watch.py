@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import time
@@ -27,12 +26,10 @@ import numpy as np
 import torch
 
 from gradviz import view
-from gradviz._args import check_count, check_optimizer, check_path
-from gradviz._forensics import FirstNonfinite, replay
+from gradviz._args import check_count, check_optimizer, check_path, select_params
+from gradviz._forensics import FirstNonfinite, Forensics
 from gradviz.capture import (
-    FailSafe,
     Recorder,
-    StepInputs,
     any_sharded,
     capture_graph,
     holds_compiled,
@@ -155,8 +152,6 @@ class Monitor:
 
     graph: tuple[dict, bytes, bytes] | None
     """The autograd graph of the first backward pass, as widget state (None until it is captured)."""
-    _shown_forensics: tuple[FirstNonfinite, view.WatchForensics] | None = None
-    """The first NaN/Inf step's replay and its view, built once (``_forensics_view``)."""
 
     def __init__(
         self,
@@ -192,7 +187,7 @@ class Monitor:
         if log_dir is not None:
             check_path("gradviz.watch", "log_dir", log_dir)
         inner = unwrap(model)
-        names, tensors = _select(inner, params)
+        names, tensors = select_params(inner, params)
         self.rank = rank()
         self.recording = records_on(ranks, self.rank)
         self.graph = None
@@ -251,17 +246,16 @@ class Monitor:
         )
         self._buffer = self._recorder.buffer
         self._recorder.on_recorded = self._push
-        # NaN forensics (NOTE [replaying a step]): what replaying a step needs, kept by hooks on the model;
-        # not for sharded or compiled models (hooks on a compiled module would change its graph). Without an
-        # optimizer, a replay needs _before_update() (the training callbacks call it): a manual step()
-        # comes after the update, when the weights are no longer the forward's
-        self._first_nonfinite: FirstNonfinite | None = None
-        self._replayed: torch.nn.Module | None = inner
-        self._inputs: StepInputs | None = None
-        self._forensics = forensics
-        if forensics and self.recording and not sharded and not holds_compiled(model):
-            self._inputs = StepInputs(inner)
-        self._recorder.on_first_nonfinite = self._on_first_nonfinite_logged
+        # NaN forensics (NOTE [replaying a step]): not for sharded or compiled models (hooks on a compiled
+        # module would change its graph)
+        self._forensics = Forensics(
+            inner,
+            self._recorder,
+            self._writer,
+            requested=forensics,
+            armed=self.recording and not sharded and not holds_compiled(model),
+        )
+        self._recorder.on_first_nonfinite = self._forensics.on_first_nonfinite
         self._recorder.skip_nonfinite = on_nonfinite == "skip"
         self._steps_seen = 0
         self._skipped: list[int] = []
@@ -292,62 +286,8 @@ class Monitor:
 
     def _state(self) -> dict[str, Any]:
         return view.build_watch_state(
-            self.history, self.graph, live=not self.closed, forensics=self._forensics_view()
+            self.history, self.graph, live=not self.closed, forensics=self._forensics.view()
         )
-
-    def _forensics_view(self) -> view.WatchForensics | None:
-        """The first NaN/Inf step's replay as the view shows it: its births, the replayed graph (built
-        once per replay, not per update)."""
-        f = self._first_nonfinite
-        if f is None:
-            return None
-        if self._shown_forensics is None or self._shown_forensics[0] is not f:
-            t = f.trace
-            shown = view.watch_forensics(
-                f.step,
-                t.capture.births if t is not None else [],
-                from_loss=f.from_loss,
-                reason=f.reason,
-                replay=view.build_state(t.capture, t.verdicts) if t is not None else None,
-            )
-            self._shown_forensics = (f, shown)
-        return self._shown_forensics[1]
-
-    def _on_first_nonfinite(self, step: int, untouched: bool) -> None:
-        """The first recorded step with a NaN/Inf gradient: replay it under trace (NOTE [replaying a
-        step]) before the optimizer steps. Never in the way of the training: a failure is its reason."""
-        recorder = self._recorder
-        bad = []
-        if recorder is not None:
-            with torch.no_grad():
-                bad = [
-                    n
-                    for n, p in zip(recorder.names, recorder.params, strict=True)
-                    if p.grad is not None and not bool(torch.isfinite(p.grad).all())
-                ]
-        if self._inputs is None or self._replayed is None:
-            why = (
-                "no replay: watch(..., forensics=True) arms it"
-                if not self._forensics
-                else "no replay: the model is compiled or sharded"
-            )
-            self._first_nonfinite = FirstNonfinite(step, bad, None, why)
-            return
-        if not untouched:
-            why = (
-                "no replay: the optimizer had already updated the weights when this step was recorded (a "
-                "weight step of weights_every, or a closure optimizer)"
-                if recorder is None or recorder.optimizer is not None
-                else "no replay: mon.step() records a step after the update; give watch() the optimizer "
-                "(or train with a gradviz callback) to replay it"
-            )
-            self._first_nonfinite = FirstNonfinite(step, bad, None, why)
-            return
-        try:
-            self._first_nonfinite = replay(self._replayed, self._inputs, step, bad)
-        except Exception as exc:  # NOTE [fail-safe]: the replay must never stop the training
-            why = f"the replay failed ({type(exc).__name__}: {exc})"
-            self._first_nonfinite = FirstNonfinite(step, bad, None, why)
 
     @property
     def headroom(self) -> dict[str, Headroom]:
@@ -366,38 +306,15 @@ class Monitor:
         """The steps ``on_nonfinite="skip"`` kept from changing the weights (their gradients were NaN/Inf)."""
         return list(self._recorder.skipped if self._recorder is not None else self._skipped)
 
-    def _on_first_nonfinite_logged(self, step: int, untouched: bool) -> None:
-        """``_on_first_nonfinite``, then its plain data and view to ``log_dir/forensics.json`` (the
-        format: gradviz/runlog/_format.py), for ``gradviz.open``. A write failure warns once."""
-        self._on_first_nonfinite(step, untouched)
-        f, writer = self._first_nonfinite, self._writer
-        if f is None or writer is None:
-            return
-        try:
-            shown = self._forensics_view()
-            assert shown is not None
-            record = {
-                "step": int(f.step),
-                "parameters": list(f.parameters),
-                "reason": f.reason,
-                "from_loss": bool(f.from_loss),
-                "birth": f.birth(),
-                "view": shown.info,
-            }
-            writer.write_forensics(record, (shown.graph, shown.edge_norms, shown.hists) if f.trace else None)
-        except Exception as internal:  # NOTE [fail-safe]: never in the way of the training
-            FailSafe().fail(internal, "writing forensics.json")
-
     @property
     def first_nonfinite(self) -> FirstNonfinite | None:
         """The first recorded step with a NaN/Inf gradient, replayed: ``.step``, ``.parameters``,
         ``.trace`` (``.trace.capture.births``, ``.trace.verdicts``), ``.birth()``; None while finite."""
-        return self._first_nonfinite
+        return self._forensics.first
 
     def _push(self) -> None:
         """After a recorded step: refresh a displayed widget, at most a few times a second."""
-        if self._inputs is not None:
-            self._inputs.step_done()
+        self._forensics.step_done()
         if self._widget is None:
             return
         now = time.monotonic()
@@ -438,11 +355,7 @@ class Monitor:
     def _before_update(self) -> None:
         """The training callbacks' pre-optimizer-step event (no optimizer hooks there): the gradients are
         complete, the update has not run. With forensics armed, a first NaN/Inf is replayed now."""
-        if self._recorder is not None and self._inputs is not None and self._first_nonfinite is None:
-            try:
-                self._recorder.before_update()
-            except Exception as internal:  # NOTE [fail-safe]: never in the way of the training
-                FailSafe().fail(internal, "forensics before the update")
+        self._forensics.before_update()
 
     def step(self) -> None:
         """Mark the end of a training step (only when ``watch()`` was given no optimizer)."""
@@ -459,10 +372,7 @@ class Monitor:
         """Remove every hook and release the model (the history stays). Safe to call twice."""
         recorder, self._recorder = self._recorder, None
         self._graph_model = None
-        inputs, self._inputs = self._inputs, None
-        self._replayed = None  # the model, held for a replay: released with the rest
-        if inputs is not None:
-            inputs.close()
+        self._forensics.close()  # its hooks, and the model held for a replay
         _LIVE.discard(self)
         try:
             if recorder is not None:
@@ -577,49 +487,3 @@ def _close_previous(new: Monitor, model: torch.nn.Module, optimizer: torch.optim
             UserWarning,
             stacklevel=4,
         )
-
-
-def _select(
-    model: torch.nn.Module, params: Iterable[str] | ParamFilter | None
-) -> tuple[list[str], list[torch.Tensor]]:
-    named = list(model.named_parameters())
-    if params is None:
-        chosen = named
-    elif callable(params):
-        chosen = [(name, p) for name, p in named if params(name, p)]
-        if not chosen and named:
-            raise ValueError(f"the params filter selected none of the {len(named)} parameters of the model.")
-    else:
-        known = dict(named)
-        wanted = list(dict.fromkeys(_names(params)))
-        unknown = [name for name in wanted if name not in known]
-        if unknown:
-            hints = []
-            for name in unknown:
-                close = difflib.get_close_matches(name, list(known), n=3)
-                hints.append(
-                    f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
-                )
-            raise ValueError(
-                f"no parameter named {', '.join(hints)} in {type(model).__name__}; "
-                "names are those of model.named_parameters()."
-            )
-        chosen = [(name, known[name]) for name in wanted]
-    if not chosen:
-        raise ValueError(f"{type(model).__name__} has no parameters to watch.")
-    return [name for name, _ in chosen], [p for _, p in chosen]
-
-
-def _names(params: object) -> list[str]:
-    """``params`` given as names: one str, or an iterable of str."""
-    if isinstance(params, str):
-        return [params]
-    names = list(params) if isinstance(params, Iterable) and not isinstance(params, torch.Tensor) else None
-    if names is None or not all(isinstance(name, str) for name in names):
-        raise TypeError(
-            "gradviz.watch: params must be parameter names (a str or a list of str) or a filter "
-            f"(name, param) -> bool, got {type(params).__name__}"
-            + ("" if names is None else f" holding {', '.join(sorted({type(n).__name__ for n in names}))}")
-            + "."
-        )
-    return names
