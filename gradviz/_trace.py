@@ -60,6 +60,8 @@ class Trace:
             )
         self._model, self._optimizer, self._node_norms = model, optimizer, node_norms
         self._removing: CutKey | None = None  # a what-if re-run: the cut group run as identities
+        # (model, step(model)) that runs the traced step again (set by %%gradviz): without(confirm=True)
+        self._rerun: tuple[nn.Module, Callable[[nn.Module], Any]] | None = None
         self._removed = 0  # how many cuts of that group it ran as identities
         self._session: Session | None = None
         self._capture: Capture | None = None
@@ -69,7 +71,7 @@ class Trace:
     @classmethod
     def _from_capture(cls, capture: Capture) -> Trace:
         t = cls.__new__(cls)
-        t._model = t._optimizer = t._session = t._widget = t._removing = None
+        t._model = t._optimizer = t._session = t._widget = t._removing = t._rerun = None
         t._removed = 0
         t._node_norms = False
         t._capture, t._verdicts = capture, decide(capture)
@@ -197,6 +199,7 @@ class Trace:
         *,
         model: nn.Module | None = None,
         step: Callable[[nn.Module], Any] | None = None,
+        confirm: bool = False,
     ) -> WhatIf:
         """What would be reached were ``cut`` an identity, read from the recorded lineage with no re-run:
         which parameters that cut alone keeps from the loss (``.reached``), and which would still not be
@@ -210,13 +213,21 @@ class Trace:
         step runs again, traced, on a deep copy of ``model`` as it is now, with that cut run as an identity
         (the detach or ``.data`` gives its input back, the ``no_grad`` leaves gradients on); the result's
         ``.confirmed`` holds that run's verdicts and ``.agrees`` whether it reached what was said. Your
-        model, its gradients and the random state are left as they were."""
+        model, its gradients and the random state are left as they were. A cell traced with ``%%gradviz``
+        needs neither: ``confirm=True`` runs the cell again on copies of its model and optimizer."""
         what = without(self.capture, self._cut_index(cut))
+        if confirm and model is None and step is None:
+            if self._rerun is None:
+                raise ValueError(
+                    "this trace has no step to run again: pass model= and step= (step(model) runs the "
+                    "forward and backward), or trace the cell with %%gradviz."
+                )
+            model, step = self._rerun
         if model is None and step is None:
             return what
         if not isinstance(model, nn.Module) or not callable(step):
             raise TypeError("to confirm by a re-run, pass model= (the nn.Module) and step= (step(model)).")
-        return confirm(what, self.capture.cuts[what.group], model, step)
+        return rerun_without(what, self.capture.cuts[what.group], model, step)
 
     def _whatifs(self) -> dict[int, WhatIf | str]:
         """Per cut: what removing it would reach, or why it cannot be removed (for the cut markers)."""
@@ -305,7 +316,7 @@ def trace(
     return Trace(model, optimizer, node_norms=node_norms)
 
 
-def confirm(what: WhatIf, cut: Cut, model: nn.Module, step: Callable[[nn.Module], Any]) -> WhatIf:
+def rerun_without(what: WhatIf, cut: Cut, model: nn.Module, step: Callable[[nn.Module], Any]) -> WhatIf:
     """``what``, confirmed by running ``step`` traced on a deep copy of ``model`` with ``cut``'s group run
     as identities (Trace.without). The user's model, gradients and random state are left alone."""
     copied = copy.deepcopy(model)

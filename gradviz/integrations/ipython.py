@@ -19,12 +19,15 @@ them), without those inside another candidate and without the names the cell ass
 that model. When the cell builds its own model (assigns a name that held one, or none existed before),
 ``trace`` watches the tensors that require grad which the cell's forward uses.
 If the cell raises, the exception carries gradviz's note and the trace is shown above the traceback.
+``t.without(cut, confirm=True)`` on a traced cell runs the cell again, traced, on copies of its model and
+optimizer with that cut removed (Trace.without).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import shlex
 import sys
 from types import FrameType
@@ -106,8 +109,28 @@ class GradvizMagics:
                 self._keep(t, name)
                 self._display(t)
             raise
+        if model is not None:  # t.without(cut, confirm=True) runs the cell again, on copies
+            t._rerun = (model, self._rerun_step(compiled, model, optimizer))
         self._keep(t, name)
         return t
+
+    def _rerun_step(self, compiled: Any, model: nn.Module, optimizer: Any) -> Any:
+        """``step(copy)``: the cell once more, with every global naming the model bound to ``copy`` and
+        every one naming the optimizer to a deep copy of it that steps ``copy``'s parameters; the cell's
+        assignments go to a copy of the globals (objects it changes in place are changed again)."""
+        user_ns = self.shell.user_ns
+
+        def step(copy_: nn.Module) -> None:
+            memo: dict[int, Any] = {id(model): copy_}
+            memo.update({id(p): q for p, q in zip(model.parameters(), copy_.parameters(), strict=True)})
+            opt = copy.deepcopy(optimizer, memo) if optimizer is not None else None
+            ns = {
+                k: (copy_ if v is model else opt if v is optimizer and opt is not None else v)
+                for k, v in user_ns.items()
+            }
+            exec(compiled, ns)
+
+        return step
 
     def _watch(
         self, code: str, model: nn.Module | None, optimizer: Any, every: int, name: str | None, usage: type

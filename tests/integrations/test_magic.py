@@ -160,3 +160,35 @@ def test_bad_arguments_are_usage_errors(shell) -> None:
         result = run(shell, f"{line}\npass\n")
         assert not result.success, line
         assert type(result.error_in_exec).__name__ == "UsageError", line
+
+
+def test_a_traced_cell_confirms_a_what_if_by_running_again_on_copies(shell) -> None:
+    cell = "%%gradviz\nopt.zero_grad()\nh = model.enc(x)\nh = h.detach()\n"
+    cell += "model.head(h).sum().backward()\nopt.step()\n"
+    result = run(shell, cell)
+    assert result.success
+    t, ns = result.result, shell.user_ns
+    weights = {n: p.detach().clone() for n, p in ns["model"].named_parameters()}
+    grads = {n: p.grad.clone() if p.grad is not None else None for n, p in ns["model"].named_parameters()}
+    h = ns["h"]
+    what = t.without("enc.weight", confirm=True)
+    # plain torch, the cut really removed, on a copy
+    plain = copy.deepcopy(ns["model"])
+    plain.zero_grad(set_to_none=True)
+    plain.head(plain.enc(ns["x"])).sum().backward()
+    reached = {n for n, p in plain.named_parameters() if p.grad is not None and n.startswith("enc")}
+    assert what.confirmed is not None and what.agrees and set(what.confirmed_reached or []) == reached
+    # the user's model, gradients, optimizer and globals are as they were
+    for n, p in ns["model"].named_parameters():
+        assert torch.equal(p, weights[n]) and (p.grad is None) == (grads[n] is None)
+    assert ns["h"] is h  # the cell's assignments went to a copy of the globals
+
+
+def test_without_confirm_on_a_trace_that_has_no_step_says_what_to_pass() -> None:
+    model = torch.nn.Linear(3, 1)
+    with gradviz.trace(model) as t:  # a trace outside %%gradviz: no cell to run again
+        h = model(torch.randn(2, 3)).detach()
+        (h * model.weight.sum()).sum().backward()
+    cut = next(c.index for c in t.capture.cuts if c.group == c.index)
+    with pytest.raises(ValueError, match="model= and step="):
+        t.without(cut, confirm=True)
