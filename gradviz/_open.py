@@ -35,7 +35,7 @@ import numpy as np
 from gradviz import view
 from gradviz._args import check_count, check_path
 from gradviz._forensics import FirstNonfinite
-from gradviz.records import GradState, History
+from gradviz.records import GradState, Headroom, History
 from gradviz.runlog import RunReader, rank_dir
 
 __all__ = ["Run", "open"]
@@ -133,6 +133,16 @@ class Run:
         )
 
     @property
+    def headroom(self) -> dict[str, Headroom]:
+        """The precision headroom at the latest recorded step written, per parameter, as the live monitor's
+        ``headroom`` gave it (read from the run's ``headroom.json``, rewritten every few seconds while the
+        run goes on); empty when there is none, or when it could not be read (the view and ``repr`` say
+        why)."""
+        self.refresh()
+        saved = self._reader.headroom
+        return dict(saved["records"]) if saved is not None else {}
+
+    @property
     def history(self) -> History:
         """Everything written so far (read again on each access), at most ``max_steps`` rows."""
         self.refresh()
@@ -145,21 +155,45 @@ class Run:
     def refresh(self) -> int:
         """Read the records appended since the last read (and update the widget); the number of new steps."""
         with self._lock:
-            known = self._reader.forensics, self._reader.forensics_problem
-            new = self._reader.refresh()
+            r = self._reader
+            known = r.forensics, r.forensics_problem, r.headroom, r.headroom_problem
+            new = r.refresh()
             w = self._widget
-            found = known != (self._reader.forensics, self._reader.forensics_problem)
+            now = self._saved()
+            # (the headroom holds arrays: the reader replaces it when its file changed)
+            found = known[2] is not now[2] or known[:2] + known[3:] != now[:2] + now[3:]
             if w is not None and (new or found or w.timeline.get("live") != self.live):
                 w.update(self._state())
         return new
+
+    def _saved(self) -> tuple[object, ...]:
+        r = self._reader
+        return r.forensics, r.forensics_problem, r.headroom, r.headroom_problem
 
     # -- views -----------------------------------------------------------------------------------------
 
     def _state(self) -> dict[str, object]:
         history = self._history()
         return view.build_watch_state(
-            history, self._reader.graph, live=self.live, forensics=self._forensics_view(history)
+            history,
+            self._reader.graph,
+            live=self.live,
+            forensics=self._forensics_view(history),
+            headroom=self._headroom_view(history),
         )
+
+    def _headroom_view(self, history: History) -> view.WatchHeadroom | None:
+        """The view of ``headroom.json`` as the live monitor built it (the series of the parameters it
+        kept); or, when it was left out, a note saying so; None when there is none."""
+        r = self._reader
+        if r.headroom is not None:
+            saved = r.headroom
+            return view.watch_headroom(
+                history.names, saved["records"], saved["steps"], saved["bits"], series=saved["names"]
+            )
+        if r.headroom_problem is not None:
+            return view.watch_headroom(history.names, {}, unreadable=r.headroom_problem)
+        return None
 
     def _forensics_view(self, history: History) -> view.WatchForensics | None:
         """The view of ``forensics.json`` as the live monitor built it (built once); or, when it was left

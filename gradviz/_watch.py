@@ -260,6 +260,7 @@ class Monitor:
         self._steps_seen = 0
         self._skipped: list[int] = []
         self._headroom: dict[str, Headroom] = {}
+        self._headroom_rows: tuple[list[int], np.ndarray] = ([], np.zeros((0, len(names)), np.float32))
         _LIVE.add(self)
 
     def _on_first_backward(self, root: torch.autograd.graph.Node) -> None:
@@ -285,9 +286,34 @@ class Monitor:
         return self._widget
 
     def _state(self) -> dict[str, Any]:
+        history = self.history
+        records, (steps, rows) = self._headroom_now()
+        headroom = view.watch_headroom(history.names, records, steps, rows)
         return view.build_watch_state(
-            self.history, self.graph, live=not self.closed, forensics=self._forensics.view()
+            history, self.graph, live=not self.closed, forensics=self._forensics.view(), headroom=headroom
         )
+
+    def _headroom_now(
+        self, recorder: Recorder | None = None
+    ) -> tuple[dict[str, Headroom], tuple[list[int], np.ndarray]]:
+        """The headroom records and the per-step headroom kept (plain data; kept after close)."""
+        recorder = recorder or self._recorder
+        if recorder is not None:
+            tracker = recorder.headroom
+            self._headroom = tracker.report()
+            rows = np.stack(tracker.rows) if tracker.rows else self._headroom_rows[1][:0]
+            self._headroom_rows = (list(tracker.steps), rows)
+        return self._headroom, self._headroom_rows
+
+    def _save_headroom(self) -> None:
+        """``headroom.json`` in the run folder: the records, and the series of at most 16 parameters."""
+        records, (steps, rows) = self._headroom_now()
+        if self._writer is None or not steps:
+            return
+        names = self._buffer.names
+        kept = view.saved_columns(records, names)
+        columns = [names.index(name) for name in kept]
+        self._writer.write_headroom(list(records.values()), steps, kept, rows[:, columns])
 
     @property
     def headroom(self) -> dict[str, Headroom]:
@@ -296,10 +322,7 @@ class Monitor:
         that trend, and when it was flagged as heading for overflow (``Headroom``; NOTE [precision
         headroom] in capture/_headroom.py). Half-precision gradients are measured exactly; the others are
         bounded by their norm."""
-        recorder = self._recorder
-        if recorder is not None:
-            self._headroom = recorder.headroom.report()
-        return dict(self._headroom)
+        return dict(self._headroom_now()[0])
 
     @property
     def skipped(self) -> list[int]:
@@ -315,6 +338,8 @@ class Monitor:
     def _push(self) -> None:
         """After a recorded step: refresh a displayed widget, at most a few times a second."""
         self._forensics.step_done()
+        if self._writer is not None and self._writer.headroom_due():
+            self._save_headroom()
         if self._widget is None:
             return
         now = time.monotonic()
@@ -378,7 +403,8 @@ class Monitor:
             if recorder is not None:
                 self._steps_seen = recorder.step_count
                 self._skipped = list(recorder.skipped)
-                self._headroom = recorder.headroom.report()
+                self._headroom_now(recorder)  # the last records and series stay
+                self._save_headroom()
                 recorder.close()
                 if self._widget is not None:
                     self._widget.update(self._state())  # the final rows, no longer live

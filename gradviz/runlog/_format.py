@@ -10,6 +10,8 @@ Format ``gradviz-run`` version 1. A run directory holds::
     forensics.json optional: the first step whose gradient went NaN/Inf, as ``mon.first_nonfinite`` found it
                    (replayed under trace with ``watch(..., forensics=True)``), written once, atomically
                    (below). Older readers ignore it; a run without it is a run with no NaN/Inf (yet)
+    headroom.json  optional: the precision headroom of the run (``mon.headroom``), rewritten whole and
+                   atomically at most every 10 seconds and at close (below). Older readers ignore it
     rank<r>/       with ``watch(..., ranks="all")``: the same file set for each other rank that records
 
 ``header.json`` (UTF-8 JSON)::
@@ -33,6 +35,21 @@ Format ``gradviz-run`` version 1. A run directory holds::
 shows ``view`` and ``replay`` as the live view did. A ``forensics.json`` that cannot be read or fails its
 checks is left out, and the view says so. Adding it did not change the format version.
 
+``headroom.json`` (UTF-8 JSON; NOTE [precision headroom] in gradviz/capture/_headroom.py)::
+
+    {"step": 57,                 # the latest recorded step the records are of
+     "records": [{"name": "fc.weight", "dtype": "float16", "limit": 65504.0, "step": 57, "peak": 9100.0,
+                  "bits": 2.85, "exact": true, "trend": -0.38, "steps_left": 7.5, "flagged_at": 41,
+                  "underflow": 0.001, "weight_bits": 12.3}, ...],   # gradviz.records.Headroom, its fields;
+                                 # NaN and the infinities as the strings "nan", "inf", "-inf"
+     "series": {"names": ["fc.weight", ...],        # at most 16: the flagged, then the least headroom
+                "steps": [0, 1, ...],               # the recorded steps kept (at most 2048)
+                "bits": base64}}                    # float32 little-endian [steps, names]: headroom in bits
+
+``gradviz.open`` gives the records back as ``run.headroom`` and shows them as the live view did (the
+series of the parameters kept). A ``headroom.json`` that cannot be read or fails its checks is left out,
+and the view and ``repr`` say so. Adding it did not change the format version.
+
 Records are little-endian, unpadded, of a fixed size per file (P = ``len(names)``, columns in that order)::
 
     grads.bin    int64 step | uint8[P] state | float32[P] grad_norm                    | uint32 crc32
@@ -55,9 +72,8 @@ reader finds the next intact record after them and counts what it skipped (``gra
 
 Write errors. A write that fails (a full disk, a quota, a directory made read-only) never stops the
 training: the writer warns once and stops writing records (what it wrote before stays readable); a
-``graph.json`` (or ``forensics.json``) that cannot be written is left out (warned once) and the records go
-on. No temporary file is
-left behind.
+``graph.json`` (or ``forensics.json``, ``headroom.json``) that cannot be written is left out (warned once)
+and the records go on. No temporary file is left behind.
 
 Logs written by gradviz 0.1 have this same format and read unchanged.
 """
@@ -78,6 +94,7 @@ __all__ = [
     "GRADS",
     "GRAPH",
     "HEADER",
+    "HEADROOM",
     "NONFINITE",
     "VERSION",
     "WEIGHTS",
@@ -91,6 +108,7 @@ VERSION = 1
 HEADER = "header.json"
 GRAPH = "graph.json"
 FORENSICS = "forensics.json"
+HEADROOM = "headroom.json"
 GRADS = "grads.bin"
 WEIGHTS = "weights.bin"
 END_STEP = -1

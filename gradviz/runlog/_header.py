@@ -1,5 +1,5 @@
 """The JSON files of a recorded run, checked: ``header.json`` (every field), ``graph.json`` (its shape),
-``forensics.json`` (every field the view reads).
+``forensics.json`` and ``headroom.json`` (every field the view reads).
 
 A run folder may come from anyone (see ``gradviz/runlog/_reader.py``): a wrong field is a ValueError that
 names it and says what was expected and what was found. Both files are parsed by ``gradviz/runlog/_json.py``
@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
+import math
 import os
 
+import numpy as np
+
+from gradviz.records import Headroom
 from gradviz.runlog._format import FORMAT, HEADER, VERSION, grads_dtype, weights_dtype
 from gradviz.runlog._json import Unreadable, parse
 
-__all__ = ["check_forensics", "check_graph", "check_header"]
+__all__ = ["check_forensics", "check_graph", "check_header", "check_headroom"]
 
 _INT64_MAX = (1 << 63) - 1
 
@@ -208,3 +213,120 @@ def _shown(value: object) -> str:
         return "null" if value is None else f"a JSON {_json_kind(value)} of {len(value)} items"
     text = json.dumps(value)
     return f"{_json_kind(value)} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+# headroom.json (gradviz/runlog/_format.py): its fields, those of each record (gradviz.records.Headroom),
+# and of its series
+_WIRE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_SERIES_NAMES = 16  # the writer keeps the series of at most this many parameters
+_SERIES_STEPS = 1 << 16  # and of at most 2048 recorded steps; more is not a file gradviz wrote
+
+
+def _is_number(v: object) -> bool:
+    return (isinstance(v, int | float) and not isinstance(v, bool)) or v in _WIRE
+
+
+def _number_or_none(v: object) -> bool:
+    return v is None or _is_number(v)
+
+
+_HEADROOM_FIELDS = {
+    "step": ("an int", _is_int),
+    "records": ("a list of objects", lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v)),
+    "series": ("an object", lambda v: isinstance(v, dict)),
+}
+_RECORD_FIELDS = {
+    "name": ("a str", lambda v: isinstance(v, str)),
+    "dtype": ("a str", lambda v: isinstance(v, str)),
+    "limit": ("a number", _is_number),
+    "step": ("an int", _is_int),
+    "peak": ("a number", _is_number),
+    "bits": ("a number", _is_number),
+    "exact": ("true or false", lambda v: isinstance(v, bool)),
+    "trend": ("a number or null", _number_or_none),
+    "steps_left": ("a number or null", _number_or_none),
+    "flagged_at": ("an int or null", lambda v: v is None or _is_int(v)),
+    "underflow": ("a number or null", _number_or_none),
+    "weight_bits": ("a number or null", _number_or_none),
+}
+_SERIES_FIELDS = {
+    "names": (
+        f"a list of at most {_SERIES_NAMES} parameter names (str)",
+        lambda v: isinstance(v, list) and len(v) <= _SERIES_NAMES and all(isinstance(n, str) for n in v),
+    ),
+    "steps": (
+        f"a list of at most {_SERIES_STEPS} increasing ints",
+        lambda v: (
+            isinstance(v, list)
+            and len(v) <= _SERIES_STEPS
+            and all(_is_int(x) for x in v)
+            and all(a < b for a, b in itertools.pairwise(v))
+        ),
+    ),
+    "bits": ("base64 text", lambda v: isinstance(v, str)),
+}
+
+
+def _float(v: object) -> float:
+    return _WIRE[v] if isinstance(v, str) else float(v)  # type: ignore[arg-type]  # checked: a number
+
+
+def check_headroom(data: bytes) -> dict:
+    """``headroom.json`` as ``{"step", "records": {name: Headroom}, "names", "steps", "bits"}`` (the series:
+    ``steps`` int64, ``bits`` float32 ``[steps, names]``), every field checked; a ValueError naming the
+    field otherwise."""
+    try:
+        saved = parse(data)
+    except Unreadable as e:
+        raise ValueError(
+            f"its field {e.key!r} {e.problem}" if e.key is not None else f"it {e.problem}"
+        ) from None
+    except ValueError as e:
+        raise ValueError(f"it {e}") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"it holds a JSON {_json_kind(saved)}, not an object with step, records, series")
+    _fields(saved, _HEADROOM_FIELDS, "")
+    records: dict[str, Headroom] = {}
+    for i, rec in enumerate(saved["records"]):
+        _fields(rec, _RECORD_FIELDS, f"records[{i}].")
+
+        def num(key: str, r: dict = rec) -> float:
+            return _float(r[key])
+
+        def opt(key: str, r: dict = rec) -> float | None:
+            return None if r[key] is None else _float(r[key])
+
+        records[rec["name"]] = Headroom(
+            name=rec["name"],
+            dtype=rec["dtype"],
+            limit=num("limit"),
+            step=rec["step"],
+            peak=num("peak"),
+            bits=num("bits"),
+            exact=rec["exact"],
+            trend=opt("trend"),
+            steps_left=opt("steps_left"),
+            flagged_at=rec["flagged_at"],
+            underflow=opt("underflow"),
+            weight_bits=opt("weight_bits"),
+        )
+    series = saved["series"]
+    _fields(series, _SERIES_FIELDS, "series.")
+    names, steps = series["names"], series["steps"]
+    try:
+        raw = base64.b64decode(series["bits"].encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise ValueError("its field 'series.bits' is not base64") from None
+    if len(raw) != 4 * len(names) * len(steps):
+        raise ValueError(
+            f"its field 'series.bits' holds {len(raw):,} bytes, not 4 x {len(steps)} steps x "
+            f"{len(names)} names"
+        )
+    bits = np.frombuffer(raw, "<f4").astype(np.float32).reshape(len(steps), len(names))
+    return {
+        "step": saved["step"],
+        "records": records,
+        "names": list(names),
+        "steps": np.asarray(steps, np.int64),
+        "bits": bits,
+    }

@@ -4,13 +4,14 @@ anyone.
 # NOTE [untrusted run folders]
 # A run folder may be downloaded, shared or crafted, so the reader trusts nothing in it:
 # - It opens only regular files whose real path (symlinks resolved) lies inside the folder: header.json,
-#   graph.json, forensics.json and the two record files the header names. A FIFO, a device or a
-#   directory is refused without blocking (opened with O_NONBLOCK, then fstat).
-# - header.json, graph.json and forensics.json are read up to a size limit and parsed in bounded nesting,
-#   without NaN, endless integers or lone surrogates (gradviz/runlog/_json.py). Every header field is
-#   checked (gradviz/runlog/_header.py); a wrong one raises ValueError naming it. A graph.json or a
-#   forensics.json that fails is left out, and why is said (``problems``, shown by ``gradviz.open``'s
-#   repr; ``forensics_problem``, said in the watch view).
+#   graph.json, forensics.json, headroom.json and the two record files the header names. A FIFO, a
+#   device or a directory is refused without blocking (opened with O_NONBLOCK, then fstat).
+# - header.json, graph.json, forensics.json and headroom.json are read up to a size limit and parsed in
+#   bounded nesting, without NaN, endless integers or lone surrogates (gradviz/runlog/_json.py). Every
+#   header field is checked (gradviz/runlog/_header.py); a wrong one raises ValueError naming it. A
+#   graph.json, a forensics.json or a headroom.json that fails is left out, and why is said
+#   (``problems``, shown by ``gradviz.open``'s repr; ``forensics_problem`` and ``headroom_problem``,
+#   said in the watch view).
 # - Nothing is allocated from the header's counts: a header may name millions of parameters over
 #   no records. Rows are allocated as records are read (with ``max_steps=None``, the rest of the file's
 #   rows at once when the first records arrive), so memory is bounded by what the files hold.
@@ -38,14 +39,15 @@ from pathlib import Path
 import numpy as np
 
 from gradviz.records import History, StepBuffer
-from gradviz.runlog._format import END_STEP, FORENSICS, GRAPH, HEADER, grads_dtype, weights_dtype
-from gradviz.runlog._header import check_forensics, check_graph, check_header
+from gradviz.runlog._format import END_STEP, FORENSICS, GRAPH, HEADER, HEADROOM, grads_dtype, weights_dtype
+from gradviz.runlog._header import check_forensics, check_graph, check_header, check_headroom
 from gradviz.runlog._scan import first_intact, intact_records, walk
 
 __all__ = ["RunReader"]
 
 _HEADER_MAX = 64 << 20  # bytes; the names of a few million parameters
 _GRAPH_MAX = 256 << 20  # bytes of graph.json; a larger one is not shown
+_HEADROOM_MAX = 64 << 20  # bytes of headroom.json (its records name every parameter)
 _CHUNK = 4 << 20  # bytes of records read at a time
 _SCAN = 1 << 20  # bytes searched at a time for the next intact record (at most)
 _SCAN_FIRST = 4096  # bytes searched first (the next intact record is often near)
@@ -105,6 +107,10 @@ class RunReader:
         # forensics.json, checked (gradviz/runlog/_format.py): its replay as (graph, edge_norms, hists)
         self.forensics: dict | None = None
         self.forensics_problem: str | None = None  # why a forensics.json there was left out
+        # headroom.json, checked (rewritten while the run goes on: read again when its bytes change)
+        self.headroom: dict | None = None
+        self.headroom_problem: str | None = None  # why the headroom.json there was left out
+        self._headroom_bytes: bytes | None = None
 
     # -- what was read -----------------------------------------------------------------------------------
 
@@ -177,6 +183,7 @@ class RunReader:
             self._read_graph()
         if self.forensics is None and self.forensics_problem is None:
             self._read_forensics()
+        self._read_headroom()
         return self.buffer.seen - before
 
     def _take(self, records: np.ndarray, weights: Iterator[np.ndarray]) -> None:
@@ -230,6 +237,30 @@ class RunReader:
         except ValueError as e:
             self.forensics_problem = f"{FORENSICS} left out: {e}"
             self.problems.append(self.forensics_problem)
+
+    def _read_headroom(self) -> None:
+        """headroom.json, each time its bytes change (the writer rewrites it while the run goes on)."""
+        problem: str | None
+        try:
+            data = self._read_small(HEADROOM, _HEADROOM_MAX)
+        except ValueError as e:
+            data, problem = None, f"{HEADROOM} left out: {e}"
+        else:
+            if data is None or data == self._headroom_bytes:
+                return
+            self._headroom_bytes = data
+            try:
+                self.headroom, problem = check_headroom(data), None
+            except ValueError as e:
+                problem = f"{HEADROOM} left out: {e}"
+        if problem is not None:
+            self.headroom = None
+            if problem != self.headroom_problem:
+                self.problems = [p for p in self.problems if p != self.headroom_problem]
+                self.problems.append(problem)
+        elif self.headroom_problem is not None:
+            self.problems = [p for p in self.problems if p != self.headroom_problem]
+        self.headroom_problem = problem
 
     # -- files -------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz.records import StepBuffer
+from gradviz.records import Headroom, StepBuffer
 from gradviz.runlog._format import (
     END_STEP,
     FORENSICS,
@@ -23,13 +24,16 @@ from gradviz.runlog._format import (
     GRADS,
     GRAPH,
     HEADER,
+    HEADROOM,
     VERSION,
     WEIGHTS,
     grads_dtype,
     weights_dtype,
 )
 
-__all__ = ["LoggedSteps", "RunWriter"]
+__all__ = ["HEADROOM_SECS", "LoggedSteps", "RunWriter"]
+
+HEADROOM_SECS = 10.0  # headroom.json is rewritten at most this often (and at close)
 
 
 def b64(data: bytes) -> str:
@@ -90,6 +94,8 @@ class RunWriter:
         self.stopped: str | None = None  # why records are no longer written (a write error), or None
         self._graph_failed = False
         self._forensics_failed = False
+        self._headroom_failed = False
+        self._headroom_at: float | None = None  # when headroom.json was last written (monotonic)
         p = len(self.names)
         self._grads_dtype, self._weights_dtype = grads_dtype(p), weights_dtype(p)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -262,6 +268,45 @@ class RunWriter:
                 stacklevel=3,
             )
 
+    def headroom_due(self) -> bool:
+        """Time to rewrite ``headroom.json``: never written yet, or HEADROOM_SECS ago (never once a write
+        failed, or the records stopped: the disk said no)."""
+        at = self._headroom_at
+        if self._headroom_failed or self.stopped is not None:
+            return False
+        return at is None or time.monotonic() - at >= HEADROOM_SECS
+
+    def write_headroom(
+        self, records: list[Headroom], steps: list[int], names: list[str], bits: np.ndarray
+    ) -> None:
+        """Store the run's precision headroom (``headroom.json``, rewritten whole): the latest ``records``,
+        and the headroom in bits of parameters ``names`` (at most 16) at the recorded ``steps`` kept
+        (``bits``: ``[len(steps), len(names)]``).
+
+        A failure (full disk, read-only directory) leaves the last ``headroom.json`` written (or none) and
+        warns once; training goes on. Nothing is written once the records stopped (a write error, said).
+        """
+        if self._headroom_failed or self.stopped is not None:
+            return
+        self._headroom_at = time.monotonic()
+        table = np.asarray(bits, "<f4").reshape(len(steps), len(names))
+        data = {
+            "step": max((int(r.step) for r in records), default=-1),
+            "records": [{f.name: _wire(getattr(r, f.name)) for f in dataclasses.fields(r)} for r in records],
+            "series": {"names": list(names), "steps": [int(s) for s in steps], "bits": b64(table.tobytes())},
+        }
+        try:
+            text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+            _write_atomic(self.path / HEADROOM, text)
+        except (OSError, ValueError, TypeError) as e:
+            self._headroom_failed = True
+            warnings.warn(
+                f"gradviz could not write {os.fspath(self.path / HEADROOM)!r}: {e}. The run is recorded "
+                "without its precision headroom; training goes on.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
     def close(self) -> None:
         """Append the end record, fsync and close. Safe to call twice."""
         if self.closed:
@@ -276,6 +321,13 @@ class RunWriter:
                 if fd >= 0:
                     os.close(fd)
             self._grads = self._weights = -1
+
+
+def _wire(value: object) -> object:
+    """A float as JSON holds it: NaN and the infinities as the strings "nan", "inf", "-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
 
 
 def _end(dtype: np.dtype) -> np.ndarray:

@@ -17,6 +17,7 @@ from gradviz.view._report import paragraphs, report, summary_line
 from gradviz.view._scale import check_scale
 from gradviz.view._state import build_state
 from gradviz.view._watch_forensics import WatchForensics, watch_forensics
+from gradviz.view._watch_headroom import WatchHeadroom, saved_columns, watch_headroom
 from gradviz.view._watch_html import write_watch_html
 from gradviz.view._watch_problems import nonfinite_text
 from gradviz.view._watch_state import build_watch_state
@@ -24,6 +25,7 @@ from gradviz.view._watch_summary import counts_text, frozen_columns, run_text, s
 
 __all__ = [
     "WatchForensics",
+    "WatchHeadroom",
     "build_state",
     "build_watch_state",
     "check_scale",
@@ -39,12 +41,14 @@ __all__ = [
     "report",
     "run_summary_dict",
     "run_text",
+    "saved_columns",
     "step_counts",
     "summary_line",
     "to_dot",
     "verdicts_dict",
     "verdicts_json",
     "watch_forensics",
+    "watch_headroom",
     "write_html",
     "write_watch_html",
 ]

@@ -20,6 +20,7 @@ import numpy as np
 
 from gradviz.records import History
 from gradviz.view._watch_forensics import NO_REPLAY, WatchForensics
+from gradviz.view._watch_headroom import WatchHeadroom
 from gradviz.view._watch_summary import VANISH, frozen_columns, moves
 
 __all__ = ["WATCH_TRAITS", "build_watch_state", "loss_root", "module_of"]
@@ -40,6 +41,7 @@ WATCH_TRAITS = (
     "replay",
     "replay_edge_norms",
     "replay_hists",
+    "headroom",
 )
 _INT32 = np.iinfo(np.int32)
 
@@ -70,6 +72,7 @@ def build_watch_state(
     vanish: float = VANISH,
     explode: float = 10.0,
     forensics: WatchForensics | None = None,
+    headroom: WatchHeadroom | None = None,
 ) -> dict[str, object]:
     """The trait values of ``MonitorWidget`` for ``history``.
 
@@ -80,6 +83,8 @@ def build_watch_state(
     ``forensics``: the replay of the first NaN/Inf step
     (:func:`~gradviz.view._watch_forensics.watch_forensics`), or None when there is none (no NaN yet, or a
     run read from disk).
+    ``headroom``: the run's precision headroom (:func:`~gradviz.view._watch_headroom.watch_headroom`), or
+    None when it was not measured (the ``headroom`` trait is then empty).
     """
     _check_threshold("vanish", vanish)
     _check_threshold("explode", explode)
@@ -105,6 +110,7 @@ def build_watch_state(
         "first_nonfinite": _first_nonfinite(history),
         "loss_root": {"first": loss_root(graph), "replay": loss_root((forensics or NO_REPLAY).graph)},
         "forensics": forensics.info if forensics is not None else None,
+        "headroom": headroom.info if headroom is not None else None,
         "vanish": float(vanish),
         "explode": float(explode),
         "live": bool(live),
@@ -122,7 +128,24 @@ def build_watch_state(
         "replay": (forensics or NO_REPLAY).graph,
         "replay_edge_norms": (forensics or NO_REPLAY).edge_norms,
         "replay_hists": (forensics or NO_REPLAY).hists,
+        "headroom": _headroom_rows(headroom, steps, len(names)),
     }
+
+
+def _headroom_rows(headroom: WatchHeadroom | None, steps: np.ndarray, params: int) -> bytes:
+    """The headroom series at the history's rows, float32 ``[rows, params]`` (NaN: no value at that row's
+    step); empty when nothing is charted (no float32 copy of the history for a model with no half
+    precision parameter and nothing flagged)."""
+    charted = headroom.info.get("charted") if headroom is not None else None
+    if headroom is None or not isinstance(charted, list) or not any(charted):
+        return b""
+    out = np.full((len(steps), params), np.nan, np.float32)
+    kept, bits = headroom.steps, headroom.bits
+    if len(kept) and len(steps) and bits.shape == (len(kept), params):
+        at = np.searchsorted(kept, steps).clip(0, len(kept) - 1)
+        match = kept[at] == steps
+        out[match] = bits[at[match]]
+    return _bytes(out, "<f4")
 
 
 def loss_root(graph: dict) -> str | None:

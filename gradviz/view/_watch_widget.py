@@ -39,6 +39,8 @@ class MonitorWidget(anywidget.AnyWidget):
     replay = traitlets.Dict().tag(sync=True)
     replay_edge_norms = traitlets.Bytes().tag(sync=True)
     replay_hists = traitlets.Bytes().tag(sync=True)
+    #: Precision headroom in bits, float32 [rows, params] (NaN: none); empty when nothing is charted.
+    headroom = traitlets.Bytes().tag(sync=True)
     #: Row index of the selected step (-1 = the latest); the slider sets it, Python may too.
     step = traitlets.Int(-1).tag(sync=True)
     #: Name of the parameter row the user clicked ("" = none); set by the front end.

@@ -56,6 +56,7 @@ export function readNumber(x) {
  * @property {Graph|EmptyObject} replay  py -> js: the graph of the first NaN/Inf step replayed under trace (`{}`: none)
  * @property {DataView} replay_edge_norms  py -> js: as edge_norms, for `replay`
  * @property {DataView} replay_hists   py -> js: as hists, for `replay`
+ * @property {DataView} headroom       py -> js: float32 LE [rows, params], precision headroom in bits (NaN: none); empty: nothing charted
  * @property {number} step             js <-> py: selected row, -1 = the latest
  * @property {string} selected         js -> py: the clicked parameter's name ("" = none)
  */
@@ -93,7 +94,8 @@ export function readNumber(x) {
  * @property {number|null} weights_every  update ratios measured every this many recorded steps (null: never)
  * @property {{step: number, name: string}|null} first_nonfinite
  * @property {WatchForensics|null} forensics  where the first NaN/Inf was born (watch(..., forensics=True)), null: no NaN yet, or not known
- * @property {{first: string|null, replay: string|null}} [loss_root]  the root node of `graph` / `replay` when it is the loss the model computes in its forward (null: the model's output, or no graph; absent: null)
+ * @property {WatchHeadroom|null} headroom  precision headroom of the latest recorded step (null: not measured, or a run folder without headroom.json)
+ * @property {{first: string|null, replay: string|null}} loss_root  the root node of `graph` / `replay` when it is the loss the model computes in its forward (null: the model's output, or no graph)
  * @property {number} vanish           a finite grad norm below this is "vanishing"
  * @property {number} explode          a jump above explode x the running median is "exploding"
  * @property {boolean} live
@@ -110,6 +112,37 @@ export function readNumber(x) {
  * @property {string} reason         why there is no replay, or why it found no birth ("" = none)
  * @property {string} text           the banner's sentence
  * @property {string} title          the replayed graph's title ("" = no replay)
+ */
+
+/**
+ * `timeline.headroom`: how far each gradient is from its dtype's largest finite value
+ * (gradviz/view/_watch_headroom.py; NOTE [precision headroom] in gradviz/capture/_headroom.py).
+ * @typedef {object} WatchHeadroom
+ * @property {number} step                       the latest recorded step of the records (-1: none)
+ * @property {(HeadroomParam|null)[]} params     per column: its Headroom record (null: no gradient yet)
+ * @property {boolean[]} charted                 per column: the `headroom` trait holds its series (half precision, or flagged)
+ * @property {number[]} flagged                  columns heading for overflow, closest to it first
+ * @property {string} title                      the banner line's title ("" = none flagged)
+ * @property {string} text                       the banner line's sentence ("" = none flagged)
+ * @property {string} note                       why it cannot be shown (a run folder's headroom.json left out; "" = none)
+ */
+
+/**
+ * One parameter's headroom at the latest recorded step: the fields of gradviz.records.Headroom, and its words.
+ * @typedef {object} HeadroomParam
+ * @property {string} name
+ * @property {string} dtype          "float16", "bfloat16", "float32", ...
+ * @property {WireNumber} limit      the dtype's largest finite value
+ * @property {number} step
+ * @property {WireNumber} peak       the gradient's largest magnitude (exact), or its 2-norm (an upper bound)
+ * @property {WireNumber} bits       log2(limit / peak)
+ * @property {boolean} exact         peak measured (half precision); else bounded by the norm
+ * @property {WireNumber} trend      bits gained per step (negative: shrinking; null: too few steps)
+ * @property {WireNumber} steps_left steps until overflow at that trend (null: not shrinking)
+ * @property {number|null} flagged_at  the step it was flagged as heading for overflow (null: never)
+ * @property {WireNumber} underflow  fraction of values below the smallest normal (half precision; else null)
+ * @property {WireNumber} weight_bits  the same headroom of the weights themselves (half precision; else null)
+ * @property {string} text           Headroom.text(): the inspector's sentence
  */
 
 /**

@@ -46,6 +46,7 @@ BYTES_TRAITS = {
     "hists",
     "replay_edge_norms",
     "replay_hists",
+    "headroom",
 }
 KINDS = [h.value for h in summary.Health]
 

@@ -44,6 +44,7 @@ BYTES = {
     "hists",
     "replay_edge_norms",
     "replay_hists",
+    "headroom",
 }
 NONE, ZERO, FINITE, NONFINITE = (
     int(s) for s in (GradState.none, GradState.zero, GradState.finite, GradState.nonfinite)

@@ -97,6 +97,7 @@ def test_timeline_names_modules_thresholds_and_first_nonfinite():
         "weights_every": None,  # a hand-made History does not say
         "first_nonfinite": {"step": 20, "name": "enc.weight"},
         "forensics": None,  # no replay: tests/view/test_watch_forensics_state.py
+        "headroom": None,  # not measured: tests/view/test_watch_headroom_state.py
         "loss_root": {"first": None, "replay": None},  # no graph: no root (tests/api/test_watch_loss_root.py)
         "vanish": 1e-6,
         "explode": 5.0,

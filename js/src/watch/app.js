@@ -4,7 +4,7 @@
 // backward. Everything that says "learns" comes from the recorded history (health.js), never from
 // the graph's one-pass verdicts. Python grows the arrays while training runs; each update repaints
 // only the new rows and keeps the user's selection, zoom, open bands, tab and step.
-import { formatCount } from "../format.js";
+import { formatCount, formatNumber } from "../format.js";
 import { append, h } from "../ui/dom.js";
 import { LineChart } from "./chart.js";
 import { HEALTH_COLORS, PROBLEM_COLORS, SERIES, cellColor } from "./colors.js";
@@ -12,6 +12,7 @@ import { appendsTo, at, extendRange, nearestRow, niceRange, readWatch, rowAtOrAf
 import { ExplosionTracker, drawnFlags, flagsOf } from "./flags.js";
 import { watchGraph } from "./graph-panel.js";
 import { HEALTH, HEALTH_LABEL, countsText, runText, stepCounts, worstOverRun } from "./health.js";
+import { headroomAt, headroomProblem, limitOf, peakValues } from "./headroom.js";
 import { Heatmap } from "./heatmap.js";
 import { graphLegend, replayLegend, watchLegend } from "./legend.js";
 import { columnStates, columnValues, medianValues, worstColumns } from "./series.js";
@@ -20,7 +21,7 @@ import { problems } from "./problems.js";
 import { ratioNote } from "./ratio-note.js";
 import { stepSection } from "./step-section.js";
 
-const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_ratio", "state"];
+const DATA_TRAITS = ["timeline", "steps", "grad_norm", "param_norm", "update_ratio", "state", "headroom"];
 const MAX_COMPARED = SERIES.length;
 const MEDIAN_COLOR = "#78909c"; // overridden by the theme (watch.css, .gv-chart-line[data-series])
 
@@ -82,13 +83,16 @@ export function mountWatch(el, model, layout) {
   const slider = new StepSlider(setStep);
   const gradChart = new LineChart({ title: "Gradient norm", height: 140, measured: false, empty: "no finite gradient in these steps" });
   const ratioChart = new LineChart({ title: "Update ratio ‖Δw‖/‖w‖", height: 100, measured: true, empty: "not measured in these steps" });
+  const headroomChart = new LineChart({ title: "Gradient peak", height: 110, measured: false, empty: "no headroom kept in these steps" });
+  const headroomText = h("p", { class: "gv-wt-headroom-text" });
+  const headroomBox = h("div", { class: "gv-wt-headroom", hidden: true }, headroomChart.el, headroomText);
   const ratioText = h("span", {});
   const ratioEmpty = h("div", { class: "gv-wt-ratio-note", hidden: true }, h("strong", {}, "Update ratio ‖Δw‖/‖w‖"), ratioText);
   const summary = h("div", { class: "gv-wt-summary", "aria-live": "polite" });
   const graphHost = h("div", { class: "gv-wt-graph" });
   const hint = "Click a row to plot it, Shift-click to compare, click a module band to open it. Drag across steps to zoom, double-click to see all; Ctrl+wheel zooms.";
   const panels = {
-    steps: h("div", { class: "gv-wt-panel", role: "tabpanel" }, h("div", { class: "gv-wt-hint gv-muted" }, hint), heatmap.el, gradChart.el, ratioChart.el, ratioEmpty, summary),
+    steps: h("div", { class: "gv-wt-panel", role: "tabpanel" }, h("div", { class: "gv-wt-hint gv-muted" }, hint), heatmap.el, gradChart.el, headroomBox, ratioChart.el, ratioEmpty, summary),
     graph: h("div", { class: "gv-wt-panel", role: "tabpanel", hidden: true }, graphHost),
   };
   const root = h(
@@ -160,6 +164,8 @@ export function mountWatch(el, model, layout) {
       worstColumns: worstColumns(data, gradMedian),
       problems: problems(data, thresholds(), booms.update(data, thresholds().explode, kept)),
     };
+    const overflow = headroomProblem(data); // Python's line (timeline.headroom), after the problems found here
+    if (overflow) derived.problems.push(overflow);
     if (marked) {
       const still = derived.problems.find((p) => p.kind === marked?.kind);
       marked = still ? { kind: still.kind, columns: new Set(still.columns) } : null;
@@ -248,6 +254,7 @@ export function mountWatch(el, model, layout) {
     root.style.setProperty("--gv-gutter", `${gutter}px`);
     slider.setGutter(gutter);
     gradChart.render({ data, series: chartSeries("grad", plotted), window, cursor, vanish: thresholds().vanish, right, gutter });
+    renderHeadroom(plotted, { window, cursor, right, gutter });
     const note = ratioNote(data, derived?.ratioMedian ?? new Float32Array(data.rows).fill(NaN));
     ratioChart.el.hidden = note !== null;
     ratioEmpty.hidden = note === null;
@@ -265,6 +272,7 @@ export function mountWatch(el, model, layout) {
     const cursor = currentRow();
     heatmap.render({ ...heatmap.view, cursor });
     gradChart.setCursor(cursor);
+    headroomChart.setCursor(cursor);
     ratioChart.setCursor(cursor);
     slider.update(data.rows, model.get("step") ?? -1, cursor === null ? null : data.steps[cursor]);
     renderStepLine();
@@ -288,6 +296,43 @@ export function mountWatch(el, model, layout) {
     renderBanner();
   }
 
+  /**
+   * The selected parameter's precision headroom (timeline.headroom): for a half-precision gradient,
+   * or one flagged as heading for overflow, its peak over the steps against its dtype's limit (the
+   * compared parameters of the same dtype too), and Python's sentence about it (underflow included).
+   * @param {Plotted} plotted
+   * @param {{window: import("./cells.js").RowWindow, cursor: number|null, right: number, gutter: number}} frame
+   */
+  function renderHeadroom({ columns, chosen: picked }, frame) {
+    const column = picked ? columns[0] : undefined;
+    const shown = column === undefined ? null : headroomAt(data, column);
+    const param = shown?.param ?? null;
+    const watched = param !== null && (param.exact || param.flagged_at !== null);
+    headroomBox.hidden = !(watched || shown?.note);
+    if (headroomBox.hidden || column === undefined || !shown) return;
+    headroomBox.dataset.column = String(column);
+    headroomBox.dataset.charted = String(shown.charted);
+    headroomChart.el.hidden = !shown.charted;
+    if (!param) {
+      headroomText.textContent = shown.note;
+      return;
+    }
+    const kept = shown.charted ? "" : " Its headroom over the steps was not kept (a run folder keeps it for the 16 parameters closest to overflow).";
+    headroomText.textContent = `${param.text}${kept}`;
+    if (!shown.charted) return;
+    const limit = limitOf(param);
+    headroomChart.options.title = param.exact ? `Gradient peak (${param.dtype})` : `Gradient norm (bounds the peak, ${param.dtype})`;
+    /** @type {import("./series.js").Series[]} */
+    const series = [];
+    for (const c of columns) {
+      const other = headroomAt(data, c);
+      if (!other.charted || !other.param || other.param.dtype !== param.dtype) continue;
+      const i = series.length;
+      series.push({ kind: "param", column: c, label: data.names[c], color: SERIES[columns.indexOf(c) % SERIES.length], primary: i === 0, values: peakValues(data, c, limit), states: null, flags: [] });
+    }
+    headroomChart.render({ data, series, ...frame, reference: { value: limit, label: `${param.dtype} limit ${Number.isInteger(limit) && limit < 1e6 ? String(limit) : formatNumber(limit)}` } });
+  }
+
   /** One line per kind of problem: what happened, to whom, when; "Show it" marks those rows. */
   function renderBanner() {
     const lines = derived?.problems ?? [];
@@ -297,7 +342,7 @@ export function mountWatch(el, model, layout) {
         h(
           "div",
           { class: "gv-wt-problem", "data-kind": problem.kind, style: `--gv-accent: ${PROBLEM_COLORS[problem.kind]}` },
-          h("strong", {}, problem.title),
+          h("strong", {}, problem.kind === "headroom" ? `⚠ ${problem.title}` : problem.title),
           h("span", { class: "gv-wt-problem-text" }, problem.text),
           h("button", { type: "button", class: "gv-button", "aria-pressed": String(marked?.kind === problem.kind), onclick: () => showProblem(problem) }, "Show it"),
           problem.kind === "nonfinite" && birthLine(),
@@ -490,7 +535,10 @@ export function mountWatch(el, model, layout) {
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;
     const verdict = model.get("graph")?.verdicts?.[node.firstVerdict ?? -1] ?? null;
-    return stepSection(data, currentRow(), column, verdict);
+    const section = stepSection(data, currentRow(), column, verdict);
+    const room = headroomAt(data, column).param;
+    if (room && (room.exact || room.flagged_at !== null)) section.push(h("h4", {}, "Precision headroom"), h("p", { class: "gv-wt-headroom-text" }, room.text));
+    return section;
   }
 
   const queueReload = () => {
@@ -524,6 +572,7 @@ export function mountWatch(el, model, layout) {
     model.off("change:selected", onSelected);
     heatmap.destroy();
     gradChart.destroy();
+    headroomChart.destroy();
     ratioChart.destroy();
     graph.destroy();
     root.remove();

@@ -37,6 +37,7 @@ export const FLAG_COLORS = { explode: "#d32f2f", vanish: "#0277bd" };
  * @property {RowWindow} window
  * @property {number|null} cursor
  * @property {number} [vanish]  draw this threshold
+ * @property {{value: number, label: string}} [reference]  a line always in view (the headroom chart's dtype limit)
  * @property {number} [right]   px right of the plot (to line up with the heatmap)
  * @property {number} [gutter]  px left of the plot: the heatmap's label column (default GUTTER)
  */
@@ -85,7 +86,8 @@ export class LineChart {
     const bottom = PAD.bottom + lanes * LANE;
     const plot = { x: gutter, y: PAD.top, w: width - gutter - (input.right ?? PAD.right), h: height - PAD.top - bottom };
     this.plot = plot;
-    const domain = logDomain(series, window);
+    const reference = input.reference && input.reference.value > 0 && Number.isFinite(input.reference.value) ? input.reference : null;
+    const domain = logDomain(series, window, reference?.value);
     /** @param {number} v */
     const y = (v) => plot.y + plot.h - ((Math.log10(v) - domain.min) / (domain.max - domain.min)) * plot.h;
     /** @param {number} row */
@@ -106,6 +108,11 @@ export class LineChart {
     if (input.vanish && input.vanish >= 10 ** domain.min && input.vanish <= 10 ** domain.max) {
       const yv = y(input.vanish);
       parts.push(s("line", { class: "gv-chart-vanish", x1: plot.x, x2: plot.x + plot.w, y1: yv, y2: yv }));
+    }
+    if (reference) {
+      const yr = y(reference.value);
+      parts.push(s("line", { class: "gv-chart-limit", x1: plot.x, x2: plot.x + plot.w, y1: yr, y2: yr }));
+      parts.push(text(plot.x + plot.w - 4, yr - 3, reference.label, "gv-chart-limit-label", "end"));
     }
     const ordered = [...series].sort((a, b) => Number(a.primary) - Number(b.primary)); // primary on top
     const frame = { input, plot, x, y };
@@ -331,14 +338,16 @@ export function pathOf(points, has, x, y, dense) {
 }
 
 /**
- * log10 extent of the positive finite values of `series` in the window, padded, at least one decade.
+ * log10 extent of the positive finite values of `series` in the window, padded, at least one decade;
+ * with `include`, that value too (a reference line).
  * @param {{values: Float32Array}[]} series
  * @param {RowWindow} window
+ * @param {number} [include]
  * @returns {Domain}
  */
-export function logDomain(series, { lo, hi }) {
-  let min = Infinity;
-  let max = -Infinity;
+export function logDomain(series, { lo, hi }, include) {
+  let min = include ? Math.log10(include) : Infinity;
+  let max = include ? Math.log10(include) : -Infinity;
   for (const { values } of series) {
     for (let row = lo; row < hi; row++) {
       const v = values[row];

@@ -112,6 +112,7 @@ export const PROBLEM_COLORS = Object.freeze({
   none: HEALTH_COLORS.none,
   unchanged: HEALTH_COLORS.unchanged,
   vanishing: HEALTH_COLORS.vanishing,
+  headroom: "#c77700", // heading for overflow: amber, apart from the health colours
 });
 
 /** Line colours of the compared parameters (none of them a state colour). */

@@ -89,6 +89,7 @@ export function uint8From(bytes) {
  * @property {Float32Array} weight        [rows, params]
  * @property {Float32Array} ratio         [rows, params]
  * @property {Uint8Array} state           [rows, params]
+ * @property {Float32Array|null} headroom [rows, params] precision headroom in bits (NaN: none); null: not sent
  * @property {ReturnType<typeof moduleTree>} tree   columns grouped by module (rows.js)
  * @property {number[]} order             display row -> column (grouped by module)
  * @property {FirstNonfinite|null} firstNonfinite
@@ -121,13 +122,16 @@ export function readWatch(model) {
   const weight = float32From(model.get("param_norm"));
   const ratio = float32From(model.get("update_ratio"));
   const state = uint8From(model.get("state"));
+  const bits = float32From(model.get("headroom"));
   // Rows every array holds in full: a half-synced update never reads past an array's end.
   let rows = Math.min(Number(timeline.rows ?? steps.length), steps.length);
   if (params) rows = Math.min(rows, Math.floor(grad.length / params), Math.floor(state.length / params));
   if (params) rows = Math.min(rows, Math.floor(ratio.length / params), Math.floor(weight.length / params));
   rows = Math.max(0, rows);
+  // the headroom series is optional: drawn only when it covers every row (else not yet synced)
+  const headroom = bits.length && bits.length >= rows * params ? bits : null;
   const tree = moduleTree(modules);
-  const data = { timeline, names, modules, nodes, frozen, moves, vanish, params, rows, steps, grad, weight, ratio, state, tree, order: tree.order };
+  const data = { timeline, names, modules, nodes, frozen, moves, vanish, params, rows, steps, grad, weight, ratio, state, headroom, tree, order: tree.order };
   return { ...data, firstNonfinite: locateFirstNonfinite(data, timeline.first_nonfinite) };
 }
 

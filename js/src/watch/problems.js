@@ -10,7 +10,12 @@ import { HEALTH, kindRows } from "./health.js";
 import { measuredRows } from "./ratio-note.js";
 
 /** @typedef {import("./data.js").WatchData} WatchData */
-/** @typedef {"nonfinite"|"explode"|"zero"|"never"|"none"|"unchanged"|"vanishing"} ProblemKind */
+/** @typedef {"nonfinite"|"explode"|"zero"|"never"|"none"|"unchanged"|"vanishing"} FoundKind  the kinds this file finds */
+/**
+ * A banner line's kind: one this file finds, or "headroom" (a parameter heading for overflow:
+ * Python's line, timeline.headroom, read by headroom.js).
+ * @typedef {FoundKind|"headroom"} ProblemKind
+ */
 /**
  * @typedef {object} Problem
  * @property {ProblemKind} kind
@@ -20,7 +25,7 @@ import { measuredRows } from "./ratio-note.js";
  * @property {number} row        the row to show: where it first happened
  */
 
-/** Banner lines, worst first. @type {readonly ProblemKind[]} */
+/** Banner lines, worst first. @type {readonly FoundKind[]} */
 export const PROBLEM_KINDS = Object.freeze(["nonfinite", "explode", "zero", "never", "none", "unchanged", "vanishing"]);
 
 /** Names listed in a sentence: all up to LISTED + 2, else LISTED and "and N more". */
