@@ -34,7 +34,7 @@ from gradviz.records._capture import (
 from gradviz.records._errors import ERROR_KINDS, ErrorKind
 from gradviz.records._errors import kind_of as error_kind_of
 from gradviz.records._graph import GraphIndex, inherited_ops, is_custom, op_name_of
-from gradviz.records._headroom import Headroom
+from gradviz.records._headroom import Headroom, overflow_words, short_number
 from gradviz.records._history import FORMAT_VERSION, History, wire_exporters
 from gradviz.records._state import GradState
 from gradviz.records._steps import StepBuffer
@@ -77,5 +77,7 @@ __all__ = [
     "inherited_ops",
     "is_custom",
     "op_name_of",
+    "overflow_words",
+    "short_number",
     "wire_exporters",
 ]

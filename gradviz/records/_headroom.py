@@ -5,7 +5,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Headroom"]
+__all__ = ["Headroom", "overflow_words", "short_number"]
+
+
+def short_number(x: float, whole: bool = False) -> str:
+    """9.1e3, 120, 0.42, 3.4e38: three significant digits at most; ``whole``: an integer below a million
+    as it is (float16's limit, 65504)."""
+    if not math.isfinite(x):
+        return "Inf" if x > 0 else "NaN" if math.isnan(x) else "-Inf"
+    if whole and x == int(x) and abs(x) < 1e6:
+        return str(int(x))
+    mantissa, _, exponent = f"{x:.3g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def overflow_words(steps_left: float) -> str:
+    """"overflow in about 7 steps", "overflow in about 1 step", "overflow at the next step"."""
+    n = round(steps_left)
+    if n < 1:
+        return "overflow at the next step"
+    return f"overflow in about {n} step{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -43,7 +62,7 @@ class Headroom:
     def text(self) -> str:
         """In words, as the watch view says it."""
         what = "peaks at" if self.exact else "has a norm of"
-        said = f"{self.name}'s gradient ({self.dtype}) {what} {self.peak:.3g}"
+        said = f"{self.name}'s gradient ({self.dtype}) {what} {short_number(self.peak)}"
         said += f": {self.bits:.1f} bits below its limit"
         if (
             self.trend is not None
@@ -51,9 +70,7 @@ class Headroom:
             and self.steps_left is not None
             and math.isfinite(self.steps_left)
         ):
-            said += (
-                f", losing {-self.trend:.2f} bits per step (overflow in about {self.steps_left:.0f} steps)"
-            )
+            said += f", losing {-self.trend:.2f} bits per step ({overflow_words(self.steps_left)})"
         if self.underflow:
             said += f"; {self.underflow:.0%} of its values are below the smallest normal {self.dtype}"
         return said + "."

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from gradviz.records import Headroom
+from gradviz.records import Headroom, overflow_words, short_number
 from gradviz.view._export import wire_number
 
 __all__ = ["MAX_SAVED", "WatchHeadroom", "saved_columns", "watch_headroom"]
@@ -133,17 +133,6 @@ def _entry(rec: Headroom) -> dict[str, object]:
     return out
 
 
-def _number(x: float, whole: bool = False) -> str:
-    """9.1e3, 120, 0.42, 3.4e38: three significant digits at most; ``whole``: an integer below a million
-    as it is (float16's limit, 65504)."""
-    if not math.isfinite(x):
-        return "Inf" if x > 0 else "NaN" if math.isnan(x) else "-Inf"
-    if whole and x == int(x) and abs(x) < 1e6:
-        return str(int(x))
-    mantissa, _, exponent = f"{x:.3g}".partition("e")
-    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
-
-
 def _words(hot: Sequence[Headroom]) -> tuple[str, str]:
     """(the banner's title, its sentence) for the flagged records, closest to overflow first."""
     if not hot:
@@ -169,14 +158,14 @@ def _detail(rec: Headroom) -> str:
     if not math.isfinite(rec.peak) or not math.isfinite(rec.bits):
         return f"is no longer finite at step {rec.step} ({flagged})"
     said = (
-        f"peaks at {_number(rec.peak)} ({rec.bits:.1f} bits below {_number(rec.limit, whole=True)})"
+        f"peaks at {short_number(rec.peak)} ({rec.bits:.1f} bits below {short_number(rec.limit, whole=True)})"
         if rec.exact
-        else f"has a norm of {_number(rec.peak)} (its peak at least {rec.bits:.1f} bits below "
-        f"{_number(rec.limit, whole=True)})"
+        else f"has a norm of {short_number(rec.peak)} (its peak at least {rec.bits:.1f} bits below "
+        f"{short_number(rec.limit, whole=True)})"
     )
     trend, left = rec.trend, rec.steps_left
     if trend is not None and trend < 0 and left is not None and math.isfinite(left):
-        said += f", losing {-trend:.2f} bits per step — overflow in about {left:.0f} steps"
+        said += f", losing {-trend:.2f} bits per step — {overflow_words(left)}"
     else:
         said += ", no longer shrinking"
     return f"{said} ({flagged})"
