@@ -60,3 +60,15 @@ describe("the Graph tab", () => {
     });
   }
 });
+
+describe("the replayed graph's roots, in words", () => {
+  const node = /** @type {any} */ ({ id: "r1", label: "UnsafeViewBackward0", kind: "loss" });
+  it("an output beside the loss the model computed is not said to have its loss outside", async () => {
+    const { replayOutputText } = await import("../src/watch/app.js");
+    const beside = replayOutputText(node, 60, false, true);
+    expect(beside).toContain("Another output of the model at step 60");
+    expect(beside).not.toContain("outside the model");
+    expect(replayOutputText(node, 60, false, false)).toContain("The loss is computed outside the model");
+    expect(replayOutputText(node, 60, true, true)).toContain("The loss at step 60, computed in the model's forward");
+  });
+});

@@ -530,7 +530,7 @@ export function mountWatch(el, model, layout) {
    * @param {import("./graph-panel.js").Which} which  the graph it is in
    */
   function inspectorSection(node, which) {
-    if (which === "replay") return node.kind === "loss" ? [h("p", { class: "gv-wt-output" }, replayOutputText(node, data.timeline.forensics?.step, node.id === lossRoot("replay")))] : null;
+    if (which === "replay") return node.kind === "loss" ? [h("p", { class: "gv-wt-output" }, replayOutputText(node, data.timeline.forensics?.step, node.id === lossRoot("replay"), lossRoot("replay") !== null))] : null;
     if (node.kind === "loss") return [h("p", { class: "gv-wt-output" }, outputText(node, node.id === lossRoot("first")))];
     const column = data.nodes.indexOf(node.id);
     if (column < 0) return null;
@@ -595,8 +595,11 @@ function outputText(node, loss) {
  * @param {import("../types.js").GraphNode} node
  * @param {number|undefined} step
  * @param {boolean} loss  this root is the loss
+ * @param {boolean} lossInside  another root of the replay is the loss the model computed (this is an output beside it)
  */
-function replayOutputText(node, step, loss) {
+export function replayOutputText(node, step, loss, lossInside = false) {
   if (loss) return `The loss at step ${step ?? "?"}, computed in the model's forward (made by ${node.label}): the replay ran the model's forward again and backpropagated the gradients that arrived at its outputs in training.`;
-  return `The model's output at step ${step ?? "?"}, made by ${node.label}: the replay ran the model's forward again and backpropagated the gradients that arrived at this output in training. The loss is computed outside the model, so it is not drawn.`;
+  const ran = `the replay ran the model's forward again and backpropagated the gradients that arrived at this output in training.`;
+  if (lossInside) return `Another output of the model at step ${step ?? "?"}, made by ${node.label} (the model also returns its loss, drawn as the other root): ${ran}`;
+  return `The model's output at step ${step ?? "?"}, made by ${node.label}: ${ran} The loss is computed outside the model, so it is not drawn.`;
 }
