@@ -169,9 +169,8 @@ _BIRTH_FIELDS = {
 }
 
 
-def check_forensics(data: bytes) -> dict:
-    """``forensics.json`` as a dict (``gradviz/runlog/_format.py``), every field the view reads checked;
-    its ``replay`` as (graph, edge_norms, hists) or None. A ValueError naming the field otherwise."""
+def _object(data: bytes, holding: str) -> dict:
+    """``data`` parsed (depth-bounded) as a JSON object; a ValueError saying what is wrong otherwise."""
     try:
         saved = parse(data)
     except Unreadable as e:
@@ -181,7 +180,14 @@ def check_forensics(data: bytes) -> dict:
     except ValueError as e:
         raise ValueError(f"it {e}") from None
     if not isinstance(saved, dict):
-        raise ValueError(f"it holds a JSON {_json_kind(saved)}, not an object with step, parameters, ...")
+        raise ValueError(f"it holds a JSON {_json_kind(saved)}, not an object with {holding}")
+    return saved
+
+
+def check_forensics(data: bytes) -> dict:
+    """``forensics.json`` as a dict (``gradviz/runlog/_format.py``), every field the view reads checked;
+    its ``replay`` as (graph, edge_norms, hists) or None. A ValueError naming the field otherwise."""
+    saved = _object(data, "step, parameters, ...")
     _fields(saved, _FORENSICS_FIELDS, "")
     view = saved["view"]
     _fields(view, _VIEW_FIELDS, "view.")
@@ -275,16 +281,7 @@ def check_headroom(data: bytes) -> dict:
     """``headroom.json`` as ``{"step", "records": {name: Headroom}, "names", "steps", "bits"}`` (the series:
     ``steps`` int64, ``bits`` float32 ``[steps, names]``), every field checked; a ValueError naming the
     field otherwise."""
-    try:
-        saved = parse(data)
-    except Unreadable as e:
-        raise ValueError(
-            f"its field {e.key!r} {e.problem}" if e.key is not None else f"it {e.problem}"
-        ) from None
-    except ValueError as e:
-        raise ValueError(f"it {e}") from None
-    if not isinstance(saved, dict):
-        raise ValueError(f"it holds a JSON {_json_kind(saved)}, not an object with step, records, series")
+    saved = _object(data, "step, records, series")
     _fields(saved, _HEADROOM_FIELDS, "")
     records: dict[str, Headroom] = {}
     for i, rec in enumerate(saved["records"]):
