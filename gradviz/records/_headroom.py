@@ -20,7 +20,7 @@ def short_number(x: float, whole: bool = False) -> str:
 
 
 def overflow_words(steps_left: float) -> str:
-    """"overflow in about 7 steps", "overflow in about 1 step", "overflow at the next step"."""
+    """In words: overflow in about 7 steps, in about 1 step, at the next step."""
     n = round(steps_left)
     if n < 1:
         return "overflow at the next step"
