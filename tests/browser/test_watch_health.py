@@ -238,7 +238,7 @@ def test_update_ratio_is_drawn_only_at_the_steps_it_was_measured(browser, tmp_pa
     context, page = open_page(browser, mon.save_html(tmp_path / "ratio.html"))
     try:
         page.locator('.gv-hm-label[title="0.weight"]').click()
-        chart = page.locator(".gv-chart").nth(1)
+        chart = page.locator(".gv-chart").filter(has_text="Update ratio")  # by title: charts come and go
         points = chart.locator(f'.gv-chart-point[data-column="{column}"]')
         assert points.evaluate_all("els => els.map((e) => Number(e.dataset.row))") == measured
         path = chart.locator(f'.gv-chart-line[data-column="{column}"]').get_attribute("d")

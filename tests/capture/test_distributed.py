@@ -363,7 +363,7 @@ def test_ddp_only_rank_0_records_and_writes(job) -> None:
     assert other["recording"] is False and other["history"]["steps"] == []
     out = job[0]
     files = sorted(p.name for p in (out / "ddp_run").iterdir())
-    assert files == ["grads.bin", "graph.json", "header.json", "weights.bin"]
+    assert files == ["grads.bin", "graph.json", "header.json", "headroom.json", "weights.bin"]
     run = gradviz.open(out / "ddp_run")
     names = {v["name"] for v in run.widget().graph["verdicts"]}  # the graph of the first backward
     assert "fc1.weight" in names and not any(name.startswith("module.") for name in names)
