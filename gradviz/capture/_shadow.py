@@ -97,7 +97,7 @@ class Shadows:
         ``passes``: on live inputs its dead outputs would carry a gradient (gradients on, a floating
         result, an op that is no detach); ``cause``: the cut it would be on live inputs."""
         group = self.group(self.cap.cuts[cut]) if cut >= 0 else -1
-        blocked: dict[int, int] = {}
+        recut: Recut | None = None  # this op stops other groups' shadows too: recorded once
         for o in outputs:
             if o.requires_grad:
                 self._set(o, shadow, index)
@@ -109,9 +109,10 @@ class Shadows:
                 shaded[group] = grads | shadow.get(group, 0)
                 self._set(o, shaded, index)
             elif group >= 0:  # a cut of ``group``: without it, its input's gradient paths go on
-                own = grads | shadow.get(group, 0)
-                self._set(o, {group: own}, index)
-                blocked = {g: bits for g, bits in shadow.items() if g != group}
+                self._set(o, {group: grads | shadow.get(group, 0)}, index)
+                recut = recut or self._recut(
+                    index, name, shadow, group, self.cap.cuts[cut].kind, self.cap.cuts[cut].site
+                )
             elif passes:  # its input is dead only because an earlier cut made it so
                 self._set(o, shadow, index)
             else:  # it would cut too: only its own group's shadow goes through
@@ -119,17 +120,19 @@ class Shadows:
                 if kind is Cause.checkpoint:  # a reentrant checkpoint's op: live inputs make it no cut
                     self._set(o, shadow, index)
                     continue
-                own_group = self.groups.get(_key(kind, how, where), -1)
-                kept = {own_group: shadow[own_group]} if own_group in shadow else {}
-                self._set(o, kept, index)
-                blocked = {g: bits for g, bits in shadow.items() if g != own_group}
-                if blocked and not any(r.op_index == index for r in self.cap.recuts[-1:]):
-                    self.cap.recuts.append(Recut(index, name, kind, where, blocked))
-                blocked = {}
-        if blocked:
-            self.cap.recuts.append(
-                Recut(index, name, self.cap.cuts[cut].kind, self.cap.cuts[cut].site, blocked)
-            )
+                own = self.groups.get(_key(kind, how, where), -1)
+                self._set(o, {own: shadow[own]} if own in shadow else {}, index)
+                recut = recut or self._recut(index, name, shadow, own, kind, where)
+        if recut is not None:
+            self.cap.recuts.append(recut)
+
+    @staticmethod
+    def _recut(
+        index: int, name: str, shadow: dict[int, int], own: int, kind: Cause, site: Site | None
+    ) -> Recut | None:
+        """The shadows of the groups other than ``own`` that this op stops (None: none)."""
+        blocked = {g: bits for g, bits in shadow.items() if g != own}
+        return Recut(index, name, kind, site, blocked) if blocked else None
 
     def _set(self, tensor: torch.Tensor, shadow: dict[int, int], index: int) -> None:
         """The shadow of ``tensor``, whose lineage entry op ``index`` has just set (a target's own entry,
