@@ -41,7 +41,7 @@ import numpy as np
 from gradviz.records import History, StepBuffer
 from gradviz.runlog._format import END_STEP, FORENSICS, GRAPH, HEADER, HEADROOM, grads_dtype, weights_dtype
 from gradviz.runlog._header import check_forensics, check_graph, check_header, check_headroom
-from gradviz.runlog._scan import first_intact, intact_records, walk
+from gradviz.runlog._scan import Layout, first_intact, intact_prefix, walk
 
 __all__ = ["RunReader"]
 
@@ -93,8 +93,8 @@ class RunReader:
         self.buffer = StepBuffer(
             self.names, max_steps, self.header["every"], self.header["weights_every"], capacity=0
         )
-        self._grads = _Records(self.header["grads"]["file"], grads_dtype(p))
-        self._weights = _Records(self.header["weights"]["file"], weights_dtype(p))
+        self._grads = _Records(self.header["grads"]["file"], grads_dtype(p), has_end=True)
+        self._weights = _Records(self.header["weights"]["file"], weights_dtype(p), has_end=False)
         for records in (self._grads, self._weights):  # refuse a bad record file now, not in a poller
             opened = self._open(records.name, "record file")
             if opened is not None:
@@ -306,9 +306,10 @@ class RunReader:
 class _Records:
     """One record file, read incrementally: the records that pass their check, in order of position."""
 
-    def __init__(self, name: str, dtype: np.dtype) -> None:
+    def __init__(self, name: str, dtype: np.dtype, has_end: bool) -> None:
         self.name, self.dtype = name, dtype
         self.size = dtype.itemsize
+        self.layout = Layout.of(dtype, has_end)
         self.offset = 0  # bytes taken: records read, or skipped as corrupt
         self.last_step = -1  # step of the last record taken (a record found after corrupt bytes follows it)
         self.dropped = 0  # records skipped (corrupt stretches, rounded to records, at least 1 each)
@@ -340,8 +341,7 @@ class _Records:
                 whole = len(data) // size
                 if not whole:
                     break
-                ok = intact_records(data, whole, size)
-                good = whole if ok.all() else int(np.argmin(ok))
+                good = intact_prefix(data, whole, self.layout)
                 if good:
                     taken = np.frombuffer(data, self.dtype, count=good).copy()
                     self.offset += good * size
@@ -361,7 +361,7 @@ class _Records:
                 # the record at offset is not intact: walk through the bytes after it
                 base = self.offset
                 data = _pread(fd, min(self._walk + size - 1, end - base), base)
-                walked = walk(data, size, self.last_step, _STEP_SPAN, self._known_bad - base)
+                walked = walk(data, self.layout, self.last_step, _STEP_SPAN, self._known_bad - base)
                 if walked.taken:
                     every = np.ndarray((len(data) - size + 1,), self.dtype, buffer=data, strides=(1,))
                     batch.append(every[walked.taken])
@@ -404,7 +404,7 @@ class _Records:
             data = _pread(fd, min(scan + size - 1, end - start), start)
             if len(data) < size:
                 break
-            at = first_intact(data, size, self.last_step, _STEP_SPAN)
+            at = first_intact(data, self.layout, self.last_step, _STEP_SPAN)
             if at is not None:
                 return start + at
             start += len(data) - size + 1

@@ -1,43 +1,59 @@
-"""Finding the next intact record after damage: the crc32 of a record-sized window at every byte position.
+"""Finding the records gradviz wrote after damage: the crc32 of a record-sized window at every byte position.
 
+# NOTE [a record gradviz wrote]
+# Bytes pass a crc32 by chance once in 4 billion positions, and a crafted file can make them pass
+# anywhere. So a record is taken only if it is one the writer could have written: its crc32 matches,
+# its step is in [0, 2**48) or it is the end record byte for byte (grads.bin only), and none of its
+# floats is below zero (every float the writer writes is a norm or a ratio of norms: >= 0 or NaN).
+# The sequential read checks the same (intact_records); it costs a few percent of a valid read.
+#
 # NOTE [searching for an intact record]
-# After corrupt bytes, the reader needs the first position where a whole record passes its crc32 (and
-# has a step that could follow the last one read). Checking each position with zlib costs a crc32 of a
-# whole record per position, and a crafted file can make every position worth checking. Instead the
-# crc32 of the window at every position is computed at once, from the one before (a rolling crc32:
-# the crc is linear over GF(2), so sliding the window by a byte takes its byte in and the one leaving
-# out with two table look-ups), in numpy, a column of rows at a time. A record ``r`` is intact when
-# crc32(r[:-4]) equals its last 4 bytes, that is when crc32(r) is the constant _RESIDUE. The few
-# positions found are then checked as before (the step, not all zero, zlib's crc32 once more), in order:
-# the position :func:`first_intact` returns is exactly the one a byte-by-byte search with zlib finds.
-# When few positions are worth checking, or the first ones checked hold the record, zlib checks them
-# alone. :func:`walk` follows the reader's whole rule through a stretch of bytes with the intact
-# positions found at once, for damage that comes back every few records.
+# After corrupt bytes, the reader needs the first position where a record gradviz wrote starts (and
+# whose step could follow the last one read); a crafted file can make every position worth checking.
+# - A step in [0, 2**48) has 00 00 as its top two bytes: one cheap pass over the bytes finds the
+#   positions worth checking; the end record is found by its bytes (bytes.find); a look at the first
+#   floats drops most of the rest. When few positions are left, zlib checks them alone, in order.
+# - Otherwise the crc32 of the window at every position is computed at once, from the one before (a
+#   rolling crc32: the crc is linear over GF(2), so sliding the window by a byte takes its byte in and
+#   the one leaving out with two table look-ups), in numpy, in bands of _BAND positions (their arrays
+#   stay in the caches). A band is cut into rows of ``width`` positions (a multiple of the record size,
+#   so that the first window of each row is one zlib call on bytes no other row's first window reads);
+#   every row slides at once, a column of rows per numpy call. Two rows share a uint64 lane, their
+#   registers' bytes interleaved (row 2k in the even bytes, 2k + 1 in the odd), so that one shift moves
+#   both registers a byte on and one look-up in a table of 65,536 takes in (or takes out) a byte of
+#   both: a position costs one table look-up, not two. A window ``w`` passes when crc32(w[:-4]) equals
+#   its last 4 bytes, that is when crc32(w) is the constant _RESIDUE.
+# - The positions found are then checked as above (step, floats, zlib's crc32 once more), in order: the
+#   position :func:`first_intact` returns is exactly the one a byte-by-byte search with zlib finds.
+#   :func:`walk` follows the reader's whole rule through a stretch of bytes with every record in it
+#   found at once, taking the records that follow each other as a valid file holds them in one go, for
+#   damage that comes back every few records.
+# - Cost, 16 MB (benchmarks/open_hostile.py): a stretch where a record could start anywhere (crafted)
+#   costs the rolling crc32, about 5 ns a position, several times a valid read of records of 757 bytes;
+#   damage every record, end markers everywhere and records of 22 bytes cost about what a valid read
+#   costs. Reaching a valid read's speed everywhere needs a native rolling crc32 (a compiled module).
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-import sys
+import math
 import zlib
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Walk", "first_intact", "intact_records", "walk"]
+from gradviz.runlog._format import END_STEP
+
+__all__ = ["Layout", "Walk", "first_intact", "intact_prefix", "intact_records", "walk"]
 
 _RESIDUE = 0x2144DF1C  # crc32(m + crc32(m).to_bytes(4, "little")) for every m
-_WIDTH = 256  # positions per row: the rolling crc takes a Python step per column, over all rows at once
-
-
-def _width(count: int) -> int:
-    """Positions per row for ``count`` positions: fewer columns (Python steps) when there are few rows."""
-    return max(1, min(_WIDTH, int((count / 16) ** 0.5)))
-
-
 _FIRST = 64  # candidates checked with zlib before the rolling crc takes the rest
-_LOW = 0 if sys.byteorder == "little" else 3  # the low byte of a uint32 in memory
+_DIRECT = 2048  # positions at most that zlib checks one by one rather than rolling
+_BLOCK = 64  # columns of registers kept before they are searched for intact windows
+_BAND = 1 << 22  # positions at most rolled at once (a thread each)
+_TOP = 1 << 48  # steps below this have 00 00 as their top two bytes (and -1 has FF FF)
 _BITS = np.arange(32, dtype=np.uint32)
 
 
@@ -59,54 +75,132 @@ def _apply(images: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _rolling(size: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """For windows of ``size`` bytes: the map "append ``size`` zero bytes" on the crc register (as the
-    images of its 32 bits), the register change of the byte leaving the window, by its value, and the
-    register of an intact record."""
+def _rolling(size: int) -> tuple[np.ndarray, int]:
+    """For windows of ``size`` bytes: the register change of the byte leaving the window, by its value,
+    and the register of an intact record."""
     one = np.uint32(1) << _BITS
     step = (one >> np.uint32(8)) ^ _TABLE[one & np.uint32(0xFF)]  # append one zero byte
     shift, power, n = one, step, size
-    while n:  # square and multiply
+    while n:  # square and multiply: the map "append ``size`` zero bytes"
         if n & 1:
             shift = _apply(power, shift)
         power = _apply(power, power)
         n >>= 1
     leaving = _apply(shift, _TABLE)
     # crc32(w) = register(w) ^ crc32(size zero bytes), with register(w) the register from 0
-    return shift, leaving, _RESIDUE ^ zlib.crc32(bytes(size))
+    return leaving, _RESIDUE ^ zlib.crc32(bytes(size))
 
 
-def intact_records(data: bytes, whole: int, size: int) -> np.ndarray:
-    """Which of the ``whole`` records at the start of ``data`` pass their crc32."""
+def _interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:
+    """uint64 lanes of two uint32 registers each, the bytes of ``even`` at bytes 0, 2, 4, 6 (low first)."""
+    out = np.empty((len(even), 8), np.uint8)
+    out[:, 0::2] = even.astype("<u4").view(np.uint8).reshape(-1, 4)
+    out[:, 1::2] = odd.astype("<u4").view(np.uint8).reshape(-1, 4)
+    return out.view("<u8").reshape(-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _lane_tables(size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """For two interleaved registers (:func:`_interleave`), by the uint16 of their two low bytes: the
+    change a byte taken in makes to both (that byte xor-ed into the index), and the change the two
+    bytes leaving their windows make; and the register of an intact record."""
+    leaving, intact = _rolling(size)
+    u = np.arange(1 << 16, dtype=np.uint32)
+    low, high = u & 0xFF, u >> 8
+    return _interleave(_TABLE[low], _TABLE[high]), _interleave(leaving[low], leaving[high]), intact
+
+
+class Layout(NamedTuple):
+    """Where a record file's fields are: what tells a record gradviz wrote from bytes that pass a crc32."""
+
+    size: int  # bytes of a record
+    floats: int  # offset of its first float32 (every float after it, up to the crc32, is one)
+    end: bytes | None  # the end record, byte for byte (grads.bin); None: a file with no end record
+
+    @classmethod
+    def of(cls, dtype: np.dtype, has_end: bool) -> Layout:
+        fields = dtype.fields
+        assert fields is not None
+        floats = min(offset for name, (kind, offset, *_) in fields.items() if kind.base == np.float32)
+        end = None
+        if has_end:
+            record = np.zeros((), dtype)
+            record["step"] = END_STEP
+            body = record.tobytes()[:-4]
+            end = body + zlib.crc32(body).to_bytes(4, "little")
+        return cls(dtype.itemsize, floats, end)
+
+    @property
+    def nfloats(self) -> int:
+        """Floats in a record."""
+        return (self.size - 4 - self.floats) // 4
+
+
+def intact_records(data: bytes | memoryview, whole: int, layout: Layout) -> np.ndarray:
+    """Which of the ``whole`` records at the start of ``data`` gradviz wrote (NOTE [a record gradviz
+    wrote]): crc32, step and floats checked."""
+    size = layout.size
     rows = np.frombuffer(data, np.uint8, count=whole * size).reshape(whole, size)
     stored = rows[:, -4:].copy().view("<u4").reshape(whole)
     computed = np.fromiter((zlib.crc32(row) for row in rows[:, :-4]), np.uint32, whole)
-    return computed == stored
+    ok = computed == stored
+    steps = np.ndarray((whole,), "<i8", buffer=data, strides=(size,))
+    ok &= (steps >= 0) & (steps < _TOP)
+    for at in np.flatnonzero(steps == END_STEP).tolist():  # the end record, exactly
+        ok[at] = data[at * size : (at + 1) * size] == layout.end
+    if layout.nfloats:
+        floats = np.ndarray(
+            (whole, layout.nfloats), "<f4", buffer=data, offset=layout.floats, strides=(size, 4)
+        )
+        ok &= ~(floats < 0).any(axis=1)
+    return ok
 
 
-def first_intact(data: bytes, size: int, last_step: int, span: int) -> int | None:
-    """First position in ``data`` where a whole intact record of ``size`` bytes starts, whose step could
-    follow ``last_step`` (in (last_step, last_step + span]) or is the end marker (-1); None if none."""
+def intact_prefix(data: bytes, whole: int, layout: Layout) -> int:
+    """How many of the ``whole`` records at the start of ``data`` gradviz wrote before one it did not:
+    checked in batches that grow while they pass (a damaged chunk costs what its good start costs)."""
+    done, batch = 0, 64
+    while done < whole:
+        part = min(batch, whole - done)
+        ok = intact_records(memoryview(data)[done * layout.size :], part, layout)
+        if not ok.all():
+            return done + int(np.argmin(ok))
+        done, batch = done + part, 4 * batch
+    return done
+
+
+def first_intact(data: bytes, layout: Layout, last_step: int, span: int) -> int | None:
+    """First position in ``data`` where a whole record gradviz wrote starts whose step could follow
+    ``last_step`` (in (last_step, last_step + span]), or the end record; None if none."""
+    size = layout.size
     count = len(data) - size + 1
     if count <= 0:
         return None
-    steps = np.ndarray((count,), "<i8", buffer=data, strides=(1,))  # the int64 at every byte position
-    plausible = (steps == -1) | ((steps > last_step) & (steps <= last_step + span))
-    # a zlib call per position checked costs about what the rolling crc costs for ``few`` positions
-    few = (_width(count) * 8_000 + count * 8) // (400 + size // 2) + 16
-    if last_step < 0 and np.count_nonzero(plausible) > few and data.count(0):
+    end = _ends(data, layout, first=True)
+    if end:  # nothing after the end record needs looking at
+        count = min(count, end[0])
+    highest = min(last_step + span, _TOP - 1)
+    maybe = _maybe(data, count)
+    few = _few(count, size)
+    if last_step < 0 and np.count_nonzero(maybe) > few and data.count(0):
         # step 0 could follow: skip the records of zeros (never intact: the crc32 of zeros is not 0)
-        nonzero = np.zeros(len(data) + 1, np.int32)  # nonzero bytes before each position
-        np.cumsum(np.frombuffer(data, np.uint8) != 0, out=nonzero[1:])
-        plausible &= nonzero[size:] > nonzero[:count]
+        nonzero = np.zeros(count + size, np.int32)  # nonzero bytes before each position
+        np.cumsum(np.frombuffer(data, np.uint8, count=count + size - 1) != 0, out=nonzero[1:])
+        maybe &= nonzero[size:] > nonzero[:count]
         del nonzero
-    candidates = np.flatnonzero(plausible)
-    head = few if len(candidates) <= few else min(few, _FIRST)  # the next record is often the first
-    at = _first_checked(data, size, candidates[:head])
-    if at is not None or len(candidates) <= few:
-        return at
-    found = _intact_windows(data, size)
-    return _first_checked(data, size, found[plausible[found] & (found > candidates[head - 1])])
+    if np.count_nonzero(maybe) <= few:
+        found = _first_written(data, layout, _following(data, np.flatnonzero(maybe), last_step, highest))
+    else:
+        # the next record is often the first candidate: zlib checks the first ones alone
+        near = min(count, 64 * _FIRST)
+        head = _following(data, np.flatnonzero(maybe[:near]), last_step, highest)[:_FIRST]
+        found = _first_written(data, layout, head)
+        if found is None:
+            checked = head[-1] if len(head) == _FIRST else near - 1  # no record starts at or before here
+            hits = _intact_windows(memoryview(data)[: count + size - 1], size)
+            hits = hits[hits > checked]
+            found = _first_written(data, layout, _following(data, hits[maybe[hits]], last_step, highest))
+    return found if found is not None else (end[0] if end else None)
 
 
 class Walk(NamedTuple):
@@ -120,109 +214,224 @@ class Walk(NamedTuple):
     ended: bool  # the end record was taken
 
 
-def walk(data: bytes, size: int, last_step: int, span: int, known_bad: int) -> Walk:
+def walk(data: bytes, layout: Layout, last_step: int, span: int, known_bad: int) -> Walk:
     """Follow the reader's rule through ``data``, whose first record is not intact: search for the first
-    intact record whose step could follow ``last_step`` (not before ``known_bad``), take it and the
-    intact records that follow it, search again where one is not intact, and so on, to the end of
-    ``data`` or the end record. The rolling crc32 finds every intact position at once, so that damage
-    every few records costs about what reading intact records costs."""
-    hits = _intact_windows(data, size)
-    at = hits.tolist()
-    steps = np.ndarray((len(data) - size + 1,), "<i8", buffer=data, strides=(1,))[hits].tolist()
-    index = {position: i for i, position in enumerate(at)}
+    record gradviz wrote whose step could follow ``last_step`` (not before ``known_bad``), take it and
+    the records that follow it, search again where one does not, and so on, to the end of ``data`` or
+    the end record. Every record gradviz wrote in ``data`` is found at once (zlib on the few positions
+    worth checking, or the rolling crc32 on all), and the records that follow each other as a valid file
+    holds them are taken at once, so that damage every few records costs about what reading intact
+    records costs."""
+    size = layout.size
+    count = max(0, len(data) - size + 1)
+    maybe = _maybe(data, count)
+    if np.count_nonzero(maybe) <= _few(count, size):
+        sane = _sane(data, layout, np.flatnonzero(maybe))
+        view = memoryview(data)
+        written = sane[[zlib.crc32(view[at : at + size]) == _RESIDUE for at in sane.tolist()]]
+    else:
+        hits = _intact_windows(data, size)
+        written = hits[maybe[hits]]
+    written = _floats_ok(data, layout, written)
+    ends = _ends(data, layout, first=False)
+    if ends:
+        written = np.union1d(written, np.array(ends, np.int64))
+    return _walk(data, size, last_step, span, known_bad, written)
+
+
+def _walk(data: bytes, size: int, last_step: int, span: int, known_bad: int, written: np.ndarray) -> Walk:
+    """:func:`walk` through the positions of the records gradviz ``written`` in ``data`` (ascending)."""
+    at = written.tolist()
+    n = len(at)
+    steps = _steps(data, len(data) - size + 1)[written] if n else np.zeros(0, np.int64)
+    # pairs k, k + 1 the rule takes one after the other with no more to decide: neither the end record,
+    # the second following the first, or after bytes that are not a record, with a step that can follow
+    apart = np.diff(written)
+    follows = (steps[1:] > steps[:-1]) & (steps[1:] <= steps[:-1] + span)
+    plain = (
+        (steps[:-1] != END_STEP) & (steps[1:] != END_STEP) & ((apart == size) | ((apart > size) & follows))
+    )
+    stops = [*np.flatnonzero(~plain).tolist(), n - 1]  # a run of plain pairs ends at one of these
+    step_list = steps.tolist()
     taken: list[int] = []
     gaps: list[int] = []
-    take, following, n = taken.append, index.get, len(at)
     offset, last, ended = 0, last_step, False
     i = bisect.bisect_left(at, max(1, known_bad))
-    while True:  # ``offset``: a whole record that is not intact; ``at[i:]``: the intact ones after it
+    while True:  # ``offset``: a whole record that is not intact; ``at[i:]``: the records after it
         while i < n:
-            step = steps[i]
-            if (step == -1 or last < step <= last + span) and not _zeros(data, at[i], size):
+            step = step_list[i]
+            if step == END_STEP or last < step <= last + span:
                 break
             i += 1
         else:
             return Walk(taken, gaps, offset, max(offset + 1, known_bad, len(data) - size + 1), last, False)
         gaps.append(at[i] - offset)
-        j: int | None = i
-        while j is not None:  # a run of intact records (after the end record too, as a chunk read takes)
-            i = j
-            take(at[j])
-            if steps[j] == -1:
+        e = stops[bisect.bisect_left(stops, i)]  # at[i .. e]: taken as they come
+        if e > i:
+            taken += at[i:e]
+            gaps += [gap - size for gap in apart[i:e].tolist() if gap > size]
+            last = step_list[e - 1]
+        position, j = at[e], e
+        while True:  # a run of records (after the end record too, as a chunk read takes)
+            taken.append(position)
+            if step_list[j] == END_STEP:
                 ended = True
             elif not ended:
-                last = steps[j]
-            j = following(at[j] + size)
-        offset = at[i] + size
+                last = step_list[j]
+            j += 1
+            if j == n or at[j] != position + size:
+                break
+            position = at[j]
+        offset = position + size
         if ended or offset + size > len(data):
             return Walk(taken, gaps, offset, -1, last, ended)
-        while i < n and at[i] <= offset:
-            i += 1
+        i = bisect.bisect_right(at, offset)
 
 
-def _zeros(data: bytes, at: int, size: int) -> bool:
-    """Whether the record at ``at`` is all zero bytes (its crc32 first: 0 in such a record)."""
-    return data[at + size - 4 : at + size] == bytes(4) and not data[at : at + size].strip(b"\0")
+def _few(count: int, size: int) -> int:
+    """Positions zlib checks one by one in about the time the rolling crc32 takes for ``count``."""
+    return count * 8 // (400 + size // 2) + 16
 
 
-def _first_checked(data: bytes, size: int, positions: np.ndarray) -> int | None:
-    """The first of ``positions`` where an intact record starts (zlib's crc32) that is not all zero."""
+def _steps(data: bytes, count: int) -> np.ndarray:
+    """The int64 at each of the first ``count`` byte positions of ``data`` (a view)."""
+    return np.ndarray((count,), "<i8", buffer=data, strides=(1,))
+
+
+def _maybe(data: bytes, count: int) -> np.ndarray:
+    """Per position, whether the int64 there is a step gradviz writes (in [0, 2**48): top bytes 00 00)."""
+    if not count:
+        return np.zeros(0, bool)
+    return np.ndarray((count,), "<u2", buffer=data, offset=6, strides=(1,)) == 0
+
+
+def _following(data: bytes, positions: np.ndarray, last_step: int, highest: int) -> np.ndarray:
+    """The ``positions`` whose step is in (last_step, highest]."""
+    steps = _steps(data, len(data) - 7)[positions]
+    return positions[(steps > last_step) & (steps <= highest)]
+
+
+def _sane(data: bytes, layout: Layout, positions: np.ndarray) -> np.ndarray:
+    """The ``positions`` whose first floats are not below zero (a cheap look before a crc32)."""
+    if not layout.nfloats or not len(positions):
+        return positions
+    first = np.ndarray((len(data) - 3,), "<f4", buffer=data, strides=(1,))
+    ok = np.ones(len(positions), bool)
+    for k in range(min(4, layout.nfloats)):
+        ok &= ~(first[positions + layout.floats + 4 * k] < 0)
+    return positions[ok]
+
+
+def _floats_ok(data: bytes, layout: Layout, positions: np.ndarray) -> np.ndarray:
+    """The ``positions`` (of whole records) none of whose floats is below zero."""
+    if not layout.nfloats or not len(positions):
+        return positions
+    first = np.ndarray((len(data) - 3,), "<f4", buffer=data, strides=(1,))
+    offsets = layout.floats + 4 * np.arange(layout.nfloats)
+    ok = np.empty(len(positions), bool)
+    for lo in range(0, len(positions), 4096):  # a gather of at most 4096 records at a time
+        part = positions[lo : lo + 4096]
+        ok[lo : lo + 4096] = ~(first[part[:, None] + offsets] < 0).any(axis=1)
+    return positions[ok]
+
+
+def _ends(data: bytes, layout: Layout, first: bool) -> list[int]:
+    """The positions of the end record in ``data`` (the first only, with ``first``)."""
+    found: list[int] = []
+    if layout.end is not None:
+        at = data.find(layout.end)
+        while at >= 0:
+            found.append(at)
+            if first:
+                break
+            at = data.find(layout.end, at + 1)
+    return found
+
+
+def _first_written(data: bytes, layout: Layout, positions: np.ndarray) -> int | None:
+    """The first of ``positions`` (steps in [0, 2**48)) where a record gradviz wrote starts."""
     view = memoryview(data)
-    for at in positions.tolist():
-        crc = int.from_bytes(view[at + size - 4 : at + size], "little")
-        if zlib.crc32(view[at : at + size - 4]) == crc and not _zeros(data, at, size):
+    size = layout.size
+    for at in _sane(data, layout, positions).tolist():
+        if zlib.crc32(view[at : at + size]) == _RESIDUE and len(_floats_ok(data, layout, np.array([at]))):
             return at
     return None
 
 
-def _intact_windows(data: bytes, size: int) -> np.ndarray:
+def _intact_windows(data: bytes | memoryview, size: int) -> np.ndarray:
     """The positions (ascending) of the windows of ``size`` bytes of ``data`` whose crc32 is _RESIDUE."""
     count = len(data) - size + 1
     if count <= 0:
         return np.zeros(0, np.int64)
-    shift, leaving, intact = _rolling(size)
-    width = _width(count)
+    if count <= _DIRECT:
+        view = memoryview(data)
+        return np.array([at for at in range(count) if zlib.crc32(view[at : at + size]) == _RESIDUE], np.int64)
+    # bands of at most _BAND positions: their arrays stay in the caches
+    bands = -(-count // _BAND)
+    edges = [count * i // bands for i in range(bands + 1)]
+    view = memoryview(data)
+    return np.concatenate(
+        [_windows(view[edges[i] : edges[i + 1] + size - 1], size) + edges[i] for i in range(bands)]
+    )
+
+
+def _windows(data: bytes | memoryview, size: int) -> np.ndarray:
+    """:func:`_intact_windows` on one band, with the rolling crc32 (the note above)."""
+    count = len(data) - size + 1
+    # a zlib call per row against numpy calls per column: width ~ sqrt(count / 10), a multiple of size
+    width = size * max(1, round(math.sqrt(count / 10) / size))
     rows = -(-count // width)
-    span = rows * width  # positions computed (the last row padded with zeros)
-    padded = np.zeros(span + size, np.uint8)
-    padded[: len(data)] = np.frombuffer(data, np.uint8)
-    window = _first_windows(padded, size, width, rows, shift)
-    # row r holds the positions r * width + j; column j of ``entering`` the byte that enters at j + 1
-    entering = padded[size : size + span].reshape(rows, width).T
-    leaves = padded[:span].reshape(rows, width).T
-    hits = np.empty((width, rows), bool)
-    np.equal(window, intact, out=hits[0])
-    low = window.view(np.uint8)[_LOW::4]
-    index = np.empty(rows, np.uint8)
-    looked = np.empty(rows, np.uint32)
-    for j in range(width - 1):
-        np.bitwise_xor(low, entering[j], out=index)
-        np.take(_TABLE, index, out=looked)
-        window >>= np.uint32(8)
-        window ^= looked
-        np.take(leaving, leaves[j], out=looked)
-        window ^= looked
-        np.equal(window, intact, out=hits[j + 1])
-    if not hits.any():
-        return np.zeros(0, np.int64)
-    found = np.flatnonzero(hits.T)  # in the order of positions r * width + j
-    return found[found < count]
+    rows += rows & 1  # rows 2k and 2k + 1 share lane k
+    lanes = rows // 2
+    grid = np.zeros((rows + 1, width), np.uint8)  # row r: the bytes at r * width + j (zeros past the end)
+    grid.reshape(-1)[: len(data)] = np.frombuffer(data, np.uint8)
+    # column j of the rows, the rows in pairs: leaving[j] holds the bytes leaving the windows of both rows
+    # of each lane at column j (a uint16 each); the byte entering at column j is leaving[j + size], or
+    # in the last size columns the next row's, in entering_late
+    columns = np.zeros((width, rows + 2), np.uint8)  # an even length: every column's pairs aligned
+    columns[:, : rows + 1] = grid.T
+    leaving = columns[:, :rows].view("<u2")
+    entering_late = np.ascontiguousarray(columns[:size, 1 : rows + 1]).view("<u2")
+    zero = zlib.crc32(bytes(size))
+    flat = grid.reshape(-1).data
+    starts = range(0, rows * width, width)
+    first = np.fromiter((zlib.crc32(flat[s : s + size]) for s in starts), np.uint32, rows) ^ np.uint32(zero)
+    table, leave_table, intact = _lane_tables(size)
+    block = np.empty((min(_BLOCK, width), lanes), "<u8")
+    block[0] = _interleave(first[0::2], first[1::2])
+    index = np.empty(lanes, "<u2")
+    looked = np.empty(lanes, "<u8")
+    found: list[np.ndarray] = []
+    row = 0  # the row of ``block`` that holds column j
+    for j in range(1, width):
+        before = block[row]
+        row += 1
+        if row == len(block):
+            found += _search(block, j - row, intact, width)
+            row = 0
+        after = block[row]
+        entering = leaving[j - 1 + size] if j - 1 + size < width else entering_late[j - 1 + size - width]
+        np.bitwise_xor(before.view("<u2")[::4], entering, out=index)
+        table.take(index, out=looked, mode="clip")
+        np.right_shift(before, 16, out=after)
+        after ^= looked
+        leave_table.take(leaving[j - 1], out=looked, mode="clip")
+        after ^= looked
+    found += _search(block[: row + 1], width - 1 - row, intact, width)
+    at = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    return at[at < count]
 
 
-def _first_windows(padded: np.ndarray, size: int, width: int, rows: int, shift: np.ndarray) -> np.ndarray:
-    """The register (from 0) of the window at the start of each row, from zlib."""
-    view = padded.data
-    if size <= 4 * width:  # each window from its bytes
-        crcs = np.fromiter((zlib.crc32(view[s : s + size]) for s in range(0, rows * width, width)), np.uint32)
-        return crcs ^ np.uint32(zlib.crc32(bytes(size)))
-    # long records: one pass, noting reg(n), the register after the first n bytes, at each row's start
-    # and end; a window's register is reg(end) ^ shift(reg(start))
-    starts = np.arange(rows, dtype=np.int64) * width
-    marks = np.unique(np.concatenate([starts, starts + size]))
-    regs = np.empty(len(marks), np.uint32)
-    crc, done = 0, 0
-    for i, mark in enumerate(marks.tolist()):
-        crc = zlib.crc32(view[done:mark], crc)
-        regs[i], done = crc ^ 0xFFFFFFFF, mark
-    at_start, at_end = regs[np.searchsorted(marks, starts)], regs[np.searchsorted(marks, starts + size)]
-    return at_end ^ _apply(shift, at_start)
+def _search(block: np.ndarray, column: int, intact: int, width: int) -> list[np.ndarray]:
+    """The positions of the intact windows among the registers of ``block`` (columns from ``column``)."""
+    columns, lanes = block.shape
+    by = block.view(np.uint8).reshape(columns, lanes, 8)
+    low = intact & 0xFF
+    found = []
+    for half in (0, 1):  # the registers of rows 2k, then 2k + 1: a look at their low byte first
+        maybe = np.flatnonzero(by[:, :, half] == low)
+        if len(maybe):
+            registers = np.ascontiguousarray(by.reshape(-1, 8)[maybe][:, half::2]).view("<u4").reshape(-1)
+            c, lane = np.divmod(maybe[registers == intact], lanes)
+            found.append((2 * lane + half) * width + column + c)
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import struct
 import sys
 import tracemalloc
 import zlib
@@ -18,7 +19,7 @@ import gradviz.runlog._reader as runread
 import gradviz.runlog._scan as scan
 from gradviz.records import GradState
 from gradviz.runlog import RunWriter
-from gradviz.runlog._format import END_STEP, GRADS, GRAPH, HEADER
+from gradviz.runlog._format import END_STEP, GRADS, GRAPH, HEADER, grads_dtype, weights_dtype
 from gradviz.runlog._header import check_header
 from gradviz.runlog._json import MAX_DEPTH
 
@@ -209,8 +210,18 @@ def _record(step: int, fill: int = 1, size: int = G) -> bytes:
     return body + zlib.crc32(body).to_bytes(4, "little")
 
 
-def _intact(data: bytes, at: int, size: int) -> bool:
-    return zlib.crc32(data[at : at + size - 4]) == int.from_bytes(data[at + size - 4 : at + size], "little")
+def _intact(data: bytes, at: int, size: int, layout: scan.Layout | None = None) -> bool:
+    """Whether gradviz wrote the record at ``at``: its crc32, a step in [0, 2**48) or the end record byte
+    for byte, no float below zero (NOTE [a record gradviz wrote])."""
+    layout = layout or scan.Layout.of(grads_dtype(P), has_end=True)
+    record = data[at : at + size]
+    if zlib.crc32(record[:-4]) != int.from_bytes(record[-4:], "little"):
+        return False
+    step = int.from_bytes(record[:8], "little", signed=True)
+    if step == END_STEP:
+        return record == layout.end
+    floats = struct.unpack(f"<{layout.nfloats}f", record[layout.floats : size - 4])
+    return 0 <= step < 1 << 48 and not any(f < 0 for f in floats)
 
 
 def _reference(data: bytes, size: int) -> tuple[list[int], int, int, bool]:
@@ -283,17 +294,26 @@ def test_a_crafted_record_file_reads_as_a_byte_by_byte_search_reads_it(
         assert opened.unread_bytes == len(data) - (skipped + G * len(steps))
 
 
-def _first_by_zlib(data: bytes, size: int, last: int, span: int) -> int | None:
-    for at in range(len(data) - size + 1):
+def _first_by_zlib(data: bytes, layout: scan.Layout, last: int, span: int) -> int | None:
+    for at in range(len(data) - layout.size + 1):
         step = int.from_bytes(data[at : at + 8], "little", signed=True)
         plausible = step == END_STEP or last < step <= last + span
-        if plausible and _intact(data, at, size) and any(data[at : at + size]):
+        if plausible and _intact(data, at, layout.size, layout):
             return at
     return None
 
 
-@pytest.mark.parametrize("size", [12, G, 757, 2000])  # 2000: long records, found through the registers
+_LAYOUTS = {  # a grads.bin of 0, 2 and 149 parameters, a weights.bin of 200
+    12: scan.Layout.of(grads_dtype(0), has_end=True),
+    G: scan.Layout.of(grads_dtype(P), has_end=True),
+    757: scan.Layout.of(grads_dtype(149), has_end=True),
+    1612: scan.Layout.of(weights_dtype(200), has_end=False),
+}
+
+
+@pytest.mark.parametrize("size", list(_LAYOUTS))  # 1612: long records
 def test_the_rolling_crc_finds_the_positions_zlib_finds(size) -> None:
+    layout = _LAYOUTS[size]
     rng = np.random.default_rng(size)
     parts = []
     for i in range(6):
@@ -301,13 +321,15 @@ def test_the_rolling_crc_finds_the_positions_zlib_finds(size) -> None:
         parts += [noise, _record(int(rng.integers(-1, 4)), int(rng.integers(0, 3)), size)]
     data = b"".join(parts) + b"\xff" * (size - 1)
     found = scan._intact_windows(data, size).tolist()
-    assert found == [at for at in range(len(data) - size + 1) if _intact(data, at, size)]
+    assert found == [
+        at for at in range(len(data) - size + 1) if zlib.crc32(data[at : at + size]) == scan._RESIDUE
+    ]
     assert len(found) >= 5  # the records put there (a record of zeros may be one too)
     for last in (-1, 0, 2, 1 << 50):
         for start in range(0, len(data), 1777):
             window = data[start:]
-            assert scan.first_intact(window, size, last, 1 << 40) == _first_by_zlib(
-                window, size, last, 1 << 40
+            assert scan.first_intact(window, layout, last, 1 << 40) == _first_by_zlib(
+                window, layout, last, 1 << 40
             )
 
 

@@ -1,0 +1,84 @@
+"""The search for intact records after damage (gradviz/runlog/_scan.py), against zlib at every byte: the
+rolling crc32 over rows of interleaved registers, in bands, and the walk that checks only the
+positions worth checking before it falls back to every position."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import gradviz.runlog._scan as scan
+from gradviz.runlog._format import grads_dtype
+
+
+def _record(step: int, size: int, rng: np.random.Generator) -> bytes:
+    body = step.to_bytes(8, "little", signed=True) + rng.integers(0, 4, size - 12, np.uint8).tobytes()
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def _by_zlib(data: bytes, size: int) -> list[int]:
+    return [at for at in range(len(data) - size + 1) if zlib.crc32(data[at : at + size]) == scan._RESIDUE]
+
+
+def _planted(size: int, length: int, seed: int) -> bytes:
+    """``length`` bytes of small values (every top byte 00: every position worth checking) with intact
+    records at the start, the end, and at random places, some touching."""
+    rng = np.random.default_rng(seed)
+    data = bytearray(rng.integers(0, 3, length, np.uint8).tobytes())
+    places = {0, max(0, length - size)} | set(rng.integers(0, max(1, length - size), 12).tolist())
+    for at in sorted(places):
+        if at + 2 * size <= length:
+            data[at : at + 2 * size] = _record(5, size, rng) + _record(6, size, rng)
+        elif at + size <= length:
+            data[at : at + size] = _record(7, size, rng)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("size", [12, 22, 100, 757, 2000])
+@pytest.mark.parametrize("rows", [1, 2, 3, 8])
+def test_the_rolling_crc_finds_every_intact_window_zlib_finds(size, rows) -> None:
+    """Rows of one record or many (the width is a multiple of the record size), an odd number of rows
+    (a lane with a row of padding), windows at the end of the bytes."""
+    width = size * max(1, round((scan._DIRECT / 10) ** 0.5 / size))
+    for length in (size, size + 1, rows * width + size - 1, rows * width + size, rows * width + 3 * size - 2):
+        data = _planted(size, length, seed=size * 31 + rows)
+        assert scan._windows(data, size).tolist() == _by_zlib(data, size), length
+
+
+def test_a_long_stretch_rolled_in_bands_finds_what_one_band_finds(monkeypatch) -> None:
+    data = _planted(757, 400_000, seed=3) + _planted(22, 300_001, seed=4)
+    for size in (22, 757):
+        one = scan._windows(data, size).tolist()
+        assert one == _by_zlib(data, size)
+        monkeypatch.setattr(scan, "_BAND", 50_000)
+        assert scan._intact_windows(data, size).tolist() == one
+        monkeypatch.undo()
+
+
+def _records(steps: list[int], size: int, junk: bytes) -> bytes:
+    rng = np.random.default_rng(len(steps))
+    return b"".join(_record(step, size, rng) + junk for step in steps)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        list(range(1, 200)),  # small steps, a byte of junk after each record
+        [1 + (k << 40) for k in range(40)],  # each a whole span past the last: the walk climbs past its bound
+        [3, 2, 9, 1 << 50, 10, -1, 11],  # out of order, one too far, the end record
+    ],
+)
+def test_a_walk_through_few_candidates_takes_what_a_walk_through_every_position_takes(
+    monkeypatch, steps
+) -> None:
+    size = 22
+    data = b"\xee" + _records(steps, size, b"\xee")
+    span = 1 << 40
+    layout = scan.Layout.of(grads_dtype(2), has_end=True)
+    few = scan.walk(data, layout, 0, span, 0)
+    monkeypatch.setattr(scan, "_few", lambda count, size: -1)  # every position, rolling
+    every = scan.walk(data, layout, 0, span, 0)
+    assert few == every
+    assert len(every.taken) >= 3
