@@ -67,8 +67,9 @@ and on close, so a machine crash loses at most the steps of the last interval. A
 records only; it drops a trailing partial record and any record whose crc32 does not match (torn by a
 crash, or the zero-filled tail a power loss can leave), so a file cut anywhere still reads up to its last
 intact record. It takes only records the writer could have written: a step in [0, 2**48) or the end
-record byte for byte, and no float below zero (NOTE [a record gradviz wrote] in gradviz/runlog/_scan.py). A record that fails its check at the very end of a file that is still being written is
-read again on the next refresh. Bytes inserted into or cut out of the middle of a file are skipped: the
+record byte for byte, and no float below zero (NOTE [a record gradviz wrote] in gradviz/runlog/_scan.py).
+A record that fails its check at the very end of a file that is still being written is read again on
+the next refresh. Bytes inserted into or cut out of the middle of a file are skipped: the
 reader finds the next intact record after them and counts what it skipped (``gradviz/runlog/_reader.py``).
 
 Write errors. A write that fails (a full disk, a quota, a directory made read-only) never stops the

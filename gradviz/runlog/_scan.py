@@ -50,6 +50,7 @@ __all__ = ["Layout", "Walk", "first_intact", "intact_prefix", "intact_records", 
 
 _RESIDUE = 0x2144DF1C  # crc32(m + crc32(m).to_bytes(4, "little")) for every m
 _FIRST = 64  # candidates checked with zlib before the rolling crc takes the rest
+_SANE = 16  # floats looked at before a crc32
 _DIRECT = 2048  # positions at most that zlib checks one by one rather than rolling
 _BLOCK = 64  # columns of registers kept before they are searched for intact windows
 _BAND = 1 << 22  # positions at most rolled at once (a thread each)
@@ -225,18 +226,78 @@ def walk(data: bytes, layout: Layout, last_step: int, span: int, known_bad: int)
     size = layout.size
     count = max(0, len(data) - size + 1)
     maybe = _maybe(data, count)
+    ends = np.array(_ends(data, layout, first=False), np.int64)
     if np.count_nonzero(maybe) <= _few(count, size):
-        sane = _sane(data, layout, np.flatnonzero(maybe))
+        candidates = _sane(data, layout, np.flatnonzero(maybe))
+        if len(ends):
+            candidates = np.union1d(candidates, ends)
+        chain = _chain(data, layout, candidates, last_step, span, known_bad, set(ends.tolist()))
+        if chain is not None:
+            return _walk(data, size, last_step, span, known_bad, chain)
         view = memoryview(data)
-        written = sane[[zlib.crc32(view[at : at + size]) == _RESIDUE for at in sane.tolist()]]
+        written = candidates[[zlib.crc32(view[at : at + size]) == _RESIDUE for at in candidates.tolist()]]
     else:
         hits = _intact_windows(data, size)
         written = hits[maybe[hits]]
     written = _floats_ok(data, layout, written)
-    ends = _ends(data, layout, first=False)
-    if ends:
-        written = np.union1d(written, np.array(ends, np.int64))
-    return _walk(data, size, last_step, span, known_bad, written)
+    return _walk(data, size, last_step, span, known_bad, np.union1d(written, ends) if len(ends) else written)
+
+
+def _chain(
+    data: bytes,
+    layout: Layout,
+    candidates: np.ndarray,
+    last_step: int,
+    span: int,
+    known_bad: int,
+    ends: set[int],
+) -> np.ndarray | None:
+    """The records :func:`walk` takes when they come as damage every few records leaves them: the first
+    search's record, then each time the first of ``candidates`` (every position a record gradviz wrote
+    may start at) past the record before, right after it or after bytes that are no record, its step
+    following. Checked at once (zlib on these alone, not on every candidate); None when the records do
+    not come so (the caller checks every candidate)."""
+    size, n = layout.size, len(candidates)
+    at = candidates.tolist()
+    steps = _steps(data, len(data) - size + 1)[candidates].tolist()
+    view = memoryview(data)
+
+    def written(k: int) -> bool:
+        position = at[k]
+        if position in ends:
+            return True
+        intact = zlib.crc32(view[position : position + size]) == _RESIDUE
+        return intact and bool(len(_floats_ok(data, layout, candidates[k : k + 1])))
+
+    first = bisect.bisect_left(at, max(1, known_bad))
+    for k in range(first, min(n, first + _FIRST)):  # the first search, as the rule makes it
+        if (steps[k] == END_STEP or last_step < steps[k] <= last_step + span) and written(k):
+            break
+    else:
+        return None
+    after = np.searchsorted(candidates, candidates + size).tolist()  # the first candidate past each
+    chain = [k]
+    while after[k] < n and steps[k] != END_STEP:
+        k = after[k]
+        chain.append(k)
+    links = candidates[chain]
+    rest = links[1:][[position not in ends for position in links[1:].tolist()]]
+    crc = [zlib.crc32(view[position : position + size]) == _RESIDUE for position in rest.tolist()]
+    if not all(crc) or len(_floats_ok(data, layout, rest)) < len(rest):
+        return None
+    chained = np.array([steps[k] for k in chain], np.int64)
+    searched = np.diff(links) > size
+    follows = (chained[1:] > chained[:-1]) & (chained[1:] <= chained[:-1] + span)
+    if not (follows | ~searched).all():
+        return None
+    if chained[-1] == END_STEP:  # the records right after the end record are taken too
+        k = chain[-1]
+        while after[k] < n and at[after[k]] == at[k] + size:
+            k = after[k]
+            if not written(k):
+                break
+            links = np.append(links, at[k])
+    return links
 
 
 def _walk(data: bytes, size: int, last_step: int, span: int, known_bad: int, written: np.ndarray) -> Walk:
@@ -302,7 +363,8 @@ def _maybe(data: bytes, count: int) -> np.ndarray:
     """Per position, whether the int64 there is a step gradviz writes (in [0, 2**48): top bytes 00 00)."""
     if not count:
         return np.zeros(0, bool)
-    return np.ndarray((count,), "<u2", buffer=data, offset=6, strides=(1,)) == 0
+    byte = np.frombuffer(data, np.uint8)
+    return (byte[6 : 6 + count] | byte[7 : 7 + count]) == 0
 
 
 def _following(data: bytes, positions: np.ndarray, last_step: int, highest: int) -> np.ndarray:
@@ -313,25 +375,23 @@ def _following(data: bytes, positions: np.ndarray, last_step: int, highest: int)
 
 def _sane(data: bytes, layout: Layout, positions: np.ndarray) -> np.ndarray:
     """The ``positions`` whose first floats are not below zero (a cheap look before a crc32)."""
-    if not layout.nfloats or not len(positions):
-        return positions
-    first = np.ndarray((len(data) - 3,), "<f4", buffer=data, strides=(1,))
-    ok = np.ones(len(positions), bool)
-    for k in range(min(4, layout.nfloats)):
-        ok &= ~(first[positions + layout.floats + 4 * k] < 0)
-    return positions[ok]
+    return _nonnegative(data, layout, positions, min(_SANE, layout.nfloats))
 
 
 def _floats_ok(data: bytes, layout: Layout, positions: np.ndarray) -> np.ndarray:
     """The ``positions`` (of whole records) none of whose floats is below zero."""
-    if not layout.nfloats or not len(positions):
+    return _nonnegative(data, layout, positions, layout.nfloats)
+
+
+def _nonnegative(data: bytes, layout: Layout, positions: np.ndarray, floats: int) -> np.ndarray:
+    """The ``positions`` whose first ``floats`` floats are not below zero."""
+    if not floats or not len(positions):
         return positions
-    first = np.ndarray((len(data) - 3,), "<f4", buffer=data, strides=(1,))
-    offsets = layout.floats + 4 * np.arange(layout.nfloats)
+    rows = len(data) - layout.floats - 4 * floats + 1  # positions whose floats lie inside ``data``
+    every = np.ndarray((rows, floats), "<f4", buffer=data, offset=layout.floats, strides=(1, 4))
     ok = np.empty(len(positions), bool)
     for lo in range(0, len(positions), 4096):  # a gather of at most 4096 records at a time
-        part = positions[lo : lo + 4096]
-        ok[lo : lo + 4096] = ~(first[part[:, None] + offsets] < 0).any(axis=1)
+        ok[lo : lo + 4096] = ~(every[positions[lo : lo + 4096]] < 0).any(axis=1)
     return positions[ok]
 
 

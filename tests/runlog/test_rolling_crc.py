@@ -1,6 +1,6 @@
-"""The search for intact records after damage (gradviz/runlog/_scan.py), against zlib at every byte: the
-rolling crc32 over rows of interleaved registers, in bands, and the walk that checks only the
-positions worth checking before it falls back to every position."""
+"""The search for records after damage (gradviz/runlog/_scan.py), against zlib at every byte: the rolling
+crc32 over rows of interleaved registers, in bands; the walk through few candidates and through every
+position; and what tells a record gradviz wrote from bytes that pass a crc32."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import zlib
 import numpy as np
 import pytest
 
+import gradviz
 import gradviz.runlog._scan as scan
-from gradviz.runlog._format import grads_dtype
+from gradviz.records import GradState
+from gradviz.runlog import RunWriter
+from gradviz.runlog._format import GRADS, grads_dtype
 
 
 def _record(step: int, size: int, rng: np.random.Generator) -> bytes:
@@ -82,3 +85,35 @@ def test_a_walk_through_few_candidates_takes_what_a_walk_through_every_position_
     every = scan.walk(data, layout, 0, span, 0)
     assert few == every
     assert len(every.taken) >= 3
+
+
+def _crc_valid(record: bytes) -> bytes:
+    body = record[:-4]
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda r: r[:8] + r[8:10] + np.float32(-1.0).tobytes() + r[14:],  # a norm below zero
+        lambda r: (-1).to_bytes(8, "little", signed=True) + r[8:],  # an end marker with norms in it
+        lambda r: (1 << 50).to_bytes(8, "little") + r[8:],  # a step no run reaches
+    ],
+)
+def test_a_record_that_passes_its_crc32_but_no_writer_writes_is_dropped(tmp_path, forge) -> None:
+    """NOTE [a record gradviz wrote]: read in sequence, the forged record is damage (one record dropped);
+    every other record is read, and a forged end marker does not end the run."""
+    names = ["enc.weight", "enc.bias"]
+    writer = RunWriter(tmp_path / "run", names, weights_every=2, model="Net", optimizer="SGD")
+    for step in range(8):
+        writer.append(step, np.full(2, step + 1.0, np.float32), np.full(2, GradState.finite, np.uint8))
+    writer.close()
+    path = tmp_path / "run" / GRADS
+    data = path.read_bytes()
+    size = 12 + 5 * 2
+    forged = _crc_valid(forge(data[3 * size : 4 * size]))
+    assert zlib.crc32(forged) == scan._RESIDUE  # it passes its crc32
+    path.write_bytes(data[: 3 * size] + forged + data[4 * size :])
+    opened = gradviz.open(tmp_path / "run", max_steps=None)
+    assert opened.history.steps.tolist() == [0, 1, 2, 4, 5, 6, 7]
+    assert (opened.dropped, opened.live) == (1, False)
