@@ -16,6 +16,7 @@ import pytest
 
 import gradviz
 import gradviz.runlog._reader as runread
+import gradviz.runlog._rolling as rolling
 import gradviz.runlog._scan as scan
 from gradviz.records import GradState
 from gradviz.runlog import RunWriter
@@ -320,9 +321,9 @@ def test_the_rolling_crc_finds_the_positions_zlib_finds(size) -> None:
         noise = [rng.integers(0, 256, 300, np.uint8).tobytes(), b"\xff" * 3000, bytes(700)][i % 3]
         parts += [noise, _record(int(rng.integers(-1, 4)), int(rng.integers(0, 3)), size)]
     data = b"".join(parts) + b"\xff" * (size - 1)
-    found = scan._intact_windows(data, size).tolist()
+    found = rolling.intact_windows(data, size).tolist()
     assert found == [
-        at for at in range(len(data) - size + 1) if zlib.crc32(data[at : at + size]) == scan._RESIDUE
+        at for at in range(len(data) - size + 1) if zlib.crc32(data[at : at + size]) == rolling.RESIDUE
     ]
     assert len(found) >= 5  # the records put there (a record of zeros may be one too)
     for last in (-1, 0, 2, 1 << 50):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import gradviz
+import gradviz.runlog._rolling as rolling
 import gradviz.runlog._scan as scan
 from gradviz.records import GradState
 from gradviz.runlog import RunWriter
@@ -22,7 +23,7 @@ def _record(step: int, size: int, rng: np.random.Generator) -> bytes:
 
 
 def _by_zlib(data: bytes, size: int) -> list[int]:
-    return [at for at in range(len(data) - size + 1) if zlib.crc32(data[at : at + size]) == scan._RESIDUE]
+    return [at for at in range(len(data) - size + 1) if zlib.crc32(data[at : at + size]) == rolling.RESIDUE]
 
 
 def _planted(size: int, length: int, seed: int) -> bytes:
@@ -44,19 +45,19 @@ def _planted(size: int, length: int, seed: int) -> bytes:
 def test_the_rolling_crc_finds_every_intact_window_zlib_finds(size, rows) -> None:
     """Rows of one record or many (the width is a multiple of the record size), an odd number of rows
     (a lane with a row of padding), windows at the end of the bytes."""
-    width = size * max(1, round((scan._DIRECT / 10) ** 0.5 / size))
+    width = size * max(1, round((rolling._DIRECT / 10) ** 0.5 / size))
     for length in (size, size + 1, rows * width + size - 1, rows * width + size, rows * width + 3 * size - 2):
         data = _planted(size, length, seed=size * 31 + rows)
-        assert scan._windows(data, size).tolist() == _by_zlib(data, size), length
+        assert rolling._windows(data, size).tolist() == _by_zlib(data, size), length
 
 
 def test_a_long_stretch_rolled_in_bands_finds_what_one_band_finds(monkeypatch) -> None:
     data = _planted(757, 400_000, seed=3) + _planted(22, 300_001, seed=4)
     for size in (22, 757):
-        one = scan._windows(data, size).tolist()
+        one = rolling._windows(data, size).tolist()
         assert one == _by_zlib(data, size)
-        monkeypatch.setattr(scan, "_BAND", 50_000)
-        assert scan._intact_windows(data, size).tolist() == one
+        monkeypatch.setattr(rolling, "_BAND", 50_000)
+        assert rolling.intact_windows(data, size).tolist() == one
         monkeypatch.undo()
 
 
@@ -112,7 +113,7 @@ def test_a_record_that_passes_its_crc32_but_no_writer_writes_is_dropped(tmp_path
     data = path.read_bytes()
     size = 12 + 5 * 2
     forged = _crc_valid(forge(data[3 * size : 4 * size]))
-    assert zlib.crc32(forged) == scan._RESIDUE  # it passes its crc32
+    assert zlib.crc32(forged) == rolling.RESIDUE  # it passes its crc32
     path.write_bytes(data[: 3 * size] + forged + data[4 * size :])
     opened = gradviz.open(tmp_path / "run", max_steps=None)
     assert opened.history.steps.tolist() == [0, 1, 2, 4, 5, 6, 7]
