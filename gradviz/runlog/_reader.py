@@ -22,7 +22,7 @@ anyone.
 #   reader then searches for the first position after them where a record's crc32 matches (and whose
 #   step could follow the last one read), and counts the bytes it skipped. The bytes after a record
 #   that is not intact are walked through with every intact position in them found at once (a rolling
-#   crc32, gradviz/runlog/_scan.py), then searched _SCAN bytes at a time, so that damage costs about
+#   crc32, gradviz/runlog/_scan.py), then searched up to _SCAN bytes at a time, so that damage costs about
 #   what reading intact records costs however the bytes are crafted: in one long stretch, or after
 #   every record. A stretch with no intact record after it is left unread (it may be a record still
 #   being written) and counted in ``unread_bytes``; it is not searched again.
@@ -49,7 +49,7 @@ _HEADER_MAX = 64 << 20  # bytes; the names of a few million parameters
 _GRAPH_MAX = 256 << 20  # bytes of graph.json; a larger one is not shown
 _HEADROOM_MAX = 64 << 20  # bytes of headroom.json (its records name every parameter)
 _CHUNK = 4 << 20  # bytes of records read at a time
-_SCAN = 1 << 20  # bytes searched at a time for the next intact record (at most)
+_SCAN = 4 << 20  # bytes searched at a time for the next intact record (at most: a band of the rolling crc)
 _SCAN_FIRST = 4096  # bytes searched first (the next intact record is often near)
 _AFTER_DAMAGE = 16  # records read first after a search (damage often comes in many small pieces)
 _STEP_SPAN = 1 << 40  # a record found after corrupt bytes has a step in (last step, last step + this]
@@ -409,7 +409,7 @@ class _Records:
                 return start + at
             start += len(data) - size + 1
             self._known_bad = start  # a record starting before here was whole and not intact
-            scan = min(_SCAN, 2 * scan)
+            scan = min(_SCAN, 4 * scan)
         return None
 
 

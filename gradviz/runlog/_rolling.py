@@ -101,7 +101,7 @@ def intact_windows(data: bytes | memoryview, size: int) -> np.ndarray:
 
 
 def _windows(data: bytes | memoryview, size: int) -> np.ndarray:
-    """:func:`_intact_windows` on one band, with the rolling crc32 (the note above)."""
+    """:func:`intact_windows` on one band, with the rolling crc32 (the note above)."""
     count = len(data) - size + 1
     # a zlib call per row against numpy calls per column: width ~ sqrt(count / 10), a multiple of size
     width = size * max(1, round(math.sqrt(count / 10) / size))
