@@ -220,7 +220,9 @@ def _chain(
         return None
     chained = np.array([steps[k] for k in chain], np.int64)
     searched = np.diff(links) > size
-    follows = (chained[1:] > chained[:-1]) & (chained[1:] <= chained[:-1] + span)
+    follows = (chained[1:] == END_STEP) | (
+        (chained[1:] > chained[:-1]) & (chained[1:] <= chained[:-1] + span)
+    )
     if not (follows | ~searched).all():
         return None
     if chained[-1] == END_STEP:  # the records right after the end record are taken too
