@@ -118,3 +118,23 @@ def test_a_record_that_passes_its_crc32_but_no_writer_writes_is_dropped(tmp_path
     opened = gradviz.open(tmp_path / "run", max_steps=None)
     assert opened.history.steps.tolist() == [0, 1, 2, 4, 5, 6, 7]
     assert (opened.dropped, opened.live) == (1, False)
+
+
+def test_damage_after_every_record_is_walked_along_its_chain_to_the_end_record() -> None:
+    """The records a byte of junk follows each, then the end record: one chain, checked at once (no
+    crc32 of every candidate), which takes what the rule takes (149 parameters: enough floats to tell a
+    record from the same bytes shifted by one without a crc32)."""
+    layout = scan.Layout.of(grads_dtype(149), has_end=True)
+    rng = np.random.default_rng(0)
+    records = []
+    for step in range(1, 300):  # as the writer writes them: states 2, norms of gradients
+        record = np.zeros((), grads_dtype(149))
+        record["step"], record["state"], record["grad_norm"] = step, 2, rng.random(149, np.float32) * 3
+        records.append(_crc_valid(record.tobytes()) + b"\xee")
+    data = b"\xee" + b"".join(records) + layout.end
+    maybe = np.flatnonzero(scan._maybe(data, len(data) - layout.size + 1))
+    candidates = np.union1d(scan._sane(data, layout, maybe), [len(data) - layout.size])
+    chain = scan._chain(data, layout, candidates, 0, 1 << 40, 0, {len(data) - layout.size})
+    assert chain is not None
+    walked = scan.walk(data, layout, 0, 1 << 40, 0)
+    assert chain.tolist() == walked.taken and walked.ended and len(walked.taken) == 300
