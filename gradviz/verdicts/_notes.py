@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradviz.records import ERROR_KINDS, Capture, Cut, ErrorKind
-from gradviz.verdicts._messages import cut_clause, error_clause, error_fix
+from gradviz.verdicts._cut_messages import cut_clause, error_clause, error_fix
 
 
 def note_for(cap: Capture) -> str | None:

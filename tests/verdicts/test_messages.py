@@ -15,6 +15,7 @@ from typing import Any, cast, get_args, get_type_hints
 import pytest
 
 from gradviz.records import Capture, Carried, Cause, CutHow, ErrorKind, GradState, Target
+from gradviz.verdicts._cut_messages import error_fix
 from gradviz.verdicts._evidence import (
     Born,
     Cleared,
@@ -38,7 +39,7 @@ from gradviz.verdicts._evidence import (
     ZeroKind,
     ZeroWhy,
 )
-from gradviz.verdicts._messages import error_fix, explain
+from gradviz.verdicts._messages import explain
 
 W = "enc.weight"
 BIT = 1
