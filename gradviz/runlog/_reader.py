@@ -362,14 +362,14 @@ class _Records:
                 base = self.offset
                 data = _pread(fd, min(self._walk + size - 1, end - base), base)
                 walked = walk(data, self.layout, self.last_step, _STEP_SPAN, self._known_bad - base)
-                if walked.taken:
+                if len(walked.taken):
                     every = np.ndarray((len(data) - size + 1,), self.dtype, buffer=data, strides=(1,))
                     batch.append(every[walked.taken])
                     batched += len(walked.taken) * size
                     del every
                 del data
-                if walked.gaps:
-                    self._skip(np.array(walked.gaps))
+                if len(walked.gaps):
+                    self._skip(walked.gaps)
                 self.last_step = walked.last_step
                 self.offset = base + walked.offset
                 self._walk = min(_SCAN, 2 * self._walk) if len(walked.gaps) > 1 else _SCAN_FIRST

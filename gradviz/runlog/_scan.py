@@ -140,8 +140,8 @@ def first_intact(data: bytes, layout: Layout, last_step: int, span: int) -> int 
 class Walk(NamedTuple):
     """What following the reader's rule through a stretch of bytes found (positions relative to it)."""
 
-    taken: list[int]  # positions of the records taken, in order
-    gaps: list[int]  # bytes skipped before each record found by a search
+    taken: np.ndarray  # positions of the records taken, in order
+    gaps: np.ndarray  # bytes skipped before each record found by a search (in no order)
     offset: int  # where reading goes on
     searched: int  # the search from ``offset`` found nothing before here (-1: not searching)
     last_step: int  # step of the last record taken that is not the end marker
@@ -249,8 +249,21 @@ def _walk(data: bytes, size: int, last_step: int, span: int, known_bad: int, wri
     )
     stops = [*np.flatnonzero(~plain).tolist(), n - 1]  # a run of plain pairs ends at one of these
     step_list = steps.tolist()
-    taken: list[int] = []
-    gaps: list[int] = []
+    taken: list[tuple[int, int]] = []  # the records taken: ranges of indices into ``written``
+    gaps: list[int] = []  # bytes skipped before a record a search found
+    between: list[np.ndarray] = []  # the same for the records taken at once
+
+    def walked(offset: int, searched: int, last: int, ended: bool) -> Walk:
+        found = [written[a:b] for a, b in taken]
+        return Walk(
+            np.concatenate(found) if found else written[:0],
+            np.concatenate([np.array(gaps, np.int64), *between]),
+            offset,
+            searched,
+            last,
+            ended,
+        )
+
     offset, last, ended = 0, last_step, False
     i = bisect.bisect_left(at, max(1, known_bad))
     while True:  # ``offset``: a whole record that is not intact; ``at[i:]``: the records after it
@@ -260,27 +273,26 @@ def _walk(data: bytes, size: int, last_step: int, span: int, known_bad: int, wri
                 break
             i += 1
         else:
-            return Walk(taken, gaps, offset, max(offset + 1, known_bad, len(data) - size + 1), last, False)
+            return walked(offset, max(offset + 1, known_bad, len(data) - size + 1), last, False)
         gaps.append(at[i] - offset)
         e = stops[bisect.bisect_left(stops, i)]  # at[i .. e]: taken as they come
         if e > i:
-            taken += at[i:e]
-            gaps += [gap - size for gap in apart[i:e].tolist() if gap > size]
+            apart_ie = apart[i:e]
+            between.append(apart_ie[apart_ie > size] - size)
             last = step_list[e - 1]
-        position, j = at[e], e
+        j = e
         while True:  # a run of records (after the end record too, as a chunk read takes)
-            taken.append(position)
             if step_list[j] == END_STEP:
                 ended = True
             elif not ended:
                 last = step_list[j]
             j += 1
-            if j == n or at[j] != position + size:
+            if j == n or at[j] != at[j - 1] + size:
                 break
-            position = at[j]
-        offset = position + size
+        taken.append((i, j))
+        offset = at[j - 1] + size
         if ended or offset + size > len(data):
-            return Walk(taken, gaps, offset, -1, last, ended)
+            return walked(offset, -1, last, ended)
         i = bisect.bisect_right(at, offset)
 
 

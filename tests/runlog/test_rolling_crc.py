@@ -84,7 +84,9 @@ def test_a_walk_through_few_candidates_takes_what_a_walk_through_every_position_
     few = scan.walk(data, layout, 0, span, 0)
     monkeypatch.setattr(scan, "_few", lambda count, size: -1)  # every position, rolling
     every = scan.walk(data, layout, 0, span, 0)
-    assert few == every
+    assert few._replace(taken=few.taken.tolist(), gaps=sorted(few.gaps.tolist())) == every._replace(
+        taken=every.taken.tolist(), gaps=sorted(every.gaps.tolist())
+    )
     assert len(every.taken) >= 3
 
 
@@ -137,4 +139,4 @@ def test_damage_after_every_record_is_walked_along_its_chain_to_the_end_record()
     chain = scan._chain(data, layout, candidates, 0, 1 << 40, 0, {len(data) - layout.size})
     assert chain is not None
     walked = scan.walk(data, layout, 0, 1 << 40, 0)
-    assert chain.tolist() == walked.taken and walked.ended and len(walked.taken) == 300
+    assert chain.tolist() == walked.taken.tolist() and walked.ended and len(walked.taken) == 300
