@@ -92,9 +92,7 @@ class RunWriter:
         self.names = list(names)
         self.flush_secs = float(flush_secs)
         self.stopped: str | None = None  # why records are no longer written (a write error), or None
-        self._graph_failed = False
-        self._forensics_failed = False
-        self._headroom_failed = False
+        self._unwritten: set[str] = set()  # the JSON files a write failed for (warned once; not tried again)
         self._headroom_at: float | None = None  # when headroom.json was last written (monotonic)
         p = len(self.names)
         self._grads_dtype, self._weights_dtype = grads_dtype(p), weights_dtype(p)
@@ -229,19 +227,10 @@ class RunWriter:
 
         A failure (full disk, read-only directory) leaves the run without ``graph.json`` and warns once.
         """
-        if self._graph_failed:
+        if GRAPH in self._unwritten:
             return
         data = {"graph": graph, "edge_norms": b64(edge_norms), "hists": b64(hists)}
-        try:
-            _write_atomic(self.path / GRAPH, json.dumps(data, separators=(",", ":")))
-        except OSError as e:
-            self._graph_failed = True
-            warnings.warn(
-                f"gradviz could not write {os.fspath(self.path / GRAPH)!r}: {e}. The run is recorded "
-                "without its graph; training goes on.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        self._write_json(GRAPH, data, "its graph", strict=False)
 
     def write_forensics(self, record: dict, replay: tuple[dict, bytes, bytes] | None = None) -> None:
         """Store the first NaN/Inf step (``forensics.json``): ``record`` holds its plain data (step,
@@ -250,29 +239,19 @@ class RunWriter:
         A failure (full disk, read-only directory, a value JSON cannot hold) leaves the run without
         ``forensics.json`` and warns once; training goes on.
         """
-        if self._forensics_failed:
+        if FORENSICS in self._unwritten:
             return
         data = {**record, "replay": None}
         if replay is not None:
             graph, edge_norms, hists = replay
             data["replay"] = {"graph": graph, "edge_norms": b64(edge_norms), "hists": b64(hists)}
-        try:
-            text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-            _write_atomic(self.path / FORENSICS, text)
-        except (OSError, ValueError, TypeError) as e:
-            self._forensics_failed = True
-            warnings.warn(
-                f"gradviz could not write {os.fspath(self.path / FORENSICS)!r}: {e}. The run is recorded "
-                "without where its first NaN/Inf was born; training goes on.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        self._write_json(FORENSICS, data, "where its first NaN/Inf was born")
 
     def headroom_due(self) -> bool:
         """Time to rewrite ``headroom.json``: never written yet, or HEADROOM_SECS ago (never once a write
         failed, or the records stopped: the disk said no)."""
         at = self._headroom_at
-        if self._headroom_failed or self.stopped is not None:
+        if HEADROOM in self._unwritten or self.stopped is not None:
             return False
         return at is None or time.monotonic() - at >= HEADROOM_SECS
 
@@ -286,7 +265,7 @@ class RunWriter:
         A failure (full disk, read-only directory) leaves the last ``headroom.json`` written (or none) and
         warns once; training goes on. Nothing is written once the records stopped (a write error, said).
         """
-        if self._headroom_failed or self.stopped is not None:
+        if HEADROOM in self._unwritten or self.stopped is not None:
             return
         self._headroom_at = time.monotonic()
         table = np.asarray(bits, "<f4").reshape(len(steps), len(names))
@@ -295,16 +274,22 @@ class RunWriter:
             "records": [{f.name: _wire(getattr(r, f.name)) for f in dataclasses.fields(r)} for r in records],
             "series": {"names": list(names), "steps": [int(s) for s in steps], "bits": b64(table.tobytes())},
         }
+        self._write_json(HEADROOM, data, "its precision headroom")
+
+    def _write_json(self, name: str, data: dict, what: str, strict: bool = True) -> None:
+        """Write ``data`` to the JSON file ``name`` atomically. A failure (full disk, read-only directory;
+        with ``strict``, a value JSON cannot hold: NaN, a type) warns once, saying the run is recorded
+        without ``what``, and the file is not tried again; training goes on."""
+        caught: tuple[type[Exception], ...] = (OSError, ValueError, TypeError) if strict else (OSError,)
         try:
-            text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-            _write_atomic(self.path / HEADROOM, text)
-        except (OSError, ValueError, TypeError) as e:
-            self._headroom_failed = True
+            _write_atomic(self.path / name, json.dumps(data, separators=(",", ":"), allow_nan=not strict))
+        except caught as e:
+            self._unwritten.add(name)
             warnings.warn(
-                f"gradviz could not write {os.fspath(self.path / HEADROOM)!r}: {e}. The run is recorded "
-                "without its precision headroom; training goes on.",
+                f"gradviz could not write {os.fspath(self.path / name)!r}: {e}. The run is recorded "
+                f"without {what}; training goes on.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def close(self) -> None:
