@@ -11,6 +11,19 @@ OUTPUT = pathlib.Path(__file__).resolve().parents[1] / "_output"
 README_IMAGES = pathlib.Path(__file__).resolve().parents[2] / "notebooks" / "images"
 
 
+def open_watch_page(browser, path, width: int = 1280, height: int = 900, **options):
+    """(context, page) of a saved watch page opened offline, drawn; ``page.errors`` collects its errors.
+    ``options``: more of ``browser.new_context``'s (``color_scheme``)."""
+    context = browser.new_context(offline=True, viewport={"width": width, "height": height}, **options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(pathlib.Path(path).resolve().as_uri())
+    page.locator(".gradviz-watch").wait_for()
+    page.errors = errors
+    return context, page
+
+
 def picture(name: str) -> pathlib.Path:
     """Where a test saves the picture ``name`` that README.md shows: ``tests/_output/`` (untracked) unless
     ``GRADVIZ_README_IMAGES=1`` asks to redraw the README's own copy (a test never changes tracked files

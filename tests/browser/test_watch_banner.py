@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from browser_helpers import OUTPUT
+from browser_helpers import OUTPUT, open_watch_page
 from torch import nn
 from torch.nn import functional as F
 from watch_truth import grad_state, replay
@@ -92,17 +92,6 @@ def gpt_nan(request, tmp_path_factory) -> dict:
     return {"kind": kind, "path": path, "truth": truth, "names": names}
 
 
-def open_page(browser, path, **options):
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.locator(".gradviz-watch").wait_for()
-    page.errors = errors
-    return context, page
-
-
 def banner_lines(page) -> dict[str, str]:
     """{kind: "Title — sentence"} of every banner line."""
     return page.locator(".gv-wt-problem").evaluate_all(
@@ -133,7 +122,7 @@ def test_gpt_nan_says_whether_all_went_nan_at_once_or_one_first(browser, gpt_nan
         assert firsts == ["tok.weight"] and later == [start + 1]
         expected = f"tok.weight went NaN/Inf first, at step {start}; 147 others followed at step {start + 1}."
     assert start == NAN_AT
-    context, page = open_page(browser, gpt_nan["path"])
+    context, page = open_watch_page(browser, gpt_nan["path"])
     try:
         lines = banner_lines(page)
         assert lines["nonfinite"] == f"NaN/Inf gradients — {expected}"
@@ -241,7 +230,7 @@ def test_dead_relus_get_exploding_zero_and_vanishing_lines(browser, dead):
     vanish = first_rows((states == GradState.finite) & (norms.astype(np.float32) < np.float32(1e-7)))
     boom = running_median_explosions(states, norms)
     assert (zero >= 0).sum() == 5 and (vanish >= 0).sum() == 1 and (boom >= 0).any()  # a sick run
-    context, page = open_page(browser, dead["path"])
+    context, page = open_watch_page(browser, dead["path"])
     try:
         lines = banner_lines(page)
         assert list(lines) == ["explode", "zero", "vanishing"]  # and no line for a kind torch did not show
@@ -341,7 +330,7 @@ def test_never_lost_and_not_held_gradients_get_their_lines(browser, parts):
     # switching the auxiliary loss off makes head.bias's gradient jump 30x: exploding, by the charts' rule
     boom = running_median_explosions(states, parts["norms"])
     assert [n for n, f in zip(names, boom, strict=True) if f >= 0] == ["head.bias"]
-    context, page = open_page(browser, parts["path"])
+    context, page = open_watch_page(browser, parts["path"])
     try:
         lines = banner_lines(page)
         assert list(lines) == ["explode", "never", "none", "unchanged"]
@@ -369,7 +358,7 @@ def test_a_run_where_every_parameter_learns_has_no_banner(browser, tmp_path):
     model.forward = lambda x, warm: model.head(torch.tanh(model.body(x)))  # only what the optimizer holds
     with gradviz.watch(model, optimizer=opt, params=lambda n, p: n.startswith(("body.", "head."))) as mon:
         parts_train(model, opt)
-    context, page = open_page(browser, mon.save_html(tmp_path / "healthy.html"))
+    context, page = open_watch_page(browser, mon.save_html(tmp_path / "healthy.html"))
     try:
         assert page.locator(".gv-wt-banner").is_hidden()
         assert page.locator(".gv-wt-problem").count() == 0
@@ -401,7 +390,7 @@ def test_show_it_scrolls_the_heatmap_to_a_row_below_the_fold(browser, tmp_path):
             opt.zero_grad()
             F.mse_loss(model(x), y).backward()
             opt.step()
-    context, page = open_page(browser, mon.save_html(tmp_path / "heads.html"))
+    context, page = open_watch_page(browser, mon.save_html(tmp_path / "heads.html"))
     try:
         box = page.locator(".gv-hm-scroll")
         label = page.locator('.gv-hm-label[title="heads.39.weight"]')

@@ -24,7 +24,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from browser_helpers import OUTPUT, contrasts, node
+from browser_helpers import OUTPUT, contrasts, node, open_watch_page
 
 import gradviz
 
@@ -114,17 +114,6 @@ def from_loss(tmp_path_factory) -> dict:
     return {"path": path, **truth}
 
 
-def _open(browser, path, scheme):
-    context = browser.new_context(offline=True, viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.locator(".gradviz-watch").wait_for()
-    page.errors = errors
-    return context, page
-
-
 def _replay_panel(page):
     """The replayed graph's panel, once drawn."""
     panel = page.locator('.gv-wt-graph-view[data-graph="replay"] .gradviz-root')
@@ -159,7 +148,7 @@ def _nonfinite_drawn(panel) -> list[str]:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_masked_row_banner_names_the_softmax_line_and_the_graph_marks_the_birth(browser, masked, scheme):
     assert masked["step"] == 60  # plain torch: the step whose gradient first went NaN
-    context, page = _open(browser, masked["path"], scheme)
+    context, page = open_watch_page(browser, masked["path"], width=1400, height=1000, color_scheme=scheme)
     try:
         line = page.locator('.gv-wt-problem[data-kind="nonfinite"]')
         birth = line.locator(".gv-wt-birth-text")
@@ -219,7 +208,7 @@ def test_masked_row_banner_names_the_softmax_line_and_the_graph_marks_the_birth(
 def test_a_log_of_a_negative_in_the_loss_is_said_to_come_from_the_loss(browser, from_loss, scheme):
     # plain torch: the model's output was finite at that step and the gradient arriving at it was not
     assert from_loss["step"] == LOG_AT and from_loss["output_finite"] and not from_loss["arrived_finite"]
-    context, page = _open(browser, from_loss["path"], scheme)
+    context, page = open_watch_page(browser, from_loss["path"], width=1400, height=1000, color_scheme=scheme)
     try:
         line = page.locator('.gv-wt-problem[data-kind="nonfinite"]')
         text = line.locator(".gv-wt-birth-text").inner_text()

@@ -19,7 +19,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from browser_helpers import OUTPUT
+from browser_helpers import OUTPUT, open_watch_page
 from torch import nn
 
 import gradviz
@@ -73,19 +73,6 @@ def steady(tmp_path_factory) -> dict:
     return {"mon": mon, "path": mon.save_html(tmp_path_factory.mktemp("headroom") / "steady.html")}
 
 
-def open_page(browser, path, scheme: str = "light", width: int = 1280):
-    context = browser.new_context(
-        offline=True, viewport={"width": width, "height": 1000}, color_scheme=scheme
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(pathlib.Path(path).resolve().as_uri())
-    page.locator(".gradviz-watch").wait_for()
-    page.errors = errors
-    return context, page
-
-
 def test_the_banner_says_which_gradient_heads_for_overflow_and_show_it_draws_its_headroom(browser, climbing):
     room, peaks, stop = climbing["room"], climbing["peaks"], climbing["stop"]
     flagged = sorted((h for h in room.values() if h.flagged), key=lambda h: h.bits)
@@ -94,7 +81,7 @@ def test_the_banner_says_which_gradient_heads_for_overflow_and_show_it_draws_its
     first = flagged[0]
     names = list(climbing["mon"].history.names)
     for scheme in ("light", "dark"):
-        context, page = open_page(browser, climbing["path"], scheme)
+        context, page = open_watch_page(browser, climbing["path"], height=1000, color_scheme=scheme)
         try:
             line = page.locator('.gv-wt-problem[data-kind="headroom"]')
             assert line.count() == 1
@@ -137,7 +124,7 @@ def test_the_banner_says_which_gradient_heads_for_overflow_and_show_it_draws_its
 def test_a_steady_run_has_no_headroom_line(browser, steady):
     room = steady["mon"].headroom
     assert room and not any(h.flagged for h in room.values())
-    context, page = open_page(browser, steady["path"])
+    context, page = open_watch_page(browser, steady["path"], height=1000, color_scheme="light")
     try:
         page.locator(".gv-wt-title, .gv-title").first.wait_for()
         assert page.locator('.gv-wt-problem[data-kind="headroom"]').count() == 0
@@ -166,7 +153,7 @@ def test_gpt12_in_half_precision_looks_right(browser, tmp_path):
     flagged = [h for h in mon.headroom.values() if h.flagged]
     path = mon.save_html(tmp_path / "gpt12.html")
     for scheme in ("light", "dark"):
-        context, page = open_page(browser, path, scheme, width=1400)
+        context, page = open_watch_page(browser, path, width=1400, height=1000, color_scheme=scheme)
         try:
             line = page.locator('.gv-wt-problem[data-kind="headroom"]')
             assert line.count() == (1 if flagged else 0)

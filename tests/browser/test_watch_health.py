@@ -7,13 +7,12 @@ runs (watch_truth.py). Leaves screenshots in tests/_output/ and the README pictu
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 
 import numpy as np
 import pytest
 import torch
-from browser_helpers import OUTPUT, node, picture, wait_for_draws
+from browser_helpers import OUTPUT, node, open_watch_page, picture, wait_for_draws
 from torch import nn
 from torch.nn import functional as F
 from watch_truth import all_learn, contrast, grad_state, low_contrast, replay
@@ -43,17 +42,6 @@ TEXT = [
     ".gv-chart-series",
     ".gv-chart-tick",
 ]
-
-
-def open_page(browser, path: pathlib.Path, **options):
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.locator(".gradviz-watch").wait_for()
-    page.errors = errors
-    return context, page
 
 
 def set_row(page, row: int) -> None:
@@ -107,7 +95,7 @@ def test_gpt12_rows_are_labelled_grouped_by_module_and_fit_the_window(browser, g
     np.testing.assert_array_equal(mon.history.state, truth)  # what watch recorded is what torch gives
     frozen = [n for n, p in zip(names, mon.history.state[-1], strict=True) if p == GradState.none]
     assert frozen == ["tok.weight"]
-    context, page = open_page(browser, gpt12["path"])
+    context, page = open_watch_page(browser, gpt12["path"])
     try:
         root = page.locator(".gradviz-watch")
         bands = page.locator(".gv-hm-band").evaluate_all("els => els.map((e) => e.dataset.band)")
@@ -159,7 +147,7 @@ def test_sick_pages_never_say_all_learn_where_torch_disagrees(browser, sick):
     h = demo.history
     np.testing.assert_array_equal(h.state, states)
     assert not all_learn(states[-1], norms[-1])
-    context, page = open_page(browser, sick["path"])
+    context, page = open_watch_page(browser, sick["path"])
     try:
         whole = page.locator(".gradviz-watch").inner_text()
         assert not ALL_LEARN.search(whole), whole[:400]  # the first view: the latest step, the whole run
@@ -185,7 +173,7 @@ def test_the_inspector_follows_the_step_never_a_healthy_badge_at_a_bad_step(brow
     badges = {int(GradState.nonfinite): "NaN/Inf", int(GradState.zero): "zero gradient"}
     expected = badges[int(states[bad, column])]
     node_id = demo.monitor.graph[0]["verdicts"][column]["node"]
-    context, page = open_page(browser, sick["path"])
+    context, page = open_watch_page(browser, sick["path"])
     try:
         page.get_by_role("tab", name="Graph").click()
         wait_for_draws(page.locator(".gradviz-root"), 1)
@@ -235,7 +223,7 @@ def test_update_ratio_is_drawn_only_at_the_steps_it_was_measured(browser, tmp_pa
     assert measured == [0, 4, 8, 12, 16]
     for row in measured:
         assert h.update_ratio[row, column] == pytest.approx(measured_truth[int(h.steps[row])], rel=1e-4)
-    context, page = open_page(browser, mon.save_html(tmp_path / "ratio.html"))
+    context, page = open_watch_page(browser, mon.save_html(tmp_path / "ratio.html"))
     try:
         page.locator('.gv-hm-label[title="0.weight"]').click()
         chart = page.locator(".gv-chart").filter(has_text="Update ratio")  # by title: charts come and go
@@ -275,7 +263,7 @@ def test_standalone_page_follows_the_system_dark_scheme_and_stays_readable(brows
     pages = [(sick["demo"].name, sick["path"], banner), ("gpt12", gpt12["path"], [".gv-hm-band"])]
     for name, path, extra in pages:
         for scheme in ("light", "dark"):
-            context, page = open_page(browser, path, color_scheme=scheme)
+            context, page = open_watch_page(browser, path, color_scheme=scheme)
             try:
                 root = page.locator(".gradviz-watch")
                 background = root.evaluate("el => getComputedStyle(el).backgroundColor")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from browser_helpers import OUTPUT, wait_for_draws
+from browser_helpers import OUTPUT, open_watch_page, wait_for_draws
 from torch import nn
 from torch.nn import functional as F
 
@@ -46,17 +46,6 @@ def mlp():
     return model, torch.optim.SGD(model.parameters(), lr=0.05)
 
 
-def open_page(browser, path, **options):
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.locator(".gradviz-watch").wait_for()
-    page.errors = errors
-    return context, page
-
-
 def lefts(page) -> dict[str, float]:
     """Left x of the heatmap's cells, the slider, and each chart's plot frame."""
     return page.evaluate(
@@ -77,7 +66,7 @@ def test_a_short_run_with_the_default_weights_every_says_why_there_is_no_ratio_l
     rows = [r for r in range(len(ratio)) if not np.isnan(ratio[r]).all()]
     assert rows == list(range(0, steps, 100))  # weights_every=100: a weight step every 100 steps
     medians = "; ".join(f"step {r}: median {js_number(float(np.median(ratio[r])))}" for r in rows)
-    context, page = open_page(browser, mon.save_html(tmp_path / "short.html"))
+    context, page = open_watch_page(browser, mon.save_html(tmp_path / "short.html"))
     try:
         charts = page.locator(".gv-chart")
         assert charts.nth(0).is_visible() and charts.nth(1).is_hidden()  # gradient norm drawn, ratio not
@@ -106,7 +95,7 @@ def js_number(x: float) -> str:
 def test_with_weights_every_1_the_ratio_chart_is_drawn(browser, tmp_path):
     model, opt = mlp()
     mon = train(model, opt, 30, weights_every=1)
-    context, page = open_page(browser, mon.save_html(tmp_path / "every.html"))
+    context, page = open_watch_page(browser, mon.save_html(tmp_path / "every.html"))
     try:
         assert page.locator(".gv-wt-ratio-note").is_hidden()
         ratio = page.locator(".gv-chart").filter(has_text="Update ratio")  # by title: charts come and go
@@ -120,7 +109,7 @@ def test_with_weights_every_1_the_ratio_chart_is_drawn(browser, tmp_path):
 def test_the_label_column_fits_short_names_and_lines_up_every_plot(browser, tmp_path):
     model, opt = mlp()
     mon = train(model, opt, 20)
-    context, page = open_page(browser, mon.save_html(tmp_path / "narrow.html"))
+    context, page = open_watch_page(browser, mon.save_html(tmp_path / "narrow.html"))
     try:
         gutter = page.locator(".gv-hm-gutter").bounding_box()["width"]
         assert gutter == MIN_GUTTER  # "0.weight": the slider's label and button set the width
@@ -157,7 +146,7 @@ def gpt(tmp_path_factory) -> dict:
 
 
 def test_gpt_names_show_whole_and_every_plot_lines_up(browser, gpt):
-    context, page = open_page(browser, gpt["path"])
+    context, page = open_watch_page(browser, gpt["path"])
     try:
         for band in [f"blocks.{i}" for i in range(12)]:
             page.locator(f'.gv-hm-band[data-band="{band}"]').click()
@@ -181,7 +170,7 @@ def test_gpt_names_show_whole_and_every_plot_lines_up(browser, gpt):
 
 
 def test_the_graph_key_calls_the_blue_node_the_models_output(browser, gpt):
-    context, page = open_page(browser, gpt["path"])
+    context, page = open_watch_page(browser, gpt["path"])
     try:
         page.get_by_role("tab", name="Graph").click()
         wait_for_draws(page.locator(".gradviz-root"), 1)

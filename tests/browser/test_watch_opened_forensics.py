@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from browser_helpers import OUTPUT, wait_for_draws
+from browser_helpers import OUTPUT, open_watch_page, wait_for_draws
 
 import gradviz
 
@@ -41,20 +41,9 @@ def pages(tmp_path_factory) -> dict:
     }
 
 
-def _open(browser, path: Path, scheme: str):
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900}, color_scheme=scheme)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.locator(".gradviz-watch").wait_for()
-    page.errors = errors
-    return context, page
-
-
 def _seen(browser, path: Path, scheme: str, shot: str | None) -> dict:
     """What the banner's birth line and the Graph tab show."""
-    context, page = _open(browser, path, scheme)
+    context, page = open_watch_page(browser, path, color_scheme=scheme)
     try:
         birth = page.locator('.gv-wt-problem[data-kind="nonfinite"] .gv-wt-birth')
         text = birth.locator(".gv-wt-birth-text").inner_text()
