@@ -102,6 +102,12 @@ def site_at(file: str, line: int, library: bool) -> Site | None:
     return SITES[_index_at(file, line, library)]
 
 
+def is_gradviz_code(code: CodeType) -> bool:
+    """Whether ``code`` is gradviz's own (its teaching demos are the user's)."""
+    file = code.co_filename
+    return file.startswith(_GRADVIZ_DIR) and not file.startswith(_DEMOS_DIR)
+
+
 def kind_of_code(code: CodeType) -> int:
     """INTERNAL, LIBRARY or USER."""
     return _kind(code)

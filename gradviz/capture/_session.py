@@ -33,7 +33,8 @@ from gradviz.capture._lineage import Lineage
 from gradviz.capture._locate import locate_births, locate_blocks, mark_forward_births
 from gradviz.capture._norms import norms_and_states
 from gradviz.capture._stats import sample_many
-from gradviz.capture._tracer import Tracer
+from gradviz.capture._tracer import OP_CALLERS, Tracer
+from gradviz.capture._user_warnings import WarningsAtUserLine
 from gradviz.records import Capture, GradState, Root, Site
 
 
@@ -98,6 +99,7 @@ class Session:
     def start(self) -> None:
         try:
             self._handles.append(QuietCompileWarning())
+            self._handles.append(WarningsAtUserLine(OP_CALLERS))  # NOTE [warnings at the user's line]
             # NOTE [stable hook slots] in _hooks.py: the same keys in torch's dicts for every trace
             self._handles.append(add_forward_pre_hook(self._enter_module))
             self._handles.append(add_forward_hook(self._leave_module))

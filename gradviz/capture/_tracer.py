@@ -461,3 +461,8 @@ def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:
     """Whether ``t`` itself (not an earlier tensor whose freed id it reuses) is in ``seen``."""
     ref = seen.get(id(t))
     return ref is not None and ref() is t
+
+
+# the functions that call the user's op: a warning raised inside the op lands above them
+# (NOTE [warnings at the user's line] in _user_warnings.py)
+OP_CALLERS = (Tracer.run.__code__, Tracer.__torch_function__.__code__)
