@@ -97,6 +97,7 @@ __all__ = [
     "GRAPH",
     "HEADER",
     "HEADROOM",
+    "MAX_STEP",
     "NONFINITE",
     "VERSION",
     "WEIGHTS",
@@ -114,6 +115,7 @@ HEADROOM = "headroom.json"
 GRADS = "grads.bin"
 WEIGHTS = "weights.bin"
 END_STEP = -1
+MAX_STEP = 1 << 48  # steps are below this (a reader takes no record with a larger one)
 NONFINITE = int(GradState.nonfinite)
 
 

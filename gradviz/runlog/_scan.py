@@ -34,14 +34,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradviz.runlog._format import END_STEP
+from gradviz.runlog._format import END_STEP, MAX_STEP
 from gradviz.runlog._rolling import RESIDUE, intact_windows
 
 __all__ = ["Layout", "Walk", "first_intact", "intact_prefix", "intact_records", "walk"]
 
 _FIRST = 64  # candidates checked with zlib before the rolling crc takes the rest
 _SANE = 16  # floats looked at before a crc32
-_TOP = 1 << 48  # steps below this have 00 00 as their top two bytes
+_TOP = MAX_STEP  # steps below this have 00 00 as their top two bytes
+assert _TOP == 1 << 48
 
 
 class Layout(NamedTuple):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradviz.records import Headroom, StepBuffer
+from gradviz.records import GradState, Headroom, StepBuffer
 from gradviz.runlog._format import (
     END_STEP,
     FORENSICS,
@@ -25,6 +25,7 @@ from gradviz.runlog._format import (
     GRAPH,
     HEADER,
     HEADROOM,
+    MAX_STEP,
     VERSION,
     WEIGHTS,
     grads_dtype,
@@ -163,6 +164,7 @@ class RunWriter:
             if self.stopped is not None:
                 return
             raise RuntimeError(f"the run log {os.fspath(self.path)!r} is closed.")
+        _check_row(step, grad_norm, state, param_norm, update_ratio)
         try:
             if param_norm is not None or update_ratio is not None:
                 rec = np.zeros((), self._weights_dtype)
@@ -357,3 +359,16 @@ class LoggedSteps(StepBuffer):
             self.writer.append(step, grad_norm, state, param_norm, update_ratio)  # never raises OSError
         if self.keep:
             super().append(step, grad_norm, state, param_norm, update_ratio, clean=clean)
+
+
+def _check_row(step: int, grad_norm: np.ndarray, state: np.ndarray, *weights: np.ndarray | None) -> None:
+    """Refuse a row no reader would take back (NOTE [a record gradviz wrote] in _scan.py): it would be read
+    as damage, and silently lost."""
+    if not 0 <= step < MAX_STEP:
+        raise ValueError(f"a step is in [0, 2**48); got {step}.")
+    states = np.asarray(state)
+    if states.size and (states.min() < 0 or states.max() > max(GradState)):
+        raise ValueError(f"a state is a GradState (0-{int(max(GradState))}); got {states.tolist()}.")
+    for name, values in (("grad_norm", grad_norm), ("param_norm", weights[0]), ("update_ratio", weights[1])):
+        if values is not None and np.any(np.asarray(values) < 0):
+            raise ValueError(f"{name} is a norm or a ratio of norms, never below zero; got {values}.")

@@ -321,3 +321,40 @@ def test_open_is_public_but_never_shadows_the_builtin() -> None:
     exec("from gradviz import *", namespace)
     assert "open" not in namespace and "ddp_check" in namespace and "Run" in namespace
     assert gradviz.open is gradviz._open.open
+
+
+@pytest.mark.parametrize(
+    ("step", "change", "match"),
+    [
+        (-1, {}, "a step is in"),
+        (1 << 48, {}, "a step is in"),
+        (0, {"grad": -1.0}, "grad_norm is a norm"),
+        (0, {"param": -0.5}, "param_norm is a norm"),
+        (0, {"ratio": -1e-9}, "update_ratio is a norm"),
+        (0, {"state": 4}, "a state is a GradState"),
+    ],
+)
+def test_a_row_no_reader_would_take_back_is_refused(tmp_path, step, change, match) -> None:
+    """What the reader reads as damage (NOTE [a record gradviz wrote]) is refused when written, not lost."""
+    w = RunWriter(tmp_path / "run", NAMES)
+    _, grad, state, (param, ratio) = next(r for r in _rows(4) if r[3])
+    grad, state, param, ratio = grad.copy(), state.copy(), param.copy(), ratio.copy()
+    for name, array in (("grad", grad), ("param", param), ("ratio", ratio), ("state", state)):
+        if name in change:
+            array[-1] = change[name]
+    with pytest.raises(ValueError, match=match):
+        w.append(step, grad, state, param, ratio)
+    w.append(0, *next(_rows(1))[1:3])  # the log goes on: nothing of the refused row was written
+    w.close()
+    r = RunReader(tmp_path / "run")
+    assert r.refresh() == 1 and r.dropped == 0 and r.ended
+
+
+def test_zero_and_nan_norms_are_written(tmp_path) -> None:
+    w = RunWriter(tmp_path / "run", NAMES)
+    grad = np.zeros(P, np.float32)
+    grad[0] = np.nan
+    w.append(0, grad, np.zeros(P, np.uint8), np.full(P, -0.0, np.float32), None)
+    w.close()
+    r = RunReader(tmp_path / "run")
+    assert r.refresh() == 1 and r.dropped == 0
