@@ -246,6 +246,8 @@ class Monitor:
         )
         self._buffer = self._recorder.buffer
         self._recorder.on_recorded = self._push
+        self._recorder.on_stopped = self._refresh
+        self._stopped: tuple[int | None, str] | None = None  # kept after close()
         # NaN forensics (NOTE [replaying a step]): not for sharded or compiled models (hooks on a compiled
         # module would change its graph)
         self._forensics = Forensics(
@@ -290,8 +292,26 @@ class Monitor:
         records, (steps, rows) = self._headroom_now()
         headroom = view.watch_headroom(history.names, records, steps, rows)
         return view.build_watch_state(
-            history, self.graph, live=not self.closed, forensics=self._forensics.view(), headroom=headroom
+            history,
+            self.graph,
+            live=not self.closed and self.stopped is None,
+            forensics=self._forensics.view(),
+            headroom=headroom,
+            stopped=self.stopped,
         )
+
+    @property
+    def stopped(self) -> tuple[int | None, str] | None:
+        """When gradviz's own error stopped the recording (NOTE [fail-safe]): (the step of the last row
+        recorded before it, or None; what failed). None while it records as it should."""
+        recorder = self._recorder
+        if recorder is not None and recorder.stopped:
+            self._stopped = (recorder.last_row, recorder.failsafe.describe())
+        return self._stopped
+
+    def _refresh(self) -> None:
+        if self._widget is not None:
+            self._widget.update(self._state())
 
     def _headroom_now(
         self, recorder: Recorder | None = None
@@ -448,6 +468,9 @@ class Monitor:
                 bad += f"; {went}"
         if self.log_dir is not None:
             bad += f"; writing {os.fspath(self.log_dir)!r}"
+        if self.stopped is not None:
+            status = "stopped"
+            bad += f"; {view.stopped_text(*self.stopped)}"
         return (
             f"<gradviz.Monitor {status} {len(h.names)} parameters of {self.model_name}{by}: "
             f"{h.n} steps recorded of {self.steps_seen}{bad}>"

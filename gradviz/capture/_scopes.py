@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_right
+from collections.abc import Callable
 
 import torch
 
@@ -40,7 +41,8 @@ _PRE: list[SlotHandle] = []  # the forward pre-hook, while any scopes listen
 class ForwardScopes:
     """The sequence-number spans of a model's modules' forwards (NOTE [placed by the forward])."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, on_error: Callable[[Exception, str], None]) -> None:
+        self.on_error = on_error  # gradviz's own error in a hook (NOTE [fail-safe]): the recorder stops
         inner = unwrap(model)
         self._model = weakref.ref(inner)
         self._names: dict[int, tuple[weakref.ref[torch.nn.Module], str]] = {
@@ -120,13 +122,19 @@ def scopes_of(model: torch.nn.Module) -> ForwardScopes | None:
 
 def _on_enter(module: torch.nn.Module, args: object) -> None:
     for scopes in list(_LISTENING):
-        scopes._enter(module)
+        try:
+            scopes._enter(module)
+        except Exception as internal:  # NOTE [fail-safe]: never in the way of the user's forward
+            scopes.on_error(internal, "module forward pre-hook")
 
 
 def module_left(module: torch.nn.Module) -> None:
     """After a module's forward (called by the watch's process-wide forward hook, _listen.py)."""
     for scopes in list(_LISTENING):
-        scopes._leave(module)
+        try:
+            scopes._leave(module)
+        except Exception as internal:  # NOTE [fail-safe]
+            scopes.on_error(internal, "module forward hook")
 
 
 def _release() -> None:

@@ -70,6 +70,7 @@ from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._headroom import HeadroomTracker
 from gradviz.capture._listen import Listening
 from gradviz.capture._norms import device_norms, settle
@@ -157,6 +158,7 @@ class Recorder:
         self.optimizer = optimizer
         self._on_first_backward = on_first_backward
         self.on_recorded: Callable[[], None] | None = None  # after each recorded row (the live widget)
+        self.on_stopped: Callable[[], None] | None = None  # after an internal error stopped the recording
         # (step, untouched): the first row with a non-finite gradient was just recorded; untouched: the
         # optimizer has not stepped yet (NOTE [replaying a step] in _step_inputs.py)
         self.on_first_nonfinite: Callable[[int, bool], None] | None = None
@@ -164,6 +166,9 @@ class Recorder:
         self.skip_nonfinite = False
         self.skipped: list[int] = []
         self.headroom = HeadroomTracker(names, self.params)  # NOTE [precision headroom] in _headroom.py
+        self.failsafe = FailSafe()  # NOTE [fail-safe]: gradviz's own first error in a hook, if any
+        self.stopped = False  # an internal error stopped the recording (NOTE [fail-safe])
+        self.last_row: int | None = None  # the step of the latest row recorded
         self._announced = False
         self._open: _Open | None = None
         self._snapshots: dict[_Key, list[torch.Tensor]] = {}
@@ -173,10 +178,11 @@ class Recorder:
         self._node_handle: RemovableHandle | None = None
         self._listening: Listening | None = Listening(model, self) if active else None
         # which module ran each op of the first backward's graph (NOTE [placed by the forward], _scopes.py)
-        self._scopes: ForwardScopes | None = ForwardScopes(model) if active else None
+        self._scopes: ForwardScopes | None = ForwardScopes(model, self._failed) if active else None
         if optimizer is not None:
-            self._handles.append(optimizer.register_step_pre_hook(self._pre_step))
-            self._handles.append(optimizer.register_step_post_hook(self._post_step))
+            self._pre_handle = optimizer.register_step_pre_hook(self._pre_step)
+            self._post_handle = optimizer.register_step_post_hook(self._post_step)
+            self._handles += [self._pre_handle, self._post_handle]
         elif self.weighs(0) and active:
             with torch.no_grad():
                 self._snapshot(self._layout(fresh=True), self._all)  # the weights before the first update
@@ -191,6 +197,17 @@ class Recorder:
 
     def _pre_step(
         self, optimizer: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        if self.failsafe.broken:
+            return None
+        try:
+            return self._before_step(args, kwargs)
+        except Exception as internal:  # NOTE [fail-safe]: step() runs with its own arguments
+            self._failed(internal, "optimizer step pre-hook", running=self._pre_handle)
+            return None
+
+    def _before_step(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         self._close_open()  # the previous optimizer.step() raised: keep what was measured
         step = self.step_count
@@ -238,7 +255,10 @@ class Recorder:
                 with contextlib.suppress(Exception):
                     self._measured(open_)
                 raise
-            self._measured(open_)
+            try:
+                self._measured(open_)
+            except Exception as internal:  # NOTE [fail-safe]: the closure's result goes back untouched
+                self._failed(internal, "closure step")
             return result
 
         return evaluate
@@ -249,6 +269,14 @@ class Recorder:
                 open_.parts = self._measure_open(open_)
 
     def _post_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
+        if self.failsafe.broken:
+            return
+        try:
+            self._after_step()
+        except Exception as internal:  # NOTE [fail-safe]
+            self._failed(internal, "optimizer step post-hook", running=self._post_handle)
+
+    def _after_step(self) -> None:
         open_, self._open = self._open, None
         if open_ is None:
             return
@@ -285,6 +313,12 @@ class Recorder:
 
     def step(self) -> None:
         """Manual step boundary: record the gradients now, and on weight steps the update since the last."""
+        try:
+            self._manual_step()
+        except Exception as internal:  # NOTE [fail-safe]
+            self._failed(internal, "step")
+
+    def _manual_step(self) -> None:
         step = self.step_count
         self.step_count += 1
         if not self.active:
@@ -312,16 +346,25 @@ class Recorder:
         step = self.step_count
         if not self.active or step % self.every or self.on_first_nonfinite is None or self._announced:
             return
-        with torch.no_grad():
-            try:
-                parts = self._measure(self._layout(fresh=False))
-            except RuntimeError:  # parameters moved to another device or dtype since: group them again
-                parts = self._measure(self._layout(fresh=True))
-            if self._first_bad(parts):
-                self._announce(step, untouched=True)
+        try:
+            with torch.no_grad():
+                try:
+                    parts = self._measure(self._layout(fresh=False))
+                except RuntimeError:  # parameters moved to another device or dtype since: group them again
+                    parts = self._measure(self._layout(fresh=True))
+                if self._first_bad(parts):
+                    self._announce(step, untouched=True)
+        except Exception as internal:  # NOTE [fail-safe]
+            self._failed(internal, "pre-update check")
 
     def _on_forward(self, output: object) -> None:
         """After each forward of the model until the first backward (NOTE [hooks on the model])."""
+        try:
+            self._heard(output)
+        except Exception as internal:  # NOTE [fail-safe]: never in the way of the user's forward
+            self._failed(internal, "model forward hook")
+
+    def _heard(self, output: object) -> None:
         tensors = (t for t in tree_leaves(output) if isinstance(t, torch.Tensor))
         root = next((t.grad_fn for t in tensors if t.grad_fn is not None), None)
         if root is None:
@@ -333,11 +376,13 @@ class Recorder:
     def _on_backward_start(self, grad_outputs: object) -> None:
         node = torch._C._current_autograd_node()  # the node this pre-hook runs for; holding it would leak
         scopes, self._scopes = self._scopes, None
-        self._remove_graph_hooks()
-        if scopes is not None:
-            scopes.remove()  # its spans stay readable until the graph is captured
         try:
+            self._remove_graph_hooks()
+            if scopes is not None:
+                scopes.remove()  # its spans stay readable until the graph is captured
             self._on_first_backward(node)
+        except Exception as internal:  # NOTE [fail-safe]: never in the way of the user's backward
+            self._failed(internal, "graph of the first backward")
         finally:
             if scopes is not None:
                 scopes.forget()
@@ -357,11 +402,35 @@ class Recorder:
         """Record a step left half-done by a raising ``optimizer.step()``, remove every hook."""
         try:
             self._close_open()
+        except Exception as internal:  # NOTE [fail-safe]
+            self._failed(internal, "close")
         finally:
+            self._release()
+
+    def _failed(self, internal: Exception, stage: str, running: RemovableHandle | None = None) -> None:
+        """NOTE [fail-safe] for a watched run: gradviz's own error in one of its hooks is warned once, the
+        recording stops there, and what was recorded before stays. Every hook goes at once (each later step
+        runs as it would without gradviz), but the optimizer hook that is ``running``: torch is iterating
+        over its dict (removing it now would raise in the user's step), so it stays, returning at once,
+        until close()."""
+        self.stopped = True
+        self.failsafe.fail(internal, stage)
+        self.active = False
+        self._open = None
+        self.on_recorded = self.on_first_nonfinite = None
+        if self.on_stopped is not None:
+            with contextlib.suppress(Exception):  # (the view may be what failed)
+                self.on_stopped()
+        self._release(keep=running)
+
+    def _release(self, keep: RemovableHandle | None = None) -> None:
+        try:
             self._remove_graph_hooks()
+        finally:
             for handle in self._handles:
-                handle.remove()
-            self._handles.clear()
+                if handle is not keep:
+                    handle.remove()
+            self._handles = [keep] if keep is not None else []
             self._snapshots.clear()
             self.params = []
 
@@ -472,6 +541,7 @@ class Recorder:
         non-finite one is announced (``untouched``: before the optimizer stepped)."""
         seen = self.buffer.first_nonfinite
         self._append_row(step, parts)
+        self.last_row = step
         if seen is None and self.buffer.first_nonfinite is not None:
             self._announce(step, untouched)
         if self.on_recorded is not None:

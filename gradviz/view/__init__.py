@@ -20,7 +20,7 @@ from gradviz.view._watch_forensics import WatchForensics, watch_forensics
 from gradviz.view._watch_headroom import WatchHeadroom, saved_columns, watch_headroom
 from gradviz.view._watch_html import write_watch_html
 from gradviz.view._watch_problems import nonfinite_text
-from gradviz.view._watch_state import build_watch_state
+from gradviz.view._watch_state import build_watch_state, stopped_text
 from gradviz.view._watch_summary import counts_text, frozen_columns, run_text, step_counts
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "run_text",
     "saved_columns",
     "step_counts",
+    "stopped_text",
     "summary_line",
     "to_dot",
     "verdicts_dict",

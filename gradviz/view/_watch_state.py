@@ -59,6 +59,16 @@ _SCALAR_STEP = re.compile(
 _ROOT_DEPTH = 4  # scalar steps looked through below the root
 
 
+def stopped_text(last_row: int | None, what: str) -> str:
+    """The sentence for a recording that gradviz's own error stopped (NOTE [fail-safe]): ``last_row`` is the
+    step of the last row recorded before it (None: none was)."""
+    when = f"after step {last_row}" if last_row is not None else "before its first row"
+    return (
+        f"gradviz stopped recording {when}: {what}. Training went on as it would without gradviz; the rows "
+        "up to there are as recorded, and no later step is. Please report this, with this sentence."
+    )
+
+
 def module_of(name: str) -> str:
     """Module path of a parameter: its name without the last dotted part ("" = the root module)."""
     return name.rpartition(".")[0]
@@ -73,6 +83,7 @@ def build_watch_state(
     explode: float = 10.0,
     forensics: WatchForensics | None = None,
     headroom: WatchHeadroom | None = None,
+    stopped: tuple[int | None, str] | None = None,
 ) -> dict[str, object]:
     """The trait values of ``MonitorWidget`` for ``history``.
 
@@ -85,6 +96,8 @@ def build_watch_state(
     run read from disk).
     ``headroom``: the run's precision headroom (:func:`~gradviz.view._watch_headroom.watch_headroom`), or
     None when it was not measured (the ``headroom`` trait is then empty).
+    ``stopped``: (the step of the last row, what failed) when gradviz's own error stopped the recording
+    (NOTE [fail-safe]).
     """
     _check_threshold("vanish", vanish)
     _check_threshold("explode", explode)
@@ -114,6 +127,7 @@ def build_watch_state(
         "vanish": float(vanish),
         "explode": float(explode),
         "live": bool(live),
+        "stopped": stopped_text(*stopped) if stopped is not None else None,
     }
     return {
         "timeline": timeline,

@@ -107,7 +107,8 @@ def test_spans_nest_and_survive_a_forward_that_raises():
             return y * 2
 
     model = Model()
-    scopes = ForwardScopes(model)
+    errors = []
+    scopes = ForwardScopes(model, on_error=lambda exc, stage: errors.append(exc))
     # the watch's process-wide hook after forwards (capture/_listen.py) is what closes a span
     after = torch.nn.modules.module.register_module_forward_hook(
         lambda module, args, out: module_left(module)

@@ -102,6 +102,7 @@ def test_timeline_names_modules_thresholds_and_first_nonfinite():
         "vanish": 1e-6,
         "explode": 5.0,
         "live": True,
+        "stopped": None,  # no internal error stopped it: tests/api/test_failsafe_watch.py
     }
     json.dumps(timeline, allow_nan=False)  # JSON only: no NaN sneaks into the timeline
 
