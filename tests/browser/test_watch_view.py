@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from browser_helpers import OUTPUT, node, wait_for_draws
+from browser_helpers import OUTPUT, contrasts, node, wait_for_draws
 from torch import nn
 
 import gradviz
@@ -403,3 +403,28 @@ def test_live_updates_from_a_kernel_in_jupyterlab(browser, tmp_path):
             assert "40 steps recorded" in root.locator(".gv-title").first.inner_text()
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_recording_stopped_by_gradviz_says_so_in_the_header(browser, run, tmp_path, scheme):
+    """NOTE [fail-safe]: when gradviz's own error stopped a watched run, the header says it, readably,
+    in both themes (tests/api/test_failsafe_watch.py makes the error)."""
+    what = f"gradviz's optimizer step pre-hook failed (KeyError: '{HOSTILE}')"
+    history = make_history(run["model"])
+    state = build_watch_state(history, run["graph_state"], stopped=(int(history.steps[-1]), what))
+    path = write_watch_html(tmp_path / "watch.html", state, "watch")
+    context, page = open_page(browser, path, color_scheme=scheme)
+    try:
+        line = page.locator(".gv-wt-stopped")
+        assert line.is_visible()
+        text = line.inner_text()
+        assert f"stopped recording after step {int(history.steps[-1])}" in text and HOSTILE in text
+        assert not page.seen["dialogs"] and not page.seen["errors"]
+        assert all(c["contrast"] >= 4.5 for c in contrasts(line)), contrasts(line)
+        assert "● recording" not in page.locator(".gradviz-watch .gv-title").first.inner_text()
+    finally:
+        context.close()
+
+
+def test_a_recording_that_was_not_stopped_shows_no_stopped_line(page):
+    assert page.locator(".gv-wt-stopped").is_hidden()

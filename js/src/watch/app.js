@@ -72,6 +72,7 @@ export function mountWatch(el, model, layout) {
   const title = h("div", { class: "gv-title" });
   const stepLine = h("div", { class: "gv-wt-step", "aria-live": "polite" });
   const runLine = h("div", { class: "gv-wt-run" });
+  const stoppedLine = h("div", { class: "gv-wt-stopped", role: "alert", hidden: true });
   const banner = h("div", { class: "gv-wt-banner", role: "status", "aria-label": "Problems in this run", hidden: true });
   const legendBox = h("div");
   const resetZoom = h("button", { type: "button", class: "gv-button", hidden: true, onclick: () => setZoom(null) }, "Show all steps");
@@ -98,7 +99,7 @@ export function mountWatch(el, model, layout) {
   const root = h(
     "div",
     { class: "gradviz-watch", "data-updates": "0", "data-tab": tab },
-    h("div", { class: "gv-top" }, title, stepLine, runLine, legendBox),
+    h("div", { class: "gv-top" }, title, stepLine, runLine, stoppedLine, legendBox),
     banner,
     h("div", { class: "gv-wt-toolbar" }, h("div", { class: "gv-wt-tabs", role: "tablist" }, tabs.steps, tabs.graph), resetZoom),
     slider.el,
@@ -293,6 +294,8 @@ export function mountWatch(el, model, layout) {
     ]);
     renderStepLine();
     runLine.textContent = data.rows ? runText(data, derived?.worst) : "";
+    stoppedLine.replaceChildren(...(t.stopped ? [h("strong", {}, "⚠ "), t.stopped] : []));
+    stoppedLine.hidden = !t.stopped;
     renderBanner();
   }
 
