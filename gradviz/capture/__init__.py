@@ -9,7 +9,10 @@ as plain records of the ground floor (``gradviz.records``), and holds no tensor,
   gradient blocked, finite checks, which line an error blames.
 - ``_norms``, ``_stats``, ``_distributed``: batched norms, tensor samples, sharded tensors and ranks.
 - ``_targets``, ``_optim``: what is diagnosed, and what the optimizer holds.
-- ``_loss``, ``_watch``: a graph without a trace; a watched run's per-step recorder.
+- ``_loss``, ``_watch``, ``_step_norms``: a graph without a trace; a watched run's per-step recorder, and
+  the norms it measures at a step.
+- ``_failsafe``, ``_user_warnings``: gradviz's own errors kept out of the user's step; torch's warnings
+  under a trace shown at the user's line.
 """
 
 from gradviz.capture._compiled import holds_compiled

@@ -1,4 +1,5 @@
-"""Recording for :func:`gradviz.watch`: step hooks, batched norms, and the first backward pass.
+"""Recording for :func:`gradviz.watch`: step hooks and the first backward pass (the norms of a step are
+measured by _step_norms.py).
 
 This is the only part of ``watch`` that touches live torch objects. It turns each recorded step into one
 row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
@@ -9,19 +10,6 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 # pre-hook of a step given a closure, which hands step() the same closure wrapped (it returns what the
 # closure returns; NOTE [closure steps]). Training with and without a Recorder is bitwise identical
 # (tests/api/test_watch.py and tests/api/test_watch_setups.py check it).
-
-# NOTE [cost of a recorded step]
-# For parameters holding N values in total, per device and dtype group:
-#   every recorded step   one torch._foreach_norm over the .grad that are not None       reads N
-#                         one torch.stack of the norms, one copy to the host; no .item()
-#   weight steps only     _foreach_norm of the weights                                     reads N
-#   (every weights_every  _foreach_copy_ into a snapshot before the update, then           reads 4N, writes 2N
-#    recorded steps)      _foreach_sub_ and _foreach_norm after it
-# Measured on CPU, the weight work costs 2-5x the gradient work and evicts the optimizer's state from the
-# caches, so it runs on a sparser cadence. The snapshot is one extra copy of the parameters the optimizer
-# updates, kept between weight steps (re-allocating it costs more than the copy).
-# A second, small host copy happens only when some gradient norm is 0 or not finite (see _norms.settle).
-# Steps that are not recorded (every=N) cost one modulo.
 
 # NOTE [closure steps]
 # An optimizer that takes a closure (LBFGS, SAM-style two-pass steps, any step(closure)) computes the
@@ -61,55 +49,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._headroom import HeadroomTracker
 from gradviz.capture._listen import Listening
-from gradviz.capture._norms import device_norms, settle
+from gradviz.capture._norms import device_norms
 from gradviz.capture._scopes import ForwardScopes
 from gradviz.capture._skip import clear_if_nonfinite
+from gradviz.capture._step_norms import Group, Key, Part, StepNorms
 from gradviz.records import GradState, StepBuffer
 
 __all__ = ["Recorder"]
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-_Key = tuple[str, torch.dtype, tuple[int, ...]]
-
-
-@dataclass
-class _Group:
-    """Watched parameters sharing a device and dtype: one foreach call each."""
-
-    index: list[int]  # positions in Recorder.params
-    device: torch.device
-    dtype: torch.dtype
-    acc: torch.dtype | None  # dtype the norms accumulate in (float32 for half types, else the tensors' own)
-
-    def key(self, positions: list[int]) -> _Key:
-        """Names the snapshot of the parameters at ``positions`` (positions in ``index``)."""
-        return str(self.device), self.dtype, tuple(self.index[j] for j in positions)
-
-
-@dataclass
-class _Part:
-    """The device-side norms of one group at one step, before they go to the host."""
-
-    group: _Group
-    have: list[int]  # positions in group.index whose .grad was not None
-    grads: list[torch.Tensor]
-    grad_norms: list[torch.Tensor] | tuple[torch.Tensor, ...]  # a list or tuple, as torch.stack takes
-    param_norms: Sequence[torch.Tensor] = ()
-    planned: list[int] = field(default_factory=list)  # positions snapshotted before the update
-    updated: list[int] = field(default_factory=list)  # positions whose update was measured
-    update_norms: Sequence[torch.Tensor] = ()
 
 
 @dataclass
@@ -117,12 +74,12 @@ class _Open:
     """The optimizer step between its pre- and post-hook (kept if ``step()`` raises)."""
 
     step: int
-    groups: list[_Group] | None  # the layout of a weight step (None: the gradients' own layout)
+    groups: list[Group] | None  # the layout of a weight step (None: the gradients' own layout)
     weights: list[tuple[Sequence[torch.Tensor], list[int]]]  # per group: weight norms, positions snapshotted
-    parts: list[_Part] | None  # the gradients' norms (None: a closure step not evaluated yet)
+    parts: list[Part] | None  # the gradients' norms (None: a closure step not evaluated yet)
 
 
-class Recorder:
+class Recorder(StepNorms):
     """Hooks on an optimizer (or manual ``step()`` calls) that record gradient norms per step.
 
     ``params`` are the watched tensors, ``names`` their names. With an optimizer, a step pre-hook reads
@@ -171,8 +128,8 @@ class Recorder:
         self.last_row: int | None = None  # the step of the latest row recorded
         self._announced = False
         self._open: _Open | None = None
-        self._snapshots: dict[_Key, list[torch.Tensor]] = {}
-        self._groups_cache: list[_Group] | None = None
+        self._snapshots: dict[Key, list[torch.Tensor]] = {}
+        self._groups_cache: list[Group] | None = None
         self._all_finite = np.full(len(params), GradState.finite, np.uint8)
         self._handles: list[RemovableHandle] = []
         self._node_handle: RemovableHandle | None = None
@@ -294,7 +251,7 @@ class Recorder:
         if open_ is not None and open_.parts is not None:  # (a closure never evaluated: no gradients used)
             self._finish_open(open_)
 
-    def _measure_open(self, open_: _Open) -> list[_Part]:
+    def _measure_open(self, open_: _Open) -> list[Part]:
         """The gradients' norms now, in the step's layout (a weight step's, else the last weight step's)."""
         return self._measure(open_.groups if open_.groups is not None else self._layout(fresh=False))
 
@@ -436,7 +393,7 @@ class Recorder:
 
     # -- measuring ---------------------------------------------------------------------------------------
 
-    def _first_bad(self, parts: list[_Part]) -> bool:
+    def _first_bad(self, parts: list[Part]) -> bool:
         """Whether these measured parts hold the run's first non-finite gradient norm (one host read, only
         while a first NaN is awaited and someone listens)."""
         if self._announced or self.on_first_nonfinite is None or self.buffer.first_nonfinite is not None:
@@ -457,86 +414,7 @@ class Recorder:
         except RuntimeError:  # parameters moved to another device or dtype since: group them again
             self._finish(step, self._measure(self._layout(fresh=True)), untouched)
 
-    def _layout(self, *, fresh: bool) -> list[_Group]:
-        if fresh or self._groups_cache is None:
-            self._groups_cache = self._groups()
-        return self._groups_cache
-
-    def _groups(self) -> list[_Group]:
-        if not self.params:
-            return []
-        found = _group_tensors_by_device_and_dtype([self.params], with_indices=True)  # type: ignore[list-item]
-        return [
-            _Group(index, device, dtype, torch.float32 if dtype in _LOW_PRECISION else None)
-            for (device, dtype), (_, index) in found.items()
-        ]
-
-    def _tensors(self, group: _Group, positions: list[int] | None = None) -> list[torch.Tensor]:
-        count = len(group.index) if positions is None else len(positions)
-        if count == len(self.params):
-            return self.params
-        if positions is None:
-            return [self.params[i] for i in group.index]
-        return [self.params[group.index[j]] for j in positions]
-
-    def _measure(self, groups: list[_Group]) -> list[_Part]:
-        parts = []
-        for group in groups:
-            grads = [p.grad for p in self._tensors(group)]
-            have = [j for j, g in enumerate(grads) if g is not None]
-            present = grads if len(have) == len(grads) else [grads[j] for j in have]
-            parts.append(_Part(group, have, present, device_norms(present, group.acc)))  # type: ignore[arg-type]
-        return parts
-
-    def _in_optimizer(self, group: _Group) -> list[int]:
-        assert self.optimizer is not None
-        held = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
-        return [j for j, i in enumerate(group.index) if id(self.params[i]) in held]
-
-    @staticmethod
-    def _all(group: _Group) -> list[int]:
-        return list(range(len(group.index)))
-
-    def _snapshot(self, groups: list[_Group], updated: Callable[[_Group], list[int]]) -> list[list[int]]:
-        """Copy the weights each group's update will change; drop snapshots no group uses any more."""
-        keep, chosen = set(), []
-        for group in groups:
-            positions = updated(group)
-            chosen.append(positions)
-            if positions:
-                keep.add(self._copy_snapshot(group, positions))
-        for key in set(self._snapshots) - keep:
-            del self._snapshots[key]
-        return chosen
-
-    def _copy_snapshot(self, group: _Group, positions: list[int]) -> _Key:
-        key = group.key(positions)
-        src = self._tensors(group, positions)
-        dst = self._snapshots.get(key)
-        if dst is None:
-            dst = self._snapshots[key] = [torch.empty_like(s) for s in src]
-        try:
-            torch._foreach_copy_(dst, src)
-        except RuntimeError:  # a parameter changed shape (p.data = ...): start a new snapshot
-            self._snapshots[key] = [s.clone() for s in src]
-        return key
-
-    def _measure_update(
-        self, part: _Part, positions: list[int], *, weights_from_snapshot: bool = False
-    ) -> None:
-        """Norms of (weights before - weights now), computed in the snapshot buffer itself."""
-        snap = self._snapshots.get(part.group.key(positions)) if positions else None
-        if snap is None:
-            if weights_from_snapshot:
-                part.param_norms = device_norms(self._tensors(part.group), part.group.acc)
-            return
-        if weights_from_snapshot:  # manual steps: the gradients were computed at the snapshot's weights
-            part.param_norms = device_norms(snap, part.group.acc)
-        torch._foreach_sub_(snap, self._tensors(part.group, positions))
-        part.updated = positions
-        part.update_norms = device_norms(snap, part.group.acc)
-
-    def _finish(self, step: int, parts: list[_Part], untouched: bool = False) -> None:
+    def _finish(self, step: int, parts: list[Part], untouched: bool = False) -> None:
         """Bring the norms of one step to the host (one copy per group) and append its row; the first
         non-finite one is announced (``untouched``: before the optimizer stepped)."""
         seen = self.buffer.first_nonfinite
@@ -546,44 +424,6 @@ class Recorder:
             self._announce(step, untouched)
         if self.on_recorded is not None:
             self.on_recorded()
-
-    def _append_row(self, step: int, parts: list[_Part]) -> None:
-        count = len(self.params)
-        if len(parts) == 1 and not parts[0].param_norms and len(parts[0].have) == count:
-            # the common step: one group (its index is 0..count-1), every gradient present, no weights
-            grad = torch.stack(parts[0].grad_norms).to(torch.float32).cpu().numpy()
-            state = settle(grad, parts[0].grads)
-            if state is None:
-                self.buffer.append(step, grad, self._all_finite, clean=True)
-            else:
-                self.buffer.append(step, grad, state)
-            self.headroom.observe(step, grad, parts)
-            return
-        grad = np.full(count, np.nan, np.float32)
-        state = np.zeros(count, np.uint8)
-        weight = delta = None
-        for part in parts:
-            norms = [*part.grad_norms, *part.param_norms, *part.update_norms]
-            if not norms:
-                continue
-            host = torch.stack(norms).to(torch.float32).cpu().numpy()
-            k, m = len(part.grad_norms), len(part.param_norms)
-            have = [part.group.index[j] for j in part.have]
-            grad[have] = host[:k]
-            states = settle(grad, part.grads, have)
-            state[have] = GradState.finite if states is None else states
-            if m:
-                weight = np.full(count, np.nan, np.float32) if weight is None else weight
-                weight[part.group.index] = host[k : k + m]
-            if part.update_norms:
-                delta = np.full(count, np.nan, np.float32) if delta is None else delta
-                delta[[part.group.index[j] for j in part.updated]] = host[k + m :]
-        ratio = None
-        if weight is not None and delta is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = delta / weight
-        self.buffer.append(step, grad, state, weight, ratio)
-        self.headroom.observe(step, grad, parts)
 
 
 # -- a closure given to optimizer.step() (NOTE [closure steps]) -------------------------------------------

@@ -14,7 +14,7 @@ from torch import nn
 
 import gradviz
 import gradviz._watch as watch_facade
-from gradviz.capture import _scopes, _watch
+from gradviz.capture import _scopes, _step_norms, _watch
 
 STEPS = 6
 
@@ -80,8 +80,8 @@ def _fails_once(monkeypatch, owner, name: str, after: int) -> None:
 
 # (setup, watch's keyword arguments, where the fault goes, on which call)
 FAULTS = {
-    "gradient norms in the step pre-hook": ("sgd", {}, (_watch, "device_norms", 2)),
-    "a row's states": ("sgd", {}, (_watch, "settle", 1)),
+    "gradient norms in the step pre-hook": ("sgd", {}, (_step_norms, "device_norms", 2)),
+    "a row's states": ("sgd", {}, (_step_norms, "settle", 1)),
     "the update in the step post-hook": (
         "sgd",
         {"weights_every": 1},
@@ -91,8 +91,8 @@ FAULTS = {
     "the model's forward hook": ("sgd", {}, (_watch, "tree_leaves", 0)),
     "the modules' forward pre-hook": ("sgd", {}, (_scopes.ForwardScopes, "_enter", 1)),
     "the live view after a row": ("sgd", {}, (watch_facade.Monitor, "_push", 2)),
-    "a closure step (LBFGS)": ("lbfgs", {}, (_watch, "device_norms", 3)),
-    "a manual step": ("manual", {}, (_watch, "device_norms", 2)),
+    "a closure step (LBFGS)": ("lbfgs", {}, (_step_norms, "device_norms", 3)),
+    "a manual step": ("manual", {}, (_step_norms, "device_norms", 2)),
     "close": ("sgd", {}, (_watch.Recorder, "_close_open", 0)),
 }
 
@@ -142,7 +142,7 @@ def test_an_error_filter_on_warnings_does_not_turn_the_fault_into_an_exception(m
     plain = _model()
     _train(plain, "sgd", None)
     model = _model()
-    _fails_once(monkeypatch, _watch, "device_norms", 2)
+    _fails_once(monkeypatch, _step_norms, "device_norms", 2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mon, _, _ = _train(model, "sgd", {})
