@@ -99,7 +99,7 @@ export function readNumber(x) {
  * @property {number} vanish           a finite grad norm below this is "vanishing"
  * @property {number} explode          a jump above explode x the running median is "exploding"
  * @property {boolean} live
- * @property {string|null} [stopped]  gradviz's own error stopped the recording: Python's sentence (NOTE [fail-safe]); null: it did not
+ * @property {string|null} stopped  gradviz's own error stopped the recording: Python's sentence (NOTE [fail-safe]); null: it did not
  */
 
 /**
