@@ -10,8 +10,10 @@ import torch
 
 from gradviz.capture import _frames
 from gradviz.capture._lineage import merge, tensors_in, tensors_out
+from gradviz.capture._script_paths import script_paths
+from gradviz.capture._shadow import union
 from gradviz.capture._tracer_part import TracerPart
-from gradviz.records import Carried, Cause, CutHow, Site
+from gradviz.records import Carried, Cause, CutHow, Recut, Site
 
 _UNSEEN_LIMIT = 20_000  # autograd nodes walked for a tensor made out of sight (deep chains: see _graph.py)
 
@@ -68,6 +70,29 @@ class OutOfSight(TracerPart):
             cuts = merge(cuts, (lost,))
         for o in outs:
             self.lineage.set(o, values, (grads | targets) if o.requires_grad else 0, cuts, index)
+        if self.lineage.shadows:
+            self._opaque_shadows(module, args if isinstance(args, tuple) else (args,), outs, index)
+
+    def _opaque_shadows(self, module: Any, args: tuple, outs: list[torch.Tensor], index: int) -> None:
+        """The shadows (NOTE [what would learn without a cut]) a TorchScript module's outputs carry on from
+        its inputs, along the gradient paths its graph holds (NOTE [gradient paths through TorchScript])."""
+        given = [_union_all(self.lineage.shadow(t) for t in tensors_in((arg,), {})) for arg in args]
+        if not any(given):
+            return
+        paths = script_paths(module, torch.is_grad_enabled())
+        if paths is None or len(paths) != len(outs):  # not known: the what-if says so, guessing nothing
+            unseen = _union_all(given)
+            self.cap.recuts.append(Recut(index, _name(module), Cause.unknown, _frames.user_site(), unseen))
+            return
+        inside: dict[int, int] = {}  # the shadows a cut inside the module stops
+        for o, (grads, values) in zip(outs, paths, strict=True):
+            shadow = _union_all(given[i] for i in grads if i < len(given))
+            if shadow:
+                self.lineage.set_shadow(o, shadow)
+            inside = union(inside, _union_all(given[i] for i in values - grads if i < len(given)))
+        if inside:  # without the cut, a cut in there still stops them (recorded as another cut)
+            name = f"a cut inside {_name(module)}"
+            self.cap.recuts.append(Recut(index, name, Cause.non_differentiable, _frames.user_site(), inside))
 
     def returned_gradients(
         self, roots: list[torch.Tensor], grads: list[torch.Tensor], graph: bool, site: Site | None
@@ -143,3 +168,14 @@ class OutOfSight(TracerPart):
                 if bits >> target.index & 1 and target.opaque_how and target.opaque_site is None:
                     site = site or _frames.user_site()
                     target.opaque_site = site
+
+
+def _union_all(shadows: Any) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for shadow in shadows:
+        out = union(out, shadow)
+    return out
+
+
+def _name(module: Any) -> str:
+    return f"TorchScript module {getattr(module, 'original_name', type(module).__name__)}"

@@ -77,9 +77,16 @@ def without(cap: Capture, index: int) -> WhatIf:
         if not (lost >> t.index & 1) or (reached | now) >> t.index & 1:
             continue
         again = [r for r in cap.recuts if r.groups.get(group, 0) >> t.index & 1]
-        if again:
-            others = "; ".join(dict.fromkeys(_what(r.kind, r.op, r.site) for r in again))
+        cuts_too = [r for r in again if r.kind is not Cause.unknown]
+        if cuts_too:
+            others = "; ".join(dict.fromkeys(_what(r.kind, r.op, r.site) for r in cuts_too))
             result.still[t.name] = f"another cut stops it too: {others}"
+        elif again:  # its path goes through code whose gradient paths gradviz cannot read
+            unseen = again[0]
+            result.still[t.name] = (
+                f"not known: its path goes through {unseen.op}{at(unseen.site)}, whose gradient paths "
+                "gradviz cannot read (confirm=True runs the step without the cut)"
+            )
         elif not values >> t.index & 1:
             result.still[t.name] = "its values reach no loss that is backpropagated"
         elif any(root.shadow.get(group, 0) >> t.index & 1 for root in cap.roots):
