@@ -5,6 +5,8 @@ as plain records of the ground floor (``gradviz.records``), and holds no tensor,
 - ``_session``, ``_tracer``, ``_backward``: a trace's session, its TorchFunctionMode, its backward hooks.
 - ``_lineage``, ``_ops``, ``_oplog``, ``_frames``: which parameters each tensor depends on, op kinds,
   the op log, the user's source lines; ``_shadow``: what each cut alone keeps from the loss (what-if).
+- ``_unseen``, ``_script_paths``: code the tracer cannot see into (TorchScript, compiled regions), and the
+  gradient paths a TorchScript module's graph holds.
 - ``_graph``, ``_locate``, ``_finite``, ``_errors``: the backward graph, where a NaN was born or a
   gradient blocked, finite checks, which line an error blames.
 - ``_norms``, ``_stats``, ``_distributed``: batched norms, tensor samples, sharded tensors and ranks.
