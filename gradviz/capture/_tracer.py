@@ -100,6 +100,9 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
         self._print_objects: dict[int, tuple[object, int]] = {}
         self._served: dict[int, tuple[Any, int, Cause, str]] = {}  # see Escapes._used_again
         self._back_birth = -1  # the current op's: a NaN/Inf in escaped values its data brings back
+        # cut index -> the node number of the autograd.Function (or reentrant checkpoint) whose forward made
+        # it: that Function's node, once linked into a tensor's graph, shows the cut was not real
+        self._function_of_cut: dict[int, int] = {}
 
     # -- dispatch ------------------------------------------------------------------------------------
 
@@ -411,16 +414,22 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
             op_site=op_site,
         )
         self.cap.cuts.append(cut)
+        if how is CutHow.in_function or cause is Cause.checkpoint:
+            # inside the Function's forward (gradients off: no node made since apply() made the Function's)
+            self._function_of_cut[cut.index] = _next_node_nr() - 1
         return cut.index
 
     def _revive(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         """A tensor recorded as cut now has a grad_fn: an autograd.Function (or reentrant checkpoint)
-        attached it after its forward ran with gradients off. Its cuts were not real."""
+        attached it after its forward ran with gradients off. The cuts made inside the forward of a Function
+        whose node is on its gradient path were not real; any other cut it carries (one made before, by
+        another Function whose output got no node: a reentrant checkpoint fed no gradient) stays."""
+        made_in = {self._function_of_cut[i] for i in cuts if i in self._function_of_cut}
+        linked = _reachable(t.grad_fn, made_in) if made_in else set()
         kept = []
         for i in cuts:
-            cut = self.cap.cuts[i]
-            if cut.how is CutHow.in_function or cut.kind is Cause.checkpoint:
-                cut.retracted = True
+            if self._function_of_cut.get(i, -1) in linked:
+                self.cap.cuts[i].retracted = True
             else:
                 kept.append(i)
         entry = self.lineage.get(t)
@@ -466,3 +475,26 @@ def _seen(seen: dict[int, Any], t: torch.Tensor) -> bool:
 # the functions that call the user's op: a warning raised inside the op lands above them
 # (NOTE [warnings at the user's line] in _user_warnings.py)
 OP_CALLERS = (Tracer.run.__code__, Tracer.__torch_function__.__code__)
+
+
+_REACH_LIMIT = 10_000  # autograd nodes walked to find a Function's node under a tensor
+
+
+def _reachable(fn: Any, numbers: set[int]) -> set[int]:
+    """Which of the node numbers ``numbers`` are on the graph under ``fn`` (nodes numbered below the
+    smallest of them are not walked: they were made before any of those)."""
+    low = min(numbers)
+    found: set[int] = set()
+    seen: set[int] = set()
+    stack = [fn]
+    while stack and len(seen) < _REACH_LIMIT and found != numbers:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        number = node._sequence_nr()
+        if number in numbers:
+            found.add(number)
+        if number >= low:
+            stack.extend(child for child, _ in node.next_functions)
+    return found
