@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import torch
 
 from gradviz.capture import _graph
+from gradviz.capture._backward_writes import BackwardWrites
 from gradviz.capture._errors import classify_backward_error
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FiniteWatch
@@ -167,7 +168,9 @@ class BackwardCalls:
         self._stepped = self._steppable(walk)
         failed = False
         try:
-            result = s.tracer.run(func, args, kwargs)
+            writes = BackwardWrites(s.cap, s.failsafe)
+            with writes.during([w.tensor for w in s.watched]):  # NOTE [writes during a backward]
+                result = s.tracer.run(func, args, kwargs)
             # a call asked for some inputs frees only the nodes between its roots and them: not tracked
             if asked is None and not _retains_graph(func, name, args, kwargs):
                 marks = self.marks_for_tracer

@@ -95,12 +95,16 @@ def classify_backward_error(
 
 def blame_inplace(message: str, events: list[Inplace], saved_at: int = -1) -> Inplace | None:
     """The in-place op that bumped the saved tensor past the version autograd expected: of the writes after
-    the op that saved it (``saved_at``, when known), the one that matches torch's message best."""
+    the op that saved it (``saved_at``, when known), the one that matches torch's message best. The writes
+    of the forward come first (one after the save changed something saved); those made by a hook while the
+    backward ran (index -1, NOTE [writes during a backward]) are looked at only when the forward made none."""
+    forward = [e for e in events if e.index >= 0]
     if saved_at >= 0:
-        events = [e for e in events if e.index < 0 or e.index > saved_at] or events
+        forward = [e for e in forward if e.index > saved_at] or forward
+    backward = [e for e in events if e.index < 0]
     m = _INPLACE_SAVED.search(message)
     if m is None:
-        return events[-1] if events else None
+        return (forward or events)[-1] if events else None
     shape = tuple(int(s) for s in m["shape"].split(",") if s.strip())
     expected = int(m["expected"])
     node = _op_family(m["node"] or "")  # "": it had no grad_fn, as an in-place write on data has none
@@ -108,8 +112,8 @@ def blame_inplace(message: str, events: list[Inplace], saved_at: int = -1) -> In
     def score(e: Inplace) -> tuple[int, int, int]:
         return (e.shape == shape, _op_family(e.made_by) == node, e.version == expected + 1)
 
-    candidates = [e for e in events if e.shape == shape] or events
-    return max(candidates, key=score, default=None)
+    pool = forward or backward  # a write of the forward after the save changed something saved: first
+    return max([e for e in pool if e.shape == shape] or pool, key=score, default=None)
 
 
 def _op_family(node_name: str) -> str:

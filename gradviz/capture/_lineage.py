@@ -129,3 +129,12 @@ def tensors_out(out: object) -> list[torch.Tensor]:
                 found.extend(b for b in a if isinstance(b, _Tensor))
         return found
     return []
+
+
+def is_leaf(t: torch.Tensor) -> bool:
+    """``t.is_leaf``, which raises for a view made under no_grad whose base was then modified in place
+    (``nn.Embedding(padding_idx=...)`` zeroes its padding row that way): such a view has no history."""
+    try:
+        return t.is_leaf
+    except RuntimeError:
+        return True

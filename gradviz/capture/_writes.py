@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gradviz.capture._lineage import tensors_out
+from gradviz.capture._lineage import is_leaf, tensors_out
 from gradviz.capture._tracer_part import TracerPart
 from gradviz.records import Clear, Inplace, Site
 
@@ -117,12 +117,3 @@ def versions(tensors: list[torch.Tensor]) -> list[int]:
         return [t._version for t in tensors]
     except RuntimeError:
         return [-1 if t.is_inference() else t._version for t in tensors]
-
-
-def is_leaf(t: torch.Tensor) -> bool:
-    """``t.is_leaf``, which raises for a view made under no_grad whose base was then modified in place
-    (``nn.Embedding(padding_idx=...)`` zeroes its padding row that way): such a view has no history."""
-    try:
-        return t.is_leaf
-    except RuntimeError:
-        return True
