@@ -2,7 +2,8 @@
 (``Session``), a finished loss's graph (``capture_loss``), or each step of a watched run (``Recorder``)
 as plain records of the ground floor (``gradviz.records``), and holds no tensor, node or hook afterwards.
 
-- ``_session``, ``_tracer``, ``_backward``: a trace's session, its TorchFunctionMode, its backward hooks.
+- ``_session``, ``_tracer``, ``_backward``: a trace's session, its TorchFunctionMode, its backward hooks;
+  ``_backward_writes``: in-place writes the hooks of a backward make.
 - ``_lineage``, ``_ops``, ``_oplog``, ``_frames``: which parameters each tensor depends on, op kinds,
   the op log, the user's source lines; ``_shadow``: what each cut alone keeps from the loss (what-if).
 - ``_unseen``, ``_script_paths``: code the tracer cannot see into (TorchScript, compiled regions), and the
