@@ -26,9 +26,9 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import _frames
 from gradviz.capture._failsafe import FailSafe
-from gradviz.capture._lineage import is_leaf, tensors_out
+from gradviz.capture._lineage import is_leaf, tensors_out, write_record
 from gradviz.capture._ops import Kind, classify
-from gradviz.records import Capture, Inplace
+from gradviz.records import Capture
 
 __all__ = ["BackwardWrites"]
 
@@ -91,17 +91,6 @@ class BackwardWrites(TorchFunctionMode):
         changed = [target] if isinstance(target, torch.Tensor) else tensors_out(target)
         site = _frames.user_site()
         for t in changed:
-            leaf = is_leaf(t)
-            fn = None if leaf else t.grad_fn
-            self.cap.inplace.append(
-                Inplace(
-                    op=name,
-                    site=site,
-                    shape=tuple(t.shape),
-                    dtype=str(t.dtype).removeprefix("torch."),
-                    version=t._version,
-                    made_by=type(fn).__name__ if fn is not None else "",
-                    is_leaf=leaf,
-                    index=-1,  # not an op of the forward
-                )
-            )
+            fn = None if is_leaf(t) else t.grad_fn
+            made_by = type(fn).__name__ if fn is not None else ""
+            self.cap.inplace.append(write_record(t, name, site, made_by))  # index -1: not of the forward

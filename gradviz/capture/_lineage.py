@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from gradviz.records import Inplace, Site
+
 Entry = tuple[Any, int, int, tuple[int, ...], int]
 _Tensor = torch.Tensor
 
@@ -138,3 +140,27 @@ def is_leaf(t: torch.Tensor) -> bool:
         return t.is_leaf
     except RuntimeError:
         return True
+
+
+def write_record(
+    t: torch.Tensor,
+    op: str,
+    site: Site | None,
+    made_by: str,
+    module: str = "",
+    index: int = -1,
+    version: int | None = None,
+) -> Inplace:
+    """The record of an in-place write of ``t`` by ``op`` (``version``: as the write left it; read from
+    ``t`` when not given)."""
+    return Inplace(
+        op=op,
+        site=site,
+        shape=tuple(t.shape),
+        dtype=str(t.dtype).removeprefix("torch."),
+        version=t._version if version is None else version,
+        made_by=made_by,
+        is_leaf=is_leaf(t),
+        module=module,
+        index=index,
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from gradviz.capture._lineage import is_leaf, tensors_out
+from gradviz.capture._lineage import tensors_out, write_record
 from gradviz.capture._tracer_part import TracerPart
-from gradviz.records import Clear, Inplace, Site
+from gradviz.records import Clear, Site
 
 # functional ops whose in-place switch is a positional argument (nn.Dropout calls F.dropout(x, p, training,
 # inplace)): only for naming the write in messages, never for detecting it
@@ -71,19 +71,8 @@ class Writes(TracerPart):
             seen.add(id(t))
             entry = self.lineage.get(t)
             made_by = self.log.name(entry[4]) if entry is not None and entry[4] >= 0 else ""
-            self.cap.inplace.append(
-                Inplace(
-                    op=how,
-                    site=site,
-                    shape=tuple(t.shape),
-                    dtype=str(t.dtype).removeprefix("torch."),
-                    version=after,
-                    made_by=made_by,
-                    is_leaf=is_leaf(t),
-                    module=self.modules[-1] if self.modules else "",
-                    index=len(self.log),
-                )
-            )
+            module = self.modules[-1] if self.modules else ""
+            self.cap.inplace.append(write_record(t, how, site, made_by, module, len(self.log), after))
 
     def _inplace(self, name, args, site, made_by, outputs) -> list[torch.Tensor]:
         target = args[0] if args else None
@@ -93,19 +82,8 @@ class Writes(TracerPart):
             idx = self.marks.grads.get(id(t))
             if idx is not None and name in ("zero_", "_foreach_zero_", "mul_", "fill_"):
                 zeroed |= 1 << idx
-            self.cap.inplace.append(
-                Inplace(
-                    op=name,
-                    site=site,
-                    shape=tuple(t.shape),
-                    dtype=str(t.dtype).removeprefix("torch."),
-                    version=t._version,
-                    made_by=made_by,
-                    is_leaf=is_leaf(t),
-                    module=self.modules[-1] if self.modules else "",
-                    index=len(self.log),
-                )
-            )
+            module = self.modules[-1] if self.modules else ""
+            self.cap.inplace.append(write_record(t, name, site, made_by, module, len(self.log)))
         if zeroed:
             self.cap.clears.append(Clear(targets=zeroed, site=site, how="zeroed"))
         return outputs or changed

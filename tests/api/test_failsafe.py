@@ -9,16 +9,13 @@ import warnings
 
 import pytest
 import torch
+from _faults import Boom, fails_once
 from torch import nn
 
 import gradviz
 from gradviz import Cause
 from gradviz.capture import _backward, _graph, _session, _tracer
 from gradviz.records import GradState
-
-
-class Boom(Exception):
-    """gradviz's own (injected) error."""
 
 
 def _model() -> nn.Module:
@@ -42,20 +39,6 @@ def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
-def _fails_once(monkeypatch, owner, name: str, *, after: int = 0) -> None:
-    """Make ``owner.name`` raise Boom on its ``after``-th call (0: the first), then behave."""
-    real = getattr(owner, name)
-    calls = {"n": 0}
-
-    def broken(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == after + 1:
-            raise Boom(f"injected into {name}")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, broken)
-
-
 STAGES = {
     "forward tracer, before an op": (_tracer, "tensors_in", 3),
     "forward tracer, after an op ran": (_tracer.OpLog, "append", 2),
@@ -73,7 +56,7 @@ def test_a_fault_in_each_stage_leaves_the_step_as_it_runs_untraced(monkeypatch, 
     model, x = _model(), torch.randn(5, 4)
     plain = copy.deepcopy(model)
     _step(plain, x)
-    _fails_once(monkeypatch, owner, name, after=after)
+    fails_once(monkeypatch, owner, name, after=after)
     with pytest.warns(RuntimeWarning, match="gradviz: an internal error") as seen:
         t = _traced(model, _step, x)
     assert sum("internal error" in str(w.message) for w in seen) == 1, "warned once"
@@ -86,8 +69,8 @@ def test_a_fault_in_each_stage_leaves_the_step_as_it_runs_untraced(monkeypatch, 
 
 
 def test_a_fault_never_replaces_the_users_exception(monkeypatch) -> None:
-    _fails_once(monkeypatch, gradviz._trace, "note_for")
-    _fails_once(monkeypatch, _session, "locate_births")
+    fails_once(monkeypatch, gradviz._trace, "note_for")
+    fails_once(monkeypatch, _session, "locate_births")
     model = _model()
 
     def step(model: nn.Module, x: torch.Tensor) -> None:
@@ -102,7 +85,7 @@ def test_a_fault_never_replaces_the_users_exception(monkeypatch) -> None:
 
 
 def test_a_fault_in_the_error_classifier_keeps_the_users_error_and_type(monkeypatch) -> None:
-    _fails_once(monkeypatch, _backward, "classify_backward_error")
+    fails_once(monkeypatch, _backward, "classify_backward_error")
     model = _model()
 
     def step(model: nn.Module, x: torch.Tensor) -> None:
@@ -129,7 +112,7 @@ def test_a_fault_in_the_view_shows_the_verdicts_as_text(monkeypatch) -> None:
 
 
 def test_after_a_fault_no_hook_or_mode_is_left_and_the_next_trace_works(monkeypatch) -> None:
-    _fails_once(monkeypatch, _tracer, "tensors_in")
+    fails_once(monkeypatch, _tracer, "tensors_in")
     model = _model()
     with pytest.warns(RuntimeWarning):
         _traced(model, lambda m, x: m(x).sum().backward(), torch.randn(2, 4))

@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 import torch
+from _faults import fails_once
 from torch import nn
 
 import gradviz
@@ -17,10 +18,6 @@ import gradviz._watch as watch_facade
 from gradviz.capture import _scopes, _step_norms, _watch
 
 STEPS = 6
-
-
-class Boom(Exception):
-    """gradviz's own (injected) error."""
 
 
 def _model() -> nn.Module:
@@ -65,19 +62,6 @@ def _train(model: nn.Module, setup: str, mon_kwargs: dict | None):
     return mon, shown, opt
 
 
-def _fails_once(monkeypatch, owner, name: str, after: int) -> None:
-    real = getattr(owner, name)
-    calls = {"n": 0}
-
-    def broken(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == after + 1:
-            raise Boom(f"injected into {name}")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, broken)
-
-
 # (setup, watch's keyword arguments, where the fault goes, on which call)
 FAULTS = {
     "gradient norms in the step pre-hook": ("sgd", {}, (_step_norms, "device_norms", 2)),
@@ -105,7 +89,7 @@ def test_a_fault_in_a_watch_hook_never_stops_or_changes_training(monkeypatch, fa
     clean_model = _model()
     clean, _, _ = _train(clean_model, setup, kwargs)
     faulted_model = _model()
-    _fails_once(monkeypatch, owner, name, after)
+    fails_once(monkeypatch, owner, name, after=after)
     hooks_before = (dict(torch.nn.modules.module._global_forward_hooks), dict(_global_pre_hooks()))
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
@@ -142,7 +126,7 @@ def test_an_error_filter_on_warnings_does_not_turn_the_fault_into_an_exception(m
     plain = _model()
     _train(plain, "sgd", None)
     model = _model()
-    _fails_once(monkeypatch, _step_norms, "device_norms", 2)
+    fails_once(monkeypatch, _step_norms, "device_norms", after=2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mon, _, _ = _train(model, "sgd", {})
@@ -158,7 +142,7 @@ def _global_pre_hooks():
 def test_a_fault_before_the_first_backward_keeps_the_later_steps_untouched(monkeypatch) -> None:
     """The forward hook fails on the first forward: no hook of watch runs on any later step."""
     model = _model()
-    _fails_once(monkeypatch, _watch, "tree_leaves", 0)
+    fails_once(monkeypatch, _watch, "tree_leaves")
     calls = {"n": 0}
     real = _watch.Recorder._before_step
 
