@@ -415,6 +415,8 @@ class BackwardCalls:
     @staticmethod
     def _deliver(target, state: GradState, norm: float | None) -> None:
         target.stepped = False  # a new gradient: no step has read it yet
+        if state != GradState.none:  # the backward reached it, if not through the graph walked before it
+            target.reached = True  # (a reentrant checkpoint's inner graph is made during the backward)
         if target.delivered == GradState.none or state == GradState.nonfinite:
             target.delivered_norm = norm
         target.delivered = combine(target.delivered, state)
