@@ -305,9 +305,9 @@ class Monitor:
         """When gradviz's own error stopped the recording (NOTE [fail-safe]): (the step of the last row
         recorded before it, or None; what failed). None while it records as it should."""
         recorder = self._recorder
-        if recorder is not None and recorder.stopped:
-            self._stopped = (recorder.last_row, recorder.failsafe.describe())
-        return self._stopped
+        if recorder is None:
+            return self._stopped  # as close() found it
+        return (recorder.last_row, recorder.failsafe.describe()) if recorder.stopped else None
 
     def _refresh(self) -> None:
         if self._widget is not None:
@@ -426,6 +426,8 @@ class Monitor:
                 self._headroom_now(recorder)  # the last records and series stay
                 self._save_headroom()
                 recorder.close()
+                if recorder.stopped:  # (also by an error in close itself)
+                    self._stopped = (recorder.last_row, recorder.failsafe.describe())
                 if self._widget is not None:
                     self._widget.update(self._state())  # the final rows, no longer live
         finally:

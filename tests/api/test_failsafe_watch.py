@@ -77,7 +77,7 @@ FAULTS = {
     "the live view after a row": ("sgd", {}, (watch_facade.Monitor, "_push", 2)),
     "a closure step (LBFGS)": ("lbfgs", {}, (_step_norms, "device_norms", 3)),
     "a manual step": ("manual", {}, (_step_norms, "device_norms", 2)),
-    "close": ("sgd", {}, (_watch.Recorder, "_close_open", 0)),
+    "a step left half-done (each pre-hook closes it)": ("sgd", {}, (_watch.Recorder, "_close_open", 0)),
 }
 
 
@@ -155,3 +155,19 @@ def test_a_fault_before_the_first_backward_keeps_the_later_steps_untouched(monke
         warnings.simplefilter("always")
         mon, _, _ = _train(copy.deepcopy(model), "sgd", {})
     assert calls["n"] == 0 and len(mon.history) == 0
+
+
+def test_a_stop_nobody_looked_at_before_close_is_still_said_after(monkeypatch) -> None:
+    model, opt = _model(), None
+    fails_once(monkeypatch, _step_norms, "device_norms", after=2)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        mon = gradviz.watch(model, opt)
+        for x in _data():
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+        mon.close()  # nothing read mon.stopped or its repr while it recorded
+    assert mon.stopped is not None and "Boom" in mon.stopped[1]
+    assert "gradviz stopped recording" in mon._state()["timeline"]["stopped"]
