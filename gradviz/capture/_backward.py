@@ -143,16 +143,20 @@ class BackwardCalls:
             s.tracer.finite.settle()
         stale = self._stale_grads()
         arrived: dict[int, Any] = {}
+        tasks: dict[int, int] = {}  # target index -> graph task of its first arrival; _OUTER -> this call's
         walk = _graph.walk(
             [r.grad_fn for r in roots],
             s.target_map(),
             s.tracer.op_of_node,
             hook_norms=s.node_norms,
-            watch=lambda index: _arrival_hook(arrived, index, s.failsafe),
+            watch=lambda index: _arrival_hook(arrived, tasks, index, s.failsafe),
             fn_targets=self._fn_targets(),
             passes=s.tracer.log.same_shapes,
             failsafe=s.failsafe,
         )
+        root_fn = next((r.grad_fn for r in roots if r.grad_fn is not None), None)
+        if walk.accumulators and root_fn is not None:  # to tell arrivals in this backward from nested ones
+            walk.handles.append(root_fn.register_prehook(_task_hook(tasks)))
         asked = _asked_for(func, name, args, kwargs)
         for r, node in zip(roots, walk.roots, strict=True):
             self.marks_for_tracer.roots[id(r)] = weakref.ref(r)
@@ -192,7 +196,7 @@ class BackwardCalls:
             try:
                 walk.finish()
                 self._absorb(walk)
-                self._after(walk, stale, arrived, failed)
+                self._after(walk, stale, arrived, failed, tasks.get(_OUTER))
                 locate_target_births(s.cap)  # from this backward's graph, before a later one replaces it
                 if asked is not None:
                     self._not_requested(walk, asked, site, call)
@@ -272,7 +276,12 @@ class BackwardCalls:
                 cap.targets[node.target].node = node.id
 
     def _after(
-        self, walk: _graph.Walk, stale: set[int], arrived: dict[int, Any], failed: bool = False
+        self,
+        walk: _graph.Walk,
+        stale: set[int],
+        arrived: dict[int, Any],
+        failed: bool = False,
+        outer: int | None = None,
     ) -> None:
         """Record what arrived at each target (NOTE [delivered, not reached]) and the final norms."""
         s = self.s
@@ -288,11 +297,14 @@ class BackwardCalls:
                 if raw is not _NOT and raw is not None and not failed:
                     # it arrived and .grad is None as backward returns: a hook consumed it (an optimizer
                     # step in register_post_accumulate_grad_hook, which then sets p.grad = None)
-                    norm = None if raw is _SEVERAL else float(raw) if isinstance(raw, torch.Tensor) else raw
                     w.target.consumed = True
-                    self._deliver(w.target, state_of(norm), norm)
+                    if isinstance(raw, _Several):
+                        self._deliver(w.target, *raw.worst())
+                    else:
+                        norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+                        self._deliver(w.target, state_of(norm), norm)
                 continue
-            if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None or raw is _SEVERAL:
+            if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None or isinstance(raw, _Several):
                 have.append((w, g))  # not seen by a hook (or not on the CPU): measured now, batched
                 continue
             # its accumulator's hook measured what arrived, in cache, and .grad was None: .grad is that
@@ -309,9 +321,9 @@ class BackwardCalls:
         for index in stale:
             raw = arrived.get(index)
             norm = float(raw) if isinstance(raw, torch.Tensor) else raw
-            if index in arrived and raw is not _SEVERAL:
+            if index in arrived and not isinstance(raw, _Several):
                 self._deliver(s.cap.targets[index], state_of(norm), norm)
-            elif raw is _SEVERAL or index not in walk.accumulators:
+            elif isinstance(raw, _Several) or index not in walk.accumulators:
                 g = grad_of(s.watched[index].tensor)
                 if g is not None and (id(g), g._version) != self.marks.get(index):
                     unhooked.append((index, g))  # it changed: something was added to the old value
@@ -326,7 +338,13 @@ class BackwardCalls:
             id(g): w.target.index for w in keeps if (g := grad_of(w.tensor)) is not None
         }
         for target_index, node_index in walk.accumulators.items():
-            walk.nodes[node_index].grad_norm = s.cap.targets[target_index].delivered_norm
+            raw = arrived.get(target_index)
+            if isinstance(raw, _Several) and outer is not None:
+                # its node shows what came through the graph walked: the rest came from a backward run
+                # inside a node's (a reentrant checkpoint's), whose own graph is out of sight
+                walk.nodes[node_index].grad_norm = raw.worst(outer)[1]
+            else:
+                walk.nodes[node_index].grad_norm = s.cap.targets[target_index].delivered_norm
         walk.resolve()
         for node in walk.nodes:  # a non-leaf target that keeps no .grad: its node saw its gradient
             if node.target >= 0 and node.target not in walk.accumulators:
@@ -479,19 +497,62 @@ def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     return t.grad if t.is_leaf or t.retains_grad else None
 
 
-_SEVERAL = object()  # gradients arrived more than once in one backward: read .grad itself
+class _Several:
+    """Gradients that arrived more than once in one backward (a reentrant checkpoint's own backward, or any
+    backward run inside a node's, adds to ``.grad`` in a graph task of its own): ``.grad`` is their sum,
+    read as backward returns. If a hook consumed them (an optimizer step fused into backward runs at each
+    arrival), each arrival is what was used: their worst state is what was delivered. Each arrival keeps
+    its graph task, to tell what came through the graph walked before the backward from what came out of
+    sight."""
+
+    __slots__ = ("arrivals",)
+
+    def __init__(self, *arrivals: tuple[int, torch.Tensor | float | None]) -> None:
+        self.arrivals = list(arrivals)
+
+    def worst(self, task: int | None = None) -> tuple[GradState, float | None]:
+        """The combined state of the arrivals (of graph task ``task`` only, if given) and a norm that shows
+        it (the first non-finite one, else the last: several consumed gradients have no single norm)."""
+        state, shown = GradState.none, None
+        for when, raw in self.arrivals:
+            if task is not None and when != task:
+                continue
+            norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+            if state != GradState.nonfinite:
+                shown = norm
+            state = combine(state, state_of(norm))
+        return state, shown
 
 
-def _arrival_hook(arrived: dict[int, Any], index: int, failsafe: FailSafe):
+def _arrival_hook(arrived: dict[int, Any], tasks: dict[int, int], index: int, failsafe: FailSafe):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
         try:
             g = grad_outputs[0] if grad_outputs else None
-            if g is not None:  # a second arrival (a reentrant checkpoint's own backward): .grad is the sum
-                arrived[index] = _SEVERAL if index in arrived else node_norm(g)
+            if g is not None:
+                task = torch._C._current_graph_task_id()
+                before = arrived.get(index, _NOT)
+                if before is _NOT:
+                    arrived[index], tasks[index] = node_norm(g), task
+                elif isinstance(before, _Several):
+                    before.arrivals.append((task, node_norm(g)))
+                else:
+                    arrived[index] = _Several((tasks[index], before), (task, node_norm(g)))
         except Exception as exc:  # NOTE [fail-safe]: a hook that raised would break the user's backward
             failsafe.fail(exc, "backward hook")
 
     return hook
+
+
+def _task_hook(tasks: dict[int, int]):
+    """A pre-hook for a root's node: the graph task of the backward itself (as opposed to one a node runs)."""
+
+    def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
+        tasks.setdefault(_OUTER, torch._C._current_graph_task_id())
+
+    return hook
+
+
+_OUTER = -1  # key of the outer graph task in the ``tasks`` map
 
 
 def _root_tensors(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:

@@ -188,7 +188,7 @@ class _Graph(GraphIndex):
             if not is_custom(node) or node.grad_norm is None:
                 continue
             out = [self.by_id[c].grad_norm for c in node.next if c in self.by_id]
-            if out and all(g is None or math.isfinite(g) for g in out):
+            if any(g is not None for g in out) and all(g is None or math.isfinite(g) for g in out):
                 continue  # what it passed on is finite: not where a NaN/Inf came out
             source = node if math.isfinite(node.grad_norm) else self.source(node.id, unseen=False)
             if source is not None:
@@ -217,8 +217,8 @@ class _Graph(GraphIndex):
         )
         name = "checkpoint" if reentrant else node.name.removesuffix("Backward")
         self.cap.births.append(Birth("nan", "backward", -1, name, node.id, cut.site, detail=detail))
-        children = [self.by_id[c].grad_norm for c in node.next if c in self.by_id]
-        if not any(g is not None and math.isnan(g) for g in children) and children:
+        children = [g for c in node.next if c in self.by_id and (g := self.by_id[c].grad_norm) is not None]
+        if children and not any(math.isnan(g) for g in children):
             self.cap.births[-1].kind = "inf"
         index = self._made[node.id] = len(self.cap.births) - 1
         return index

@@ -26,8 +26,9 @@ of the traced model set to None as the traced block begins, as on a fresh copy.
 ``MESSAGE = {"weight": ["from before the trace", ...]}``: substrings each verdict's message or fix must
 contain (compared lowercase; a tuple means "any one of these").
 ``CONSUMED = ["w", ...]``: an optimizer step fused into backward (``register_post_accumulate_grad_hook``)
-took these gradients and set ``.grad`` to None: GRADS says "none", EXPECT may say "ok", and the truth test
-checks that the hook saw a finite, non-zero gradient (it stores its norm as ``p.consumed_norm``).
+took these gradients and set ``.grad`` to None: GRADS says "none", and the truth test checks that what the
+hook saw agrees with EXPECT's cause (it stores the norm as ``p.consumed_norm``, the first non-finite one of a
+hook that runs several times): NaN/Inf for nonfinite, zero for zero, finite and non-zero otherwise.
 ``STEPPED = ["w", ...]``: an optimizer step used these gradients, then ``zero_grad()`` removed them (the
 end of a training step): GRADS says "none", EXPECT may say "ok", and the truth test checks that the
 weights moved (``run`` keeps each one's value from before the trace as ``p.initial``).
