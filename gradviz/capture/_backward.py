@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,18 +21,24 @@ from typing import Any, Protocol
 import torch
 
 from gradviz.capture import _graph
+from gradviz.capture._arrivals import NOT, OUTER, Several, arrival_hook, combine, grad_of, state_of, task_hook
+from gradviz.capture._backward_args import (
+    asked_for,
+    grad_inputs,
+    is_wrapped,
+    retains_graph,
+    root_tensors,
+    unwrap_functorch,
+)
 from gradviz.capture._backward_writes import BackwardWrites
 from gradviz.capture._errors import classify_backward_error
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._locate import locate_target_births
-from gradviz.capture._norms import node_norm, norms_and_states
+from gradviz.capture._norms import norms_and_states
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._targets import Watched
 from gradviz.records import Capture, GradState, Root, Site
-
-_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
-_NOT = object()  # no hook record
 
 
 @dataclass
@@ -94,32 +99,6 @@ class Owner(Protocol):
     def target_map(self) -> dict[int, tuple[torch.Tensor, int]]: ...
 
 
-def unwrap_functorch(t: torch.Tensor) -> torch.Tensor:
-    """The plain tensor under every functorch wrapper (for vmap: all the batch's values)."""
-    while _is_wrapped(t):
-        t = torch._C._functorch.get_unwrapped(t)
-    return t
-
-
-def combine(a: GradState, b: GradState) -> GradState:
-    """The state of two deliveries to one target: non-finite wins, then finite, then zero."""
-    if a == GradState.none:
-        return b
-    if b == GradState.none:
-        return a
-    if GradState.unknown in (a, b):
-        return GradState.nonfinite if GradState.nonfinite in (a, b) else GradState.unknown
-    return max(a, b)
-
-
-def state_of(norm: float | None) -> GradState:
-    if norm is None:
-        return GradState.unknown
-    if not math.isfinite(norm):
-        return GradState.nonfinite
-    return GradState.zero if norm == 0 else GradState.finite
-
-
 class BackwardCalls:
     """Owned by a Session: handles each ``backward()`` / ``autograd.grad()`` the tracer intercepts."""
 
@@ -134,8 +113,8 @@ class BackwardCalls:
 
     def __call__(self, func, name: str, args: tuple, kwargs: dict, site: Site | None):
         s = self.s
-        roots = _root_tensors(name, args, kwargs)
-        if any(_is_wrapped(r) for r in roots):
+        roots = root_tensors(name, args, kwargs)
+        if any(is_wrapped(r) for r in roots):
             return self._functorch(func, name, args, kwargs)
         call = "autograd.grad" if name == "grad" else "backward"
         again = any(self.marks_for_tracer.is_root(r) for r in roots)
@@ -143,21 +122,21 @@ class BackwardCalls:
             s.tracer.finite.settle()
         stale = self._stale_grads()
         arrived: dict[int, Any] = {}
-        tasks: dict[int, int] = {}  # target index -> graph task of its first arrival; _OUTER -> this call's
+        tasks: dict[int, int] = {}  # target index -> graph task of its first arrival; OUTER -> this call's
         walk = _graph.walk(
             [r.grad_fn for r in roots],
             s.target_map(),
             s.tracer.op_of_node,
             hook_norms=s.node_norms,
-            watch=lambda index: _arrival_hook(arrived, tasks, index, s.failsafe),
+            watch=lambda index: arrival_hook(arrived, tasks, index, s.failsafe),
             fn_targets=self._fn_targets(),
             passes=s.tracer.log.same_shapes,
             failsafe=s.failsafe,
         )
         root_fn = next((r.grad_fn for r in roots if r.grad_fn is not None), None)
         if walk.accumulators and root_fn is not None:  # to tell arrivals in this backward from nested ones
-            walk.handles.append(root_fn.register_prehook(_task_hook(tasks)))
-        asked = _asked_for(func, name, args, kwargs)
+            walk.handles.append(root_fn.register_prehook(task_hook(tasks)))
+        asked = asked_for(func, name, args, kwargs)
         for r, node in zip(roots, walk.roots, strict=True):
             self.marks_for_tracer.roots[id(r)] = weakref.ref(r)
             root = s.root(r, site, node, call)
@@ -176,7 +155,7 @@ class BackwardCalls:
             with writes.during([w.tensor for w in s.watched]):  # NOTE [writes during a backward]
                 result = s.tracer.run(func, args, kwargs)
             # a call asked for some inputs frees only the nodes between its roots and them: not tracked
-            if asked is None and not _retains_graph(func, name, args, kwargs):
+            if asked is None and not retains_graph(func, name, args, kwargs):
                 marks = self.marks_for_tracer
                 marks.freed_at, marks.freed_by, marks.fresh = len(s.tracer.log), site, False
                 marks.freed_nodes = marks.freed_nodes | walk.node_seqs
@@ -196,12 +175,12 @@ class BackwardCalls:
             try:
                 walk.finish()
                 self._absorb(walk)
-                self._after(walk, stale, arrived, failed, tasks.get(_OUTER))
+                self._after(walk, stale, arrived, failed, tasks.get(OUTER))
                 locate_target_births(s.cap)  # from this backward's graph, before a later one replaces it
                 if asked is not None:
                     self._not_requested(walk, asked, site, call)
                 if name == "grad" and result is not None:
-                    self._returned(_grad_inputs(args, kwargs), result)
+                    self._returned(grad_inputs(args, kwargs), result)
                     grads = [
                         g
                         for g in (result if isinstance(result, (tuple, list)) else (result,))
@@ -291,20 +270,20 @@ class BackwardCalls:
         have = []
         for w in fresh:
             g = grad_of(w.tensor)
-            raw = arrived.get(w.target.index, _NOT)
+            raw = arrived.get(w.target.index, NOT)
             if g is None:
                 # (a backward that raised may have shown a gradient to the hook and stopped before storing it)
-                if raw is not _NOT and raw is not None and not failed:
+                if raw is not NOT and raw is not None and not failed:
                     # it arrived and .grad is None as backward returns: a hook consumed it (an optimizer
                     # step in register_post_accumulate_grad_hook, which then sets p.grad = None)
                     w.target.consumed = True
-                    if isinstance(raw, _Several):
+                    if isinstance(raw, Several):
                         self._deliver(w.target, *raw.worst())
                     else:
                         norm = float(raw) if isinstance(raw, torch.Tensor) else raw
                         self._deliver(w.target, state_of(norm), norm)
                 continue
-            if raw is _NOT or isinstance(raw, torch.Tensor) or raw is None or isinstance(raw, _Several):
+            if raw is NOT or isinstance(raw, torch.Tensor) or raw is None or isinstance(raw, Several):
                 have.append((w, g))  # not seen by a hook (or not on the CPU): measured now, batched
                 continue
             # its accumulator's hook measured what arrived, in cache, and .grad was None: .grad is that
@@ -321,9 +300,9 @@ class BackwardCalls:
         for index in stale:
             raw = arrived.get(index)
             norm = float(raw) if isinstance(raw, torch.Tensor) else raw
-            if index in arrived and not isinstance(raw, _Several):
+            if index in arrived and not isinstance(raw, Several):
                 self._deliver(s.cap.targets[index], state_of(norm), norm)
-            elif isinstance(raw, _Several) or index not in walk.accumulators:
+            elif isinstance(raw, Several) or index not in walk.accumulators:
                 g = grad_of(s.watched[index].tensor)
                 if g is not None and (id(g), g._version) != self.marks.get(index):
                     unhooked.append((index, g))  # it changed: something was added to the old value
@@ -339,7 +318,7 @@ class BackwardCalls:
         }
         for target_index, node_index in walk.accumulators.items():
             raw = arrived.get(target_index)
-            if isinstance(raw, _Several) and outer is not None:
+            if isinstance(raw, Several) and outer is not None:
                 # its node shows what came through the graph walked: the rest came from a backward run
                 # inside a node's (a reentrant checkpoint's), whose own graph is out of sight
                 walk.nodes[node_index].grad_norm = raw.worst(outer)[1]
@@ -462,7 +441,7 @@ class BackwardCalls:
         result = self.s.tracer.run(func, args, kwargs)
         self.s.cap.backward_calls += 1
         if name == "grad":
-            self._returned(_grad_inputs(args, kwargs), result)
+            self._returned(grad_inputs(args, kwargs), result)
         return result
 
 
@@ -490,109 +469,3 @@ def _saved_and_changed(roots: list[torch.Tensor], op_of_node) -> int:
                     continue
         stack.extend(fn for fn, _ in node.next_functions if fn is not None)
     return -1
-
-
-def grad_of(t: torch.Tensor) -> torch.Tensor | None:
-    """``.grad`` of a leaf, or of a non-leaf that retains it (reading it otherwise only warns)."""
-    return t.grad if t.is_leaf or t.retains_grad else None
-
-
-class _Several:
-    """Gradients that arrived more than once in one backward (a reentrant checkpoint's own backward, or any
-    backward run inside a node's, adds to ``.grad`` in a graph task of its own): ``.grad`` is their sum,
-    read as backward returns. If a hook consumed them (an optimizer step fused into backward runs at each
-    arrival), each arrival is what was used: their worst state is what was delivered. Each arrival keeps
-    its graph task, to tell what came through the graph walked before the backward from what came out of
-    sight."""
-
-    __slots__ = ("arrivals",)
-
-    def __init__(self, *arrivals: tuple[int, torch.Tensor | float | None]) -> None:
-        self.arrivals = list(arrivals)
-
-    def worst(self, task: int | None = None) -> tuple[GradState, float | None]:
-        """The combined state of the arrivals (of graph task ``task`` only, if given) and a norm that shows
-        it (the first non-finite one, else the last: several consumed gradients have no single norm)."""
-        state, shown = GradState.none, None
-        for when, raw in self.arrivals:
-            if task is not None and when != task:
-                continue
-            norm = float(raw) if isinstance(raw, torch.Tensor) else raw
-            if state != GradState.nonfinite:
-                shown = norm
-            state = combine(state, state_of(norm))
-        return state, shown
-
-
-def _arrival_hook(arrived: dict[int, Any], tasks: dict[int, int], index: int, failsafe: FailSafe):
-    def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-        try:
-            g = grad_outputs[0] if grad_outputs else None
-            if g is not None:
-                task = torch._C._current_graph_task_id()
-                before = arrived.get(index, _NOT)
-                if before is _NOT:
-                    arrived[index], tasks[index] = node_norm(g), task
-                elif isinstance(before, _Several):
-                    before.arrivals.append((task, node_norm(g)))
-                else:
-                    arrived[index] = _Several((tasks[index], before), (task, node_norm(g)))
-        except Exception as exc:  # NOTE [fail-safe]: a hook that raised would break the user's backward
-            failsafe.fail(exc, "backward hook")
-
-    return hook
-
-
-def _task_hook(tasks: dict[int, int]):
-    """A pre-hook for a root's node: the graph task of the backward itself (as opposed to one a node runs)."""
-
-    def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
-        tasks.setdefault(_OUTER, torch._C._current_graph_task_id())
-
-    return hook
-
-
-_OUTER = -1  # key of the outer graph task in the ``tasks`` map
-
-
-def _root_tensors(name: str, args: tuple, kwargs: dict) -> list[torch.Tensor]:
-    first = args[0] if args else kwargs.get("tensors", kwargs.get("outputs"))
-    if isinstance(first, torch.Tensor):
-        return [first]
-    if isinstance(first, (list, tuple)):
-        return [t for t in first if isinstance(t, torch.Tensor)]
-    return []
-
-
-def _retains_graph(func: Any, name: str, args: tuple, kwargs: dict) -> bool:
-    """Whether a backward call keeps its graph's saved tensors (retain_graph defaults to create_graph)."""
-    # autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph);
-    # autograd.backward(tensors, grad_tensors, retain_graph, create_graph) and
-    # Tensor.backward(self, gradient, retain_graph, create_graph)
-    retain, create = (3, 4) if name == "grad" else (2, 3)
-    create_graph = kwargs.get("create_graph", args[create] if len(args) > create else False)
-    retain_graph = kwargs.get("retain_graph", args[retain] if len(args) > retain else None)
-    return bool(create_graph if retain_graph is None else retain_graph)
-
-
-def _asked_for(func: Any, name: str, args: tuple, kwargs: dict) -> set[int] | None:
-    """ids of the tensors a call asked gradients for: ``autograd.grad``'s inputs, ``backward(inputs=...)``;
-    None when it asked for every leaf (a plain ``backward()``)."""
-    if name == "grad":
-        return {id(unwrap_functorch(t)) for t in _grad_inputs(args, kwargs)}
-    inputs = kwargs.get("inputs")
-    # autograd.backward(tensors, grad_tensors, retain, create, grad_variables, inputs);
-    # Tensor.backward(self, gradient, retain, create, inputs)
-    position = 5 if func is torch.autograd.backward else 4
-    if inputs is None and len(args) > position:
-        inputs = args[position]
-    if inputs is None:
-        return None
-    return {id(t) for t in ([inputs] if isinstance(inputs, torch.Tensor) else inputs)}
-
-
-def _grad_inputs(args: tuple, kwargs: dict) -> list[torch.Tensor]:
-    inputs = args[1] if len(args) > 1 else kwargs.get("inputs")
-    if isinstance(inputs, torch.Tensor):
-        return [inputs]
-    return list(inputs) if isinstance(inputs, (list, tuple)) else []
