@@ -57,7 +57,9 @@ def without(cap: Capture, index: int) -> WhatIf:
     lost = 0
     for c in cuts:
         lost |= c.lost
-    now = sum(t.bit for t in cap.targets if t.reached and t.not_requested is None)
+    # learning already: reached by a backward that asked for it (an autograd.grad call that asked for other
+    # tensors leaves not_requested set, though another backward delivered)
+    now = sum(t.bit for t in cap.targets if t.reached and (t.not_requested is None or t.delivered))
     would = values = 0
     for root in cap.roots:
         values |= root.values

@@ -88,11 +88,10 @@ def whatif_disagreements(p: Program, workdir: pathlib.Path, trace: Any) -> list[
         if truth.exc_type is not None:
             continue
         what = trace.without(cut.index)
-        now = {t.name for t in cap.targets if t.reached and t.not_requested is None}
         for t in cap.targets:
             if not any(c.group == cut.group and c.lost & t.bit for c in cap.cuts) or t.name not in p.tensors:
                 continue
-            said = t.name in what.reached or t.name in now
+            said = t.name not in what.still  # would be reached, or is already
             delivered = truth.delivered.get(t.name, "none") != "none"
             if said != delivered:
                 torch_says = "reached" if delivered else "not reached"
