@@ -67,6 +67,17 @@ class Several:
         return state, shown
 
 
+def came_through(index: int, arrived: dict[int, Any], tasks: dict[int, int], outer: int | None) -> bool:
+    """Whether a gradient reached target ``index`` in the graph task ``outer`` (the backward call's own),
+    not only in one a node ran inside it (a reentrant checkpoint's)."""
+    raw = arrived.get(index, NOT)
+    if raw is NOT or outer is None:
+        return False
+    if isinstance(raw, Several):
+        return any(task == outer for task, _ in raw.arrivals)
+    return tasks.get(index) == outer
+
+
 def arrival_hook(arrived: dict[int, Any], tasks: dict[int, int], index: int, failsafe: FailSafe):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
         try:

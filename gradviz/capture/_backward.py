@@ -21,7 +21,17 @@ from typing import Any, Protocol
 import torch
 
 from gradviz.capture import _graph
-from gradviz.capture._arrivals import NOT, OUTER, Several, arrival_hook, combine, grad_of, state_of, task_hook
+from gradviz.capture._arrivals import (
+    NOT,
+    OUTER,
+    Several,
+    arrival_hook,
+    came_through,
+    combine,
+    grad_of,
+    state_of,
+    task_hook,
+)
 from gradviz.capture._backward_args import (
     asked_for,
     grad_inputs,
@@ -189,12 +199,17 @@ class BackwardCalls:
                     graph = bool(kwargs.get("create_graph", args[4] if len(args) > 4 else False))
                     s.tracer.returned_gradients(roots, grads, graph, site)
                 if failed:  # what this backward should have delivered and did not: lost to its error
+                    outer = tasks.get(OUTER)
                     for w in s.watched:
                         t = w.target
-                        if (
-                            walk.reached >> t.index & 1
-                            and t.delivered == before[t.index]
-                            and not self._got(t, arrived)
+                        if walk.reached >> t.index & 1 and (
+                            (t.delivered == before[t.index] and not self._got(t, arrived))
+                            # or only a backward run inside a node's (a reentrant checkpoint's) delivered:
+                            # the part the walked graph owed it was lost to the error
+                            or (
+                                t.index in walk.accumulators
+                                and not came_through(t.index, arrived, tasks, outer)
+                            )
                         ):
                             t.failed = True
                 self._refilled(cleared)

@@ -13,6 +13,7 @@ from gradviz.records import (
     CutHow,
     ErrorInfo,
     ErrorKind,
+    GradState,
     Site,
     Target,
 )
@@ -231,8 +232,14 @@ def error_clause(err: ErrorInfo, cap: Capture) -> str:
 
 
 def error_text(t: Target, err: ErrorInfo, cap: Capture) -> tuple[str, str]:
-    return f"{t.name} got no gradient because the {err.phase} raised: {error_clause(err, cap)}.", error_fix(
-        err
+    clause, fix = error_clause(err, cap), error_fix(err)
+    if t.grad_state == GradState.none:
+        return f"{t.name} got no gradient because the {err.phase} raised: {clause}.", fix
+    # a reentrant checkpoint's own backward (or an earlier backward) delivered before the error
+    return (
+        f"{t.name} did not get its whole gradient because the {err.phase} raised: {clause}. Its .grad"
+        f"{norm(t.grad_norm)} holds only what arrived before the error.",
+        fix,
     )
 
 

@@ -84,11 +84,14 @@ def paragraphs(problems: list[Verdict], everything: list[str], width: int = 100)
 
 
 def problems_by_paragraph(problems: list[Verdict]) -> list[list[Verdict]]:
-    """Verdicts grouped by cause, line and fix (the fix read with each tensor's own name taken out, so
-    "`model.x.requires_grad_(True)`"-style fixes group), in the order of their first member."""
-    groups: dict[tuple[str, str | None, str], list[Verdict]] = {}
+    """Verdicts grouped by cause, line, fix and message (each read with the tensor's own name and norm
+    taken out, so "`model.x.requires_grad_(True)`"-style fixes group): the paragraph says its first member's
+    message of all of them, so tensors the same cause left in different states are not grouped. In the
+    order of their first member."""
+    groups: dict[tuple[str, str | None, str, str], list[Verdict]] = {}
     for v in problems:
-        groups.setdefault((v.cause.value, v.where, v.fix.replace(v.name, "\0")), []).append(v)
+        key = (v.cause.value, v.where, v.fix.replace(v.name, "\0"), for_group(v.message, v.name))
+        groups.setdefault(key, []).append(v)
     return list(groups.values())
 
 

@@ -29,6 +29,8 @@ contain (compared lowercase; a tuple means "any one of these").
 took these gradients and set ``.grad`` to None: GRADS says "none", and the truth test checks that what the
 hook saw agrees with EXPECT's cause (it stores the norm as ``p.consumed_norm``, the first non-finite one of a
 hook that runs several times): NaN/Inf for nonfinite, zero for zero, finite and non-zero otherwise.
+``PARTIAL = ["w", ...]``: the step raised in a backward after part of these gradients arrived (a reentrant
+checkpoint's own backward ran first): GRADS says what ``.grad`` holds, and EXPECT "error" may go with it.
 ``STEPPED = ["w", ...]``: an optimizer step used these gradients, then ``zero_grad()`` removed them (the
 end of a training step): GRADS says "none", EXPECT may say "ok", and the truth test checks that the
 weights moved (``run`` keeps each one's value from before the trace as ``p.initial``).
@@ -152,6 +154,7 @@ class Scenario:
     loss_nonfinite: bool = False
     consumed: frozenset[str] = frozenset()
     stepped: frozenset[str] = frozenset()
+    partial: frozenset[str] = frozenset()
 
     def run(self, trace: Callable[..., Any]) -> Any:
         return self.module.run(trace)
@@ -305,6 +308,7 @@ def load(path: Path) -> Scenario:
         loss_nonfinite=bool(getattr(module, "LOSS_NONFINITE", False)),
         consumed=frozenset(getattr(module, "CONSUMED", ())),
         stepped=frozenset(getattr(module, "STEPPED", ())),
+        partial=frozenset(getattr(module, "PARTIAL", ())),
     )
 
 

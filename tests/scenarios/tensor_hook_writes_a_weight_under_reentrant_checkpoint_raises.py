@@ -3,8 +3,8 @@
 helper function: the checkpoint's inner backward runs the hook while the outer graph still holds the weight
 (saved by the second use, whose input needs a gradient).
 Truth: backward raises RuntimeError "... modified by an inplace operation ..."; `.grad` holds what the inner
-backward accumulated before. gradviz: the note on the error names the `mul_` in the hook (the write torch
-blames; NOTE [writes during a backward]), not the `loss.backward()` line."""
+backward accumulated before. gradviz: error at the `mul_` in the hook (the write torch blames; NOTE
+[writes during a backward]), not the `loss.backward()` line; the gradient is said not to be whole."""
 
 import warnings
 
@@ -15,9 +15,11 @@ from torch.utils.checkpoint import checkpoint
 RAISES = RuntimeError
 NOTE = [("in-place", "inplace"), "@decay"]
 # the checkpointed use's gradient was accumulated by the inner backward before the outer one raised: .grad
-# holds it (a partial gradient, as torch leaves it); the note on the error names the write
-EXPECT = {"weight": ("ok", "*"), "bias": ("ok", "*")}
+# holds it (a partial gradient, as torch leaves it), and the error is why the rest is missing
+EXPECT = {"weight": ("error", "@decay"), "bias": ("error", "@decay")}
 GRADS = {"weight": "nonzero", "bias": "nonzero"}
+PARTIAL = ["weight", "bias"]
+MESSAGE = {"weight": ["not get its whole gradient"]}
 
 
 def decay(weight):
