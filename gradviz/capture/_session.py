@@ -240,8 +240,7 @@ class Session:
     ) -> Root:
         """A loss (or the model's output) as plain data, with the lineage the tracer recorded for it;
         ``check``: whether its value is finite (not from inside a module hook)."""
-        entry = self.lineage.get(tensor)
-        values, grads, cuts = (entry[1], entry[2], entry[3]) if entry else (0, 0, ())
+        values, grads, cuts = self.tracer.lineage_of(tensor) or (0, 0, ())
         root = Root(values, grads, cuts, tensor.requires_grad, site, node, tuple(tensor.shape), call)
         root.shadow = dict(self.lineage.shadow(tensor))
         if check:

@@ -419,6 +419,18 @@ class Tracer(Escapes, OutOfSight, Writes, TorchFunctionMode):
             self._function_of_cut[cut.index] = _next_node_nr() - 1
         return cut.index
 
+    def lineage_of(self, t: torch.Tensor) -> tuple[int, int, tuple[int, ...]] | None:
+        """(values, grads, cuts) of ``t``'s lineage, for a tensor that reaches code no op of which is seen
+        (a TorchScript module, a loss): the cuts a Function attached a gradient to since are taken back, as
+        when an op takes it (``_revive``). None: not recorded."""
+        entry = self.lineage.get(t)
+        if entry is None:
+            return None
+        values, grads, cuts = entry[1], entry[2], entry[3]
+        if values and not grads and t.grad_fn is not None:
+            grads, cuts = self._revive(t, values, cuts)
+        return values, grads, cuts
+
     def _revive(self, t: torch.Tensor, values: int, cuts: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         """A tensor recorded as cut now has a grad_fn: an autograd.Function (or reentrant checkpoint)
         attached it after its forward ran with gradients off. The cuts made inside the forward of a Function

@@ -29,6 +29,9 @@ class OutOfSight(TracerPart):
     def _first_use(self, new: int, index: int) -> None:
         raise NotImplementedError
 
+    def lineage_of(self, t: torch.Tensor) -> tuple[int, int, tuple[int, ...]] | None:
+        raise NotImplementedError
+
     def opaque_output(self, module: Any, targets: int, args: Any, output: Any) -> None:
         """A TorchScript module returned ``output``: the tracer saw none of the ops inside it. Its outputs
         depend on what its inputs depend on and on the parameters it holds (``targets``), through autograd
@@ -39,11 +42,11 @@ class OutOfSight(TracerPart):
         ins = tensors_in(args if isinstance(args, tuple) else (args,), {})
         unknown = []
         for t in ins:
-            entry = self.lineage.get(t)
+            entry = self.lineage_of(t)
             if entry is not None:
-                values |= entry[1]
-                grads |= entry[2]
-                cuts = merge(cuts, entry[3])
+                values |= entry[0]
+                grads |= entry[1]
+                cuts = merge(cuts, entry[2])
             else:
                 unknown.append(t)
         if unknown and self._prints:  # values that left torch may come back straight into it
@@ -105,11 +108,11 @@ class OutOfSight(TracerPart):
         values = grads_bits = 0
         cuts: tuple[int, ...] = ()
         for r in roots:
-            entry = self.lineage.get(r)
+            entry = self.lineage_of(r)
             if entry is not None:
-                values |= entry[1]
-                grads_bits |= entry[2]
-                cuts = merge(cuts, entry[3])
+                values |= entry[0]
+                grads_bits |= entry[1]
+                cuts = merge(cuts, entry[2])
         if not values:
             return
         if not graph and grads_bits:
