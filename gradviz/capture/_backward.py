@@ -162,7 +162,9 @@ class BackwardCalls:
         failed = False
         try:
             writes = BackwardWrites(s.cap, s.failsafe)
-            with writes.during([w.tensor for w in s.watched]):  # NOTE [writes during a backward]
+            with writes.during(
+                [w.tensor for w in s.watched], walk.functions
+            ):  # NOTE [writes during a backward]
                 result = s.tracer.run(func, args, kwargs)
             # a call asked for some inputs frees only the nodes between its roots and them: not tracked
             if asked is None and not retains_graph(func, name, args, kwargs):

@@ -83,6 +83,9 @@ class Walk:
     # the autograd sequence number of every node walked: stable, unlike id() of the Python wrapper objects,
     # which are freed after the walk and whose addresses new ones reuse
     node_seqs: frozenset[int] = frozenset()
+    # the user's autograd.Function classes whose nodes were walked (not torch's own): their backward runs
+    # Python the tracer does not see (NOTE [writes during a backward])
+    functions: set[Any] = field(default_factory=set)
 
     def finish(self) -> None:
         """Remove the hooks and move captured norms into the records (one host copy per device)."""
@@ -159,6 +162,7 @@ def walk(
     reached = 0
     too_deep = 0
     accumulators: dict[int, int] = {}
+    functions: set[Any] = set()
     head = 0  # live[head:] is the queue: breadth-first order is the order nodes were added
     while head < len(live) and len(nodes) < limit:
         fn = live[head]
@@ -177,6 +181,10 @@ def walk(
                 if leaves is not None:
                     leaves.append((record.id, variable))
         else:
+            if record.name.endswith("Backward"):  # an autograd.Function's node (built-in ones end in a digit)
+                forward_cls = getattr(fn, "_forward_cls", None)
+                if forward_cls is not None and not forward_cls.__module__.startswith("torch."):
+                    functions.add(forward_cls)
             if module_of is not None:
                 record.module = module_of(fn._sequence_nr()) or ""
             if op_of_node is not None:
@@ -206,6 +214,7 @@ def walk(
         too_deep=too_deep,
         accumulators=accumulators,
         node_seqs=frozenset(fn._sequence_nr() for fn in live),
+        functions=functions,
     )
     try:
         if watch is not None:

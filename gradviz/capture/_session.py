@@ -23,6 +23,7 @@ from torch import nn
 
 from gradviz.capture import _graph, _targets
 from gradviz.capture._backward import BackwardCalls, BackwardMarks, grad_of
+from gradviz.capture._backward_writes import WRAPPERS, BackwardWrites, ModuleHookWrites
 from gradviz.capture._compiled import QuietCompileWarning
 from gradviz.capture._distributed import any_sharded
 from gradviz.capture._errors import error_from_traceback
@@ -54,6 +55,7 @@ class Session:
         self.node_norms = node_norms
         self._opaque: dict[int, int] = {}  # id(TorchScript module) -> bitset of the targets it holds
         self._module_names: dict[int, str] = {}
+        self._modules: list[nn.Module] = []  # the model's modules: their backward hooks are wrapped
         self._root_output: Any = None  # weakref to the last output of the model's forward
         self._output_root: Root | None = None  # its lineage: the root when no backward() runs
         if self._model is not None:
@@ -64,6 +66,7 @@ class Session:
                 self._wrapper if self._wrapper is not None else self._model, modules, self.watched
             )
             self.cap.modules = {n: type(m).__name__ for n, m in modules}
+            self._modules = [m for _, m in modules]
             self.cap.model_name = type(self._model).__name__
         elif model is not None:
             self.watched = _targets.from_mapping(model)  # type: ignore[arg-type]
@@ -99,12 +102,16 @@ class Session:
     def start(self) -> None:
         try:
             self._handles.append(QuietCompileWarning())
-            self._handles.append(WarningsAtUserLine(OP_CALLERS))  # NOTE [warnings at the user's line]
+            self._handles.append(
+                WarningsAtUserLine(OP_CALLERS, WRAPPERS)
+            )  # NOTE [warnings at the user's line]
             # NOTE [stable hook slots] in _hooks.py: the same keys in torch's dicts for every trace
             self._handles.append(add_forward_pre_hook(self._enter_module))
             self._handles.append(add_forward_hook(self._leave_module))
             if self._model is not None:
                 self._handles.append(add_parameter_registration_hook(self._registered))
+            # NOTE [writes during a backward]: a module's backward hooks are fixed as its forward runs
+            self._handles.append(ModuleHookWrites(BackwardWrites(self.cap, self.failsafe), self._modules))
             step_hook = getattr(self._optimizer, "register_step_post_hook", None)
             if callable(step_hook):
                 self._handles.append(step_hook(self._stepped))
@@ -175,6 +182,7 @@ class Session:
         self._marks.clear()
         self.tracer.callers.clear()
         self.watched = []
+        self._modules = []
         self._model = self._wrapper = self._optimizer = self._root_output = self._output_root = None
 
     def _used_targets(self) -> list[tuple[str, torch.Tensor, int, int]]:

@@ -14,6 +14,8 @@
 # - a warning that landed on one of them is moved as many frames up from the op's caller as it landed
 #   above the op; one that landed above them all is moved up by their number (what the stacklevel would
 #   have reached without them); one that landed in the op's own frames is left alone;
+# - a hook gradviz runs under a mode during a backward (NOTE [writes during a backward]) has one frame
+#   inserted above it, the wrapper's: a warning that landed on it, or above it, is moved up by one;
 # - it is warned again from there (``warnings.warn_explicit`` with that frame's module and registry), so
 #   the user's filters and once-per-line rule decide, as in plain torch. For that, a filter that always
 #   passes warnings at the tracer's own lines is in front while the trace is on.
@@ -46,8 +48,9 @@ class WarningsAtUserLine:
     """A handle: while live, warnings raised inside an op that one of ``op_callers`` (code objects of the
     functions that call the user's op) made are shown where plain torch shows them. ``remove()`` ends it."""
 
-    def __init__(self, op_callers: tuple[CodeType, ...]) -> None:
+    def __init__(self, op_callers: tuple[CodeType, ...], wrappers: tuple[CodeType, ...] = ()) -> None:
         self._op_callers = frozenset(op_callers)
+        self._wrappers = frozenset(wrappers)
         self._local = threading.local()  # .again: this thread is warning a moved warning again
         self._shown: Callable[[Any], Any] | None = getattr(warnings, "_showwarnmsg", None)
         self._live = self._shown is not None
@@ -104,6 +107,8 @@ class WarningsAtUserLine:
         op that warned in C++)."""
         op_frames: list[FrameType] = []  # the op's own (torch's) frames, inside the tracer's call
         while frame is not None and frame.f_code not in self._op_callers:
+            if frame.f_code in self._wrappers:  # a hook run under a mode: its wrapper is the one inserted
+                return self._moved(msg, op_frames, [frame], frame.f_back)
             if is_gradviz_code(frame.f_code):
                 return None  # gradviz's own warning: not raised inside an op
             op_frames.append(frame)
@@ -117,7 +122,17 @@ class WarningsAtUserLine:
         if frame is not None and frame.f_code is _HANDLE_TORCH_FUNCTION and frame.f_back is not None:
             inserted += [frame, frame.f_back]  # torch's dispatch to the mode, and the outer call
             frame = frame.f_back.f_back
-        caller = frame  # the op's caller: where a stacklevel that passed the op lands in plain torch
+        return self._moved(msg, op_frames, inserted, frame)
+
+    @staticmethod
+    def _moved(
+        msg: warnings.WarningMessage,
+        op_frames: list[FrameType],
+        inserted: list[FrameType],
+        caller: FrameType | None,
+    ) -> FrameType | None:
+        """Where ``msg`` lands without the ``inserted`` frames between the op (``op_frames``, innermost
+        first) and its ``caller`` (where a stacklevel that passed the op lands in plain torch)."""
         at = (msg.filename, msg.lineno)
         if any(_where(f) == at for f in op_frames):
             return None

@@ -149,3 +149,21 @@ def test_the_display_hook_and_filter_are_gone_after_the_trace():
         raise RuntimeError("the user's error")
     assert warnings._showwarnmsg is before_show
     assert list(warnings.filters) == before_filters
+
+
+def _warns_in_hook(module, grad_input, grad_output):
+    warnings.warn("module backward hook", UserWarning, stacklevel=2)
+
+
+@pytest.mark.parametrize("action", ["always", "default"])
+def test_a_warning_in_a_module_backward_hook_lands_where_plain_torch_puts_it(action):
+    # the hook is registered before the trace: gradviz runs it under its backward-writes mode
+    # (NOTE [writes during a backward]), one frame between it and torch's caller
+    model = nn.Linear(4, 3)
+    model.register_full_backward_hook(_warns_in_hook)
+    x = torch.randn(2, 4, requires_grad=True)
+    plain = _shown(lambda m, x: m(x).sum(), copy.deepcopy(model), x, False, action)
+    traced = _shown(lambda m, x: m(x).sum(), copy.deepcopy(model), x, True, action)
+    assert plain, "the hook warns in plain torch"
+    assert traced == plain
+    assert not any("/gradviz/capture/" in w[2] for w in traced)
