@@ -35,6 +35,10 @@ class TracerPart:
         """Record a cut of the gradient of the targets in ``lost`` (the Tracer's own)."""
         raise NotImplementedError
 
+    def lineage_of(self, t: torch.Tensor) -> tuple[int, int, tuple[int, ...]] | None:
+        """(values, grads, cuts) of ``t``'s lineage, the cuts taken back that were not real (_cuts.py)."""
+        raise NotImplementedError
+
     def _came_back(
         self, external: list[torch.Tensor] | None, args: tuple, kwargs: dict
     ) -> tuple[int, tuple[int, ...]]:

@@ -29,9 +29,6 @@ class OutOfSight(TracerPart):
     def _first_use(self, new: int, index: int) -> None:
         raise NotImplementedError
 
-    def lineage_of(self, t: torch.Tensor) -> tuple[int, int, tuple[int, ...]] | None:
-        raise NotImplementedError
-
     def opaque_output(self, module: Any, targets: int, args: Any, output: Any) -> None:
         """A TorchScript module returned ``output``: the tracer saw none of the ops inside it. Its outputs
         depend on what its inputs depend on and on the parameters it holds (``targets``), through autograd
