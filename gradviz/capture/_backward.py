@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
@@ -40,8 +39,9 @@ from gradviz.capture._backward_args import (
     root_tensors,
     unwrap_functorch,
 )
+from gradviz.capture._backward_marks import BackwardMarks
 from gradviz.capture._backward_writes import BackwardWrites
-from gradviz.capture._errors import classify_backward_error
+from gradviz.capture._errors import classify_backward_error, saved_and_changed
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._locate import locate_target_births
@@ -49,37 +49,6 @@ from gradviz.capture._norms import norms_and_states
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._targets import Watched
 from gradviz.records import Capture, GradState, Root, Site
-
-
-@dataclass
-class BackwardMarks:
-    """What the forward tracer must know of the backwards run so far. Written here, read by the tracer."""
-
-    # tensors backward() was called on: id -> weak reference (a freed loss's id is soon another tensor's)
-    roots: dict[int, Any] = field(default_factory=dict)
-
-    def is_root(self, t: torch.Tensor) -> bool:
-        ref = self.roots.get(id(t))
-        return ref is not None and ref() is t
-
-    grads: dict[int, int] = field(default_factory=dict)  # id(target's .grad) -> target index, after backward
-    # ops before this index made tensors whose graph a backward freed (it ran without retain_graph): one
-    # of those whose node that backward walked, used by a later op, carries a freed graph into a new
-    # forward (an RNN state not detached); ``freed_by`` is that backward's line
-    freed_at: int = 0
-    freed_nodes: frozenset[int] = frozenset()  # sequence numbers of the nodes it freed
-    freed_by: Site | None = None
-    # an op after that backward took a target itself (a parameter): a new forward began, so a tensor of the
-    # freed graph that reaches a loss is state carried into it, not a second loss of the same forward
-    fresh: bool = False
-
-    def clear(self) -> None:
-        self.roots.clear()
-        self.grads.clear()
-        self.freed_at = 0
-        self.freed_nodes = frozenset()
-        self.freed_by = None
-        self.fresh = False
 
 
 class _TracerView(Protocol):
@@ -178,7 +147,7 @@ class BackwardCalls:
                 try:
                     freed_by = self.marks_for_tracer.freed_by
                     fresh = self.marks_for_tracer.fresh
-                    saved_at = _saved_and_changed(roots, s.tracer.op_of_node) if "inplace" in str(exc) else -1
+                    saved_at = saved_and_changed(roots, s.tracer.op_of_node) if "inplace" in str(exc) else -1
                     s.cap.error = classify_backward_error(exc, site, s.cap, again, freed_by, fresh, saved_at)
                 except Exception as internal:  # NOTE [fail-safe]: the user's error goes on unchanged
                     s.failsafe.fail(internal, "error classifier")
@@ -460,29 +429,3 @@ class BackwardCalls:
         if name == "grad":
             self._returned(grad_inputs(args, kwargs), result)
         return result
-
-
-_SAVED_WALK_LIMIT = 20_000  # nodes looked at for the one whose saved tensor was changed
-
-
-def _saved_and_changed(roots: list[torch.Tensor], op_of_node) -> int:
-    """After "modified by an inplace operation": the forward op whose autograd node holds the changed saved
-    tensor, found as torch finds it (unpacking each node's saved tensors raises for that one); -1: none."""
-    seen: set[int] = set()
-    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
-    while stack and len(seen) < _SAVED_WALK_LIMIT:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        for attr in dir(node):
-            if attr.startswith("_saved_"):
-                try:
-                    getattr(node, attr)
-                except RuntimeError as exc:
-                    if "inplace" in str(exc):
-                        return op_of_node(node._sequence_nr())
-                except Exception:  # an attribute torch cannot show: not this one
-                    continue
-        stack.extend(fn for fn, _ in node.next_functions if fn is not None)
-    return -1

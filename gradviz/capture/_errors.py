@@ -149,3 +149,29 @@ def error_from_traceback(exc: BaseException, phase: str) -> ErrorInfo:
         blame_op="",
         inner=inner,
     )
+
+
+_SAVED_WALK_LIMIT = 20_000  # nodes looked at for the one whose saved tensor was changed
+
+
+def saved_and_changed(roots: list[torch.Tensor], op_of_node) -> int:
+    """After "modified by an inplace operation": the forward op whose autograd node holds the changed saved
+    tensor, found as torch finds it (unpacking each node's saved tensors raises for that one); -1: none."""
+    seen: set[int] = set()
+    stack = [r.grad_fn for r in roots if r.grad_fn is not None]
+    while stack and len(seen) < _SAVED_WALK_LIMIT:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for attr in dir(node):
+            if attr.startswith("_saved_"):
+                try:
+                    getattr(node, attr)
+                except RuntimeError as exc:
+                    if "inplace" in str(exc):
+                        return op_of_node(node._sequence_nr())
+                except Exception:  # an attribute torch cannot show: not this one
+                    continue
+        stack.extend(fn for fn, _ in node.next_functions if fn is not None)
+    return -1

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from gradviz.capture import _graph, _targets
-from gradviz.capture._backward import BackwardCalls, BackwardMarks, grad_of
+from gradviz.capture._backward import BackwardCalls, grad_of
+from gradviz.capture._backward_marks import BackwardMarks
 from gradviz.capture._backward_writes import WRAPPERS, BackwardWrites, ModuleHookWrites
 from gradviz.capture._compiled import QuietCompileWarning
 from gradviz.capture._distributed import any_sharded

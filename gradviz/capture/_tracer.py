@@ -14,7 +14,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import _frames
-from gradviz.capture._backward import BackwardMarks
+from gradviz.capture._backward_marks import BackwardMarks
 from gradviz.capture._cuts import Cuts
 from gradviz.capture._errors import classify_forward_error
 from gradviz.capture._escapes import Escapes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gradviz.capture._backward import BackwardMarks
+from gradviz.capture._backward_marks import BackwardMarks
 from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._lineage import Lineage
 from gradviz.capture._oplog import OpLog
