@@ -285,10 +285,12 @@ class BackwardCalls:
         unhooked = []
         for index in stale:
             raw = arrived.get(index)
-            norm = float(raw) if isinstance(raw, torch.Tensor) else raw
-            if index in arrived and not isinstance(raw, Several):
+            if isinstance(raw, Several):  # what each arrival brought, not the old value they were added to
+                self._deliver(s.cap.targets[index], *raw.worst())
+            elif index in arrived:
+                norm = float(raw) if isinstance(raw, torch.Tensor) else raw
                 self._deliver(s.cap.targets[index], state_of(norm), norm)
-            elif isinstance(raw, Several) or index not in walk.accumulators:
+            elif index not in walk.accumulators:
                 g = grad_of(s.watched[index].tensor)
                 if g is not None and (id(g), g._version) != self.marks.get(index):
                     unhooked.append((index, g))  # it changed: something was added to the old value

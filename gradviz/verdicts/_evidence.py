@@ -13,6 +13,7 @@ from typing import Literal, NoReturn
 from gradviz.records import Birth, Cut, ErrorInfo, Site
 
 __all__ = [
+    "AddedUp",
     "Born",
     "Cleared",
     "Consumed",
@@ -112,6 +113,15 @@ class Born:
     """A non-finite gradient arrived; ``birth`` is where the NaN/Inf was born (None: not located)."""
 
     birth: Birth | None
+
+
+@dataclass(frozen=True)
+class AddedUp:
+    """What the traced backwards delivered was finite (or zero), and ``.grad`` is NaN/Inf: it was there
+    before the trace (``before``: its norm then), or the sum of several backwards overflowed."""
+
+    before: float | None
+    backwards: int
 
 
 @dataclass(frozen=True)
@@ -227,6 +237,7 @@ class ZeroWhy:
 
 Evidence = (
     Nothing
+    | AddedUp
     | Created
     | Cleared
     | Consumed

@@ -18,6 +18,7 @@ from gradviz.verdicts._cut_messages import (
     untrained_text,
 )
 from gradviz.verdicts._evidence import (
+    AddedUp,
     Born,
     Cleared,
     Consumed,
@@ -47,7 +48,8 @@ __all__ = ["explain"]
 def explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple[str, str]:
     """(message, fix) for target ``t``, given the cause the rules decided and their evidence."""
     message, fix = _explain(cause, t, evidence, cap)
-    return message + _stale(cause, t) + _opaque(cause, t), fix
+    stale = "" if isinstance(evidence, AddedUp) else _stale(cause, t)  # (its message says it)
+    return message + stale + _opaque(cause, t), fix
 
 
 def _opaque(cause: Cause, t: Target) -> str:
@@ -150,6 +152,8 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
             return error_text(t, error, cap)
         case Born(birth):
             return _values.nonfinite(t, birth, cap)
+        case AddedUp(before, backwards):
+            return _values.added_up(t, before, backwards)
         case LossNonfinite(value, birth):
             return _values.nonfinite_loss(t, value, birth, cap)
         case ZeroWhy():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, CutHow, GradState, Site, Target, Verdict
 from gradviz.verdicts._evidence import (
+    AddedUp,
     Born,
     Cleared,
     Consumed,
@@ -191,6 +192,10 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         birth = ctx.cap.births[spoiled.birth] if spoiled.birth >= 0 else None
         evidence = LossNonfinite("inf" if spoiled.nonfinite == "inf" else "nan", birth)
         return Cause.nonfinite, birth.site if birth else None, evidence
+    if kept == GradState.nonfinite and t.delivered in (GradState.finite, GradState.zero) and not t.failed:
+        # the NaN/Inf is in .grad, not in what arrived: an old value from before the trace, or a sum that
+        # overflowed (never "ok": the step reads .grad)
+        return Cause.nonfinite, None, AddedUp(t.grad_before, ctx.cap.backward_calls)
     if t.delivered == GradState.zero:
         mechanism = ctx.graph.zero_mechanism(t)
         return Cause.zero, mechanism.site, mechanism

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from gradviz.records import Birth, Capture, Site, Target
@@ -150,6 +151,25 @@ def nonfinite(t: Target, birth: Birth | None, cap: Capture) -> tuple[str, str]:
     if birth.kind == "inf" and kind == "NaN":  # sqrt'(0) = inf, then 0 x inf through a square
         became = " (Inf there; it became NaN on its way to the parameter, where 0 × Inf = NaN)"
     return f"{t.name} received {_a(kind)} gradient: {born(birth, cap)}{became}.", fix_for(birth)
+
+
+def added_up(t: Target, before: float | None, backwards: int) -> tuple[str, str]:
+    """``.grad`` is NaN/Inf though what the traced backwards delivered was finite."""
+    kind = _kind(t.grad_norm)
+    if before is not None and not math.isfinite(before):
+        return (
+            f"{t.name}'s .grad is {kind}, but the gradient this step's backward delivered is finite: "
+            f"the {_kind(before)} was already in .grad when the trace began, left from an earlier step, and "
+            "the new gradient was added to it.",
+            "Call optimizer.zero_grad() at the start of every step (or set .grad = None); to find the step "
+            "whose gradient first went NaN/Inf, run gradviz.watch(model, optimizer) over the training.",
+        )
+    return (
+        f"{t.name}'s .grad is {kind}, but each of the {backwards} backward passes delivered a finite "
+        f"gradient: added up in .grad, they overflowed its dtype's range.",
+        "Scale each loss down before backward (divide by the number of accumulation steps), keep the "
+        "gradients in float32, or call zero_grad() between the backwards that should not add up.",
+    )
 
 
 def nonfinite_loss(t: Target, kind: str, birth: Birth | None, cap: Capture) -> tuple[str, str]:

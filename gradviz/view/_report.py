@@ -129,7 +129,7 @@ def for_group(text: str, name: str) -> str:
     pieces = _CODE.split(text)
     for i in range(0, len(pieces), 2):  # outside backticks
         piece = pieces[i].replace(f"{name}'s", "their").replace(name, "each of them")
-        pieces[i] = (
-            "Each of them" + piece[len("each of them") :] if i == 0 and piece.startswith("each of") else piece
-        )
+        if i == 0 and piece.startswith(("each of", "their")):  # the name began the sentence
+            piece = piece[0].upper() + piece[1:]
+        pieces[i] = piece
     return "".join(pieces)

@@ -17,6 +17,7 @@ import pytest
 from gradviz.records import Capture, Carried, Cause, CutHow, ErrorKind, GradState, Target
 from gradviz.verdicts._cut_messages import error_fix
 from gradviz.verdicts._evidence import (
+    AddedUp,
     Born,
     Cleared,
     Consumed,
@@ -208,6 +209,28 @@ def _born(make) -> Case:
     )
 
 
+def _added_up(make) -> Case:
+    return Case(
+        Cause.nonfinite,
+        make.got(grad_state=GradState.nonfinite, grad_norm=math.nan, grad_before=math.nan),
+        AddedUp(math.nan, 1),
+        make.capture(),
+        (
+            "enc.weight's .grad is NaN, but the gradient this step's backward delivered is finite: the NaN "
+            "was already in .grad when the trace began",
+        ),
+        "optimizer.zero_grad()",
+    )
+
+
+def test_added_up_by_several_backwards_says_they_overflowed(make) -> None:
+    t = make.got(grad_state=GradState.nonfinite, grad_norm=math.inf, grad_before=None)
+    message, fix = explain(Cause.nonfinite, t, AddedUp(None, 3), make.capture())
+    assert "each of the 3 backward passes delivered a finite gradient" in message
+    assert "overflowed" in message and "float32" in fix
+    assert "from before the trace" not in message  # nothing was there before
+
+
 def _loss_nonfinite(make) -> Case:
     return Case(
         Cause.nonfinite,
@@ -307,6 +330,7 @@ EVIDENCE_CASES = {
     NoGradField: _no_grad_field,
     Unreadable: _unreadable,
     ZeroWhy: _zero_why,
+    AddedUp: _added_up,
 }
 
 
