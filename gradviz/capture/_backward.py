@@ -126,6 +126,8 @@ class BackwardCalls:
             s.cap.roots.append(root)
         result = None
         cleared = self._cleared_before()
+        clears_before = len(s.cap.clears)  # (a hook may zero a .grad during the backward: a clear after it)
+        versions = [w.tensor._version for w in s.watched]  # a hook that steps a weight changes its version
         before = {w.target.index: w.target.delivered for w in s.watched}
         self._stepped = self._steppable(walk)
         failed = False
@@ -183,7 +185,8 @@ class BackwardCalls:
                             )
                         ):
                             t.failed = True
-                self._refilled(cleared)
+                self._refilled(cleared, clears_before)
+                self._stepped_during(versions, before)
             except Exception as internal:  # NOTE [fail-safe]: never in place of the user's error or result
                 s.failsafe.fail(internal, "backward bookkeeping")
 
@@ -272,10 +275,12 @@ class BackwardCalls:
             if raw is NOT or isinstance(raw, torch.Tensor) or raw is None or isinstance(raw, Several):
                 have.append((w, g))  # not seen by a hook (or not on the CPU): measured now, batched
                 continue
-            # its accumulator's hook measured what arrived, in cache, and .grad was None: .grad is that
+            # its accumulator's hook measured what arrived, in cache, and .grad was None: .grad is that,
+            # unless a post-accumulate-grad hook changed it since (then the end of the trace measures it)
             st = state_of(raw)
             self._deliver(w.target, st, raw)
-            self.known[id(g)] = (g, g._version, raw, st)
+            if not getattr(w.tensor, "_post_accumulate_grad_hooks", None):
+                self.known[id(g)] = (g, g._version, raw, st)
         norms, states = norms_and_states([g for _, g in have])
         for (w, g), norm, state in zip(have, norms, states, strict=True):
             st = GradState.unknown if state is None else GradState(state)
@@ -376,7 +381,15 @@ class BackwardCalls:
                     t.delivered, t.delivered_norm = GradState.none, None
         return saved
 
-    def _refilled(self, saved: dict[int, tuple[GradState, float | None]]) -> None:
+    def _stepped_during(self, versions: list[int], before: dict[int, GradState]) -> None:
+        """A target this backward delivered to whose weights a hook changed during it (an optimizer step
+        fused into backward): a step read the gradient, whatever .grad holds afterwards."""
+        for w, version in zip(self.s.watched, versions, strict=True):
+            t = w.target
+            if w.tensor._version != version and t.delivered != GradState.none and not t.consumed:
+                t.stepped = True
+
+    def _refilled(self, saved: dict[int, tuple[GradState, float | None]], clears_before: int) -> None:
         """After the walk: a cleared target this backward delivered to (even if it then raised) is explained
         by this delivery, not by the clear before it; one it did not deliver to keeps what it had."""
         got = 0
@@ -387,7 +400,7 @@ class BackwardCalls:
             else:
                 got |= 1 << index
         if got:
-            for clear in self.s.cap.clears:
+            for clear in self.s.cap.clears[:clears_before]:
                 clear.targets &= ~got
 
     def _got(self, target, arrived: dict[int, Any]) -> bool:

@@ -36,7 +36,7 @@ from gradviz.capture import _frames
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._lineage import is_leaf, tensors_out, write_record
 from gradviz.capture._ops import Kind, classify
-from gradviz.records import Capture
+from gradviz.records import Capture, Clear
 
 __all__ = ["WRAPPERS", "BackwardWrites", "ModuleHookWrites"]
 
@@ -54,11 +54,13 @@ class BackwardWrites(TorchFunctionMode):
         super().__init__()
         self.cap = cap
         self.failsafe = failsafe
+        self._watched: Sequence[torch.Tensor] = ()  # target index -> tensor, while ``during`` runs
 
     @contextlib.contextmanager
     def during(self, tensors: Sequence[torch.Tensor], functions: Iterable[Any] = ()) -> Iterator[None]:
         """While the block runs, each hook on ``tensors`` and the backward of each autograd.Function class
         in ``functions`` run under this mode."""
+        self._watched = tensors
         wrapped: list[tuple[dict, Any, Callable[..., Any], Callable[..., Any]]] = []
         patched: list[tuple[type, str, Any]] = []  # (class, attribute, its own value or _INHERITED)
         try:
@@ -115,10 +117,19 @@ class BackwardWrites(TorchFunctionMode):
         target = args[0] if args else None
         changed = [target] if isinstance(target, torch.Tensor) else tensors_out(target)
         site = _frames.user_site()
+        grads = {
+            id(g): i for i, w in enumerate(self._watched) if (g := w.grad if w.is_leaf else None) is not None
+        }
+        written = 0
         for t in changed:
             fn = None if is_leaf(t) else t.grad_fn
             made_by = type(fn).__name__ if fn is not None else ""
             self.cap.inplace.append(write_record(t, name, site, made_by))  # index -1: not of the forward
+            if id(t) in grads:
+                written |= 1 << grads[id(t)]
+        if written:  # a hook wrote into a watched .grad: if it ends zero, this is where (a possible clear)
+            how = "zeroed" if name.endswith("zero_") else f"written by {name}"
+            self.cap.clears.append(Clear(targets=written, site=site, how=how))
 
 
 class ModuleHookWrites:

@@ -80,12 +80,15 @@ class Writes(TracerPart):
         zeroed = 0
         for t in changed:
             idx = self.marks.grads.get(id(t))
-            if idx is not None and name in ("zero_", "_foreach_zero_", "mul_", "fill_"):
+            if idx is not None:  # a write into a .grad a backward filled: if it ends zero, this is where
                 zeroed |= 1 << idx
             module = self.modules[-1] if self.modules else ""
             self.cap.inplace.append(write_record(t, name, site, made_by, module, len(self.log)))
-        if zeroed:
-            self.cap.clears.append(Clear(targets=zeroed, site=site, how="zeroed"))
+        if (
+            zeroed
+        ):  # zero_() / _foreach_zero_ (zero_grad(set_to_none=False)) say so; any other op wrote into it
+            how = "zeroed" if name.endswith("zero_") else f"written by {name}"
+            self.cap.clears.append(Clear(targets=zeroed, site=site, how=how))
         return outputs or changed
 
 

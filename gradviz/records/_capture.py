@@ -232,7 +232,7 @@ class Clear:
 
     targets: int  # bitset
     site: Site | None
-    how: str  # "set to None" | "zeroed"
+    how: str  # "set to None" | "zeroed" | "written by <op>" (another in-place op on the .grad)
 
 
 @dataclass(slots=True)

@@ -52,9 +52,11 @@ class Created:
 
 @dataclass(frozen=True)
 class Cleared:
-    """A gradient arrived, then was removed or zeroed (``site``: the call that did, None if unseen)."""
+    """A gradient arrived, then was removed or zeroed (``site``: the call that did, None if unseen; ``how``:
+    the Clear's, "written by <op>" for an in-place op that left zeros)."""
 
     site: Site | None
+    how: str = ""
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,16 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
             return _plain(cause, t, cap)
         case Created(site):
             return _created(t, site)
+        case Cleared(site, written) if written.startswith("written by "):
+            op = written.removeprefix("written by ")
+            call = f"the call{at(site)}{code(site)}"
+            return (
+                f"{t.name} received a gradient{norm(t.delivered_norm)}, then {call} wrote zeros into its "
+                f".grad ({op}), so its step has nothing to learn from.",
+                "Check what that call scales or fills the gradient with: a max_norm of 0 in "
+                "clip_grad_norm_, a mask or a factor of zeros. If the tensor is meant not to learn, "
+                "requires_grad_(False) says so and skips its gradient.",
+            )
         case Cleared(site):
             how = "zero_grad() / setting .grad to None" if site is None else f"the call{at(site)}{code(site)}"
             return (

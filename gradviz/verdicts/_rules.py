@@ -8,7 +8,7 @@ never merely a ``.grad`` that exists: it may be a value from an earlier step.
 
 from __future__ import annotations
 
-from gradviz.records import ERROR_KINDS, Capture, Cause, Cut, CutHow, GradState, Site, Target, Verdict
+from gradviz.records import ERROR_KINDS, Capture, Cause, Clear, Cut, CutHow, GradState, Site, Target, Verdict
 from gradviz.verdicts._evidence import (
     AddedUp,
     Born,
@@ -92,9 +92,13 @@ class _Context:
         return next((r.site for r in self.cap.roots if r.site is not None), None)
 
     def last_clear(self, bit: int) -> Site | None:
+        clear = self.last_clear_record(bit)
+        return clear.site if clear is not None else None
+
+    def last_clear_record(self, bit: int) -> Clear | None:
         for clear in reversed(self.cap.clears):
             if clear.targets & bit:
-                return clear.site
+                return clear
         return None
 
 
@@ -178,9 +182,10 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         and kept in (GradState.none, GradState.zero)
         and kept != t.delivered
     ):
-        site = ctx.last_clear(t.bit)
-        if site is not None or kept == GradState.none:
-            return Cause.cleared, site, Cleared(site)
+        clear = ctx.last_clear_record(t.bit)
+        if clear is not None or kept == GradState.none:
+            site = clear.site if clear is not None else None
+            return Cause.cleared, site, Cleared(site, clear.how if clear is not None else "")
     spoiled = next((r for r in ctx.nonfinite_roots if r.values & t.bit), None)  # a NaN loss it helped compute
     if t.delivered == GradState.nonfinite:
         index = t.birth

@@ -26,9 +26,10 @@ of the traced model set to None as the traced block begins, as on a fresh copy.
 ``MESSAGE = {"weight": ["from before the trace", ...]}``: substrings each verdict's message or fix must
 contain (compared lowercase; a tuple means "any one of these").
 ``CONSUMED = ["w", ...]``: an optimizer step fused into backward (``register_post_accumulate_grad_hook``)
-took these gradients and set ``.grad`` to None: GRADS says "none", and the truth test checks that what the
-hook saw agrees with EXPECT's cause (it stores the norm as ``p.consumed_norm``, the first non-finite one of a
-hook that runs several times): NaN/Inf for nonfinite, zero for zero, finite and non-zero otherwise.
+took these gradients and set ``.grad`` to None (or zeroed it): GRADS says "none" (or "zero"), and the truth
+test checks that what the hook saw agrees with EXPECT's cause (it stores the norm as ``p.consumed_norm``,
+the first non-finite one of a hook that runs several times): NaN/Inf for nonfinite, zero for zero, finite
+and non-zero otherwise.
 ``PARTIAL = ["w", ...]``: the step raised in a backward after part of these gradients arrived (a reentrant
 checkpoint's own backward ran first): GRADS says what ``.grad`` holds, and EXPECT "error" may go with it.
 ``STEPPED = ["w", ...]``: an optimizer step used these gradients, then ``zero_grad()`` removed them (the
@@ -98,7 +99,7 @@ CAUSE_GRADS: dict[str, frozenset[str] | None] = {
     "unregistered": None,
     "not_in_optimizer": frozenset({"nonzero"}),
     "not_requested": frozenset({"none"}),
-    "cleared": frozenset({"none"}),
+    "cleared": frozenset({"none", "zero"}),  # removed, or zeros written over it
     "zero": frozenset({"zero"}),
     "nonfinite": frozenset({"nonfinite"}),
     "error": frozenset({"none"}),
