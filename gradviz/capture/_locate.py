@@ -23,6 +23,7 @@ from gradviz.records import (
     GradState,
     GraphIndex,
     GraphNode,
+    Target,
     is_custom,
     op_name_of,
 )
@@ -74,10 +75,12 @@ def locate_target_births(cap: Capture) -> None:
     for target in cap.targets:
         if target.delivered != GradState.nonfinite or target.birth >= 0:
             continue
-        if target.node is None:
-            source = graph.opaque_source()
-        else:  # a parameter also used inside code out of sight may have got its NaN there
-            source = graph.source(target.node, unseen=graph.runs_unseen(target.bit))
+        unseen = graph.runs_unseen(target.bit)  # also used inside code out of sight: it may have got it there
+        source = graph.came_unseen(target) if target.node is not None and unseen else None
+        if source is None:
+            source = (
+                graph.opaque_source() if target.node is None else graph.source(target.node, unseen=unseen)
+            )
         if source is None:
             continue
         if is_custom(source) and source.op < 0 and (inside := graph.inside(source, target.bit)) >= 0:
@@ -194,6 +197,21 @@ class _Graph(GraphIndex):
             if source is not None:
                 found.append(source)
         return max(found, key=self._time_rank) if found else None
+
+    def came_unseen(self, target: Target) -> GraphNode | None:
+        """Where the NaN/Inf came from that reached ``target`` only from code out of sight: its node records
+        what came through the graph walked (the arrivals of the backward's own graph task), and that was
+        finite; the rest came from a backward a node ran inside it (a reentrant checkpoint's): that node if
+        what reached it was finite, else the source above it. None: not so."""
+        own = self.by_id[target.node].grad_norm if target.node in self.by_id else None
+        if own is None or not math.isfinite(own):
+            return None
+        custom = [n for n in self.cap.graph if is_custom(n) and n.grad_norm is not None]
+        if not custom:
+            return None
+        node = max(custom, key=self._time_rank)
+        came = node.grad_norm
+        return node if came is not None and math.isfinite(came) else self.source(node.id)
 
     def inside(self, node: GraphNode, bit: int) -> int:
         """A birth inside the backward of a reentrant checkpoint (or a custom autograd.Function) that
