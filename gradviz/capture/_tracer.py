@@ -361,11 +361,13 @@ class Tracer(Cuts, Escapes, OutOfSight, Writes, TorchFunctionMode):
     # -- rare kinds ------------------------------------------------------------------------------------
 
     def _grad_set(self, args: tuple) -> None:
-        if len(args) < 2 or args[1] is not None:
+        """``t.grad = value`` on a target: a clear if None; else where a zero .grad may have come from."""
+        if len(args) < 2:
             return
         index = self.lineage.targets.get(id(args[0]))
         if index is not None and self.lineage.is_target(args[0]):
-            self.cap.clears.append(Clear(targets=1 << index, site=_frames.user_site(3), how="set to None"))
+            how = "set to None" if args[1] is None else "written by assigning .grad"
+            self.cap.clears.append(Clear(targets=1 << index, site=_frames.user_site(3), how=how))
 
     def _first_use(self, new: int, index: int) -> None:
         self._used |= new

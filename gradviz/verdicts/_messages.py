@@ -96,11 +96,18 @@ def _explain(cause: Cause, t: Target, evidence: Evidence, cap: Capture) -> tuple
             return _plain(cause, t, cap)
         case Created(site):
             return _created(t, site)
+        case Cleared(_, "unseen"):
+            return (
+                f"{t.name} received a gradient{norm(t.delivered_norm)}, and its .grad is all zeros now: code "
+                "gradviz does not see into (a C++ extension, a communication hook, TorchScript) wrote them.",
+                "Look for what writes into .grad between backward() and the optimizer step (a hook, a "
+                "gradient clip or mask).",
+            )
         case Cleared(site, written) if written.startswith("written by "):
             op = written.removeprefix("written by ")
             call = f"the call{at(site)}{code(site)}"
             return (
-                f"{t.name} received a gradient{norm(t.delivered_norm)}, then {call} wrote zeros into its "
+                f"{t.name} received a gradient{norm(t.delivered_norm)}, then {call} left zeros in its "
                 f".grad ({op}), so its step has nothing to learn from.",
                 "Check what that call scales or fills the gradient with: a max_norm of 0 in "
                 "clip_grad_norm_, a mask or a factor of zeros. If the tensor is meant not to learn, "

@@ -212,6 +212,15 @@ def _arrived(t: Target, ctx: _Context) -> tuple[Cause, Site | None, Evidence]:
         return Cause.not_in_optimizer, role.site if role.kind != "beside" else None, Untrained(role)
     if taken:
         return Cause.ok, None, Consumed()
+    if (
+        kept == GradState.zero
+        and t.delivered == GradState.finite
+        and t.is_leaf
+        and not t.returned
+        and not t.stepped
+    ):
+        # a finite gradient arrived and .grad is zeros, by no write gradviz saw: never "ok"
+        return Cause.cleared, None, Cleared(None, "unseen")
     if t.stepped and kept in (GradState.none, GradState.zero) and kept != t.delivered:
         return Cause.ok, None, StepRead(ctx.last_clear(t.bit))
     return Cause.ok, None, Unreadable() if t.delivered == GradState.unknown else Nothing()

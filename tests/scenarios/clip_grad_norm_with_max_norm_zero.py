@@ -1,6 +1,6 @@
 """`clip_grad_norm_` called with `max_norm=0.0` (a config value that was meant to switch clipping off):
 it multiplies every gradient by 0 in place (`_foreach_mul_`). Truth: every `.grad` is exactly zero after
-the step. gradviz: cleared at the clip line, "wrote zeros into its .grad", with a fix about the clip's
+the step. gradviz: cleared at the clip line, "left zeros in its .grad", with a fix about the clip's
 argument. It said "ok" with a norm of 0: only a fixed list of op names (zero_, mul_, fill_) on a .grad
 counted as a clear, and clip_grad_norm_ writes with _foreach_mul_."""
 
@@ -11,7 +11,7 @@ RAISES = None
 NOTE = []
 EXPECT = dict.fromkeys(("0.weight", "0.bias", "2.weight", "2.bias"), ("cleared", "@clip"))
 GRADS = dict.fromkeys(EXPECT, "zero")
-MESSAGE = {"0.weight": ["wrote zeros", "max_norm of 0"]}
+MESSAGE = {"0.weight": ["left zeros", "max_norm of 0"]}
 
 
 def run(trace):

@@ -223,6 +223,13 @@ def _added_up(make) -> Case:
     )
 
 
+def test_zeros_written_where_gradviz_cannot_see_never_read_as_removed_by_zero_grad(make) -> None:
+    t = make.got(grad_state=GradState.zero, grad_norm=0.0)
+    message, fix = explain(Cause.cleared, t, Cleared(None, "unseen"), make.capture())
+    assert "all zeros now" in message and "does not see into" in message
+    assert "zero_grad" not in message and "between backward() and the optimizer step" in fix
+
+
 def test_added_up_by_several_backwards_says_they_overflowed(make) -> None:
     t = make.got(grad_state=GradState.nonfinite, grad_norm=math.inf, grad_before=None)
     message, fix = explain(Cause.nonfinite, t, AddedUp(None, 3), make.capture())
