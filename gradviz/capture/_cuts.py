@@ -113,7 +113,10 @@ class Cuts(TracerPart):
                 kept.append(i)
         entry = self.lineage.get(t)
         made_by = entry[4] if entry is not None else -1
+        shadow = self.lineage.shadow(t)  # (what would learn without a cut is not changed by this)
         self.lineage.set(t, values, values, tuple(kept), made_by)
+        if shadow:
+            self.lineage.set_shadow(t, shadow)
         return values, tuple(kept)
 
 
