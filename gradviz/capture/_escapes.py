@@ -28,11 +28,10 @@ class Escapes(TracerPart):
         if any(self.marks.is_root(t) for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
         if not values:
-            # a value no target shaped left torch: once one that did has left, it is a candidate too for a
-            # number that comes back (the latest escape of that number is the one that comes back); one that
-            # holds a NaN/Inf born in the trace brings that birth back with it
-            tainted = self.finite is not None and inputs and self.finite._taint_of(inputs[:1]) >= 0
-            if inputs and (self._prints or tainted):
+            # a value no target shaped left torch: a candidate too for what comes back (the one whose very
+            # values come back is taken: not one a target shaped, which left before or after it, with the
+            # same shape); one that holds a NaN/Inf born in the trace brings that birth back with it
+            if inputs:
                 self._printed(inputs[0], 0, (), out)
             return
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
