@@ -35,6 +35,11 @@ def state_of(norm: float | None) -> GradState:
     return GradState.zero if norm == 0 else GradState.finite
 
 
+def as_norm(raw: torch.Tensor | float | None) -> float | None:
+    """A norm an accumulator's hook measured, as a float (a 0-d tensor off the CPU is read now)."""
+    return float(raw) if isinstance(raw, torch.Tensor) else raw
+
+
 def grad_of(t: torch.Tensor) -> torch.Tensor | None:
     """``.grad`` of a leaf, or of a non-leaf that retains it (reading it otherwise only warns)."""
     return t.grad if t.is_leaf or t.retains_grad else None
@@ -60,7 +65,7 @@ class Several:
         for when, raw in self.arrivals:
             if task is not None and when != task:
                 continue
-            norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+            norm = as_norm(raw)
             if state != GradState.nonfinite:
                 shown = norm
             state = combine(state, state_of(norm))

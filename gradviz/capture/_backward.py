@@ -25,6 +25,7 @@ from gradviz.capture._arrivals import (
     OUTER,
     Several,
     arrival_hook,
+    as_norm,
     came_through,
     combine,
     grad_of,
@@ -133,9 +134,8 @@ class BackwardCalls:
         failed = False
         try:
             writes = BackwardWrites(s.cap, s.failsafe)
-            with writes.during(
-                [w.tensor for w in s.watched], walk.functions
-            ):  # NOTE [writes during a backward]
+            watched = [w.tensor for w in s.watched]
+            with writes.during(watched, walk.functions):  # NOTE [writes during a backward]
                 result = s.tracer.run(func, args, kwargs)
             # a call asked for some inputs frees only the nodes between its roots and them: not tracked
             if asked is None and not retains_graph(func, name, args, kwargs):
@@ -186,7 +186,7 @@ class BackwardCalls:
                         ):
                             t.failed = True
                 self._refilled(cleared, clears_before)
-                self._stepped_during(versions, before)
+                self._stepped_during(versions)
             except Exception as internal:  # NOTE [fail-safe]: never in place of the user's error or result
                 s.failsafe.fail(internal, "backward bookkeeping")
 
@@ -269,7 +269,7 @@ class BackwardCalls:
                     if isinstance(raw, Several):
                         self._deliver(w.target, *raw.worst())
                     else:
-                        norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+                        norm = as_norm(raw)
                         self._deliver(w.target, state_of(norm), norm)
                 continue
             if raw is NOT or isinstance(raw, torch.Tensor) or raw is None or isinstance(raw, Several):
@@ -293,7 +293,7 @@ class BackwardCalls:
             if isinstance(raw, Several):  # what each arrival brought, not the old value they were added to
                 self._deliver(s.cap.targets[index], *raw.worst())
             elif index in arrived:
-                norm = float(raw) if isinstance(raw, torch.Tensor) else raw
+                norm = as_norm(raw)
                 self._deliver(s.cap.targets[index], state_of(norm), norm)
             elif index not in walk.accumulators:
                 g = grad_of(s.watched[index].tensor)
@@ -381,7 +381,7 @@ class BackwardCalls:
                     t.delivered, t.delivered_norm = GradState.none, None
         return saved
 
-    def _stepped_during(self, versions: list[int], before: dict[int, GradState]) -> None:
+    def _stepped_during(self, versions: list[int]) -> None:
         """A target this backward delivered to whose weights a hook changed during it (an optimizer step
         fused into backward): a step read the gradient, whatever .grad holds afterwards."""
         for w, version in zip(self.s.watched, versions, strict=True):

@@ -34,7 +34,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradviz.capture import _frames
 from gradviz.capture._failsafe import FailSafe
-from gradviz.capture._lineage import is_leaf, tensors_out, write_record
+from gradviz.capture._lineage import clear_how, is_leaf, tensors_out, write_record
 from gradviz.capture._ops import Kind, classify
 from gradviz.records import Capture, Clear
 
@@ -128,8 +128,7 @@ class BackwardWrites(TorchFunctionMode):
             if id(t) in grads:
                 written |= 1 << grads[id(t)]
         if written:  # a hook wrote into a watched .grad: if it ends zero, this is where (a possible clear)
-            how = "zeroed" if name.endswith("zero_") else f"written by {name}"
-            self.cap.clears.append(Clear(targets=written, site=site, how=how))
+            self.cap.clears.append(Clear(targets=written, site=site, how=clear_how(name)))
 
 
 class ModuleHookWrites:

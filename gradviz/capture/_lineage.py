@@ -142,6 +142,12 @@ def is_leaf(t: torch.Tensor) -> bool:
         return True
 
 
+def clear_how(op: str) -> str:
+    """How an in-place ``op`` on a ``.grad`` a backward filled may have cleared it (``Clear.how``):
+    zero_() and _foreach_zero_ (zero_grad(set_to_none=False)) say so; any other op wrote into it."""
+    return "zeroed" if op.endswith("zero_") else f"written by {op}"
+
+
 def write_record(
     t: torch.Tensor,
     op: str,

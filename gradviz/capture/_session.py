@@ -103,9 +103,8 @@ class Session:
     def start(self) -> None:
         try:
             self._handles.append(QuietCompileWarning())
-            self._handles.append(
-                WarningsAtUserLine(OP_CALLERS, WRAPPERS)
-            )  # NOTE [warnings at the user's line]
+            # NOTE [warnings at the user's line]
+            self._handles.append(WarningsAtUserLine(OP_CALLERS, WRAPPERS))
             # NOTE [stable hook slots] in _hooks.py: the same keys in torch's dicts for every trace
             self._handles.append(add_forward_pre_hook(self._enter_module))
             self._handles.append(add_forward_hook(self._leave_module))

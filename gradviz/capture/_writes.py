@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gradviz.capture._lineage import tensors_out, write_record
+from gradviz.capture._lineage import clear_how, tensors_out, write_record
 from gradviz.capture._tracer_part import TracerPart
 from gradviz.records import Clear, Site
 
@@ -84,11 +84,8 @@ class Writes(TracerPart):
                 zeroed |= 1 << idx
             module = self.modules[-1] if self.modules else ""
             self.cap.inplace.append(write_record(t, name, site, made_by, module, len(self.log)))
-        if (
-            zeroed
-        ):  # zero_() / _foreach_zero_ (zero_grad(set_to_none=False)) say so; any other op wrote into it
-            how = "zeroed" if name.endswith("zero_") else f"written by {name}"
-            self.cap.clears.append(Clear(targets=zeroed, site=site, how=how))
+        if zeroed:
+            self.cap.clears.append(Clear(targets=zeroed, site=site, how=clear_how(name)))
         return outputs or changed
 
 
