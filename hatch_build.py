@@ -1,4 +1,5 @@
-"""Build the widget's JavaScript bundle (gradviz/static/widget.js) when a wheel is built.
+"""Build the widget's JavaScript bundle (gradviz/static/widget.js), and compile the run reader's crc32 scanner
+(gradviz/runlog/_crcscan.c), when a wheel is built.
 
 hatchling runs this hook (``[tool.hatch.build.hooks.custom]`` in pyproject.toml) for every wheel, also the
 one behind ``pip install -e .``:
@@ -12,19 +13,31 @@ pip hides a build backend's output unless run with ``-v``, and npm takes a minut
 checkout, so each step is also written to the terminal pip runs in (``/dev/tty``), when there is one.
 Without Node.js the build stops with a message that says what to install.
 The sdist carries js/ (without node_modules) and not the bundle: a wheel built from it runs ``npm ci``.
+
+The scanner is one small C file (no library but Python's own): what ``gradviz.open`` uses to look for the
+records after damage in a run's files at the speed of a valid read (NOTE [a rolling crc32] in
+gradviz/runlog/_rolling.py). It is compiled with setuptools' ``build_ext`` (the compiler Python was built
+with), in place, unless it is up to date; the wheel is then tagged for this platform and Python. Without a
+C compiler the build goes on and says so: the wheel stays pure Python and ``gradviz.open`` reads damaged
+files with the numpy scanner instead, the same records, several times slower on a badly damaged file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 BUNDLE = Path("gradviz", "static", "widget.js")
+SCANNER = Path("gradviz", "runlog", "_crcscan.c")
 SOURCES = ("js/src", "js/build.mjs", "js/package.json", "js/package-lock.json")
 MIN_NODE = 18  # esbuild's floor
 
@@ -36,9 +49,11 @@ class JsBundleHook(BuildHookInterface):
         if self.target_name != "wheel":
             return
         root = Path(self.root)
-        if not stale(root):
-            return
-        build_bundle(root)
+        if stale(root):
+            build_bundle(root)
+        if build_scanner(root):
+            build_data["pure_python"] = False  # a wheel for this platform and Python
+            build_data["infer_tag"] = True
 
 
 def newest_mtime(path: Path) -> float:
@@ -98,6 +113,45 @@ def build_bundle(root: Path) -> None:
     run([npm, "run", "build"], js)
     size = (root / BUNDLE).stat().st_size / 1e6
     say(f"widget bundle built ({size:.1f} MB) in {time.monotonic() - start:.0f} s")
+
+
+def build_scanner(root: Path) -> bool:
+    """Compile gradviz/runlog/_crcscan.c next to itself for this Python, unless it is up to date; whether
+    the wheel carries it. Never fails the build: without a compiler the numpy scanner is used."""
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    built = root / SCANNER.with_name(SCANNER.stem + suffix)
+    source = root / SCANNER
+    if built.is_file() and built.stat().st_mtime >= source.stat().st_mtime:
+        return True
+    try:
+        from setuptools import Distribution, Extension
+        from setuptools.command.build_ext import build_ext
+    except ImportError as e:
+        say(f"not compiling the run reader's crc32 scanner ({e}); gradviz.open uses its numpy one")
+        return False
+    extension = Extension("gradviz.runlog._crcscan", [str(SCANNER)])
+    command = build_ext(Distribution({"name": "torch-gradviz", "ext_modules": [extension]}))
+    command.inplace = True
+    scratch = tempfile.mkdtemp(prefix="gradviz-build-")  # nothing left in the checkout, nothing reused
+    command.build_temp, command.build_lib = str(Path(scratch, "temp")), str(Path(scratch, "lib"))
+    here = os.getcwd()
+    try:
+        os.chdir(root)
+        with contextlib.redirect_stdout(sys.stderr):  # pip shows it with -v
+            command.ensure_finalized()
+            command.run()
+    except Exception as e:  # no compiler, no Python headers: a pure wheel, said
+        built.unlink(missing_ok=True)  # an older build is not the source's
+        say(
+            f"could not compile the run reader's crc32 scanner ({type(e).__name__}: {e}); the wheel is pure "
+            "Python and gradviz.open reads damaged run files with its numpy scanner (slower)"
+        )
+        return False
+    finally:
+        os.chdir(here)
+        shutil.rmtree(scratch, ignore_errors=True)
+    say(f"compiled the run reader's crc32 scanner ({built.name})")
+    return built.is_file()
 
 
 def run(cmd: list[str], cwd: Path) -> None:

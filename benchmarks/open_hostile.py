@@ -19,9 +19,12 @@ Builds, in a temporary directory:
 Each case is opened ``--rounds`` times, the cases interleaved round by round; the table gives the median
 time of ``gradviz.open(path)`` and the peak memory traced by ``tracemalloc`` during one more
 ``gradviz.open(path).history`` (numpy's buffers included), then the ratio of each crafted file's time to
-the valid one's.
+the valid one's. The search for records after damage uses the compiled crc32 scanner when gradviz was
+installed with it (hatch_build.py), numpy's otherwise; ``--numpy`` measures numpy's where both are (NOTE
+[a rolling crc32] in gradviz/runlog/_rolling.py). The table says which ran.
 
     python benchmarks/open_hostile.py
+    python benchmarks/open_hostile.py --numpy
     python benchmarks/open_hostile.py --mb 64 --params 2 --rounds 3
 """
 
@@ -43,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(ROOT))  # run from a checkout: gradviz is beside benchmarks/
 
 import gradviz  # noqa: E402
+import gradviz.runlog._rolling as rolling  # noqa: E402
+import gradviz.runlog._scan as scan  # noqa: E402
 from gradviz.runlog import RunWriter  # noqa: E402
 
 DEEP = 100_000
@@ -141,7 +146,12 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=16, help="size of the valid and crafted grads.bin (MB)")
     parser.add_argument("--params", default="2,149", help="parameters of the valid and crafted runs")
     parser.add_argument("--rounds", type=int, default=5, help="opens of each case (the median is shown)")
+    parser.add_argument("--numpy", action="store_true", help="search with numpy's scanner, not the compiled")
     args = parser.parse_args()
+    if args.numpy:  # as a wheel built without a C compiler reads
+        rolling._compiled_windows = None
+        scan.NS_PER_POSITION = 5.0
+    scanner = "compiled crc32 scanner (_crcscan.c)" if rolling._compiled_windows else "numpy crc32 scanner"
     with tempfile.TemporaryDirectory(prefix="gradviz-hostile-") as tmp:
         cases = build(Path(tmp), args.mb, [int(p) for p in args.params.split(",")])
         sizes = {k: sum(f.stat().st_size for f in v.rglob("*") if f.is_file()) for k, v in cases.items()}
@@ -167,7 +177,7 @@ def main() -> None:
             ratio = statistics.median(times[label]) / statistics.median(times[valid])
             print(f"{label} / {valid}: {ratio:.2f}x")
     print(f"open s: median of {args.rounds} interleaved gradviz.open calls; peak MB: tracemalloc peak of one")
-    print("more gradviz.open(path).history.")
+    print(f"more gradviz.open(path).history. The search after damage used the {scanner}.")
 
 
 if __name__ == "__main__":

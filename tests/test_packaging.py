@@ -6,6 +6,8 @@
   and writes a page, which Debian's Chromium then draws (offline).
 - The sdist carries js/ without node_modules or the bundle; a wheel built from it runs ``npm ci``, which
   leaves js/package-lock.json byte for byte as committed, and says on the terminal what it does.
+- The run reader's crc32 scanner (gradviz/runlog/_crcscan.c) is compiled into every wheel built where a C
+  compiler is (a wheel for this platform); where none is, the wheel is pure Python and says so.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pty
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import time
 import zipfile
@@ -57,8 +60,10 @@ with gradviz.trace(model) as t:
     model(torch.randn(16, 4)).pow(2).mean().backward()
 t.save_html(sys.argv[1])
 graph = t.widget().graph
+from gradviz.runlog import _rolling
 print(json.dumps({
     "file": gradviz.__file__,
+    "compiled_scanner": _rolling.NATIVE,
     "verdicts": {k: v.cause.value for k, v in t.verdicts.items()},
     "red": graph["palette"]["red"],
     "red_params": sorted(n["id"] for n in graph["nodes"] if n["kind"] == "param" and n["severity"] == "red"),
@@ -93,6 +98,13 @@ def test_the_wheel_carries_the_bundle_and_the_distribution_name(wheel) -> None:
     assert not any(n.startswith(("js/", "tests/", "notebooks/")) for n in names)
     assert "Name: torch-gradviz\n" in metadata
     assert "Provides-Extra: notebook" in metadata and "notebook>=7; extra == 'notebook'" in metadata
+    # the crc32 scanner, compiled for this Python (.ci/run's machine has gcc), and the wheel tagged so
+    assert {n for n in names if n.startswith("gradviz/runlog/_crcscan")} == {
+        "gradviz/runlog/_crcscan.c",
+        f"gradviz/runlog/_crcscan{sysconfig.get_config_var('EXT_SUFFIX')}",
+        "gradviz/runlog/_crcscan.pyi",
+    }
+    assert not wheel.name.endswith("-none-any.whl"), wheel.name
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +133,7 @@ def test_the_wheel_works_without_node_and_its_page_draws_in_chromium(clean_venv,
     done = run([venv / "bin" / "python", "-c", SCRIPT, page_path], env=env, cwd=tmp_path)
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["file"].startswith(str(venv)), found["file"]  # the installed wheel, not this checkout
+    assert found["compiled_scanner"] is True
 
     # truth from plain torch, here: the encoder gets no gradient, the head does
     torch.manual_seed(0)
@@ -205,8 +218,24 @@ def test_the_sdist_builds_the_bundle_with_npm_ci_says_so_and_keeps_the_lockfile(
     assert "gradviz: installing the widget's build tools with npm ci" in screen, screen[-2000:]
     assert "gradviz: widget bundle built" in screen
     assert (src / "js" / "package-lock.json").read_bytes() == lock  # npm ci never rewrites it
+    assert "gradviz: compiled the run reader's crc32 scanner" in screen
     (whl,) = out.glob("torch_gradviz-*.whl")
     with zipfile.ZipFile(whl) as zf:
+        assert zf.getinfo("gradviz/static/widget.js").file_size > 500_000
+        assert any(n.endswith(sysconfig.get_config_var("EXT_SUFFIX")) for n in zf.namelist())
+
+    # where there is no C compiler, the wheel is pure Python (the numpy scanner), and the build says so
+    for built in (src / "gradviz" / "runlog").glob("_crcscan*.so"):
+        built.unlink()
+    pure = tmp_path / "pure"
+    env = {**os.environ, "CC": "false"}  # setuptools' build_ext calls $CC, which fails
+    done = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", pure, src], env=env)
+    said = [line for line in (done.stdout + done.stderr).splitlines() if "gradviz:" in line]
+    assert any("gradviz: could not compile the run reader's crc32 scanner" in line for line in said), said
+    (whl,) = pure.glob("torch_gradviz-*.whl")
+    assert whl.name.endswith("-py3-none-any.whl"), whl.name
+    with zipfile.ZipFile(whl) as zf:
+        assert not any(n.endswith((".so", ".pyd")) for n in zf.namelist())
         assert zf.getinfo("gradviz/static/widget.js").file_size > 500_000
 
 

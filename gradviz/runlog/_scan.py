@@ -14,16 +14,17 @@
 #   positions worth checking; the end record is found by its bytes (bytes.find); a look at the first
 #   floats drops most of the rest. When few positions are left, zlib checks them alone, in order.
 # - Otherwise the crc32 of the window at every position is computed at once, from the one before
-#   (NOTE [a rolling crc32 in numpy] in gradviz/runlog/_rolling.py).
+#   (NOTE [a rolling crc32] in gradviz/runlog/_rolling.py).
 # - The positions found are then checked as above (step, floats, zlib's crc32 once more), in order: the
 #   position :func:`first_intact` returns is exactly the one a byte-by-byte search with zlib finds.
 #   :func:`walk` follows the reader's whole rule through a stretch of bytes with every record in it
 #   found at once, taking the records that follow each other as a valid file holds them in one go, for
 #   damage that comes back every few records.
 # - Cost, 16 MB (benchmarks/open_hostile.py): a stretch where a record could start anywhere (crafted)
-#   costs the rolling crc32, about 5 ns a position, several times a valid read of records of 757 bytes;
-#   damage every record, end markers everywhere and records of 22 bytes cost about what a valid read
-#   costs. Reaching a valid read's speed everywhere needs a native rolling crc32 (a compiled module).
+#   costs the rolling crc32, about 0.8 ns a position compiled (below what a valid read of records of
+#   757 bytes costs a byte), 5 ns with numpy's scanner (a wheel built without a C compiler: several
+#   times a valid read); damage every record, end markers everywhere and records of 22 bytes cost about
+#   what a valid read costs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradviz.runlog._format import END_STEP, MAX_STEP
-from gradviz.runlog._rolling import RESIDUE, intact_windows
+from gradviz.runlog._rolling import NS_PER_POSITION, RESIDUE, intact_windows
 
 __all__ = ["Layout", "Walk", "first_intact", "intact_prefix", "intact_records", "walk"]
 
@@ -298,8 +299,9 @@ def _walk(data: bytes, size: int, last_step: int, span: int, known_bad: int, wri
 
 
 def _few(count: int, size: int) -> int:
-    """Positions zlib checks one by one in about the time the rolling crc32 takes for ``count``."""
-    return count * 8 // (400 + size // 2) + 16
+    """Positions zlib checks one by one in about the time the rolling crc32 takes for ``count`` (a
+    window costs zlib about 240 ns and a third of a ns a byte, with the loop around it)."""
+    return int(count * NS_PER_POSITION / (240 + size / 3)) + 16
 
 
 def _steps(data: bytes, count: int) -> np.ndarray:

@@ -4,6 +4,7 @@ position; and what tells a record gradviz wrote from bytes that pass a crc32."""
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import numpy as np
@@ -57,8 +58,90 @@ def test_a_long_stretch_rolled_in_bands_finds_what_one_band_finds(monkeypatch) -
         one = rolling._windows(data, size).tolist()
         assert one == _by_zlib(data, size)
         monkeypatch.setattr(rolling, "_BAND", 50_000)
-        assert rolling.intact_windows(data, size).tolist() == one
+        assert rolling.numpy_windows(data, size).tolist() == one
         monkeypatch.undo()
+
+
+@pytest.fixture
+def compiled() -> None:
+    """The compiled scanner is there: hatch_build.py builds it with every wheel, also `pip install -e .`;
+    a machine without a C compiler skips what needs it, never CI (.ci/run's machine has gcc)."""
+    if not rolling.NATIVE:
+        message = "gradviz/runlog/_crcscan.c is not compiled (no C compiler when gradviz was installed)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.mark.parametrize("size", [12, 22, 757, 2000])
+def test_the_compiled_scanner_finds_every_intact_window_zlib_finds(compiled, size) -> None:
+    """One stretch (few positions) and four rolled side by side (the rest of each after the shortest):
+    lengths around where they split, windows at the start, the end and where the stretches meet."""
+    for count in (1, 2, 4095, 4096, 4097, 4098, 4099, 10_001, 65_536):
+        length = count + size - 1
+        data = bytearray(_planted(size, length, seed=count + size))
+        quarter = -(-count // 4)
+        for at in (quarter - 1, quarter, 2 * quarter - size // 2, 3 * quarter + 1):  # across the cuts
+            if at >= 0 and at + size <= length:
+                data[at : at + size] = _record(9, size, np.random.default_rng(at))
+        data = bytes(data)
+        expected = _by_zlib(data, size)
+        assert rolling.intact_windows(data, size).tolist() == expected, count
+        assert rolling.numpy_windows(data, size).tolist() == expected, count
+        view = memoryview(data)[1:]  # a slice, as the scanner is called
+        assert rolling.intact_windows(view, size).tolist() == [at - 1 for at in expected if at], count
+
+
+@pytest.mark.parametrize("unit", [b"\x01" + bytes(7), b"\xff", bytes(1), b"\x00\x01\x02"])
+def test_the_compiled_scanner_and_numpys_agree_on_crafted_and_random_bytes(compiled, unit) -> None:
+    rng = np.random.default_rng(len(unit))
+    crafted = (unit * (300_000 // len(unit) + 1))[:300_000]
+    noise = rng.integers(0, 256, 200_000, np.uint8).tobytes()
+    records = b"".join(_record(step, 757, rng) for step in range(40))
+    data = crafted + records + noise + records[:5000] + crafted[:9999]
+    for size in (22, 757, 758):
+        assert rolling.intact_windows(data, size).tolist() == rolling.numpy_windows(data, size).tolist()
+    assert len(rolling.intact_windows(data, 757)) >= 40
+
+
+def test_the_compiled_scanner_scans_the_shortest_windows(compiled) -> None:
+    """Windows of 5 bytes (a byte and its crc32), everywhere in random bytes and in a run of them."""
+    rng = np.random.default_rng(5)
+    runs = b"".join(bytes([b]) + zlib.crc32(bytes([b])).to_bytes(4, "little") for b in range(256))
+    data = rng.integers(0, 256, 50_000, np.uint8).tobytes() + runs
+    found = rolling.intact_windows(data, 5).tolist()
+    assert found == _by_zlib(data, 5) == rolling.numpy_windows(data, 5).tolist()
+    assert len(found) >= 256
+
+
+def test_the_compiled_scanner_says_what_it_cannot_scan(compiled) -> None:
+    with pytest.raises(ValueError, match="size >= 5"):
+        rolling._compiled_windows(b"0123456789", 4)
+    with pytest.raises(TypeError):
+        rolling._compiled_windows("0123456789", 5)
+    with pytest.raises((BufferError, TypeError)):  # not contiguous
+        rolling._compiled_windows(memoryview(bytes(100))[::2], 5)
+    assert rolling._compiled_windows(b"0123", 5) == b""
+    assert rolling.intact_windows(b"", 22).tolist() == []
+
+
+def test_without_the_compiled_scanner_numpys_finds_the_same_records(monkeypatch, tmp_path) -> None:
+    """A wheel built without a C compiler: gradviz.open reads a damaged run as with the compiled one."""
+    path = tmp_path / "run"
+    writer = RunWriter(path, ["a", "b"], weights_every=None, flush_secs=60)
+    for step in range(300):
+        writer.append(step, np.array([1.0, 2.0], np.float32), np.full(2, GradState.finite, np.uint8))
+    writer.close()
+    data = bytearray((path / GRADS).read_bytes())
+    size = grads_dtype(2).itemsize
+    for at in range(5 * size + 3, len(data) - size, 7 * size + 1):
+        data[at : at + 2] = b"\xab\xcd"  # damage every few records, and bytes put between
+    (path / GRADS).write_bytes(bytes(data[: 40 * size]) + b"junk" + bytes(data[40 * size :]))
+    with_compiled = gradviz.open(path).history.steps.tolist()
+    monkeypatch.setattr(rolling, "_compiled_windows", None)
+    monkeypatch.setattr(scan, "NS_PER_POSITION", 5.0)
+    assert gradviz.open(path).history.steps.tolist() == with_compiled
+    assert 200 < len(with_compiled) < 300
 
 
 def _records(steps: list[int], size: int, junk: bytes) -> bytes:
