@@ -31,6 +31,7 @@ from gradviz.runlog._format import (
     grads_dtype,
     weights_dtype,
 )
+from gradviz.runlog._header import check_header
 
 __all__ = ["HEADROOM_SECS", "LoggedSteps", "RunWriter"]
 
@@ -97,12 +98,6 @@ class RunWriter:
         self._headroom_at: float | None = None  # when headroom.json was last written (monotonic)
         p = len(self.names)
         self._grads_dtype, self._weights_dtype = grads_dtype(p), weights_dtype(p)
-        self.path.mkdir(parents=True, exist_ok=True)
-        if (self.path / HEADER).exists():
-            raise FileExistsError(
-                f"{os.fspath(self.path)!r} already holds a recorded run (it has a {HEADER}); give "
-                "watch() a new log_dir (e.g. runs/exp2), or delete the old run first."
-            )
         header = {
             "format": FORMAT,
             "version": VERSION,
@@ -117,6 +112,16 @@ class RunWriter:
             "grads": {"file": GRADS, "record_bytes": self._grads_dtype.itemsize},
             "weights": {"file": WEIGHTS, "record_bytes": self._weights_dtype.itemsize},
         }
+        try:  # never a header its reader refuses (e.g. weights_every=0)
+            check_header(json.dumps(header).encode(), os.fspath(self.path))
+        except ValueError as e:
+            raise ValueError(f"not writing a run gradviz could not read: {e}") from None
+        self.path.mkdir(parents=True, exist_ok=True)
+        if (self.path / HEADER).exists():
+            raise FileExistsError(
+                f"{os.fspath(self.path)!r} already holds a recorded run (it has a {HEADER}); give "
+                "watch() a new log_dir (e.g. runs/exp2), or delete the old run first."
+            )
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
         self._grads = self._weights = -1
         try:

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import gradviz
+from gradviz.runlog import RunWriter
 from gradviz.runlog._format import GRADS, GRAPH, HEADER, WEIGHTS
 
 STEPS = 60
@@ -202,3 +203,21 @@ def test_a_writer_never_raises_after_a_write_error(tmp_path, monkeypatch) -> Non
         writer.close()
     assert [str(w.message).count("No space") for w in caught] == [1]
     assert writer.closed and "at step 0" in writer.stopped
+
+
+@pytest.mark.parametrize(
+    ("argument", "field"),
+    [
+        ({"weights_every": 0}, "weights_every"),
+        ({"every": 0}, "every"),
+        ({"rank": -1}, "rank"),
+        ({"world_size": 0}, "world_size"),
+        ({"model": 3}, "model"),
+    ],
+)
+def test_a_writer_never_writes_a_header_its_reader_refuses(tmp_path, argument, field) -> None:
+    with pytest.raises(ValueError, match=f"field '{field}'"):
+        RunWriter(tmp_path / "run", ["w"], **argument)
+    assert not (tmp_path / "run").exists()  # nothing written
+    RunWriter(tmp_path / "run", ["w"], weights_every=None).close()  # the defaults are readable
+    assert gradviz.open(tmp_path / "run").history.steps.tolist() == []
