@@ -12,13 +12,14 @@ import torch
 from gradviz.capture import _frames
 from gradviz.capture._lineage import merge
 from gradviz.capture._tracer_part import TracerPart
-from gradviz.records import Cause, CutHow
+from gradviz.records import Cause, CutHow, Site
 
 
 class Escapes(TracerPart):
     """Mixed into the Tracer: ``.item()`` / ``.tolist()`` / ``.numpy()`` and what comes back of them."""
 
-    _prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]]
+    # what left torch: (shape and sample, targets that shaped it, its cuts, the user's line where it left)
+    _prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...], Site | None]]
     _print_births: dict[int, int]
     _print_objects: dict[int, tuple[object, int]]
     _served: dict[int, tuple[Any, int, Cause, str]]  # id(detached tensor) -> (ref, cut, kind, op) before
@@ -27,12 +28,13 @@ class Escapes(TracerPart):
     def _escape(self, name, values, grads, cuts, inputs, site, index, caller_index=0, out=None) -> None:
         if any(self.marks.is_root(t) for t in inputs):
             return  # logging the loss with loss.item() after backward is not an escape from the graph
+        where, op_site = (_frames.SITES[caller_index], site) if caller_index else (site, None)
         if not values:
             # a value no target shaped left torch: a candidate too for what comes back (the one whose very
             # values come back is taken: not one a target shaped, which left before or after it, with the
             # same shape); one that holds a NaN/Inf born in the trace brings that birth back with it
             if inputs:
-                self._printed(inputs[0], 0, (), out)
+                self._printed(inputs[0], 0, (), out, where)
             return
         for t in inputs:  # `h.detach().numpy()`: the detach only serves the escape; the escape is the cause
             entry = self.lineage.get(t)
@@ -45,12 +47,11 @@ class Escapes(TracerPart):
                     self._served[id(t)] = (weakref.ref(t), i, cut.kind, cut.op)
                     cut.kind, cut.how, cut.op = Cause.escaped, CutHow.after_detach, name
         if grads:
-            where, op_site = (_frames.SITES[caller_index], site) if caller_index else (site, None)
             cuts = merge(cuts, (self._cut(name, Cause.escaped, CutHow.op, where, grads, index, op_site),))
         self.cap.escaped |= values
         self.cap.escape_cuts = merge(self.cap.escape_cuts, cuts)
         if inputs:
-            self._printed(inputs[0], values, cuts, out)
+            self._printed(inputs[0], values, cuts, out, where)
 
     def _used_again(self, inputs: list[torch.Tensor]) -> None:
         """A tensor whose detach was taken for the escape's (``h.data`` then ``h.data.tolist()``) goes on
@@ -62,10 +63,12 @@ class Escapes(TracerPart):
                 cut = self.cap.cuts[hit[1]]
                 cut.kind, cut.how, cut.op = hit[2], CutHow.op, hit[3]
 
-    def _printed(self, t: torch.Tensor, values: int, cuts: tuple[int, ...], out: object = None) -> None:
+    def _printed(
+        self, t: torch.Tensor, values: int, cuts: tuple[int, ...], out: object, where: Site | None
+    ) -> None:
         shown = _fingerprint(t)
         if shown is not None:
-            self._prints.append((shown, values, cuts))
+            self._prints.append((shown, values, cuts, where))
             if isinstance(out, (float, list)):  # the object itself may come back, whatever its value
                 self._print_objects[id(out)] = (out, len(self._prints) - 1)
             if self.finite is not None:  # a NaN it carried comes back with it (see _came_back)
@@ -95,15 +98,16 @@ class Escapes(TracerPart):
         for t in external or ():
             if t.requires_grad or not t.is_floating_point() or t.numel() < 2 or _torch_owned(t):
                 continue
-            found = [k for k, ((shape, _), _, _) in enumerate(self._prints) if shape == tuple(t.shape)]
+            found = [k for k, ((shape, _), *_) in enumerate(self._prints) if shape == tuple(t.shape)]
             if len(found) > 1:  # several escapes of that shape: the one whose very values these are, if any
                 mine = _fingerprint(t)
                 copies = [k for k in found if mine and _same_sample(mine[1], self._prints[k][0][1])]
                 found = copies or found
+            self._which_came_back(found)
             v_t: int = 0
             c_t: tuple[int, ...] = ()
             for k in found:
-                _, v, c = self._prints[k]
+                _, v, c, _ = self._prints[k]
                 v_t, c_t = v_t | v, merge(c_t, c)
                 born = self._print_births.get(k, -1)
                 if born >= 0 and self.finite is not None:
@@ -115,7 +119,7 @@ class Escapes(TracerPart):
         for data in (*args, *kwargs.values()):
             held = self._print_objects.get(id(data))
             if held is not None and held[0] is data:  # the very number or list an escape gave
-                _, v, c = self._prints[held[1]]
+                _, v, c, _ = self._prints[held[1]]
                 values |= v
                 cuts = merge(cuts, c)
                 self._back_birth = self._print_births.get(held[1], self._back_birth)
@@ -124,7 +128,7 @@ class Escapes(TracerPart):
             if not flat:
                 continue
             for k in range(len(self._prints) - 1, -1, -1):  # the latest escape of these numbers came back
-                (shape, sample), v, c = self._prints[k]
+                (shape, sample), v, c, _ = self._prints[k]
                 numel = math.prod(shape)
                 same = bool(sample) and numel == len(flat) and _alike(flat[:: max(1, numel // 8)][:8], sample)
                 if same or (
@@ -136,6 +140,19 @@ class Escapes(TracerPart):
                     if len(sample) == 1:  # one number: one escape gave it
                         break
         return values, cuts
+
+    def _which_came_back(self, found: list[int]) -> None:
+        """Say on the escape cuts of the ``found`` escapes whether a tensor surely holds their values (one
+        escape) or may hold another's instead (values changed in NumPy: any of them; the cuts name the
+        others' lines, so that their words say what is known, not one guess)."""
+        for k in found:
+            others = tuple(dict.fromkeys(self._prints[j][3] for j in found if j != k))
+            for i in self._prints[k][2]:
+                cut = self.cap.cuts[i]
+                if others:
+                    cut.maybe = tuple(dict.fromkeys((*cut.maybe, *others)))
+                else:
+                    cut.surely = True
 
 
 def _same_sample(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

@@ -95,7 +95,9 @@ class Tracer(Cuts, Escapes, OutOfSight, Writes, TorchFunctionMode):
         self._carried: dict[int, Any] = {}  # tensors with a graph from out of sight, already recorded
         self._external: dict[int, Any] = {}  # inputs from outside the lineage, already checked
         # what left torch so far: (fingerprint, targets its value depends on, cuts on its lineage)
-        self._prints: list[tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...]]] = []
+        self._prints: list[
+            tuple[tuple[tuple[int, ...], tuple[float, ...]], int, tuple[int, ...], Site | None]
+        ] = []
         self._print_births: dict[int, int] = {}  # print index -> birth of the NaN/Inf the escaped value held
         # the very Python objects .item() / .tolist() gave (held, so their ids stay theirs) -> print index
         self._print_objects: dict[int, tuple[object, int]] = {}

@@ -209,6 +209,11 @@ class Cut:
     # the cuts one edit of the code removes (NOTE [what would learn without a cut]): the index of the first
     # cut of the same cause at the same line (a ``.detach()`` in a loop, one ``with torch.no_grad():``)
     group: int = -1
+    # escaped: where other values of the same shape left torch, when a tensor that came back through NumPy
+    # could hold theirs as well as this cut's (values changed on the way: gradviz cannot tell which came
+    # back); empty once one came back that is surely this cut's (its very values, or the only candidate)
+    maybe: tuple[Site | None, ...] = ()
+    surely: bool = False  # escaped: values surely this cut's came back
 
 
 @dataclass

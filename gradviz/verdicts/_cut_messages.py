@@ -67,6 +67,21 @@ _CUT_TEXT: dict[Cause | str, tuple[str, str]] = {
         "model.enable_input_require_grads() for Hugging Face models).",
     ),
 }
+# escaped, when what came back through NumPy may be other values of the same shape (Cut.maybe)
+_MAYBE_BACK = (
+    "its value left torch through .{op}(){at}{code}, and a tensor of that shape came back as a new tensor "
+    "with no history: it may hold these values, or those that left torch {others} (values changed in "
+    "NumPy on the way back cannot be told apart)"
+)
+
+
+def _others(sites: tuple[Site | None, ...]) -> str:
+    """Where the other values left torch: "at f.py:8 (`a = t.numpy()`)", joined by "or"."""
+    return " or ".join(
+        f"{at(site).strip()}{code(site)}" if site is not None else "elsewhere" for site in sites
+    )
+
+
 _GRAD_WITHOUT_GRAPH = (
     "{path} goes through the gradient torch.autograd.grad returned{at}{code}: without create_graph=True "
     "that gradient carries no graph",
@@ -104,6 +119,8 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
         what, fix = _CUT_TEXT["rebuilt" if cut.how is CutHow.rebuilt else cut.kind]
         if cut.kind is Cause.non_differentiable:
             fix = _NON_DIFFERENTIABLE_FIX.get(cut.op.strip("_"), fix)
+        elif cut.kind is Cause.escaped and cut.maybe and not cut.surely and cut.how is not CutHow.rebuilt:
+            what = _MAYBE_BACK.replace("{others}", _others(cut.maybe))
     text = what.format(
         path=path, at=at(cut.site), code=code(cut.site), detail=_NO_GRAD_DETAIL.get(cut.how, ""), op=cut.op
     )
