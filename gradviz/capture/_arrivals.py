@@ -3,6 +3,7 @@ reached] in ``_backward``): one arrival, or several (each with its graph task), 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -14,6 +15,9 @@ from gradviz.records import GradState
 
 NOT = object()  # no hook record
 OUTER = -1  # key of the outer graph task in the ``tasks`` map
+# one clock for the arrivals and the custom nodes' backward (Walk.ran): what arrived while a node's
+# backward ran came out of it
+tick = itertools.count().__next__
 
 
 def combine(a: GradState, b: GradState) -> GradState:
@@ -83,11 +87,18 @@ def came_through(index: int, arrived: dict[int, Any], tasks: dict[int, int], out
     return tasks.get(index) == outer
 
 
-def arrival_hook(arrived: dict[int, Any], tasks: dict[int, int], index: int, failsafe: FailSafe):
+def arrival_hook(
+    arrived: dict[int, Any],
+    tasks: dict[int, int],
+    index: int,
+    failsafe: FailSafe,
+    clocks: dict[int, list[int]],
+):
     def hook(grad_outputs: tuple[torch.Tensor | None, ...]) -> None:
         try:
             g = grad_outputs[0] if grad_outputs else None
             if g is not None:
+                clocks.setdefault(index, []).append(tick())  # one per arrival, in their order
                 task = torch._C._current_graph_task_id()
                 before = arrived.get(index, NOT)
                 if before is NOT:
@@ -100,6 +111,18 @@ def arrival_hook(arrived: dict[int, Any], tasks: dict[int, int], index: int, fai
             failsafe.fail(exc, "backward hook")
 
     return hook
+
+
+def unseen_nonfinite_at(raw: Any, clock: list[int], outer: int | None) -> int:
+    """When the first NaN/Inf of the arrivals ``raw`` (a :class:`Several`) arrived in a graph task other
+    than ``outer`` (one a node ran inside the backward), on the clock of ``clock``; -1: none did."""
+    if not isinstance(raw, Several) or outer is None or len(clock) != len(raw.arrivals):
+        return -1
+    for (task, norm), when in zip(raw.arrivals, clock, strict=True):
+        value = as_norm(norm)
+        if task != outer and value is not None and not math.isfinite(value):
+            return when
+    return -1
 
 
 def task_hook(tasks: dict[int, int]):

@@ -31,6 +31,7 @@ from gradviz.capture._arrivals import (
     grad_of,
     state_of,
     task_hook,
+    unseen_nonfinite_at,
 )
 from gradviz.capture._backward_args import (
     asked_for,
@@ -103,12 +104,13 @@ class BackwardCalls:
         stale = self._stale_grads()
         arrived: dict[int, Any] = {}
         tasks: dict[int, int] = {}  # target index -> graph task of its first arrival; OUTER -> this call's
+        clocks: dict[int, list[int]] = {}  # target index -> when each arrival came (_arrivals.tick)
         walk = _graph.walk(
             [r.grad_fn for r in roots],
             s.target_map(),
             s.tracer.op_of_node,
             hook_norms=s.node_norms,
-            watch=lambda index: arrival_hook(arrived, tasks, index, s.failsafe),
+            watch=lambda index: arrival_hook(arrived, tasks, index, s.failsafe, clocks),
             fn_targets=self._fn_targets(),
             passes=s.tracer.log.same_shapes,
             failsafe=s.failsafe,
@@ -158,7 +160,7 @@ class BackwardCalls:
             try:
                 walk.finish()
                 self._absorb(walk)
-                self._after(walk, stale, arrived, failed, tasks.get(OUTER))
+                self._after(walk, stale, arrived, failed, tasks.get(OUTER), clocks)
                 locate_target_births(s.cap)  # from this backward's graph, before a later one replaces it
                 if asked is not None:
                     self._not_requested(walk, asked, site, call)
@@ -250,6 +252,7 @@ class BackwardCalls:
         arrived: dict[int, Any],
         failed: bool = False,
         outer: int | None = None,
+        clocks: dict[int, list[int]] | None = None,
     ) -> None:
         """Record what arrived at each target (NOTE [delivered, not reached]) and the final norms."""
         s = self.s
@@ -315,6 +318,9 @@ class BackwardCalls:
                 # its node shows what came through the graph walked: the rest came from a backward run
                 # inside a node's (a reentrant checkpoint's), whose own graph is out of sight
                 walk.nodes[node_index].grad_norm = raw.worst(outer)[1]
+                at = unseen_nonfinite_at(raw, (clocks or {}).get(target_index, []), outer)
+                if at >= 0:
+                    s.cap.targets[target_index].unseen_nonfinite_at = at
             else:
                 walk.nodes[node_index].grad_norm = s.cap.targets[target_index].delivered_norm
         walk.resolve()

@@ -83,7 +83,7 @@ class Cuts(TracerPart):
         self.cap.cuts.append(cut)
         if how is CutHow.in_function or cause is Cause.checkpoint:
             # inside the Function's forward (gradients off: no node made since apply() made the Function's)
-            self._function_of_cut[cut.index] = _next_node_nr() - 1
+            self._function_of_cut[cut.index] = cut.node_seq = _next_node_nr() - 1
         return cut.index
 
     def lineage_of(self, t: torch.Tensor) -> tuple[int, int, tuple[int, ...]] | None:

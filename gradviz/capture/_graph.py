@@ -30,9 +30,10 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._arrivals import tick
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._norms import node_norm
-from gradviz.records import GraphNode
+from gradviz.records import GraphNode, is_custom
 
 HOOK_LIMIT = 20_000  # above this many nodes, per-node gradient norms are not captured
 DEPTH_LIMIT = 10_000  # levels below the roots; see NOTE [deep chains]
@@ -86,12 +87,18 @@ class Walk:
     # the user's autograd.Function classes whose nodes were walked (not torch's own): their backward runs
     # Python the tracer does not see (NOTE [writes during a backward])
     functions: set[Any] = field(default_factory=set)
+    # custom node index -> when its backward began and ended (_arrivals.tick)
+    ran: dict[int, list[int]] = field(default_factory=dict)
 
     def finish(self) -> None:
         """Remove the hooks and move captured norms into the records (one host copy per device)."""
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
+        for i, (began, ended) in self.ran.items():
+            if began >= 0 and ended >= 0:
+                self.nodes[i].ran = (began, ended)
+        self.ran = {}
         pending: dict[torch.device, list[tuple[int, torch.Tensor]]] = {}
         for i, n in enumerate(self.norms):
             if n is None:
@@ -231,6 +238,11 @@ def walk(
                 for i, fn in enumerate(live)
                 if nodes[i].name != "AccumulateGrad" and i not in result.derived
             )
+            for i, fn in enumerate(live):  # what arrives at a target while a custom node's backward runs
+                if is_custom(nodes[i]):
+                    result.ran[i] = window = [-1, -1]
+                    result.handles.append(fn.register_prehook(_clock_hook(window, 0)))
+                    result.handles.append(fn.register_hook(_clock_hook(window, 1)))
     except BaseException:  # no hook outlives a walk that did not finish (NOTE [fail-safe])
         result.finish()
         raise
@@ -255,6 +267,15 @@ def _derivable(nodes: list[GraphNode], passes: Callable[[int], bool] | None) -> 
                 out[i] = index
                 break
     return out
+
+
+def _clock_hook(window: list[int], end: int):
+    """A custom node's pre-hook (``end`` 0) or hook (1): when its backward began or ended."""
+
+    def hook(*_: Any) -> None:
+        window[end] = tick()
+
+    return hook
 
 
 def _norm_hook(slots: list[Any], i: int, failsafe: FailSafe | None):

@@ -207,6 +207,10 @@ class _Graph(GraphIndex):
         if own is None or not math.isfinite(own):
             return None
         custom = [n for n in self.cap.graph if is_custom(n) and n.grad_norm is not None]
+        at = target.unseen_nonfinite_at
+        running = [n for n in custom if n.ran is not None and n.ran[0] < at < n.ran[1]]
+        if running:  # the NaN/Inf arrived while these ran: it came out of the innermost
+            custom = [max(running, key=lambda n: n.ran[0] if n.ran is not None else -1)]
         if not custom:
             return None
         node = max(custom, key=self._time_rank)
@@ -222,6 +226,12 @@ class _Graph(GraphIndex):
         hidden = [c for c in self.cap.cuts if c.lost & bit and c.how in _OUT_OF_SIGHT]
         if not hidden:
             return -1
+        # the node's own call (its forward's cuts), where known: the target may have run in another one
+        # whose backward only passed this node's NaN/Inf on
+        own = [
+            c for c in self.cap.cuts if node.seq >= 0 and c.node_seq == node.seq and c.how in _OUT_OF_SIGHT
+        ]
+        hidden = own or hidden
         for c in hidden:  # its forward took a NaN/Inf born before it: the backward multiplied by that one
             if c.op_index in self.cap.op_taint:
                 return self.cap.op_taint[c.op_index]

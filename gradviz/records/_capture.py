@@ -89,6 +89,9 @@ class Target:
     not_requested: Site | None = None
     not_requested_by: str = ""  # that call: "backward" (inputs=) or "autograd.grad"
     failed: bool = False  # a backward that raised should have delivered to it and did not
+    # a NaN/Inf that arrived in a graph task a node ran inside the backward (a reentrant checkpoint's): when,
+    # on the clock of GraphNode.ran (-1: none such)
+    unseen_nonfinite_at: int = -1
     grad_before: float | None = None  # norm of a .grad already there when the trace's first backward began
     grad_norm: float | None = None  # norm of .grad when the trace ended (None: .grad is None)
     grad_state: GradState = GradState.none  # what .grad held when the trace ended
@@ -214,6 +217,9 @@ class Cut:
     # back); empty once one came back that is surely this cut's (its very values, or the only candidate)
     maybe: tuple[Site | None, ...] = ()
     surely: bool = False  # escaped: values surely this cut's came back
+    # in_function / checkpoint: the autograd sequence number of the node of the Function or reentrant
+    # checkpoint whose forward made it (GraphNode.seq; -1: unknown)
+    node_seq: int = -1
 
 
 @dataclass
@@ -253,6 +259,9 @@ class GraphNode:
     seq: int = -1  # autograd sequence number, for nodes no traced op made (a custom Function's node)
     grad_norm: float | None = None  # norm of the gradient that reached this node (None: not captured)
     module: str = ""  # without a traced op: the module whose forward made it ("": unknown or the top level)
+    # a custom node's (a Function's, a reentrant checkpoint's): when its backward began and ended, on a clock
+    # the arrivals at the targets share (what arrived in between came out of its backward)
+    ran: tuple[int, int] | None = None
 
 
 @dataclass

@@ -560,3 +560,38 @@ def test_a_birth_behind_nodes_whose_norm_a_subset_backward_did_not_report_is_fou
     assert v.cause == "nonfinite"
     birth = t.capture.births[t.capture.targets[0].birth]
     assert (birth.phase, birth.op_name) == ("backward", "sqrt") and "torch.sqrt" in birth.site.code
+
+
+def test_a_nan_from_out_of_sight_is_born_at_the_node_whose_backward_ran_when_it_arrived() -> None:
+    """Two reentrant checkpoints: the NaN/Inf arrives at the parameter while the first one's backward runs
+    (the second's ran before it, clean). The birth is at the first's node and line, not at the latest
+    node in the forward (checked against the order torch ran them in: the clock of the node hooks)."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.shared, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def block_a(self, h):
+            y = self.shared(h.detach())
+            return h + (y - y.detach()).sqrt()  # sqrt(0): Inf into `shared` only
+
+        def forward(self, x):
+            h = self.shared(x)
+            h = checkpoint(self.block_a, h, use_reentrant=True)
+            return checkpoint(lambda t: self.b(t).tanh(), h, use_reentrant=True)
+
+    torch.manual_seed(0)
+    model = Net()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with gradviz.trace(model) as t:
+            model(torch.randn(8, 4, requires_grad=True)).sum().backward()
+    assert not torch.isfinite(model.shared.weight.grad).all() and torch.isfinite(model.b.weight.grad).all()
+    cap = t.capture
+    birth = cap.births[cap.targets[0].birth]
+    node = next(n for n in cap.graph if n.id == birth.node)
+    (first, second) = sorted((n for n in cap.graph if n.ran is not None), key=lambda n: n.seq)
+    assert node is first  # made first in the forward, its backward ran last
+    assert second.ran[1] < first.ran[0] < cap.targets[0].unseen_nonfinite_at < first.ran[1]
+    assert birth.site is not None and "block_a" in birth.site.code
