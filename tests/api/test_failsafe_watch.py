@@ -14,7 +14,7 @@ from _faults import fails_once
 from torch import nn
 
 import gradviz
-import gradviz._watch as watch_facade
+import gradviz._monitor as monitor_facade
 from gradviz.capture import _scopes, _step_norms, _watch
 
 STEPS = 6
@@ -71,10 +71,10 @@ FAULTS = {
         {"weights_every": 1},
         (_watch.Recorder, "_measure_update", 1),
     ),
-    "the graph of the first backward": ("sgd", {}, (watch_facade, "watch_graph_state", 0)),
+    "the graph of the first backward": ("sgd", {}, (monitor_facade, "watch_graph_state", 0)),
     "the model's forward hook": ("sgd", {}, (_watch, "tree_leaves", 0)),
     "the modules' forward pre-hook": ("sgd", {}, (_scopes.ForwardScopes, "_enter", 1)),
-    "the live view after a row": ("sgd", {}, (watch_facade.Monitor, "_push", 2)),
+    "the live view after a row": ("sgd", {}, (monitor_facade.Monitor, "_push", 2)),
     "a closure step (LBFGS)": ("lbfgs", {}, (_step_norms, "device_norms", 3)),
     "a manual step": ("manual", {}, (_step_norms, "device_norms", 2)),
     "a step left half-done (each pre-hook closes it)": ("sgd", {}, (_watch.Recorder, "_close_open", 0)),
