@@ -12,11 +12,11 @@ from gradviz.records import (
 from gradviz.verdicts import _values
 from gradviz.verdicts._cut_messages import (
     cut_text,
-    error_text,
     kept_fixed_text,
     straight_through_text,
     untrained_text,
 )
+from gradviz.verdicts._error_messages import error_text
 from gradviz.verdicts._evidence import (
     AddedUp,
     Born,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gradviz.records import ERROR_KINDS, Capture, Cut, ErrorKind
-from gradviz.verdicts._cut_messages import cut_clause, error_clause, error_fix
+from gradviz.verdicts._cut_messages import cut_clause
+from gradviz.verdicts._error_messages import error_clause, error_fix
 
 
 def note_for(cap: Capture) -> str | None:

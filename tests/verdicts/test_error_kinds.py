@@ -11,7 +11,7 @@ import pytest
 
 from gradviz.records import ERROR_KINDS, Carried, Cause, CutHow, ErrorKind, error_kind_of
 from gradviz.verdicts import decide, note_for
-from gradviz.verdicts._cut_messages import error_clause, error_fix
+from gradviz.verdicts._error_messages import error_clause, error_fix
 
 BIT = 1
 

@@ -15,7 +15,7 @@ from typing import Any, cast, get_args, get_type_hints
 import pytest
 
 from gradviz.records import Capture, Carried, Cause, CutHow, ErrorKind, GradState, Target
-from gradviz.verdicts._cut_messages import error_fix
+from gradviz.verdicts._error_messages import error_fix
 from gradviz.verdicts._evidence import (
     AddedUp,
     Born,
