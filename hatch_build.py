@@ -51,7 +51,9 @@ class JsBundleHook(BuildHookInterface):
         root = Path(self.root)
         if stale(root):
             build_bundle(root)
-        if build_scanner(root):
+        built = build_scanner(root)
+        if built is not None:  # shipped, gitignored: only the build for this Python (not an older one's)
+            build_data["artifacts"].append(built.relative_to(root).as_posix())
             build_data["pure_python"] = False  # a wheel for this platform and Python
             build_data["infer_tag"] = True
 
@@ -115,20 +117,20 @@ def build_bundle(root: Path) -> None:
     say(f"widget bundle built ({size:.1f} MB) in {time.monotonic() - start:.0f} s")
 
 
-def build_scanner(root: Path) -> bool:
-    """Compile gradviz/runlog/_crcscan.c next to itself for this Python, unless it is up to date; whether
-    the wheel carries it. Never fails the build: without a compiler the numpy scanner is used."""
+def build_scanner(root: Path) -> Path | None:
+    """Compile gradviz/runlog/_crcscan.c next to itself for this Python, unless it is up to date; the
+    compiled file, or None. Never fails the build: without a compiler the numpy scanner is used."""
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     built = root / SCANNER.with_name(SCANNER.stem + suffix)
     source = root / SCANNER
     if built.is_file() and built.stat().st_mtime >= source.stat().st_mtime:
-        return True
+        return built
     try:
         from setuptools import Distribution, Extension
         from setuptools.command.build_ext import build_ext
     except ImportError as e:
         say(f"not compiling the run reader's crc32 scanner ({e}); gradviz.open uses its numpy one")
-        return False
+        return None
     extension = Extension("gradviz.runlog._crcscan", [str(SCANNER)])
     command = build_ext(Distribution({"name": "torch-gradviz", "ext_modules": [extension]}))
     command.inplace = True
@@ -146,12 +148,12 @@ def build_scanner(root: Path) -> bool:
             f"could not compile the run reader's crc32 scanner ({type(e).__name__}: {e}); the wheel is pure "
             "Python and gradviz.open reads damaged run files with its numpy scanner (slower)"
         )
-        return False
+        return None
     finally:
         os.chdir(here)
         shutil.rmtree(scratch, ignore_errors=True)
     say(f"compiled the run reader's crc32 scanner ({built.name})")
-    return built.is_file()
+    return built if built.is_file() else None
 
 
 def run(cmd: list[str], cwd: Path) -> None:
