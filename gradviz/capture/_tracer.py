@@ -19,8 +19,9 @@ from gradviz.capture._cuts import Cuts
 from gradviz.capture._errors import classify_forward_error
 from gradviz.capture._escapes import Escapes
 from gradviz.capture._failsafe import FailSafe
-from gradviz.capture._finite import FINITE_SAFE, RISKY, FiniteWatch
+from gradviz.capture._finite import FiniteWatch
 from gradviz.capture._lineage import Lineage, merge, tensors_in, tensors_out
+from gradviz.capture._nan_ops import FINITE_SAFE, RISKY
 from gradviz.capture._norms import FULL_PRECISION
 from gradviz.capture._oplog import OpLog
 from gradviz.capture._ops import Kind, classify
