@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gradviz
-import gradviz.runlog._reader as runread
+import gradviz.runlog._record_file as record_file
 import gradviz.runlog._rolling as rolling
 import gradviz.runlog._scan as scan
 from gradviz.records import GradState
@@ -243,7 +243,7 @@ def _reference(data: bytes, size: int) -> tuple[list[int], int, int, bool]:
                 at
                 for at in range(offset + 1, len(data) - size + 1)
                 if _intact(data, at, size)
-                and (step(at) == END_STEP or last < step(at) <= last + runread._STEP_SPAN)
+                and (step(at) == END_STEP or last < step(at) <= last + record_file._STEP_SPAN)
                 and any(data[at : at + size])
             ),
             None,
@@ -283,7 +283,7 @@ def test_a_crafted_record_file_reads_as_a_byte_by_byte_search_reads_it(
 ) -> None:
     """The records taken, skipped and dropped are those a search with zlib at every byte finds (in one
     search window, and in windows of 4 KB: a search that goes on from one window to the next)."""
-    monkeypatch.setattr(runread, "_SCAN", search)
+    monkeypatch.setattr(record_file, "_SCAN", search)
     run = _run(tmp_path / "run", 12)
     data = _CRAFTED[label]((run / GRADS).read_bytes())
     (run / GRADS).write_bytes(data)
@@ -369,10 +369,10 @@ def test_randomly_damaged_record_files_read_as_a_byte_by_byte_search_reads_them(
         run = _run(tmp_path / f"run{trial}", 30)
         data = _damaged(rng, valid)
         (run / GRADS).write_bytes(data)
-        monkeypatch.setattr(runread, "_SCAN", rng.choice([1 << 20, 4096, 64]))
-        monkeypatch.setattr(runread, "_SCAN_FIRST", rng.choice([4096, 100, 32]))
-        monkeypatch.setattr(runread, "_AFTER_DAMAGE", rng.choice([16, 3, 1]))
-        monkeypatch.setattr(runread, "_CHUNK", rng.choice([4 << 20, 200, 50]))
+        monkeypatch.setattr(record_file, "_SCAN", rng.choice([1 << 20, 4096, 64]))
+        monkeypatch.setattr(record_file, "_SCAN_FIRST", rng.choice([4096, 100, 32]))
+        monkeypatch.setattr(record_file, "_AFTER_DAMAGE", rng.choice([16, 3, 1]))
+        monkeypatch.setattr(record_file, "_CHUNK", rng.choice([4 << 20, 200, 50]))
         steps, skipped, dropped, ended = _reference(data, G)
         opened = gradviz.open(run, max_steps=None)
         assert opened.history.steps.tolist() == steps, trial
