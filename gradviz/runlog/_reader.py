@@ -16,8 +16,8 @@ anyone.
 #   no records. Rows are allocated as records are read (with ``max_steps=None``, the rest of the file's
 #   rows at once when the first records arrive), so memory is bounded by what the files hold.
 # - Record files are read up to the size fstat gave when the refresh began, a chunk of _CHUNK bytes at a
-#   time. Rows go straight into a StepBuffer (max_steps rows, as watch keeps them), so memory is a chunk
-#   plus the rows kept, whatever the size of the files.
+#   time (_record_file.py). Rows go straight into a StepBuffer (max_steps rows, as watch keeps them), so
+#   memory is a chunk plus the rows kept, whatever the size of the files.
 # - Bytes inserted into or cut out of the middle of a record file shift every record after them: the
 #   reader then searches for the first position after them where a record's crc32 matches (and whose
 #   step could follow the last one read), and counts the bytes it skipped. The bytes after a record
