@@ -42,7 +42,9 @@ SOURCES = ("js/src", "js/build.mjs", "js/package.json", "js/package-lock.json")
 MIN_NODE = 18  # esbuild's floor
 
 
-class JsBundleHook(BuildHookInterface):
+class WheelBuildHook(BuildHookInterface):
+    """The bundle and the scanner, for every wheel (also the editable one)."""
+
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict) -> None:
