@@ -244,7 +244,9 @@ class _Graph(GraphIndex):
             else "its backward runs out of sight: the op in it that made the NaN/Inf is not seen"
         )
         name = "checkpoint" if reentrant else node.name.removesuffix("Backward")
-        self.cap.births.append(Birth("nan", "backward", -1, name, node.id, cut.site, detail=detail))
+        # a Function's birth at the user's apply() call (its node's); a checkpoint's cut is at the user's call
+        site = cut.site if reentrant else self.cap.functions.get(node.seq, cut.site)
+        self.cap.births.append(Birth("nan", "backward", -1, name, node.id, site, detail=detail))
         children = [g for c in node.next if c in self.by_id and (g := self.by_id[c].grad_norm) is not None]
         if children and not any(math.isnan(g) for g in children):
             self.cap.births[-1].kind = "inf"
