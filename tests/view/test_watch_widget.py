@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import gradviz
-from gradviz import _watch
+from gradviz import _monitor
 
 
 def _train(model: nn.Module, opt: torch.optim.Optimizer, steps: int) -> None:
@@ -42,11 +42,11 @@ def test_live_updates_are_throttled_and_close_sends_the_final_rows(monkeypatch) 
     model, opt = _model()
     mon = gradviz.watch(model, optimizer=opt)
     widget = mon.widget()
-    monkeypatch.setattr(_watch, "_PUSH_INTERVAL", 0.0)  # every recorded step reaches the widget
+    monkeypatch.setattr(_monitor, "_PUSH_INTERVAL", 0.0)  # every recorded step reaches the widget
     _train(model, opt, 3)
     assert widget.timeline["rows"] == 3
     assert widget.timeline["live"] is True
-    monkeypatch.setattr(_watch, "_PUSH_INTERVAL", 3600.0)  # throttled: no push within the hour
+    monkeypatch.setattr(_monitor, "_PUSH_INTERVAL", 3600.0)  # throttled: no push within the hour
     _train(model, opt, 2)
     assert widget.timeline["rows"] == 3
     mon.close()
