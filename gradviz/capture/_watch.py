@@ -8,23 +8,8 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 # Every tensor op here runs under torch.no_grad() and writes only to buffers this module owns (the
 # snapshots). Parameters and gradients are read, never written; every hook returns None, except the step
 # pre-hook of a step given a closure, which hands step() the same closure wrapped (it returns what the
-# closure returns; NOTE [closure steps]). Training with and without a Recorder is bitwise identical
-# (tests/api/test_watch.py and tests/api/test_watch_setups.py check it).
-
-# NOTE [closure steps]
-# An optimizer that takes a closure (LBFGS, SAM-style two-pass steps, any step(closure)) computes the
-# gradients inside step(), after the step pre-hook: reading .grad there would read the previous step's
-# (or None at step 0). So when the pre-hook sees a closure among step()'s arguments, it hands step() a
-# wrapper of it for that call only (a step pre-hook may return new args): the wrapper runs the closure and
-# then measures the gradients, and the post-hook records the row. Nothing depends on the optimizer's class.
-# A step may evaluate its closure several times (LBFGS: up to max_iter times, more with a line search;
-# SAM: at w, then at w + e). The row holds the LAST evaluation: it is what the update that ends the step
-# was computed from in a two-pass step (SAM's base step uses the gradient at w + e; the first pass only
-# finds e), it is what .grad holds when step() returns, so what a manual mon.step() after the update, the
-# Trainer and Lightning callbacks and the user's own `p.grad.norm()` after step() read, and with LBFGS's
-# max_iter=1 (the stochastic setting) it is the only one. Each evaluation is measured on the device
-# (one _foreach_norm, no host copy); an earlier one's norms are dropped when the next starts.
-# The weight norms and the update are still measured across the whole step (before and after step()).
+# closure returns; NOTE [closure steps] in _closure_steps.py). Training with and without a Recorder is
+# bitwise identical (tests/api/test_watch.py and tests/api/test_watch_setups.py check it).
 
 # NOTE [hooks on the model]
 # Nothing gradviz needs is registered on the user's module: whatever is there is copied by
@@ -48,8 +33,7 @@ row of plain numpy data (:class:`gradviz.records._history.StepBuffer`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,6 +41,7 @@ import torch
 from torch.utils._pytree import tree_leaves
 from torch.utils.hooks import RemovableHandle
 
+from gradviz.capture._closure_steps import ClosureSteps, OpenStep, closure_of, with_closure
 from gradviz.capture._failsafe import FailSafe
 from gradviz.capture._headroom import HeadroomTracker
 from gradviz.capture._listen import Listening
@@ -69,17 +54,7 @@ from gradviz.records import GradState, StepBuffer
 __all__ = ["Recorder"]
 
 
-@dataclass
-class _Open:
-    """The optimizer step between its pre- and post-hook (kept if ``step()`` raises)."""
-
-    step: int
-    groups: list[Group] | None  # the layout of a weight step (None: the gradients' own layout)
-    weights: list[tuple[Sequence[torch.Tensor], list[int]]]  # per group: weight norms, positions snapshotted
-    parts: list[Part] | None  # the gradients' norms (None: a closure step not evaluated yet)
-
-
-class Recorder(StepNorms):
+class Recorder(StepNorms, ClosureSteps):
     """Hooks on an optimizer (or manual ``step()`` calls) that record gradient norms per step.
 
     ``params`` are the watched tensors, ``names`` their names. With an optimizer, a step pre-hook reads
@@ -127,7 +102,7 @@ class Recorder(StepNorms):
         self.stopped = False  # an internal error stopped the recording (NOTE [fail-safe])
         self.last_row: int | None = None  # the step of the latest row recorded
         self._announced = False
-        self._open: _Open | None = None
+        self._open: OpenStep | None = None
         self._snapshots: dict[Key, list[torch.Tensor]] = {}
         self._groups_cache: list[Group] | None = None
         self._all_finite = np.full(len(params), GradState.finite, np.uint8)
@@ -172,14 +147,14 @@ class Recorder(StepNorms):
         if step % self.every or not self.active:
             self._skip(step, args, kwargs)
             return None
-        closure = _closure(args, kwargs)
+        closure = closure_of(args, kwargs)
         weighs = self.weighs(step)
         if closure is None and not weighs:
             with torch.no_grad():
                 self._record_gradients(step, untouched=True)
             self._skip(step, args, kwargs)
             return None
-        open_ = _Open(step, None, [], None)
+        open_ = OpenStep(step, None, [], None)
         with torch.no_grad():
             if weighs:
                 open_.groups = groups = self._layout(fresh=True)
@@ -196,34 +171,7 @@ class Recorder(StepNorms):
         self._skip(step, args, kwargs)
         if closure is None:
             return None
-        return _with_closure(args, kwargs, self._evaluating(open_, closure))
-
-    def _evaluating(self, open_: _Open, closure: Callable[..., Any]) -> Callable[..., Any]:
-        """``closure``, measuring the gradients after each evaluation (NOTE [closure steps])."""
-
-        def evaluate(*args: Any, **kwargs: Any) -> Any:
-            if self._open is not open_:  # called after its step() ended: nothing to record
-                return closure(*args, **kwargs)
-            open_.parts = None  # an earlier evaluation's gradients are not kept alive through this one
-            try:
-                result = closure(*args, **kwargs)
-            except BaseException:
-                # keep what its backward computed (a closure raising on a bad loss); the error is the user's
-                with contextlib.suppress(Exception):
-                    self._measured(open_)
-                raise
-            try:
-                self._measured(open_)
-            except Exception as internal:  # NOTE [fail-safe]: the closure's result goes back untouched
-                self._failed(internal, "closure step")
-            return result
-
-        return evaluate
-
-    def _measured(self, open_: _Open) -> None:
-        if self._open is open_:
-            with torch.no_grad():
-                open_.parts = self._measure_open(open_)
+        return with_closure(args, kwargs, self._evaluating(open_, closure))
 
     def _post_step(self, optimizer: torch.optim.Optimizer, args: object, kwargs: object) -> None:
         if self.failsafe.broken:
@@ -251,11 +199,11 @@ class Recorder(StepNorms):
         if open_ is not None and open_.parts is not None:  # (a closure never evaluated: no gradients used)
             self._finish_open(open_)
 
-    def _measure_open(self, open_: _Open) -> list[Part]:
+    def _measure_open(self, open_: OpenStep) -> list[Part]:
         """The gradients' norms now, in the step's layout (a weight step's, else the last weight step's)."""
         return self._measure(open_.groups if open_.groups is not None else self._layout(fresh=False))
 
-    def _finish_open(self, open_: _Open) -> None:
+    def _finish_open(self, open_: OpenStep) -> None:
         assert open_.parts is not None
         if open_.weights:
             for part, (norms, planned) in zip(open_.parts, open_.weights, strict=True):
@@ -293,7 +241,7 @@ class Recorder(StepNorms):
 
     def _skip(self, step: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """on_nonfinite="skip": a step (not a closure's) whose gradients are not finite changes nothing."""
-        if self.skip_nonfinite and _closure(args, kwargs) is None and clear_if_nonfinite(self.params):
+        if self.skip_nonfinite and closure_of(args, kwargs) is None and clear_if_nonfinite(self.params):
             self.skipped.append(step)
 
     def before_update(self) -> None:
@@ -424,21 +372,3 @@ class Recorder(StepNorms):
             self._announce(step, untouched)
         if self.on_recorded is not None:
             self.on_recorded()
-
-
-# -- a closure given to optimizer.step() (NOTE [closure steps]) -------------------------------------------
-
-
-def _closure(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[..., Any] | None:
-    """The closure ``optimizer.step`` was called with, if any (``args[0]`` is the optimizer itself)."""
-    found = args[1] if len(args) > 1 else kwargs.get("closure")
-    return found if callable(found) and not isinstance(found, torch.Tensor) else None
-
-
-def _with_closure(
-    args: tuple[Any, ...], kwargs: dict[str, Any], closure: Callable[..., Any]
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """``step()``'s arguments with its closure replaced (where it was given: positionally or by name)."""
-    if len(args) > 1:
-        return (args[0], closure, *args[2:]), kwargs
-    return args, {**kwargs, "closure": closure}

@@ -12,7 +12,7 @@ A framework adapter (``transformers.py``, ``lightning.py``) calls, in this order
 ``after_step`` feeds ``Monitor.step()``: the monitor takes no optimizer hooks here, because Accelerate
 wraps the optimizer the Trainer steps. Lightning runs ``training_step`` and ``backward`` inside
 ``optimizer.step(closure)``: read after the update, ``.grad`` holds the closure's last evaluation, the one
-``watch`` records for closure steps too (NOTE [closure steps] in ``gradviz/capture/_watch.py``).
+``watch`` records for closure steps too (NOTE [closure steps] in ``gradviz/capture/_closure_steps.py``).
 """
 
 from __future__ import annotations
