@@ -143,10 +143,11 @@ class Escapes(TracerPart):
 
     def _which_came_back(self, found: list[int]) -> None:
         """Say on the escape cuts of the ``found`` escapes whether a tensor surely holds their values (one
-        escape) or may hold another's instead (values changed in NumPy: any of them; the cuts name the
-        others' lines, so that their words say what is known, not one guess)."""
+        escape, or escapes at one line) or may hold another line's instead (values changed in NumPy: any of
+        them; the cuts name the others' lines, so that their words say what is known, not one guess)."""
         for k in found:
-            others = tuple(dict.fromkeys(self._prints[j][3] for j in found if j != k))
+            own = self._prints[k][3]  # escapes at its own line (a loop) say nothing of another line
+            others = tuple(dict.fromkeys(self._prints[j][3] for j in found if self._prints[j][3] != own))
             for i in self._prints[k][2]:
                 cut = self.cap.cuts[i]
                 if others:
