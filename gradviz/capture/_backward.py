@@ -252,9 +252,9 @@ class BackwardCalls(GradBook):
         walk: _graph.Walk,
         stale: set[int],
         arrived: dict[int, Any],
-        failed: bool = False,
-        outer: int | None = None,
-        clocks: dict[int, list[int]] | None = None,
+        failed: bool,
+        outer: int | None,
+        clocks: dict[int, list[int]],
     ) -> None:
         """Record what arrived at each target (NOTE [delivered, not reached]) and the final norms."""
         s = self.s
@@ -320,7 +320,7 @@ class BackwardCalls(GradBook):
                 # its node shows what came through the graph walked: the rest came from a backward run
                 # inside a node's (a reentrant checkpoint's), whose own graph is out of sight
                 walk.nodes[node_index].grad_norm = raw.worst(outer)[1]
-                at = unseen_nonfinite_at(raw, (clocks or {}).get(target_index, []), outer)
+                at = unseen_nonfinite_at(raw, clocks.get(target_index, []), outer)
                 if at >= 0:
                     s.cap.targets[target_index].unseen_nonfinite_at = at
             else:

@@ -30,14 +30,15 @@ import numpy as np
 __all__ = ["NATIVE", "NS_PER_POSITION", "RESIDUE", "intact_windows"]
 
 
-def _compiled() -> Callable[[bytes | memoryview, int], bytes] | None:
+_Scanner = Callable[[bytes | memoryview, int], bytes]  # intact_windows of _crcscan.c
+
+
+def _compiled() -> _Scanner | None:
     """gradviz/runlog/_crcscan.c's scanner, compiled when the wheel was built (hatch_build.py); None for a
     wheel built without a C compiler. Imported by name: the import checks see .py files only, and would
     take an import of a module they cannot see for one of its package (gradviz.runlog)."""
     try:
-        scanner: Callable[[bytes | memoryview, int], bytes] = importlib.import_module(
-            "gradviz.runlog._crcscan"
-        ).intact_windows
+        scanner: _Scanner = importlib.import_module("gradviz.runlog._crcscan").intact_windows
         return scanner
     except ImportError:
         return None
