@@ -112,9 +112,14 @@ def cut_clause(cut: Cut, path: str = "its only path to the loss") -> tuple[str, 
         if cut.kind is Cause.non_differentiable:
             fix = _NON_DIFFERENTIABLE_FIX.get(cut.op.strip("_"), fix)
         elif cut.kind is Cause.escaped and cut.maybe and not cut.surely and cut.how is not CutHow.rebuilt:
-            what = _MAYBE_BACK.replace("{others}", _others(cut.maybe))
+            what = _MAYBE_BACK
     text = what.format(
-        path=path, at=at(cut.site), code=code(cut.site), detail=_NO_GRAD_DETAIL.get(cut.how, ""), op=cut.op
+        path=path,
+        at=at(cut.site),
+        code=code(cut.site),
+        detail=_NO_GRAD_DETAIL.get(cut.how, ""),
+        op=cut.op,
+        others=_others(cut.maybe),  # code may hold braces: filled in by format, never formatted itself
     )
     if cut.op_site is not None and cut.op_site != cut.site:
         where = "in library code" if cut.op_site.library else "the op"

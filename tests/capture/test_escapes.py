@@ -139,7 +139,8 @@ def _line_of(text: str) -> int:
 
 def test_a_changed_value_back_from_numpy_is_hedged_only_between_lines() -> None:
     """Values changed in NumPy come back (np.tanh): with two escapes of their shape at two lines, the words
-    say it may be either line's; with both escapes at one line (a loop), that line surely let them out."""
+    say it may be either line's (naming the other line as written, braces and all); with both escapes at
+    one line (a loop), that line surely let them out."""
     import numpy as np
 
     def run(loop: bool) -> str:
@@ -151,12 +152,13 @@ def test_a_changed_value_back_from_numpy_is_hedged_only_between_lines() -> None:
                 outs = [m1(x + i).detach().numpy() for i in range(2)]
             else:
                 outs = [m1(x).detach().numpy()]
-                outs.append(m2(x).detach().numpy())  # another line
+                outs.append({"m2": m2(x).detach().numpy()}["m2"])  # another line, with braces in it
             (torch.from_numpy(np.tanh(outs[0])) * m2(x)).sum().backward()
         assert m1.weight.grad is None and m2.weight.grad is not None  # torch: m1's values came back cut
         assert t.verdicts["m1.weight"].cause.value == "escaped"
         return t.verdicts["m1.weight"].message
 
-    assert "it may hold these values, or those that left torch at" in run(loop=False)
+    hedged = run(loop=False)
+    assert "it may hold these values, or those that left torch at" in hedged and '{"m2": m2(x)' in hedged
     looped = run(loop=True)
     assert "may hold" not in looped and "came back as a new tensor with no history" in looped
